@@ -1,0 +1,60 @@
+# Two commands a newcomer needs: `make run` and `make test`. Every target is idempotent.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PORT ?= 8000
+
+.PHONY: run test lint format check install install-dev assets migrate seed bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt $(PY)
+	$(PIP) install --quiet -r requirements.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	$(PY) -c "import django, channels, celery, allauth" && touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
+	$(PIP) install --quiet -r requirements-dev.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	$(PY) -c "import pytest, playwright, moto" && touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+install: $(VENV)/.installed node_modules/.package-lock.json
+install-dev: $(VENV)/.installed-dev node_modules/.package-lock.json
+assets: node_modules/.package-lock.json
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+# Serves pages and websockets in one ASGI process (Daphne's runserver) on the embedded default.
+run: seed
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+test: install-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Migrations match the models, and the production settings pass Django's deployment checks.
+check: install
+	$(PY) manage.py makemigrations --check --dry-run
+	DEBUG=false SECRET_KEY=check-deploy-only-$$(printf 'x%.0s' $$(seq 1 60)) ALLOWED_HOSTS=elite.example \
+		CLAMD_URL=tcp://127.0.0.1:3310 $(PY) manage.py check --deploy --fail-level WARNING
+
+bench: install-dev
+	$(PY) bench/marketplace.py
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles artifacts

@@ -1,0 +1,28 @@
+from django import forms
+
+from .models import Role, User
+
+SIGNUP_ROLES = [(Role.CLIENT, "I'm looking for help with my job application"), (Role.COACH, "I'm a writing coach")]
+
+
+class RoleSignupForm(forms.Form):
+    """Extra fields allauth adds to its signup form. Only client and coach can be chosen."""
+
+    first_name = forms.CharField(max_length=150, label="First name")
+    last_name = forms.CharField(max_length=150, label="Last name")
+    role = forms.ChoiceField(
+        choices=SIGNUP_ROLES, widget=forms.RadioSelect, initial=Role.CLIENT, label="I am joining as"
+    )
+
+    def signup(self, request, user):
+        user.first_name = self.cleaned_data["first_name"]
+        user.last_name = self.cleaned_data["last_name"]
+        user.role = self.cleaned_data["role"]
+        user.save()
+
+
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["first_name", "last_name", "phone"]
+        labels = {"phone": "Phone (optional)"}

@@ -1,0 +1,83 @@
+"""Coaches' public profiles and the services (with prices) they offer."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from elite.db import TimeStampedModel
+
+
+class ServiceType(models.TextChoices):
+    CV = "cv", "CV writing"
+    COVER_LETTER = "cover_letter", "Cover letter"
+    LINKEDIN = "linkedin", "LinkedIn profile"
+    BUNDLE = "bundle", "Career bundle (all three)"
+
+
+class Language(models.Model):
+    code = models.CharField(max_length=8, unique=True)
+    name = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CoachProfileQuerySet(models.QuerySet):
+    def listed(self):
+        """Coaches the public directory shows: active account and at least one service offered."""
+        return self.filter(
+            user__account_status="active",
+            user__is_active=True,
+            services__is_active=True,
+        ).distinct()
+
+
+class CoachProfile(TimeStampedModel):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coach_profile")
+    headline = models.CharField(max_length=160, blank=True)
+    bio = models.TextField(blank=True)
+    years_experience = models.PositiveSmallIntegerField(default=0)
+    languages = models.ManyToManyField(Language, blank=True, related_name="coaches")
+    portfolio_links = models.JSONField(default=list, blank=True)
+    is_available = models.BooleanField(default=True, db_index=True)
+    is_verified = models.BooleanField(default=False, db_index=True)
+    rating_avg = models.DecimalField(max_digits=3, decimal_places=2, default=0, db_index=True)
+    ratings_count = models.PositiveIntegerField(default=0)
+    response_time_hours = models.FloatField(null=True, blank=True, db_index=True)
+
+    objects = CoachProfileQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating_avg__gte=0) & Q(rating_avg__lte=5), name="coaches_rating_avg_range"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.user.display_name
+
+
+class CoachService(TimeStampedModel):
+    coach = models.ForeignKey(CoachProfile, on_delete=models.CASCADE, related_name="services")
+    service_type = models.CharField(max_length=16, choices=ServiceType.choices)
+    price_minor = models.PositiveIntegerField(help_text="Price in minor units (pence, cents).")
+    currency = models.CharField(max_length=3, default="GBP")
+    delivery_days = models.PositiveSmallIntegerField(default=5)
+    revisions_included = models.PositiveSmallIntegerField(default=2)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["service_type"]
+        constraints = [
+            models.UniqueConstraint(fields=["coach", "service_type"], name="coaches_service_unique_per_type"),
+            models.CheckConstraint(condition=Q(price_minor__gt=0), name="coaches_service_price_positive"),
+            models.CheckConstraint(condition=Q(delivery_days__gte=1), name="coaches_service_delivery_days_min"),
+        ]
+        indexes = [models.Index(fields=["service_type", "is_active", "price_minor"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_service_type_display()} by {self.coach}"

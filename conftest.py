@@ -1,0 +1,135 @@
+"""Shared fixtures: the standard users of every access test, real-service helpers, the browser."""
+
+import os
+import socket
+
+import pytest
+from django.core.cache import cache
+
+from elite.celery import app as celery_app
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_service(name: str, available: bool, how: str = "") -> None:
+    """Skip a test whose service is missing, except under CI=true, where a missing service fails it."""
+    if available:
+        return
+    message = f"{name} is not available{': ' + how if how else ''}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: every service must be present)")
+    pytest.skip(message)
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache_and_eager_tasks(settings):
+    """Rate-limit counters live in the cache (Redis in CI): start each test from zero.
+
+    Celery runs tasks in-process during tests even when a Redis broker is configured.
+    """
+    cache.clear()
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def password():
+    return "correct-horse-battery-staple-42"
+
+
+@pytest.fixture
+def client_user(db):
+    from accounts.tests.factories import ClientFactory
+
+    return ClientFactory()
+
+
+@pytest.fixture
+def coach_user(db):
+    from coaches.tests.factories import CoachProfileFactory
+
+    return CoachProfileFactory().user
+
+
+@pytest.fixture
+def other_client(db):
+    from accounts.tests.factories import ClientFactory
+
+    return ClientFactory()
+
+
+@pytest.fixture
+def other_coach(db):
+    from coaches.tests.factories import CoachProfileFactory
+
+    return CoachProfileFactory().user
+
+
+@pytest.fixture
+def staff_user(db):
+    from accounts.tests.factories import StaffFactory
+
+    return StaffFactory()
+
+
+@pytest.fixture
+def order(db, client_user, coach_user):
+    """A pending (unpaid) order between client_user and coach_user, made through the real services."""
+    from orders.tests.factories import make_order
+
+    return make_order(client=client_user, coach=coach_user)
+
+
+@pytest.fixture
+def paid_order(order):
+    from orders import services
+
+    return services.mark_paid(order.pk, actor=None)
+
+
+@pytest.fixture
+def csrf_client():
+    """A test client that enforces CSRF like a browser does."""
+    from django.test import Client
+
+    return Client(enforce_csrf_checks=True)
+
+
+# --- Browser (Playwright + Debian's Chromium) -------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    require_service("Chromium", os.path.exists(CHROMIUM), "apt-get install chromium")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture
+def artifacts_dir():
+    path = os.path.join(os.path.dirname(__file__), "artifacts")
+    os.makedirs(path, exist_ok=True)
+    return path

@@ -1,0 +1,101 @@
+"""Request id for log correlation, and a hard cap on request body size."""
+
+import contextvars
+import logging
+import re
+import uuid
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def current_request_id() -> str:
+    return _request_id.get()
+
+
+class RequestIdLogFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = _request_id.get()
+        return True
+
+
+class RequestIdMiddleware:
+    """Accept the load balancer's X-Request-ID (if sane) or make one, and echo it back."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        token = _request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            _request_id.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class RequestBodyLimitMiddleware:
+    """Answer 413 for a body larger than MAX_REQUEST_BODY_BYTES before anything reads it.
+
+    Django's own limits raise RequestDataTooBig (a 400) only once a view touches the body.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.MAX_REQUEST_BODY_BYTES:
+            limit_mb = settings.MAX_REQUEST_BODY_BYTES // (1024 * 1024)
+            message = f"The request is too large. The limit is {limit_mb} MB."
+            if request.headers.get("Accept", "").startswith("application/json"):
+                return JsonResponse({"error": message}, status=413)
+            body = render_to_string("413.html", {"message": message}, request=None)
+            return HttpResponse(body, status=413)
+        return self.get_response(request)
+
+
+class DomainErrorMiddleware:
+    """Turn a DomainError a service raised into its HTTP status with the message shown.
+
+    Views stay thin: they call a service and let a refused rule become 403/409/429 here,
+    rendered as a page (or JSON for callers that ask for it). Nothing was changed: services
+    raise before or inside their transaction, which rolls back.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.shortcuts import render
+
+        from elite.exceptions import DomainError
+
+        if not isinstance(exception, DomainError):
+            return None
+        if request.headers.get("Accept", "").startswith("application/json"):
+            return JsonResponse({"error": exception.message}, status=exception.status)
+        referer = request.headers.get("Referer", "")
+        from django.utils.http import url_has_allowed_host_and_scheme
+
+        back = referer if url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}) else "/"
+        return render(
+            request,
+            "error.html",
+            {"message": exception.message, "status": exception.status, "back_url": back},
+            status=exception.status,
+        )

@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+admin.site.site_header = "Elite Writing Services — operator console"
+admin.site.site_title = "Elite Writing Services console"
+admin.site.index_title = "Run the marketplace"
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("health", views.health, name="health"),
+    path("ready", views.ready, name="ready"),
+    path("accounts/", include("allauth.urls")),
+    path("account/", include("accounts.urls")),
+    path("coaches/", include("coaches.urls")),
+    path("requests/", include("requests_app.urls")),
+    path("orders/", include("orders.urls")),
+    path("files/", include("files.urls")),
+    path("payments/", include("payments.urls")),
+    path("threads/", include("messaging.urls")),
+    path("notifications/", include("notifications.urls")),
+    path("staff/", include("adminpanel.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler403 = "elite.views.error_403"
+handler404 = "elite.views.error_404"
+handler500 = "elite.views.error_500"

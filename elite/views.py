@@ -1,0 +1,109 @@
+"""Project-level pages: landing, the role dashboards, health and readiness probes, error pages."""
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, Max, Min
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from coaches.models import CoachService, ServiceType
+from orders.models import Review
+
+logger = logging.getLogger(__name__)
+
+
+def landing(request):
+    price_ranges = {
+        row["service_type"]: row
+        for row in CoachService.objects.filter(is_active=True, coach__user__account_status="active")
+        .values("service_type", "currency")
+        .annotate(low=Min("price_minor"), high=Max("price_minor"), coaches=Count("coach"))
+    }
+    plans = [{"type": value, "label": label, "range": price_ranges.get(value)} for value, label in ServiceType.choices]
+    testimonials = (
+        Review.objects.filter(is_hidden=False, rating__gte=4)
+        .exclude(comment="")
+        .select_related("client", "coach__user", "order")
+        .order_by("-rating", "-created_at")[:6]
+    )
+    return render(request, "pages/landing.html", {"plans": plans, "testimonials": testimonials})
+
+
+@login_required
+def dashboard(request):
+    from elite.dashboards import dashboard_context
+
+    template, context = dashboard_context(request.user)
+    return render(request, template, context)
+
+
+def health(request):
+    """Liveness: the process answers. Touches nothing else, so a database outage does not restart web workers."""
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check_cache() -> None:
+    cache.set("ready-probe", "1", 5)
+    if cache.get("ready-probe") != "1":
+        raise RuntimeError("cache did not return what was written")
+
+
+def _check_channel_layer() -> None:
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("no channel layer configured")
+    # A group with no members: a round trip to the layer's backend that leaves nothing behind.
+    async_to_sync(layer.group_send)("ready-probe", {"type": "probe"})
+
+
+def _check_broker() -> None:
+    from elite.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+
+
+@never_cache
+def ready(request):
+    """Readiness: every backing service this deployment is configured with answers."""
+    checks = {"database": _check_database, "cache": _check_cache, "channel_layer": _check_channel_layer}
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        checks["broker"] = _check_broker
+    results, healthy = {}, True
+    for name, check in checks.items():
+        try:
+            check()
+            results[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - a probe reports every failure, whatever it is
+            logger.warning("readiness check %s failed: %s", name, exc)
+            results[name] = "error"
+            healthy = False
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": results}, status=200 if healthy else 503
+    )
+
+
+def error_403(request, exception=None):
+    message = str(exception) if exception and str(exception) else "You do not have access to this page."
+    return render(request, "403.html", {"message": message}, status=403)
+
+
+def error_404(request, exception=None):
+    return render(request, "404.html", status=404)
+
+
+def error_500(request):
+    return render(request, "500.html", status=500)

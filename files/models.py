@@ -1,0 +1,60 @@
+"""Uploaded files: stored under generated keys, scanned before anyone may download them."""
+
+from django.conf import settings
+from django.db import models
+
+from elite.db import TimeStampedModel
+
+
+class FileCategory(models.TextChoices):
+    CV_UPLOAD = "cv_upload", "CV or document"
+    DELIVERY = "delivery", "Delivery"
+    MESSAGE_ATTACHMENT = "message_attachment", "Message attachment"
+    AVATAR = "avatar", "Avatar"
+
+
+class ScanStatus(models.TextChoices):
+    PENDING = "pending", "Scanning"
+    CLEAN = "clean", "Clean"
+    INFECTED = "infected", "Infected"
+    ERROR = "error", "Scan failed"
+
+
+class StorageKind(models.TextChoices):
+    LOCAL = "local", "Local folder"
+    S3 = "s3", "S3"
+
+
+class FileAssetQuerySet(models.QuerySet):
+    def live(self):
+        return self.filter(deleted_at__isnull=True)
+
+    def clean(self):
+        return self.live().filter(scan_status=ScanStatus.CLEAN)
+
+
+class FileAsset(TimeStampedModel):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="files")
+    storage = models.CharField(max_length=8, choices=StorageKind.choices, default=StorageKind.LOCAL)
+    key = models.CharField(max_length=255, unique=True)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    category = models.CharField(max_length=24, choices=FileCategory.choices, db_index=True)
+    scan_status = models.CharField(max_length=12, choices=ScanStatus.choices, default=ScanStatus.PENDING, db_index=True)
+    scan_detail = models.CharField(max_length=255, blank=True)
+    scanned_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects = FileAssetQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def is_downloadable(self) -> bool:
+        return self.scan_status == ScanStatus.CLEAN and self.deleted_at is None

@@ -1,0 +1,71 @@
+"""One conversation per order between its client and coach (staff may read and moderate)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from elite.db import TimeStampedModel
+
+
+class MessageThreadQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self.all()
+        return self.filter(Q(order__client=user) | Q(order__coach=user))
+
+
+class MessageThread(TimeStampedModel):
+    order = models.OneToOneField("orders.Order", on_delete=models.CASCADE, related_name="thread")
+    last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects = MessageThreadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Thread for order #{self.order_id}"
+
+
+class Message(models.Model):
+    thread = models.ForeignKey(MessageThread, on_delete=models.CASCADE, related_name="messages")
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="messages_sent")
+    body = models.TextField(blank=True)
+    is_moderator = models.BooleanField(default=False)
+    client_token = models.CharField(
+        max_length=64, blank=True, help_text="The sender's id for the message, so a resend is not saved twice."
+    )
+    attachments = models.ManyToManyField("files.FileAsset", blank=True, related_name="messages")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["thread", "created_at", "id"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sender", "client_token"],
+                condition=~Q(client_token=""),
+                name="messaging_message_client_token_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sender_id}: {self.body[:40]}"
+
+
+class ThreadReadState(models.Model):
+    """How far each participant has read a thread: per-reader read time of every message, in one row."""
+
+    thread = models.ForeignKey(MessageThread, on_delete=models.CASCADE, related_name="read_states")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    last_read_message_id = models.BigIntegerField(default=0)
+    last_read_at = models.DateTimeField(null=True, blank=True)
+    last_emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["thread", "user"], name="messaging_read_state_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read thread {self.thread_id} up to message {self.last_read_message_id}"

@@ -1,0 +1,34 @@
+"""Notify users in the app and by email. Every app above uses this; nothing here imports them."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Notification
+
+
+def notify(
+    user, kind: str, text: str, *, link: str = "", email: bool = True, context: dict | None = None
+) -> Notification:
+    """Create an in-app notification and, after commit, email it.
+
+    The email uses templates/emails/<kind>_{subject.txt,body.txt,body.html} when they exist,
+    else the generic notification templates.
+    """
+    notification = Notification.objects.create(user=user, kind=kind, text=text[:300], link=link)
+    if email and user.email:
+        from .tasks import send_notification_email
+
+        transaction.on_commit(lambda: send_notification_email.delay(notification.pk, context or {}))
+    return notification
+
+
+def mark_read(user, notification_ids=None) -> int:
+    """Mark the user's notifications read (all of them, or only the given ids)."""
+    queryset = Notification.objects.for_user(user).unread()
+    if notification_ids is not None:
+        queryset = queryset.filter(pk__in=list(notification_ids))
+    return queryset.update(read_at=timezone.now())
+
+
+def unread_count(user) -> int:
+    return Notification.objects.for_user(user).unread().count()

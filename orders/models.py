@@ -1,0 +1,131 @@
+"""Orders, their timeline, versioned deliveries and reviews."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from coaches.models import ServiceType
+from elite.db import TimeStampedModel
+
+
+class OrderStatus(models.TextChoices):
+    PENDING = "pending", "Awaiting payment"
+    IN_PROGRESS = "in_progress", "In progress"
+    DELIVERED = "delivered", "Delivered"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    DISPUTED = "disputed", "Disputed"
+
+
+ACTIVE_STATUSES = (OrderStatus.PENDING, OrderStatus.IN_PROGRESS, OrderStatus.DELIVERED, OrderStatus.DISPUTED)
+
+
+class OrderQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Orders a user may open: staff all, everyone else only those they are a party to."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self.all()
+        return self.filter(Q(client=user) | Q(coach=user))
+
+    def active(self):
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+
+class Order(TimeStampedModel):
+    request = models.OneToOneField("requests_app.ServiceRequest", on_delete=models.PROTECT, related_name="order")
+    client = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="client_orders")
+    coach = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="coach_orders")
+    service_type = models.CharField(max_length=16, choices=ServiceType.choices)
+    title = models.CharField(max_length=160)
+    amount_minor = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=12, choices=OrderStatus.choices, default=OrderStatus.PENDING, db_index=True)
+    deadline = models.DateField()
+    revisions_included = models.PositiveSmallIntegerField(default=2)
+    revisions_used = models.PositiveSmallIntegerField(default=0)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="orders_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(revisions_used__lte=models.F("revisions_included")), name="orders_revisions_within_limit"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["client", "status"]),
+            models.Index(fields=["coach", "status"]),
+            models.Index(fields=["status", "delivered_at"]),
+            models.Index(fields=["status", "deadline"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order #{self.pk}: {self.title}"
+
+    @property
+    def revisions_left(self) -> int:
+        return max(self.revisions_included - self.revisions_used, 0)
+
+
+class OrderEvent(models.Model):
+    """One row per status change (and notable non-status event): the order's timeline."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=12, blank=True)
+    to_status = models.CharField(max_length=12, blank=True)
+    kind = models.CharField(max_length=32, default="status")
+    note = models.TextField(blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.from_status or '-'} → {self.to_status or '-'}"
+
+
+class Delivery(TimeStampedModel):
+    """A numbered delivery; each revision round adds one, so history is kept."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="deliveries")
+    number = models.PositiveSmallIntegerField()
+    note = models.TextField(blank=True)
+    files = models.ManyToManyField("files.FileAsset", blank=True, related_name="deliveries")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["order", "number"]
+        constraints = [models.UniqueConstraint(fields=["order", "number"], name="orders_delivery_number_unique")]
+
+
+class Review(TimeStampedModel):
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="review")
+    client = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews_written")
+    coach = models.ForeignKey("coaches.CoachProfile", on_delete=models.CASCADE, related_name="reviews")
+    rating = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True)
+    reply = models.TextField(blank=True)
+    replied_at = models.DateTimeField(null=True, blank=True)
+    is_hidden = models.BooleanField(default=False, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rating__gte=1) & Q(rating__lte=5), name="orders_review_rating_range")
+        ]
+        indexes = [models.Index(fields=["coach", "is_hidden", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.rating}★ for {self.coach}"

@@ -1,0 +1,272 @@
+"""Every change to an order goes through here (DESIGN.md §5).
+
+`TRANSITIONS` is the one table of allowed moves: which party may make which move from which
+state. A move not in it raises InvalidState (409) or NotPermitted (403) and changes nothing.
+Each move locks the order row, writes an OrderEvent, sends `order_status_changed` inside the
+transaction (payments writes ledger rows there) and schedules notifications after commit.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import record as audit
+from coaches.models import CoachService
+from elite.exceptions import InvalidState, NotPermitted
+from notifications.services import notify
+from requests_app.models import RequestStatus, ServiceRequest
+
+from .models import Order, OrderEvent, OrderStatus
+from .signals import order_created, order_status_changed
+
+CLIENT, COACH, STAFF, SYSTEM = "client", "coach", "staff", "system"
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: frozenset[str]
+    target: str
+    parties: frozenset[str]
+    timestamp_field: str | None = None
+
+
+def _t(sources, target, parties, timestamp_field=None) -> Transition:
+    return Transition(frozenset(sources), target, frozenset(parties), timestamp_field)
+
+
+S = OrderStatus
+TRANSITIONS: dict[str, Transition] = {
+    "cancel": _t({S.PENDING}, S.CANCELLED, {CLIENT, COACH, STAFF, SYSTEM}, "cancelled_at"),
+    "mark_paid": _t({S.PENDING}, S.IN_PROGRESS, {STAFF, SYSTEM}, "paid_at"),
+    "deliver": _t({S.IN_PROGRESS}, S.DELIVERED, {COACH}, "delivered_at"),
+    "request_revision": _t({S.DELIVERED}, S.IN_PROGRESS, {CLIENT}),
+    "accept_delivery": _t({S.DELIVERED}, S.COMPLETED, {CLIENT, SYSTEM}, "completed_at"),
+    "open_dispute": _t({S.IN_PROGRESS, S.DELIVERED}, S.DISPUTED, {CLIENT, COACH}),
+    "resolve_release": _t({S.DISPUTED}, S.COMPLETED, {STAFF}, "completed_at"),
+    "resolve_refund": _t({S.DISPUTED}, S.CANCELLED, {STAFF}, "cancelled_at"),
+}
+
+
+def party_of(order: Order, user) -> str | None:
+    """The role `user` plays on this order: client, coach, staff, system (None user) or None."""
+    if user is None:
+        return SYSTEM
+    if user.pk == order.client_id:
+        return CLIENT
+    if user.pk == order.coach_id:
+        return COACH
+    if user.is_staff:
+        return STAFF
+    return None
+
+
+def allowed_transitions(order: Order, user) -> list[str]:
+    """The moves `user` may make on `order` right now (the order page shows only these)."""
+    party = party_of(order, user)
+    moves = [name for name, move in TRANSITIONS.items() if order.status in move.sources and party in move.parties]
+    if "request_revision" in moves and order.revisions_left == 0:
+        moves.remove("request_revision")
+    return moves
+
+
+def _check(order: Order, name: str, actor) -> Transition:
+    move = TRANSITIONS[name]
+    party = party_of(order, actor)
+    if party not in move.parties:
+        raise NotPermitted("You are not allowed to do that on this order.")
+    if order.status not in move.sources:
+        raise InvalidState(f"This order is {order.get_status_display().lower()}; that action is not possible any more.")
+    return move
+
+
+def _apply(order: Order, name: str, *, actor, note: str = "", kind: str = "status") -> Order:
+    """Move a locked order along `name`, write its event and tell the listeners. Caller holds the lock."""
+    move = _check(order, name, actor)
+    from_status = order.status
+    order.status = move.target
+    fields = ["status", "updated_at"]
+    if move.timestamp_field:
+        setattr(order, move.timestamp_field, timezone.now())
+        fields.append(move.timestamp_field)
+    order.save(update_fields=fields)
+    OrderEvent.objects.create(
+        order=order, from_status=from_status, to_status=move.target, kind=kind, note=note, actor=actor
+    )
+    if actor is not None and actor.is_staff and party_of(order, actor) == STAFF:
+        audit(f"order.{name}", order, actor=actor, details={"from": from_status, "to": move.target, "note": note})
+    order_status_changed.send(
+        sender=Order,
+        order=order,
+        from_status=from_status,
+        to_status=move.target,
+        transition=name,
+        actor=actor,
+        note=note,
+    )
+    _notify_parties(order, name, actor)
+    return order
+
+
+def _locked(order_id: int) -> Order:
+    return Order.objects.select_for_update().get(pk=order_id)
+
+
+_MESSAGES = {
+    "cancel": "Order #{id} “{title}” was cancelled.",
+    "mark_paid": "Order #{id} “{title}” is paid; work has started.",
+    "deliver": "Order #{id} “{title}” was delivered. Review the files and accept or ask for a revision.",
+    "request_revision": "A revision was requested on order #{id} “{title}”.",
+    "accept_delivery": "Order #{id} “{title}” is complete.",
+    "open_dispute": "A dispute was opened on order #{id} “{title}”. Our team will look at it.",
+    "resolve_release": "The dispute on order #{id} “{title}” was resolved: the payment goes to the coach.",
+    "resolve_refund": "The dispute on order #{id} “{title}” was resolved with a refund to the client.",
+}
+
+
+def _notify_parties(order: Order, name: str, actor) -> None:
+    text = _MESSAGES[name].format(id=order.pk, title=order.title)
+    link = f"/orders/{order.pk}/"
+    for user in (order.client, order.coach):
+        if actor is None or user.pk != actor.pk:
+            notify(user, f"order_{name}", text, link=link, context={"order_id": order.pk})
+
+
+# --- Creating an order ------------------------------------------------------------------
+
+
+def accept_request(request_id: int, *, coach) -> Order:
+    """A coach accepts a pending request: the request is locked so two coaches get one order."""
+    profile = getattr(coach, "coach_profile", None)
+    if profile is None or not coach.is_coach:
+        raise NotPermitted("Only coaches can accept requests.")
+    with transaction.atomic():
+        service_request = ServiceRequest.objects.select_for_update().get(pk=request_id)
+        if service_request.coach_id not in (None, profile.pk):
+            raise NotPermitted("This request is addressed to another coach.")
+        if service_request.status != RequestStatus.PENDING:
+            if service_request.status == RequestStatus.ACCEPTED:
+                raise InvalidState("Sorry, this request has already been taken.")
+            raise InvalidState(
+                f"This request is {service_request.get_status_display().lower()} and can no longer be accepted."
+            )
+        service = CoachService.objects.filter(
+            coach=profile, service_type=service_request.service_type, is_active=True
+        ).first()
+        if service is None:
+            raise InvalidState("You do not offer this service any more, so you cannot accept this request.")
+        if service_request.price_minor is None:
+            service_request.price_minor = service.price_minor
+            service_request.currency = service.currency
+        now = timezone.now()
+        service_request.status = RequestStatus.ACCEPTED
+        service_request.decided_at = now
+        service_request.coach = profile
+        service_request.save(update_fields=["status", "decided_at", "coach", "price_minor", "currency", "updated_at"])
+        order = Order.objects.create(
+            request=service_request,
+            client=service_request.client,
+            coach=coach,
+            service_type=service_request.service_type,
+            title=service_request.title,
+            amount_minor=service_request.price_minor,
+            currency=service_request.currency,
+            deadline=service_request.deadline,
+            revisions_included=service.revisions_included,
+        )
+        OrderEvent.objects.create(
+            order=order,
+            to_status=OrderStatus.PENDING,
+            kind="created",
+            actor=coach,
+            note="Request accepted; waiting for payment.",
+        )
+        order_created.send(sender=Order, order=order)
+        notify(
+            service_request.client,
+            "request_accepted",
+            f"{coach.display_name} accepted your request “{order.title}”. Pay to start the work.",
+            link=f"/orders/{order.pk}/",
+        )
+    return order
+
+
+# --- Moves ---------------------------------------------------------------------------------
+
+
+def cancel_order(order_id: int, *, actor, reason: str = "") -> Order:
+    with transaction.atomic():
+        return _apply(_locked(order_id), "cancel", actor=actor, note=reason)
+
+
+def mark_paid(order_id: int, *, actor=None, note: str = "") -> Order:
+    """Payment captured (payments calls this from its fulfilment, staff from the console)."""
+    with transaction.atomic():
+        return _apply(_locked(order_id), "mark_paid", actor=actor, note=note or "Payment received.")
+
+
+def deliver(order_id: int, *, actor, note: str = "", files=()) -> Order:
+    """The coach delivers: a numbered Delivery keeps every round's files."""
+    from .models import Delivery
+
+    with transaction.atomic():
+        order = _locked(order_id)
+        _check(order, "deliver", actor)
+        number = order.deliveries.count() + 1
+        delivery = Delivery.objects.create(order=order, number=number, note=note, created_by=actor)
+        if files:
+            delivery.files.set(files)
+        return _apply(order, "deliver", actor=actor, note=note or f"Delivery {number}.")
+
+
+def request_revision(order_id: int, *, actor, note: str) -> Order:
+    with transaction.atomic():
+        order = _locked(order_id)
+        _check(order, "request_revision", actor)
+        if order.revisions_left == 0:
+            raise InvalidState("All included revision rounds have been used.")
+        order.revisions_used += 1
+        order.save(update_fields=["revisions_used", "updated_at"])
+        return _apply(order, "request_revision", actor=actor, note=note)
+
+
+def accept_delivery(order_id: int, *, actor, note: str = "") -> Order:
+    with transaction.atomic():
+        return _apply(_locked(order_id), "accept_delivery", actor=actor, note=note)
+
+
+def open_dispute(order_id: int, *, actor, reason: str) -> Order:
+    with transaction.atomic():
+        return _apply(_locked(order_id), "open_dispute", actor=actor, note=reason)
+
+
+def resolve_dispute(order_id: int, *, actor, release: bool, note: str = "") -> Order:
+    """Staff settle a dispute. Money (refunds) is moved by the payments service before this."""
+    with transaction.atomic():
+        name = "resolve_release" if release else "resolve_refund"
+        return _apply(_locked(order_id), name, actor=actor, note=note)
+
+
+# --- Jobs (idempotent: each picks only rows still in the state it acts on) -------------------
+
+
+def auto_complete_silent_deliveries(now=None) -> int:
+    """Complete orders delivered more than ORDER_AUTO_COMPLETE_DAYS ago with no client answer."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.ORDER_AUTO_COMPLETE_DAYS)
+    done = 0
+    for order_id in Order.objects.filter(status=S.DELIVERED, delivered_at__lte=cutoff).values_list("pk", flat=True):
+        with transaction.atomic():
+            order = _locked(order_id)
+            if order.status != S.DELIVERED or order.delivered_at > cutoff:
+                continue
+            _apply(
+                order,
+                "accept_delivery",
+                actor=None,
+                note=f"Completed automatically after {settings.ORDER_AUTO_COMPLETE_DAYS} days without an answer.",
+            )
+            done += 1
+    return done

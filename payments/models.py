@@ -1,0 +1,141 @@
+"""Payments, provider webhooks and the append-only ledger (DESIGN.md §4)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from elite.db import TimeStampedModel
+
+
+class Provider(models.TextChoices):
+    STRIPE = "stripe", "Stripe"
+    PAYPAL = "paypal", "PayPal"
+    TEST = "test", "Test provider"
+
+
+class PaymentStatus(models.TextChoices):
+    CREATED = "created", "Created"
+    AUTHORIZED = "authorized", "Authorized"
+    CAPTURED = "captured", "Captured"
+    FAILED = "failed", "Failed"
+    REFUNDED = "refunded", "Refunded"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+
+
+class PaymentQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self.all()
+        return self.filter(Q(client=user) | Q(order__coach=user))
+
+
+class Payment(TimeStampedModel):
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="payments")
+    client = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments")
+    provider = models.CharField(max_length=8, choices=Provider.choices)
+    provider_payment_id = models.CharField(max_length=255, help_text="Checkout Session / PayPal order id.")
+    provider_capture_id = models.CharField(max_length=255, blank=True, help_text="PaymentIntent / PayPal capture id.")
+    amount_minor = models.PositiveIntegerField()
+    refunded_minor = models.PositiveIntegerField(default=0)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.CREATED, db_index=True
+    )
+    flagged_reason = models.CharField(
+        max_length=300, blank=True, help_text="Set when the provider's figures disagree with ours."
+    )
+    captured_at = models.DateTimeField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    objects = PaymentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "provider_payment_id"], name="payments_provider_id_unique"),
+            models.CheckConstraint(
+                condition=Q(refunded_minor__lte=F("amount_minor")), name="payments_refund_within_amount"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} payment {self.provider_payment_id}"
+
+    @property
+    def refundable_minor(self) -> int:
+        return (
+            self.amount_minor - self.refunded_minor
+            if self.status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)
+            else 0
+        )
+
+
+class WebhookStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored (unknown type)"
+    FAILED = "failed", "Failed"
+    FLAGGED = "flagged", "Flagged for staff"
+
+
+class WebhookEvent(models.Model):
+    """Every provider event, stored before it is acted on; (provider, event_id) makes replays harmless."""
+
+    provider = models.CharField(max_length=8, choices=Provider.choices)
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=100, db_index=True)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=12, choices=WebhookStatus.choices, default=WebhookStatus.RECEIVED, db_index=True
+    )
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="payments_webhook_event_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_type} {self.event_id}"
+
+
+class LedgerEntryType(models.TextChoices):
+    CHARGE = "charge", "Charge"
+    REFUND = "refund", "Refund"
+    PAYOUT = "payout", "Payout"
+
+
+class LedgerEntry(models.Model):
+    """Append-only money rows. Invariant on every row: gross = platform fee + coach payout.
+
+    Charges are positive, refunds negative (the split reversed proportionally), payouts record the
+    coach's share released (gross = payout, fee 0).
+    """
+
+    entry_type = models.CharField(max_length=8, choices=LedgerEntryType.choices, db_index=True)
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries")
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="ledger_entries")
+    coach = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_entries")
+    gross_minor = models.BigIntegerField()
+    fee_minor = models.BigIntegerField()
+    payout_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(gross_minor=F("fee_minor") + F("payout_minor")), name="payments_ledger_balanced"
+            )
+        ]
+        indexes = [models.Index(fields=["order", "entry_type"]), models.Index(fields=["coach", "entry_type"])]
+
+    def __str__(self) -> str:
+        return f"{self.entry_type} {self.gross_minor} {self.currency} (order {self.order_id})"
