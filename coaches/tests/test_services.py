@@ -1,0 +1,103 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from audit.models import AuditLog
+from coaches import services
+from coaches.tests.factories import CoachProfileFactory
+from elite.exceptions import NotPermitted
+from requests_app.models import ServiceRequest
+from requests_app.tests.factories import ServiceRequestFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_staff_verifies_a_coach_and_it_is_audited(staff_user):
+    profile = CoachProfileFactory()
+
+    services.set_verified(profile, actor=staff_user, verified=True, ip_address="10.0.0.7")
+
+    profile.refresh_from_db()
+    assert profile.is_verified is True
+    log = AuditLog.objects.get(action="coach.verify")
+    assert log.actor == staff_user
+    assert log.target_id == str(profile.pk)
+    assert log.ip_address == "10.0.0.7"
+    assert log.details == {"from": False, "to": True}
+
+
+def test_staff_removes_verification(staff_user):
+    profile = CoachProfileFactory(is_verified=True)
+
+    services.set_verified(profile, actor=staff_user, verified=False)
+
+    profile.refresh_from_db()
+    assert profile.is_verified is False
+    assert AuditLog.objects.filter(action="coach.unverify", target_id=str(profile.pk)).exists()
+
+
+@pytest.mark.parametrize("who", ["client_user", "coach_user"])
+def test_non_staff_cannot_verify(request, who):
+    actor = request.getfixturevalue(who)
+    profile = CoachProfileFactory()
+
+    with pytest.raises(NotPermitted):
+        services.set_verified(profile, actor=actor, verified=True)
+
+    profile.refresh_from_db()
+    assert profile.is_verified is False
+    assert not AuditLog.objects.exists()
+
+
+def _decided(profile, *, hours, status="accepted", days_ago=1):
+    created = timezone.now() - timedelta(days=days_ago, hours=hours)
+    service_request = ServiceRequestFactory(coach=profile)
+    ServiceRequest.objects.filter(pk=service_request.pk).update(
+        created_at=created, decided_at=created + timedelta(hours=hours), status=status
+    )
+
+
+def test_response_time_averages_accepts_and_rejects():
+    profile = CoachProfileFactory()
+    _decided(profile, hours=2)
+    _decided(profile, hours=6, status="rejected")
+    ServiceRequestFactory(coach=profile)  # still pending: not a decision
+
+    assert services.recompute_response_time(profile) == 4.0
+
+    profile.refresh_from_db()
+    assert profile.response_time_hours == 4.0
+
+
+def test_response_time_ignores_other_coaches_and_old_or_expired_requests():
+    profile = CoachProfileFactory()
+    _decided(profile, hours=3)
+    _decided(profile, hours=100, days_ago=services.RESPONSE_TIME_WINDOW_DAYS + 5)
+    _decided(profile, hours=50, status="expired")
+    _decided(CoachProfileFactory(), hours=40)
+
+    assert services.recompute_response_time(profile) == 3.0
+
+
+def test_response_time_is_cleared_without_decisions():
+    profile = CoachProfileFactory(response_time_hours=12)
+
+    assert services.recompute_response_time(profile) is None
+
+    profile.refresh_from_db()
+    assert profile.response_time_hours is None
+
+
+def test_coach_profile_is_created_lazily_once(coach_user):
+    from accounts.tests.factories import CoachUserFactory
+
+    fresh = CoachUserFactory()
+    first = services.get_or_create_profile(fresh)
+    second = services.get_or_create_profile(fresh)
+    assert first.pk == second.pk
+
+
+def test_clients_get_no_coach_profile(client_user):
+    with pytest.raises(NotPermitted):
+        services.get_or_create_profile(client_user)
