@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "channels",
     "allauth",
     "allauth.account",
+    "allauth.usersessions",  # tracks each login's session so suspending a user can end them all
     "crispy_forms",
     "crispy_bootstrap5",
     "django_celery_beat",
@@ -182,6 +183,10 @@ ACCOUNT_RATE_LIMITS = {
     "change_password": "5/m/user",
 }
 ACCOUNT_SESSION_REMEMBER = None
+# Behind nginx/a load balancer, the client IP is the Nth X-Forwarded-For hop from the right; allauth's
+# per-IP rate limits need it (0 = use REMOTE_ADDR, right for `make run`).
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+USERSESSIONS_TRACK_ACTIVITY = False
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
