@@ -344,3 +344,35 @@ if SENTRY_DSN:
     import sentry_sdk
 
     sentry_sdk.init(dsn=SENTRY_DSN, send_default_pii=False, traces_sample_rate=0.0)
+
+# --- Requests and orders (requests_app, orders): limits and background jobs -----------------
+# New requests one client may send per hour (shared cache, so it holds across web machines).
+REQUEST_RATE_LIMIT_PER_HOUR = env.int("REQUEST_RATE_LIMIT_PER_HOUR", default=20)
+# How many matching coaches are told about a new open request (best rated first).
+OPEN_REQUEST_NOTIFY_MAX = env.int("OPEN_REQUEST_NOTIFY_MAX", default=50)
+# How often the marketplace jobs run (minutes); each job is idempotent.
+MARKETPLACE_JOBS_EVERY_MINUTES = env.int("MARKETPLACE_JOBS_EVERY_MINUTES", default=15)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "requests-expire": {
+            "task": "requests_app.tasks.expire_requests",
+            "schedule": MARKETPLACE_JOBS_EVERY_MINUTES * 60,
+        },
+        "requests-remind-coaches": {
+            "task": "requests_app.tasks.send_expiry_reminders",
+            "schedule": MARKETPLACE_JOBS_EVERY_MINUTES * 60,
+        },
+        "orders-auto-complete": {
+            "task": "orders.tasks.auto_complete_silent_deliveries",
+            "schedule": MARKETPLACE_JOBS_EVERY_MINUTES * 60,
+        },
+        "orders-escalate-overdue": {
+            "task": "orders.tasks.escalate_overdue_orders",
+            "schedule": MARKETPLACE_JOBS_EVERY_MINUTES * 60,
+        },
+        "orders-cancel-unpaid": {
+            "task": "orders.tasks.cancel_unpaid_orders",
+            "schedule": MARKETPLACE_JOBS_EVERY_MINUTES * 60,
+        },
+    }
+)
