@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from elite.db import TimeStampedModel
 
@@ -28,11 +28,13 @@ class Language(models.Model):
 class CoachProfileQuerySet(models.QuerySet):
     def listed(self):
         """Coaches the public directory shows: active account and at least one service offered."""
+        # EXISTS rather than a join + DISTINCT: one row per coach, and the planner can stop early
+        # when it walks a sort index for the first page.
         return self.filter(
+            Exists(CoachService.objects.filter(coach=OuterRef("pk"), is_active=True)),
             user__account_status="active",
             user__is_active=True,
-            services__is_active=True,
-        ).distinct()
+        )
 
 
 class CoachProfile(TimeStampedModel):
@@ -55,6 +57,12 @@ class CoachProfile(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(rating_avg__gte=0) & Q(rating_avg__lte=5), name="coaches_rating_avg_range"
             )
+        ]
+        # The directory's sorts (coaches.directory.SORTS) each walk one of these for the first page.
+        indexes = [
+            models.Index(fields=["-rating_avg", "-ratings_count", "id"], name="coaches_rating_sort_idx"),
+            models.Index(fields=["response_time_hours", "id"], name="coaches_response_sort_idx"),
+            models.Index(fields=["-created_at", "-id"], name="coaches_newest_sort_idx"),
         ]
 
     def __str__(self) -> str:
