@@ -246,6 +246,15 @@ MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=FILE_UPLOAD_M
 
 # --- Virus scanning (clamd) ---------------------------------------------------
 CLAMD_URL = env("CLAMD_URL", default="")
+# files: tcp://host:3310 or unix:///path/clamd.sock. Without it only DEBUG may run, with a no-op
+# scanner that marks uploads clean and logs a warning; production refuses to start.
+CLAMD_TIMEOUT_SECONDS = env.float("CLAMD_TIMEOUT_SECONDS", default=60.0)
+FILE_SCAN_NOOP_ALLOWED = DEBUG and not CLAMD_URL
+if not DEBUG and not CLAMD_URL:
+    raise ImproperlyConfigured("DEBUG is off: set CLAMD_URL (tcp://host:3310 or unix:///path/clamd.sock).")
+FILE_SCAN_MAX_RETRIES = env.int("FILE_SCAN_MAX_RETRIES", default=5)
+FILE_SCAN_RETRY_BASE_DELAY = env.int("FILE_SCAN_RETRY_BASE_DELAY", default=30)  # seconds, doubles per retry
+FILE_SCAN_RETRY_MAX_DELAY = 3600
 
 # --- Email ------------------------------------------------------------------
 _email = env.email_url("EMAIL_URL", default="consolemail://")
