@@ -39,6 +39,8 @@ def _isolated_cache_and_eager_tasks(settings):
     Celery runs tasks in-process during tests even when a Redis broker is configured.
     """
     cache.clear()
+    # Real hashing costs ~0.3 s per password on these machines; tests check rules, not hash strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
     yield
