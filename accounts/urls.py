@@ -6,4 +6,5 @@ app_name = "accounts"
 
 urlpatterns = [
     path("profile/", views.profile, name="profile"),
+    path("verify-email/", views.verify_email_needed, name="verify_email_needed"),
 ]
