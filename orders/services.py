@@ -8,18 +8,21 @@ transaction (payments writes ledger rows there) and schedules notifications afte
 
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Avg, Count
 from django.utils import timezone
 
 from audit.services import record as audit
-from coaches.models import CoachService
-from elite.exceptions import InvalidState, NotPermitted
+from coaches.models import CoachProfile, CoachService
+from coaches.services import recompute_response_time
+from elite.exceptions import DomainError, InvalidState, NotPermitted
 from notifications.services import notify
 from requests_app.models import RequestStatus, ServiceRequest
 
-from .models import Order, OrderEvent, OrderStatus
+from .models import Order, OrderEvent, OrderStatus, Review
 from .signals import order_created, order_status_changed
 
 CLIENT, COACH, STAFF, SYSTEM = "client", "coach", "staff", "system"
@@ -144,7 +147,8 @@ def accept_request(request_id: int, *, coach) -> Order:
         raise NotPermitted("Only coaches can accept requests.")
     with transaction.atomic():
         service_request = ServiceRequest.objects.select_for_update().get(pk=request_id)
-        if service_request.coach_id not in (None, profile.pk):
+        # An open request someone already took has its coach filled in: that is "taken", not "not yours".
+        if service_request.coach_id not in (None, profile.pk) and not service_request.posted_open:
             raise NotPermitted("This request is addressed to another coach.")
         if service_request.status != RequestStatus.PENDING:
             if service_request.status == RequestStatus.ACCEPTED:
@@ -189,7 +193,9 @@ def accept_request(request_id: int, *, coach) -> Order:
             "request_accepted",
             f"{coach.display_name} accepted your request “{order.title}”. Pay to start the work.",
             link=f"/orders/{order.pk}/",
+            context={"order_id": order.pk},
         )
+        transaction.on_commit(lambda: recompute_response_time(profile))
     return order
 
 
@@ -270,3 +276,151 @@ def auto_complete_silent_deliveries(now=None) -> int:
             )
             done += 1
     return done
+
+
+def escalate_overdue_orders(now=None) -> int:
+    """In-progress orders past their deadline: tell the coach and staff, once (escalated_at)."""
+    from accounts.models import User
+
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    due = Order.objects.filter(status=S.IN_PROGRESS, deadline__lt=today, escalated_at__isnull=True)
+    done = 0
+    for order_id in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            order = Order.objects.select_for_update().select_related("coach", "client").get(pk=order_id)
+            if order.status != S.IN_PROGRESS or order.escalated_at is not None or order.deadline >= today:
+                continue
+            order.escalated_at = now
+            order.save(update_fields=["escalated_at", "updated_at"])
+            days = (today - order.deadline).days
+            note = f"Past its deadline ({order.deadline:%d %b %Y}) by {days} day{'s' if days != 1 else ''}."
+            OrderEvent.objects.create(
+                order=order, from_status=order.status, to_status=order.status, kind="escalated", note=note
+            )
+            link = f"/orders/{order.pk}/"
+            notify(
+                order.coach,
+                "order_overdue",
+                f"Order #{order.pk} “{order.title}” is past its deadline. Deliver it or talk to your client.",
+                link=link,
+                context={"order_id": order.pk},
+            )
+            for staff in User.objects.filter(is_staff=True, is_active=True, account_status="active"):
+                notify(
+                    staff,
+                    "order_escalated",
+                    f"Order #{order.pk} “{order.title}” ({order.coach.display_name}) is overdue: {note}",
+                    link=f"/admin/orders/order/{order.pk}/change/",
+                    context={"order_id": order.pk},
+                )
+            done += 1
+    return done
+
+
+def cancel_unpaid_orders(now=None) -> int:
+    """Orders still unpaid ORDER_UNPAID_EXPIRY_DAYS after acceptance are cancelled by the system."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.ORDER_UNPAID_EXPIRY_DAYS)
+    done = 0
+    for order_id in Order.objects.filter(status=S.PENDING, created_at__lte=cutoff).values_list("pk", flat=True):
+        with transaction.atomic():
+            order = _locked(order_id)
+            if order.status != S.PENDING or order.created_at > cutoff:
+                continue
+            _apply(
+                order,
+                "cancel",
+                actor=None,
+                note=f"Cancelled automatically: not paid within {settings.ORDER_UNPAID_EXPIRY_DAYS} days.",
+            )
+            done += 1
+    return done
+
+
+# --- Reviews ---------------------------------------------------------------------------------
+
+
+def _refresh_rating(profile_id: int) -> None:
+    """Recompute the coach's visible-review aggregates; the caller holds the profile row lock."""
+    stats = Review.objects.filter(coach_id=profile_id, is_hidden=False).aggregate(avg=Avg("rating"), n=Count("id"))
+    avg = Decimal(stats["avg"] or 0).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    CoachProfile.objects.filter(pk=profile_id).update(
+        rating_avg=avg, ratings_count=stats["n"], updated_at=timezone.now()
+    )
+
+
+def submit_review(order_id: int, *, client, rating: int, comment: str = "") -> Review:
+    """The client reviews a completed order once; the coach's rating moves in the same transaction."""
+    if not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise DomainError("Choose a rating from 1 to 5 stars.")
+    with transaction.atomic():
+        order = Order.objects.select_for_update().select_related("coach").get(pk=order_id)
+        if order.client_id != client.pk:
+            raise NotPermitted("Only the client of this order can review it.")
+        if order.status != S.COMPLETED:
+            raise InvalidState("You can review an order once it is completed.")
+        if Review.objects.filter(order=order).exists():
+            raise InvalidState("You have already reviewed this order.")
+        profile = CoachProfile.objects.select_for_update().get(user_id=order.coach_id)
+        review = Review.objects.create(
+            order=order, client=client, coach=profile, rating=rating, comment=comment.strip()
+        )
+        _refresh_rating(profile.pk)
+        OrderEvent.objects.create(
+            order=order, kind="review", note=f"Reviewed: {rating}/5.", actor=client, to_status=order.status
+        )
+        notify(
+            order.coach,
+            "review_received",
+            f"{client.display_name} left a {rating}-star review on order #{order.pk} “{order.title}”.",
+            link=f"/orders/{order.pk}/",
+            context={"order_id": order.pk, "rating": rating},
+        )
+    return review
+
+
+def reply_to_review(review_id: int, *, coach, reply: str) -> Review:
+    """The reviewed coach answers once, publicly."""
+    reply = reply.strip()
+    if not reply:
+        raise DomainError("Write a reply before sending it.")
+    with transaction.atomic():
+        review = Review.objects.select_for_update().select_related("order", "coach").get(pk=review_id)
+        if review.coach.user_id != coach.pk:
+            raise NotPermitted("Only the reviewed coach can reply to this review.")
+        if review.replied_at is not None:
+            raise InvalidState("You have already replied to this review.")
+        review.reply = reply
+        review.replied_at = timezone.now()
+        review.save(update_fields=["reply", "replied_at", "updated_at"])
+        notify(
+            review.client,
+            "review_reply",
+            f"{coach.display_name} replied to your review of order #{review.order_id}.",
+            link=f"/orders/{review.order_id}/",
+        )
+    return review
+
+
+def hide_review(review: Review, *, actor, hidden: bool, ip_address: str | None = None) -> Review:
+    """Staff hide (or show again) a review; hidden reviews leave the coach's rating. Audited."""
+    if actor is None or not actor.is_staff:
+        raise NotPermitted("Only staff can hide reviews.")
+    with transaction.atomic():
+        CoachProfile.objects.select_for_update().get(pk=review.coach_id)
+        locked = Review.objects.select_for_update().get(pk=review.pk)
+        before = locked.is_hidden
+        if before != hidden:
+            locked.is_hidden = hidden
+            locked.save(update_fields=["is_hidden", "updated_at"])
+            _refresh_rating(locked.coach_id)
+        audit(
+            "review.hide" if hidden else "review.show",
+            locked,
+            actor=actor,
+            details={"from": before, "to": hidden, "order_id": locked.order_id},
+            ip_address=ip_address,
+        )
+    review.is_hidden = hidden
+    return review

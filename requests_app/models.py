@@ -68,6 +68,9 @@ class ServiceRequest(TimeStampedModel):
     decided_at = models.DateTimeField(null=True, blank=True)
     rejection_reason = models.CharField(max_length=500, blank=True)
     attachments = models.ManyToManyField("files.FileAsset", blank=True, related_name="service_requests")
+    # Kept after acceptance (when `coach` is filled in), so a coach who lost the race for an open
+    # request is told "already taken" (409) rather than "not found".
+    posted_open = models.BooleanField(default=False)
 
     objects = ServiceRequestQuerySet.as_manager()
 

@@ -21,6 +21,7 @@ class ServiceRequestFactory(factory.django.DjangoModelFactory):
     requirements = factory.Faker("paragraph")
     deadline = factory.LazyFunction(lambda: timezone.localdate() + datetime.timedelta(days=14))
     expires_at = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(hours=72))
+    posted_open = factory.LazyAttribute(lambda o: o.coach is None)
 
     @factory.lazy_attribute
     def price_minor(self):

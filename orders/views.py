@@ -1,0 +1,249 @@
+"""Order pages and the POST views of each move; every move goes through orders.services."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.access import role_required
+from coaches.models import CoachService
+from requests_app.models import ServiceRequest
+
+from . import services
+from .forms import DeliveryForm, NoteForm, OptionalNoteForm, ReplyForm, ReviewForm
+from .models import ACTIVE_STATUSES, Delivery, Order, OrderEvent, OrderStatus, Review
+
+PAGE_SIZE = 20
+
+# What each party is waiting for, per status (shown on lists and dashboards).
+WAITING_FOR = {
+    "client": {
+        OrderStatus.PENDING: "Waiting for your payment",
+        OrderStatus.IN_PROGRESS: "The coach is working on it",
+        OrderStatus.DELIVERED: "Waiting for you: accept or ask for a revision",
+        OrderStatus.DISPUTED: "Our team is looking at the dispute",
+    },
+    "coach": {
+        OrderStatus.PENDING: "Waiting for the client to pay",
+        OrderStatus.IN_PROGRESS: "Waiting for your delivery",
+        OrderStatus.DELIVERED: "Waiting for the client to review your delivery",
+        OrderStatus.DISPUTED: "Our team is looking at the dispute",
+    },
+}
+
+
+def waiting_for(order: Order, user) -> str:
+    party = "coach" if order.coach_id == user.pk else "client"
+    return WAITING_FOR[party].get(order.status, "")
+
+
+def get_order_for(user, pk: int) -> Order:
+    """The order if `user` is a party to it (or staff), else 404."""
+    return get_object_or_404(
+        Order.objects.visible_to(user).select_related("client", "coach", "coach__coach_profile", "request"), pk=pk
+    )
+
+
+TABS = [("", "All"), ("active", "Active"), *OrderStatus.choices]
+
+
+@login_required
+def order_list(request):
+    user = request.user
+    if user.is_staff:
+        base = Order.objects.all()
+    elif user.is_coach:
+        base = Order.objects.filter(coach=user)
+    else:
+        base = Order.objects.filter(client=user)
+    status = request.GET.get("status", "")
+    qs = base.select_related("client", "coach")
+    if status == "active":
+        qs = qs.filter(status__in=ACTIVE_STATUSES)
+    elif status in OrderStatus.values:
+        qs = qs.filter(status=status)
+    elif status:
+        messages.info(request, "Unknown status filter ignored.")
+        status = ""
+    if user.is_coach and status in ("active", OrderStatus.IN_PROGRESS):
+        qs = qs.order_by("deadline", "id")
+    counts = dict(base.order_by().values_list("status").annotate(n=Count("id")))
+    counts["active"] = sum(counts.get(s, 0) for s in ACTIVE_STATUSES)
+    counts[""] = sum(n for s, n in counts.items() if s in OrderStatus.values)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    for order in page.object_list:
+        order.waiting_for = waiting_for(order, user)
+    tabs = [(value, label, counts.get(value, 0)) for value, label in TABS]
+    return render(
+        request,
+        "orders/list.html",
+        {"page": page, "status": status, "tabs": tabs, "querystring": f"status={status}" if status else ""},
+    )
+
+
+STEP_LABELS = ["Accepted", "Paid", "Delivered", "Completed"]
+
+
+def order_steps(order: Order) -> list[tuple[str, str]]:
+    """The progress bar: (label, done|current|stopped|todo) for each step of the happy path."""
+    reached = {
+        OrderStatus.PENDING: 1,
+        OrderStatus.IN_PROGRESS: 2,
+        OrderStatus.DELIVERED: 3,
+        OrderStatus.COMPLETED: 4,
+    }.get(order.status)
+    if reached is None:  # cancelled or disputed: stop after the last step that happened
+        reached = 1 + bool(order.paid_at) + bool(order.delivered_at)
+    stopped = order.status in (OrderStatus.CANCELLED, OrderStatus.DISPUTED)
+    steps = []
+    for index, label in enumerate(STEP_LABELS):
+        if index < reached:
+            state = "done"
+        elif index == reached:
+            state = "stopped" if stopped else "current"
+            if stopped:
+                label = order.get_status_display()
+        else:
+            state = "todo"
+        steps.append((label, state))
+    return steps
+
+
+def _render_detail(request, order: Order, *, status: int = 200, **forms):
+    user = request.user
+    events = OrderEvent.objects.filter(order=order).select_related("actor")
+    deliveries = Delivery.objects.filter(order=order).prefetch_related("files").select_related("created_by")
+    review = Review.objects.filter(order=order).first()
+    allowed = services.allowed_transitions(order, user)
+    is_client, is_coach = order.client_id == user.pk, order.coach_id == user.pk
+    context = {
+        "order": order,
+        "steps": order_steps(order),
+        "events": events,
+        "deliveries": deliveries,
+        "allowed": allowed,
+        "is_client": is_client,
+        "is_coach": is_coach,
+        "waiting_for": waiting_for(order, user) if (is_client or is_coach) else "",
+        "review": review,
+        "can_review": is_client and order.status == OrderStatus.COMPLETED and review is None,
+        "can_reply": is_coach and review is not None and review.replied_at is None,
+        "cancel_form": forms.get("cancel_form") or OptionalNoteForm(label="Reason (optional)"),
+        "deliver_form": forms.get("deliver_form") or DeliveryForm(),
+        "revision_form": forms.get("revision_form")
+        or NoteForm(label="What should change?", help_text="Be specific: the coach works from this note."),
+        "dispute_form": forms.get("dispute_form")
+        or NoteForm(label="What went wrong?", help_text="Our team reads this and both sides’ messages."),
+        "review_form": forms.get("review_form") or ReviewForm(),
+        "reply_form": forms.get("reply_form") or ReplyForm(),
+    }
+    return render(request, "orders/detail.html", context, status=status)
+
+
+@login_required
+def order_detail(request, pk: int):
+    return _render_detail(request, get_order_for(request.user, pk))
+
+
+@login_required
+@require_POST
+def cancel(request, pk: int):
+    order = get_order_for(request.user, pk)
+    form = OptionalNoteForm(request.POST, label="Reason (optional)")
+    if not form.is_valid():
+        return _render_detail(request, order, status=400, cancel_form=form)
+    services.cancel_order(order.pk, actor=request.user, reason=form.cleaned_data["note"])
+    messages.success(request, "The order was cancelled.")
+    return redirect("orders:detail", pk=order.pk)
+
+
+@login_required
+@require_POST
+def deliver(request, pk: int):
+    order = get_order_for(request.user, pk)
+    form = DeliveryForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, order, status=400, deliver_form=form)
+    services.deliver(order.pk, actor=request.user, note=form.cleaned_data["note"])
+    messages.success(request, "Delivered. The client has been told.")
+    return redirect("orders:detail", pk=order.pk)
+
+
+@login_required
+@require_POST
+def request_revision(request, pk: int):
+    order = get_order_for(request.user, pk)
+    form = NoteForm(request.POST, label="What should change?")
+    if not form.is_valid():
+        return _render_detail(request, order, status=400, revision_form=form)
+    services.request_revision(order.pk, actor=request.user, note=form.cleaned_data["note"])
+    messages.success(request, "Revision requested. The coach has been told.")
+    return redirect("orders:detail", pk=order.pk)
+
+
+@login_required
+@require_POST
+def accept_delivery(request, pk: int):
+    order = get_order_for(request.user, pk)
+    services.accept_delivery(order.pk, actor=request.user)
+    messages.success(request, "Order complete. Thank you! You can now leave a review.")
+    return redirect("orders:detail", pk=order.pk)
+
+
+@login_required
+@require_POST
+def open_dispute(request, pk: int):
+    order = get_order_for(request.user, pk)
+    form = NoteForm(request.POST, label="What went wrong?")
+    if not form.is_valid():
+        return _render_detail(request, order, status=400, dispute_form=form)
+    services.open_dispute(order.pk, actor=request.user, reason=form.cleaned_data["note"])
+    messages.success(request, "Dispute opened. Our team will contact you both.")
+    return redirect("orders:detail", pk=order.pk)
+
+
+@login_required
+@require_POST
+def review(request, pk: int):
+    order = get_order_for(request.user, pk)
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, order, status=400, review_form=form)
+    services.submit_review(
+        order.pk, client=request.user, rating=form.cleaned_data["rating"], comment=form.cleaned_data["comment"]
+    )
+    messages.success(request, "Thank you for your review.")
+    return redirect("orders:detail", pk=order.pk)
+
+
+@login_required
+@require_POST
+def reply(request, pk: int):
+    order = get_order_for(request.user, pk)
+    review_obj = get_object_or_404(Review, order=order)
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, order, status=400, reply_form=form)
+    services.reply_to_review(review_obj.pk, coach=request.user, reply=form.cleaned_data["reply"])
+    messages.success(request, "Your reply is published.")
+    return redirect("orders:detail", pk=order.pk)
+
+
+@role_required("coach")
+@require_POST
+def accept_request(request, request_id: int):
+    """Accept a request. A request that was open and is now taken answers 409 "already taken", not 404."""
+    user = request.user
+    profile = getattr(user, "coach_profile", None)
+    offered = CoachService.objects.filter(coach=profile, is_active=True).values("service_type")
+    scope = ServiceRequest.objects.filter(
+        Q(pk__in=ServiceRequest.objects.visible_to(user).values("pk")) | Q(posted_open=True, service_type__in=offered)
+    )
+    service_request = get_object_or_404(scope, pk=request_id)
+    order = services.accept_request(service_request.pk, coach=user)
+    messages.success(
+        request, "Request accepted. The client has been asked to pay; you will be told when work can start."
+    )
+    return redirect("orders:detail", pk=order.pk)

@@ -1,0 +1,289 @@
+"""Every change to a service request goes through here; accepting one lives in orders.services.
+
+A request is either addressed to one coach (price snapshotted from that coach's service) or open
+(no coach; any available coach offering the service may take it, and the price is snapshotted on
+acceptance). Only pending requests move, and each move locks the row first.
+"""
+
+from __future__ import annotations
+
+import datetime
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from coaches.models import CoachProfile, CoachService
+from coaches.services import recompute_response_time
+from elite.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
+from notifications.services import notify
+
+from .models import RequestDecline, RequestStatus, ServiceRequest
+
+
+def _request_link(service_request: ServiceRequest) -> str:
+    return f"/requests/{service_request.pk}/"
+
+
+def bookable_service(coach_profile: CoachProfile, service_type: str) -> CoachService:
+    """The active service a client may request from this coach now, or a DomainError saying why not."""
+    user = coach_profile.user
+    if not user.is_active or user.account_status != "active":
+        raise DomainError("This coach is not taking requests at the moment.")
+    if not coach_profile.is_available:
+        raise DomainError("This coach is not available for new work at the moment.")
+    service = CoachService.objects.filter(coach=coach_profile, service_type=service_type, is_active=True).first()
+    if service is None:
+        raise DomainError("This coach does not offer that service.")
+    return service
+
+
+def open_request_min_days(service_type: str) -> int | None:
+    """The fastest delivery any available coach offers for this service (None: nobody offers it)."""
+    return (
+        CoachService.objects.filter(
+            service_type=service_type,
+            is_active=True,
+            coach__is_available=True,
+            coach__user__is_active=True,
+            coach__user__account_status="active",
+        )
+        .aggregate(days=Min("delivery_days"))
+        .get("days")
+    )
+
+
+def check_deadline(deadline: datetime.date, min_days: int) -> None:
+    today = timezone.localdate()
+    if deadline <= today:
+        raise DomainError("The deadline must be in the future.")
+    earliest = today + timedelta(days=min_days)
+    if deadline < earliest:
+        raise DomainError(
+            f"The deadline is too soon: this service takes at least {min_days} day{'s' if min_days != 1 else ''}. "
+            f"Choose {earliest:%d %B %Y} or later."
+        )
+
+
+def _rate_limit(client) -> None:
+    """At most REQUEST_RATE_LIMIT_PER_HOUR new requests per client per hour (cache-backed, shared)."""
+    limit = settings.REQUEST_RATE_LIMIT_PER_HOUR
+    key = f"request-rate:{client.pk}:{timezone.now():%Y%m%d%H}"
+    cache.add(key, 0, 3600)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, 3600)
+        count = 1
+    if count > limit:
+        raise RateLimited(f"You have sent {limit} requests in the last hour. Please try again later.")
+
+
+def _open_request_audience(service_type: str):
+    """Available coaches offering the service, best rated first, capped so one request is not a mass mailing."""
+    return (
+        CoachProfile.objects.filter(
+            is_available=True,
+            user__is_active=True,
+            user__account_status="active",
+            services__service_type=service_type,
+            services__is_active=True,
+        )
+        .select_related("user")
+        .order_by("-rating_avg", "pk")[: settings.OPEN_REQUEST_NOTIFY_MAX]
+    )
+
+
+def create_request(
+    *,
+    client,
+    service_type: str,
+    title: str,
+    requirements: str,
+    deadline: datetime.date,
+    coach_profile: CoachProfile | None = None,
+    attachments=(),
+) -> ServiceRequest:
+    """A verified client asks one coach (coach_profile) or every matching coach (None) for a piece of work."""
+    if not client.is_authenticated or not client.is_client:
+        raise NotPermitted("Only client accounts can request work.")
+    if not client.has_verified_email:
+        raise NotPermitted("Please confirm your email address before sending a request.")
+    if coach_profile is not None:
+        service = bookable_service(coach_profile, service_type)
+        check_deadline(deadline, service.delivery_days)
+        price_minor, currency = service.price_minor, service.currency
+    else:
+        min_days = open_request_min_days(service_type)
+        if min_days is None:
+            raise DomainError("No available coach offers this service right now.")
+        check_deadline(deadline, min_days)
+        price_minor, currency = None, ""
+    _rate_limit(client)
+    with transaction.atomic():
+        service_request = ServiceRequest.objects.create(
+            client=client,
+            coach=coach_profile,
+            service_type=service_type,
+            title=title.strip(),
+            requirements=requirements.strip(),
+            deadline=deadline,
+            price_minor=price_minor,
+            currency=currency,
+            posted_open=coach_profile is None,
+            expires_at=timezone.now() + timedelta(hours=settings.REQUEST_EXPIRY_HOURS),
+        )
+        if attachments:
+            service_request.attachments.set(attachments)
+        label = service_request.get_service_type_display()
+        if coach_profile is not None:
+            notify(
+                coach_profile.user,
+                "request_received",
+                f"New request from {client.display_name}: “{service_request.title}” ({label}).",
+                link=_request_link(service_request),
+                context={"request_id": service_request.pk},
+            )
+        else:
+            for profile in _open_request_audience(service_type):
+                notify(
+                    profile.user,
+                    "request_received",
+                    f"A new open request matches your services: “{service_request.title}” ({label}).",
+                    link=_request_link(service_request),
+                    context={"request_id": service_request.pk},
+                )
+    return service_request
+
+
+def _locked_pending(request_id: int) -> ServiceRequest:
+    service_request = ServiceRequest.objects.select_for_update().get(pk=request_id)
+    if service_request.status != RequestStatus.PENDING:
+        raise InvalidState(
+            f"This request is {service_request.get_status_display().lower()}; it can no longer be changed."
+        )
+    return service_request
+
+
+def withdraw_request(request_id: int, *, client) -> ServiceRequest:
+    """The client takes back a request nobody has accepted yet."""
+    with transaction.atomic():
+        service_request = ServiceRequest.objects.select_for_update().get(pk=request_id)
+        if service_request.client_id != client.pk:
+            raise NotPermitted("Only the client who sent a request can withdraw it.")
+        if service_request.status != RequestStatus.PENDING:
+            raise InvalidState(
+                f"This request is {service_request.get_status_display().lower()}; it can no longer be withdrawn."
+            )
+        service_request.status = RequestStatus.WITHDRAWN
+        service_request.decided_at = timezone.now()
+        service_request.save(update_fields=["status", "decided_at", "updated_at"])
+        if service_request.coach_id:
+            notify(
+                service_request.coach.user,
+                "request_withdrawn",
+                f"{client.display_name} withdrew the request “{service_request.title}”.",
+                link=_request_link(service_request),
+            )
+    return service_request
+
+
+def reject_request(request_id: int, *, coach, reason: str = "") -> ServiceRequest:
+    """A coach says no. Addressed to them: the request is rejected and the client told.
+
+    An open request stays open for the other coaches: this coach only declines it for themselves.
+    """
+    profile = getattr(coach, "coach_profile", None)
+    if profile is None or not coach.is_coach:
+        raise NotPermitted("Only coaches can reject requests.")
+    reason = reason.strip()[:500]
+    with transaction.atomic():
+        service_request = _locked_pending(request_id)
+        if service_request.coach_id is None:
+            _, created = RequestDecline.objects.get_or_create(
+                request=service_request, coach=profile, defaults={"reason": reason}
+            )
+            if not created:
+                raise InvalidState("You have already declined this request.")
+        elif service_request.coach_id == profile.pk:
+            service_request.status = RequestStatus.REJECTED
+            service_request.decided_at = timezone.now()
+            service_request.rejection_reason = reason
+            service_request.save(update_fields=["status", "decided_at", "rejection_reason", "updated_at"])
+            text = f"{coach.display_name} cannot take your request “{service_request.title}”."
+            if reason:
+                text += f" Reason: {reason}"
+            notify(
+                service_request.client,
+                "request_rejected",
+                text,
+                link=_request_link(service_request),
+                context={"reason": reason, "request_id": service_request.pk},
+            )
+        else:
+            raise NotPermitted("This request is addressed to another coach.")
+        transaction.on_commit(lambda: recompute_response_time(profile))
+    return service_request
+
+
+# --- Jobs (idempotent: each picks only rows still in the state it acts on) -------------------
+
+
+def expire_requests(now=None) -> int:
+    """Pending requests past expires_at become expired; the client is told once."""
+    now = now or timezone.now()
+    done = 0
+    due = ServiceRequest.objects.filter(status=RequestStatus.PENDING, expires_at__lte=now)
+    for request_id in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            service_request = ServiceRequest.objects.select_for_update().select_related("client").get(pk=request_id)
+            if service_request.status != RequestStatus.PENDING or service_request.expires_at > now:
+                continue
+            service_request.status = RequestStatus.EXPIRED
+            service_request.decided_at = now
+            service_request.save(update_fields=["status", "decided_at", "updated_at"])
+            notify(
+                service_request.client,
+                "request_expired",
+                f"Your request “{service_request.title}” expired without an answer. "
+                "You can send it to another coach or as an open request.",
+                link=_request_link(service_request),
+            )
+            done += 1
+    return done
+
+
+def send_expiry_reminders(now=None) -> int:
+    """Remind the addressed coach once, REQUEST_REMINDER_HOURS_BEFORE hours before a request expires."""
+    now = now or timezone.now()
+    horizon = now + timedelta(hours=settings.REQUEST_REMINDER_HOURS_BEFORE)
+    due = ServiceRequest.objects.filter(
+        status=RequestStatus.PENDING,
+        coach__isnull=False,
+        reminder_sent_at__isnull=True,
+        expires_at__gt=now,
+        expires_at__lte=horizon,
+    )
+    done = 0
+    for request_id in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            service_request = (
+                ServiceRequest.objects.select_for_update().select_related("coach__user").get(pk=request_id)
+            )
+            if service_request.status != RequestStatus.PENDING or service_request.reminder_sent_at is not None:
+                continue
+            service_request.reminder_sent_at = now
+            service_request.save(update_fields=["reminder_sent_at", "updated_at"])
+            hours = max(int((service_request.expires_at - now).total_seconds() // 3600), 1)
+            notify(
+                service_request.coach.user,
+                "request_reminder",
+                f"The request “{service_request.title}” expires in about {hours} hour{'s' if hours != 1 else ''}. "
+                "Accept or reject it so the client knows where they stand.",
+                link=_request_link(service_request),
+            )
+            done += 1
+    return done

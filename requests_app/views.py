@@ -1,0 +1,182 @@
+"""Service request pages. Accepting a request creates an order, so that view lives in orders."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.access import role_required
+from coaches.models import CoachProfile, CoachService, ServiceType
+from elite.exceptions import DomainError, NotPermitted
+
+from . import services
+from .forms import RejectForm, ServiceRequestForm
+from .models import RequestStatus, ServiceRequest
+
+PAGE_SIZE = 20
+
+
+def _coach_from_query(request) -> CoachProfile | None:
+    raw = request.GET.get("coach", "")
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise Http404("No such coach.")
+    return get_object_or_404(CoachProfile.objects.select_related("user").prefetch_related("services"), pk=int(raw))
+
+
+@role_required("client")
+def new_request(request):
+    """/requests/new/?coach=<profile id>&service=<type> for one coach, /requests/new/ for an open request."""
+    if not request.user.has_verified_email:
+        raise NotPermitted("Please confirm your email address before sending a request (see the banner above).")
+    coach_profile = _coach_from_query(request)
+    initial = {}
+    if request.GET.get("service") in ServiceType.values:
+        initial["service_type"] = request.GET["service"]
+    form = ServiceRequestForm(request.POST or None, coach_profile=coach_profile, initial=initial)
+    service = None
+    if coach_profile is not None and initial.get("service_type"):
+        service = next(
+            (s for s in coach_profile.services.all() if s.service_type == initial["service_type"] and s.is_active),
+            None,
+        )
+    if request.method == "GET" and coach_profile is not None:
+        try:
+            services.bookable_service(coach_profile, initial.get("service_type", ""))
+        except DomainError as exc:
+            messages.warning(request, exc.message)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        service_request = services.create_request(
+            client=request.user,
+            coach_profile=coach_profile,
+            service_type=data["service_type"],
+            title=data["title"],
+            requirements=data["requirements"],
+            deadline=data["deadline"],
+        )
+        if coach_profile is not None:
+            messages.success(request, f"Your request was sent to {coach_profile.user.display_name}.")
+        else:
+            messages.success(request, "Your open request was published: matching coaches can now take it.")
+        return redirect("requests_app:detail", pk=service_request.pk)
+    status = 400 if request.method == "POST" else 200
+    context = {
+        "form": form,
+        "coach_profile": coach_profile,
+        "service": service,
+        "expiry_hours": settings.REQUEST_EXPIRY_HOURS,
+    }
+    return render(request, "requests_app/new.html", context, status=status)
+
+
+@role_required("client")
+def my_requests(request):
+    qs = ServiceRequest.objects.for_client(request.user).select_related("coach__user", "order")
+    status = request.GET.get("status", "")
+    if status in RequestStatus.values:
+        qs = qs.filter(status=status)
+    elif status:
+        messages.info(request, "Unknown status filter ignored.")
+        status = ""
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "requests_app/mine.html",
+        {
+            "page": page,
+            "status": status,
+            "statuses": RequestStatus.choices,
+            "querystring": f"status={status}" if status else "",
+        },
+    )
+
+
+def available_for(profile: CoachProfile):
+    """Pending requests a coach can act on: addressed to them, or open, matching and not declined by them."""
+    addressed = Q(coach=profile)
+    if profile.is_available:
+        offered = CoachService.objects.filter(coach=profile, is_active=True).values("service_type")
+        addressed |= Q(coach__isnull=True, service_type__in=offered)
+    return (
+        ServiceRequest.objects.pending()
+        .filter(addressed)
+        .exclude(declines__coach=profile)
+        .select_related("client", "coach")
+        .order_by("expires_at", "id")
+    )
+
+
+@role_required("coach")
+def available(request):
+    profile = getattr(request.user, "coach_profile", None)
+    if profile is None:
+        messages.info(request, "Set up your coach profile and services first: requests follow what you offer.")
+        return redirect("/coaches/me/profile/")
+    page = Paginator(available_for(profile), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "requests_app/available.html", {"page": page, "profile": profile})
+
+
+def get_request_for(user, pk: int) -> ServiceRequest:
+    """The request if `user` may see it, else 404 (never a hint that it exists)."""
+    return get_object_or_404(ServiceRequest.objects.visible_to(user).select_related("client", "coach__user"), pk=pk)
+
+
+@login_required
+def detail(request, pk: int):
+    service_request = get_request_for(request.user, pk)
+    order = getattr(service_request, "order", None) if service_request.status == RequestStatus.ACCEPTED else None
+    user = request.user
+    profile = getattr(user, "coach_profile", None) if user.is_coach else None
+    declined = profile is not None and service_request.declines.filter(coach=profile).exists()
+    can_decide = (
+        profile is not None
+        and service_request.status == RequestStatus.PENDING
+        and service_request.coach_id in (None, profile.pk)
+        and not declined
+    )
+    offered_service = None
+    if can_decide and service_request.coach_id is None:
+        offered_service = CoachService.objects.filter(
+            coach=profile, service_type=service_request.service_type, is_active=True
+        ).first()
+    context = {
+        "req": service_request,
+        "order": order if order and (user.is_staff or user.pk in (order.client_id, order.coach_id)) else None,
+        "is_client": service_request.client_id == user.pk,
+        "can_decide": can_decide,
+        "declined": declined,
+        "offered_service": offered_service,
+        "reject_form": RejectForm(),
+    }
+    return render(request, "requests_app/detail.html", context)
+
+
+@role_required("client")
+@require_POST
+def withdraw(request, pk: int):
+    service_request = get_object_or_404(ServiceRequest.objects.for_client(request.user), pk=pk)
+    services.withdraw_request(service_request.pk, client=request.user)
+    messages.success(request, f"You withdrew “{service_request.title}”.")
+    return redirect("requests_app:mine")
+
+
+@role_required("coach")
+@require_POST
+def reject(request, pk: int):
+    service_request = get_request_for(request.user, pk)
+    form = RejectForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The reason is too long (500 characters at most).")
+        return redirect("requests_app:detail", pk=pk)
+    services.reject_request(service_request.pk, coach=request.user, reason=form.cleaned_data["reason"])
+    if service_request.coach_id is None:
+        messages.success(request, f"You passed on “{service_request.title}”; other coaches can still take it.")
+    else:
+        messages.success(request, f"You rejected “{service_request.title}”. The client has been told.")
+    return redirect("requests_app:available")
