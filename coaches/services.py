@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from audit.services import record as audit
-from elite.exceptions import NotPermitted
+from elite.exceptions import DomainError, NotPermitted
 
-from .models import CoachProfile
+from .models import CoachProfile, CoachService, Language, ServiceType
+
+CURRENCIES = ("GBP", "EUR", "USD")
+MAX_PORTFOLIO_LINKS = 5
+PROFILE_FIELDS = ("headline", "bio", "years_experience", "is_available")
+
+
+@dataclass(frozen=True)
+class ServiceOffer:
+    """One service a coach offers, as the profile form hands it over (price already in minor units)."""
+
+    service_type: str
+    price_minor: int
+    currency: str
+    delivery_days: int
+    revisions_included: int
+    is_active: bool = True
+
 
 # How many of a coach's most recent decisions the response time averages over, and how far back.
 RESPONSE_TIME_SAMPLE = 50
@@ -23,6 +42,84 @@ def get_or_create_profile(user) -> CoachProfile:
         raise NotPermitted("Only coaches have a coach profile.")
     profile, _created = CoachProfile.objects.get_or_create(user=user)
     return profile
+
+
+def _check_owner(profile: CoachProfile, actor) -> None:
+    if actor is None or actor.pk != profile.user_id:
+        raise NotPermitted("You can only edit your own coach profile.")
+
+
+def update_profile(
+    profile: CoachProfile,
+    *,
+    actor,
+    changes: dict,
+    languages: Iterable[Language] | None = None,
+    portfolio_links: list[str] | None = None,
+    offers: list[ServiceOffer] | None = None,
+) -> CoachProfile:
+    """The coach saves their public profile, and (when `offers` is given) the full list of their services.
+
+    `changes` holds only PROFILE_FIELDS. Validation of values belongs to the form; this checks
+    the actor and the rules that hold whatever the caller (form, admin, seed) is.
+    """
+    _check_owner(profile, actor)
+    unknown = set(changes) - set(PROFILE_FIELDS)
+    if unknown:
+        raise DomainError(f"Unknown profile fields: {', '.join(sorted(unknown))}.")
+    if portfolio_links is not None and len(portfolio_links) > MAX_PORTFOLIO_LINKS:
+        raise DomainError(f"At most {MAX_PORTFOLIO_LINKS} portfolio links.")
+    with transaction.atomic():
+        locked = CoachProfile.objects.select_for_update().get(pk=profile.pk)
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        fields = [*changes, "updated_at"]
+        if portfolio_links is not None:
+            locked.portfolio_links = list(portfolio_links)
+            fields.append("portfolio_links")
+        locked.save(update_fields=fields)
+        if languages is not None:
+            locked.languages.set(languages)
+        if offers is not None:
+            _set_services(locked, offers)
+    return locked
+
+
+def set_services(profile: CoachProfile, *, actor, offers: list[ServiceOffer]) -> list[CoachService]:
+    """Make the coach's services exactly `offers`: update those kept, add new ones, remove the rest."""
+    _check_owner(profile, actor)
+    with transaction.atomic():
+        locked = CoachProfile.objects.select_for_update().get(pk=profile.pk)
+        return _set_services(locked, offers)
+
+
+def _set_services(profile: CoachProfile, offers: list[ServiceOffer]) -> list[CoachService]:
+    types = [offer.service_type for offer in offers]
+    if len(types) != len(set(types)):
+        raise DomainError("Each service can be offered only once.")
+    for offer in offers:
+        if offer.service_type not in ServiceType.values:
+            raise DomainError(f"Unknown service “{offer.service_type}”.")
+        if offer.currency not in CURRENCIES:
+            raise DomainError(f"Prices can be in {', '.join(CURRENCIES)}.")
+        if offer.price_minor <= 0 or offer.delivery_days < 1 or offer.revisions_included < 0:
+            raise DomainError("Prices and delivery days must be positive.")
+    CoachService.objects.filter(coach=profile).exclude(service_type__in=types).delete()
+    saved = []
+    for offer in offers:
+        service, _created = CoachService.objects.update_or_create(
+            coach=profile,
+            service_type=offer.service_type,
+            defaults={
+                "price_minor": offer.price_minor,
+                "currency": offer.currency,
+                "delivery_days": offer.delivery_days,
+                "revisions_included": offer.revisions_included,
+                "is_active": offer.is_active,
+            },
+        )
+        saved.append(service)
+    return saved
 
 
 def set_verified(profile: CoachProfile, *, actor, verified: bool, ip_address: str | None = None) -> CoachProfile:

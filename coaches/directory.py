@@ -1,0 +1,245 @@
+"""The public coach directory: parse the filters in the URL, build one indexed query.
+
+Bad filter values never fail the page: each is dropped with a notice saying why, and the
+remaining filters still apply. The query's cost does not grow with the page: one COUNT,
+one page of rows, two prefetches (services, languages) and a cached list of languages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlencode
+
+from django.core.cache import cache
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+
+from elite.money import format_money
+
+from .models import CoachProfile, CoachService, Language, ServiceType
+
+PAGE_SIZE = 12
+MAX_QUERY_LENGTH = 100
+MAX_PRICE_MAJOR = Decimal("100000")
+LANGUAGES_CACHE_KEY = "coaches:languages:v1"
+LANGUAGES_CACHE_SECONDS = 600
+
+SORTS = {
+    "rating": "Highest rated",
+    "price": "Lowest price",
+    "response_time": "Fastest response",
+    "newest": "Newest",
+}
+DEFAULT_SORT = "rating"
+TRUE_VALUES = {"1", "true", "on", "yes"}
+FALSE_VALUES = {"", "0", "false", "off", "no"}
+RATING_CHOICES = [("4.5", "4.5 and up"), ("4", "4 and up"), ("3.5", "3.5 and up"), ("3", "3 and up")]
+
+
+def language_choices() -> list[tuple[str, str]]:
+    """(code, name) of every language; seeded data that rarely changes, so cached."""
+    choices = cache.get(LANGUAGES_CACHE_KEY)
+    if choices is None:
+        choices = list(Language.objects.order_by("name").values_list("code", "name"))
+        cache.set(LANGUAGES_CACHE_KEY, choices, LANGUAGES_CACHE_SECONDS)
+    return choices
+
+
+@dataclass
+class Filters:
+    service: str = ""
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    min_rating: Decimal | None = None
+    language: str = ""
+    available: bool = False
+    verified: bool = False
+    q: str = ""
+    sort: str = DEFAULT_SORT
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.active())
+
+    def params(self) -> dict[str, str]:
+        """The valid filters as URL parameters (what pagination and sharing links carry)."""
+        values = {
+            "q": self.q,
+            "service": self.service,
+            "min_price": _plain(self.min_price),
+            "max_price": _plain(self.max_price),
+            "min_rating": _plain(self.min_rating),
+            "language": self.language,
+            "available": "1" if self.available else "",
+            "verified": "1" if self.verified else "",
+            "sort": "" if self.sort == DEFAULT_SORT else self.sort,
+        }
+        return {key: value for key, value in values.items() if value}
+
+    def querystring(self, **overrides) -> str:
+        params = self.params()
+        for key, value in overrides.items():
+            if value is None:
+                params.pop(key, None)
+            else:
+                params[key] = value
+        return urlencode(params)
+
+    def active(self) -> list[dict[str, str]]:
+        """Each active filter as a chip: its label and a link that removes just that filter."""
+        languages = dict(language_choices())
+        chips = []
+
+        def chip(key, label):
+            chips.append({"key": key, "label": label, "remove": "?" + self.querystring(**{key: None})})
+
+        if self.q:
+            chip("q", f"Matching “{self.q}”")
+        if self.service:
+            chip("service", ServiceType(self.service).label)
+        if self.min_price is not None:
+            chip("min_price", f"From {_plain(self.min_price)}")
+        if self.max_price is not None:
+            chip("max_price", f"Up to {_plain(self.max_price)}")
+        if self.min_rating is not None:
+            chip("min_rating", f"Rated {_plain(self.min_rating)}+")
+        if self.language:
+            chip("language", f"Writes in {languages.get(self.language, self.language)}")
+        if self.available:
+            chip("available", "Taking new work")
+        if self.verified:
+            chip("verified", "Verified only")
+        return chips
+
+
+def _plain(value: Decimal | None) -> str:
+    if value is None:
+        return ""
+    text = format(value.normalize(), "f")
+    return text
+
+
+def _decimal(raw: str, label: str, notices: list[str], *, low: Decimal, high: Decimal) -> Decimal | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw.replace(",", ""))
+    except InvalidOperation:
+        notices.append(f"We ignored the {label} “{raw[:20]}”: it is not a number.")
+        return None
+    if not value.is_finite() or value < low or value > high:
+        notices.append(f"We ignored the {label} “{raw[:20]}”: it must be between {low} and {high}.")
+        return None
+    return value.quantize(Decimal("0.01"))
+
+
+def _flag(raw: str | None, label: str, notices: list[str]) -> bool:
+    value = (raw or "").strip().lower()
+    if value in TRUE_VALUES:
+        return True
+    if value not in FALSE_VALUES:
+        notices.append(f"We ignored “{value[:20]}” for {label}: use 1 or leave it out.")
+    return False
+
+
+def parse_filters(query) -> Filters:
+    """Read the directory filters from a QueryDict; invalid values are dropped with a notice."""
+    notices: list[str] = []
+    filters = Filters(notices=notices)
+
+    service = query.get("service", "").strip()
+    if service in ServiceType.values:
+        filters.service = service
+    elif service:
+        notices.append(f"We ignored the service “{service[:20]}”: choose one from the list.")
+
+    filters.min_price = _decimal(
+        query.get("min_price", ""), "minimum price", notices, low=Decimal(0), high=MAX_PRICE_MAJOR
+    )
+    filters.max_price = _decimal(
+        query.get("max_price", ""), "maximum price", notices, low=Decimal(0), high=MAX_PRICE_MAJOR
+    )
+    if filters.min_price is not None and filters.max_price is not None and filters.min_price > filters.max_price:
+        filters.min_price, filters.max_price = filters.max_price, filters.min_price
+        notices.append("The minimum price was above the maximum, so we swapped them.")
+
+    filters.min_rating = _decimal(
+        query.get("min_rating", ""), "minimum rating", notices, low=Decimal(0), high=Decimal(5)
+    )
+
+    language = query.get("language", "").strip().lower()
+    if language and language in dict(language_choices()):
+        filters.language = language
+    elif language:
+        notices.append(f"We ignored the language “{language[:20]}”: choose one from the list.")
+
+    filters.available = _flag(query.get("available"), "“taking new work”", notices)
+    filters.verified = _flag(query.get("verified"), "“verified only”", notices)
+    filters.q = " ".join(query.get("q", "").split())[:MAX_QUERY_LENGTH]
+
+    sort = query.get("sort", "").strip()
+    if sort in SORTS:
+        filters.sort = sort
+    elif sort:
+        notices.append(f"We ignored the sort order “{sort[:20]}”: sorted by {SORTS[DEFAULT_SORT].lower()}.")
+    return filters
+
+
+def search(filters: Filters) -> QuerySet[CoachProfile]:
+    """Listed coaches matching `filters`, in the chosen order, with what a card shows prefetched."""
+    qs = CoachProfile.objects.listed().select_related("user")
+
+    offered = CoachService.objects.filter(coach=OuterRef("pk"), is_active=True)
+    if filters.service:
+        offered = offered.filter(service_type=filters.service)
+    if filters.min_price is not None:
+        offered = offered.filter(price_minor__gte=int(filters.min_price * 100))
+    if filters.max_price is not None:
+        offered = offered.filter(price_minor__lte=int(filters.max_price * 100))
+    if filters.service or filters.min_price is not None or filters.max_price is not None:
+        qs = qs.filter(Exists(offered))
+
+    if filters.min_rating is not None:
+        qs = qs.filter(rating_avg__gte=filters.min_rating)
+    if filters.language:
+        qs = qs.filter(languages__code=filters.language)
+    if filters.available:
+        qs = qs.filter(is_available=True)
+    if filters.verified:
+        qs = qs.filter(is_verified=True)
+    for word in filters.q.split():
+        qs = qs.filter(
+            Q(user__first_name__icontains=word)
+            | Q(user__last_name__icontains=word)
+            | Q(headline__icontains=word)
+            | Q(bio__icontains=word)
+        )
+
+    if filters.sort == "price":
+        cheapest = CoachService.objects.filter(coach=OuterRef("pk"), is_active=True)
+        if filters.service:
+            cheapest = cheapest.filter(service_type=filters.service)
+        qs = qs.annotate(sort_price=Subquery(cheapest.order_by("price_minor").values("price_minor")[:1]))
+        qs = qs.order_by(F("sort_price").asc(nulls_last=True), "id")
+    elif filters.sort == "response_time":
+        qs = qs.order_by(F("response_time_hours").asc(nulls_last=True), "id")
+    elif filters.sort == "newest":
+        qs = qs.order_by("-created_at", "-id")
+    else:
+        qs = qs.order_by("-rating_avg", "-ratings_count", "id")
+
+    return qs.prefetch_related(
+        Prefetch("services", queryset=CoachService.objects.filter(is_active=True).order_by("price_minor")),
+        Prefetch("languages", queryset=Language.objects.order_by("name")),
+    )
+
+
+def card_price(profile: CoachProfile, service: str = "") -> str:
+    """“From £80” on a card: the chosen service's price, else the coach's cheapest service."""
+    services = [s for s in profile.services.all() if not service or s.service_type == service]
+    if not services:
+        return ""
+    cheapest = min(services, key=lambda s: s.price_minor)
+    return format_money(cheapest.price_minor, cheapest.currency)

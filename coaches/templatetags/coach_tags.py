@@ -1,0 +1,54 @@
+"""Small pieces every coach card and page repeats: star ratings and avatar initials."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+register = template.Library()
+
+_FULL = '<i class="bi bi-star-fill" aria-hidden="true"></i>'
+_HALF = '<i class="bi bi-star-half" aria-hidden="true"></i>'
+_EMPTY = '<i class="bi bi-star" aria-hidden="true"></i>'
+
+
+@register.simple_tag
+def stars(value) -> str:
+    """Five star icons for a 0–5 rating rounded to the nearest half, with a text for screen readers."""
+    rating = Decimal(str(value or 0))
+    halves = int((rating * 2).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    full, half = divmod(halves, 2)
+    icons = _FULL * full + _HALF * half + _EMPTY * (5 - full - half)
+    return format_html(
+        '<span class="rating-stars">{}</span><span class="visually-hidden">Rated {} out of 5</span>',
+        mark_safe(icons),  # noqa: S308 - constant markup built above, no user input
+        f"{rating:.1f}",
+    )
+
+
+@register.filter
+def initials(user) -> str:
+    """“GC” for Grace Coach; the first letter of the email for a user without names."""
+    letters = "".join(part[:1] for part in (user.first_name, user.last_name) if part).upper()
+    return letters or user.email[:1].upper()
+
+
+@register.filter
+def avatar_tone(user) -> str:
+    """A stable background colour class for an avatar, so cards are told apart at a glance."""
+    return f"avatar-tone-{user.pk % 6}"
+
+
+@register.filter
+def response_time(hours) -> str:
+    """“within 3 hours” / “within 2 days” from the measured average response time."""
+    if hours is None:
+        return ""
+    if hours < 1:
+        return "within an hour"
+    if hours < 24:
+        rounded = round(hours)
+        return f"within {rounded} hour{'s' if rounded != 1 else ''}"
+    days = round(hours / 24)
+    return f"within {days} day{'s' if days != 1 else ''}"

@@ -1,0 +1,119 @@
+"""Coach directory, public coach pages and the coach's own profile editor."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch, Q
+from django.http import Http404
+from django.shortcuts import redirect, render
+
+from elite.exceptions import NotPermitted
+
+from . import services
+from .directory import RATING_CHOICES, SORTS, card_price, language_choices, parse_filters, search
+from .forms import ProfileForm, service_formset
+from .models import CoachProfile, CoachService, Language, ServiceType
+
+REVIEWS_PER_PAGE = 5
+
+
+def directory(request):
+    filters = parse_filters(request.GET)
+    page = Paginator(search(filters), 12).get_page(request.GET.get("page"))
+    cards = [{"coach": coach, "price_from": card_price(coach, filters.service)} for coach in page.object_list]
+    return render(
+        request,
+        "coaches/directory.html",
+        {
+            "filters": filters,
+            "chips": filters.active(),
+            "page": page,
+            "cards": cards,
+            "querystring": filters.querystring(),
+            "service_choices": ServiceType.choices,
+            "language_choices": language_choices(),
+            "rating_choices": RATING_CHOICES,
+            "sort_choices": SORTS.items(),
+        },
+    )
+
+
+def _visible_coach(request, pk: int) -> CoachProfile:
+    """A listed coach, or the signed-in coach's own profile (so they can preview it unlisted)."""
+    scope = Q(pk__in=CoachProfile.objects.listed().values("pk"))
+    if request.user.is_authenticated:
+        scope |= Q(user=request.user)
+    profile = (
+        CoachProfile.objects.filter(scope, pk=pk)
+        .select_related("user")
+        .prefetch_related(
+            Prefetch("services", queryset=CoachService.objects.filter(is_active=True)),
+            Prefetch("languages", queryset=Language.objects.order_by("name")),
+        )
+        .first()
+    )
+    if profile is None:
+        raise Http404("No such coach.")
+    return profile
+
+
+def detail(request, pk: int):
+    profile = _visible_coach(request, pk)
+    reviews = profile.reviews.filter(is_hidden=False)
+    counts = reviews.aggregate(total=Count("id"), **{f"r{n}": Count("id", filter=Q(rating=n)) for n in range(1, 6)})
+    total = counts["total"]
+    distribution = [
+        {"stars": n, "count": counts[f"r{n}"], "percent": round(counts[f"r{n}"] * 100 / total) if total else 0}
+        for n in range(5, 0, -1)
+    ]
+    review_page = Paginator(reviews.select_related("client").order_by("-created_at", "-id"), REVIEWS_PER_PAGE)
+    page = review_page.get_page(request.GET.get("page"))
+    is_owner = request.user.is_authenticated and request.user.pk == profile.user_id
+    return render(
+        request,
+        "coaches/detail.html",
+        {
+            "profile": profile,
+            "coach_services": list(profile.services.all()),
+            "distribution": distribution,
+            "review_total": total,
+            "page": page,
+            "is_owner": is_owner,
+            "is_listed": not is_owner or CoachProfile.objects.listed().filter(pk=profile.pk).exists(),
+            "can_request": not request.user.is_authenticated or request.user.is_client,
+        },
+    )
+
+
+@login_required
+def edit_profile(request):
+    if not request.user.is_coach:
+        raise NotPermitted("Only coaches have a public profile to edit.")
+    profile = services.get_or_create_profile(request.user)
+    if request.method == "POST":
+        form = ProfileForm(request.POST, instance=profile)
+        formset = service_formset(profile, data=request.POST)
+        if form.is_valid() and formset.is_valid():
+            data = form.cleaned_data
+            services.update_profile(
+                profile,
+                actor=request.user,
+                changes={name: data[name] for name in services.PROFILE_FIELDS},
+                languages=data["languages"],
+                portfolio_links=data["portfolio_links"],
+                offers=formset.offers(),
+            )
+            messages.success(request, "Your profile is saved.")
+            return redirect("coaches:edit_profile")
+        status = 400
+    else:
+        form = ProfileForm(instance=profile)
+        formset = service_formset(profile)
+        status = 200
+    listed = CoachProfile.objects.listed().filter(pk=profile.pk).exists()
+    return render(
+        request,
+        "coaches/profile_edit.html",
+        {"form": form, "formset": formset, "profile": profile, "is_listed": listed},
+        status=status,
+    )
