@@ -25,12 +25,41 @@ class StorageKind(models.TextChoices):
     S3 = "s3", "S3"
 
 
+# Who besides the owner may see a file, as lookups over the relations that point at FileAsset.
+_SHARED_WITH = (
+    "service_requests__client",
+    "service_requests__coach__user",
+    "service_requests__order__coach",
+    "deliveries__order__client",
+    "deliveries__order__coach",
+    "messages__thread__order__client",
+    "messages__thread__order__coach",
+)
+
+
 class FileAssetQuerySet(models.QuerySet):
     def live(self):
         return self.filter(deleted_at__isnull=True)
 
     def clean(self):
         return self.live().filter(scan_status=ScanStatus.CLEAN)
+
+    def visible_to(self, user):
+        """Live files `user` may download: their own, and those of their orders, requests and threads.
+
+        files sits below requests_app, orders and messaging, so it reaches them only through the
+        reverse relations they declare (service_requests, deliveries, messages), never by import.
+        A coach sees a request's attachments when the request was sent to them or became their order.
+        """
+        if user is None or not user.is_authenticated:
+            return self.none()
+        live = self.live()
+        if user.is_staff:
+            return live
+        shared = models.Q(owner=user)
+        for lookup in _SHARED_WITH:
+            shared |= models.Q(pk__in=self.model.objects.filter(**{lookup: user}).values("pk"))
+        return live.filter(shared)
 
 
 class FileAsset(TimeStampedModel):

@@ -1,5 +1,14 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "files"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.file_list, name="list"),
+    path("upload/", views.upload, name="upload"),
+    path("status/", views.status, name="status"),
+    path("<int:pk>/", views.download, name="download"),
+    path("<int:pk>/delete/", views.delete, name="delete"),
+    path("d/<str:token>/", views.serve, name="serve"),
+]

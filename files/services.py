@@ -1,0 +1,274 @@
+"""Every change to an uploaded file goes through here: store, scan verdicts, rescan, delete.
+
+Uploads are validated by content (files.validation), hashed while streaming in chunks, and
+saved through Django's storage API under a generated key (local folder or S3 alike). Every
+upload starts `pending`; a Celery task scans it after commit.
+"""
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Iterable
+
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.services import record as audit
+from elite.exceptions import DomainError, InvalidState, NotPermitted
+from notifications.services import notify
+
+from . import validation
+from .models import FileAsset, FileCategory, ScanStatus
+from .scanner import ScannerUnavailable, Verdict, get_scanner
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 64 * 1024
+MAX_ATTACHMENTS = 10
+
+
+def storage_kind() -> str:
+    return settings.FILE_STORAGE_KIND
+
+
+def generate_key(extension: str) -> str:
+    now = timezone.now()
+    return f"uploads/{now:%Y}/{now:%m}/{uuid.uuid4().hex}{extension}"
+
+
+def _hash_and_size(fileobj) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    fileobj.seek(0)
+    while chunk := fileobj.read(CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    fileobj.seek(0)
+    return digest.hexdigest(), size
+
+
+def _limit_mb() -> str:
+    mb = settings.FILE_UPLOAD_MAX_BYTES / (1024 * 1024)
+    return f"{mb:g} MB"
+
+
+def store_upload(uploaded_file, *, owner, category: str) -> FileAsset:
+    """Validate an upload by its content, store it under a generated key and schedule its scan.
+
+    Raises DomainError (400) for an empty file, validation.FileTooLarge (413) over
+    FILE_UPLOAD_MAX_BYTES and validation.UnsupportedFileType (415) for any other type.
+    Nothing is stored when it raises.
+    """
+    if category not in FileCategory.values:
+        raise DomainError("Unknown upload category.")
+    if owner is None or not owner.is_authenticated:
+        raise NotPermitted("Sign in to upload files.")
+    if category == FileCategory.DELIVERY and owner.role != "coach":
+        raise NotPermitted("Only coaches upload deliveries.")
+    declared = getattr(uploaded_file, "size", None)
+    if declared is not None and declared > settings.FILE_UPLOAD_MAX_BYTES:
+        raise validation.FileTooLarge(f"This file is too large. The limit is {_limit_mb()}.")
+    sha256, size = _hash_and_size(uploaded_file)
+    if size == 0:
+        raise DomainError("This file is empty.")
+    if size > settings.FILE_UPLOAD_MAX_BYTES:
+        raise validation.FileTooLarge(f"This file is too large. The limit is {_limit_mb()}.")
+
+    content = uploaded_file
+    if category == FileCategory.AVATAR:
+        content, detected = validation.reencode_image(uploaded_file)
+        sha256, size = _hash_and_size(content)
+    else:
+        detected = validation.detect_document(uploaded_file)
+
+    name = validation.display_name(getattr(uploaded_file, "name", ""), extension=detected.extension)
+    key = default_storage.save(generate_key(detected.extension), File(content, name=name))
+    try:
+        with transaction.atomic():
+            asset = FileAsset.objects.create(
+                owner=owner,
+                storage=storage_kind(),
+                key=key,
+                original_name=name,
+                content_type=detected.content_type,
+                size=size,
+                sha256=sha256,
+                category=category,
+            )
+            transaction.on_commit(lambda: _schedule_scan(asset.pk))
+    except Exception:
+        default_storage.delete(key)
+        raise
+    logger.info("stored upload %s (%s, %d bytes) for user %s", asset.pk, detected.content_type, size, owner.pk)
+    return asset
+
+
+def _schedule_scan(asset_id: int) -> None:
+    from .tasks import scan_file
+
+    scan_file.delay(asset_id)
+
+
+def assets_for_attach(user, ids: Iterable, category: str) -> list[FileAsset]:
+    """The user's own live uploads with these ids, for attaching to a request, delivery or message.
+
+    Any id that is not one of the user's live uploads of this category (someone else's, deleted,
+    quarantined, malformed) raises ValidationError, so nothing is attached by accident.
+    """
+    wanted: list[int] = []
+    for raw in ids:
+        if raw in (None, ""):
+            continue
+        try:
+            value = int(raw)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError("Invalid attachment.") from exc
+        if value not in wanted:
+            wanted.append(value)
+    if len(wanted) > MAX_ATTACHMENTS:
+        raise ValidationError(f"Attach at most {MAX_ATTACHMENTS} files.")
+    if not wanted:
+        return []
+    found = {
+        asset.pk: asset
+        for asset in FileAsset.objects.live()
+        .filter(owner=user, category=category, pk__in=wanted)
+        .exclude(scan_status=ScanStatus.INFECTED)
+    }
+    if len(found) != len(wanted):
+        raise ValidationError("One of the attached files is not available. Upload it again.")
+    return [found[pk] for pk in wanted]
+
+
+# --- Scanning ------------------------------------------------------------------------------
+
+
+def scan(asset_id: int) -> FileAsset | None:
+    """Scan one pending upload and record the verdict. Raises ScannerUnavailable to be retried."""
+    asset = FileAsset.objects.filter(pk=asset_id).first()
+    if asset is None or asset.deleted_at is not None or asset.scan_status != ScanStatus.PENDING:
+        return asset
+    scanner = get_scanner()
+    try:
+        with default_storage.open(asset.key, "rb") as fileobj:
+            verdict = scanner.scan(fileobj)
+    except FileNotFoundError as exc:
+        raise ScannerUnavailable(f"stored file {asset.key} is missing") from exc
+    return record_verdict(asset_id, verdict)
+
+
+def record_verdict(asset_id: int, verdict: Verdict) -> FileAsset:
+    with transaction.atomic():
+        asset = FileAsset.objects.select_for_update().get(pk=asset_id)
+        if asset.scan_status != ScanStatus.PENDING:
+            return asset
+        asset.scanned_at = timezone.now()
+        asset.scan_detail = verdict.detail[:255]
+        if not verdict.infected:
+            asset.scan_status = ScanStatus.CLEAN
+            asset.save(update_fields=["scan_status", "scan_detail", "scanned_at", "updated_at"])
+            return asset
+        asset.scan_status = ScanStatus.INFECTED
+        asset.save(update_fields=["scan_status", "scan_detail", "scanned_at", "updated_at"])
+        audit("file.quarantined", asset, details={"signature": verdict.detail, "sha256": asset.sha256})
+        _notify_infected(asset)
+        transaction.on_commit(lambda: _schedule_removal(asset.pk))
+    logger.warning("upload %s is infected (%s): quarantined", asset.pk, verdict.detail)
+    return asset
+
+
+def _notify_infected(asset: FileAsset) -> None:
+    notify(
+        asset.owner,
+        "file_infected",
+        f"Your file “{asset.original_name}” was flagged by our virus scanner and removed. "
+        "Please scan your computer and upload a clean copy.",
+        link=reverse("files:list"),
+    )
+    User = apps.get_model(settings.AUTH_USER_MODEL)
+    for staff in User.objects.filter(role="admin", is_active=True).exclude(pk=asset.owner_id):
+        notify(
+            staff,
+            "file_infected_staff",
+            f"Upload #{asset.pk} by {asset.owner.email} was infected ({asset.scan_detail}) and was quarantined.",
+            link=reverse("admin:files_fileasset_change", args=[asset.pk]),
+        )
+
+
+def mark_scan_error(asset_id: int, detail: str) -> FileAsset:
+    """Retries are exhausted: the file stays undownloadable until staff re-run the scan."""
+    with transaction.atomic():
+        asset = FileAsset.objects.select_for_update().get(pk=asset_id)
+        if asset.scan_status != ScanStatus.PENDING:
+            return asset
+        asset.scan_status = ScanStatus.ERROR
+        asset.scan_detail = detail[:255]
+        asset.scanned_at = timezone.now()
+        asset.save(update_fields=["scan_status", "scan_detail", "scanned_at", "updated_at"])
+        audit("file.scan_error", asset, details={"detail": detail[:500]})
+    logger.error("scan of upload %s failed for good: %s", asset_id, detail)
+    return asset
+
+
+def rescan(asset: FileAsset, *, actor, ip_address: str | None = None) -> FileAsset:
+    """Staff re-run the scan of a file whose scan failed (or is stuck pending)."""
+    if actor is None or not actor.is_staff:
+        raise NotPermitted("Only staff can re-run a virus scan.")
+    with transaction.atomic():
+        locked = FileAsset.objects.select_for_update().get(pk=asset.pk)
+        if locked.deleted_at is not None:
+            raise InvalidState("This file was deleted.")
+        if locked.scan_status not in (ScanStatus.ERROR, ScanStatus.PENDING):
+            raise InvalidState(f"This file's scan is already final ({locked.get_scan_status_display().lower()}).")
+        previous = locked.scan_status
+        locked.scan_status = ScanStatus.PENDING
+        locked.scan_detail = ""
+        locked.save(update_fields=["scan_status", "scan_detail", "updated_at"])
+        audit("file.rescan", locked, actor=actor, details={"previous": previous}, ip_address=ip_address)
+        transaction.on_commit(lambda: _schedule_scan(locked.pk))
+    return locked
+
+
+# --- Deleting --------------------------------------------------------------------------------
+
+
+def is_delivered(asset: FileAsset) -> bool:
+    """Part of a delivery: kept for the order's lifetime, whoever asks."""
+    return asset.deliveries.exists()
+
+
+def delete_upload(asset: FileAsset, *, actor) -> FileAsset:
+    """The owner removes an upload: hidden now, removed from storage by a job after commit."""
+    if actor is None or actor.pk != asset.owner_id:
+        raise NotPermitted("You can only delete your own files.")
+    with transaction.atomic():
+        locked = FileAsset.objects.select_for_update().get(pk=asset.pk)
+        if locked.deleted_at is not None:
+            raise InvalidState("This file was already deleted.")
+        if is_delivered(locked):
+            raise InvalidState("Delivered files are kept for the order's lifetime and cannot be deleted.")
+        locked.deleted_at = timezone.now()
+        locked.save(update_fields=["deleted_at", "updated_at"])
+        transaction.on_commit(lambda: _schedule_removal(locked.pk))
+    return locked
+
+
+def _schedule_removal(asset_id: int) -> None:
+    from .tasks import remove_from_storage
+
+    remove_from_storage.delay(asset_id)
+
+
+def remove_stored(asset_id: int) -> bool:
+    """Remove a deleted (or quarantined) upload's bytes from storage. Idempotent."""
+    asset = FileAsset.objects.filter(pk=asset_id).first()
+    if asset is None or (asset.deleted_at is None and asset.scan_status != ScanStatus.INFECTED):
+        return False
+    default_storage.delete(asset.key)
+    return True

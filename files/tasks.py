@@ -1,0 +1,34 @@
+"""Celery jobs for uploads: scan each one, and remove deleted or quarantined bytes from storage."""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from . import services
+from .scanner import ScannerUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+def _backoff(retries: int) -> int:
+    return min(settings.FILE_SCAN_RETRY_MAX_DELAY, settings.FILE_SCAN_RETRY_BASE_DELAY * 2**retries)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def scan_file(self, asset_id: int) -> str | None:
+    """Scan an upload; a scanner error retries with exponential backoff, then ends as `error`."""
+    try:
+        asset = services.scan(asset_id)
+    except ScannerUnavailable as exc:
+        if self.request.retries >= settings.FILE_SCAN_MAX_RETRIES:
+            return services.mark_scan_error(asset_id, str(exc)).scan_status
+        logger.warning("scan of upload %s failed (attempt %d): %s", asset_id, self.request.retries + 1, exc)
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    return asset.scan_status if asset else None
+
+
+# Storage backends raise their own errors (OSError locally, botocore's on S3): retry any of them.
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=30, max_retries=6)
+def remove_from_storage(asset_id: int) -> bool:
+    return services.remove_stored(asset_id)

@@ -1,0 +1,115 @@
+"""Fixtures of the files app: an isolated media folder, a real clamd, a real S3-compatible server."""
+
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import require_service
+
+CLAMD = "/usr/sbin/clamd"
+EICAR_SIGNATURE = "44d88612fea8a8f36de82e1278abb02f:68:Test.EICAR.Custom\n"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Every test stores into its own folder, with the local storage backend."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.FILE_STORAGE_KIND = "local"
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+    settings.CLAMD_URL = ""
+    settings.FILE_SCAN_NOOP_ALLOWED = True
+    return tmp_path / "media"
+
+
+@pytest.fixture(scope="session")
+def clamd_server(tmp_path_factory):
+    """A real clamd in the foreground on a free loopback port, knowing only the EICAR signature."""
+    require_service("clamd", os.path.exists(CLAMD) and os.access(CLAMD, os.X_OK), "apt-get install clamav-daemon")
+    folder = tmp_path_factory.mktemp("clamd")
+    (folder / "eicar.hdb").write_text(EICAR_SIGNATURE)
+    port = free_port()
+    socket_path = folder / "clamd.sock"
+    config = folder / "clamd.conf"
+    config.write_text(
+        "Foreground yes\n"
+        f"DatabaseDirectory {folder}\n"
+        f"TCPSocket {port}\nTCPAddr 127.0.0.1\n"
+        f"LocalSocket {socket_path}\n"
+        "StreamMaxLength 20M\n"
+        f"PidFile {folder / 'clamd.pid'}\n"
+    )
+    log = open(folder / "clamd.log", "wb")  # noqa: SIM115 - closed at teardown
+    process = subprocess.Popen([CLAMD, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    from files.scanner import ClamdScanner
+
+    scanner = ClamdScanner(f"tcp://127.0.0.1:{port}", 5)
+    deadline = time.monotonic() + 30
+    while not scanner.ping():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            log.close()
+            output = (folder / "clamd.log").read_text(errors="replace")[-2000:]
+            pytest.fail(f"clamd did not start:\n{output}")
+        time.sleep(0.1)
+    yield {"tcp": f"tcp://127.0.0.1:{port}", "unix": f"unix://{socket_path}", "port": port}
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture
+def clamd(settings, clamd_server):
+    settings.CLAMD_URL = clamd_server["tcp"]
+    settings.FILE_SCAN_NOOP_ALLOWED = False
+    return clamd_server
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto in server mode on a free loopback port: a real HTTP S3 API, no mocks in boto3."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        ThreadedMotoServer = None
+    require_service("moto S3 server", ThreadedMotoServer is not None, "pip install 'moto[server]'")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(settings, s3_server):
+    """Switch the default storage to S3 (django-storages) against the loopback server, fresh bucket."""
+    import uuid
+
+    import boto3
+
+    bucket = f"ews-test-{uuid.uuid4().hex[:12]}"
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1", **credentials)
+    client.create_bucket(Bucket=bucket)
+    settings.AWS_STORAGE_BUCKET_NAME = bucket
+    settings.AWS_S3_REGION_NAME = "us-east-1"
+    settings.AWS_S3_ENDPOINT_URL = s3_server
+    settings.AWS_ACCESS_KEY_ID = credentials["aws_access_key_id"]
+    settings.AWS_SECRET_ACCESS_KEY = credentials["aws_secret_access_key"]
+    settings.AWS_DEFAULT_ACL = "private"
+    settings.AWS_QUERYSTRING_AUTH = True
+    settings.AWS_S3_FILE_OVERWRITE = False
+    settings.FILE_STORAGE_KIND = "s3"
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage"}}
+    yield {"client": client, "bucket": bucket, "endpoint": s3_server}
