@@ -42,7 +42,11 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["thread", "created_at", "id"])]
+        indexes = [
+            models.Index(fields=["thread", "created_at", "id"]),
+            # Unread counts and catch-up (?after=<id>) scan a thread's messages by id.
+            models.Index(fields=["thread", "id"], name="messaging_msg_thread_id_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["sender", "client_token"],

@@ -1,5 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "messaging"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.thread_list, name="list"),
+    path("<int:thread_id>/", views.thread_detail, name="detail"),
+    path("<int:thread_id>/messages/", views.thread_messages, name="messages"),
+    path("order/<int:order_id>/", views.order_thread, name="order"),
+]

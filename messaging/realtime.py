@@ -1,0 +1,138 @@
+"""What goes over the channel layer: group names, message payloads and the pushes after commit.
+
+Services call `message_created` / `thread_read` from `transaction.on_commit`; with REDIS_URL set
+the channel layer is channels-redis, so a push reaches the consumers on every ASGI machine.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.urls import reverse
+from django.utils.html import urlize
+from django.utils.safestring import SafeString, mark_safe
+
+logger = logging.getLogger(__name__)
+
+PRESENCE_TTL_SECONDS = 90
+
+
+def thread_group(thread_id: int) -> str:
+    return f"thread-{thread_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user-{user_id}"
+
+
+def presence_key(user_id: int) -> str:
+    return f"chat:online:{user_id}"
+
+
+def render_body(body: str) -> SafeString:
+    """Plain text to HTML: everything escaped, links made clickable (nofollow, noopener)."""
+    html = urlize(body, nofollow=True, autoescape=True)
+    # Only anchors urlize generated can carry this exact attribute: user text was escaped above.
+    html = html.replace(' rel="nofollow"', ' rel="nofollow noopener noreferrer" target="_blank"')
+    return mark_safe(html)  # noqa: S308 - built from escaped text by urlize
+
+
+def attachment_data(message, asset) -> dict:
+    url = None
+    if asset.is_downloadable:
+        url = reverse("files:download", args=[asset.pk])
+    return {
+        "id": asset.pk,
+        "name": asset.original_name,
+        "size": asset.size,
+        "status": asset.scan_status,
+        "status_label": asset.get_scan_status_display(),
+        "url": url,
+    }
+
+
+def message_data(message) -> dict:
+    """The JSON form of a message (websocket events and the ?after= catch-up endpoint)."""
+    sender = message.sender
+    return {
+        "id": message.pk,
+        "thread": message.thread_id,
+        "sender_id": message.sender_id,
+        "sender_name": sender.display_name,
+        "is_moderator": message.is_moderator,
+        "body": message.body,
+        "body_html": str(render_body(message.body)),
+        "created_at": message.created_at.isoformat(),
+        "client_token": message.client_token,
+        "attachments": [attachment_data(message, a) for a in message.attachments.all()],
+    }
+
+
+def _send(group: str, event: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, event)
+    except Exception:  # the message is saved; clients catch up on reconnect
+        logger.exception("channel layer push to %s failed", group)
+
+
+def message_created(message_id: int) -> None:
+    from .models import Message
+    from .services import unread_in_thread, unread_total
+
+    message = (
+        Message.objects.select_related("sender", "thread__order__client", "thread__order__coach")
+        .prefetch_related("attachments")
+        .filter(pk=message_id)
+        .first()
+    )
+    if message is None:
+        return
+    data = message_data(message)
+    _send(thread_group(message.thread_id), {"type": "chat.message", "message": data})
+    order = message.thread.order
+    preview = {
+        "sender_name": data["sender_name"],
+        "body": message.body[:140] or ("📎 " + ", ".join(a["name"] for a in data["attachments"])),
+        "created_at": data["created_at"],
+    }
+    for user in (order.client, order.coach):
+        if user.pk == message.sender_id:
+            continue
+        _send(
+            user_group(user.pk),
+            {
+                "type": "live.unread",
+                "thread": message.thread_id,
+                "title": order.title,
+                "thread_unread": unread_in_thread(message.thread, user),
+                "total": unread_total(user),
+                "last_message": preview,
+            },
+        )
+
+
+def thread_read(thread_id: int, user_id: int, message_id: int) -> None:
+    from accounts.models import User
+
+    from .models import MessageThread
+    from .services import unread_in_thread, unread_total
+
+    _send(thread_group(thread_id), {"type": "chat.read", "user_id": user_id, "message_id": message_id})
+    user = User.objects.filter(pk=user_id).first()
+    thread = MessageThread.objects.filter(pk=thread_id).first()
+    if user is None or thread is None:
+        return
+    _send(
+        user_group(user_id),
+        {
+            "type": "live.unread",
+            "thread": thread_id,
+            "thread_unread": unread_in_thread(thread, user),
+            "total": unread_total(user),
+        },
+    )

@@ -1,0 +1,376 @@
+"""Every change to a conversation goes through here: threads, messages, read state, digests.
+
+Views, the websocket consumer and Celery tasks call these functions, so the rules (who may
+post, length, rate limit, read-only threads, idempotent resend) are enforced once. Pushes to
+the channel layer happen after commit (messaging.realtime), so nobody is told about a message
+that was then rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.utils import timezone
+
+from elite.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
+from orders.models import Order, OrderStatus
+
+from . import realtime
+from .models import Message, MessageThread, ThreadReadState
+
+CLOSED_STATUSES = (OrderStatus.COMPLETED, OrderStatus.CANCELLED)
+
+
+# --- Threads and access -----------------------------------------------------------------
+
+
+def get_or_create_thread(order: Order) -> MessageThread:
+    """The order's thread; made on order creation (signal) and lazily for older orders."""
+    thread = MessageThread.objects.filter(order=order).first()
+    if thread is not None:
+        return thread
+    try:
+        with transaction.atomic():
+            return MessageThread.objects.create(order=order)
+    except IntegrityError:  # created by a concurrent request in between
+        return MessageThread.objects.get(order=order)
+
+
+def thread_for(user, thread_id: int, *, for_update: bool = False) -> MessageThread:
+    """The thread if `user` may read it (a participant or staff), else 404: strangers learn nothing."""
+    queryset = MessageThread.objects.visible_to(user).select_related("order", "order__client", "order__coach")
+    if for_update:
+        queryset = queryset.select_for_update(of=("self",))
+    thread = queryset.filter(pk=thread_id).first()
+    if thread is None:
+        raise Http404("No such conversation.")
+    return thread
+
+
+def is_participant(thread: MessageThread, user) -> bool:
+    return user.pk in (thread.order.client_id, thread.order.coach_id)
+
+
+def participant_ids(thread: MessageThread) -> tuple[int, int]:
+    return (thread.order.client_id, thread.order.coach_id)
+
+
+def can_access(thread: MessageThread, user) -> bool:
+    active = user.is_authenticated and user.is_active and not getattr(user, "is_suspended", False)
+    return bool(active and (is_participant(thread, user) or user.is_staff))
+
+
+def read_only_since(thread: MessageThread):
+    """When the thread became read-only, or None while it is open for new messages."""
+    order = thread.order
+    if order.status not in CLOSED_STATUSES:
+        return None
+    closed_at = order.completed_at if order.status == OrderStatus.COMPLETED else order.cancelled_at
+    closed_at = closed_at or order.updated_at
+    since = closed_at + timedelta(days=settings.THREAD_READ_ONLY_AFTER_DAYS)
+    return since if since <= timezone.now() else None
+
+
+def is_read_only(thread: MessageThread) -> bool:
+    return read_only_since(thread) is not None
+
+
+# --- Sending ----------------------------------------------------------------------------
+
+
+def check_rate_limit(user) -> None:
+    """A fixed-window counter per user in the shared cache, so it holds across web and ASGI machines."""
+    window = settings.CHAT_RATE_LIMIT_WINDOW_SECONDS
+    bucket = int(timezone.now().timestamp()) // window
+    key = f"chat:rate:{user.pk}:{bucket}"
+    cache.add(key, 0, timeout=window + 5)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window + 5)
+        count = 1
+    if count > settings.CHAT_RATE_LIMIT_COUNT:
+        raise RateLimited(
+            f"You are sending messages too quickly. Please wait a moment (limit: "
+            f"{settings.CHAT_RATE_LIMIT_COUNT} per {window} seconds)."
+        )
+
+
+def _clean_body(body: str) -> str:
+    body = (body or "").replace("\r\n", "\n").replace("\x00", "").strip()
+    limit = settings.CHAT_MAX_MESSAGE_LENGTH
+    if len(body) > limit:
+        raise DomainError(f"A message can be at most {limit} characters long (yours has {len(body)}).")
+    return body
+
+
+def check_can_send(thread: MessageThread, *, sender, body: str, has_attachments: bool) -> str:
+    """The checks before saving (also run by the form view before it stores uploads). Returns the clean body."""
+    if not can_access(thread, sender):
+        raise NotPermitted("You are not part of this conversation.")
+    if is_read_only(thread):
+        raise InvalidState("This conversation is closed: the order ended, so no new messages can be sent.")
+    body = _clean_body(body)
+    if not body and not has_attachments:
+        raise DomainError("Write a message or attach a file before sending.")
+    return body
+
+
+def send_message(
+    thread: MessageThread,
+    *,
+    sender,
+    body: str,
+    attachments: Iterable = (),
+    client_token: str = "",
+) -> Message:
+    """Save a message from a participant (or staff, marked as moderator) and broadcast it after commit.
+
+    A resend with the same `client_token` (after a dropped connection) returns the message saved
+    the first time instead of saving it twice.
+    """
+    client_token = (client_token or "")[:64]
+    if client_token:
+        existing = Message.objects.filter(sender=sender, client_token=client_token, thread=thread).first()
+        if existing is not None:
+            return existing
+    attachments = list(attachments)
+    body = check_can_send(thread, sender=sender, body=body, has_attachments=bool(attachments))
+    for asset in attachments:
+        if asset.owner_id != sender.pk or asset.deleted_at is not None:
+            raise NotPermitted("You can only attach your own files.")
+    check_rate_limit(sender)
+    try:
+        with transaction.atomic():
+            thread = MessageThread.objects.select_for_update().select_related("order").get(pk=thread.pk)
+            if is_read_only(thread):
+                raise InvalidState("This conversation is closed: the order ended, so no new messages can be sent.")
+            message = Message.objects.create(
+                thread=thread,
+                sender=sender,
+                body=body,
+                client_token=client_token,
+                is_moderator=not is_participant(thread, sender),
+            )
+            if attachments:
+                message.attachments.set(attachments)
+            thread.last_message_at = message.created_at
+            thread.save(update_fields=["last_message_at", "updated_at"])
+            if is_participant(thread, sender):
+                # The sender has read everything up to their own message.
+                _advance_read_state(thread, sender, message.pk)
+            transaction.on_commit(lambda: realtime.message_created(message.pk))
+    except IntegrityError:
+        # The same client_token raced in on a second connection: the first save wins.
+        existing = Message.objects.filter(sender=sender, client_token=client_token).first()
+        if existing is None:
+            raise
+        return existing
+    return message
+
+
+def attachments_from_ids(user, ids) -> list:
+    """The sender's own uploaded message attachments (files service rules), else ValidationError."""
+    from files.models import FileCategory
+    from files.services import assets_for_attach
+
+    return assets_for_attach(user, ids, FileCategory.MESSAGE_ATTACHMENT)
+
+
+def store_attachments(user, uploaded_files) -> list:
+    """Plain (no-JavaScript) uploads from the message form, stored and queued for scanning."""
+    from files.models import FileCategory
+    from files.services import store_upload
+
+    return [store_upload(f, owner=user, category=FileCategory.MESSAGE_ATTACHMENT) for f in uploaded_files]
+
+
+# --- Read state ---------------------------------------------------------------------------
+
+
+def _advance_read_state(thread: MessageThread, user, message_id: int) -> bool:
+    """Move the reader's mark forward (never back). Returns whether it moved."""
+    now = timezone.now()
+    state, created = ThreadReadState.objects.get_or_create(
+        thread=thread, user=user, defaults={"last_read_message_id": message_id, "last_read_at": now}
+    )
+    if created:
+        return True
+    moved = ThreadReadState.objects.filter(pk=state.pk, last_read_message_id__lt=message_id).update(
+        last_read_message_id=message_id, last_read_at=now
+    )
+    return bool(moved)
+
+
+def mark_read(thread: MessageThread, user, up_to_message_id: int | None = None) -> int:
+    """Mark the thread read by a participant up to a message (default: the latest) and tell the others.
+
+    Staff reading as moderators leave no read mark, so a read receipt always means the other party.
+    Returns the id the reader's mark now stands at (0 if nothing to read).
+    """
+    if not is_participant(thread, user):
+        return 0
+    latest = Message.objects.filter(thread=thread).order_by("-id").values_list("pk", flat=True).first() or 0
+    target = latest if up_to_message_id is None else min(int(up_to_message_id), latest)
+    if target <= 0:
+        return 0
+    with transaction.atomic():
+        moved = _advance_read_state(thread, user, target)
+        if moved:
+            thread_id, user_id = thread.pk, user.pk
+            transaction.on_commit(lambda: realtime.thread_read(thread_id, user_id, target))
+    return target
+
+
+def other_party_read_up_to(thread: MessageThread, user) -> int:
+    """How far the other participant has read (for 'Read' marks on the viewer's own messages)."""
+    others = [pk for pk in participant_ids(thread) if pk != user.pk]
+    return (
+        ThreadReadState.objects.filter(thread=thread, user_id__in=others)
+        .order_by("-last_read_message_id")
+        .values_list("last_read_message_id", flat=True)
+        .first()
+        or 0
+    )
+
+
+# --- Counts and lists ------------------------------------------------------------------------
+
+
+def _read_mark(user):
+    return Subquery(
+        ThreadReadState.objects.filter(thread=OuterRef("pk"), user=user).values("last_read_message_id")[:1],
+        output_field=IntegerField(),
+    )
+
+
+def threads_for_list(user):
+    """The user's threads with unread count and last message id, newest activity first (bounded queries)."""
+    unread = (
+        Message.objects.filter(thread=OuterRef("pk"), pk__gt=OuterRef("read_mark"))
+        .exclude(sender=user)
+        .order_by()
+        .values("thread")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    last_id = Message.objects.filter(thread=OuterRef("pk")).order_by("-id").values("pk")[:1]
+    return (
+        MessageThread.objects.visible_to(user)
+        .select_related("order", "order__client", "order__coach")
+        .annotate(
+            read_mark=Coalesce(_read_mark(user), Value(0)),
+            unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)),
+            last_message_id=Subquery(last_id),
+            activity=Coalesce("last_message_at", "created_at"),
+        )
+        .order_by("-activity", "-pk")
+    )
+
+
+def attach_last_messages(threads) -> None:
+    """Set `thread.last_message` on a page of threads with one query."""
+    ids = [t.last_message_id for t in threads if t.last_message_id]
+    by_id = {m.pk: m for m in Message.objects.filter(pk__in=ids).select_related("sender")}
+    for thread in threads:
+        thread.last_message = by_id.get(thread.last_message_id)
+
+
+def participant_q(user) -> Q:
+    return Q(order__client=user) | Q(order__coach=user)
+
+
+def participant_threads(user):
+    return MessageThread.objects.filter(participant_q(user))
+
+
+def unread_total(user) -> int:
+    """Unread messages from others across the user's own threads (what the navbar badge shows)."""
+    if not user.is_authenticated:
+        return 0
+    mark = Subquery(
+        ThreadReadState.objects.filter(thread=OuterRef("thread"), user=user).values("last_read_message_id")[:1],
+        output_field=IntegerField(),
+    )
+    return (
+        Message.objects.filter(thread__in=participant_threads(user).values("pk"))
+        .exclude(sender=user)
+        .annotate(mark=Coalesce(mark, Value(0)))
+        .filter(pk__gt=F("mark"))
+        .count()
+    )
+
+
+def unread_in_thread(thread: MessageThread, user) -> int:
+    mark = (
+        ThreadReadState.objects.filter(thread=thread, user=user).values_list("last_read_message_id", flat=True).first()
+        or 0
+    )
+    return Message.objects.filter(thread=thread, pk__gt=mark).exclude(sender=user).count()
+
+
+# --- Email digests ---------------------------------------------------------------------------
+
+
+def _is_online(user_id: int) -> bool:
+    return bool(cache.get(realtime.presence_key(user_id)))
+
+
+def send_digests(now=None) -> int:
+    """Email each offline participant one digest per thread with the messages they have not read.
+
+    Idempotent: the reader's ThreadReadState row is locked and `last_emailed_at` moved in the same
+    transaction, and a participant is mailed about a thread at most once per CHAT_EMAIL_DIGEST_MINUTES.
+    """
+    from notifications.emails import send_templated_email
+
+    now = now or timezone.now()
+    interval = timedelta(minutes=settings.CHAT_EMAIL_DIGEST_MINUTES)
+    # Only threads with a message in the recent past can have something new to mail.
+    horizon = now - max(interval * 4, timedelta(days=1))
+    sent = 0
+    threads = MessageThread.objects.filter(last_message_at__gte=horizon).select_related(
+        "order", "order__client", "order__coach"
+    )
+    for thread in threads:
+        for user in (thread.order.client, thread.order.coach):
+            if not user.is_active or not user.email or _is_online(user.pk):
+                continue
+            with transaction.atomic():
+                state, _ = ThreadReadState.objects.get_or_create(thread=thread, user=user)
+                state = ThreadReadState.objects.select_for_update().get(pk=state.pk)
+                if state.last_emailed_at and state.last_emailed_at > now - interval:
+                    continue
+                new = (
+                    Message.objects.filter(thread=thread, pk__gt=state.last_read_message_id)
+                    .exclude(sender=user)
+                    .select_related("sender")
+                    .order_by("id")
+                )
+                if state.last_emailed_at:
+                    new = new.filter(created_at__gt=state.last_emailed_at)
+                messages = list(new[:20])
+                if not messages:
+                    continue
+                total = new.count() if len(messages) == 20 else len(messages)
+                state.last_emailed_at = now
+                state.save(update_fields=["last_emailed_at"])
+                context = {
+                    "user": user,
+                    "thread": thread,
+                    "order": thread.order,
+                    "chat_messages": messages,
+                    "total": total,
+                    "thread_url": f"{settings.SITE_URL}/threads/{thread.pk}/",
+                }
+                email = user.email
+                transaction.on_commit(lambda e=email, c=context: send_templated_email(e, "chat_digest", c))
+                sent += 1
+    return sent

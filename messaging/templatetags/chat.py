@@ -1,0 +1,28 @@
+from django import template
+
+from messaging import realtime, services
+
+register = template.Library()
+
+
+@register.filter
+def chat_body(body: str):
+    """Plain text message body as safe HTML: escaped, with clickable nofollow links."""
+    return realtime.render_body(body or "")
+
+
+@register.simple_tag
+def recent_threads(user, limit: int = 5):
+    """The user's most recent threads with unread counts and last message (three queries)."""
+    if not user.is_authenticated:
+        return []
+    threads = list(services.threads_for_list(user).filter(services.participant_q(user))[: int(limit)])
+    services.attach_last_messages(threads)
+    return threads
+
+
+@register.simple_tag
+def order_thread_summary(order, user):
+    """The order's thread (or None before its first use) with the user's unread count."""
+    thread = services.threads_for_list(user).filter(order=order).first()
+    return thread

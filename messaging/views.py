@@ -1,0 +1,159 @@
+"""Conversation pages and the plain-form / JSON endpoints. Thin: every change goes through services."""
+
+import uuid
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from elite.exceptions import DomainError
+from orders.models import Order
+
+from . import realtime, services
+from .forms import MessageForm
+from .models import Message
+
+PAGE_SIZE = 30
+THREADS_PER_PAGE = 20
+CATCH_UP_LIMIT = 100
+
+
+def _wants_json(request) -> bool:
+    return request.headers.get("Accept", "").startswith("application/json")
+
+
+def _int_param(request, name: str) -> int | None:
+    raw = request.GET.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        return -1
+    return value if value >= 0 else -1
+
+
+@login_required
+@require_GET
+def thread_list(request):
+    page = Paginator(services.threads_for_list(request.user), THREADS_PER_PAGE).get_page(request.GET.get("page"))
+    threads = list(page.object_list)
+    services.attach_last_messages(threads)
+    return render(request, "messaging/thread_list.html", {"page": page, "threads": threads})
+
+
+def _messages_page(thread, before: int | None):
+    queryset = Message.objects.filter(thread=thread).select_related("sender").prefetch_related("attachments")
+    if before:
+        queryset = queryset.filter(pk__lt=before)
+    newest_first = list(queryset.order_by("-id")[: PAGE_SIZE + 1])
+    has_older = len(newest_first) > PAGE_SIZE
+    return list(reversed(newest_first[:PAGE_SIZE])), has_older
+
+
+def _render_thread(request, thread, *, form=None, status=200, error=None):
+    before = _int_param(request, "before")
+    if before == -1:
+        before = None
+    messages, has_older = _messages_page(thread, before)
+    participant = services.is_participant(thread, request.user)
+    if participant and not before and status == 200:
+        services.mark_read(thread, request.user)
+    client, coach = thread.order.client, thread.order.coach
+    context = {
+        "thread": thread,
+        "order": thread.order,
+        "chat_messages": messages,
+        "has_older": has_older,
+        "oldest_id": messages[0].pk if messages else None,
+        "latest_id": messages[-1].pk if messages else 0,
+        "viewing_older": bool(before),
+        "is_participant": participant,
+        "other": coach if request.user.pk == client.pk else client,
+        "other_read_up_to": services.other_party_read_up_to(thread, request.user),
+        "read_only_since": services.read_only_since(thread),
+        "form": form or MessageForm(initial={"client_token": uuid.uuid4().hex}),
+        "error": error,
+    }
+    return render(request, "messaging/thread_detail.html", context, status=status)
+
+
+@login_required
+@require_GET
+def thread_detail(request, thread_id: int):
+    thread = services.thread_for(request.user, thread_id)
+    return _render_thread(request, thread)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def thread_messages(request, thread_id: int):
+    """GET: JSON catch-up (?after=<id>) or older page (?before=<id>). POST: send a message."""
+    thread = services.thread_for(request.user, thread_id)
+    if request.method == "POST":
+        return _post_message(request, thread)
+    after, before = _int_param(request, "after"), _int_param(request, "before")
+    if after == -1 or before == -1:
+        return JsonResponse({"error": "after and before must be message ids."}, status=400)
+    queryset = Message.objects.filter(thread=thread).select_related("sender").prefetch_related("attachments")
+    if before is not None:
+        rows = list(queryset.filter(pk__lt=before).order_by("-id")[: CATCH_UP_LIMIT + 1])
+        has_more = len(rows) > CATCH_UP_LIMIT
+        rows = list(reversed(rows[:CATCH_UP_LIMIT]))
+    else:
+        rows = list(queryset.filter(pk__gt=after or 0).order_by("id")[: CATCH_UP_LIMIT + 1])
+        has_more = len(rows) > CATCH_UP_LIMIT
+        rows = rows[:CATCH_UP_LIMIT]
+    return JsonResponse(
+        {
+            "messages": [realtime.message_data(m) for m in rows],
+            "has_more": has_more,
+            "other_read_up_to": services.other_party_read_up_to(thread, request.user),
+        }
+    )
+
+
+def _post_message(request, thread):
+    form = MessageForm(request.POST, request.FILES)
+    json_reply = _wants_json(request)
+    if not form.is_valid():
+        error = " ".join(e for errors in form.errors.values() for e in errors)
+        if json_reply:
+            return JsonResponse({"error": error}, status=400)
+        return _render_thread(request, thread, form=form, status=400, error=error)
+    body = form.cleaned_data["body"]
+    ids = request.POST.getlist("attachment_ids")
+    uploads = form.cleaned_data["files"]
+    try:
+        services.check_can_send(thread, sender=request.user, body=body, has_attachments=bool(ids or uploads))
+        attachments = services.attachments_from_ids(request.user, ids) if ids else []
+        attachments += services.store_attachments(request.user, uploads)
+        message = services.send_message(
+            thread,
+            sender=request.user,
+            body=body,
+            attachments=attachments,
+            client_token=form.cleaned_data["client_token"],
+        )
+    except (DomainError, ValidationError) as exc:
+        message_text = exc.message if isinstance(exc, DomainError) else " ".join(exc.messages)
+        status = exc.status if isinstance(exc, DomainError) else 400
+        if json_reply:
+            return JsonResponse({"error": message_text}, status=status)
+        return _render_thread(request, thread, form=form, status=status, error=message_text)
+    if json_reply:
+        return JsonResponse({"message": realtime.message_data(message)}, status=201)
+    return redirect(reverse("messaging:detail", args=[thread.pk]) + f"#m{message.pk}")
+
+
+@login_required
+@require_GET
+def order_thread(request, order_id: int):
+    """The order page links here: open (creating it if an older order has none) the order's thread."""
+    order = get_object_or_404(Order.objects.visible_to(request.user), pk=order_id)
+    thread = services.get_or_create_thread(order)
+    return redirect("messaging:detail", thread.pk)

@@ -1,0 +1,455 @@
+/* Conversation page: live messages over ws/threads/<id>/, with the plain form as the fallback.
+ *
+ * A message shows "Sending…" until the server confirms it (message:ack or message:new with the
+ * same client_token). Unconfirmed messages are resent after a reconnect (the server saves a
+ * client_token once), and every reconnect first fetches what was missed (?after=<last id>).
+ */
+(function () {
+  "use strict";
+
+  var log = document.getElementById("chat-log");
+  if (!log || log.dataset.viewingOlder === "1") return; // an older page is plain history
+
+  var me = Number(log.dataset.userId);
+  var participants = log.dataset.participants.split(",").map(Number);
+  var isParticipant = log.dataset.isParticipant === "1";
+  var messagesUrl = log.dataset.messagesUrl;
+  var latestId = Number(log.dataset.latestId) || 0;
+  var otherRead = Number(log.dataset.otherRead) || 0;
+  var form = document.getElementById("chat-form");
+  var textarea = form ? form.querySelector("textarea[name=body]") : null;
+  var errorBox = document.getElementById("chat-error");
+  var typingBox = document.getElementById("chat-typing");
+  var connBadge = document.getElementById("chat-connection");
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  var TYPING_SEND_EVERY = 3000;
+  var TYPING_SHOW_FOR = 5000;
+
+  var pending = new Map(); // client_token -> {body, attachment_ids}
+  var typingTimers = new Map();
+  var ws = null;
+  var attempts = 0;
+  var reconnectTimer = null;
+  var heartbeat = null;
+  var pongDeadline = null;
+  var lastTypingSent = 0;
+  var lastReadSent = 0;
+
+  // --- helpers ------------------------------------------------------------------------
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+
+  function formatTime(iso) {
+    var d = new Date(iso);
+    return d.getUTCDate() + " " + MONTHS[d.getUTCMonth()] + ", " + pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
+  }
+
+  function formatSize(bytes) {
+    if (bytes < 1024) return bytes + " bytes";
+    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
+    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+  }
+
+  function newToken() {
+    if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID().replace(/-/g, "");
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return pad16(b); }).join("");
+  }
+  function pad16(b) { return (b < 16 ? "0" : "") + b.toString(16); }
+
+  function csrfToken() {
+    var input = form ? form.querySelector("input[name=csrfmiddlewaretoken]") : null;
+    return input ? input.value : "";
+  }
+
+  function showError(text) {
+    if (!errorBox) return;
+    errorBox.textContent = text;
+    errorBox.classList.toggle("d-none", !text);
+  }
+
+  function setConnection(state) {
+    if (!connBadge) return;
+    var labels = { live: "Live", connecting: "Connecting…", offline: "Reconnecting…" };
+    connBadge.textContent = labels[state];
+    connBadge.className = "badge " + (state === "live" ? "text-bg-success" : "text-bg-secondary");
+  }
+
+  function nearBottom() {
+    return log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+  }
+
+  function scrollToBottom() { log.scrollTop = log.scrollHeight; }
+
+  // --- rendering ------------------------------------------------------------------------
+
+  function statusNode(id) {
+    var span = el("span", "chat-status");
+    span.setAttribute("data-status", "");
+    var read = id && id <= otherRead;
+    var icon = el("i", "bi " + (id ? (read ? "bi-check2-all" : "bi-check2") : "bi-clock"));
+    icon.setAttribute("aria-hidden", "true");
+    span.append(icon, " " + (id ? (read ? "Read" : "Sent") : "Sending…"));
+    return span;
+  }
+
+  function renderMessage(m) {
+    var mine = m.sender_id === me;
+    var wrap = el("div", "chat-msg " + (mine ? "chat-mine" : "chat-theirs"));
+    wrap.id = "m" + m.id;
+    wrap.dataset.messageId = m.id;
+    wrap.dataset.senderId = m.sender_id;
+    if (m.client_token) wrap.dataset.clientToken = m.client_token;
+    var bubble = el("div", "chat-bubble");
+    var meta = el("div", "chat-meta small");
+    meta.append(el("span", "fw-semibold", mine ? "You" : m.sender_name));
+    if (m.is_moderator) meta.append(el("span", "badge text-bg-warning ms-1", "Moderator"));
+    bubble.append(meta);
+    if (m.body) {
+      var text = el("div", "chat-text");
+      text.innerHTML = m.body_html; // escaped by the server (urlize with autoescape); only links are markup
+      bubble.append(text);
+    }
+    if (m.attachments && m.attachments.length) {
+      var list = el("ul", "list-unstyled chat-attachments mb-0 mt-1");
+      m.attachments.forEach(function (a) {
+        var li = el("li");
+        var clip = el("i", "bi bi-paperclip");
+        clip.setAttribute("aria-hidden", "true");
+        li.append(clip, " ");
+        if (a.url) {
+          var link = el("a", "", a.name);
+          link.href = a.url;
+          link.rel = "noopener";
+          li.append(link);
+        } else {
+          li.append(a.name);
+        }
+        var info = formatSize(a.size) + (a.url ? "" : ", " + a.status_label.toLowerCase());
+        li.append(" ", el("span", "small text-body-secondary", "(" + info + ")"));
+        list.append(li);
+      });
+      bubble.append(list);
+    }
+    var foot = el("div", "chat-foot small");
+    var time = el("time", "", formatTime(m.created_at));
+    time.setAttribute("datetime", m.created_at);
+    foot.append(time);
+    if (mine) foot.append(" ", statusNode(m.id));
+    bubble.append(foot);
+    wrap.append(bubble);
+    return wrap;
+  }
+
+  function renderPending(token, body) {
+    var wrap = el("div", "chat-msg chat-mine chat-pending");
+    wrap.dataset.clientToken = token;
+    var bubble = el("div", "chat-bubble");
+    var meta = el("div", "chat-meta small");
+    meta.append(el("span", "fw-semibold", "You"));
+    bubble.append(meta, el("div", "chat-text", body));
+    var foot = el("div", "chat-foot small");
+    foot.append(statusNode(0));
+    bubble.append(foot);
+    wrap.append(bubble);
+    return wrap;
+  }
+
+  function pendingNode(token) {
+    var nodes = log.querySelectorAll(".chat-pending");
+    for (var i = 0; i < nodes.length; i++) if (nodes[i].dataset.clientToken === token) return nodes[i];
+    return null;
+  }
+
+  function addMessage(m) {
+    if (document.getElementById("m" + m.id)) return;
+    var stick = nearBottom() || m.sender_id === me;
+    var empty = log.querySelector("[data-empty]");
+    if (empty) empty.remove();
+    var node = renderMessage(m);
+    var placeholder = m.client_token && m.sender_id === me ? pendingNode(m.client_token) : null;
+    if (placeholder) {
+      placeholder.replaceWith(node);
+      pending.delete(m.client_token);
+    } else {
+      var after = null;
+      var rows = log.querySelectorAll("[data-message-id]");
+      for (var i = 0; i < rows.length; i++) {
+        if (Number(rows[i].dataset.messageId) > m.id) { after = rows[i]; break; }
+      }
+      if (after) log.insertBefore(node, after);
+      else {
+        var firstPending = log.querySelector(".chat-pending");
+        if (firstPending) log.insertBefore(node, firstPending); else log.append(node);
+      }
+    }
+    if (m.id > latestId) latestId = m.id;
+    if (m.sender_id !== me) {
+      clearTyping(m.sender_id);
+      markReadSoon();
+    }
+    if (stick) scrollToBottom();
+  }
+
+  function refreshReadMarks() {
+    log.querySelectorAll(".chat-mine[data-message-id]").forEach(function (node) {
+      var status = node.querySelector("[data-status]");
+      if (status) status.replaceWith(statusNode(Number(node.dataset.messageId)));
+    });
+  }
+
+  // --- typing ------------------------------------------------------------------------------
+
+  function showTyping(userId, name) {
+    clearTimeout(typingTimers.get(userId));
+    typingTimers.set(userId, setTimeout(function () { clearTyping(userId); }, TYPING_SHOW_FOR));
+    typingBox.dataset["user" + userId] = name;
+    renderTyping();
+  }
+
+  function clearTyping(userId) {
+    clearTimeout(typingTimers.get(userId));
+    typingTimers.delete(userId);
+    delete typingBox.dataset["user" + userId];
+    renderTyping();
+  }
+
+  function renderTyping() {
+    var names = Object.keys(typingBox.dataset).filter(function (k) { return k.indexOf("user") === 0; })
+      .map(function (k) { return typingBox.dataset[k]; });
+    typingBox.textContent = names.length ? names.join(", ") + (names.length > 1 ? " are" : " is") + " typing…" : "";
+  }
+
+  // --- read receipts -------------------------------------------------------------------------
+
+  function markReadSoon() {
+    if (!isParticipant || document.visibilityState !== "visible") return;
+    if (latestId <= lastReadSent) return;
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      lastReadSent = latestId;
+      ws.send(JSON.stringify({ type: "message:read", message_id: latestId }));
+    }
+  }
+
+  document.addEventListener("visibilitychange", markReadSoon);
+
+  // --- the socket ------------------------------------------------------------------------------
+
+  function socketUrl() {
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + log.dataset.wsPath;
+  }
+
+  function connect() {
+    clearTimeout(reconnectTimer);
+    setConnection(attempts ? "offline" : "connecting");
+    try {
+      ws = new WebSocket(socketUrl());
+    } catch (err) {
+      scheduleReconnect();
+      return;
+    }
+    ws.onopen = function () {
+      attempts = 0;
+      setConnection("live");
+      startHeartbeat();
+      catchUp().then(function () {
+        pending.forEach(function (item, token) { sendFrame(token, item); });
+        markReadSoon();
+      });
+    };
+    ws.onmessage = function (event) {
+      var data;
+      try { data = JSON.parse(event.data); } catch (err) { return; }
+      handle(data);
+    };
+    ws.onclose = function () {
+      stopHeartbeat();
+      setConnection("offline");
+      scheduleReconnect();
+    };
+  }
+
+  function scheduleReconnect() {
+    clearTimeout(reconnectTimer);
+    var delay = Math.min(30000, 1000 * Math.pow(2, attempts)) * (0.5 + Math.random() / 2);
+    attempts += 1;
+    reconnectTimer = setTimeout(connect, delay);
+  }
+
+  function startHeartbeat() {
+    stopHeartbeat();
+    heartbeat = setInterval(function () {
+      if (!ws || ws.readyState !== WebSocket.OPEN) return;
+      ws.send(JSON.stringify({ type: "ping" }));
+      clearTimeout(pongDeadline);
+      pongDeadline = setTimeout(function () { ws.close(); }, 10000);
+    }, 25000);
+  }
+
+  function stopHeartbeat() {
+    clearInterval(heartbeat);
+    clearTimeout(pongDeadline);
+  }
+
+  function catchUp() {
+    var url = messagesUrl + "?after=" + latestId;
+    return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) {
+        if (!data) return null;
+        data.messages.forEach(addMessage);
+        if (data.other_read_up_to > otherRead) { otherRead = data.other_read_up_to; refreshReadMarks(); }
+        return data.has_more ? catchUp() : null;
+      })
+      .catch(function () { return null; });
+  }
+
+  function handle(data) {
+    switch (data.type) {
+      case "message:new":
+        addMessage(data.message);
+        break;
+      case "message:ack":
+        addMessage(data.message);
+        break;
+      case "message:read":
+        if (data.user_id !== me && participants.indexOf(data.user_id) !== -1 && data.message_id > otherRead) {
+          otherRead = data.message_id;
+          refreshReadMarks();
+        }
+        break;
+      case "thread:typing":
+        showTyping(data.user_id, data.name);
+        break;
+      case "pong":
+        clearTimeout(pongDeadline);
+        break;
+      case "error":
+        failPending(data.client_token, data.message);
+        break;
+    }
+  }
+
+  function failPending(token, message) {
+    showError(message);
+    if (!token) return;
+    var item = pending.get(token);
+    pending.delete(token);
+    var node = pendingNode(token);
+    if (node) node.remove();
+    if (item && textarea && !textarea.value) textarea.value = item.body;
+  }
+
+  // --- sending ---------------------------------------------------------------------------
+
+  function sendFrame(token, item) {
+    ws.send(JSON.stringify({
+      type: "message:send", client_token: token, body: item.body, attachment_ids: item.attachment_ids,
+    }));
+  }
+
+  function postOverHttp(formData) {
+    formData.set("csrfmiddlewaretoken", csrfToken());
+    return fetch(form.action, {
+      method: "POST", body: formData, credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+    }).then(function (response) {
+      return response.json().then(function (data) {
+        if (!response.ok) throw new Error(data.error || "The message could not be sent.");
+        return data.message;
+      });
+    });
+  }
+
+  if (form && textarea) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      showError("");
+      var body = textarea.value.trim();
+      var fileInput = form.querySelector("input[type=file][name=files]");
+      var ids = Array.prototype.map.call(form.querySelectorAll("input[name=attachment_ids]"), function (input) {
+        return Number(input.value);
+      }).filter(function (n) { return n > 0; });
+      var hasFiles = fileInput && fileInput.files.length > 0;
+      if (!body && !ids.length && !hasFiles) {
+        showError("Write a message or attach a file before sending.");
+        textarea.focus();
+        return;
+      }
+      var token = newToken();
+      if (hasFiles || !ws || ws.readyState !== WebSocket.OPEN) {
+        // Files travel over HTTP; so does everything while the socket is down (idempotent by token).
+        var data = new FormData(form);
+        data.set("client_token", token);
+        var button = form.querySelector("button[type=submit]");
+        button.disabled = true;
+        postOverHttp(data).then(function (message) {
+          addMessage(message);
+          form.reset();
+          form.querySelectorAll("input[name=attachment_ids]").forEach(function (input) { input.remove(); });
+        }).catch(function (err) {
+          showError(err.message);
+        }).finally(function () { button.disabled = false; });
+        return;
+      }
+      pending.set(token, { body: body, attachment_ids: ids });
+      var empty = log.querySelector("[data-empty]");
+      if (empty) empty.remove();
+      log.append(renderPending(token, body));
+      scrollToBottom();
+      textarea.value = "";
+      form.querySelectorAll("input[name=attachment_ids]").forEach(function (input) { input.remove(); });
+      sendFrame(token, pending.get(token));
+      lastTypingSent = 0;
+    });
+
+    textarea.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+
+    textarea.addEventListener("input", function () {
+      var now = Date.now();
+      if (now - lastTypingSent < TYPING_SEND_EVERY || !textarea.value.trim()) return;
+      if (ws && ws.readyState === WebSocket.OPEN) {
+        lastTypingSent = now;
+        ws.send(JSON.stringify({ type: "thread:typing" }));
+      }
+    });
+  }
+
+  // --- older messages ------------------------------------------------------------------
+
+  var olderLink = document.querySelector("[data-load-older]");
+  if (olderLink) {
+    olderLink.addEventListener("click", function (event) {
+      event.preventDefault();
+      var url = messagesUrl + "?before=" + olderLink.dataset.before;
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (data) {
+          var height = log.scrollHeight;
+          var first = log.querySelector("[data-message-id]");
+          data.messages.forEach(function (m) {
+            if (!document.getElementById("m" + m.id)) log.insertBefore(renderMessage(m), first);
+          });
+          log.scrollTop = log.scrollHeight - height;
+          if (data.messages.length) olderLink.dataset.before = data.messages[0].id;
+          if (!data.has_more) olderLink.remove();
+        });
+    });
+  }
+
+  scrollToBottom();
+  connect();
+})();
