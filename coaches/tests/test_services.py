@@ -101,3 +101,32 @@ def test_coach_profile_is_created_lazily_once(coach_user):
 def test_clients_get_no_coach_profile(client_user):
     with pytest.raises(NotPermitted):
         services.get_or_create_profile(client_user)
+
+
+def test_only_the_owner_updates_a_profile(other_coach):
+    from elite.exceptions import NotPermitted as Refused
+
+    profile = CoachProfileFactory(headline="Mine")
+
+    with pytest.raises(Refused):
+        services.update_profile(profile, actor=other_coach, changes={"headline": "Hijacked"})
+    with pytest.raises(Refused):
+        services.set_services(profile, actor=other_coach, offers=[])
+
+    profile.refresh_from_db()
+    assert profile.headline == "Mine"
+    assert profile.services.count() == 1
+
+
+def test_set_services_refuses_duplicates_and_unknown_currency():
+    from elite.exceptions import DomainError
+
+    profile = CoachProfileFactory()
+    offer = services.ServiceOffer("cv", 5000, "GBP", 3, 1)
+
+    with pytest.raises(DomainError):
+        services.set_services(profile, actor=profile.user, offers=[offer, offer])
+    with pytest.raises(DomainError):
+        services.set_services(profile, actor=profile.user, offers=[services.ServiceOffer("cv", 5000, "JPY", 3, 1)])
+
+    assert profile.services.get().price_minor == 12000

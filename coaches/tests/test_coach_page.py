@@ -1,0 +1,114 @@
+import pytest
+from django.urls import reverse
+
+from accounts.models import AccountStatus
+from coaches.models import CoachService, ServiceType
+from coaches.tests.factories import CoachProfileFactory, CoachServiceFactory
+from orders import services as orders
+
+pytestmark = pytest.mark.django_db
+
+
+def url(profile):
+    return reverse("coaches:detail", args=[profile.pk])
+
+
+def test_shows_profile_services_and_request_buttons(client):
+    profile = CoachProfileFactory(
+        headline="Former recruiter", is_verified=True, years_experience=12, services=[ServiceType.CV]
+    )
+    CoachServiceFactory(
+        coach=profile, service_type=ServiceType.BUNDLE, price_minor=29900, delivery_days=7, revisions_included=3
+    )
+    profile.languages.set(profile.languages.model.objects.filter(code__in=["en", "es"]))
+
+    response = client.get(url(profile))
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Former recruiter" in body
+    assert "Verified" in body
+    assert "12 years of experience" in body
+    assert "English, Spanish" in body
+    assert "£299.00" in body and "7-day delivery" in body and "3 revisions" in body
+    assert f"/requests/new/?coach={profile.pk}&amp;service=bundle" in body
+    assert f"/requests/new/?coach={profile.pk}&amp;service=cv" in body
+
+
+def test_paused_service_is_not_offered(client):
+    profile = CoachProfileFactory(services=[ServiceType.CV, ServiceType.LINKEDIN])
+    CoachService.objects.filter(coach=profile, service_type=ServiceType.LINKEDIN).update(is_active=False)
+
+    body = client.get(url(profile)).content.decode()
+
+    assert f"coach={profile.pk}&amp;service=cv" in body
+    assert f"coach={profile.pk}&amp;service=linkedin" not in body
+
+
+def test_unknown_or_unlisted_coach_is_404(client):
+    no_services = CoachProfileFactory(services=[])
+    suspended = CoachProfileFactory()
+    suspended.user.account_status = AccountStatus.SUSPENDED
+    suspended.user.save()
+
+    assert client.get(reverse("coaches:detail", args=[999999])).status_code == 404
+    assert client.get(url(no_services)).status_code == 404
+    assert client.get(url(suspended)).status_code == 404
+
+
+def test_coach_can_preview_their_own_unlisted_page(client):
+    profile = CoachProfileFactory(services=[])
+    client.force_login(profile.user)
+
+    response = client.get(url(profile))
+
+    assert response.status_code == 200
+    assert "not listed in the directory yet" in response.content.decode()
+
+
+def test_other_coaches_do_not_get_a_request_button(client, coach_user):
+    profile = CoachProfileFactory()
+    client.force_login(coach_user)
+
+    body = client.get(url(profile)).content.decode()
+
+    assert "/requests/new/" not in body
+
+
+def test_rating_distribution_and_reviews_with_replies(client, review_for):
+    profile = CoachProfileFactory()
+    coach = profile.user
+    review_for(coach, rating=5, comment="Brilliant CV, got the job.", reply="Thank you, congratulations!")
+    review_for(coach, rating=5)
+    review_for(coach, rating=4, comment="Good work.")
+    hidden = review_for(coach, rating=1, comment="Spam text")
+    from accounts.tests.factories import StaffFactory
+
+    orders.hide_review(hidden, actor=StaffFactory(), hidden=True)
+
+    response = client.get(url(profile))
+
+    body = response.content.decode()
+    distribution = {row["stars"]: row["count"] for row in response.context["distribution"]}
+    assert distribution == {5: 2, 4: 1, 3: 0, 2: 0, 1: 0}
+    assert response.context["review_total"] == 3
+    assert "Brilliant CV, got the job." in body
+    assert "Thank you, congratulations!" in body
+    assert "Spam text" not in body
+    assert "pct-67" in body and "pct-33" in body
+
+
+def test_reviews_paginate_with_constant_queries(client, review_for, django_assert_max_num_queries):
+    profile = CoachProfileFactory(services=[ServiceType.CV, ServiceType.LINKEDIN])
+    profile.languages.set(profile.languages.model.objects.filter(code__in=["en", "fr"]))
+    for i in range(7):
+        review_for(profile.user, rating=4 + i % 2, comment=f"Review number {i}")
+
+    with django_assert_max_num_queries(6):
+        first = client.get(url(profile))
+    second = client.get(url(profile), {"page": 2})
+
+    assert len(first.context["page"].object_list) == 5
+    assert len(second.context["page"].object_list) == 2
+    assert "Review number 0" in second.content.decode()
+    assert client.get(url(profile), {"page": "abc"}).status_code == 200
