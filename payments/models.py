@@ -78,6 +78,7 @@ class WebhookStatus(models.TextChoices):
     IGNORED = "ignored", "Ignored (unknown type)"
     FAILED = "failed", "Failed"
     FLAGGED = "flagged", "Flagged for staff"
+    DEFERRED = "deferred", "Waiting for an earlier event"
 
 
 class WebhookEvent(models.Model):
@@ -92,6 +93,14 @@ class WebhookEvent(models.Model):
     )
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    payment = models.ForeignKey(
+        Payment,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="webhook_events",
+        help_text="The payment this event concerns, once known (deferred events are replayed from it).",
+    )
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
@@ -101,6 +110,45 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.event_type} {self.event_id}"
+
+
+class RefundStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested (waiting for the provider)"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class Refund(TimeStampedModel):
+    """A refund staff asked for (or one the provider reported). The money moves in the ledger
+    only when the provider confirms it; while requested it still counts against what is refundable."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount_minor = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=10, choices=RefundStatus.choices, default=RefundStatus.REQUESTED, db_index=True
+    )
+    provider_refund_id = models.CharField(max_length=255, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="payments_refund_amount_positive"),
+            models.UniqueConstraint(
+                fields=["payment", "provider_refund_id"],
+                condition=~Q(provider_refund_id=""),
+                name="payments_refund_provider_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund {self.amount_minor} {self.currency} of payment {self.payment_id} ({self.status})"
 
 
 class LedgerEntryType(models.TextChoices):

@@ -1,0 +1,327 @@
+"""The append-only ledger: what the platform holds for each order, what it earned, what it owes
+each coach (DESIGN.md §4). Rows are only ever added; every row balances (gross = fee + payout).
+
+Rounding rule (one rule, integer arithmetic, no floats):
+    platform fee = gross × PLATFORM_FEE_BASIS_POINTS / 10 000, rounded half up to the minor unit
+    (an exact half goes to the platform); coach payout = gross − fee.
+    e.g. 20 % of 1 234 = 246.8 → fee 247, payout 987; 20 % of 1 = 0.2 → fee 0, payout 1;
+    12.5 % (1 250 bp) of 4 = 0.5 → fee 1, payout 3.
+
+Refunds reverse the charge's own split proportionally, computed on the running total so the
+rounding never drifts: after refunds totalling R of a charge (G, F, P), the fee refunded so far is
+round_half_up(R × F / G). Each refund row takes the difference from the previous total, so the
+refund that brings R to G (the last one) takes exactly the remainder of F and P and a fully refunded
+charge nets to zero in every column.
+
+Payouts: when an order completes, the coach's share net of refunds is released in one payout row
+(gross = payout, fee 0). A refund confirmed after that release writes a negative payout row of the
+refund's coach share, so "released" always equals the coach's share net of refunds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Count, F, Q, Sum
+
+from orders.models import Order, OrderStatus
+
+from .models import LedgerEntry, LedgerEntryType, Payment, PaymentStatus, Refund, RefundStatus
+
+CAPTURED_STATES = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
+
+
+def _round_half_up_div(numerator: int, denominator: int) -> int:
+    """round(numerator / denominator) with halves rounded up, for non-negative integers."""
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def split_fee(gross_minor: int, basis_points: int | None = None) -> tuple[int, int]:
+    """(platform fee, coach payout) of a charge; see the module docstring for the rounding rule."""
+    bps = settings.PLATFORM_FEE_BASIS_POINTS if basis_points is None else basis_points
+    if not 0 <= bps <= 10_000:
+        raise ValueError("PLATFORM_FEE_BASIS_POINTS must be between 0 and 10000.")
+    if gross_minor < 0:
+        raise ValueError("A charge is never negative.")
+    fee = _round_half_up_div(gross_minor * bps, 10_000)
+    return fee, gross_minor - fee
+
+
+def refund_split(
+    *, charge_gross: int, charge_fee: int, refunded_before: int, fee_refunded_before: int, amount: int
+) -> tuple[int, int]:
+    """(fee part, payout part) — both positive — of a refund of `amount`, given what was refunded before."""
+    if amount <= 0 or refunded_before + amount > charge_gross:
+        raise ValueError("A refund must be positive and no more than what is left of the charge.")
+    fee_refunded_after = _round_half_up_div((refunded_before + amount) * charge_fee, charge_gross)
+    fee_part = fee_refunded_after - fee_refunded_before
+    return fee_part, amount - fee_part
+
+
+def record_charge(payment: Payment, *, unallocated: bool = False) -> LedgerEntry:
+    """The charge row of a captured payment (caller holds the payment lock).
+
+    `unallocated`: money taken for an order that can no longer use it (already paid by another
+    payment, or cancelled). The platform holds all of it (fee = gross) and nothing is owed to the
+    coach; staff refund it.
+    """
+    gross = payment.amount_minor
+    fee, payout = (gross, 0) if unallocated else split_fee(gross)
+    entry, _ = LedgerEntry.objects.get_or_create(
+        idempotency_key=f"charge:{payment.pk}",
+        defaults={
+            "entry_type": LedgerEntryType.CHARGE,
+            "payment": payment,
+            "order_id": payment.order_id,
+            "coach_id": payment.order.coach_id,
+            "gross_minor": gross,
+            "fee_minor": fee,
+            "payout_minor": payout,
+            "currency": payment.currency,
+            "note": "Payment captured; held for an order that cannot use it." if unallocated else "Payment captured.",
+        },
+    )
+    return entry
+
+
+def record_refund(payment: Payment, *, amount_minor: int, key: str) -> LedgerEntry:
+    """A negative refund row reversing the charge's split (caller holds the payment lock).
+
+    If the order's funds were already released to the coach, a negative payout row takes the
+    refund's coach share back from the released amount.
+    """
+    existing = LedgerEntry.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing
+    charge = LedgerEntry.objects.get(payment=payment, entry_type=LedgerEntryType.CHARGE)
+    before = LedgerEntry.objects.filter(payment=payment, entry_type=LedgerEntryType.REFUND).aggregate(
+        gross=Sum("gross_minor", default=0), fee=Sum("fee_minor", default=0)
+    )
+    fee_part, payout_part = refund_split(
+        charge_gross=charge.gross_minor,
+        charge_fee=charge.fee_minor,
+        refunded_before=-before["gross"],
+        fee_refunded_before=-before["fee"],
+        amount=amount_minor,
+    )
+    entry = LedgerEntry.objects.create(
+        idempotency_key=key,
+        entry_type=LedgerEntryType.REFUND,
+        payment=payment,
+        order_id=payment.order_id,
+        coach_id=charge.coach_id,
+        gross_minor=-amount_minor,
+        fee_minor=-fee_part,
+        payout_minor=-payout_part,
+        currency=payment.currency,
+        note="Refund confirmed by the provider.",
+    )
+    released = LedgerEntry.objects.filter(order_id=payment.order_id, entry_type=LedgerEntryType.PAYOUT).exists()
+    if released and payout_part:
+        LedgerEntry.objects.create(
+            idempotency_key=f"payout-reversal:{key}",
+            entry_type=LedgerEntryType.PAYOUT,
+            order_id=payment.order_id,
+            coach_id=charge.coach_id,
+            gross_minor=-payout_part,
+            fee_minor=0,
+            payout_minor=-payout_part,
+            currency=payment.currency,
+            note="Coach share of a refund confirmed after release.",
+        )
+    return entry
+
+
+def coach_share(order_id: int) -> int:
+    """The coach's share of an order's money net of refunds (charge and refund rows)."""
+    return LedgerEntry.objects.filter(
+        order_id=order_id, entry_type__in=(LedgerEntryType.CHARGE, LedgerEntryType.REFUND)
+    ).aggregate(total=Sum("payout_minor", default=0))["total"]
+
+
+def release_payout(order: Order) -> LedgerEntry | None:
+    """Release the coach's share of a completed order (once; the key makes it idempotent)."""
+    if order.status != OrderStatus.COMPLETED:
+        raise ValueError("Only a completed order's funds are released.")
+    key = f"payout:{order.pk}"
+    existing = LedgerEntry.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing
+    amount = coach_share(order.pk)
+    if amount <= 0:
+        return None
+    return LedgerEntry.objects.create(
+        idempotency_key=key,
+        entry_type=LedgerEntryType.PAYOUT,
+        order_id=order.pk,
+        coach_id=order.coach_id,
+        gross_minor=amount,
+        fee_minor=0,
+        payout_minor=amount,
+        currency=order.currency,
+        note="Order completed: coach's share released.",
+    )
+
+
+# --- Reconciliation -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Sums:
+    gross: int = 0
+    fee: int = 0
+    payout: int = 0
+    count: int = 0
+
+
+def reconcile() -> list[str]:
+    """Check every invariant of the ledger against payments, refunds and orders.
+
+    Returns a list of human-readable problems; empty means the books balance. Runs a fixed number
+    of aggregate queries whatever the number of rows.
+    """
+    problems: list[str] = []
+
+    unbalanced = LedgerEntry.objects.exclude(gross_minor=F("fee_minor") + F("payout_minor"))
+    for entry in unbalanced.only("pk", "gross_minor", "fee_minor", "payout_minor"):
+        problems.append(
+            f"Ledger row {entry.pk} does not balance: gross {entry.gross_minor} ≠ "
+            f"fee {entry.fee_minor} + payout {entry.payout_minor}."
+        )
+
+    sign_errors = LedgerEntry.objects.filter(
+        Q(entry_type=LedgerEntryType.CHARGE, gross_minor__lte=0)
+        | Q(entry_type=LedgerEntryType.CHARGE, fee_minor__lt=0)
+        | Q(entry_type=LedgerEntryType.CHARGE, payout_minor__lt=0)
+        | Q(entry_type=LedgerEntryType.REFUND, gross_minor__gte=0)
+        | Q(entry_type=LedgerEntryType.REFUND, fee_minor__gt=0)
+        | Q(entry_type=LedgerEntryType.REFUND, payout_minor__gt=0)
+    ).values_list("pk", "entry_type")
+    for pk, entry_type in sign_errors:
+        problems.append(f"Ledger row {pk} ({entry_type}) has an amount with the wrong sign.")
+    for pk in (
+        LedgerEntry.objects.filter(entry_type=LedgerEntryType.PAYOUT).exclude(fee_minor=0).values_list("pk", flat=True)
+    ):
+        problems.append(f"Payout row {pk} carries a platform fee.")
+    for pk in LedgerEntry.objects.filter(entry_type=LedgerEntryType.PAYOUT, payment__isnull=False).values_list(
+        "pk", flat=True
+    ):
+        problems.append(f"Payout row {pk} is tied to a payment; payouts belong to orders.")
+
+    # Per payment: charge rows and refund rows against what the payment says.
+    charges: dict[int, _Sums] = defaultdict(_Sums)
+    refunds: dict[int, _Sums] = defaultdict(_Sums)
+    rows = (
+        LedgerEntry.objects.filter(payment__isnull=False)
+        .values("payment_id", "entry_type", "currency", "order_id")
+        .annotate(gross=Sum("gross_minor"), fee=Sum("fee_minor"), payout=Sum("payout_minor"), n=Count("id"))
+    )
+    entry_currency: dict[int, set[str]] = defaultdict(set)
+    entry_order: dict[int, set[int]] = defaultdict(set)
+    for row in rows:
+        target = charges if row["entry_type"] == LedgerEntryType.CHARGE else refunds
+        sums = target[row["payment_id"]]
+        sums.gross += row["gross"]
+        sums.fee += row["fee"]
+        sums.payout += row["payout"]
+        sums.count += row["n"]
+        entry_currency[row["payment_id"]].add(row["currency"])
+        entry_order[row["payment_id"]].add(row["order_id"])
+
+    succeeded_refunds = dict(
+        Refund.objects.filter(status=RefundStatus.SUCCEEDED)
+        .values("payment_id")
+        .annotate(total=Sum("amount_minor"))
+        .values_list("payment_id", "total")
+    )
+    held_by_order: dict[int, int] = defaultdict(int)
+    payments = Payment.objects.values(
+        "pk", "order_id", "status", "amount_minor", "refunded_minor", "currency", "order__currency"
+    )
+    seen = set()
+    for p in payments:
+        pk = p["pk"]
+        seen.add(pk)
+        charge, refund = charges.get(pk, _Sums()), refunds.get(pk, _Sums())
+        captured = p["status"] in CAPTURED_STATES
+        if captured:
+            held_by_order[p["order_id"]] += p["amount_minor"] - p["refunded_minor"]
+            if charge.count != 1 or charge.gross != p["amount_minor"]:
+                problems.append(
+                    f"Payment {pk} is {p['status']} for {p['amount_minor']} but has {charge.count} charge row(s) "
+                    f"totalling {charge.gross}."
+                )
+            if -refund.gross != p["refunded_minor"]:
+                problems.append(
+                    f"Payment {pk} says {p['refunded_minor']} refunded but its refund rows total {-refund.gross}."
+                )
+            if -refund.fee > charge.fee or -refund.payout > charge.payout:
+                problems.append(f"Payment {pk}: refunds reversed more fee or payout than the charge held.")
+            expected_status = (
+                PaymentStatus.CAPTURED
+                if p["refunded_minor"] == 0
+                else PaymentStatus.REFUNDED
+                if p["refunded_minor"] == p["amount_minor"]
+                else PaymentStatus.PARTIALLY_REFUNDED
+            )
+            if p["status"] != expected_status:
+                problems.append(
+                    f"Payment {pk} is {p['status']} but {p['refunded_minor']} of {p['amount_minor']} is refunded "
+                    f"(expected {expected_status})."
+                )
+            if succeeded_refunds.get(pk, 0) != p["refunded_minor"]:
+                problems.append(
+                    f"Payment {pk}: confirmed refunds total {succeeded_refunds.get(pk, 0)}, "
+                    f"but {p['refunded_minor']} is recorded as refunded."
+                )
+        elif charge.count or refund.count or p["refunded_minor"]:
+            problems.append(f"Payment {pk} is {p['status']} (not captured) but has ledger rows or refunds.")
+        if p["currency"] != p["order__currency"]:
+            problems.append(f"Payment {pk} is in {p['currency']} but its order is in {p['order__currency']}.")
+        if entry_currency.get(pk, {p["currency"]}) != {p["currency"]}:
+            problems.append(f"Payment {pk} has ledger rows in another currency.")
+        if entry_order.get(pk, {p["order_id"]}) != {p["order_id"]}:
+            problems.append(f"Payment {pk} has ledger rows filed under another order.")
+    for pk in set(charges) | set(refunds):
+        if pk not in seen:
+            problems.append(f"Ledger rows point at payment {pk}, which does not exist.")
+
+    # Per order: the sum of its money rows equals what the provider holds for it, and payouts
+    # exist only for completed orders, releasing exactly the coach's share net of refunds.
+    order_rows = (
+        LedgerEntry.objects.values("order_id", "order__status", "order__currency")
+        .annotate(
+            held=Sum("gross_minor", filter=~Q(entry_type=LedgerEntryType.PAYOUT), default=0),
+            share=Sum("payout_minor", filter=~Q(entry_type=LedgerEntryType.PAYOUT), default=0),
+            fee=Sum("fee_minor", filter=~Q(entry_type=LedgerEntryType.PAYOUT), default=0),
+            released=Sum("gross_minor", filter=Q(entry_type=LedgerEntryType.PAYOUT), default=0),
+            payouts=Count("id", filter=Q(entry_type=LedgerEntryType.PAYOUT)),
+        )
+        .order_by()
+    )
+    orders_with_rows = set()
+    for row in order_rows:
+        order_id = row["order_id"]
+        orders_with_rows.add(order_id)
+        if row["held"] != held_by_order.get(order_id, 0):
+            problems.append(
+                f"Order {order_id}: ledger holds {row['held']} but its payments hold "
+                f"{held_by_order.get(order_id, 0)} (captured minus refunded)."
+            )
+        if row["share"] < 0 or row["fee"] < 0:
+            problems.append(f"Order {order_id}: the coach share or platform fee is negative.")
+        if row["payouts"] and row["order__status"] != OrderStatus.COMPLETED:
+            problems.append(f"Order {order_id} has a payout but is {row['order__status']}, not completed.")
+        if row["order__status"] == OrderStatus.COMPLETED and row["released"] != row["share"]:
+            problems.append(
+                f"Order {order_id} is completed: released {row['released']} but the coach's share net of "
+                f"refunds is {row['share']}."
+            )
+        if row["released"] < 0:
+            problems.append(f"Order {order_id}: more was taken back from the coach than was released.")
+    for order_id, held in held_by_order.items():
+        if held and order_id not in orders_with_rows:
+            problems.append(f"Order {order_id}: payments hold {held} but the ledger has no rows for it.")
+    return problems

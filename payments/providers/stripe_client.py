@@ -1,0 +1,140 @@
+"""The only module that imports the `stripe` SDK.
+
+Calls go through `stripe.StripeClient`; `settings.STRIPE_API_BASE` points it at another host
+(tests run a loopback server that answers like the Stripe API). Every create call carries an
+idempotency key, so the SDK's own network retries cannot create a second session or refund.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+import stripe
+from django.conf import settings
+
+from .errors import PaymentProviderError, ProviderNotConfigured, ProviderRefused, ProviderUnavailable, SignatureError
+
+PROVIDER = "stripe"
+# Stripe's own default; an older (even correctly signed) delivery is refused.
+WEBHOOK_TOLERANCE_SECONDS = 300
+NETWORK_RETRIES = 2
+TIMEOUT_SECONDS = 20
+
+
+def is_configured() -> bool:
+    return bool(settings.STRIPE_SECRET_KEY)
+
+
+def webhooks_configured() -> bool:
+    return bool(settings.STRIPE_WEBHOOK_SECRET)
+
+
+@lru_cache(maxsize=4)
+def _client_for(api_key: str, api_base: str) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        api_key,
+        base_addresses={"api": api_base} if api_base else None,
+        max_network_retries=NETWORK_RETRIES,
+        http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
+    )
+
+
+def _client() -> stripe.StripeClient:
+    if not is_configured():
+        raise ProviderNotConfigured("Card payments through Stripe are not available.", provider=PROVIDER)
+    return _client_for(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE.rstrip("/"))
+
+
+def _translate(error: stripe.StripeError) -> PaymentProviderError:
+    message = getattr(error, "user_message", None) or str(error._message or "Stripe refused the request.")
+    code = error.code or ""
+    if isinstance(error, (stripe.APIConnectionError, stripe.RateLimitError)) or (error.http_status or 0) >= 500:
+        return ProviderUnavailable(f"Stripe is not answering right now: {message}", provider=PROVIDER, code=code)
+    return ProviderRefused(f"Stripe refused the request: {message}", provider=PROVIDER, code=code)
+
+
+def _plain(obj: Any) -> dict:
+    """StripeObjects are dict-like; callers get plain dicts and never see SDK types."""
+    return obj.to_dict(recursive=True, for_json=True)
+
+
+def create_checkout_session(
+    *,
+    amount_minor: int,
+    currency: str,
+    product_name: str,
+    metadata: dict[str, str],
+    success_url: str,
+    cancel_url: str,
+    idempotency_key: str,
+    customer_email: str = "",
+    client_reference_id: str = "",
+) -> dict:
+    """A one-line-item Checkout Session in payment mode. Returns the session as a dict (id, url, ...)."""
+    params: dict[str, Any] = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": currency.lower(),
+                    "unit_amount": amount_minor,
+                    "product_data": {"name": product_name[:250]},
+                },
+            }
+        ],
+        "metadata": metadata,
+        # The PaymentIntent (and so its charge and any dispute) carries our ids too.
+        "payment_intent_data": {"metadata": metadata},
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    }
+    if customer_email:
+        params["customer_email"] = customer_email
+    if client_reference_id:
+        params["client_reference_id"] = client_reference_id
+    try:
+        session = _client().v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})
+    except stripe.StripeError as error:
+        raise _translate(error) from error
+    return _plain(session)
+
+
+def retrieve_checkout_session(session_id: str) -> dict:
+    try:
+        return _plain(_client().v1.checkout.sessions.retrieve(session_id))
+    except stripe.StripeError as error:
+        raise _translate(error) from error
+
+
+def create_refund(*, payment_intent: str, amount_minor: int, idempotency_key: str, metadata: dict[str, str]) -> dict:
+    try:
+        refund = _client().v1.refunds.create(
+            {"payment_intent": payment_intent, "amount": amount_minor, "metadata": metadata},
+            {"idempotency_key": idempotency_key},
+        )
+    except stripe.StripeError as error:
+        raise _translate(error) from error
+    return _plain(refund)
+
+
+def verify_webhook(payload: bytes, signature_header: str | None) -> dict:
+    """Check `Stripe-Signature` (t=..., v1=HMAC-SHA256 of "t.body") against the RAW body, with the
+    timestamp tolerance, and return the parsed event. Anything wrong raises SignatureError."""
+    if not webhooks_configured():
+        raise SignatureError("Stripe webhooks are not configured here.", provider=PROVIDER)
+    try:
+        stripe.WebhookSignature.verify_header(
+            payload, signature_header, settings.STRIPE_WEBHOOK_SECRET, tolerance=WEBHOOK_TOLERANCE_SECONDS
+        )
+    except stripe.SignatureVerificationError as error:
+        raise SignatureError(f"Invalid Stripe signature: {error._message}", provider=PROVIDER) from error
+    try:
+        event = json.loads(payload)
+    except ValueError as error:
+        raise SignatureError("The event body is not JSON.", provider=PROVIDER) from error
+    if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
+        raise SignatureError("The event has no id or type.", provider=PROVIDER)
+    return event

@@ -1,0 +1,384 @@
+"""Provider webhooks: verify → store → process (DESIGN.md §3, STYLE.md §4).
+
+1. Verify the delivery (signature over the raw body, timestamp tolerance; PayPal's verification
+   call). Anything wrong → 400 and nothing is stored.
+2. Store it in WebhookEvent under unique (provider, event_id), committed on its own, so its
+   receipt survives whatever happens next.
+3. Process it: the event row is locked, the handler runs inside a savepoint, and the event's new
+   status commits together with the handler's effects. A processed (or ignored, flagged,
+   deferred) event that arrives again is acknowledged without change; a failure rolls the effects
+   back, marks the event failed with the error, alerts staff and answers 500 so the provider
+   delivers again, and that retry processes it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import services
+from .models import Payment, Provider, WebhookEvent, WebhookStatus
+from .providers import paypal_client, stripe_client, test_provider
+from .providers.errors import SignatureError
+
+logger = logging.getLogger(__name__)
+
+DONE_STATES = (WebhookStatus.PROCESSED, WebhookStatus.IGNORED, WebhookStatus.FLAGGED)
+
+
+class EventNotReady(Exception):
+    """The event names a payment we cannot find (yet): fail, so the provider retries later."""
+
+
+@dataclass
+class Result:
+    status: str
+    payment: Payment | None = None
+    note: str = ""
+
+
+# --- Receiving ----------------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    http_status: int
+    body: dict
+
+
+def _verify(provider: str, payload: bytes, headers: Mapping[str, str]) -> tuple[str, str, dict]:
+    if provider == Provider.STRIPE:
+        event = stripe_client.verify_webhook(payload, headers.get("Stripe-Signature"))
+        return str(event["id"]), str(event["type"]), event
+    if provider == Provider.PAYPAL:
+        event = paypal_client.verify_webhook(payload, headers)
+        return str(event["id"]), str(event["event_type"]), event
+    if provider == Provider.TEST:
+        event = test_provider.verify_webhook(payload, headers.get(test_provider.SIGNATURE_HEADER))
+        return str(event["id"]), str(event["type"]), event
+    raise SignatureError("Unknown provider.")
+
+
+def receive(provider: str, payload: bytes, headers: Mapping[str, str]) -> Received:
+    """The whole path for one delivery. SignatureError / ProviderUnavailable propagate to the view."""
+    event_id, event_type, event = _verify(provider, payload, headers)
+    stored = store_event(provider, event_id, event_type, event)
+    stored = process_event(stored.pk)
+    http_status = 500 if stored.status == WebhookStatus.FAILED else 200
+    return Received(http_status, {"event": event_id, "status": stored.status})
+
+
+def store_event(provider: str, event_id: str, event_type: str, payload: dict) -> WebhookEvent:
+    """Record the delivery (once per provider event id) in its own committed transaction."""
+    existing = WebhookEvent.objects.filter(provider=provider, event_id=event_id).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return WebhookEvent.objects.create(
+                provider=provider, event_id=event_id[:255], event_type=event_type[:100], payload=payload
+            )
+    except IntegrityError:
+        # A simultaneous delivery of the same event stored it first.
+        return WebhookEvent.objects.get(provider=provider, event_id=event_id)
+
+
+def process_event(event_pk: int) -> WebhookEvent:
+    """Process a stored event exactly once (the row lock serialises concurrent deliveries)."""
+    with transaction.atomic():
+        event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
+        if event.status in DONE_STATES:
+            return event
+        was_failed = event.status == WebhookStatus.FAILED
+        event.attempts += 1
+        handler = HANDLERS.get((event.provider, event.event_type))
+        try:
+            with transaction.atomic():
+                result = handler(event.payload) if handler else Result(WebhookStatus.IGNORED, note="Unhandled type.")
+        except Exception as error:  # any failure is recorded and answered non-2xx
+            logger.exception("Webhook %s %s (%s) failed", event.provider, event.event_id, event.event_type)
+            event.status = WebhookStatus.FAILED
+            event.error = f"{error.__class__.__name__}: {error}"[:2000]
+            event.save(update_fields=["status", "error", "attempts"])
+            if not was_failed:
+                services.alert_staff(
+                    "webhook_failed",
+                    f"A {event.get_provider_display()} webhook ({event.event_type}, {event.event_id}) failed: "
+                    f"{event.error[:200]}",
+                    link=f"/admin/payments/webhookevent/{event.pk}/change/",
+                )
+            return event
+        event.status = result.status
+        event.error = result.note if result.status in (WebhookStatus.FLAGGED, WebhookStatus.DEFERRED) else ""
+        if result.payment is not None:
+            event.payment = result.payment
+        if result.status != WebhookStatus.DEFERRED:
+            event.processed_at = timezone.now()
+        event.save(update_fields=["status", "error", "attempts", "payment", "processed_at"])
+        return event
+
+
+def replay(event: WebhookEvent) -> WebhookEvent:
+    """Staff replay a failed (or deferred) event through the same processing."""
+    return process_event(event.pk)
+
+
+def replay_deferred(payment_id: int) -> None:
+    """Process events that were waiting for this payment to be captured, oldest first."""
+    pending = WebhookEvent.objects.filter(payment_id=payment_id, status=WebhookStatus.DEFERRED).order_by(
+        "received_at", "pk"
+    )
+    for pk in pending.values_list("pk", flat=True):
+        process_event(pk)
+
+
+def deliver_test_event(event_type: str, **data) -> Received:
+    """The test provider 'sends' an event: signed, then through the same verify/store/process path."""
+    payload = test_provider.build_event(event_type, **data)
+    return receive(Provider.TEST, payload, {test_provider.SIGNATURE_HEADER: test_provider.sign(payload)})
+
+
+# --- Finding our payment ---------------------------------------------------------------------
+
+
+def _by_id(provider: str, value) -> Payment | None:
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        return None
+    return Payment.objects.filter(pk=pk, provider=provider).first()
+
+
+def _stripe_payment(obj: dict, *, session_id: str = "", payment_intent: str = "") -> Payment | None:
+    metadata = obj.get("metadata") or {}
+    payment = None
+    if session_id:
+        payment = Payment.objects.filter(provider=Provider.STRIPE, provider_payment_id=session_id).first()
+    if payment is None and payment_intent:
+        payment = Payment.objects.filter(provider=Provider.STRIPE, provider_capture_id=payment_intent).first()
+    if payment is None and metadata.get("payment_id"):
+        payment = _by_id(Provider.STRIPE, metadata["payment_id"])
+        if payment is None:
+            raise EventNotReady(f"Payment {metadata['payment_id']} named in the event does not exist.")
+    if payment is not None and metadata.get("order_id") and str(payment.order_id) != str(metadata["order_id"]):
+        raise EventNotReady(f"The event's order {metadata['order_id']} is not payment {payment.pk}'s order.")
+    return payment
+
+
+def _not_ours(note: str = "Not one of our payments.") -> Result:
+    return Result(WebhookStatus.IGNORED, note=note)
+
+
+def _outcome(outcome: str, payment: Payment) -> Result:
+    if outcome in (services.Outcome.FLAGGED, services.Outcome.UNALLOCATED, "flagged"):
+        payment.refresh_from_db(fields=["flagged_reason"])
+        return Result(WebhookStatus.FLAGGED, payment, payment.flagged_reason)
+    if outcome == "deferred":
+        return Result(WebhookStatus.DEFERRED, payment, "Waiting for the payment to be captured.")
+    return Result(WebhookStatus.PROCESSED, payment)
+
+
+# --- Stripe ---------------------------------------------------------------------------------
+
+
+def _stripe_session_completed(event: dict) -> Result:
+    session = event["data"]["object"]
+    payment = _stripe_payment(session, session_id=session.get("id", ""))
+    if payment is None:
+        return _not_ours()
+    return _outcome(services.apply_stripe_session(payment, session, source=f"Stripe {event['type']}"), payment)
+
+
+def _stripe_async_failed(event: dict) -> Result:
+    session = event["data"]["object"]
+    payment = _stripe_payment(session, session_id=session.get("id", ""))
+    if payment is None:
+        return _not_ours()
+    services.mark_failed(payment.pk, reason="The bank payment did not go through")
+    return Result(WebhookStatus.PROCESSED, payment)
+
+
+def _stripe_intent_failed(event: dict) -> Result:
+    intent = event["data"]["object"]
+    payment = _stripe_payment(intent, payment_intent=intent.get("id", ""))
+    if payment is None:
+        return _not_ours()
+    error = (intent.get("last_payment_error") or {}).get("message") or "The card was declined"
+    services.mark_failed(payment.pk, reason=error)
+    return Result(WebhookStatus.PROCESSED, payment)
+
+
+def _stripe_charge_refunded(event: dict) -> Result:
+    charge = event["data"]["object"]
+    payment = _stripe_payment(charge, payment_intent=charge.get("payment_intent") or "")
+    if payment is None:
+        if (charge.get("metadata") or {}).get("payment_id") or charge.get("payment_intent"):
+            raise EventNotReady("The refunded charge's payment is not known yet.")
+        return _not_ours()
+    refund_ids = tuple(r.get("id", "") for r in ((charge.get("refunds") or {}).get("data") or []))
+    outcome = services.record_provider_refund(
+        payment.pk,
+        cumulative_minor=int(charge.get("amount_refunded") or 0),
+        currency=str(charge.get("currency") or ""),
+        source="Stripe charge.refunded",
+        refund_ids=refund_ids,
+    )
+    return _outcome(outcome, payment)
+
+
+def _stripe_dispute_created(event: dict) -> Result:
+    dispute = event["data"]["object"]
+    payment = _stripe_payment(dispute, payment_intent=dispute.get("payment_intent") or "")
+    if payment is None:
+        raise EventNotReady("The disputed charge's payment is not known yet.")
+    amount = int(dispute.get("amount") or 0)
+    services.flag_payment(
+        payment.pk,
+        kind="payment_disputed",
+        reason=(
+            f"The client disputed {services._money(amount, payment.currency)} at Stripe "
+            f"(reason: {dispute.get('reason') or 'not given'}). Respond in the Stripe dashboard."
+        ),
+        details={"dispute": {"id": dispute.get("id"), "amount_minor": amount, "reason": dispute.get("reason")}},
+    )
+    payment.refresh_from_db(fields=["flagged_reason"])
+    return Result(WebhookStatus.FLAGGED, payment, payment.flagged_reason)
+
+
+# --- PayPal ---------------------------------------------------------------------------------
+
+
+def _paypal_payment_for_capture(capture: dict) -> Payment | None:
+    related = ((capture.get("supplementary_data") or {}).get("related_ids") or {}).get("order_id", "")
+    payment = None
+    if related:
+        payment = Payment.objects.filter(provider=Provider.PAYPAL, provider_payment_id=related).first()
+    if payment is None and capture.get("id"):
+        payment = Payment.objects.filter(provider=Provider.PAYPAL, provider_capture_id=capture["id"]).first()
+    if payment is None and capture.get("custom_id"):
+        payment = _by_id(Provider.PAYPAL, capture["custom_id"])
+    return payment
+
+
+def _paypal_order_approved(event: dict) -> Result:
+    order = event["resource"]
+    payment = Payment.objects.filter(provider=Provider.PAYPAL, provider_payment_id=order.get("id", "")).first()
+    if payment is None:
+        return _not_ours()
+    # The client approved but may never come back to our return page: capture from here.
+    return _outcome(services.capture_paypal(payment), payment)
+
+
+def _paypal_capture_completed(event: dict) -> Result:
+    capture = event["resource"]
+    payment = _paypal_payment_for_capture(capture)
+    if payment is None:
+        return _not_ours()
+    amount = capture.get("amount") or {}
+    currency = amount.get("currency_code", "")
+    outcome = services.fulfil_payment(
+        payment.pk,
+        amount_minor=paypal_client.from_paypal_value(amount.get("value", "0"), currency or payment.currency),
+        currency=currency,
+        capture_id=capture.get("id", ""),
+        source="PayPal PAYMENT.CAPTURE.COMPLETED",
+    )
+    return _outcome(outcome, payment)
+
+
+def _paypal_capture_denied(event: dict) -> Result:
+    capture = event["resource"]
+    payment = _paypal_payment_for_capture(capture)
+    if payment is None:
+        return _not_ours()
+    services.mark_failed(payment.pk, reason="PayPal denied the payment")
+    return Result(WebhookStatus.PROCESSED, payment)
+
+
+def _paypal_capture_refunded(event: dict) -> Result:
+    refund = event["resource"]
+    capture_id = ""
+    for link in refund.get("links") or []:
+        if link.get("rel") == "up" and "/captures/" in link.get("href", ""):
+            capture_id = link["href"].rstrip("/").rsplit("/", 1)[-1]
+    payment = None
+    if capture_id:
+        payment = Payment.objects.filter(provider=Provider.PAYPAL, provider_capture_id=capture_id).first()
+    if payment is None and refund.get("custom_id"):
+        payment = _by_id(Provider.PAYPAL, refund["custom_id"])
+    if payment is None:
+        raise EventNotReady("The refunded capture's payment is not known yet.")
+    amount = refund.get("amount") or {}
+    currency = amount.get("currency_code", "")
+    outcome = services.record_provider_refund(
+        payment.pk,
+        amount_minor=paypal_client.from_paypal_value(amount.get("value", "0"), currency or payment.currency),
+        provider_refund_id=str(refund.get("id", "")),
+        currency=currency,
+        source="PayPal PAYMENT.CAPTURE.REFUNDED",
+    )
+    return _outcome(outcome, payment)
+
+
+# --- Test provider ---------------------------------------------------------------------------
+
+
+def _test_payment(data: dict) -> Payment:
+    payment = Payment.objects.filter(provider=Provider.TEST, provider_payment_id=data.get("payment", "")).first()
+    if payment is None:
+        raise EventNotReady(f"Test payment {data.get('payment')!r} does not exist.")
+    return payment
+
+
+def _test_succeeded(event: dict) -> Result:
+    data = event["data"]
+    payment = _test_payment(data)
+    outcome = services.fulfil_payment(
+        payment.pk,
+        amount_minor=int(data.get("amount") or 0),
+        currency=str(data.get("currency") or ""),
+        capture_id=str(data.get("charge") or ""),
+        source="Test provider",
+    )
+    return _outcome(outcome, payment)
+
+
+def _test_failed(event: dict) -> Result:
+    data = event["data"]
+    payment = _test_payment(data)
+    services.mark_failed(payment.pk, reason=str(data.get("reason") or "The test payment was declined"))
+    return Result(WebhookStatus.PROCESSED, payment)
+
+
+def _test_refunded(event: dict) -> Result:
+    data = event["data"]
+    payment = _test_payment(data)
+    outcome = services.record_provider_refund(
+        payment.pk,
+        amount_minor=int(data.get("amount") or 0),
+        provider_refund_id=str(data.get("refund_id") or ""),
+        currency=str(data.get("currency") or ""),
+        source="Test provider refund",
+    )
+    return _outcome(outcome, payment)
+
+
+HANDLERS: dict[tuple[str, str], Callable[[dict], Result]] = {
+    (Provider.STRIPE, "checkout.session.completed"): _stripe_session_completed,
+    (Provider.STRIPE, "checkout.session.async_payment_succeeded"): _stripe_session_completed,
+    (Provider.STRIPE, "checkout.session.async_payment_failed"): _stripe_async_failed,
+    (Provider.STRIPE, "payment_intent.payment_failed"): _stripe_intent_failed,
+    (Provider.STRIPE, "charge.refunded"): _stripe_charge_refunded,
+    (Provider.STRIPE, "charge.dispute.created"): _stripe_dispute_created,
+    (Provider.PAYPAL, "CHECKOUT.ORDER.APPROVED"): _paypal_order_approved,
+    (Provider.PAYPAL, "PAYMENT.CAPTURE.COMPLETED"): _paypal_capture_completed,
+    (Provider.PAYPAL, "PAYMENT.CAPTURE.DENIED"): _paypal_capture_denied,
+    (Provider.PAYPAL, "PAYMENT.CAPTURE.REFUNDED"): _paypal_capture_refunded,
+    (Provider.TEST, "payment.succeeded"): _test_succeeded,
+    (Provider.TEST, "payment.failed"): _test_failed,
+    (Provider.TEST, "refund.succeeded"): _test_refunded,
+}
