@@ -116,13 +116,12 @@ def _to_minor(amount: Decimal, currency: str) -> int | None:
 def _refundable(order: Order) -> int:
     """What the captured payments of `order` still hold (payments writes those rows)."""
     from payments.models import Payment, PaymentStatus
+    from payments.services import refundable_minor
 
-    total = 0
-    for payment in Payment.objects.filter(
+    payments = Payment.objects.filter(
         order=order, status__in=(PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)
-    ):
-        total += payment.refundable_minor
-    return total
+    )
+    return sum(refundable_minor(payment) for payment in payments)
 
 
 @admin.register(Order)

@@ -36,6 +36,7 @@ class ServiceRequestForm(forms.Form):
             self.fields["service_type"].choices = [(v, label) for v, label in ServiceType.choices if v in offered] or [
                 ("", "This coach offers no services right now")
             ]
+            self.fields["service_type"].error_messages["invalid_choice"] = "This coach does not offer that service."
 
     def clean_title(self):
         title = self.cleaned_data["title"].strip()
