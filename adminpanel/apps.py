@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class AdminpanelConfig(AppConfig):
     name = "adminpanel"
     verbose_name = "Operator console"
+
+    def ready(self):
+        from allauth.account.decorators import secure_admin_login
+        from django.contrib import admin
+
+        # The console's index links the staff pages (analytics, transactions) and today's queues.
+        admin.site.index_template = "adminpanel/admin_index.html"
+        # One login for the whole site: /admin/login/ sends people to allauth's login (rate limits,
+        # lockout, suspended-account checks) and answers 403 to logged-in non-staff.
+        admin.site.login = secure_admin_login(admin.site.login)

@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "adminpanel"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("analytics/", views.analytics_view, name="analytics"),
+    path("transactions/", views.transactions_view, name="transactions"),
+]

@@ -1,0 +1,178 @@
+"""Users in the operator console: filters, quick links, suspension and verification mail."""
+
+from allauth.account.models import EmailAddress
+from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef
+from django.urls import reverse
+from django.utils.html import format_html
+
+from adminpanel.console import (
+    ConsoleAdmin,
+    ReasonForm,
+    apply_to_each,
+    changelist_link,
+    form_action,
+    join_links,
+    run_audited,
+    services_of,
+)
+from audit.services import client_ip
+
+from .models import Role, User
+
+
+class VerifiedEmailFilter(admin.SimpleListFilter):
+    title = "verified email"
+    parameter_name = "verified_email"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Verified"), ("no", "Not verified")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(email_verified=True)
+        if self.value() == "no":
+            return queryset.filter(email_verified=False)
+        return queryset
+
+
+def _verified_subquery():
+    return Exists(EmailAddress.objects.filter(user=OuterRef("pk"), email__iexact=OuterRef("email"), verified=True))
+
+
+@admin.register(User)
+class UserAdmin(ConsoleAdmin):
+    staff_can_change = True
+    list_display = ("email", "full_name", "role", "account_status", "verified", "date_joined", "last_login", "links")
+    list_filter = ("role", "account_status", VerifiedEmailFilter, ("date_joined", admin.DateFieldListFilter))
+    search_fields = ("email", "first_name", "last_name", "phone")
+    date_hierarchy = "date_joined"
+    ordering = ("-date_joined",)
+    fields = (
+        "email",
+        ("first_name", "last_name"),
+        "phone",
+        "role",
+        "account_status",
+        "suspended_reason",
+        "verified",
+        "is_superuser",
+        ("date_joined", "last_login"),
+        "links",
+    )
+    readonly_fields = (
+        "email",
+        "role",
+        "account_status",
+        "suspended_reason",
+        "verified",
+        "is_superuser",
+        "date_joined",
+        "last_login",
+        "links",
+    )
+    actions = ("suspend_users", "reactivate_users", "resend_verification_email")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(email_verified=_verified_subquery())
+
+    def get_readonly_fields(self, request, obj=None):
+        # Roles grant staff access (User.save ties is_staff to the role): only superusers change them.
+        fields = list(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser and obj is not None and obj.pk != request.user.pk:
+            fields.remove("role")
+        return fields
+
+    @admin.display(description="name", ordering="last_name")
+    def full_name(self, obj):
+        return obj.get_full_name() or "—"
+
+    @admin.display(description="email verified", boolean=True, ordering="email_verified")
+    def verified(self, obj):
+        return getattr(obj, "email_verified", None)
+
+    @admin.display(description="quick links")
+    def links(self, obj):
+        if obj.pk is None:
+            return "—"
+        if obj.role == Role.COACH:
+            items = [
+                changelist_link("orders.order", "orders", coach__id__exact=obj.pk),
+                format_html('<a href="{}?coach={}">ledger</a>', reverse("adminpanel:transactions"), obj.pk),
+            ]
+        else:
+            items = [
+                changelist_link("orders.order", "orders", client__id__exact=obj.pk),
+                changelist_link("payments.payment", "payments", client__id__exact=obj.pk),
+            ]
+        items += [
+            changelist_link("files.fileasset", "files", owner__id__exact=obj.pk),
+            changelist_link("audit.auditlog", "audit", target_type="accounts.user", target_id=obj.pk),
+        ]
+        return join_links(*items)
+
+    # --- Moderation -----------------------------------------------------------------------
+
+    @admin.action(description="Suspend selected users…", permissions=["moderate"])
+    def suspend_users(self, request, queryset):
+        ip = client_ip(request)
+        return form_action(
+            self,
+            request,
+            queryset,
+            action="suspend_users",
+            form_class=ReasonForm,
+            title="Suspend users",
+            intro="Suspended users are logged out everywhere now, cannot log in, and get an email with the reason.",
+            perform=lambda user, data: services_of("accounts").suspend_user(
+                user, actor=request.user, reason=data["reason"], ip_address=ip
+            ),
+            done="Suspended {count} user(s).",
+        )
+
+    @admin.action(description="Reactivate selected users", permissions=["moderate"])
+    def reactivate_users(self, request, queryset):
+        ip = client_ip(request)
+        apply_to_each(
+            self,
+            request,
+            queryset,
+            lambda user: services_of("accounts").reactivate_user(user, actor=request.user, ip_address=ip),
+            done="Reactivated {count} user(s).",
+        )
+
+    @admin.action(description="Resend the verification email", permissions=["moderate"])
+    def resend_verification_email(self, request, queryset):
+        from allauth.account.internal.flows.email_verification import (
+            get_address_for_user,
+            send_verification_email_to_address,
+        )
+
+        sent, skipped = 0, []
+        for user in queryset:
+            address = get_address_for_user(user)
+            if address is None or address.verified:
+                skipped.append(f"{user.email} (already verified)" if address else f"{user.email} (no address)")
+                continue
+
+            def send(address=address):
+                # allauth allows one mail per address every few minutes (ACCOUNT_RATE_LIMITS
+                # "confirm_email"); False means an earlier, still valid link was sent recently.
+                if not send_verification_email_to_address(request, address):
+                    raise _RateLimited
+
+            try:
+                run_audited(request, "account.resend_verification", user, send, details={"email": address.email})
+            except _RateLimited:
+                skipped.append(f"{user.email} (a mail was sent a few minutes ago)")
+            else:
+                sent += 1
+        # allauth adds its own "Confirmation email sent" message per address; ours sums up.
+        if sent:
+            self.message_user(request, f"Sent {sent} verification email(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, "Not sent: " + "; ".join(skipped), messages.WARNING)
+
+
+class _RateLimited(Exception):
+    """allauth declined to send (rate limit): roll back the audit row, report it."""

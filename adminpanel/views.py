@@ -1,0 +1,180 @@
+"""Staff-only pages beside the admin: analytics and the transactions ledger (with CSV export)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Sum
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from accounts.access import role_required
+from elite.money import ZERO_DECIMAL_CURRENCIES, minor_to_decimal
+from payments.models import LedgerEntry
+
+from . import analytics
+from .forms import TransactionFilterForm, analytics_range
+
+staff_required = role_required("admin")
+
+
+@staff_required
+def analytics_view(request):
+    currencies = analytics.currencies()
+    if settings.DEFAULT_CURRENCY not in currencies:
+        currencies.insert(0, settings.DEFAULT_CURRENCY)
+    span, form, notes = analytics_range(request.GET, currencies=currencies)
+    for note in notes:
+        messages.warning(request, note)
+    data = analytics.report(span)
+    chart_data = {
+        "currency": span.currency,
+        "minor_per_major": 1 if span.currency in ZERO_DECIMAL_CURRENCIES else 100,
+        "labels": [_label(row["period"], span.granularity) for row in data["revenue"]],
+        "revenue": {key: [row[key] for row in data["revenue"]] for key in ("gross", "refunds", "fees", "payouts")},
+        "orders_by_status": {
+            "labels": [row["label"] for row in data["orders_by_status"]],
+            "counts": [row["count"] for row in data["orders_by_status"]],
+        },
+        "conversion": {
+            "labels": [row["label"] for row in data["conversion"]],
+            "counts": [row["count"] for row in data["conversion"]],
+        },
+        "new_users": {
+            "labels": [_label(row["period"], span.granularity) for row in data["new_users"]["series"]],
+            "series": [
+                {"label": row["label"], "counts": [point[row["role"]] for point in data["new_users"]["series"]]}
+                for row in data["new_users"]["totals"]
+            ],
+        },
+    }
+    return render(
+        request,
+        "adminpanel/analytics.html",
+        {"form": form, "span": span, "data": data, "chart_data": chart_data, "section": "analytics"},
+    )
+
+
+def _label(day: dt.date, granularity: str) -> str:
+    if granularity == "month":
+        return day.strftime("%b %Y")
+    if granularity == "week":
+        return "w/c " + day.strftime("%d %b %Y")
+    return day.strftime("%d %b %Y")
+
+
+CSV_COLUMNS = (
+    ("id", "id"),
+    ("created_at", "date (UTC)"),
+    ("entry_type", "type"),
+    ("order_id", "order"),
+    ("order__title", "order title"),
+    ("coach__email", "coach"),
+    ("payment__provider", "provider"),
+    ("payment__provider_payment_id", "provider payment id"),
+    ("gross_minor", "gross"),
+    ("fee_minor", "platform fee"),
+    ("payout_minor", "coach payout"),
+    ("currency", "currency"),
+    ("note", "note"),
+)
+MONEY_COLUMNS = {"gross_minor", "fee_minor", "payout_minor"}
+TEXT_COLUMNS = {"order__title", "coach__email", "payment__provider_payment_id", "note"}
+
+
+@staff_required
+def transactions_view(request):
+    form = TransactionFilterForm(request.GET or None)
+    queryset = LedgerEntry.objects.all()
+    status = 200
+    if form.is_bound:
+        if form.is_valid():
+            queryset = form.filter(queryset)
+        else:
+            status = 400
+            queryset = queryset.none()
+    if request.GET.get("format") == "csv":
+        if status != 200:
+            errors = "; ".join(str(e) for errors in form.errors.values() for e in errors)
+            return HttpResponse(f"Bad filter: {errors}\n", status=400, content_type="text/plain; charset=utf-8")
+        return _csv_response(queryset)
+    totals = list(
+        queryset.order_by("currency")
+        .values("currency")
+        .annotate(gross=Sum("gross_minor"), fees=Sum("fee_minor"), payouts=Sum("payout_minor"), entries=Count("id"))
+    )
+    page = Paginator(queryset.select_related("order", "coach", "payment").order_by("-created_at", "-id"), 50).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    csv_query = query.copy()
+    csv_query["format"] = "csv"
+    return render(
+        request,
+        "adminpanel/transactions.html",
+        {
+            "form": form,
+            "page": page,
+            "totals": totals,
+            "querystring": query.urlencode(),
+            "csv_querystring": csv_query.urlencode(),
+            "section": "transactions",
+            "ledger_admin_url": _admin_url("payments_ledgerentry_changelist"),
+        },
+        status=status,
+    )
+
+
+def _admin_url(name: str) -> str:
+    try:
+        return reverse(f"admin:{name}")
+    except NoReverseMatch:
+        return ""
+
+
+class _Echo:
+    """csv.writer writes into this and gets the line back, so rows stream one by one."""
+
+    def write(self, value):
+        return value
+
+
+def _safe_text(value) -> str:
+    """Neutralise spreadsheet formulas in free text (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_rows(queryset):
+    writer = csv.writer(_Echo())
+    yield writer.writerow([label for _, label in CSV_COLUMNS])
+    fields = [field for field, _ in CSV_COLUMNS]
+    rows = queryset.order_by("created_at", "id").values_list(*fields).iterator(chunk_size=2000)
+    for row in rows:
+        record = dict(zip(fields, row, strict=True))
+        out = []
+        for field in fields:
+            value = record[field]
+            if field in MONEY_COLUMNS:
+                value = minor_to_decimal(value, record["currency"])
+            elif field == "created_at":
+                value = timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+            elif field in TEXT_COLUMNS:
+                value = _safe_text(value)
+            out.append("" if value is None else value)
+        yield writer.writerow(out)
+
+
+def _csv_response(queryset) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(_csv_rows(queryset), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="transactions-{stamp}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,33 @@
+"""In-app notifications in the operator console (read-only: what each user was told, and when)."""
+
+from django.contrib import admin
+
+from adminpanel.console import ConsoleAdmin
+
+from .models import Notification
+
+
+class ReadFilter(admin.SimpleListFilter):
+    title = "read"
+    parameter_name = "read"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Unread"), ("yes", "Read")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(read_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(read_at__isnull=False)
+        return queryset
+
+
+@admin.register(Notification)
+class NotificationAdmin(ConsoleAdmin):
+    list_display = ("created_at", "user", "kind", "text", "read_at")
+    list_filter = ("kind", ReadFilter)
+    search_fields = ("user__email", "text")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    readonly_fields = ("user", "kind", "text", "link", "read_at", "created_at")
+    fields = readonly_fields

@@ -1,0 +1,93 @@
+/* Staff analytics charts. Data comes from the json_script block "analytics-data" (CSP: no inline JS).
+   Every chart has the same figures in an accessible table next to it. */
+(function () {
+  "use strict";
+  var source = document.getElementById("analytics-data");
+  if (!source || typeof window.Chart === "undefined") {
+    return;
+  }
+  var data = JSON.parse(source.textContent);
+  var palette = ["#14213d", "#d97706", "#0f766e", "#b91c1c", "#6d28d9", "#64748b"];
+  var reduceMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  window.Chart.defaults.animation = reduceMotion ? false : window.Chart.defaults.animation;
+  window.Chart.defaults.maintainAspectRatio = false;
+
+  var money = new Intl.NumberFormat(undefined, { style: "currency", currency: data.currency });
+  function major(minor) {
+    return minor / (data.minor_per_major || 100);
+  }
+
+  function make(id, config) {
+    var canvas = document.getElementById(id);
+    if (canvas) {
+      return new window.Chart(canvas, config);
+    }
+    return null;
+  }
+
+  var revenueSeries = [
+    ["gross", "Gross"],
+    ["refunds", "Refunds"],
+    ["fees", "Platform fees"],
+    ["payouts", "Coach payouts"]
+  ];
+  make("chart-revenue", {
+    type: "bar",
+    data: {
+      labels: data.labels,
+      datasets: revenueSeries.map(function (pair, i) {
+        return {
+          label: pair[1],
+          data: data.revenue[pair[0]].map(major),
+          backgroundColor: palette[i],
+          borderColor: palette[i],
+          type: pair[0] === "gross" ? "bar" : "line",
+          tension: 0.2,
+          pointRadius: data.labels.length > 40 ? 0 : 3
+        };
+      })
+    },
+    options: {
+      interaction: { mode: "index", intersect: false },
+      scales: { y: { beginAtZero: true, ticks: { callback: function (v) { return money.format(v); } } } },
+      plugins: {
+        tooltip: { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + money.format(ctx.parsed.y); } } }
+      }
+    }
+  });
+
+  make("chart-status", {
+    type: "doughnut",
+    data: {
+      labels: data.orders_by_status.labels,
+      datasets: [{ data: data.orders_by_status.counts, backgroundColor: palette }]
+    },
+    options: { plugins: { legend: { position: "right" } } }
+  });
+
+  make("chart-funnel", {
+    type: "bar",
+    data: {
+      labels: data.conversion.labels,
+      datasets: [{ label: "Count", data: data.conversion.counts, backgroundColor: palette[0] }]
+    },
+    options: {
+      indexAxis: "y",
+      plugins: { legend: { display: false } },
+      scales: { x: { beginAtZero: true, ticks: { precision: 0 } } }
+    }
+  });
+
+  make("chart-users", {
+    type: "bar",
+    data: {
+      labels: data.new_users.labels,
+      datasets: data.new_users.series.map(function (series, i) {
+        return { label: series.label, data: series.counts, backgroundColor: palette[i] };
+      })
+    },
+    options: {
+      scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } }
+    }
+  });
+})();
