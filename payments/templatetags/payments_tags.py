@@ -1,0 +1,67 @@
+"""Payment panels other apps' pages include: the order page's payment box, the coach's earnings."""
+
+from django import template
+
+from orders.models import OrderStatus
+
+from .. import services
+from ..models import Payment, PaymentStatus
+
+register = template.Library()
+
+STATUS_STYLES = {
+    PaymentStatus.CREATED: "text-bg-light border",
+    PaymentStatus.AUTHORIZED: "text-bg-info",
+    PaymentStatus.CAPTURED: "text-bg-success",
+    PaymentStatus.FAILED: "text-bg-danger",
+    PaymentStatus.REFUNDED: "text-bg-secondary",
+    PaymentStatus.PARTIALLY_REFUNDED: "text-bg-warning",
+}
+STATUS_LABELS = {
+    PaymentStatus.CREATED: "Not completed",
+    PaymentStatus.AUTHORIZED: "Processing",
+    PaymentStatus.CAPTURED: "Paid",
+    PaymentStatus.FAILED: "Failed",
+    PaymentStatus.REFUNDED: "Refunded",
+    PaymentStatus.PARTIALLY_REFUNDED: "Partly refunded",
+}
+
+
+@register.inclusion_tag("payments/partials/_payment_status.html")
+def payment_status(payment):
+    return {"label": STATUS_LABELS.get(payment.status, payment.status), "style": STATUS_STYLES.get(payment.status)}
+
+
+@register.inclusion_tag("payments/partials/_order_payment_panel.html", takes_context=True)
+def order_payment_panel(context, order):
+    user = context["request"].user
+    payments = list(
+        Payment.objects.filter(order=order)
+        .exclude(provider_payment_id__startswith="pending_")
+        .order_by("-created_at", "-id")[:20]
+    )
+    is_client = user.is_authenticated and user.pk == order.client_id
+    blocking = any(p.status in services.BLOCKING_STATES for p in payments)
+    can_pay = is_client and order.status == OrderStatus.PENDING and not blocking
+    captured = next((p for p in payments if p.status in services.CAPTURED_STATES), None)
+    processing = next((p for p in payments if p.status == PaymentStatus.AUTHORIZED), None)
+    return {
+        "order": order,
+        "payments": payments,
+        "captured": captured,
+        "processing": processing,
+        "is_client": is_client,
+        "can_pay": can_pay,
+        "verified": can_pay and user.has_verified_email,
+        "providers": services.available_providers() if can_pay else [],
+        "csrf_token": context.get("csrf_token"),
+        "request": context["request"],
+    }
+
+
+@register.inclusion_tag("payments/partials/_coach_earnings_summary.html")
+def coach_earnings_summary(user):
+    from ..views import coach_earnings
+
+    _, totals = coach_earnings(user)
+    return {"totals": totals}
