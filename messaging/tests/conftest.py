@@ -20,3 +20,24 @@ def login_cookie():
         return f"sessionid={client.cookies['sessionid'].value}"
 
     return make
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """Uploads go to a folder of this test, scanned by the no-op scanner (no clamd needed here)."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.FILE_STORAGE_KIND = "local"
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+    settings.CLAMD_URL = ""
+    settings.FILE_SCAN_NOOP_ALLOWED = True
+    return tmp_path / "media"
+
+
+@pytest.fixture
+def pdf_upload():
+    from files.tests.samples import pdf_bytes, upload
+
+    def make(name="draft.pdf", text="Draft CV"):
+        return upload(pdf_bytes(text), name=name)
+
+    return make

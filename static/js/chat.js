@@ -369,6 +369,13 @@
     });
   }
 
+  function clearAttachments() {
+    form.querySelectorAll("input[name=attachment_ids]").forEach(function (input) {
+      var row = input.closest("[data-file-id]");
+      (row || input).remove();
+    });
+  }
+
   if (form && textarea) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -394,7 +401,7 @@
         postOverHttp(data).then(function (message) {
           addMessage(message);
           form.reset();
-          form.querySelectorAll("input[name=attachment_ids]").forEach(function (input) { input.remove(); });
+          clearAttachments();
         }).catch(function (err) {
           showError(err.message);
         }).finally(function () { button.disabled = false; });
@@ -406,7 +413,7 @@
       log.append(renderPending(token, body));
       scrollToBottom();
       textarea.value = "";
-      form.querySelectorAll("input[name=attachment_ids]").forEach(function (input) { input.remove(); });
+      clearAttachments();
       sendFrame(token, pending.get(token));
       lastTypingSent = 0;
     });

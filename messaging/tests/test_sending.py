@@ -1,0 +1,191 @@
+"""Sending through the plain form (no JavaScript) and its JSON variant; the service's rules."""
+
+import pytest
+from django.urls import reverse
+
+from elite.exceptions import DomainError, RateLimited
+from files.models import FileAsset, ScanStatus
+from files.scanner import Verdict
+from files.services import record_verdict, store_upload
+from messaging import services
+from messaging.models import Message
+
+
+def post_url(thread):
+    return reverse("messaging:messages", args=[thread.pk])
+
+
+def test_form_post_with_csrf_saves_and_redirects_to_the_message(csrf_client, thread, client_user):
+    csrf_client.force_login(client_user)
+    page = csrf_client.get(reverse("messaging:detail", args=[thread.pk]))
+    token = page.cookies["csrftoken"].value
+    client_token = page.context["form"].initial["client_token"]
+    response = csrf_client.post(
+        post_url(thread), {"body": "Hello!", "client_token": client_token, "csrfmiddlewaretoken": token}
+    )
+    message = Message.objects.get()
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"/threads/{thread.pk}/#m{message.pk}")
+    assert message.body == "Hello!" and message.sender == client_user and message.client_token == client_token
+    # A double submit of the same rendered form is saved once.
+    again = csrf_client.post(
+        post_url(thread), {"body": "Hello!", "client_token": client_token, "csrfmiddlewaretoken": token}
+    )
+    assert again.status_code == 302
+    assert Message.objects.count() == 1
+
+
+def test_form_post_without_csrf_token_is_refused(csrf_client, thread, client_user):
+    csrf_client.force_login(client_user)
+    assert csrf_client.post(post_url(thread), {"body": "Hello!"}).status_code == 403
+    assert Message.objects.count() == 0
+
+
+def test_json_post_answers_201_with_the_message(client, thread, coach_user):
+    client.force_login(coach_user)
+    response = client.post(post_url(thread), {"body": "See https://example.com"}, HTTP_ACCEPT="application/json")
+    assert response.status_code == 201
+    data = response.json()["message"]
+    assert data["sender_id"] == coach_user.pk
+    assert 'rel="nofollow noopener noreferrer"' in data["body_html"]
+
+
+def test_empty_message_is_refused_with_the_form_kept(client, thread, client_user):
+    client.force_login(client_user)
+    response = client.post(post_url(thread), {"body": "   "})
+    assert response.status_code == 400
+    assert "Write a message or attach a file" in response.content.decode()
+    assert Message.objects.count() == 0
+
+
+def test_over_long_message_is_refused(client, thread, client_user, settings):
+    client.force_login(client_user)
+    body = "x" * (settings.CHAT_MAX_MESSAGE_LENGTH + 1)
+    response = client.post(post_url(thread), {"body": body}, HTTP_ACCEPT="application/json")
+    assert response.status_code == 400
+    assert "at most 4000 characters" in response.json()["error"]
+    assert Message.objects.count() == 0
+
+
+def test_html_is_shown_as_text(client, thread, client_user, coach_user):
+    services.send_message(thread, sender=coach_user, body='<script>alert("x")</script><img src=x onerror=alert(1)>')
+    client.force_login(client_user)
+    html = client.get(reverse("messaging:detail", args=[thread.pk])).content.decode()
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_flood_is_answered_429(client, thread, client_user, settings):
+    settings.CHAT_RATE_LIMIT_COUNT = 2
+    client.force_login(client_user)
+    statuses = [client.post(post_url(thread), {"body": f"m{n}"}).status_code for n in range(3)]
+    assert statuses == [302, 302, 429]
+    assert Message.objects.count() == 2
+    json_reply = client.post(post_url(thread), {"body": "m4"}, HTTP_ACCEPT="application/json")
+    assert json_reply.status_code == 429
+    assert "too quickly" in json_reply.json()["error"]
+
+
+def test_rate_limit_is_per_user(thread, client_user, coach_user, settings):
+    settings.CHAT_RATE_LIMIT_COUNT = 1
+    services.send_message(thread, sender=client_user, body="one")
+    with pytest.raises(RateLimited):
+        services.send_message(thread, sender=client_user, body="two")
+    services.send_message(thread, sender=coach_user, body="the coach is not limited by the client")
+
+
+def test_staff_post_is_marked_as_moderator(client, thread, staff_user):
+    client.force_login(staff_user)
+    client.post(post_url(thread), {"body": "Moderator here"})
+    assert Message.objects.get().is_moderator
+
+
+def test_service_refuses_strangers(thread, other_client):
+    from elite.exceptions import NotPermitted
+
+    with pytest.raises(NotPermitted):
+        services.send_message(thread, sender=other_client, body="let me in")
+    assert Message.objects.count() == 0
+
+
+def test_broadcast_happens_after_commit(thread, client_user, django_capture_on_commit_callbacks, monkeypatch):
+    pushed = []
+    monkeypatch.setattr("messaging.realtime.message_created", lambda message_id: pushed.append(message_id))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        message = services.send_message(thread, sender=client_user, body="hi")
+    assert pushed == []  # nothing is told before the transaction commits
+    for callback in callbacks:
+        callback()
+    assert pushed == [message.pk]
+
+
+class TestAttachments:
+    @pytest.fixture(autouse=True)
+    def _media(self, media_root):
+        return media_root
+
+    def test_plain_file_upload_without_javascript(self, client, thread, client_user, pdf_upload):
+        client.force_login(client_user)
+        response = client.post(post_url(thread), {"body": "My CV", "files": [pdf_upload("cv.pdf")]})
+        assert response.status_code == 302
+        message = Message.objects.get()
+        asset = message.attachments.get()
+        assert asset.original_name == "cv.pdf" and asset.owner == client_user
+        assert asset.category == "message_attachment"
+
+    def test_file_only_message_is_allowed(self, client, thread, client_user, pdf_upload):
+        client.force_login(client_user)
+        assert client.post(post_url(thread), {"body": "", "files": [pdf_upload()]}).status_code == 302
+        assert Message.objects.get().body == ""
+
+    def test_attachment_ids_from_the_upload_widget(self, client, thread, client_user, pdf_upload):
+        asset = store_upload(pdf_upload(), owner=client_user, category="message_attachment")
+        client.force_login(client_user)
+        client.post(post_url(thread), {"body": "Draft", "attachment_ids": [asset.pk]})
+        assert list(Message.objects.get().attachments.all()) == [asset]
+
+    def test_someone_elses_upload_cannot_be_attached(self, client, thread, client_user, other_client, pdf_upload):
+        asset = store_upload(pdf_upload(), owner=other_client, category="message_attachment")
+        client.force_login(client_user)
+        response = client.post(post_url(thread), {"body": "Draft", "attachment_ids": [asset.pk]})
+        assert response.status_code == 400
+        assert Message.objects.count() == 0
+
+    def test_refused_upload_type_saves_nothing(self, client, thread, client_user):
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        client.force_login(client_user)
+        exe = SimpleUploadedFile("virus.exe", b"MZ\x90\x00" + b"\x00" * 100)
+        response = client.post(post_url(thread), {"body": "Look", "files": [exe]})
+        assert response.status_code == 415
+        assert Message.objects.count() == 0
+        assert FileAsset.objects.count() == 0
+
+    def test_other_party_downloads_only_once_clean(self, client, thread, client_user, coach_user, pdf_upload):
+        asset = store_upload(pdf_upload("draft.pdf"), owner=coach_user, category="message_attachment")
+        services.send_message(thread, sender=coach_user, body="Draft 1", attachments=[asset])
+        client.force_login(client_user)
+        page = client.get(reverse("messaging:detail", args=[thread.pk])).content.decode()
+        assert "draft.pdf" in page and "scanning" in page
+        assert reverse("files:download", args=[asset.pk]) not in page
+        record_verdict(asset.pk, Verdict(infected=False))
+        assert FileAsset.objects.get(pk=asset.pk).scan_status == ScanStatus.CLEAN
+        page = client.get(reverse("messaging:detail", args=[thread.pk])).content.decode()
+        assert reverse("files:download", args=[asset.pk]) in page
+        download = client.get(reverse("files:download", args=[asset.pk]), follow=True)
+        assert download.status_code == 200
+        assert b"".join(download.streaming_content).startswith(b"%PDF")
+
+    def test_stranger_cannot_download_a_thread_attachment(self, client, thread, coach_user, other_client, pdf_upload):
+        asset = store_upload(pdf_upload(), owner=coach_user, category="message_attachment")
+        services.send_message(thread, sender=coach_user, body="Draft", attachments=[asset])
+        record_verdict(asset.pk, Verdict(infected=False))
+        client.force_login(other_client)
+        assert client.get(reverse("files:download", args=[asset.pk])).status_code == 404
+
+
+def test_body_is_normalised(thread, client_user):
+    message = services.send_message(thread, sender=client_user, body="  line one\r\nline two  ")
+    assert message.body == "line one\nline two"
+    with pytest.raises(DomainError):
+        services.send_message(thread, sender=client_user, body="\x00\x00")
