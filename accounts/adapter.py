@@ -5,10 +5,18 @@ from django.shortcuts import redirect
 from .models import AccountStatus
 
 SUSPENDED_MESSAGE = "This account is suspended. Contact support if you think this is a mistake."
+# Shown once ACCOUNT_RATE_LIMITS["login_failed"] (5 per 15 minutes per email) is used up. The counter is
+# kept per email whether or not an account exists, so the message reveals nothing about registration.
+LOCKED_MESSAGE = (
+    "Too many failed login attempts: logging in with this email is locked for 15 minutes. "
+    "Try again later, or reset your password."
+)
 
 
 class AccountAdapter(DefaultAccountAdapter):
     """allauth hooks: suspended accounts may not log in, by any route (password, reset, email link)."""
+
+    error_messages = {**DefaultAccountAdapter.error_messages, "too_many_login_attempts": LOCKED_MESSAGE}
 
     def pre_login(self, request, user, **kwargs):
         if user.account_status == AccountStatus.SUSPENDED:

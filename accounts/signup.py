@@ -1,0 +1,66 @@
+"""Signup that never reveals whether an email is registered (DESIGN §7).
+
+Kept apart from accounts.forms: allauth builds its SignupForm on top of accounts.forms.RoleSignupForm
+(ACCOUNT_SIGNUP_FORM_CLASS), so importing allauth's forms from there would be circular.
+"""
+
+from allauth.account.app_settings import EmailVerificationMethod
+from allauth.account.forms import SignupForm as AllauthSignupForm
+from allauth.account.internal.flows.login import perform_login
+from allauth.account.internal.flows.signup import complete_signup
+from allauth.account.internal.userkit import filter_users_by_email
+from allauth.account.models import Login
+from allauth.account.views import SignupView as AllauthSignupView
+from allauth.core.exceptions import ImmediateHttpResponse
+from django import forms
+
+
+class SignupForm(AllauthSignupForm):
+    """allauth's signup form (email, passwords + RoleSignupForm's names and role) that never says "taken".
+
+    With optional verification allauth answers "already registered" (uniqueness wins over enumeration
+    prevention in allauth.account.internal.flows.manage_email.assess_unique_email). Here a taken address
+    is only flagged, and SignupView mails its owner instead of creating a second account.
+    """
+
+    def validate_unique_email(self, value):
+        try:
+            return super().validate_unique_email(value)
+        except forms.ValidationError:
+            if not filter_users_by_email(value):
+                raise  # some other rule refused the address: show it
+            self.account_already_exists = True
+            return value
+
+
+class SignupView(AllauthSignupView):
+    """Every valid signup ends on "check your inbox", new email or registered one alike.
+
+    Login does not require a confirmed email (ACCOUNT_EMAIL_VERIFICATION = "optional"), but signup
+    behaves as if it did: it logs nobody in, so the answer cannot differ between the two cases.
+    A new user confirms from the link (which logs them in) or simply logs in.
+    """
+
+    def form_valid(self, form):
+        try:
+            if form.account_already_exists:
+                # allauth's own enumeration-prevention path: mails "you already have an account" to the owner.
+                login = Login(
+                    user=None,
+                    email=form.cleaned_data["email"],
+                    signup=True,
+                    email_verification=EmailVerificationMethod.MANDATORY,
+                )
+                return perform_login(self.request, login)
+            self.user = form.save(self.request)
+            return complete_signup(
+                self.request,
+                user=self.user,
+                email_verification=EmailVerificationMethod.MANDATORY,
+                redirect_url=self.get_success_url(),
+            )
+        except ImmediateHttpResponse as exc:
+            return exc.response
+
+
+signup = SignupView.as_view()
