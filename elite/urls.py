@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.signup import signup as signup_view
+
 from . import views
 
 admin.site.site_header = "Elite Writing Services — operator console"
@@ -12,6 +14,8 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("health", views.health, name="health"),
     path("ready", views.ready, name="ready"),
+    # Our signup view first: same URL and name as allauth's, answers alike for new and registered emails.
+    path("accounts/signup/", signup_view, name="account_signup"),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("coaches/", include("coaches.urls")),
