@@ -229,6 +229,7 @@ if FILE_STORAGE_KIND == "s3":
     AWS_S3_FILE_OVERWRITE = False
     # files: reading an object back (virus scan) spools to disk above 1 MB instead of holding it all in memory.
     AWS_S3_MAX_MEMORY_SIZE = 1024 * 1024
+    AWS_S3_SIGNATURE_VERSION = "s3v4"  # files: presigned download URLs use SigV4 (X-Amz-Expires)
     _default_storage = {"BACKEND": "storages.backends.s3.S3Storage"}
 else:
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
