@@ -1,10 +1,31 @@
-"""Idempotent demo data: run it as often as you like, it converges on the same accounts."""
+"""Idempotent demo data: run it as often as you like, it converges on the same accounts.
+
+Accounts and coach profiles are brought to the same state on every run. The marketplace history
+(requests, orders in every state, reviews) is made once, through the real services — the same
+calls the web pages make — and then spread over the past weeks so the timelines look lived in.
+"""
+
+import logging
+import random
+import time
+from contextlib import contextmanager
+from datetime import timedelta
 
 from allauth.account.models import EmailAddress
+from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 from accounts.models import Role, User
+from coaches import services as coaches
+from coaches.models import CoachProfile, Language
+from notifications.tasks import send_notification_email
+from orders import services as orders
+from orders.models import Order, OrderEvent, Review
+from requests_app import services as requests
+from requests_app.models import ServiceRequest
 
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_ACCOUNTS = [
@@ -13,21 +34,278 @@ DEMO_ACCOUNTS = [
     ("client2@elite.example", Role.CLIENT, "Daniel", "Okafor"),
     ("coach@elite.example", Role.COACH, "Grace", "Coach"),
 ]
+EXTRA_CLIENTS = [
+    ("Amira", "Haddad"),
+    ("Tom", "Fletcher"),
+    ("Sofia", "Rossi"),
+    ("Kwame", "Mensah"),
+    ("Hannah", "Schmidt"),
+    ("Raj", "Patel"),
+    ("Emily", "Walsh"),
+    ("Lucas", "Moreau"),
+]
+COACH_NAMES = [
+    ("Olivia", "Bennett"), ("James", "Carter"), ("Priya", "Sharma"), ("Mateo", "García"), ("Aisha", "Bello"),
+    ("William", "Hughes"), ("Chen", "Wei"), ("Fatima", "Khan"), ("Liam", "O'Connor"), ("Elena", "Petrova"),
+    ("Noah", "Fischer"), ("Zara", "Ahmed"), ("Samuel", "Okoye"), ("Isabelle", "Laurent"), ("Ethan", "Brooks"),
+    ("Yuki", "Tanaka"), ("Grace", "Mwangi"), ("Daniel", "Novak"), ("Leila", "Rahimi"), ("Oscar", "Lindqvist"),
+    ("Maya", "Cohen"), ("Ben", "Adeyemi"), ("Chloe", "Martin"), ("Arjun", "Mehta"), ("Sara", "Johansson"),
+    ("Tomás", "Silva"), ("Nadia", "Kowalski"), ("Harry", "Evans"), ("Ines", "Fernandes"), ("Kofi", "Asante"),
+]  # fmt: skip
+SPECIALITIES = [
+    ("software engineering", "tech"), ("finance and banking", "finance"), ("healthcare and nursing", "NHS"),
+    ("marketing and brand", "marketing"), ("graduate and early-career", "graduate"), ("executive leadership", "C-suite"),
+    ("education and teaching", "education"), ("law and compliance", "legal"), ("engineering and manufacturing", "engineering"),
+    ("career change", "career-change"), ("public sector and charities", "public sector"), ("sales and business development", "sales"),
+]  # fmt: skip
+PRICE_RANGES = {"cv": (60, 240), "cover_letter": (30, 110), "linkedin": (50, 180), "bundle": (150, 450)}
+REVIEW_COMMENTS = {
+    5: [
+        "Outstanding. My CV finally tells a clear story, and I had three interviews within two weeks.",
+        "Quick, thoughtful and honest feedback. The LinkedIn rewrite brought recruiters to me.",
+        "Worth every penny: the cover letter was tailored to the role and sounded like me.",
+        "Asked great questions up front and delivered ahead of the deadline. Landed the job!",
+    ],
+    4: [
+        "Very good work and easy to talk to. One revision round to get the tone right.",
+        "Clear structure and strong achievement bullets. Delivery took the full time.",
+        "Helpful and professional; the summary section is much stronger now.",
+    ],
+    3: ["Solid job, though I expected more industry-specific wording.", "Fine overall, needed two revisions."],
+    2: ["The result felt generic; communication was slow."],
+}
+REPLIES = [
+    "Thank you, it was a pleasure working with you. Good luck in the new role!",
+    "Thanks for the kind words, and congratulations on the interviews.",
+    "Thank you for the feedback; I have taken it on board.",
+]
+TITLES = {
+    "cv": ["CV for a senior analyst role", "Rewrite my CV for a career change", "Graduate CV for banking applications"],
+    "cover_letter": ["Cover letter for a product manager role", "Cover letter for NHS band 6 posts"],
+    "linkedin": ["LinkedIn profile refresh", "LinkedIn headline and summary for job search"],
+    "bundle": ["Full job-search bundle", "CV, cover letter and LinkedIn for a move into tech"],
+}
+
+
+@contextmanager
+def _quiet_demo_emails():
+    """The demo people are fictional (@elite.example): their notifications stay in the app.
+
+    Rendering and "sending" ~600 notification emails would triple the seed time for mail nobody
+    reads, and on a real broker would queue them for the workers. The in-app rows are still written.
+    """
+    task = send_notification_email
+    original = task.delay
+    task.delay = lambda *args, **kwargs: None
+    trace_logger = logging.getLogger("celery.app.trace")
+    level = trace_logger.level
+    trace_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        task.delay = original
+        trace_logger.setLevel(level)
 
 
 class Command(BaseCommand):
-    help = "Create (or refresh) the demo marketplace: staff, clients, coaches, orders."
+    help = "Create (or refresh) the demo marketplace: staff, clients, 30 coaches, orders in every state."
 
-    @transaction.atomic
     def handle(self, *args, **options):
-        for email, role, first, last in DEMO_ACCOUNTS:
-            user, created = User.objects.get_or_create(
-                email=email, defaults={"role": role, "first_name": first, "last_name": last}
-            )
-            if created:
-                user.set_password(DEMO_PASSWORD)
-                user.save()
-            EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
+        started = time.monotonic()
+        with _quiet_demo_emails(), transaction.atomic():
+            summary = self._seed()
+        self.stdout.write(f"{summary} ({time.monotonic() - started:.1f} s)")
         self.stdout.write(self.style.SUCCESS(f"Demo accounts (password for all: {DEMO_PASSWORD}):"))
         for email, role, _first, _last in DEMO_ACCOUNTS:
             self.stdout.write(f"  {role:<7} {email}")
+        self.stdout.write("  client  client3@elite.example … client10@elite.example")
+        self.stdout.write("  coach   coach01@elite.example … coach30@elite.example")
+
+    # --- accounts and profiles (converge on every run) ------------------------------------
+
+    def _seed(self) -> str:
+        rng = random.Random(2026)  # same data on every machine and every run
+        hashed = make_password(DEMO_PASSWORD)  # hash once: 40 users × PBKDF2 would take seconds
+        users = {email: self._user(email, role, first, last, hashed) for email, role, first, last in DEMO_ACCOUNTS}
+        staff = users["staff@elite.example"]
+        clients = [users["client@elite.example"], users["client2@elite.example"]]
+        for i, (first, last) in enumerate(EXTRA_CLIENTS, start=3):
+            clients.append(self._user(f"client{i}@elite.example", Role.CLIENT, first, last, hashed))
+
+        languages = {lang.code: lang for lang in Language.objects.all()}
+        coach_users = [users["coach@elite.example"]]
+        for i, (first, last) in enumerate(COACH_NAMES, start=1):
+            coach_users.append(self._user(f"coach{i:02d}@elite.example", Role.COACH, first, last, hashed))
+        for index, user in enumerate(coach_users):
+            self._profile(user, index, rng, languages, staff)
+
+        if Order.objects.filter(client__in=clients).exists():
+            return "Demo marketplace already present; accounts and profiles refreshed."
+        counts = self._history(rng, staff, clients, coach_users)
+        return "Seeded: " + ", ".join(f"{n} {what}" for what, n in counts.items())
+
+    def _user(self, email, role, first, last, hashed) -> User:
+        user, created = User.objects.get_or_create(
+            email=email, defaults={"role": role, "first_name": first, "last_name": last, "password": hashed}
+        )
+        if created:
+            user.password = hashed
+            user.save(update_fields=["password"])
+        EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
+        return user
+
+    def _profile(self, user, index, rng, languages, staff) -> CoachProfile:
+        speciality, tag = SPECIALITIES[index % len(SPECIALITIES)]
+        years = rng.randint(2, 25)
+        other_languages = rng.sample(
+            ["fr", "de", "es", "it", "pt", "pl", "ar", "hi", "zh", "nl", "sv", "ja"], k=rng.randint(0, 2)
+        )
+        types = ["cv", *rng.sample(["cover_letter", "linkedin", "bundle"], k=rng.randint(0, 3))]
+        if index == 0:  # the demo coach offers everything
+            types = ["cv", "cover_letter", "linkedin", "bundle"]
+        currency = "GBP" if index % 7 else rng.choice(["EUR", "USD"])
+        offers = []
+        for service_type in types:
+            low, high = PRICE_RANGES[service_type]
+            offers.append(
+                coaches.ServiceOffer(
+                    service_type=service_type,
+                    price_minor=rng.randrange(low, high, 5) * 100,
+                    currency=currency,
+                    delivery_days=rng.choice([2, 3, 4, 5, 7, 10])
+                    if service_type != "bundle"
+                    else rng.choice([7, 10, 14]),
+                    revisions_included=rng.choice([1, 2, 2, 3]),
+                )
+            )
+        profile = coaches.get_or_create_profile(user)
+        profile = coaches.update_profile(
+            profile,
+            actor=user,
+            changes={
+                "headline": f"{years} years in {speciality}: CVs that get {tag} interviews",
+                "bio": (
+                    f"I spent {years} years hiring and coaching people in {speciality}, and I know what "
+                    "recruiters skim for in the first ten seconds.\n\nWe start with a short call about the "
+                    "roles you want, then I rewrite your documents around your real achievements, with "
+                    "numbers, plain language and keywords that pass applicant tracking systems."
+                ),
+                "years_experience": years,
+                "is_available": index % 9 != 5,
+            },
+            languages=[languages[code] for code in ["en", *other_languages] if code in languages],
+            portfolio_links=[f"https://portfolio.elite.example/{user.first_name.lower()}-{index}"],
+            offers=offers,
+        )
+        verified = index % 3 != 2
+        if profile.is_verified != verified:
+            coaches.set_verified(profile, actor=staff, verified=verified)
+        return profile
+
+    # --- marketplace history (made once, through the real services) -------------------------
+
+    def _history(self, rng, staff, clients, coach_users) -> dict[str, int]:
+        """Orders in every state for the two main demo accounts, completed reviewed work for the rest."""
+        counts = {"requests": 0, "orders": 0, "reviews": 0}
+        client_cycle = iter(clients * 20)
+        demo_client, demo_coach = clients[0], coach_users[0]
+
+        def new_request(client, coach, service_type=None, *, title=None):
+            profile = coach.coach_profile
+            offered = list(profile.services.filter(is_active=True))
+            service = next((s for s in offered if s.service_type == service_type), None) or rng.choice(offered)
+            counts["requests"] += 1
+            return requests.create_request(
+                client=client,
+                coach_profile=profile,
+                service_type=service.service_type,
+                title=title or rng.choice(TITLES[service.service_type]),
+                requirements=(
+                    "I am applying for roles in the next month. My current documents are attached to the "
+                    "chat; please focus on achievements and keep it to two pages."
+                ),
+                deadline=timezone.localdate() + timedelta(days=service.delivery_days + rng.randint(5, 20)),
+            )
+
+        def new_order(client, coach, service_type=None):
+            service_request = new_request(client, coach, service_type)
+            counts["orders"] += 1
+            return orders.accept_request(service_request.pk, coach=coach)
+
+        def complete(order, client, coach, *, rating, days_ago):
+            orders.mark_paid(order.pk, actor=staff, note="Paid (demo data).")
+            orders.deliver(order.pk, actor=coach, note="First draft attached; tell me what you think.")
+            if rng.random() < 0.3:
+                orders.request_revision(order.pk, actor=client, note="Could you shorten the summary?")
+                orders.deliver(order.pk, actor=coach, note="Revised as discussed.")
+            orders.accept_delivery(order.pk, actor=client)
+            review = orders.submit_review(
+                order.pk, client=client, rating=rating, comment=rng.choice(REVIEW_COMMENTS[rating])
+            )
+            counts["reviews"] += 1
+            if rng.random() < 0.4:
+                orders.reply_to_review(review.pk, coach=coach, reply=rng.choice(REPLIES))
+            self._backdate(order, days=days_ago, answer_hours=rng.uniform(0.5, 30))
+
+        # The main demo client and coach: one order in every state, so their dashboards are full.
+        new_order(demo_client, demo_coach, "cv")  # stays pending: waiting for payment
+        in_progress = new_order(demo_client, demo_coach, "linkedin")
+        orders.mark_paid(in_progress.pk, actor=staff, note="Paid (demo data).")
+        delivered = new_order(demo_client, demo_coach, "cover_letter")
+        orders.mark_paid(delivered.pk, actor=staff, note="Paid (demo data).")
+        orders.deliver(delivered.pk, actor=demo_coach, note="Here is your cover letter.")
+        complete(new_order(demo_client, demo_coach, "bundle"), demo_client, demo_coach, rating=5, days_ago=20)
+        cancelled = new_order(demo_client, demo_coach, "cv")
+        orders.cancel_order(cancelled.pk, actor=demo_client, reason="I found a job before we started.")
+        disputed = new_order(demo_client, demo_coach, "linkedin")
+        orders.mark_paid(disputed.pk, actor=staff, note="Paid (demo data).")
+        orders.deliver(disputed.pk, actor=demo_coach, note="Delivered.")
+        orders.open_dispute(disputed.pk, actor=demo_client, reason="The profile was delivered for the wrong industry.")
+
+        # Requests still waiting for an answer, one declined and one withdrawn.
+        new_request(clients[1], demo_coach, "cv", title="CV for a move into data analysis")
+        new_request(clients[2], demo_coach, "bundle", title="Everything for a return to work")
+        rejected = new_request(clients[3], demo_coach, "cover_letter")
+        requests.reject_request(rejected.pk, coach=demo_coach, reason="Fully booked until next month, sorry.")
+        withdrawn = new_request(clients[1], coach_users[1], "cv")
+        requests.withdraw_request(withdrawn.pk, client=clients[1])
+
+        # Everyone else: completed, reviewed work over the past months, plus some active orders.
+        for coach in coach_users[1:]:
+            for _ in range(rng.choice([0, 1, 2, 2, 3, 4])):
+                client = next(client_cycle)
+                rating = rng.choices([5, 4, 3, 2], weights=[60, 28, 9, 3])[0]
+                complete(new_order(client, coach), client, coach, rating=rating, days_ago=rng.randint(3, 110))
+        for coach in coach_users[1:8]:
+            client = next(client_cycle)
+            order = new_order(client, coach)
+            if rng.random() < 0.7:
+                orders.mark_paid(order.pk, actor=staff, note="Paid (demo data).")
+
+        for profile in CoachProfile.objects.filter(user__in=coach_users):
+            coaches.recompute_response_time(profile)
+        return counts
+
+    def _backdate(self, order: Order, *, days: int, answer_hours: float) -> None:
+        """Move a finished order's whole history `days` into the past, keeping its internal order.
+
+        The request is moved a further `answer_hours` back so the coach's response time is realistic.
+        """
+        shift = timedelta(days=days)
+        Order.objects.filter(pk=order.pk).update(
+            created_at=F("created_at") - shift,
+            paid_at=F("paid_at") - shift,
+            delivered_at=F("delivered_at") - shift,
+            completed_at=F("completed_at") - shift,
+            deadline=F("deadline") - shift,
+        )
+        OrderEvent.objects.filter(order=order).update(created_at=F("created_at") - shift)
+        Review.objects.filter(order=order).update(
+            created_at=F("created_at") - shift + timedelta(hours=2), replied_at=F("replied_at") - shift
+        )
+        ServiceRequest.objects.filter(pk=order.request_id).update(
+            created_at=F("created_at") - shift - timedelta(hours=answer_hours),
+            decided_at=F("decided_at") - shift,
+            expires_at=F("expires_at") - shift,
+            deadline=F("deadline") - shift,
+        )
