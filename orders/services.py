@@ -85,6 +85,13 @@ def _check(order: Order, name: str, actor) -> Transition:
     return move
 
 
+def check_move(order: Order, name: str, actor) -> None:
+    """Raise NotPermitted/InvalidState now if `actor` may not make this move (views call it before uploads)."""
+    _check(order, name, actor)
+    if name == "request_revision" and order.revisions_left == 0:
+        raise InvalidState("All included revision rounds have been used.")
+
+
 def _apply(order: Order, name: str, *, actor, note: str = "", kind: str = "status") -> Order:
     """Move a locked order along `name`, write its event and tell the listeners. Caller holds the lock."""
     move = _check(order, name, actor)

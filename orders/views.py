@@ -9,6 +9,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
 from coaches.models import CoachService
+from files.models import FileCategory
+from requests_app.attachments import AttachmentError, attached_again, collect_attachments
 from requests_app.models import ServiceRequest
 
 from . import services
@@ -138,6 +140,7 @@ def _render_detail(request, order: Order, *, status: int = 200, **forms):
         or NoteForm(label="What went wrong?", help_text="Our team reads this and both sides’ messages."),
         "review_form": forms.get("review_form") or ReviewForm(),
         "reply_form": forms.get("reply_form") or ReplyForm(),
+        "attached": forms.get("attached") or [],
     }
     return render(request, "orders/detail.html", context, status=status)
 
@@ -166,7 +169,20 @@ def deliver(request, pk: int):
     form = DeliveryForm(request.POST)
     if not form.is_valid():
         return _render_detail(request, order, status=400, deliver_form=form)
-    services.deliver(order.pk, actor=request.user, note=form.cleaned_data["note"])
+    # Refuse a wrong actor or state before storing any upload.
+    services.check_move(order, "deliver", request.user)
+    try:
+        files = collect_attachments(request, category=FileCategory.DELIVERY)
+    except AttachmentError as exc:
+        form.add_error(None, exc.message)
+        return _render_detail(
+            request,
+            order,
+            status=exc.status,
+            deliver_form=form,
+            attached=attached_again(request, category=FileCategory.DELIVERY),
+        )
+    services.deliver(order.pk, actor=request.user, note=form.cleaned_data["note"], files=files)
     messages.success(request, "Delivered. The client has been told.")
     return redirect("orders:detail", pk=order.pk)
 

@@ -12,8 +12,10 @@ from django.views.decorators.http import require_POST
 from accounts.access import role_required
 from coaches.models import CoachProfile, CoachService, ServiceType
 from elite.exceptions import DomainError, NotPermitted
+from files.models import FileCategory
 
 from . import services
+from .attachments import AttachmentError, attached_again, collect_attachments
 from .forms import RejectForm, ServiceRequestForm
 from .models import RequestStatus, ServiceRequest
 
@@ -50,27 +52,37 @@ def new_request(request):
             services.bookable_service(coach_profile, initial.get("service_type", ""))
         except DomainError as exc:
             messages.warning(request, exc.message)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        service_request = services.create_request(
-            client=request.user,
-            coach_profile=coach_profile,
-            service_type=data["service_type"],
-            title=data["title"],
-            requirements=data["requirements"],
-            deadline=data["deadline"],
-        )
-        if coach_profile is not None:
-            messages.success(request, f"Your request was sent to {coach_profile.user.display_name}.")
-        else:
-            messages.success(request, "Your open request was published: matching coaches can now take it.")
-        return redirect("requests_app:detail", pk=service_request.pk)
-    status = 400 if request.method == "POST" else 200
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                attachments = collect_attachments(request, category=FileCategory.CV_UPLOAD)
+            except AttachmentError as exc:
+                form.add_error(None, exc.message)
+                status = exc.status
+            else:
+                data = form.cleaned_data
+                service_request = services.create_request(
+                    client=request.user,
+                    coach_profile=coach_profile,
+                    service_type=data["service_type"],
+                    title=data["title"],
+                    requirements=data["requirements"],
+                    deadline=data["deadline"],
+                    attachments=attachments,
+                )
+                if coach_profile is not None:
+                    messages.success(request, f"Your request was sent to {coach_profile.user.display_name}.")
+                else:
+                    messages.success(request, "Your open request was published: matching coaches can now take it.")
+                return redirect("requests_app:detail", pk=service_request.pk)
     context = {
         "form": form,
         "coach_profile": coach_profile,
         "service": service,
         "expiry_hours": settings.REQUEST_EXPIRY_HOURS,
+        "attached": attached_again(request, category=FileCategory.CV_UPLOAD) if request.method == "POST" else [],
     }
     return render(request, "requests_app/new.html", context, status=status)
 

@@ -1,0 +1,219 @@
+"""Order pages: lists per role, the detail page with its actions, and each action's POST view."""
+
+import pytest
+
+from orders import services
+from orders.models import Order, OrderStatus
+from orders.tests.factories import make_order
+
+pytestmark = pytest.mark.django_db
+
+
+def _actions(html):
+    return {
+        name
+        for name, marker in {
+            "cancel": "/cancel/",
+            "deliver": "/deliver/",
+            "request_revision": "/revision/",
+            "accept_delivery": "/accept/",
+            "open_dispute": "/dispute/",
+        }.items()
+        if 'action="/orders/' in html and marker + '"' in html
+    }
+
+
+def test_each_party_sees_only_their_orders(client, order, client_user, coach_user, other_client, other_coach):
+    theirs = make_order(client=other_client, coach=other_coach, title="Not yours")
+    for user in (client_user, coach_user):
+        client.force_login(user)
+        html = client.get("/orders/").content.decode()
+        assert f'data-order-id="{order.pk}"' in html
+        assert f'data-order-id="{theirs.pk}"' not in html
+
+
+def test_status_tabs_filter_and_unknown_values_are_ignored(client, order, paid_order, client_user, coach_user):
+    other = make_order(client=client_user, coach=coach_user)
+    client.force_login(client_user)
+    html = client.get("/orders/?status=in_progress").content.decode()
+    assert f'data-order-id="{paid_order.pk}"' in html
+    assert f'data-order-id="{other.pk}"' not in html
+    response = client.get("/orders/?status=nonsense")
+    assert response.status_code == 200
+    assert "Unknown status filter ignored" in response.content.decode()
+    assert f'data-order-id="{other.pk}"' in response.content.decode()
+
+
+def test_order_list_query_count_does_not_grow(client, client_user, coach_user, django_assert_max_num_queries):
+    make_order(client=client_user, coach=coach_user)
+    client.force_login(client_user)
+    with django_assert_max_num_queries(12) as few:
+        assert client.get("/orders/").status_code == 200
+    for _ in range(12):
+        make_order(client=client_user, coach=coach_user)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get("/orders/").status_code == 200
+    client.force_login(coach_user)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get("/orders/?status=active").status_code == 200
+
+
+def test_detail_query_count_does_not_grow_with_history(client, order, django_assert_max_num_queries):
+    services.mark_paid(order.pk)
+    services.deliver(order.pk, actor=order.coach, note="v1")
+    client.force_login(order.client)
+    with django_assert_max_num_queries(25) as few:
+        assert client.get(f"/orders/{order.pk}/").status_code == 200
+    services.request_revision(order.pk, actor=order.client, note="Please shorten")
+    services.deliver(order.pk, actor=order.coach, note="v2")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(f"/orders/{order.pk}/").status_code == 200
+
+
+def test_someone_elses_order_is_404(client, order, other_client, other_coach):
+    for user in (other_client, other_coach):
+        client.force_login(user)
+        assert client.get(f"/orders/{order.pk}/").status_code == 404
+        assert client.post(f"/orders/{order.pk}/cancel/").status_code == 404
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING
+
+
+def test_staff_can_open_any_order(client, order, staff_user):
+    client.force_login(staff_user)
+    assert client.get(f"/orders/{order.pk}/").status_code == 200
+
+
+def test_anonymous_is_sent_to_login(client, order):
+    response = client.get(f"/orders/{order.pk}/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_page_shows_only_the_viewers_actions(client, order):
+    client.force_login(order.client)
+    assert _actions(client.get(f"/orders/{order.pk}/").content.decode()) == {"cancel"}
+    services.mark_paid(order.pk)
+    client.force_login(order.coach)
+    assert _actions(client.get(f"/orders/{order.pk}/").content.decode()) == {"deliver", "open_dispute"}
+    services.deliver(order.pk, actor=order.coach)
+    assert _actions(client.get(f"/orders/{order.pk}/").content.decode()) == {"open_dispute"}
+    client.force_login(order.client)
+    assert _actions(client.get(f"/orders/{order.pk}/").content.decode()) == {
+        "request_revision",
+        "accept_delivery",
+        "open_dispute",
+    }
+
+
+def test_timeline_lists_every_event(client, order):
+    services.mark_paid(order.pk, note="Paid by card")
+    services.deliver(order.pk, actor=order.coach, note="First version attached")
+    client.force_login(order.client)
+    html = client.get(f"/orders/{order.pk}/").content.decode()
+    assert html.count('<li data-kind="') == 3
+    for text in ("Request accepted, order created", "Payment received", "Delivered", "First version attached"):
+        assert text in html
+    assert 'data-delivery="1"' in html
+
+
+def test_full_flow_through_the_post_views(csrf_client, order):
+    services.mark_paid(order.pk)
+    csrf_client.force_login(order.coach)
+    csrf_client.get(f"/orders/{order.pk}/")
+    token = csrf_client.cookies["csrftoken"].value
+    assert (
+        csrf_client.post(f"/orders/{order.pk}/deliver/", {"csrfmiddlewaretoken": token, "note": "v1"}).status_code
+        == 302
+    )
+    csrf_client.force_login(order.client)
+    csrf_client.get(f"/orders/{order.pk}/")
+    token = csrf_client.cookies["csrftoken"].value
+    response = csrf_client.post(
+        f"/orders/{order.pk}/revision/", {"csrfmiddlewaretoken": token, "note": "Please add my volunteering"}
+    )
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.status == OrderStatus.IN_PROGRESS and order.revisions_used == 1
+    services.deliver(order.pk, actor=order.coach, note="v2")
+    assert csrf_client.post(f"/orders/{order.pk}/accept/", {"csrfmiddlewaretoken": token}).status_code == 302
+    order.refresh_from_db()
+    assert order.status == OrderStatus.COMPLETED
+    assert list(order.deliveries.values_list("number", flat=True)) == [1, 2]
+
+
+def test_action_without_csrf_token_is_refused(csrf_client, order):
+    csrf_client.force_login(order.client)
+    assert csrf_client.post(f"/orders/{order.pk}/cancel/").status_code == 403
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING
+
+
+@pytest.mark.parametrize(
+    ("url", "who", "data"),
+    [
+        ("deliver", "client", {}),
+        ("accept", "coach", {}),
+        ("revision", "coach", {"note": "Please change the summary"}),
+    ],
+)
+def test_wrong_actor_gets_403_and_nothing_changes(client, order, url, who, data):
+    services.mark_paid(order.pk)
+    services.deliver(order.pk, actor=order.coach)
+    if url == "deliver":
+        services.request_revision(order.pk, actor=order.client, note="again please")
+    order.refresh_from_db()
+    before = (order.status, order.events.count())
+    client.force_login(getattr(order, who))
+    assert client.post(f"/orders/{order.pk}/{url}/", data).status_code == 403
+    order.refresh_from_db()
+    assert (order.status, order.events.count()) == before
+
+
+@pytest.mark.parametrize(
+    ("url", "who", "data"),
+    [
+        ("deliver", "coach", {}),
+        ("accept", "client", {}),
+        ("revision", "client", {"note": "Please change the summary"}),
+        ("dispute", "client", {"note": "This is not what I asked for"}),
+    ],
+)
+def test_wrong_state_gets_409_and_nothing_changes(client, order, url, who, data):
+    before = (order.status, order.events.count())
+    client.force_login(getattr(order, who))
+    response = client.post(f"/orders/{order.pk}/{url}/", data)
+    assert response.status_code == 409
+    assert "awaiting payment" in response.content.decode()
+    order.refresh_from_db()
+    assert (order.status, order.events.count()) == before
+
+
+def test_cancel_after_payment_is_409(client, paid_order):
+    client.force_login(paid_order.client)
+    assert client.post(f"/orders/{paid_order.pk}/cancel/", {"note": "nope"}).status_code == 409
+    paid_order.refresh_from_db()
+    assert paid_order.status == OrderStatus.IN_PROGRESS
+
+
+def test_revision_and_dispute_need_a_note(client, order):
+    services.mark_paid(order.pk)
+    services.deliver(order.pk, actor=order.coach)
+    client.force_login(order.client)
+    assert client.post(f"/orders/{order.pk}/revision/", {"note": ""}).status_code == 400
+    assert client.post(f"/orders/{order.pk}/dispute/", {"note": "short"}).status_code == 400
+    order.refresh_from_db()
+    assert order.status == OrderStatus.DELIVERED and order.revisions_used == 0
+
+
+def test_dispute_from_the_page(client, paid_order):
+    client.force_login(paid_order.coach)
+    response = client.post(f"/orders/{paid_order.pk}/dispute/", {"note": "Client stopped answering for weeks"})
+    assert response.status_code == 302
+    assert Order.objects.get(pk=paid_order.pk).status == OrderStatus.DISPUTED
+
+
+def test_json_callers_get_json_errors(client, order):
+    client.force_login(order.client)
+    response = client.post(f"/orders/{order.pk}/accept/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 409
+    assert "error" in response.json()
