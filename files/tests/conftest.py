@@ -110,6 +110,8 @@ def s3(settings, s3_server):
     settings.AWS_DEFAULT_ACL = "private"
     settings.AWS_QUERYSTRING_AUTH = True
     settings.AWS_S3_FILE_OVERWRITE = False
+    settings.AWS_S3_SIGNATURE_VERSION = "s3v4"
+    settings.AWS_S3_MAX_MEMORY_SIZE = 1024 * 1024
     settings.FILE_STORAGE_KIND = "s3"
     settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage"}}
     yield {"client": client, "bucket": bucket, "endpoint": s3_server}
