@@ -1,6 +1,15 @@
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
 import pytest
 from django.test import Client
 
+from conftest import port_open, require_service
 from messaging.models import MessageThread
 
 
@@ -41,3 +50,106 @@ def pdf_upload():
         return upload(pdf_bytes(text), name=name)
 
     return make
+
+
+# --- Real ASGI servers (uvicorn subprocesses) sharing the test database ------------------------
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url_of_test_db() -> str:
+    """The URL of the database this test runs against, for subprocesses to share it."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "") + "@" if s.get("USER") else ""
+    return f"postgres://{auth}{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def require_postgres_and_redis():
+    from django.conf import settings
+    from django.db import connection
+
+    require_service(
+        "PostgreSQL",
+        connection.vendor == "postgresql",
+        "the ASGI server processes must share the test database: run with DATABASE_URL=postgres://…",
+    )
+    require_service("Redis", bool(settings.REDIS_URL) and port_open("127.0.0.1", 6379), "set REDIS_URL")
+
+
+@pytest.fixture
+def asgi_servers(tmp_path):
+    """Start uvicorn processes serving elite.asgi against the test database and Redis.
+
+    The test must be transactional (its rows committed) so the servers can see them. All servers of
+    one test share a channel-layer prefix of their own, so other test runs on the same Redis are
+    not disturbed.
+    """
+    from django.conf import settings
+
+    require_postgres_and_redis()
+    prefix = f"{settings.CACHE_KEY_PREFIX}-t{uuid.uuid4().hex[:8]}"
+    processes = []
+
+    def start(*, workers: int = 1, extra_env: dict | None = None) -> str:
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url_of_test_db(),
+            "REDIS_URL": settings.REDIS_URL,
+            "CACHE_KEY_PREFIX": prefix,
+            "DEBUG": "true",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "CLAMD_URL": settings.CLAMD_URL,
+            "LOG_LEVEL": "WARNING",
+            "CONN_MAX_AGE": "0",
+            **(extra_env or {}),
+        }
+        log = open(tmp_path / f"uvicorn-{port}.log", "wb")  # noqa: SIM115 - closed at teardown
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "elite.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        processes.append((process, log, port))
+        deadline = time.monotonic() + 30
+        while not port_open("127.0.0.1", port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(f"uvicorn did not start:\n{(tmp_path / f'uvicorn-{port}.log').read_text()[-3000:]}")
+            time.sleep(0.1)
+        return f"127.0.0.1:{port}"
+
+    yield start
+    for process, log, _port in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
