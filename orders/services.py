@@ -141,7 +141,23 @@ def _notify_parties(order: Order, name: str, actor) -> None:
     link = f"/orders/{order.pk}/"
     for user in (order.client, order.coach):
         if actor is None or user.pk != actor.pk:
-            notify(user, f"order_{name}", text, link=link, context={"order_id": order.pk})
+            context = {
+                "order_id": order.pk,
+                "order_title": order.title,
+                "is_client": user.pk == order.client_id,
+                "revisions_left": order.revisions_left,
+                "auto_complete_days": settings.ORDER_AUTO_COMPLETE_DAYS,
+            }
+            notify(user, f"order_{name}", text, link=link, context=context)
+    if name == "open_dispute":
+        _notify_staff(order, f"order_{name}", f"Dispute opened on order #{order.pk} “{order.title}”.")
+
+
+def _notify_staff(order: Order, kind: str, text: str) -> None:
+    from accounts.models import User
+
+    for staff in User.objects.filter(is_staff=True, is_active=True, account_status="active"):
+        notify(staff, kind, text, link=f"/admin/orders/order/{order.pk}/change/", context={"order_id": order.pk})
 
 
 # --- Creating an order ------------------------------------------------------------------
@@ -287,8 +303,6 @@ def auto_complete_silent_deliveries(now=None) -> int:
 
 def escalate_overdue_orders(now=None) -> int:
     """In-progress orders past their deadline: tell the coach and staff, once (escalated_at)."""
-    from accounts.models import User
-
     now = now or timezone.now()
     today = timezone.localdate(now)
     due = Order.objects.filter(status=S.IN_PROGRESS, deadline__lt=today, escalated_at__isnull=True)
@@ -313,14 +327,11 @@ def escalate_overdue_orders(now=None) -> int:
                 link=link,
                 context={"order_id": order.pk},
             )
-            for staff in User.objects.filter(is_staff=True, is_active=True, account_status="active"):
-                notify(
-                    staff,
-                    "order_escalated",
-                    f"Order #{order.pk} “{order.title}” ({order.coach.display_name}) is overdue: {note}",
-                    link=f"/admin/orders/order/{order.pk}/change/",
-                    context={"order_id": order.pk},
-                )
+            _notify_staff(
+                order,
+                "order_escalated",
+                f"Order #{order.pk} “{order.title}” ({order.coach.display_name}) is overdue: {note}",
+            )
             done += 1
     return done
 
