@@ -28,7 +28,7 @@ def _sent(capture, fn, *args, **kwargs):
 
 def _assert_email(message, user, *snippets):
     assert message.to == [user.email]
-    html = dict((ct, body) for body, ct in message.alternatives)["text/html"]
+    html = {ct: body for body, ct in message.alternatives}["text/html"]
     for snippet in snippets:
         assert snippet in message.body
         assert snippet in html
@@ -113,7 +113,7 @@ def test_inbox_badge_and_mark_read(client, client_user, csrf_client):
     client.force_login(client_user)
     html = client.get("/notifications/").content.decode()
     assert "First thing happened" in html and "Second thing happened" in html
-    assert 'data-unread-badge>2<' in html
+    assert "data-unread-badge>2<" in html
     csrf_client.force_login(client_user)
     csrf_client.get("/notifications/")
     token = csrf_client.cookies["csrftoken"].value
