@@ -101,15 +101,18 @@ def begin_payment(order_id: int, *, user, provider: str) -> Payment:
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         check_can_pay(order, user)
+        # A random attempt id (not the row id, which a reset database repeats) keys the
+        # provider calls, so an idempotency key never collides with an older attempt's.
+        attempt = uuid.uuid4().hex
         return Payment.objects.create(
             order=order,
             client=user,
             provider=provider,
             # Replaced by the provider's id once it answers; unique until then.
-            provider_payment_id=f"pending_{uuid.uuid4().hex}",
+            provider_payment_id=f"pending_{attempt}",
             amount_minor=order.amount_minor,
             currency=order.currency,
-            metadata={"order_id": order.pk},
+            metadata={"order_id": order.pk, "attempt": attempt},
         )
 
 
@@ -152,7 +155,7 @@ def start_stripe_checkout(order_id: int, *, user, urls: UrlBuilder) -> tuple[Pay
             metadata=_metadata(payment),
             success_url=success_url,
             cancel_url=cancel_url,
-            idempotency_key=f"ews-checkout-{payment.pk}",
+            idempotency_key=f"ews-checkout-{payment.metadata['attempt']}",
             customer_email=user.email,
             client_reference_id=str(payment.order_id),
         )
@@ -177,7 +180,7 @@ def start_paypal_checkout(order_id: int, *, user, urls: UrlBuilder) -> tuple[Pay
             description=f"Order #{payment.order_id}: {payment.order.title}",
             return_url=return_url,
             cancel_url=cancel_url,
-            request_id=f"ews-create-{payment.pk}",
+            request_id=f"ews-create-{payment.metadata['attempt']}",
         )
     except PaymentProviderError as error:
         _provider_failed(payment, error)
@@ -200,7 +203,9 @@ def capture_paypal(payment: Payment) -> str:
     """
     if payment.status in CAPTURED_STATES:
         return "already"
-    capture = paypal_client.capture_order(payment.provider_payment_id, request_id=f"ews-capture-{payment.pk}")
+    capture = paypal_client.capture_order(
+        payment.provider_payment_id, request_id=f"ews-capture-{payment.provider_payment_id}"
+    )
     if capture["status"] == "COMPLETED":
         return fulfil_payment(
             payment.pk,
@@ -443,7 +448,8 @@ def refund(payment: Payment, *, amount_minor: int, actor, reason: str, ip_addres
 
 
 def _send_refund(payment: Payment, pending: Refund) -> str:
-    key = f"ews-refund-{pending.pk}"
+    # The provider's payment id is globally unique, so the key is too.
+    key = f"ews-refund-{payment.provider_payment_id}-{pending.pk}"
     if payment.provider == Provider.STRIPE:
         answer = stripe_client.create_refund(
             payment_intent=payment.provider_capture_id,
