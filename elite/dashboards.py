@@ -1,16 +1,91 @@
-"""What each role's dashboard shows. Lives at project level because it reads every app."""
+"""What each role's dashboard shows. Lives at project level because it reads every app.
 
-from django.db.models import Count
+Every list is capped and every relation it shows is joined, so the query count does not grow
+with the rows behind it (orders/tests/test_dashboards.py).
+"""
 
+from django.db.models import Count, Max, Q
+
+from notifications.models import Notification
 from orders.models import Order, OrderStatus
+from orders.views import waiting_for
+from requests_app.models import RequestStatus, ServiceRequest
+from requests_app.views import available_for
+
+LIST_SIZE = 8
+
+
+def _recent_notifications(user):
+    return list(Notification.objects.for_user(user)[:5])
+
+
+def _client(user) -> dict:
+    active = list(
+        Order.objects.filter(client=user).active().select_related("coach").order_by("deadline", "id")[:LIST_SIZE]
+    )
+    for order in active:
+        order.waiting_for = waiting_for(order, user)
+    open_requests = list(
+        ServiceRequest.objects.for_client(user)
+        .pending()
+        .select_related("coach__user")
+        .order_by("expires_at", "id")[:LIST_SIZE]
+    )
+    return {
+        "active_orders": active,
+        "open_requests": open_requests,
+        "notifications": _recent_notifications(user),
+        "completed_count": Order.objects.filter(client=user, status=OrderStatus.COMPLETED).count(),
+    }
+
+
+def _coach(user) -> dict:
+    profile = getattr(user, "coach_profile", None)
+    incoming, incoming_count = [], 0
+    if profile is not None:
+        queryset = available_for(profile)
+        incoming = list(queryset[:LIST_SIZE])
+        incoming_count = queryset.count()
+    jobs = list(
+        Order.objects.filter(coach=user).active().select_related("client").order_by("deadline", "id")[:LIST_SIZE]
+    )
+    for order in jobs:
+        order.waiting_for = waiting_for(order, user)
+    completed = Order.objects.filter(coach=user, status=OrderStatus.COMPLETED).count()
+    return {
+        "profile": profile,
+        "incoming": incoming,
+        "incoming_count": incoming_count,
+        "jobs": jobs,
+        "completed_count": completed,
+        "notifications": _recent_notifications(user),
+    }
+
+
+def _staff(user) -> dict:
+    by_status = dict(Order.objects.values_list("status").annotate(n=Count("id")).order_by())
+    requests_by_status = dict(ServiceRequest.objects.values_list("status").annotate(n=Count("id")).order_by())
+    disputes = list(
+        Order.objects.filter(status=OrderStatus.DISPUTED)
+        .select_related("client", "coach")
+        .annotate(disputed_since=Max("events__created_at", filter=Q(events__to_status=OrderStatus.DISPUTED)))
+        .order_by("disputed_since", "id")[:LIST_SIZE]
+    )
+    return {
+        "orders_by_status": [(value, label, by_status.get(value, 0)) for value, label in OrderStatus.choices],
+        "requests_by_status": [
+            (value, label, requests_by_status.get(value, 0)) for value, label in RequestStatus.choices
+        ],
+        "disputes": disputes,
+        "disputes_count": by_status.get(OrderStatus.DISPUTED, 0),
+        "overdue_count": Order.objects.filter(status=OrderStatus.IN_PROGRESS, escalated_at__isnull=False).count(),
+        "notifications": _recent_notifications(user),
+    }
 
 
 def dashboard_context(user) -> tuple[str, dict]:
     if user.is_staff:
-        by_status = dict(Order.objects.values_list("status").annotate(n=Count("id")).order_by())
-        return "dashboards/staff.html", {
-            "orders_by_status": [(label, by_status.get(value, 0)) for value, label in OrderStatus.choices],
-        }
+        return "dashboards/staff.html", _staff(user)
     if user.role == "coach":
-        return "dashboards/coach.html", {}
-    return "dashboards/client.html", {}
+        return "dashboards/coach.html", _coach(user)
+    return "dashboards/client.html", _client(user)
