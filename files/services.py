@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from audit.services import record as audit
@@ -197,8 +197,15 @@ def _notify_infected(asset: FileAsset) -> None:
             staff,
             "file_infected_staff",
             f"Upload #{asset.pk} by {asset.owner.email} was infected ({asset.scan_detail}) and was quarantined.",
-            link=reverse("admin:files_fileasset_change", args=[asset.pk]),
+            link=_admin_link(asset),
         )
+
+
+def _admin_link(asset: FileAsset) -> str:
+    try:
+        return reverse("admin:files_fileasset_change", args=[asset.pk])
+    except NoReverseMatch:  # the console has not registered FileAsset
+        return reverse("admin:index")
 
 
 def mark_scan_error(asset_id: int, detail: str) -> FileAsset:
