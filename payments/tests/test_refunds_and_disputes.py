@@ -1,0 +1,227 @@
+"""Staff refunds (admin page → provider → webhook confirms) and dispute resolution."""
+
+import pytest
+from django.test import Client
+
+from audit.models import AuditLog
+from orders import services as order_services
+from orders.models import OrderStatus
+from payments import services
+from payments.ledger import reconcile
+from payments.models import LedgerEntry, Payment, PaymentStatus, Refund, RefundStatus
+from payments.webhooks import deliver_test_event
+
+from .conftest import post_stripe
+from .fakes import stripe_event
+
+
+def pay_with_test_provider(order):
+    payment = services.start_test_checkout(order.pk, user=order.client)
+    deliver_test_event(
+        "payment.succeeded", payment=payment.provider_payment_id, amount=payment.amount_minor, currency="GBP"
+    )
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.CAPTURED
+    return payment
+
+
+def refund_page(payment):
+    return f"/admin/payments/payment/{payment.pk}/refund/"
+
+
+@pytest.mark.django_db
+def test_staff_partial_then_full_refund_from_the_admin_page(staff_login, staff_user, order):
+    payment = pay_with_test_provider(order)
+    page = staff_login.get(refund_page(payment))
+    assert page.status_code == 200 and "Still refundable: £120.00" in page.content.decode()
+
+    response = staff_login.post(refund_page(payment), {"amount": "20.00", "reason": "Late delivery"})
+
+    assert response.status_code == 302
+    payment.refresh_from_db()
+    assert payment.refunded_minor == 2000 and payment.status == PaymentStatus.PARTIALLY_REFUNDED
+    staff_login.post(refund_page(payment), {"amount": "100.00", "reason": "Rest of it"})
+    payment.refresh_from_db()
+    assert payment.refunded_minor == 12000 and payment.status == PaymentStatus.REFUNDED
+    assert list(payment.refunds.values_list("status", flat=True)) == [RefundStatus.SUCCEEDED] * 2
+    rows = LedgerEntry.objects.filter(payment=payment).order_by("pk")
+    assert [r.gross_minor for r in rows] == [12000, -2000, -10000]
+    assert sum(r.fee_minor for r in rows) == 0 and sum(r.payout_minor for r in rows) == 0
+    assert AuditLog.objects.filter(action="payment.refund_requested", actor=staff_user).count() == 2
+    assert AuditLog.objects.filter(action="payment.refunded").count() == 2
+    assert reconcile() == []
+
+
+@pytest.mark.django_db
+def test_refund_form_enforces_csrf(staff_user, order):
+    payment = pay_with_test_provider(order)
+    c = Client(enforce_csrf_checks=True)
+    c.force_login(staff_user)
+    assert c.post(refund_page(payment), {"amount": "1.00", "reason": "x"}).status_code == 403
+    assert not Refund.objects.exists()
+
+
+@pytest.mark.django_db
+def test_refund_over_what_is_left_is_refused_and_nothing_is_sent(staff_login, order):
+    payment = pay_with_test_provider(order)
+    response = staff_login.post(refund_page(payment), {"amount": "120.01", "reason": "too much"})
+    assert response.status_code == 400
+    assert "At most £120.00" in response.content.decode()
+    assert not Refund.objects.exists()
+    payment.refresh_from_db()
+    assert payment.refunded_minor == 0
+
+
+@pytest.mark.django_db
+def test_refund_of_an_unpaid_payment_is_refused(staff_user, order):
+    payment = services.start_test_checkout(order.pk, user=order.client)
+    with pytest.raises(services.InvalidState):
+        services.refund(payment, amount_minor=100, actor=staff_user, reason="x")
+    assert not Refund.objects.exists()
+
+
+@pytest.mark.django_db
+def test_only_staff_refund(client_user, order):
+    payment = pay_with_test_provider(order)
+    with pytest.raises(services.NotPermitted):
+        services.refund(payment, amount_minor=100, actor=client_user, reason="x")
+    c = Client()
+    c.force_login(client_user)
+    assert c.get(refund_page(payment)).status_code == 302  # admin login page
+    assert not Refund.objects.exists()
+
+
+@pytest.mark.django_db
+def test_stripe_refund_calls_the_api_and_is_recorded_only_when_the_webhook_confirms(
+    fake_stripe, client_login, order, staff_user
+):
+    client_login.post(f"/payments/checkout/{order.pk}/stripe/")
+    payment = Payment.objects.get(order=order)
+    post_stripe(Client(), stripe_event("checkout.session.completed", fake_stripe.pay(payment.provider_payment_id)))
+    payment.refresh_from_db()
+
+    refund = services.refund(payment, amount_minor=5000, actor=staff_user, reason="Partial")
+
+    (call,) = fake_stripe.calls("POST", "/v1/refunds")
+    assert call.body["payment_intent"] == payment.provider_capture_id and call.body["amount"] == "5000"
+    assert call.headers["Idempotency-Key"] == f"ews-refund-{payment.provider_payment_id}-{refund.pk}"
+    assert refund.status == RefundStatus.REQUESTED and refund.provider_refund_id.startswith("re_test_")
+    payment.refresh_from_db()
+    assert payment.refunded_minor == 0
+    assert services.refundable_minor(payment) == 7000  # the in-flight refund counts
+    with pytest.raises(services.DomainError):
+        services.refund(payment, amount_minor=7001, actor=staff_user, reason="too much")
+
+    post_stripe(Client(), stripe_event("charge.refunded", fake_stripe.charge(payment.provider_payment_id)))
+
+    payment.refresh_from_db()
+    refund.refresh_from_db()
+    assert payment.refunded_minor == 5000 and refund.status == RefundStatus.SUCCEEDED
+    assert reconcile() == []
+
+
+@pytest.mark.django_db
+def test_a_provider_refusal_marks_the_refund_failed_and_audits_it(fake_stripe, client_login, order, staff_user):
+    client_login.post(f"/payments/checkout/{order.pk}/stripe/")
+    payment = Payment.objects.get(order=order)
+    post_stripe(Client(), stripe_event("checkout.session.completed", fake_stripe.pay(payment.provider_payment_id)))
+    payment.refresh_from_db()
+    fake_stripe.fail_next(400, {"error": {"type": "invalid_request_error", "message": "Charge already refunded"}})
+
+    with pytest.raises(services.PaymentProviderError, match="Charge already refunded"):
+        services.refund(payment, amount_minor=100, actor=staff_user, reason="x")
+
+    assert Refund.objects.get().status == RefundStatus.FAILED
+    assert AuditLog.objects.filter(action="payment.refund_failed").exists()
+    assert services.refundable_minor(payment) == 12000
+
+
+# --- Disputes --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def disputed(order):
+    payment = pay_with_test_provider(order)
+    order_services.open_dispute(order.pk, actor=order.client, reason="Not what I asked for")
+    order.refresh_from_db()
+    return order, payment
+
+
+@pytest.mark.django_db
+def test_release_to_coach_completes_and_pays_out_the_coach_share(disputed, staff_user):
+    order, payment = disputed
+    result = services.resolve_dispute(order, actor=staff_user, refund_minor=0, note="Work was fine")
+    assert result.status == OrderStatus.COMPLETED
+    payout = LedgerEntry.objects.get(order=order, entry_type="payout")
+    assert payout.gross_minor == 9600 and payout.fee_minor == 0
+    assert AuditLog.objects.filter(action="payment.dispute_resolved", actor=staff_user).exists()
+    assert reconcile() == []
+
+
+@pytest.mark.django_db
+def test_full_refund_cancels(disputed, staff_user):
+    order, payment = disputed
+    result = services.resolve_dispute(order, actor=staff_user, refund_minor=12000, note="Never delivered")
+    payment.refresh_from_db()
+    assert result.status == OrderStatus.CANCELLED and payment.status == PaymentStatus.REFUNDED
+    assert not LedgerEntry.objects.filter(order=order, entry_type="payout").exists()
+    assert reconcile() == []
+
+
+@pytest.mark.django_db
+def test_partial_refund_completes_and_releases_the_rest(disputed, staff_user):
+    order, payment = disputed
+    result = services.resolve_dispute(order, actor=staff_user, refund_minor=3000, note="Half done")
+    assert result.status == OrderStatus.COMPLETED
+    payout = LedgerEntry.objects.get(order=order, entry_type="payout")
+    assert payout.gross_minor == 9600 - 2400  # coach share of 120 minus coach share of 30
+    assert reconcile() == []
+
+
+@pytest.mark.django_db
+def test_a_refund_confirmed_after_release_takes_the_coach_share_back(fake_stripe, client_login, order, staff_user):
+    client_login.post(f"/payments/checkout/{order.pk}/stripe/")
+    payment = Payment.objects.get(order=order)
+    post_stripe(Client(), stripe_event("checkout.session.completed", fake_stripe.pay(payment.provider_payment_id)))
+    order_services.open_dispute(order.pk, actor=order.client, reason="Meh")
+    order.refresh_from_db()
+
+    services.resolve_dispute(order, actor=staff_user, refund_minor=3000, note="Partial")
+    # Released before Stripe confirmed the refund:
+    assert LedgerEntry.objects.get(order=order, entry_type="payout").gross_minor == 9600
+    post_stripe(Client(), stripe_event("charge.refunded", fake_stripe.charge(payment.provider_payment_id)))
+
+    payouts = list(LedgerEntry.objects.filter(order=order, entry_type="payout").values_list("gross_minor", flat=True))
+    assert sorted(payouts) == [-2400, 9600]
+    assert reconcile() == []
+
+
+@pytest.mark.django_db
+def test_dispute_rules(disputed, staff_user, client_user, order):
+    order_, payment = disputed
+    with pytest.raises(services.NotPermitted):
+        services.resolve_dispute(order_, actor=client_user, refund_minor=0, note="x")
+    with pytest.raises(services.DomainError):
+        services.resolve_dispute(order_, actor=staff_user, refund_minor=12001, note="x")
+    with pytest.raises(services.DomainError):
+        services.resolve_dispute(order_, actor=staff_user, refund_minor=-1, note="x")
+    order_.refresh_from_db()
+    assert order_.status == OrderStatus.DISPUTED and not Refund.objects.exists()
+
+
+@pytest.mark.django_db
+def test_resolving_an_order_that_is_not_disputed_is_409(staff_user, order):
+    pay_with_test_provider(order)
+    with pytest.raises(services.InvalidState):
+        services.resolve_dispute(order, actor=staff_user, refund_minor=0, note="x")
+
+
+@pytest.mark.django_db
+def test_completion_by_the_client_releases_the_payout(order, coach_user):
+    payment = pay_with_test_provider(order)
+    order_services.deliver(order.pk, actor=coach_user, note="Here it is")
+    order_services.accept_delivery(order.pk, actor=order.client)
+    payout = LedgerEntry.objects.get(order=order, entry_type="payout")
+    assert payout.gross_minor == 9600 and payout.payment is None
+    assert LedgerEntry.objects.filter(payment=payment).count() == 1
+    assert reconcile() == []
