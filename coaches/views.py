@@ -15,6 +15,7 @@ from .forms import ProfileForm, service_formset
 from .models import CoachProfile, CoachService, Language, ServiceType
 
 REVIEWS_PER_PAGE = 5
+SERVICE_ORDER = {value: index for index, value in enumerate(ServiceType.values)}
 
 
 def directory(request):
@@ -74,7 +75,7 @@ def detail(request, pk: int):
         "coaches/detail.html",
         {
             "profile": profile,
-            "coach_services": list(profile.services.all()),
+            "coach_services": sorted(profile.services.all(), key=lambda s: SERVICE_ORDER[s.service_type]),
             "distribution": distribution,
             "review_total": total,
             "page": page,

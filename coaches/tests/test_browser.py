@@ -1,0 +1,140 @@
+"""Anonymous visitor finds a coach: filter the directory, open a coach, read services and reviews."""
+
+import importlib
+import os
+import re
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import expect
+
+from coaches.models import Language, ServiceType
+from coaches.tests.factories import CoachProfileFactory, CoachServiceFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def make_coach(first, last, *, services, languages, headline, **fields):
+    profile = CoachProfileFactory(
+        user__first_name=first, user__last_name=last, headline=headline, services=[], **fields
+    )
+    for service_type, price in services.items():
+        CoachServiceFactory(coach=profile, service_type=service_type, price_minor=price)
+    profile.languages.set(Language.objects.filter(code__in=languages))
+    return profile
+
+
+@pytest.fixture
+def marketplace(review_for):
+    # transaction=True tests flush every table between tests, the seeded languages included.
+    seeded = importlib.import_module("coaches.migrations.0003_seed_languages")
+    for code, name in seeded.LANGUAGES:
+        Language.objects.get_or_create(code=code, defaults={"name": name})
+    match = make_coach(
+        "Camille",
+        "Durand",
+        services={ServiceType.CV: 8500, ServiceType.COVER_LETTER: 4500, ServiceType.BUNDLE: 22000},
+        languages=["en", "fr"],
+        headline="Bilingual CVs for finance and consulting",
+        is_verified=True,
+        years_experience=11,
+    )
+    review_for(
+        match.user,
+        rating=5,
+        comment="Camille rewrote my CV in French and English. Two offers!",
+        reply="Merci, and congratulations!",
+    )
+    review_for(match.user, rating=4, comment="Clear, quick and kind.")
+    make_coach(
+        "Pierre",
+        "Dear",
+        services={ServiceType.CV: 19000},
+        languages=["fr"],
+        headline="Executive CVs",
+        rating_avg=Decimal("4.9"),
+        ratings_count=30,
+    )
+    make_coach(
+        "Hans",
+        "Weber",
+        services={ServiceType.CV: 7000},
+        languages=["de", "en"],
+        headline="Engineering CVs",
+        rating_avg=Decimal("4.2"),
+        ratings_count=8,
+    )
+    make_coach(
+        "Lena",
+        "Park",
+        services={ServiceType.LINKEDIN: 6000},
+        languages=["fr", "en"],
+        headline="LinkedIn makeovers",
+        is_verified=True,
+    )
+    for i in range(8):
+        make_coach(
+            f"Extra{chr(65 + i)}",
+            "Coach",
+            services={ServiceType.CV: 9000 + i * 1000},
+            languages=["en"],
+            headline="General CV writing",
+            rating_avg=Decimal("4.0"),
+            ratings_count=i + 1,
+        )
+    return match
+
+
+def shot(page, artifacts_dir, name):
+    page.screenshot(path=os.path.join(artifacts_dir, f"coaches-{name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_visitor_filters_directory_and_opens_a_coach(page, live_server, marketplace, artifacts_dir, width):
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{live_server.url}/coaches/")
+    expect(page.get_by_role("heading", name="Find a writing coach")).to_be_visible()
+    expect(page.get_by_text("12 coaches")).to_be_visible()
+    shot(page, artifacts_dir, f"directory-{width}")
+
+    if width < 992:
+        page.get_by_role("button", name="Filters").click()
+    page.get_by_label("Service", exact=True).select_option("cv")
+    page.get_by_label("Max", exact=True).fill("100")
+    page.get_by_label("Language", exact=True).select_option(label="French")
+    page.get_by_role("button", name="Show coaches").click()
+
+    expect(page).to_have_url(re.compile(r"service=cv.*max_price=100.*language=fr"))
+    expect(page.get_by_text("1 coach", exact=True)).to_be_visible()
+    cards = page.get_by_role("list", name="Coaches").get_by_role("article")
+    expect(cards).to_have_count(1)
+    expect(cards.first).to_contain_text("Camille Durand")
+    expect(cards.first).to_contain_text("£85.00")
+    expect(page.get_by_role("link", name="Remove filter: Writes in French")).to_be_visible()
+    shot(page, artifacts_dir, f"directory-filtered-{width}")
+
+    page.get_by_role("link", name="Camille Durand").click()
+    expect(page.get_by_role("heading", name=re.compile("Camille Durand"))).to_be_visible()
+    services = page.get_by_role("region", name="Services")
+    expect(services).to_contain_text("CV writing")
+    expect(services).to_contain_text("£85.00")
+    expect(services).to_contain_text("Career bundle")
+    expect(services.get_by_role("link", name=re.compile("Request this coach"))).to_have_count(3)
+    expect(page.get_by_text("Two offers!")).to_be_visible()
+    expect(page.get_by_text("Merci, and congratulations!")).to_be_visible()
+    shot(page, artifacts_dir, f"coach-{width}")
+
+    href = services.get_by_role("link", name="Request this coach for CV writing").get_attribute("href")
+    assert href == f"/requests/new/?coach={marketplace.pk}&service=cv"
+
+
+def test_empty_result_offers_to_clear_filters(page, live_server, marketplace, artifacts_dir):
+    page.goto(f"{live_server.url}/coaches/?service=linkedin&language=de&max_price=abc")
+    expect(page.get_by_text("No coach matches all of these filters")).to_be_visible()
+    expect(page.get_by_text("it is not a number")).to_be_visible()
+    shot(page, artifacts_dir, "directory-empty-1280")
+    page.get_by_role("link", name="Remove “Writes in German”").click()
+    expect(page.get_by_role("list", name="Coaches").get_by_role("article")).to_have_count(1)
+    page.goto(f"{live_server.url}/coaches/?service=linkedin&language=de")
+    page.get_by_role("link", name="Clear all filters").last.click()
+    expect(page.get_by_text("12 coaches")).to_be_visible()
