@@ -78,6 +78,8 @@ def _staff(user) -> dict:
         ],
         "disputes": disputes,
         "disputes_count": by_status.get(OrderStatus.DISPUTED, 0),
+        "in_progress": by_status.get(OrderStatus.IN_PROGRESS, 0),
+        "pending_requests": requests_by_status.get(RequestStatus.PENDING, 0),
         "overdue_count": Order.objects.filter(status=OrderStatus.IN_PROGRESS, escalated_at__isnull=False).count(),
         "notifications": _recent_notifications(user),
     }

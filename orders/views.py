@@ -5,10 +5,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
 from coaches.models import CoachService
+from elite.exceptions import InvalidState
 from files.models import FileCategory
 from requests_app.attachments import AttachmentError, attached_again, collect_attachments
 from requests_app.models import ServiceRequest
@@ -258,7 +260,12 @@ def accept_request(request, request_id: int):
         Q(pk__in=ServiceRequest.objects.visible_to(user).values("pk")) | Q(posted_open=True, service_type__in=offered)
     )
     service_request = get_object_or_404(scope, pk=request_id)
-    order = services.accept_request(service_request.pk, coach=user)
+    try:
+        order = services.accept_request(service_request.pk, coach=user)
+    except InvalidState as exc:
+        # The request page may be gone for this coach now, so "back" leads to their list instead.
+        context = {"message": exc.message, "status": exc.status, "back_url": reverse("requests_app:available")}
+        return render(request, "error.html", context, status=exc.status)
     messages.success(
         request, "Request accepted. The client has been asked to pay; you will be told when work can start."
     )
