@@ -9,9 +9,9 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.access import role_required
+from accounts.access import role_required, verified_email_required
 from coaches.models import CoachProfile, CoachService, ServiceType
-from elite.exceptions import DomainError, NotPermitted
+from elite.exceptions import DomainError
 from files.models import FileCategory
 
 from . import services
@@ -32,10 +32,9 @@ def _coach_from_query(request) -> CoachProfile | None:
 
 
 @role_required("client")
+@verified_email_required
 def new_request(request):
     """/requests/new/?coach=<profile id>&service=<type> for one coach, /requests/new/ for an open request."""
-    if not request.user.has_verified_email:
-        raise NotPermitted("Please confirm your email address before sending a request (see the banner above).")
     coach_profile = _coach_from_query(request)
     initial = {}
     if request.GET.get("service") in ServiceType.values:

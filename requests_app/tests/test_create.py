@@ -8,8 +8,10 @@ from django.utils import timezone
 from accounts.tests.factories import ClientFactory
 from coaches.models import CoachService
 from coaches.tests.factories import CoachProfileFactory
+from elite.exceptions import NotPermitted
 from notifications.models import Notification
 from requests_app.models import RequestStatus, ServiceRequest
+from requests_app.services import create_request
 
 pytestmark = pytest.mark.django_db
 
@@ -142,11 +144,21 @@ def test_open_request_for_a_service_nobody_offers_is_a_form_error(client, client
 def test_unverified_client_cannot_request(client, coach_user):
     unverified = ClientFactory(verified=False)
     client.force_login(unverified)
-    assert client.get(_url(coach_user.coach_profile)).status_code == 403
-    response = _post(client, _url(coach_user.coach_profile))
-    assert response.status_code == 403
+    response = client.get(_url(coach_user.coach_profile), follow=True)
     assert "confirm your email" in response.content.decode()
+    response = _post(client, _url(coach_user.coach_profile))
+    assert response.status_code == 302 and "/account/" in response["Location"]
     assert not ServiceRequest.objects.exists()
+    # the service refuses too, whoever calls it
+    with pytest.raises(NotPermitted):
+        create_request(
+            client=unverified,
+            coach_profile=coach_user.coach_profile,
+            service_type="cv",
+            title="CV please",
+            requirements="Twenty characters or more here.",
+            deadline=timezone.localdate() + datetime.timedelta(days=10),
+        )
 
 
 def test_coach_cannot_use_the_request_form(client, coach_user, other_coach):
