@@ -230,6 +230,11 @@ if FILE_STORAGE_KIND == "s3":
     # files: reading an object back (virus scan) spools to disk above 1 MB instead of holding it all in memory.
     AWS_S3_MAX_MEMORY_SIZE = 1024 * 1024
     AWS_S3_SIGNATURE_VERSION = "s3v4"  # files: presigned download URLs use SigV4 (X-Amz-Expires)
+    # files: uploads (at most FILE_UPLOAD_MAX_BYTES) go up as one PUT streamed from the temp file;
+    # a multipart upload would hold whole parts in memory. Downloads buffer little.
+    from boto3.s3.transfer import TransferConfig
+
+    AWS_S3_TRANSFER_CONFIG = TransferConfig(multipart_threshold=256 * 1024 * 1024, max_io_queue=8)
     _default_storage = {"BACKEND": "storages.backends.s3.S3Storage"}
 else:
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
