@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from xml.etree import ElementTree  # nosec B405
 
 from PIL import Image, UnidentifiedImageError
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
 
 from elite.exceptions import DomainError
 
@@ -68,9 +70,6 @@ def detect_document(fileobj) -> Detected:
 
 
 def _check_pdf(fileobj) -> None:
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
     try:
         reader = PdfReader(fileobj, strict=False)
         encrypted = reader.is_encrypted

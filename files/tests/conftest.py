@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import require_service
+from conftest import port_open, require_service
 
 CLAMD = "/usr/sbin/clamd"
 EICAR_SIGNATURE = "44d88612fea8a8f36de82e1278abb02f:68:Test.EICAR.Custom\n"
@@ -77,18 +77,32 @@ def clamd(settings, clamd_server):
 
 
 @pytest.fixture(scope="session")
-def s3_server():
-    """moto in server mode on a free loopback port: a real HTTP S3 API, no mocks in boto3."""
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        ThreadedMotoServer = None
-    require_service("moto S3 server", ThreadedMotoServer is not None, "pip install 'moto[server]'")
+def s3_server(tmp_path_factory):
+    """moto in server mode, in its own process on a free loopback port: a real HTTP S3 API, no mocks
+    in boto3 (and its memory is not counted in ours)."""
+    import importlib.util
+    import sys
+
+    require_service("moto S3 server", importlib.util.find_spec("moto.server") is not None, "pip install 'moto[server]'")
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")  # noqa: SIM115 - closed at teardown
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 30
+    while not port_open("127.0.0.1", port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            log.close()
+            pytest.fail("moto_server did not start")
+        time.sleep(0.1)
     yield f"http://127.0.0.1:{port}"
-    server.stop()
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
 
 
 @pytest.fixture
@@ -97,6 +111,7 @@ def s3(settings, s3_server):
     import uuid
 
     import boto3
+    from boto3.s3.transfer import TransferConfig
 
     bucket = f"ews-test-{uuid.uuid4().hex[:12]}"
     credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -112,6 +127,7 @@ def s3(settings, s3_server):
     settings.AWS_S3_FILE_OVERWRITE = False
     settings.AWS_S3_SIGNATURE_VERSION = "s3v4"
     settings.AWS_S3_MAX_MEMORY_SIZE = 1024 * 1024
+    settings.AWS_S3_TRANSFER_CONFIG = TransferConfig(multipart_threshold=256 * 1024 * 1024, max_io_queue=8)
     settings.FILE_STORAGE_KIND = "s3"
     settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage"}}
     yield {"client": client, "bucket": bucket, "endpoint": s3_server}
