@@ -83,3 +83,7 @@ def post_paypal(client, server: FakePayPal, event: dict, *, headers: dict | None
         content_type="application/json",
         headers=server.signed_headers(event) if headers is None else headers,
     )
+
+
+# Logged-in Playwright pages on the live server (shared with the orders journeys).
+from orders.tests.conftest import page_as  # noqa: E402, F401
