@@ -41,6 +41,12 @@ class SignupView(AllauthSignupView):
     A new user confirms from the link (which logs them in) or simply logs in.
     """
 
+    def get_initial(self):
+        initial = super().get_initial()
+        if self.request.GET.get("role") in ("client", "coach"):  # "Become a coach" links preselect it
+            initial["role"] = self.request.GET["role"]
+        return initial
+
     def form_valid(self, form):
         try:
             if form.account_already_exists:

@@ -137,3 +137,8 @@ def test_signup_is_rate_limited_per_ip(client, signup_data, settings):
     response = client.post(SIGNUP, {**signup_data, "email": "n3@example.com"})
     assert response.status_code == 429
     assert User.objects.count() == 2
+
+
+def test_become_a_coach_link_preselects_the_coach_role(client):
+    assert client.get(SIGNUP + "?role=coach").context["form"]["role"].value() == "coach"
+    assert client.get(SIGNUP + "?role=admin").context["form"]["role"].value() == "client"

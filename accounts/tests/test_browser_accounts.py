@@ -1,0 +1,139 @@
+"""Account journeys in real Chromium: signup (client, coach), email confirmation, login, lockout, reset, logout."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.models import User
+from accounts.tests.conftest import links_in
+from accounts.tests.factories import DEFAULT_PASSWORD, ClientFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+NEW_PASSWORD = "a-long-unusual-passphrase-77"
+
+
+def sign_up(page, live_server, *, role_label, first, last, email):
+    page.goto(live_server.url + "/")
+    page.get_by_role("link", name="Get started").first.click()
+    expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
+    page.get_by_label(role_label).check()
+    page.get_by_label(re.compile(r"First name")).fill(first)
+    page.get_by_label(re.compile(r"Last name")).fill(last)
+    page.get_by_label(re.compile(r"Email")).fill(email)
+    page.get_by_label(re.compile(r"Password\*?\s*$")).fill(NEW_PASSWORD)
+    page.get_by_label(re.compile(r"Password \(again\)")).fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+
+
+def log_in(page, live_server, email, password):
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_label(re.compile(r"Email")).fill(email)
+    page.get_by_label(re.compile(r"Password\*?\s*$")).fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_client_signs_up_confirms_from_the_email_and_reaches_the_dashboard(
+    page, live_server, mailoutbox, artifacts_dir
+):
+    sign_up(
+        page,
+        live_server,
+        role_label="help with my job application",
+        first="Nadia",
+        last="Rahman",
+        email="nadia@example.com",
+    )
+    assert User.objects.get(email="nadia@example.com").role == "client"
+
+    link = links_in(mailoutbox[-1], "/accounts/confirm-email/")[0]
+    page.goto(link)
+    page.get_by_role("button", name="Confirm").click()
+    if "/accounts/login/" in page.url:  # confirmation does not always log in (another browser, say)
+        log_in(page, live_server, "nadia@example.com", NEW_PASSWORD)
+
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+    expect(page.get_by_role("heading", name="Welcome, Nadia Rahman")).to_be_visible()
+    expect(page.get_by_text("Client account")).to_be_visible()
+    expect(page.locator(".verify-banner")).to_have_count(0)
+    assert User.objects.get(email="nadia@example.com").has_verified_email
+    page.screenshot(path=f"{artifacts_dir}/accounts-client-dashboard.png", full_page=True)
+
+
+def test_coach_signs_up_logs_in_before_confirming_and_sees_the_coach_dashboard(page, live_server, artifacts_dir):
+    sign_up(
+        page, live_server, role_label="I'm a writing coach", first="Grace", last="Okafor", email="grace@example.com"
+    )
+    page.screenshot(path=f"{artifacts_dir}/accounts-check-inbox.png", full_page=True)
+
+    log_in(page, live_server, "GRACE@example.com", NEW_PASSWORD)
+
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+    expect(page.get_by_role("heading", name="Welcome, Grace Okafor")).to_be_visible()
+    expect(page.get_by_text("Coach account")).to_be_visible()
+    expect(page.locator(".verify-banner")).to_contain_text("Please confirm your email address")
+    assert User.objects.get(email="grace@example.com").role == "coach"
+
+
+def test_forged_admin_role_is_refused_in_the_browser(page, live_server):
+    page.goto(live_server.url + "/accounts/signup/")
+    page.get_by_label(re.compile(r"First name")).fill("Mallory")
+    page.get_by_label(re.compile(r"Last name")).fill("Forger")
+    page.get_by_label(re.compile(r"Email")).fill("mallory@example.com")
+    page.get_by_label(re.compile(r"Password\*?\s*$")).fill(NEW_PASSWORD)
+    page.get_by_label(re.compile(r"Password \(again\)")).fill(NEW_PASSWORD)
+    page.locator("input[name=role]").first.evaluate("el => { el.value = 'admin'; el.checked = true; }")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_text("Select a valid choice")).to_be_visible()
+    assert not User.objects.filter(email="mallory@example.com").exists()
+
+
+def test_five_wrong_passwords_show_the_lockout_message(page, live_server, artifacts_dir):
+    user = ClientFactory(email="locked@example.com")
+    for _ in range(5):
+        log_in(page, live_server, user.email, "not-the-password")
+        expect(page.get_by_text("The email address and/or password you specified are not correct.")).to_be_visible()
+
+    log_in(page, live_server, user.email, DEFAULT_PASSWORD)
+
+    expect(page.get_by_text("Too many failed login attempts")).to_be_visible()
+    expect(page.get_by_text("locked for 15 minutes")).to_be_visible()
+    assert "/dashboard/" not in page.url
+    page.screenshot(path=f"{artifacts_dir}/accounts-lockout.png", full_page=True)
+
+
+def test_password_reset_end_to_end(page, live_server, mailoutbox):
+    user = ClientFactory(email="forgetful@example.com", first_name="Fern")
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_role("link", name="Forgot your password?").click()
+    page.get_by_label(re.compile(r"Email")).fill("Forgetful@Example.com")
+    page.get_by_role("button", name="Send me a reset link").click()
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+
+    link = links_in(mailoutbox[-1], "/accounts/password/reset/key/")[0]
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Choose a new password")).to_be_visible()
+    page.get_by_label(re.compile(r"New password\*?\s*$", re.I)).fill("brand-new-secret-phrase-9")
+    page.get_by_label(re.compile(r"New password \(again\)", re.I)).fill("brand-new-secret-phrase-9")
+    page.get_by_role("button", name="Save my new password").click()
+    expect(page.get_by_role("heading", name="Your password has been changed")).to_be_visible()
+
+    log_in(page, live_server, user.email, "brand-new-secret-phrase-9")
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+    expect(page.get_by_role("heading", name="Welcome, Fern")).to_be_visible()
+
+
+def test_logout_from_the_navbar(page, live_server):
+    user = ClientFactory(email="leaving@example.com")
+    log_in(page, live_server, user.email, DEFAULT_PASSWORD)
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+
+    page.get_by_role("button", name=re.compile(user.display_name)).click()
+    page.get_by_role("button", name="Log out").click()
+
+    expect(page).to_have_url(live_server.url + "/")
+    expect(page.get_by_role("link", name="Log in")).to_be_visible()
+    page.goto(live_server.url + "/dashboard/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/dashboard/"))
