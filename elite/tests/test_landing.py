@@ -1,0 +1,58 @@
+"""The landing page's figures come from real offers and reviews, and cost a fixed number of queries."""
+
+import pytest
+
+from accounts.models import AccountStatus
+from coaches.models import ServiceType
+from coaches.tests.factories import CoachProfileFactory, CoachServiceFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def coach_offering(**prices):
+    profile = CoachProfileFactory(services=[])
+    for service_type, (price, currency) in prices.items():
+        CoachServiceFactory(coach=profile, service_type=service_type, price_minor=price, currency=currency)
+    return profile
+
+
+def test_price_ranges_come_from_listed_coaches_with_the_site_currency_first(client, settings):
+    settings.DEFAULT_CURRENCY = "GBP"
+    coach_offering(cv=(6500, "GBP"), cover_letter=(4000, "GBP"))
+    coach_offering(cv=(23500, "GBP"))
+    coach_offering(cv=(7000, "USD"))
+    suspended = coach_offering(cv=(1000, "GBP"))
+    suspended.user.account_status = AccountStatus.SUSPENDED
+    suspended.user.save()
+
+    response = client.get("/")
+
+    plans = {plan["type"]: plan for plan in response.context["plans"]}
+    assert plans[ServiceType.CV]["range"]["currency"] == "GBP"
+    assert (plans[ServiceType.CV]["range"]["low"], plans[ServiceType.CV]["range"]["high"]) == (6500, 23500)
+    assert plans[ServiceType.CV]["range"]["coaches"] == 2
+    assert [o["currency"] for o in plans[ServiceType.CV]["others"]] == ["USD"]
+    assert plans[ServiceType.LINKEDIN]["range"] is None
+    html = response.content.decode()
+    assert "£65.00" in html
+    assert "up to £235.00" in html
+    assert "£10.00" not in html  # a suspended coach's offer is not advertised
+    assert "No coach offers this yet." in html
+    assert response.context["stats"]["coaches"] == 3
+
+
+def test_landing_query_count_does_not_grow_with_coaches(client, django_assert_max_num_queries):
+    coach_offering(cv=(6500, "GBP"))
+    with django_assert_max_num_queries(6) as few:
+        client.get("/")
+    for n in range(15):
+        coach_offering(cv=(6500 + n, "GBP"), bundle=(20000 + n, "EUR"))
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get("/")
+    assert response.status_code == 200
+
+
+def test_get_started_and_find_a_coach_lead_to_signup_and_directory(client):
+    html = client.get("/").content.decode()
+    assert 'href="/accounts/signup/">Get Started</a>' in html
+    assert 'href="/coaches/">Find a Coach</a>' in html
