@@ -309,7 +309,7 @@ def escalate_overdue_orders(now=None) -> int:
     done = 0
     for order_id in due.values_list("pk", flat=True):
         with transaction.atomic():
-            order = Order.objects.select_for_update().select_related("coach", "client").get(pk=order_id)
+            order = Order.objects.select_for_update(of=("self",)).select_related("coach", "client").get(pk=order_id)
             if order.status != S.IN_PROGRESS or order.escalated_at is not None or order.deadline >= today:
                 continue
             order.escalated_at = now
@@ -373,7 +373,7 @@ def submit_review(order_id: int, *, client, rating: int, comment: str = "") -> R
     if not isinstance(rating, int) or not 1 <= rating <= 5:
         raise DomainError("Choose a rating from 1 to 5 stars.")
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("coach").get(pk=order_id)
+        order = Order.objects.select_for_update(of=("self",)).select_related("coach").get(pk=order_id)
         if order.client_id != client.pk:
             raise NotPermitted("Only the client of this order can review it.")
         if order.status != S.COMPLETED:
@@ -404,7 +404,7 @@ def reply_to_review(review_id: int, *, coach, reply: str) -> Review:
     if not reply:
         raise DomainError("Write a reply before sending it.")
     with transaction.atomic():
-        review = Review.objects.select_for_update().select_related("order", "coach").get(pk=review_id)
+        review = Review.objects.select_for_update(of=("self",)).select_related("order", "coach").get(pk=review_id)
         if review.coach.user_id != coach.pk:
             raise NotPermitted("Only the reviewed coach can reply to this review.")
         if review.replied_at is not None:

@@ -239,7 +239,9 @@ def expire_requests(now=None) -> int:
     due = ServiceRequest.objects.filter(status=RequestStatus.PENDING, expires_at__lte=now)
     for request_id in due.values_list("pk", flat=True):
         with transaction.atomic():
-            service_request = ServiceRequest.objects.select_for_update().select_related("client").get(pk=request_id)
+            service_request = (
+                ServiceRequest.objects.select_for_update(of=("self",)).select_related("client").get(pk=request_id)
+            )
             if service_request.status != RequestStatus.PENDING or service_request.expires_at > now:
                 continue
             service_request.status = RequestStatus.EXPIRED
@@ -271,7 +273,7 @@ def send_expiry_reminders(now=None) -> int:
     for request_id in due.values_list("pk", flat=True):
         with transaction.atomic():
             service_request = (
-                ServiceRequest.objects.select_for_update().select_related("coach__user").get(pk=request_id)
+                ServiceRequest.objects.select_for_update(of=("self",)).select_related("coach__user").get(pk=request_id)
             )
             if service_request.status != RequestStatus.PENDING or service_request.reminder_sent_at is not None:
                 continue
