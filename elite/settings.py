@@ -409,3 +409,8 @@ CHAT_MAX_MESSAGE_LENGTH = env.int("CHAT_MAX_MESSAGE_LENGTH", default=4000)
 CHAT_RATE_LIMIT_COUNT = env.int("CHAT_RATE_LIMIT_COUNT", default=20)
 CHAT_RATE_LIMIT_WINDOW_SECONDS = env.int("CHAT_RATE_LIMIT_WINDOW_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE["messaging-chat-digests"] = {"task": "messaging.tasks.send_chat_digests", "schedule": 60}
+
+# --- Coaches (coach directory) ------------------------------------------------------
+# Seconds a rendered directory result (count + page of cards) is reused for the same filters.
+# Coach-profile writes invalidate it at once; ratings and suspensions show within this delay. 0 = off.
+COACH_DIRECTORY_CACHE_SECONDS = env.int("COACH_DIRECTORY_CACHE_SECONDS", default=60)
