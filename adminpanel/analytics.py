@@ -16,6 +16,7 @@ from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from accounts.models import Role, User
+from coaches.models import CoachProfile
 from orders.models import Order, OrderStatus, Review
 from payments.models import LedgerEntry, LedgerEntryType
 from requests_app.models import RequestStatus, ServiceRequest
@@ -177,27 +178,48 @@ def _hours(value) -> float | None:
 
 
 def top_coaches_by_revenue(span: Range) -> list[dict]:
-    """Coaches ranked by what their orders brought in (charges less refunds) in the range."""
-    return list(
+    """Coaches ranked by what their orders brought in (charges less refunds) in the range.
+
+    Grouped by coach id alone (a narrow sort), then the ten names are read in one more query.
+    """
+    rows = list(
         LedgerEntry.objects.filter(
             span.within("created_at"),
             currency=span.currency,
             entry_type__in=(LedgerEntryType.CHARGE, LedgerEntryType.REFUND),
         )
-        .values("coach_id", "coach__email", "coach__first_name", "coach__last_name")
-        .annotate(revenue=Sum("gross_minor"), fees=Sum("fee_minor"), orders=Count("order_id", distinct=True))
+        .values("coach_id")
+        .annotate(
+            revenue=Sum("gross_minor"),
+            fees=Sum("fee_minor"),
+            orders=Count("id", filter=Q(entry_type=LedgerEntryType.CHARGE)),
+        )
         .order_by("-revenue", "coach_id")[:TOP_N]
     )
+    users = User.objects.only("email", "first_name", "last_name").in_bulk([row["coach_id"] for row in rows])
+    for row in rows:
+        user = users[row["coach_id"]]
+        row.update(coach__email=user.email, coach__first_name=user.first_name, coach__last_name=user.last_name)
+    return rows
 
 
 def top_coaches_by_rating(span: Range) -> list[dict]:
     """Coaches ranked by the average of their visible reviews written in the range."""
-    return list(
+    rows = list(
         Review.objects.filter(span.within("created_at"), is_hidden=False)
-        .values("coach_id", "coach__user__email", "coach__user__first_name", "coach__user__last_name")
+        .values("coach_id")
         .annotate(rating=Avg("rating"), reviews=Count("id"))
         .order_by("-rating", "-reviews", "coach_id")[:TOP_N]
     )
+    profiles = CoachProfile.objects.select_related("user").in_bulk([row["coach_id"] for row in rows])
+    for row in rows:
+        user = profiles[row["coach_id"]].user
+        row.update(
+            coach__user__email=user.email,
+            coach__user__first_name=user.first_name,
+            coach__user__last_name=user.last_name,
+        )
+    return rows
 
 
 def new_users(span: Range) -> dict:

@@ -23,7 +23,17 @@ from files.models import FileAsset, FileCategory, ScanStatus
 from messaging.models import Message, MessageThread, ThreadReadState
 from notifications.models import Notification
 from orders.models import Delivery, Order, OrderEvent, OrderStatus, Review
-from payments.models import LedgerEntry, LedgerEntryType, Payment, PaymentStatus, Provider
+from payments.models import (
+    LedgerEntry,
+    LedgerEntryType,
+    Payment,
+    PaymentStatus,
+    Provider,
+    Refund,
+    RefundStatus,
+    WebhookEvent,
+    WebhookStatus,
+)
 from requests_app.models import RequestDecline, RequestStatus, ServiceRequest
 
 BATCH = 2000
@@ -53,6 +63,8 @@ def historical_timestamps():
         RequestDecline,
         Payment,
         LedgerEntry,
+        Refund,
+        WebhookEvent,
         FileAsset,
         MessageThread,
         Message,
@@ -292,6 +304,39 @@ def seed(orders: int, *, days: int = 365, now: dt.datetime | None = None, rng_se
                 share = payment.amount_minor - fee
                 ledger.append(_entry(LedgerEntryType.PAYOUT, payment, order, share, 0, order.completed_at, "p"))
         LedgerEntry.objects.bulk_create(ledger, batch_size=BATCH)
+        refunded = [payment for payment in payments if payment.refunded_minor]
+        Refund.objects.bulk_create(
+            [
+                Refund(
+                    payment=payment,
+                    amount_minor=payment.refunded_minor,
+                    currency=payment.currency,
+                    status=RefundStatus.SUCCEEDED,
+                    provider_refund_id=f"{tag}-re-{payment.pk}",
+                    reason="Bench refund",
+                    created_at=payment.captured_at,
+                    updated_at=payment.captured_at,
+                )
+                for payment in refunded
+            ],
+            batch_size=BATCH,
+        )
+        WebhookEvent.objects.bulk_create(
+            [
+                WebhookEvent(
+                    provider=payment.provider,
+                    event_id=f"{tag}-evt-{payment.pk}",
+                    event_type="payment.captured",
+                    payload={"payment": payment.provider_payment_id},
+                    status=WebhookStatus.PROCESSED,
+                    attempts=1,
+                    received_at=payment.captured_at,
+                    processed_at=payment.captured_at,
+                )
+                for payment in payments
+            ],
+            batch_size=BATCH,
+        )
 
         files = [
             FileAsset(

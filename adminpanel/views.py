@@ -156,20 +156,20 @@ def _csv_rows(queryset):
     writer = csv.writer(_Echo())
     yield writer.writerow([label for _, label in CSV_COLUMNS])
     fields = [field for field, _ in CSV_COLUMNS]
+    currency_at = fields.index("currency")
+    convert = []
+    for field in fields:
+        if field in MONEY_COLUMNS:
+            convert.append(lambda value, row: minor_to_decimal(value, row[currency_at]))
+        elif field == "created_at":
+            convert.append(lambda value, row: value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"))
+        elif field in TEXT_COLUMNS:
+            convert.append(lambda value, row: _safe_text(value))
+        else:
+            convert.append(lambda value, row: "" if value is None else value)
     rows = queryset.order_by("created_at", "id").values_list(*fields).iterator(chunk_size=2000)
     for row in rows:
-        record = dict(zip(fields, row, strict=True))
-        out = []
-        for field in fields:
-            value = record[field]
-            if field in MONEY_COLUMNS:
-                value = minor_to_decimal(value, record["currency"])
-            elif field == "created_at":
-                value = timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
-            elif field in TEXT_COLUMNS:
-                value = _safe_text(value)
-            out.append("" if value is None else value)
-        yield writer.writerow(out)
+        yield writer.writerow([fn(value, row) for fn, value in zip(convert, row, strict=True)])
 
 
 def _csv_response(queryset) -> StreamingHttpResponse:
