@@ -103,6 +103,17 @@ def paid_order(order):
 
 
 @pytest.fixture
+def local_media(settings, tmp_path):
+    """Uploads go to a throwaway local folder and the dev no-op scanner marks them clean."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.FILE_STORAGE_KIND = "local"
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+    settings.CLAMD_URL = ""
+    settings.FILE_SCAN_NOOP_ALLOWED = True
+    return tmp_path / "media"
+
+
+@pytest.fixture
 def csrf_client():
     """A test client that enforces CSRF like a browser does."""
     from django.test import Client
