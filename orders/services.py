@@ -21,6 +21,7 @@ from coaches.services import recompute_response_time
 from elite.exceptions import DomainError, InvalidState, NotPermitted
 from notifications.services import notify
 from requests_app.models import RequestStatus, ServiceRequest
+from requests_app.services import each_still_due
 
 from .models import Order, OrderEvent, OrderStatus, Review
 from .signals import order_created, order_status_changed
@@ -278,82 +279,57 @@ def resolve_dispute(order_id: int, *, actor, release: bool, note: str = "") -> O
         return _apply(_locked(order_id), name, actor=actor, note=note)
 
 
-# --- Jobs (idempotent: each picks only rows still in the state it acts on) -------------------
+# --- Jobs (idempotent: each acts only on orders still due once they are locked) -----------------
 
 
 def auto_complete_silent_deliveries(now=None) -> int:
     """Complete orders delivered more than ORDER_AUTO_COMPLETE_DAYS ago with no client answer."""
     now = now or timezone.now()
-    cutoff = now - timedelta(days=settings.ORDER_AUTO_COMPLETE_DAYS)
-    done = 0
-    for order_id in Order.objects.filter(status=S.DELIVERED, delivered_at__lte=cutoff).values_list("pk", flat=True):
-        with transaction.atomic():
-            order = _locked(order_id)
-            if order.status != S.DELIVERED or order.delivered_at > cutoff:
-                continue
-            _apply(
-                order,
-                "accept_delivery",
-                actor=None,
-                note=f"Completed automatically after {settings.ORDER_AUTO_COMPLETE_DAYS} days without an answer.",
-            )
-            done += 1
-    return done
+    days = settings.ORDER_AUTO_COMPLETE_DAYS
+    due = Order.objects.filter(status=S.DELIVERED, delivered_at__lte=now - timedelta(days=days))
+    note = f"Completed automatically after {days} days without an answer."
+    return each_still_due(due, lambda order: _apply(order, "accept_delivery", actor=None, note=note))
 
 
 def escalate_overdue_orders(now=None) -> int:
     """In-progress orders past their deadline: tell the coach and staff, once (escalated_at)."""
     now = now or timezone.now()
     today = timezone.localdate(now)
-    due = Order.objects.filter(status=S.IN_PROGRESS, deadline__lt=today, escalated_at__isnull=True)
-    done = 0
-    for order_id in due.values_list("pk", flat=True):
-        with transaction.atomic():
-            order = Order.objects.select_for_update(of=("self",)).select_related("coach", "client").get(pk=order_id)
-            if order.status != S.IN_PROGRESS or order.escalated_at is not None or order.deadline >= today:
-                continue
-            order.escalated_at = now
-            order.save(update_fields=["escalated_at", "updated_at"])
-            days = (today - order.deadline).days
-            note = f"Past its deadline ({order.deadline:%d %b %Y}) by {days} day{'s' if days != 1 else ''}."
-            OrderEvent.objects.create(
-                order=order, from_status=order.status, to_status=order.status, kind="escalated", note=note
-            )
-            link = f"/orders/{order.pk}/"
-            notify(
-                order.coach,
-                "order_overdue",
-                f"Order #{order.pk} “{order.title}” is past its deadline. Deliver it or talk to your client.",
-                link=link,
-                context={"order_id": order.pk},
-            )
-            _notify_staff(
-                order,
-                "order_escalated",
-                f"Order #{order.pk} “{order.title}” ({order.coach.display_name}) is overdue: {note}",
-            )
-            done += 1
-    return done
+
+    def escalate(order: Order) -> None:
+        order.escalated_at = now
+        order.save(update_fields=["escalated_at", "updated_at"])
+        days = (today - order.deadline).days
+        note = f"Past its deadline ({order.deadline:%d %b %Y}) by {days} day{'s' if days != 1 else ''}."
+        OrderEvent.objects.create(
+            order=order, from_status=order.status, to_status=order.status, kind="escalated", note=note
+        )
+        notify(
+            order.coach,
+            "order_overdue",
+            f"Order #{order.pk} “{order.title}” is past its deadline. Deliver it or talk to your client.",
+            link=f"/orders/{order.pk}/",
+            context={"order_id": order.pk},
+        )
+        _notify_staff(
+            order,
+            "order_escalated",
+            f"Order #{order.pk} “{order.title}” ({order.coach.display_name}) is overdue: {note}",
+        )
+
+    due = Order.objects.filter(status=S.IN_PROGRESS, deadline__lt=today, escalated_at__isnull=True).select_related(
+        "coach", "client"
+    )
+    return each_still_due(due, escalate)
 
 
 def cancel_unpaid_orders(now=None) -> int:
     """Orders still unpaid ORDER_UNPAID_EXPIRY_DAYS after acceptance are cancelled by the system."""
     now = now or timezone.now()
-    cutoff = now - timedelta(days=settings.ORDER_UNPAID_EXPIRY_DAYS)
-    done = 0
-    for order_id in Order.objects.filter(status=S.PENDING, created_at__lte=cutoff).values_list("pk", flat=True):
-        with transaction.atomic():
-            order = _locked(order_id)
-            if order.status != S.PENDING or order.created_at > cutoff:
-                continue
-            _apply(
-                order,
-                "cancel",
-                actor=None,
-                note=f"Cancelled automatically: not paid within {settings.ORDER_UNPAID_EXPIRY_DAYS} days.",
-            )
-            done += 1
-    return done
+    days = settings.ORDER_UNPAID_EXPIRY_DAYS
+    due = Order.objects.filter(status=S.PENDING, created_at__lte=now - timedelta(days=days))
+    note = f"Cancelled automatically: not paid within {days} days."
+    return each_still_due(due, lambda order: _apply(order, "cancel", actor=None, note=note))
 
 
 # --- Reviews ---------------------------------------------------------------------------------

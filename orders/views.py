@@ -152,16 +152,27 @@ def order_detail(request, pk: int):
     return _render_detail(request, get_order_for(request.user, pk))
 
 
+def _form_action(request, pk: int, *, form, form_key: str, perform, success: str):
+    """The shape of every note-carrying move: 404 for strangers, 400 on a bad form, else call the service."""
+    order = get_order_for(request.user, pk)
+    if not form.is_valid():
+        return _render_detail(request, order, status=400, **{form_key: form})
+    perform(order, form.cleaned_data)
+    messages.success(request, success)
+    return redirect("orders:detail", pk=order.pk)
+
+
 @login_required
 @require_POST
 def cancel(request, pk: int):
-    order = get_order_for(request.user, pk)
-    form = OptionalNoteForm(request.POST, label="Reason (optional)")
-    if not form.is_valid():
-        return _render_detail(request, order, status=400, cancel_form=form)
-    services.cancel_order(order.pk, actor=request.user, reason=form.cleaned_data["note"])
-    messages.success(request, "The order was cancelled.")
-    return redirect("orders:detail", pk=order.pk)
+    return _form_action(
+        request,
+        pk,
+        form=OptionalNoteForm(request.POST, label="Reason (optional)"),
+        form_key="cancel_form",
+        perform=lambda order, data: services.cancel_order(order.pk, actor=request.user, reason=data["note"]),
+        success="The order was cancelled.",
+    )
 
 
 @login_required
@@ -192,13 +203,14 @@ def deliver(request, pk: int):
 @login_required
 @require_POST
 def request_revision(request, pk: int):
-    order = get_order_for(request.user, pk)
-    form = NoteForm(request.POST, label="What should change?")
-    if not form.is_valid():
-        return _render_detail(request, order, status=400, revision_form=form)
-    services.request_revision(order.pk, actor=request.user, note=form.cleaned_data["note"])
-    messages.success(request, "Revision requested. The coach has been told.")
-    return redirect("orders:detail", pk=order.pk)
+    return _form_action(
+        request,
+        pk,
+        form=NoteForm(request.POST, label="What should change?"),
+        form_key="revision_form",
+        perform=lambda order, data: services.request_revision(order.pk, actor=request.user, note=data["note"]),
+        success="Revision requested. The coach has been told.",
+    )
 
 
 @login_required
@@ -213,40 +225,46 @@ def accept_delivery(request, pk: int):
 @login_required
 @require_POST
 def open_dispute(request, pk: int):
-    order = get_order_for(request.user, pk)
-    form = NoteForm(request.POST, label="What went wrong?")
-    if not form.is_valid():
-        return _render_detail(request, order, status=400, dispute_form=form)
-    services.open_dispute(order.pk, actor=request.user, reason=form.cleaned_data["note"])
-    messages.success(request, "Dispute opened. Our team will contact you both.")
-    return redirect("orders:detail", pk=order.pk)
+    return _form_action(
+        request,
+        pk,
+        form=NoteForm(request.POST, label="What went wrong?"),
+        form_key="dispute_form",
+        perform=lambda order, data: services.open_dispute(order.pk, actor=request.user, reason=data["note"]),
+        success="Dispute opened. Our team will contact you both.",
+    )
 
 
 @login_required
 @require_POST
 def review(request, pk: int):
-    order = get_order_for(request.user, pk)
-    form = ReviewForm(request.POST)
-    if not form.is_valid():
-        return _render_detail(request, order, status=400, review_form=form)
-    services.submit_review(
-        order.pk, client=request.user, rating=form.cleaned_data["rating"], comment=form.cleaned_data["comment"]
+    return _form_action(
+        request,
+        pk,
+        form=ReviewForm(request.POST),
+        form_key="review_form",
+        perform=lambda order, data: services.submit_review(
+            order.pk, client=request.user, rating=data["rating"], comment=data["comment"]
+        ),
+        success="Thank you for your review.",
     )
-    messages.success(request, "Thank you for your review.")
-    return redirect("orders:detail", pk=order.pk)
 
 
 @login_required
 @require_POST
 def reply(request, pk: int):
-    order = get_order_for(request.user, pk)
-    review_obj = get_object_or_404(Review, order=order)
-    form = ReplyForm(request.POST)
-    if not form.is_valid():
-        return _render_detail(request, order, status=400, reply_form=form)
-    services.reply_to_review(review_obj.pk, coach=request.user, reply=form.cleaned_data["reply"])
-    messages.success(request, "Your reply is published.")
-    return redirect("orders:detail", pk=order.pk)
+    def perform(order, data):
+        review_obj = get_object_or_404(Review, order=order)
+        services.reply_to_review(review_obj.pk, coach=request.user, reply=data["reply"])
+
+    return _form_action(
+        request,
+        pk,
+        form=ReplyForm(request.POST),
+        form_key="reply_form",
+        perform=perform,
+        success="Your reply is published.",
+    )
 
 
 @role_required("coach")

@@ -229,63 +229,66 @@ def reject_request(request_id: int, *, coach, reason: str = "") -> ServiceReques
     return service_request
 
 
-# --- Jobs (idempotent: each picks only rows still in the state it acts on) -------------------
+# --- Jobs (idempotent: each acts only on rows still due once they are locked) -------------------
+
+
+def each_still_due(due, act) -> int:
+    """Call act(row) for every row of `due`, each in its own transaction after locking it and
+    checking it still matches (another worker or a person may have moved it). Returns how many.
+
+    Running a job twice, or two beat workers at once, therefore acts on each row once.
+    """
+    done = 0
+    for pk in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            row = due.select_for_update(of=("self",)).filter(pk=pk).first()
+            if row is not None:
+                act(row)
+                done += 1
+    return done
 
 
 def expire_requests(now=None) -> int:
     """Pending requests past expires_at become expired; the client is told once."""
     now = now or timezone.now()
-    done = 0
-    due = ServiceRequest.objects.filter(status=RequestStatus.PENDING, expires_at__lte=now)
-    for request_id in due.values_list("pk", flat=True):
-        with transaction.atomic():
-            service_request = (
-                ServiceRequest.objects.select_for_update(of=("self",)).select_related("client").get(pk=request_id)
-            )
-            if service_request.status != RequestStatus.PENDING or service_request.expires_at > now:
-                continue
-            service_request.status = RequestStatus.EXPIRED
-            service_request.decided_at = now
-            service_request.save(update_fields=["status", "decided_at", "updated_at"])
-            notify(
-                service_request.client,
-                "request_expired",
-                f"Your request “{service_request.title}” expired without an answer. "
-                "You can send it to another coach or as an open request.",
-                link=_request_link(service_request),
-            )
-            done += 1
-    return done
+
+    def expire(service_request: ServiceRequest) -> None:
+        service_request.status = RequestStatus.EXPIRED
+        service_request.decided_at = now
+        service_request.save(update_fields=["status", "decided_at", "updated_at"])
+        notify(
+            service_request.client,
+            "request_expired",
+            f"Your request “{service_request.title}” expired without an answer. "
+            "You can send it to another coach or as an open request.",
+            link=_request_link(service_request),
+        )
+
+    due = ServiceRequest.objects.filter(status=RequestStatus.PENDING, expires_at__lte=now).select_related("client")
+    return each_still_due(due, expire)
 
 
 def send_expiry_reminders(now=None) -> int:
     """Remind the addressed coach once, REQUEST_REMINDER_HOURS_BEFORE hours before a request expires."""
     now = now or timezone.now()
-    horizon = now + timedelta(hours=settings.REQUEST_REMINDER_HOURS_BEFORE)
+
+    def remind(service_request: ServiceRequest) -> None:
+        service_request.reminder_sent_at = now
+        service_request.save(update_fields=["reminder_sent_at", "updated_at"])
+        hours = max(int((service_request.expires_at - now).total_seconds() // 3600), 1)
+        notify(
+            service_request.coach.user,
+            "request_reminder",
+            f"The request “{service_request.title}” expires in about {hours} hour{'s' if hours != 1 else ''}. "
+            "Accept or reject it so the client knows where they stand.",
+            link=_request_link(service_request),
+        )
+
     due = ServiceRequest.objects.filter(
         status=RequestStatus.PENDING,
         coach__isnull=False,
         reminder_sent_at__isnull=True,
         expires_at__gt=now,
-        expires_at__lte=horizon,
-    )
-    done = 0
-    for request_id in due.values_list("pk", flat=True):
-        with transaction.atomic():
-            service_request = (
-                ServiceRequest.objects.select_for_update(of=("self",)).select_related("coach__user").get(pk=request_id)
-            )
-            if service_request.status != RequestStatus.PENDING or service_request.reminder_sent_at is not None:
-                continue
-            service_request.reminder_sent_at = now
-            service_request.save(update_fields=["reminder_sent_at", "updated_at"])
-            hours = max(int((service_request.expires_at - now).total_seconds() // 3600), 1)
-            notify(
-                service_request.coach.user,
-                "request_reminder",
-                f"The request “{service_request.title}” expires in about {hours} hour{'s' if hours != 1 else ''}. "
-                "Accept or reject it so the client knows where they stand.",
-                link=_request_link(service_request),
-            )
-            done += 1
-    return done
+        expires_at__lte=now + timedelta(hours=settings.REQUEST_REMINDER_HOURS_BEFORE),
+    ).select_related("coach__user")
+    return each_still_due(due, remind)

@@ -29,14 +29,3 @@ def page_as(browser, live_server):
     yield make
     for context in contexts:
         context.close()
-
-
-@pytest.fixture
-def browser_media(settings, tmp_path):
-    """Uploads go to a throwaway folder and the dev no-op scanner marks them clean."""
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.FILE_STORAGE_KIND = "local"
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
-    settings.CLAMD_URL = ""
-    settings.FILE_SCAN_NOOP_ALLOWED = True
-    return tmp_path / "media"

@@ -28,7 +28,7 @@ def _deadline(days=12):
 
 
 def test_full_order_journey_with_revision_and_review(
-    page_as, client_user, coach_user, staff_user, artifacts_dir, browser_media
+    page_as, client_user, coach_user, staff_user, artifacts_dir, local_media
 ):
     profile = coach_user.coach_profile
     client = page_as(client_user)

@@ -15,12 +15,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.FILE_STORAGE_KIND = "local"
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
-    settings.CLAMD_URL = ""
-    settings.FILE_SCAN_NOOP_ALLOWED = True
+def _media(local_media):
+    return local_media
 
 
 def _data(**extra):
