@@ -9,7 +9,7 @@ PORT ?= 8000
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet --upgrade pip 2>&1 | grep -v "is ignored: it is neither" || true
 
 $(VENV)/.installed: requirements.txt $(PY)
 	$(PIP) install --quiet -r requirements.txt 2>&1 | grep -v "is ignored: it is neither" || true
