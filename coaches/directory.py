@@ -7,10 +7,12 @@ one page of rows, two prefetches (services, languages) and a cached list of lang
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 
@@ -23,6 +25,7 @@ MAX_QUERY_LENGTH = 100
 MAX_PRICE_MAJOR = Decimal("100000")
 LANGUAGES_CACHE_KEY = "coaches:languages:v1"
 LANGUAGES_CACHE_SECONDS = 600
+VERSION_KEY = "coaches:directory:version"
 
 SORTS = {
     "rating": "Highest rated",
@@ -34,6 +37,28 @@ DEFAULT_SORT = "rating"
 TRUE_VALUES = {"1", "true", "on", "yes"}
 FALSE_VALUES = {"", "0", "false", "off", "no"}
 RATING_CHOICES = [("4.5", "4.5 and up"), ("4", "4 and up"), ("3.5", "3.5 and up"), ("3", "3 and up")]
+
+
+def directory_changed() -> None:
+    """Make every cached directory result stale at once (a coach, their services or account changed).
+
+    Call it after commit: the next request then sees the committed rows.
+    """
+    try:
+        cache.incr(VERSION_KEY)
+    except ValueError:  # never set, or evicted
+        cache.set(VERSION_KEY, 1, None)
+
+
+def cached_results_key(filters: Filters, page: str) -> str | None:
+    """The cache key of one rendered result page, or None when it should not be cached."""
+    if settings.COACH_DIRECTORY_CACHE_SECONDS <= 0:
+        return None
+    if page and not (page.isdigit() and len(page) <= 4):
+        return None  # odd page values are rare; do not let them fill the cache
+    version = cache.get(VERSION_KEY, 0)
+    digest = hashlib.sha256(f"{filters.querystring()}|{page}".encode()).hexdigest()[:32]
+    return f"coaches:directory:{version}:{digest}"
 
 
 def language_choices() -> list[tuple[str, str]]:

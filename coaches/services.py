@@ -12,6 +12,7 @@ from django.utils import timezone
 from audit.services import record as audit
 from elite.exceptions import DomainError, NotPermitted
 
+from .directory import directory_changed
 from .models import CoachProfile, CoachService, Language, ServiceType
 
 CURRENCIES = ("GBP", "EUR", "USD")
@@ -162,5 +163,6 @@ def recompute_response_time(profile: CoachProfile) -> float | None:
         total = sum(max((decided - created).total_seconds(), 0.0) for created, decided in pairs)
         hours = round(total / len(pairs) / 3600, 2)
     CoachProfile.objects.filter(pk=profile.pk).update(response_time_hours=hours, updated_at=timezone.now())
+    transaction.on_commit(directory_changed)  # .update() sends no post_save (coaches.signals)
     profile.response_time_hours = hours
     return hours

@@ -1,16 +1,29 @@
 """Coach directory, public coach pages and the coach's own profile editor."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 
 from elite.exceptions import NotPermitted
 
 from . import services
-from .directory import RATING_CHOICES, SORTS, card_price, language_choices, parse_filters, search
+from .directory import (
+    PAGE_SIZE,
+    RATING_CHOICES,
+    SORTS,
+    cached_results_key,
+    card_price,
+    language_choices,
+    parse_filters,
+    search,
+)
 from .forms import ProfileForm, service_formset
 from .models import CoachProfile, CoachService, Language, ServiceType
 
@@ -19,24 +32,33 @@ SERVICE_ORDER = {value: index for index, value in enumerate(ServiceType.values)}
 
 
 def directory(request):
+    """The public directory. The filter form and results depend only on the (normalised) filters,
+    never on the visitor, so they are rendered without the request and reused from the cache;
+    notices about ignored input and the page chrome are rendered per request."""
     filters = parse_filters(request.GET)
-    page = Paginator(search(filters), 12).get_page(request.GET.get("page"))
-    cards = [{"coach": coach, "price_from": card_price(coach, filters.service)} for coach in page.object_list]
-    return render(
-        request,
-        "coaches/directory.html",
-        {
-            "filters": filters,
-            "chips": filters.active(),
-            "page": page,
-            "cards": cards,
-            "querystring": filters.querystring(),
-            "service_choices": ServiceType.choices,
-            "language_choices": language_choices(),
-            "rating_choices": RATING_CHOICES,
-            "sort_choices": SORTS.items(),
-        },
-    )
+    page_param = request.GET.get("page", "").strip()
+    key = cached_results_key(filters, page_param)
+    body = cache.get(key) if key else None
+    if body is None:
+        page = Paginator(search(filters), PAGE_SIZE).get_page(page_param)
+        cards = [{"coach": coach, "price_from": card_price(coach, filters.service)} for coach in page.object_list]
+        body = render_to_string(
+            "coaches/partials/directory_body.html",
+            {
+                "filters": filters,
+                "chips": filters.active(),
+                "page": page,
+                "cards": cards,
+                "querystring": filters.querystring(),
+                "service_choices": ServiceType.choices,
+                "language_choices": language_choices(),
+                "rating_choices": RATING_CHOICES,
+                "sort_choices": SORTS.items(),
+            },
+        )
+        if key:
+            cache.set(key, body, settings.COACH_DIRECTORY_CACHE_SECONDS)
+    return render(request, "coaches/directory.html", {"filters": filters, "body": mark_safe(body)})  # noqa: S308
 
 
 def _visible_coach(request, pk: int) -> CoachProfile:

@@ -22,3 +22,9 @@ def review_for():
         return review
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _no_directory_cache(settings):
+    """Most tests look at one render; test_directory_cache turns the cache back on."""
+    settings.COACH_DIRECTORY_CACHE_SECONDS = 0

@@ -1,0 +1,101 @@
+"""The directory reuses rendered results for identical filters, and coach changes show at once."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import AccountStatus
+from coaches import services
+from coaches.tests.factories import CoachProfileFactory
+
+pytestmark = pytest.mark.django_db
+URL = reverse("coaches:directory")
+
+
+@pytest.fixture(autouse=True)
+def _cache_on(settings):
+    settings.COACH_DIRECTORY_CACHE_SECONDS = 60
+
+
+def get(client, params=None):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(URL, params or {})
+    return response, len(queries)
+
+
+def test_identical_filters_are_served_from_the_cache(client):
+    CoachProfileFactory(headline="Cached coach")
+
+    first, first_queries = get(client, {"service": "cv", "sort": "newest"})
+    second, second_queries = get(client, {"sort": "newest", "service": "cv"})
+
+    assert first_queries >= 3
+    assert second_queries == 0
+    assert "Cached coach" in second.content.decode()
+    assert first.content == second.content
+
+
+def test_notices_are_still_shown_on_a_cached_page(client):
+    CoachProfileFactory()
+    get(client, {"service": "cv"})
+
+    response, queries = get(client, {"service": "cv", "min_price": "lots"})
+
+    assert queries == 0
+    assert "it is not a number" in response.content.decode()
+
+
+def test_profile_edits_show_immediately(client, django_capture_on_commit_callbacks):
+    profile = CoachProfileFactory(headline="Old headline")
+    get(client)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_profile(profile, actor=profile.user, changes={"headline": "Fresh headline"})
+    response, queries = get(client)
+
+    assert queries > 0
+    assert "Fresh headline" in response.content.decode()
+
+
+def test_new_coaches_and_suspensions_show_immediately(client, django_capture_on_commit_callbacks):
+    first = CoachProfileFactory(headline="First coach")
+    get(client)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        CoachProfileFactory(headline="Second coach")
+    assert "Second coach" in get(client)[0].content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first.user.account_status = AccountStatus.SUSPENDED
+        first.user.save()
+    assert "First coach" not in get(client)[0].content.decode()
+
+
+def test_verification_and_response_time_changes_show_immediately(
+    client, staff_user, django_capture_on_commit_callbacks
+):
+    profile = CoachProfileFactory(headline="Newly verified coach")
+    get(client, {"verified": "1"})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.set_verified(profile, actor=staff_user, verified=True)
+
+    response, _ = get(client, {"verified": "1"})
+    assert "Newly verified coach" in response.content.decode()
+
+    get(client, {"sort": "response_time"})
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.recompute_response_time(profile)
+    assert callbacks
+    _, queries = get(client, {"sort": "response_time"})
+    assert queries > 0
+
+
+def test_odd_page_values_are_not_cached(client):
+    CoachProfileFactory()
+    get(client, {"page": "x" * 20})
+
+    _, queries = get(client, {"page": "x" * 20})
+
+    assert queries > 0
