@@ -18,7 +18,8 @@ _BADGES = {
 
 @register.simple_tag
 def upload_limit() -> str:
-    return filesizeformat(settings.FILE_UPLOAD_MAX_BYTES)
+    mb = settings.FILE_UPLOAD_MAX_BYTES / (1024 * 1024)
+    return f"{mb:g} MB" if mb >= 1 else filesizeformat(settings.FILE_UPLOAD_MAX_BYTES)
 
 
 @register.simple_tag
@@ -41,3 +42,19 @@ def scan_badge_class(asset) -> str:
 @register.filter
 def scan_badge_label(asset) -> str:
     return _BADGES.get(asset.scan_status, _BADGES["error"])[1]
+
+
+@register.simple_tag
+def recent_uploads(user, category, existing=None, limit: int = 5) -> list:
+    """The user's latest live uploads of a category, to attach again without re-uploading."""
+    from files.models import FileAsset, ScanStatus
+
+    if not getattr(user, "is_authenticated", False) or not category:
+        return []
+    skip = [asset.pk for asset in existing or []]
+    return list(
+        FileAsset.objects.live()
+        .filter(owner=user, category=category)
+        .exclude(scan_status=ScanStatus.INFECTED)
+        .exclude(pk__in=skip)[:limit]
+    )

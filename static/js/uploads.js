@@ -97,9 +97,21 @@
     box.classList.remove("d-none");
   }
 
+  function failProgress(field, label) {
+    var bar = field.querySelector("[data-progress-bar]");
+    bar.classList.remove("progress-bar-animated", "progress-bar-striped");
+    bar.classList.add("bg-danger");
+    bar.style.width = "100%";
+    bar.textContent = "Failed";
+    field.querySelector("[data-progress-label]").textContent = label;
+  }
+
   function setProgress(field, percent, label) {
     var wrap = field.querySelector("[data-progress]");
     var bar = field.querySelector("[data-progress-bar]");
+    bar.classList.remove("bg-danger");
+    bar.classList.toggle("progress-bar-animated", percent < 100);
+    bar.classList.toggle("progress-bar-striped", percent < 100);
     wrap.classList.remove("d-none");
     wrap.setAttribute("aria-valuenow", String(percent));
     bar.style.width = percent + "%";
@@ -107,6 +119,7 @@
     field.querySelector("[data-progress-label]").textContent = label || "";
   }
 
+  // `field` is an upload area or any [data-status-root] (e.g. the table of /files/).
   function poll(field) {
     if (field._polling) { return; }
     field._polling = true;
@@ -167,14 +180,17 @@
         setProgress(field, 100, "Uploaded " + body.name);
         renderItem(field, body);
         poll(field);
+        done(true);
       } else {
+        failProgress(field, file.name + " was not uploaded.");
         showError(field, body.error || "The upload failed (error " + xhr.status + "). Please try again.");
+        done(false);
       }
-      done();
     };
     xhr.onerror = function () {
+      failProgress(field, file.name + " was not uploaded.");
       showError(field, "The upload failed: check your connection and try again.");
-      done();
+      done(false);
     };
     setProgress(field, 0, "Uploading " + file.name + "… 0%");
     xhr.send(data);
@@ -182,11 +198,16 @@
 
   function uploadAll(field, files) {
     var queue = Array.prototype.slice.call(files);
+    var stored = 0;
+    var failed = 0;
     showError(field, "");
     field.classList.add("is-uploading");
-    function next() {
-      if (!queue.length) { field.classList.remove("is-uploading"); return; }
-      uploadOne(field, queue.shift(), next);
+    function next(ok) {
+      if (ok === true) { stored += 1; } else if (ok === false) { failed += 1; }
+      if (queue.length) { uploadOne(field, queue.shift(), next); return; }
+      field.classList.remove("is-uploading");
+      // A page that lists the uploads (/files/) shows them in its table once all went well.
+      if (stored && !failed && field.hasAttribute("data-reload-after-upload")) { window.location.reload(); }
     }
     next();
   }
@@ -237,6 +258,7 @@
 
   function init() {
     document.querySelectorAll("[data-upload-field]").forEach(setup);
+    document.querySelectorAll("[data-status-root]").forEach(poll);
   }
 
   if (document.readyState === "loading") {
