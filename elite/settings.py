@@ -126,7 +126,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{CACHE_KEY_PREFIX}:asgi"},
+            # redis-py 8 defaults to a 5 s socket timeout, the same as channels-redis's 5 s blocking pop
+            # (BZPOPMIN): an idle consumer's read then times out and its websocket drops. Give reads room.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "prefix": f"{CACHE_KEY_PREFIX}:asgi",
+            },
         }
     }
 else:
@@ -265,6 +270,9 @@ if not DEBUG and not CLAMD_URL:
 FILE_SCAN_MAX_RETRIES = env.int("FILE_SCAN_MAX_RETRIES", default=5)
 FILE_SCAN_RETRY_BASE_DELAY = env.int("FILE_SCAN_RETRY_BASE_DELAY", default=30)  # seconds, doubles per retry
 FILE_SCAN_RETRY_MAX_DELAY = 3600
+# files: uploads still pending this long after their last change have their scan queued again (beat job).
+FILE_SCAN_STALE_MINUTES = env.int("FILE_SCAN_STALE_MINUTES", default=60)
+CELERY_BEAT_SCHEDULE["files-requeue-stale-scans"] = {"task": "files.tasks.requeue_stale_scans", "schedule": 15 * 60}
 
 # --- Email ------------------------------------------------------------------
 _email = env.email_url("EMAIL_URL", default="consolemail://")
