@@ -9,6 +9,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.apps import apps
 from django.conf import settings
@@ -279,3 +280,22 @@ def remove_stored(asset_id: int) -> bool:
         return False
     default_storage.delete(asset.key)
     return True
+
+
+def requeue_stale_scans(*, older_than_minutes: int) -> int:
+    """Scans whose task was lost (a worker died, the broker was down) are scheduled again.
+
+    A file stays pending, and undownloadable, until a scanner has really looked at it.
+    """
+    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
+    stale = list(
+        FileAsset.objects.live()
+        .filter(scan_status=ScanStatus.PENDING, updated_at__lt=cutoff)
+        .values_list("pk", flat=True)
+    )
+    if stale:
+        FileAsset.objects.filter(pk__in=stale).update(updated_at=timezone.now())
+        for asset_id in stale:
+            _schedule_scan(asset_id)
+        logger.warning("re-queued %d stale virus scans", len(stale))
+    return len(stale)

@@ -36,3 +36,9 @@ def scan_file(self, asset_id: int) -> str | None:
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=30, max_retries=6)
 def remove_from_storage(asset_id: int) -> bool:
     return services.remove_stored(asset_id)
+
+
+@shared_task
+def requeue_stale_scans() -> int:
+    """Beat job: uploads still pending long after their scan should have finished are scanned again."""
+    return services.requeue_stale_scans(older_than_minutes=settings.FILE_SCAN_STALE_MINUTES)

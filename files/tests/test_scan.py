@@ -143,3 +143,21 @@ def test_production_settings_require_clamd_url():
     assert refused.returncode != 0
     assert "CLAMD_URL" in refused.stderr
     assert _manage_check({"CLAMD_URL": "tcp://127.0.0.1:3310"}).returncode == 0
+
+
+def test_stale_pending_scans_are_queued_again(clamd, client_user, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from files.models import FileAsset
+    from files.tasks import requeue_stale_scans
+
+    lost = services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")  # task never ran
+    fresh = services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")
+    FileAsset.objects.filter(pk=lost.pk).update(updated_at=timezone.now() - timedelta(hours=2))
+    assert requeue_stale_scans.delay().get() == 1
+    lost.refresh_from_db()
+    fresh.refresh_from_db()
+    assert lost.scan_status == ScanStatus.CLEAN
+    assert fresh.scan_status == ScanStatus.PENDING
