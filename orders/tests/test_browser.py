@@ -105,6 +105,8 @@ def test_full_order_journey_with_revision_and_review(
     ServiceRequestFactory(client=client_user, coach=coach_user.coach_profile, title="Cover letter for fintech")
     client.goto("/dashboard/")
     _shot(client, artifacts_dir, "dashboard-client")
+    coach.goto("/orders/")
+    _shot(coach, artifacts_dir, "orders-list-coach")
     coach.goto("/dashboard/")
     expect(coach.get_by_text("Cover letter for fintech")).to_be_visible()
     _shot(coach, artifacts_dir, "dashboard-coach")
@@ -118,13 +120,14 @@ def test_full_order_journey_with_revision_and_review(
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360
 
 
-def test_coach_rejects_a_request_with_a_reason(page_as, client_user, coach_user):
+def test_coach_rejects_a_request_with_a_reason(page_as, client_user, coach_user, artifacts_dir):
     service_request = ServiceRequestFactory(
         client=client_user, coach=coach_user.coach_profile, title="LinkedIn refresh"
     )
     coach = page_as(coach_user)
     coach.goto(f"/requests/{service_request.pk}/")
     coach.get_by_label(re.compile("Reason")).fill("Fully booked until next month, sorry.")
+    _shot(coach, artifacts_dir, "request-detail-coach")
     coach.get_by_role("button", name="Reject").click()
     expect(coach.get_by_text("The client has been told")).to_be_visible()
 
@@ -133,6 +136,7 @@ def test_coach_rejects_a_request_with_a_reason(page_as, client_user, coach_user)
     row = client.locator(f'[data-request-id="{service_request.pk}"]')
     expect(row.get_by_text("Rejected")).to_be_visible()
     expect(row.get_by_text("Fully booked until next month")).to_be_visible()
+    _shot(client, artifacts_dir, "requests-list")
     client.goto("/notifications/")
     expect(client.get_by_text(re.compile("cannot take your request"))).to_be_visible()
 
