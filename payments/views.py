@@ -91,16 +91,21 @@ def paypal_create(request, order_id: int):
     return redirect(approve_url)
 
 
+def _paypal_payment(request, order: Order, token: str) -> Payment:
+    """The client's PayPal payment for this order named by PayPal's order id (`token`), or 404."""
+    return get_object_or_404(
+        Payment.objects.filter(client=request.user, order=order, provider=Provider.PAYPAL),
+        provider_payment_id=token,
+    )
+
+
 @require_GET
 @verified_email_required
 @role_required("client")
 def paypal_return(request, order_id: int):
     """PayPal sends the client back here (?token=<PayPal order id>) to confirm the capture."""
     order = _client_order(request.user, order_id)
-    payment = get_object_or_404(
-        Payment.objects.filter(client=request.user, order=order, provider=Provider.PAYPAL),
-        provider_payment_id=request.GET.get("token", ""),
-    )
+    payment = _paypal_payment(request, order, request.GET.get("token", ""))
     if payment.status in CAPTURED_STATES:
         return redirect(_done_url(request, payment))
     return render(request, "payments/paypal_return.html", {"order": order, "payment": payment})
@@ -111,10 +116,7 @@ def paypal_return(request, order_id: int):
 @role_required("client")
 def paypal_capture(request, order_id: int):
     order = _client_order(request.user, order_id)
-    payment = get_object_or_404(
-        Payment.objects.filter(client=request.user, order=order, provider=Provider.PAYPAL),
-        provider_payment_id=request.POST.get("token", ""),
-    )
+    payment = _paypal_payment(request, order, request.POST.get("token", ""))
     outcome = services.capture_paypal(payment)
     if outcome == "failed":
         messages.error(request, "PayPal did not accept the payment. You have not been charged; you can try again.")

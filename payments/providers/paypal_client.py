@@ -16,7 +16,14 @@ from django.conf import settings
 
 from elite.money import ZERO_DECIMAL_CURRENCIES, minor_to_decimal
 
-from .errors import PaymentProviderError, ProviderNotConfigured, ProviderRefused, ProviderUnavailable, SignatureError
+from .errors import (
+    PaymentProviderError,
+    ProviderNotConfigured,
+    ProviderRefused,
+    ProviderUnavailable,
+    SignatureError,
+    parse_event,
+)
 
 PROVIDER = "paypal"
 TIMEOUT_SECONDS = 20
@@ -242,12 +249,7 @@ def verify_webhook(payload: bytes, headers) -> dict:
     PayPal being unreachable raises ProviderUnavailable (answered 503, so PayPal delivers again)."""
     if not settings.PAYPAL_WEBHOOK_ID:
         raise SignatureError("PayPal webhooks are not configured here.", provider=PROVIDER)
-    try:
-        event = json.loads(payload)
-    except ValueError as error:
-        raise SignatureError("The event body is not JSON.", provider=PROVIDER) from error
-    if not isinstance(event, dict) or not event.get("id") or not event.get("event_type"):
-        raise SignatureError("The event has no id or event_type.", provider=PROVIDER)
+    event = parse_event(payload, provider=PROVIDER, type_key="event_type")
     fields = {}
     for field, header in SIGNATURE_HEADERS.items():
         value = headers.get(header)

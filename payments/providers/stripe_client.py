@@ -7,14 +7,20 @@ idempotency key, so the SDK's own network retries cannot create a second session
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import Any
 
 import stripe
 from django.conf import settings
 
-from .errors import PaymentProviderError, ProviderNotConfigured, ProviderRefused, ProviderUnavailable, SignatureError
+from .errors import (
+    PaymentProviderError,
+    ProviderNotConfigured,
+    ProviderRefused,
+    ProviderUnavailable,
+    SignatureError,
+    parse_event,
+)
 
 PROVIDER = "stripe"
 # Stripe's own default; an older (even correctly signed) delivery is refused.
@@ -131,10 +137,4 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> dict:
         )
     except stripe.SignatureVerificationError as error:
         raise SignatureError(f"Invalid Stripe signature: {error._message}", provider=PROVIDER) from error
-    try:
-        event = json.loads(payload)
-    except ValueError as error:
-        raise SignatureError("The event body is not JSON.", provider=PROVIDER) from error
-    if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
-        raise SignatureError("The event has no id or type.", provider=PROVIDER)
-    return event
+    return parse_event(payload, provider=PROVIDER)

@@ -16,7 +16,7 @@ import uuid
 
 from django.conf import settings
 
-from .errors import ProviderNotConfigured, SignatureError
+from .errors import ProviderNotConfigured, SignatureError, parse_event
 
 PROVIDER = "test"
 SIGNATURE_HEADER = "Test-Signature"
@@ -60,13 +60,7 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> dict:
         raise SignatureError("The signature does not match the body.", provider=PROVIDER)
     if abs(time.time() - timestamp) > WEBHOOK_TOLERANCE_SECONDS:
         raise SignatureError("The signature is too old.", provider=PROVIDER)
-    try:
-        event = json.loads(payload)
-    except ValueError as error:
-        raise SignatureError("The event body is not JSON.", provider=PROVIDER) from error
-    if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
-        raise SignatureError("The event has no id or type.", provider=PROVIDER)
-    return event
+    return parse_event(payload, provider=PROVIDER)
 
 
 def build_event(event_type: str, **data) -> bytes:
