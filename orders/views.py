@@ -87,6 +87,7 @@ def order_list(request):
     )
 
 
+PAGE_ACTIONS = {"cancel", "deliver", "request_revision", "accept_delivery", "open_dispute"}
 STEP_LABELS = ["Accepted", "Paid", "Delivered", "Completed"]
 
 
@@ -120,7 +121,8 @@ def _render_detail(request, order: Order, *, status: int = 200, **forms):
     events = OrderEvent.objects.filter(order=order).select_related("actor")
     deliveries = Delivery.objects.filter(order=order).prefetch_related("files").select_related("created_by")
     review = Review.objects.filter(order=order).first()
-    allowed = services.allowed_transitions(order, user)
+    # Moves with a button here; staff mark payments and settle disputes in the console.
+    allowed = [m for m in services.allowed_transitions(order, user) if m in PAGE_ACTIONS]
     is_client, is_coach = order.client_id == user.pk, order.coach_id == user.pk
     context = {
         "order": order,

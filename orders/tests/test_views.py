@@ -79,9 +79,13 @@ def test_someone_elses_order_is_404(client, order, other_client, other_coach):
     assert order.status == OrderStatus.PENDING
 
 
-def test_staff_can_open_any_order(client, order, staff_user):
+def test_staff_can_open_any_order_and_are_pointed_to_the_console(client, order, staff_user):
+    services.mark_paid(order.pk)
+    services.open_dispute(order.pk, actor=order.client, reason="The coach went silent")
     client.force_login(staff_user)
-    assert client.get(f"/orders/{order.pk}/").status_code == 200
+    html = client.get(f"/orders/{order.pk}/").content.decode()
+    assert f"/admin/orders/order/{order.pk}/change/" in html
+    assert "What you can do now" not in html  # resolution is a console action, not a button here
 
 
 def test_anonymous_is_sent_to_login(client, order):
