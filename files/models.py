@@ -1,5 +1,6 @@
 """Uploaded files: stored under generated keys, scanned before anyone may download them."""
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 
@@ -27,8 +28,6 @@ class StorageKind(models.TextChoices):
 
 # Who besides the owner may see a file, as lookups over the relations that point at FileAsset.
 _SHARED_WITH = (
-    "service_requests__client",
-    "service_requests__coach__user",
     "service_requests__order__coach",
     "deliveries__order__client",
     "deliveries__order__coach",
@@ -48,15 +47,18 @@ class FileAssetQuerySet(models.QuerySet):
         """Live files `user` may download: their own, and those of their orders, requests and threads.
 
         files sits below requests_app, orders and messaging, so it reaches them only through the
-        reverse relations they declare (service_requests, deliveries, messages), never by import.
-        A coach sees a request's attachments when the request was sent to them or became their order.
+        app registry and the reverse relations they declare (service_requests, deliveries,
+        messages), never by import.
         """
         if user is None or not user.is_authenticated:
             return self.none()
         live = self.live()
         if user.is_staff:
             return live
-        shared = models.Q(owner=user)
+        # A request's attachments travel with the request: whoever may open it (its client, the coach it
+        # was sent to, matching coaches while it is open, the coach of its order) may open them.
+        ServiceRequest = apps.get_model("requests_app", "ServiceRequest")
+        shared = models.Q(owner=user) | models.Q(pk__in=ServiceRequest.objects.visible_to(user).values("attachments"))
         for lookup in _SHARED_WITH:
             shared |= models.Q(pk__in=self.model.objects.filter(**{lookup: user}).values("pk"))
         return live.filter(shared)

@@ -210,3 +210,17 @@ def test_link_stops_working_once_the_file_is_deleted(client, client_user):
     link = signed_link(client, client_user, asset)
     services.delete_upload(asset, actor=client_user)
     assert client.get(link).status_code == 404
+
+
+def test_open_request_cv_is_visible_to_matching_coaches_only(client, client_user, coach_user):
+    from coaches.tests.factories import CoachProfileFactory
+    from requests_app.tests.factories import ServiceRequestFactory
+
+    open_request = ServiceRequestFactory(client=client_user, coach=None)
+    cv = clean_upload(client_user)
+    open_request.attachments.add(cv)
+    client.force_login(coach_user)  # offers CV writing: sees the open request, and so its CV
+    assert client.get(reverse("files:download", args=[cv.pk])).status_code == 302
+    linkedin_only = CoachProfileFactory(services=["linkedin"]).user
+    client.force_login(linkedin_only)
+    assert client.get(reverse("files:download", args=[cv.pk])).status_code == 404
