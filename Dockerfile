@@ -34,6 +34,7 @@ COPY --from=build --chown=app:app /app/node_modules ./node_modules
 COPY --from=build --chown=app:app /app/staticfiles ./staticfiles
 USER app
 EXPOSE 8000 8001
-HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8000'), timeout=2)" || exit 1
+# No HEALTHCHECK here: the same image runs workers too. Point the orchestrator's probes at
+# GET /health (liveness) and GET /ready (readiness) of the web process.
 ENTRYPOINT ["/app/deploy/entrypoint.sh"]
 CMD ["web"]
