@@ -247,7 +247,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "entry_type", "order", "payment", "coach", "gross", "fee", "payout", "currency")
     list_filter = ("entry_type", "currency")
     search_fields = ("=order__id", "=payment__id", "coach__email", "idempotency_key")
-    list_select_related = ("coach",)
+    list_select_related = ("coach", "order", "payment")
     date_hierarchy = "created_at"
 
     @admin.display(description="Gross", ordering="gross_minor")
@@ -268,3 +268,4 @@ class RefundAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "payment", "amount_minor", "currency", "status", "provider_refund_id", "requested_by")
     list_filter = ("status",)
     search_fields = ("=payment__id", "provider_refund_id")
+    list_select_related = ("payment", "requested_by")

@@ -87,7 +87,7 @@ def test_only_staff_refund(client_user, order):
         services.refund(payment, amount_minor=100, actor=client_user, reason="x")
     c = Client()
     c.force_login(client_user)
-    assert c.get(refund_page(payment)).status_code == 302  # admin login page
+    assert c.get(refund_page(payment)).status_code in (302, 403)  # admin login page or refused
     assert not Refund.objects.exists()
 
 
