@@ -192,14 +192,17 @@ def _notify_infected(asset: FileAsset) -> None:
         "Please scan your computer and upload a clean copy.",
         link=reverse("files:list"),
     )
-    User = apps.get_model(settings.AUTH_USER_MODEL)
-    for staff in User.objects.filter(role="admin", is_active=True).exclude(pk=asset.owner_id):
+    for staff in _staff().exclude(pk=asset.owner_id):
         notify(
             staff,
             "file_infected_staff",
             f"Upload #{asset.pk} by {asset.owner.email} was infected ({asset.scan_detail}) and was quarantined.",
             link=_admin_link(asset),
         )
+
+
+def _staff():
+    return apps.get_model(settings.AUTH_USER_MODEL).objects.filter(role="admin", is_active=True)
 
 
 def _admin_link(asset: FileAsset) -> str:
@@ -220,6 +223,15 @@ def mark_scan_error(asset_id: int, detail: str) -> FileAsset:
         asset.scanned_at = timezone.now()
         asset.save(update_fields=["scan_status", "scan_detail", "scanned_at", "updated_at"])
         audit("file.scan_error", asset, details={"detail": detail[:500]})
+        # In-app only: when clamd is down many files fail at once, and staff need one look, not 100 emails.
+        for staff in _staff().exclude(pk=asset.owner_id):
+            notify(
+                staff,
+                "file_scan_error",
+                f"Upload #{asset.pk} could not be scanned for viruses ({detail[:120]}). Fix the scanner, then re-run the scan.",
+                link=_admin_link(asset),
+                email=False,
+            )
     logger.error("scan of upload %s failed for good: %s", asset_id, detail)
     return asset
 

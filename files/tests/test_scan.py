@@ -84,6 +84,8 @@ def test_scanner_down_never_makes_a_file_clean_and_staff_can_rescan(
     settings.FILE_SCAN_MAX_RETRIES = 2
     asset = store(client_user, pdf_bytes(), capture=django_capture_on_commit_callbacks)
     assert asset.scan_status == ScanStatus.ERROR  # after the retries, not clean
+    assert Notification.objects.filter(user=staff_user, kind="file_scan_error").count() == 1
+    assert not Notification.objects.filter(user=client_user).exists()
     assert "could not scan" in asset.scan_detail
     assert default_storage.exists(asset.key)
     client.force_login(client_user)
