@@ -36,7 +36,12 @@ class Pay(VerifiedEmailRequiredMixin, View):
         return HttpResponse("paid")
 
 
+def boom(request):
+    raise RuntimeError("a bug")
+
+
 urlpatterns = [
+    path("t/boom/", boom),
     path("t/client-only/", client_only),
     path("t/coach-or-staff/", coach_or_staff),
     path("t/staff-only/", StaffOnly.as_view()),
