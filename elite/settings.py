@@ -422,3 +422,9 @@ CELERY_BEAT_SCHEDULE["messaging-chat-digests"] = {"task": "messaging.tasks.send_
 # Seconds a rendered directory result (count + page of cards) is reused for the same filters.
 # Coach-profile writes invalidate it at once; ratings and suspensions show within this delay. 0 = off.
 COACH_DIRECTORY_CACHE_SECONDS = env.int("COACH_DIRECTORY_CACHE_SECONDS", default=60)
+
+# --- payments: nightly ledger reconciliation (alerts staff on any mismatch) ----------
+CELERY_BEAT_SCHEDULE["payments-reconcile-ledger"] = {
+    "task": "payments.tasks.reconcile_ledger",
+    "schedule": env.int("LEDGER_RECONCILE_INTERVAL_SECONDS", default=24 * 60 * 60),
+}
