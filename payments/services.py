@@ -574,12 +574,17 @@ def _settle_refund_rows(payment: Payment, amount: int, refund_ids: tuple[str, ..
         )
 
 
-def fail_refund(payment_id: int, *, provider_refund_id: str, reason: str) -> None:
+def fail_refund(payment_id: int, *, provider_refund_id: str, reason: str) -> bool:
+    """The provider says a refund it had accepted failed: the money stays with us, the amount is
+    refundable again, and staff are told. A refund already confirmed is never undone by this."""
     with transaction.atomic():
         payment = _lock_payment(payment_id)
         rows = payment.refunds.filter(provider_refund_id=provider_refund_id, status=RefundStatus.REQUESTED)
-        if rows.update(status=RefundStatus.FAILED, error=reason[:500], updated_at=timezone.now()):
-            flag_payment(payment.pk, reason=f"A refund failed at the provider: {reason}", kind="refund_failed")
+        if not rows.update(status=RefundStatus.FAILED, error=reason[:500], updated_at=timezone.now()):
+            return False
+        audit("payment.refund_failed", payment, details={"provider_refund_id": provider_refund_id, "error": reason})
+        flag_payment(payment.pk, reason=f"A refund failed at the provider: {reason}", kind="refund_failed")
+        return True
 
 
 # --- Disputes -----------------------------------------------------------------------------------

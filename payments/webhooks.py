@@ -230,6 +230,22 @@ def _stripe_charge_refunded(event: dict) -> Result:
     return _outcome(outcome, payment)
 
 
+def _stripe_refund_updated(event: dict) -> Result:
+    """A refund we asked for failed after Stripe accepted it (e.g. the card was closed)."""
+    refund = event["data"]["object"]
+    payment = _stripe_payment(refund, payment_intent=refund.get("payment_intent") or "")
+    if payment is None:
+        return _not_ours()
+    if refund.get("status") != "failed":
+        return Result(WebhookStatus.PROCESSED, payment)  # succeeded refunds arrive as charge.refunded
+    services.fail_refund(
+        payment.pk,
+        provider_refund_id=str(refund.get("id", "")),
+        reason=str(refund.get("failure_reason") or "the refund failed at Stripe"),
+    )
+    return Result(WebhookStatus.PROCESSED, payment)
+
+
 def _stripe_dispute_created(event: dict) -> Result:
     dispute = event["data"]["object"]
     payment = _stripe_payment(dispute, payment_intent=dispute.get("payment_intent") or "")
@@ -373,6 +389,7 @@ HANDLERS: dict[tuple[str, str], Callable[[dict], Result]] = {
     (Provider.STRIPE, "checkout.session.async_payment_failed"): _stripe_async_failed,
     (Provider.STRIPE, "payment_intent.payment_failed"): _stripe_intent_failed,
     (Provider.STRIPE, "charge.refunded"): _stripe_charge_refunded,
+    (Provider.STRIPE, "charge.refund.updated"): _stripe_refund_updated,
     (Provider.STRIPE, "charge.dispute.created"): _stripe_dispute_created,
     (Provider.PAYPAL, "CHECKOUT.ORDER.APPROVED"): _paypal_order_approved,
     (Provider.PAYPAL, "PAYMENT.CAPTURE.COMPLETED"): _paypal_capture_completed,

@@ -207,3 +207,16 @@ def test_random_histories_always_reconcile(ops, bps, price, client_user, coach_u
                 services.resolve_dispute(order, actor=staff_user, refund_minor=refund, note="property test")
             assert ledger.reconcile() == []
         transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_nightly_task_alerts_staff_only_on_a_mismatch(order, staff_user):
+    from notifications.models import Notification
+    from payments.tasks import reconcile_ledger
+
+    payment = _pay(order)
+    assert reconcile_ledger() == 0
+    assert not Notification.objects.filter(kind="ledger_mismatch").exists()
+    Payment.objects.filter(pk=payment.pk).update(refunded_minor=1)
+    assert reconcile_ledger() > 0
+    assert Notification.objects.filter(user=staff_user, kind="ledger_mismatch").exists()

@@ -225,3 +225,65 @@ def test_completion_by_the_client_releases_the_payout(order, coach_user):
     assert payout.gross_minor == 9600 and payout.payment is None
     assert LedgerEntry.objects.filter(payment=payment).count() == 1
     assert reconcile() == []
+
+
+@pytest.mark.django_db
+def test_a_stripe_refund_that_fails_later_is_refundable_again_and_staff_are_told(
+    fake_stripe, client_login, order, staff_user
+):
+    client_login.post(f"/payments/checkout/{order.pk}/stripe/")
+    payment = Payment.objects.get(order=order)
+    post_stripe(Client(), stripe_event("checkout.session.completed", fake_stripe.pay(payment.provider_payment_id)))
+    payment.refresh_from_db()
+    refund = services.refund(payment, amount_minor=4000, actor=staff_user, reason="Partial")
+    assert services.refundable_minor(payment) == 8000
+
+    failed = {
+        "id": refund.provider_refund_id,
+        "object": "refund",
+        "status": "failed",
+        "failure_reason": "expired_or_canceled_card",
+        "payment_intent": payment.provider_capture_id,
+        "amount": 4000,
+    }
+    assert post_stripe(Client(), stripe_event("charge.refund.updated", failed)).status_code == 200
+
+    refund.refresh_from_db()
+    payment.refresh_from_db()
+    assert refund.status == RefundStatus.FAILED and "expired_or_canceled_card" in refund.error
+    assert services.refundable_minor(payment) == 12000 and payment.refunded_minor == 0
+    assert AuditLog.objects.filter(action="payment.refund_failed").exists()
+    from notifications.models import Notification
+
+    assert Notification.objects.filter(user=staff_user, kind="refund_failed").exists()
+    assert reconcile() == []
+
+
+@pytest.mark.django_db
+def test_paypal_refund_calls_the_api_and_the_webhook_records_it(fake_paypal, client_login, order, staff_user):
+    from .conftest import post_paypal
+    from .fakes import paypal_event
+
+    client_login.post(f"/payments/paypal/{order.pk}/create/")
+    payment = Payment.objects.get(order=order)
+    fake_paypal.approve(payment.provider_payment_id)
+    client_login.post(f"/payments/paypal/{order.pk}/capture/", {"token": payment.provider_payment_id})
+    payment.refresh_from_db()
+
+    refund = services.refund(payment, amount_minor=2550, actor=staff_user, reason="Partial")
+
+    (call,) = fake_paypal.calls("POST", f"/v2/payments/captures/{payment.provider_capture_id}/refund")
+    assert call.body["amount"] == {"currency_code": "GBP", "value": "25.50"}
+    assert call.headers["PayPal-Request-Id"] == f"ews-refund-{payment.provider_payment_id}-{refund.pk}"
+    assert refund.status == RefundStatus.REQUESTED and refund.provider_refund_id.startswith("REF")
+    capture = fake_paypal.find_capture(payment.provider_capture_id)
+    event = paypal_event("PAYMENT.CAPTURE.REFUNDED", capture["refunds"][0])
+
+    assert post_paypal(Client(), fake_paypal, event).status_code == 200
+    assert post_paypal(Client(), fake_paypal, event).status_code == 200  # a redelivery changes nothing
+
+    payment.refresh_from_db()
+    refund.refresh_from_db()
+    assert payment.refunded_minor == 2550 and refund.status == RefundStatus.SUCCEEDED
+    assert LedgerEntry.objects.filter(payment=payment, entry_type="refund").count() == 1
+    assert reconcile() == []
