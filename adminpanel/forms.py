@@ -118,7 +118,10 @@ class TransactionFilterForm(FilterForm):
     start = forms.DateField(label="From", required=False, widget=DateInput())
     end = forms.DateField(label="To", required=False, widget=DateInput())
     coach = forms.CharField(
-        label="Coach", required=False, max_length=254, help_text="Email (or part of it) or user id."
+        label="Coach",
+        required=False,
+        max_length=254,
+        widget=forms.TextInput(attrs={"placeholder": "email or user id"}),
     )
     order = forms.IntegerField(label="Order #", required=False, min_value=1)
 

@@ -11,6 +11,10 @@
   var reduceMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   window.Chart.defaults.animation = reduceMotion ? false : window.Chart.defaults.animation;
   window.Chart.defaults.maintainAspectRatio = false;
+  if (window.matchMedia && window.matchMedia("(max-width: 575.98px)").matches) {
+    window.Chart.defaults.plugins.legend.position = "bottom";
+    window.Chart.defaults.plugins.legend.labels.boxWidth = 12;
+  }
 
   var money = new Intl.NumberFormat(undefined, { style: "currency", currency: data.currency });
   function major(minor) {
@@ -49,7 +53,10 @@
     },
     options: {
       interaction: { mode: "index", intersect: false },
-      scales: { y: { beginAtZero: true, ticks: { callback: function (v) { return money.format(v); } } } },
+      scales: {
+        x: { offset: true },
+        y: { beginAtZero: true, ticks: { callback: function (v) { return money.format(v); } } }
+      },
       plugins: {
         tooltip: { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + money.format(ctx.parsed.y); } } }
       }
@@ -87,7 +94,7 @@
       })
     },
     options: {
-      scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } }
+      scales: { x: { stacked: true, offset: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } }
     }
   });
 })();
