@@ -283,6 +283,8 @@ def accept_request(request, request_id: int):
     try:
         order = services.accept_request(service_request.pk, coach=user)
     except InvalidState as exc:
+        if request.headers.get("Accept", "").startswith("application/json"):
+            raise  # the error middleware answers JSON callers
         # The request page may be gone for this coach now, so "back" leads to their list instead.
         context = {"message": exc.message, "status": exc.status, "back_url": reverse("requests_app:available")}
         return render(request, "error.html", context, status=exc.status)

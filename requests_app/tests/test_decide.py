@@ -216,6 +216,10 @@ def test_open_request_already_taken_is_409(client, coach_user, other_coach, open
     response = client.post(f"/orders/accept-request/{open_request.pk}/")
     assert response.status_code == 409
     assert "already been taken" in response.content.decode()
+    assert 'href="/requests/available/"' in response.content.decode()
+    response = client.post(f"/orders/accept-request/{open_request.pk}/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 409
+    assert response.json() == {"error": "Sorry, this request has already been taken."}
     assert Order.objects.count() == 1
 
 
