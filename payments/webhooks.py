@@ -202,6 +202,16 @@ def _stripe_async_failed(event: dict) -> Result:
     return Result(WebhookStatus.PROCESSED, payment)
 
 
+def _stripe_session_expired(event: dict) -> Result:
+    """The client never paid and the session closed: the attempt ends (a new checkout is possible)."""
+    session = event["data"]["object"]
+    payment = _stripe_payment(session, session_id=session.get("id", ""))
+    if payment is None:
+        return _not_ours()
+    services.mark_failed(payment.pk, reason="The checkout page expired before payment")
+    return Result(WebhookStatus.PROCESSED, payment)
+
+
 def _stripe_intent_failed(event: dict) -> Result:
     intent = event["data"]["object"]
     payment = _stripe_payment(intent, payment_intent=intent.get("id", ""))
@@ -285,7 +295,8 @@ def _paypal_order_approved(event: dict) -> Result:
     payment = Payment.objects.filter(provider=Provider.PAYPAL, provider_payment_id=order.get("id", "")).first()
     if payment is None:
         return _not_ours()
-    # The client approved but may never come back to our return page: capture from here.
+    # The client approved but may never come back to our return page: capture from here. The
+    # HTTP call runs while this event's row is locked; PayPal-Request-Id makes a repeat harmless.
     return _outcome(services.capture_paypal(payment), payment)
 
 
@@ -387,6 +398,7 @@ HANDLERS: dict[tuple[str, str], Callable[[dict], Result]] = {
     (Provider.STRIPE, "checkout.session.completed"): _stripe_session_completed,
     (Provider.STRIPE, "checkout.session.async_payment_succeeded"): _stripe_session_completed,
     (Provider.STRIPE, "checkout.session.async_payment_failed"): _stripe_async_failed,
+    (Provider.STRIPE, "checkout.session.expired"): _stripe_session_expired,
     (Provider.STRIPE, "payment_intent.payment_failed"): _stripe_intent_failed,
     (Provider.STRIPE, "charge.refunded"): _stripe_charge_refunded,
     (Provider.STRIPE, "charge.refund.updated"): _stripe_refund_updated,

@@ -341,3 +341,19 @@ def test_a_second_paid_session_for_a_paid_order_is_held_and_flagged(fake_stripe,
     assert held.fee_minor == held.gross_minor and held.payout_minor == 0
     assert Notification.objects.filter(user=staff_user, kind="payment_unallocated").exists()
     assert reconcile() == []
+
+
+@pytest.mark.django_db
+def test_an_expired_session_ends_the_attempt_but_never_a_paid_one(fake_stripe, checkout, order):
+    payment, session_id = checkout
+    expired = {**fake_stripe.sessions[session_id], "status": "expired"}
+    assert post_stripe(Client(), stripe_event("checkout.session.expired", expired)).status_code == 200
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING
+
+    post_stripe(Client(), completed_event(fake_stripe, session_id))
+    post_stripe(Client(), stripe_event("checkout.session.expired", expired))
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.CAPTURED
