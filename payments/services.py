@@ -342,6 +342,7 @@ def mark_authorized(payment_id: int, *, capture_id: str = "") -> None:
 
 def mark_failed(payment_id: int, *, reason: str) -> bool:
     """The provider says the payment failed. A captured payment is never un-captured by this."""
+    reason = reason.strip().rstrip(".") or "The payment was declined"
     with transaction.atomic():
         payment = _lock_payment(payment_id)
         if payment.status in CAPTURED_STATES or payment.status == PaymentStatus.FAILED:

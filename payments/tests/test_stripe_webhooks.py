@@ -205,7 +205,7 @@ def test_payment_intent_failure_marks_failed_but_a_later_success_still_pays(fake
     }
     post_stripe(Client(), stripe_event("payment_intent.payment_failed", intent))
     payment.refresh_from_db()
-    assert payment.status == PaymentStatus.FAILED and payment.metadata["failure"] == "Your card was declined."
+    assert payment.status == PaymentStatus.FAILED and payment.metadata["failure"] == "Your card was declined"
 
     post_stripe(Client(), completed_event(fake_stripe, session_id))
     payment.refresh_from_db()
