@@ -182,3 +182,14 @@ def test_adding_a_registered_email_does_not_reveal_it(client, client_user, other
     client_user.refresh_from_db()
     assert client_user.email != other_client.email
     assert EmailAddress.objects.get(user=other_client, email=other_client.email).verified
+
+
+def test_password_reset_is_rate_limited_per_email_with_a_styled_page(client, client_user, mailoutbox):
+    for _ in range(5):
+        assert client.post("/accounts/password/reset/", {"email": client_user.email}).status_code == 302
+    response = client.post("/accounts/password/reset/", {"email": client_user.email})
+    assert response.status_code == 429
+    html = response.content.decode()
+    assert "Too many attempts" in html
+    assert 'class="navbar' in html
+    assert len(mailoutbox) <= 5
