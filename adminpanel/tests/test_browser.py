@@ -55,6 +55,10 @@ def test_staff_journey(browser, live_server, staff_user, coach_user, disputed_or
         viewport={"width": 1280, "height": 900}, accept_downloads=True, reduced_motion="reduce"
     )
     page = _log_in(context, live_server, staff_user, password, "/admin/")
+    problems = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     expect(page).to_have_url(re.compile(r"/admin/$"))
     expect(page.locator("#console-staff-pages")).to_contain_text("Analytics")
     expect(page.locator('[data-queue="disputes"]')).to_have_text("1")
@@ -138,6 +142,10 @@ def test_staff_journey(browser, live_server, staff_user, coach_user, disputed_or
     )
     assert dict(users) == {"Client": 2, "Coach": 1, "Staff": 1}  # client_user, the suspended user
     _shot(page, artifacts_dir, "analytics")
+    # No script error and nothing the Content-Security-Policy had to block, on any page of the journey.
+    # (The navbar's live badge opens /ws/live/, which pytest's WSGI live server cannot answer.)
+    # Failed loads are listed by URL from the responses, so the console's URL-less copy is dropped.
+    assert [p for p in problems if "/ws/" not in p and not p.startswith("Failed to load resource")] == []
     context.close()
 
 
