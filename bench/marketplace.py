@@ -150,26 +150,31 @@ def seed() -> None:
             ],
             batch_size=batch,
         )
-        coach_users = list(User.objects.filter(role="coach").order_by("id").values_list("id", flat=True))
+        coach_users = list(
+            User.objects.filter(role="coach").order_by("id").values_list("id", "first_name", "last_name")
+        )
         client_ids = list(User.objects.filter(role="client").order_by("id").values_list("id", flat=True))
 
         log("seeding coach profiles, services and languages")
-        CoachProfile.objects.bulk_create(
-            [
+        profiles = []
+        for user_id, first_name, last_name in coach_users:
+            headline = f"{rng.randint(2, 25)} years in {rng.choice(FIELDS)}: CVs that get interviews"
+            bio = "Former recruiter. I rewrite CVs around achievements, with numbers and plain language. " * 3
+            profiles.append(
                 CoachProfile(
                     user_id=user_id,
-                    headline=f"{rng.randint(2, 25)} years in {rng.choice(FIELDS)}: CVs that get interviews",
-                    bio="Former recruiter. I rewrite CVs around achievements, with numbers and plain language. " * 3,
+                    headline=headline,
+                    bio=bio,
+                    # save() derives this; bulk_create does not call save()
+                    search_text=CoachProfile.build_search_text(first_name, last_name, headline, bio),
                     years_experience=rng.randint(1, 30),
                     is_available=rng.random() < 0.9,
                     is_verified=rng.random() < 0.4,
                     response_time_hours=round(rng.uniform(0.5, 72), 2) if rng.random() < 0.85 else None,
                     portfolio_links=[],
                 )
-                for user_id in coach_users
-            ],
-            batch_size=batch,
-        )
+            )
+        CoachProfile.objects.bulk_create(profiles, batch_size=batch)
         profiles = list(CoachProfile.objects.order_by("id").values_list("id", "user_id"))
         services = []
         for profile_id, _user_id in profiles:
@@ -276,6 +281,15 @@ def seed() -> None:
                 UPDATE coaches_coachprofile p SET rating_avg = s.avg, ratings_count = s.n
                 FROM (SELECT coach_id, ROUND(AVG(rating)::numeric, 2) AS avg, COUNT(*) AS n
                       FROM orders_review WHERE NOT is_hidden GROUP BY coach_id) s
+                WHERE p.id = s.coach_id
+                """
+            )
+            # Derived "price from" the services' signal handler keeps (bulk_create sends no signals).
+            cursor.execute(
+                """
+                UPDATE coaches_coachprofile p SET price_from_minor = s.low
+                FROM (SELECT coach_id, MIN(price_minor) AS low FROM coaches_coachservice
+                      WHERE is_active GROUP BY coach_id) s
                 WHERE p.id = s.coach_id
                 """
             )

@@ -14,13 +14,16 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.core.paginator import Paginator
+from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
+from django.utils.functional import cached_property
 
 from elite.money import format_money
 
 from .models import CoachProfile, CoachService, Language, ServiceType
 
 PAGE_SIZE = 12
+COUNT_CAP = 1000
 MAX_QUERY_LENGTH = 100
 MAX_PRICE_MAJOR = Decimal("100000")
 LANGUAGES_CACHE_KEY = "coaches:languages:v1"
@@ -50,15 +53,35 @@ def directory_changed() -> None:
         cache.set(VERSION_KEY, 1, None)
 
 
-def cached_results_key(filters: Filters, page: str) -> str | None:
-    """The cache key of one rendered result page, or None when it should not be cached."""
-    if settings.COACH_DIRECTORY_CACHE_SECONDS <= 0:
+class ResultsCache:
+    """Rendered result pages, one per (filters, page), stamped with the directory version.
+
+    One round trip per request: the entry and the current version come in one get_many, and an
+    entry stamped with an older version counts as a miss. directory_changed() bumps the version.
+    """
+
+    def __init__(self, filters: Filters, page: str):
+        self.key = None
+        self.version = 0
+        seconds = settings.COACH_DIRECTORY_CACHE_SECONDS
+        # Odd page values are rare; do not let them fill the cache.
+        if seconds > 0 and (not page or (page.isdigit() and len(page) <= 4)):
+            digest = hashlib.sha256(f"{filters.querystring()}|{page}".encode()).hexdigest()[:32]
+            self.key = f"coaches:directory:{digest}"
+
+    def get(self) -> str | None:
+        if self.key is None:
+            return None
+        found = cache.get_many([self.key, VERSION_KEY])
+        self.version = found.get(VERSION_KEY, 0)
+        entry = found.get(self.key)
+        if entry and entry[0] == self.version:
+            return entry[1]
         return None
-    if page and not (page.isdigit() and len(page) <= 4):
-        return None  # odd page values are rare; do not let them fill the cache
-    version = cache.get(VERSION_KEY, 0)
-    digest = hashlib.sha256(f"{filters.querystring()}|{page}".encode()).hexdigest()[:32]
-    return f"coaches:directory:{version}:{digest}"
+
+    def set(self, body: str) -> None:
+        if self.key is not None:
+            cache.set(self.key, (self.version, body), settings.COACH_DIRECTORY_CACHE_SECONDS)
 
 
 def language_choices() -> list[tuple[str, str]]:
@@ -213,18 +236,33 @@ def parse_filters(query) -> Filters:
 
 
 def search(filters: Filters) -> QuerySet[CoachProfile]:
-    """Listed coaches matching `filters`, in the chosen order, with what a card shows prefetched."""
-    qs = CoachProfile.objects.listed().select_related("user")
+    """Listed coaches matching `filters`, in the chosen order, with what a card shows prefetched.
 
-    offered = CoachService.objects.filter(coach=OuterRef("pk"), is_active=True)
+    A chosen service is a join on (coach, service_type), unique per coach, so its price bounds and
+    price order use the index (service_type, is_active, price_minor) and rows are never repeated.
+    Without a service, price bounds mean "offers some service in range" and the price order
+    uses the coach's derived cheapest price (price_from_minor).
+    """
+    qs = CoachProfile.objects.listed().select_related("user")
+    low = int(filters.min_price * 100) if filters.min_price is not None else None
+    high = int(filters.max_price * 100) if filters.max_price is not None else None
+
     if filters.service:
-        offered = offered.filter(service_type=filters.service)
-    if filters.min_price is not None:
-        offered = offered.filter(price_minor__gte=int(filters.min_price * 100))
-    if filters.max_price is not None:
-        offered = offered.filter(price_minor__lte=int(filters.max_price * 100))
-    if filters.service or filters.min_price is not None or filters.max_price is not None:
-        qs = qs.filter(Exists(offered))
+        bounds = {"services__service_type": filters.service, "services__is_active": True}
+        if low is not None:
+            bounds["services__price_minor__gte"] = low
+        if high is not None:
+            bounds["services__price_minor__lte"] = high
+        qs = qs.filter(**bounds)
+    else:
+        if high is not None:
+            # Some service costs at most `high` exactly when the cheapest one does (indexed).
+            qs = qs.filter(price_from_minor__lte=high)
+        if low is not None:
+            in_range = CoachService.objects.filter(coach=OuterRef("pk"), is_active=True, price_minor__gte=low)
+            if high is not None:
+                in_range = in_range.filter(price_minor__lte=high)
+            qs = qs.filter(Exists(in_range))
 
     if filters.min_rating is not None:
         qs = qs.filter(rating_avg__gte=filters.min_rating)
@@ -234,20 +272,13 @@ def search(filters: Filters) -> QuerySet[CoachProfile]:
         qs = qs.filter(is_available=True)
     if filters.verified:
         qs = qs.filter(is_verified=True)
-    for word in filters.q.split():
-        qs = qs.filter(
-            Q(user__first_name__icontains=word)
-            | Q(user__last_name__icontains=word)
-            | Q(headline__icontains=word)
-            | Q(bio__icontains=word)
-        )
+    for word in filters.q.lower().split():
+        # Every word must appear in the name, headline or bio (trigram index on PostgreSQL).
+        qs = qs.filter(search_text__contains=word)
 
     if filters.sort == "price":
-        cheapest = CoachService.objects.filter(coach=OuterRef("pk"), is_active=True)
-        if filters.service:
-            cheapest = cheapest.filter(service_type=filters.service)
-        qs = qs.annotate(sort_price=Subquery(cheapest.order_by("price_minor").values("price_minor")[:1]))
-        qs = qs.order_by(F("sort_price").asc(nulls_last=True), "id")
+        # Reuses the service join above when a service is chosen.
+        qs = qs.order_by("services__price_minor" if filters.service else "price_from_minor", "id")
     elif filters.sort == "response_time":
         qs = qs.order_by(F("response_time_hours").asc(nulls_last=True), "id")
     elif filters.sort == "newest":
@@ -259,6 +290,19 @@ def search(filters: Filters) -> QuerySet[CoachProfile]:
         Prefetch("services", queryset=CoachService.objects.filter(is_active=True).order_by("price_minor")),
         Prefetch("languages", queryset=Language.objects.order_by("name")),
     )
+
+
+class CappedPaginator(Paginator):
+    """Counts at most COUNT_CAP matches: an exact count of a broad search costs a scan of every
+    coach, a capped one stops early. Beyond the cap the page says “1,000+” and asks for a filter."""
+
+    capped = False
+
+    @cached_property
+    def count(self) -> int:
+        found = self.object_list[: COUNT_CAP + 1].count()
+        self.capped = found > COUNT_CAP
+        return min(found, COUNT_CAP)
 
 
 def card_price(profile: CoachProfile, service: str = "") -> str:

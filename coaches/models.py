@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 
 from elite.db import TimeStampedModel
 
@@ -28,13 +28,9 @@ class Language(models.Model):
 class CoachProfileQuerySet(models.QuerySet):
     def listed(self):
         """Coaches the public directory shows: active account and at least one service offered."""
-        # EXISTS rather than a join + DISTINCT: one row per coach, and the planner can stop early
-        # when it walks a sort index for the first page.
-        return self.filter(
-            Exists(CoachService.objects.filter(coach=OuterRef("pk"), is_active=True)),
-            user__account_status="active",
-            user__is_active=True,
-        )
+        # price_from_minor is set exactly when the coach offers an active service (kept by
+        # coaches.services.refresh_price_from), so no join to the services table is needed.
+        return self.filter(price_from_minor__isnull=False, user__account_status="active", user__is_active=True)
 
 
 class CoachProfile(TimeStampedModel):
@@ -49,6 +45,15 @@ class CoachProfile(TimeStampedModel):
     rating_avg = models.DecimalField(max_digits=3, decimal_places=2, default=0, db_index=True)
     ratings_count = models.PositiveIntegerField(default=0)
     response_time_hours = models.FloatField(null=True, blank=True, db_index=True)
+    search_text = models.TextField(
+        blank=True, editable=False, help_text="Lower-cased name, headline and bio for the directory search. Derived."
+    )
+    price_from_minor = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Cheapest active service price (minor units); empty when no service is offered. Derived.",
+    )
 
     objects = CoachProfileQuerySet.as_manager()
 
@@ -63,10 +68,32 @@ class CoachProfile(TimeStampedModel):
             models.Index(fields=["-rating_avg", "-ratings_count", "id"], name="coaches_rating_sort_idx"),
             models.Index(fields=["response_time_hours", "id"], name="coaches_response_sort_idx"),
             models.Index(fields=["-created_at", "-id"], name="coaches_newest_sort_idx"),
+            models.Index(fields=["price_from_minor", "id"], name="coaches_price_sort_idx"),
+            # search_text also has a trigram (GIN) index on PostgreSQL: migration 0006.
         ]
 
     def __str__(self) -> str:
         return self.user.display_name
+
+    SEARCH_SOURCE_FIELDS = frozenset({"headline", "bio", "user"})
+
+    def save(self, *args, **kwargs):
+        # The search document is derived here so every save (services, admin, factories) keeps it.
+        self.search_text = self.build_search_text(self.user.first_name, self.user.last_name, self.headline, self.bio)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and self.SEARCH_SOURCE_FIELDS & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "search_text"}
+        super().save(*args, **kwargs)
+
+    @staticmethod
+    def build_search_text(first_name: str, last_name: str, headline: str, bio: str) -> str:
+        return " ".join(part for part in (first_name, last_name, headline, bio) if part).lower()
+
+    @property
+    def is_listed(self) -> bool:
+        """The same rule as CoachProfileQuerySet.listed(), for a profile already loaded with its user."""
+        user = self.user
+        return self.price_from_minor is not None and user.is_active and user.account_status == "active"
 
 
 class CoachService(TimeStampedModel):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from audit.services import record as audit
@@ -121,6 +122,17 @@ def _set_services(profile: CoachProfile, offers: list[ServiceOffer]) -> list[Coa
         )
         saved.append(service)
     return saved
+
+
+def refresh_price_from(profile_id: int) -> None:
+    """Re-derive the coach's “price from” (cheapest active service), which also says whether they are listed.
+
+    Runs inside the caller's transaction whenever a CoachService row is saved or deleted
+    (coaches.signals); code that bulk-updates services with .update() must call it itself.
+    """
+    low = CoachService.objects.filter(coach_id=profile_id, is_active=True).aggregate(low=Min("price_minor"))["low"]
+    CoachProfile.objects.filter(pk=profile_id).update(price_from_minor=low)
+    transaction.on_commit(directory_changed)
 
 
 def set_verified(profile: CoachProfile, *, actor, verified: bool, ip_address: str | None = None) -> CoachProfile:

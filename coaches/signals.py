@@ -1,4 +1,6 @@
-"""Keep the cached directory honest when coach rows change outside coaches.services.
+"""Keep derived coach data honest when coach rows change, including outside coaches.services.
+
+A saved or deleted service re-derives the coach's “price from” (which also decides listing).
 
 The staff console (admin) saves profiles and services directly, and accounts suspends or renames
 users; a saved row of any of these makes cached directory results stale. Bulk `.update()`s send no
@@ -16,6 +18,12 @@ def _changed(**kwargs) -> None:
     transaction.on_commit(directory_changed)
 
 
+def _service_changed(sender, instance, **kwargs) -> None:
+    from .services import refresh_price_from
+
+    refresh_price_from(instance.coach_id)
+
+
 def _user_changed(sender, instance, **kwargs) -> None:
     if getattr(instance, "role", None) == "coach":
         transaction.on_commit(directory_changed)
@@ -25,5 +33,17 @@ def connect() -> None:
     for model in (CoachProfile, CoachService):
         post_save.connect(_changed, sender=model, dispatch_uid=f"coaches-dir-save-{model.__name__}")
         post_delete.connect(_changed, sender=model, dispatch_uid=f"coaches-dir-delete-{model.__name__}")
+    post_save.connect(_service_changed, sender=CoachService, dispatch_uid="coaches-price-from-save")
+    post_delete.connect(_service_changed, sender=CoachService, dispatch_uid="coaches-price-from-delete")
     m2m_changed.connect(_changed, sender=CoachProfile.languages.through, dispatch_uid="coaches-dir-languages")
     post_save.connect(_user_changed, sender="accounts.User", dispatch_uid="coaches-dir-user")
+    post_save.connect(_user_renamed, sender="accounts.User", dispatch_uid="coaches-search-user")
+
+
+def _user_renamed(sender, instance, **kwargs) -> None:
+    """A coach's name is part of their search text."""
+    if getattr(instance, "role", None) != "coach":
+        return
+    for profile in CoachProfile.objects.filter(user=instance).only("id", "headline", "bio"):
+        text = CoachProfile.build_search_text(instance.first_name, instance.last_name, profile.headline, profile.bio)
+        CoachProfile.objects.filter(pk=profile.pk).update(search_text=text)

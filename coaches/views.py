@@ -1,9 +1,7 @@
 """Coach directory, public coach pages and the coach's own profile editor."""
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
 from django.http import Http404
@@ -18,7 +16,8 @@ from .directory import (
     PAGE_SIZE,
     RATING_CHOICES,
     SORTS,
-    cached_results_key,
+    CappedPaginator,
+    ResultsCache,
     card_price,
     language_choices,
     parse_filters,
@@ -37,10 +36,10 @@ def directory(request):
     notices about ignored input and the page chrome are rendered per request."""
     filters = parse_filters(request.GET)
     page_param = request.GET.get("page", "").strip()
-    key = cached_results_key(filters, page_param)
-    body = cache.get(key) if key else None
+    results = ResultsCache(filters, page_param)
+    body = results.get()
     if body is None:
-        page = Paginator(search(filters), PAGE_SIZE).get_page(page_param)
+        page = CappedPaginator(search(filters), PAGE_SIZE).get_page(page_param)
         cards = [{"coach": coach, "price_from": card_price(coach, filters.service)} for coach in page.object_list]
         body = render_to_string(
             "coaches/partials/directory_body.html",
@@ -56,18 +55,14 @@ def directory(request):
                 "sort_choices": SORTS.items(),
             },
         )
-        if key:
-            cache.set(key, body, settings.COACH_DIRECTORY_CACHE_SECONDS)
+        results.set(body)
     return render(request, "coaches/directory.html", {"filters": filters, "body": mark_safe(body)})  # noqa: S308
 
 
 def _visible_coach(request, pk: int) -> CoachProfile:
     """A listed coach, or the signed-in coach's own profile (so they can preview it unlisted)."""
-    scope = Q(pk__in=CoachProfile.objects.listed().values("pk"))
-    if request.user.is_authenticated:
-        scope |= Q(user=request.user)
     profile = (
-        CoachProfile.objects.filter(scope, pk=pk)
+        CoachProfile.objects.filter(pk=pk)
         .select_related("user")
         .prefetch_related(
             Prefetch("services", queryset=CoachService.objects.filter(is_active=True)),
@@ -75,7 +70,7 @@ def _visible_coach(request, pk: int) -> CoachProfile:
         )
         .first()
     )
-    if profile is None:
+    if profile is None or not (profile.is_listed or profile.user_id == request.user.pk):
         raise Http404("No such coach.")
     return profile
 
@@ -90,6 +85,7 @@ def detail(request, pk: int):
         for n in range(5, 0, -1)
     ]
     review_page = Paginator(reviews.select_related("client").order_by("-created_at", "-id"), REVIEWS_PER_PAGE)
+    review_page.count = total  # known from the aggregate: no second COUNT
     page = review_page.get_page(request.GET.get("page"))
     is_owner = request.user.is_authenticated and request.user.pk == profile.user_id
     return render(
@@ -102,7 +98,7 @@ def detail(request, pk: int):
             "review_total": total,
             "page": page,
             "is_owner": is_owner,
-            "is_listed": not is_owner or CoachProfile.objects.listed().filter(pk=profile.pk).exists(),
+            "is_listed": profile.is_listed,
             "can_request": not request.user.is_authenticated or request.user.is_client,
         },
     )

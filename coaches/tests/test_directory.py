@@ -28,7 +28,9 @@ def test_lists_only_active_coaches_offering_a_service(client):
     coach("Ann Listed")
     coach("Ben Noservice", services=())
     paused = coach("Cat Paused")
-    CoachService.objects.filter(coach=paused).update(is_active=False)
+    for service in CoachService.objects.filter(coach=paused):
+        service.is_active = False
+        service.save()
     coach("Dan Suspended").user.__class__.objects.filter(last_name="Suspended").update(
         account_status=AccountStatus.SUSPENDED
     )
@@ -209,3 +211,30 @@ def test_query_count_does_not_grow_with_coaches(client, django_assert_max_num_qu
     with django_assert_max_num_queries(4):
         response = client.get(URL, {"service": "cv", "max_price": "500", "language": "en", "q": "coach"})
     assert len(response.context["cards"]) == min(count, 12)
+
+
+def test_counts_are_capped_for_broad_searches(client, monkeypatch):
+    from coaches import directory
+
+    monkeypatch.setattr(directory, "COUNT_CAP", 13)
+    for i in range(15):
+        coach(f"Cap C{chr(97 + i)}")
+
+    first = client.get(URL)
+    body = first.content.decode()
+    assert "13+ coaches" in body
+    assert "Page 1 of 2+" in body
+
+    last = client.get(URL, {"page": "2"})
+    assert len(last.context["cards"]) == 1
+    assert "We show the first 13 matches" in last.content.decode()
+
+
+def test_search_text_follows_renames(client):
+    profile = coach("Ann Before")
+
+    profile.user.last_name = "Afterwards"
+    profile.user.save()
+
+    assert names(client.get(URL, {"q": "afterwards"})) == ["Ann Afterwards"]
+    assert names(client.get(URL, {"q": "before"})) == []

@@ -130,3 +130,27 @@ def test_set_services_refuses_duplicates_and_unknown_currency():
         services.set_services(profile, actor=profile.user, offers=[services.ServiceOffer("cv", 5000, "JPY", 3, 1)])
 
     assert profile.services.get().price_minor == 12000
+
+
+def test_price_from_follows_the_active_services():
+    from coaches.models import CoachService
+    from coaches.tests.factories import CoachServiceFactory
+
+    profile = CoachProfileFactory(services=[])
+    assert profile.price_from_minor is None
+
+    CoachServiceFactory(coach=profile, service_type="cv", price_minor=9000)
+    bundle = CoachServiceFactory(coach=profile, service_type="bundle", price_minor=4000)
+    profile.refresh_from_db()
+    assert profile.price_from_minor == 4000
+
+    bundle.is_active = False
+    bundle.save()
+    profile.refresh_from_db()
+    assert profile.price_from_minor == 9000
+
+    services.set_services(profile, actor=profile.user, offers=[])
+    profile.refresh_from_db()
+    assert profile.price_from_minor is None
+    assert not CoachService.objects.filter(coach=profile).exists()
+    assert not profile.__class__.objects.listed().filter(pk=profile.pk).exists()
