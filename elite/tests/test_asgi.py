@@ -1,0 +1,50 @@
+"""The ASGI application: websockets only from our own hosts, authenticated by the site's session cookie."""
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import HttpCommunicator, WebsocketCommunicator
+
+from elite.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def connect(origin: bytes, cookie: str = "") -> bool:
+    headers = [(b"origin", origin), (b"host", b"testserver")]
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+
+    async def attempt():
+        communicator = WebsocketCommunicator(application, "/ws/live/", headers=headers)
+        connected, _ = await communicator.connect()
+        await communicator.disconnect()
+        return connected
+
+    return async_to_sync(attempt)()
+
+
+def session_cookie(client, user) -> str:
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+def test_logged_in_user_connects_from_our_origin(client, client_user):
+    assert connect(b"http://testserver", session_cookie(client, client_user)) is True
+
+
+def test_the_same_session_from_a_foreign_origin_is_refused(client, client_user):
+    assert connect(b"https://evil.example", session_cookie(client, client_user)) is False
+
+
+def test_anonymous_socket_is_refused():
+    assert connect(b"http://testserver") is False
+
+
+def test_http_over_asgi_reaches_django():
+    async def get_health():
+        communicator = HttpCommunicator(application, "GET", "/health", headers=[(b"host", b"testserver")])
+        return await communicator.get_response()
+
+    response = async_to_sync(get_health)()
+    assert response["status"] == 200
+    assert response["body"] == b'{"status": "ok"}'
