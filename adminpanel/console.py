@@ -69,6 +69,29 @@ class ConsoleAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return self.staff_can_delete and is_console_user(request)
 
+    def save_model(self, request, obj, form, change):
+        """The few fields staff may edit in a form are audited like every other staff action."""
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            record(
+                f"admin.{'change' if change else 'add'}",
+                obj,
+                actor=request.user,
+                details={"fields": list(form.changed_data)},
+                ip_address=client_ip(request),
+            )
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            record("admin.delete", obj, actor=request.user, details={}, ip_address=client_ip(request))
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for obj in queryset:
+                record("admin.delete", obj, actor=request.user, details={}, ip_address=client_ip(request))
+            super().delete_queryset(request, queryset)
+
     def has_moderate_permission(self, request):
         """Actions that call a service (`allowed_permissions=("moderate",)`): any active staff user."""
         return is_console_user(request)

@@ -302,10 +302,25 @@ def outsider(request, client_user, coach_user):
     return browser
 
 
-def test_outsiders_cannot_run_any_action(outsider, client_user, coach_user, order, staff_user):
+def test_outsiders_cannot_run_any_action(outsider, client_user, coach_user, order, staff_user, other_coach):
     other = ClientFactory()
     profile = coach_user.coach_profile
+    verified = other_coach.coach_profile
+    verified.is_verified = True
+    verified.save()
+    asset = FileAsset.objects.create(
+        owner=client_user,
+        key="uploads/y.pdf",
+        original_name="y.pdf",
+        content_type="application/pdf",
+        size=10,
+        sha256="1" * 64,
+        category="cv_upload",
+        scan_status="error",
+    )
     attempts = [
+        ("coaches.coachprofile", "unverify", [verified], {}),
+        ("files.fileasset", "rescan", [asset], {}),
         ("accounts.user", "suspend_users", [other], {"confirm": "yes", "reason": "x"}),
         ("accounts.user", "reactivate_users", [other], {}),
         ("accounts.user", "resend_verification_email", [other], {}),
@@ -322,7 +337,34 @@ def test_outsiders_cannot_run_any_action(outsider, client_user, coach_user, orde
     order.refresh_from_db()
     profile.refresh_from_db()
     assert other.account_status == "active" and order.status == "pending" and not profile.is_verified
+    verified.refresh_from_db()
+    asset.refresh_from_db()
+    assert verified.is_verified and asset.scan_status == "error"
     assert not AuditLog.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["client_user", "coach_user"])
+def test_outsiders_cannot_hide_reviews(request, reviewed_order, who):
+    browser = Client()
+    browser.force_login(request.getfixturevalue(who))
+    for action in ("hide_reviews", "unhide_reviews"):
+        response = run(browser, "orders.review", action, [reviewed_order])
+        assert response.status_code == 302 and "/login/" in response["Location"]
+    reviewed_order.refresh_from_db()
+    assert not reviewed_order.is_hidden
+    assert not AuditLog.objects.filter(action__startswith="review.").exists()
+
+
+def test_staff_edits_in_a_form_are_audited(staff_client, staff_user, client_user):
+    url = reverse("admin:accounts_user_change", args=[client_user.pk])
+    response = staff_client.post(
+        url, {"first_name": "Renamed", "last_name": client_user.last_name, "phone": "", "role": "admin"}, REMOTE_ADDR=IP
+    )
+    assert response.status_code == 302
+    client_user.refresh_from_db()
+    assert client_user.first_name == "Renamed" and client_user.role == "client"  # role is read-only for staff
+    row = audit_rows("admin.change", client_user).get()
+    assert row.actor == staff_user and row.ip_address == IP and "first_name" in row.details["fields"]
     assert mail.outbox == []
 
 
