@@ -48,3 +48,16 @@ def test_http_over_asgi_reaches_django():
     response = async_to_sync(get_health)()
     assert response["status"] == 200
     assert response["body"] == b'{"status": "ok"}'
+
+
+def test_suspension_ends_the_websocket_session_too(client, client_user, staff_user):
+    from accounts.services import suspend_user
+    from accounts.tests.factories import DEFAULT_PASSWORD
+
+    client.post("/accounts/login/", {"login": client_user.email, "password": DEFAULT_PASSWORD})
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    assert connect(b"http://testserver", cookie) is True
+
+    suspend_user(client_user, actor=staff_user, reason="Abuse")
+
+    assert connect(b"http://testserver", cookie) is False
