@@ -90,7 +90,10 @@ def test_full_order_journey_with_revision_and_review(
     assert order.status == "completed" and order.revisions_used == 1
     _shot(client, artifacts_dir, "order-timeline")
 
-    client.get_by_text("5 – Excellent").click()
+    client.locator("label[for=rating-5]").click()
+    expect(client.get_by_label("5 – Excellent")).to_be_checked()
+    client.locator(".review-form").scroll_into_view_if_needed()
+    client.locator(".review-form").screenshot(path=os.path.join(artifacts_dir, "orders-review-form.png"))
     client.get_by_label("Your review (public)").fill("Sharp, fast and listened to every comment.")
     client.get_by_role("button", name="Publish review").click()
     expect(client.get_by_text("Thank you for your review.")).to_be_visible()
