@@ -58,3 +58,13 @@ def recent_uploads(user, category, existing=None, limit: int = 5) -> list:
         .exclude(scan_status=ScanStatus.INFECTED)
         .exclude(pk__in=skip)[:limit]
     )
+
+
+@register.simple_tag
+def listed_uploads(user, category, existing=None, show_recent=False) -> list:
+    """What an upload area lists at first: the attached files, or (show_recent) the latest uploads."""
+    if existing:
+        return list(existing)
+    if show_recent:
+        return recent_uploads(user, category, limit=3)
+    return []

@@ -125,3 +125,48 @@ def test_infected_upload_shows_blocked_in_the_browser(page_as, client_user, clam
     expect(client.locator("[data-progress-label]")).to_have_text("tool.pdf was not uploaded.")
     shot(client, artifacts_dir, "5-library-mobile-infected")
     assert FileAsset.objects.get().scan_status == ScanStatus.INFECTED
+
+
+def test_cv_from_the_dashboard_is_attached_to_a_request_in_one_click(page_as, client_user, coach_user, artifacts_dir):  # noqa: F811
+    """Upload on the dashboard card, then tick it on the request form: no second upload."""
+    client = page_as(client_user)
+    client.goto("/dashboard/")
+    card = client.locator(".cv-card")
+    card.locator("input[type=file][name=files]").set_input_files(
+        files=[{"name": "Master CV.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes("Master CV")}]
+    )
+    expect(card.locator("[data-scan-badge]")).to_have_text("Ready")
+    expect(card.get_by_role("link", name="Download Master CV.pdf")).to_be_visible()
+    shot(client, artifacts_dir, "6-dashboard-cv-card")
+    stored = FileAsset.objects.get(owner=client_user)
+
+    client.goto(f"/requests/new/?coach={coach_user.coach_profile.pk}&service=cv")
+    client.get_by_label("Title").fill("Cover letter tailored to my CV")
+    client.get_by_label("Requirements").fill("Please base it on my master CV; target: operations manager roles.")
+    client.get_by_label("Deadline").fill((timezone.localdate() + datetime.timedelta(days=7)).isoformat())
+    client.get_by_label(re.compile("Master CV.pdf")).check()
+    shot(client, artifacts_dir, "7-request-reattach")
+    client.get_by_role("button", name="Send request").click()
+    expect(client.get_by_text("Your request was sent")).to_be_visible()
+    assert list(ServiceRequest.objects.get().attachments.all()) == [stored]
+    assert FileAsset.objects.count() == 1
+
+
+def test_file_list_on_desktop(page_as, client_user, artifacts_dir):  # noqa: F811
+    from files import services
+
+    from .samples import upload
+
+    for name in ("CV 2026.pdf", "Cover letter.docx", "Старое резюме.pdf"):
+        data = docx_bytes() if name.endswith(".docx") else pdf_bytes()
+        services.store_upload(upload(data, name), owner=client_user, category="cv_upload")
+    client = page_as(client_user)
+    client.goto("/files/")
+    rows = client.locator("tr[data-file-id]")
+    expect(rows).to_have_count(3)
+    expect(rows.first.locator("[data-scan-badge]")).to_have_text("Ready")
+    shot(client, artifacts_dir, "8-file-list")
+    client.once("dialog", lambda dialog: dialog.accept())
+    client.get_by_role("button", name="Delete Старое резюме.pdf").click()
+    expect(client.get_by_text("Deleted Старое резюме.pdf.")).to_be_visible()
+    expect(rows).to_have_count(2)

@@ -49,3 +49,11 @@ def test_standalone_area_is_its_own_form_posting_to_the_upload_endpoint(client_u
     assert 'action="/files/upload/"' in html and 'enctype="multipart/form-data"' in html
     assert "csrfmiddlewaretoken" in html
     assert 'type="checkbox"' not in html
+
+
+def test_standalone_area_can_list_recent_uploads_without_attaching_them(client_user):
+    asset = services.store_upload(upload(pdf_bytes(), "Latest CV.pdf"), owner=client_user, category="cv_upload")
+    html = render(client_user, category="cv_upload", standalone=True, show_recent=True)
+    assert "Latest CV.pdf" in html and f'data-file-id="{asset.pk}"' in html
+    assert 'name="attachment_ids"' not in html
+    assert "Latest CV.pdf" not in render(client_user, category="cv_upload", standalone=True)

@@ -256,6 +256,14 @@
     poll(field);
   }
 
+  // Destructive forms (delete a file) ask first; without JavaScript they submit directly.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.matches && form.matches("form[data-confirm]") && !window.confirm(form.getAttribute("data-confirm"))) {
+      event.preventDefault();
+    }
+  });
+
   function init() {
     document.querySelectorAll("[data-upload-field]").forEach(setup);
     document.querySelectorAll("[data-status-root]").forEach(poll);
