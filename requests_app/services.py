@@ -68,8 +68,12 @@ def check_deadline(deadline: datetime.date, min_days: int) -> None:
         )
 
 
-def _rate_limit(client) -> None:
-    """At most REQUEST_RATE_LIMIT_PER_HOUR new requests per client per hour (cache-backed, shared)."""
+def check_rate_limit(client) -> None:
+    """At most REQUEST_RATE_LIMIT_PER_HOUR new requests per client per hour (cache-backed, shared).
+
+    Called by the request form view, the door people come through; scripts (seed_demo) that
+    create requests on behalf of many users are not throttled.
+    """
     limit = settings.REQUEST_RATE_LIMIT_PER_HOUR
     key = f"request-rate:{client.pk}:{timezone.now():%Y%m%d%H}"
     cache.add(key, 0, 3600)
@@ -122,7 +126,6 @@ def create_request(
             raise DomainError("No available coach offers this service right now.")
         check_deadline(deadline, min_days)
         price_minor, currency = None, ""
-    _rate_limit(client)
     with transaction.atomic():
         service_request = ServiceRequest.objects.create(
             client=client,

@@ -55,6 +55,7 @@ def new_request(request):
     if request.method == "POST":
         status = 400
         if form.is_valid():
+            services.check_rate_limit(request.user)
             try:
                 attachments = collect_attachments(request, category=FileCategory.CV_UPLOAD)
             except AttachmentError as exc:
