@@ -1,4 +1,5 @@
 from django import forms
+from django.core.validators import RegexValidator
 
 from .models import Role, User
 
@@ -22,7 +23,19 @@ class RoleSignupForm(forms.Form):
 
 
 class ProfileForm(forms.ModelForm):
+    phone = forms.CharField(
+        required=False,
+        max_length=32,
+        label="Phone (optional)",
+        validators=[
+            RegexValidator(
+                r"^\+?[0-9][0-9 ()\-]{5,30}$",
+                "Enter a phone number: digits, spaces, brackets or dashes, optionally starting with +.",
+            )
+        ],
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+
     class Meta:
         model = User
         fields = ["first_name", "last_name", "phone"]
-        labels = {"phone": "Phone (optional)"}

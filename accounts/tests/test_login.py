@@ -193,3 +193,13 @@ def test_password_reset_is_rate_limited_per_email_with_a_styled_page(client, cli
     assert "Too many attempts" in html
     assert 'class="navbar' in html
     assert len(mailoutbox) <= 5
+
+
+@pytest.mark.parametrize("phone", ["call me", "12", "+44 20 7946 0000 ext. 5"])
+def test_profile_refuses_a_malformed_phone(client, client_user, phone):
+    client.force_login(client_user)
+    response = client.post("/account/profile/", {"first_name": "Ada", "last_name": "L", "phone": phone})
+    assert response.status_code == 200
+    assert "Enter a phone number" in response.content.decode()
+    client_user.refresh_from_db()
+    assert client_user.first_name != "Ada"
