@@ -7,7 +7,8 @@ from django.urls import reverse
 
 from accounts.tests.factories import ClientFactory, StaffFactory, UserFactory
 from audit.models import AuditLog
-from files.models import FileAsset
+
+from .helpers import file_asset
 
 IP = "203.0.113.7"
 
@@ -270,17 +271,7 @@ def test_refund_on_an_unpaid_disputed_order_is_refused():
 
 
 def test_rescan_a_file_whose_scan_failed(staff_client, staff_user, client_user, django_capture_on_commit_callbacks):
-    asset = FileAsset.objects.create(
-        owner=client_user,
-        key="uploads/x.pdf",
-        original_name="x.pdf",
-        content_type="application/pdf",
-        size=10,
-        sha256="0" * 64,
-        category="cv_upload",
-        scan_status="error",
-        scan_detail="clamd timed out",
-    )
+    asset = file_asset(client_user, "x.pdf", detail="clamd timed out")
     response = run(staff_client, "files.fileasset", "rescan", [asset])
     assert response.status_code == 302
     asset.refresh_from_db()
@@ -308,16 +299,7 @@ def test_outsiders_cannot_run_any_action(outsider, client_user, coach_user, orde
     verified = other_coach.coach_profile
     verified.is_verified = True
     verified.save()
-    asset = FileAsset.objects.create(
-        owner=client_user,
-        key="uploads/y.pdf",
-        original_name="y.pdf",
-        content_type="application/pdf",
-        size=10,
-        sha256="1" * 64,
-        category="cv_upload",
-        scan_status="error",
-    )
+    asset = file_asset(client_user, "y.pdf")
     attempts = [
         ("coaches.coachprofile", "unverify", [verified], {}),
         ("files.fileasset", "rescan", [asset], {}),

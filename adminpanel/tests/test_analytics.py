@@ -10,8 +10,9 @@ from accounts.tests.factories import ClientFactory, StaffFactory
 from adminpanel import analytics
 from coaches.tests.factories import CoachProfileFactory
 from orders.models import Order, Review
-from payments.models import LedgerEntry
 from requests_app.models import ServiceRequest
+
+from .helpers import ledger_entry
 
 MARCH = analytics.Range(dt.date(2026, 3, 1), dt.date(2026, 3, 10), "day", "GBP")
 
@@ -53,17 +54,7 @@ def make_order(client, profile, *, created, decided, status="pending", amount=10
 
 
 def ledger(kind, order, gross, fee, when, currency="GBP"):
-    entry = LedgerEntry.objects.create(
-        entry_type=kind,
-        order=order,
-        coach=order.coach,
-        gross_minor=gross,
-        fee_minor=fee,
-        payout_minor=gross - fee,
-        currency=currency,
-        idempotency_key=f"{kind}:{order.pk}:{gross}:{currency}",
-    )
-    LedgerEntry.objects.filter(pk=entry.pk).update(created_at=when)
+    ledger_entry(kind, order, gross, fee, when, currency=currency)
 
 
 def review(order, profile, rating, when, hidden=False):

@@ -13,6 +13,8 @@ from coaches.tests.factories import CoachProfileFactory
 from orders.tests.factories import make_order
 from payments.models import LedgerEntry, Payment
 
+from .helpers import ledger_entry
+
 URL = "/staff/transactions/"
 
 
@@ -28,21 +30,9 @@ def _payment(order, provider, amount):
     )
 
 
-def _entry(kind, order, payment, gross, fee, day, note="", currency="GBP"):
-    entry = LedgerEntry.objects.create(
-        entry_type=kind,
-        order=order,
-        payment=payment,
-        coach=order.coach,
-        gross_minor=gross,
-        fee_minor=fee,
-        payout_minor=gross - fee,
-        currency=currency,
-        idempotency_key=f"{kind}:{order.pk}:{gross}:{day}",
-        note=note,
-    )
-    LedgerEntry.objects.filter(pk=entry.pk).update(created_at=timezone.make_aware(dt.datetime(2026, 3, day, 12)))
-    return entry
+def _entry(kind, order, payment, gross, fee, day, note=""):
+    when = timezone.make_aware(dt.datetime(2026, 3, day, 12))
+    return ledger_entry(kind, order, gross, fee, when, payment=payment, note=note)
 
 
 @pytest.fixture
