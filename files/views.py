@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_ratelimit.core import is_ratelimited
 
 from elite.exceptions import DomainError, InvalidState, RateLimited
@@ -25,6 +25,8 @@ UPLOAD_CATEGORIES = {
     FileCategory.AVATAR,
 }
 STREAM_CHUNK = 64 * 1024
+# Uploads per user (django-ratelimit counts in the shared cache, so it holds across web machines).
+UPLOAD_RATE = "120/h"
 
 
 def _wants_json(request) -> bool:
@@ -69,7 +71,7 @@ def upload(request):
             raise DomainError("Unknown upload category.")
         if not uploaded:
             raise DomainError("Choose a file to upload.")
-        if is_ratelimited(request, group="files.upload", key="user", rate="120/h", increment=True):
+        if is_ratelimited(request, group="files.upload", key="user", rate=UPLOAD_RATE, increment=True):
             raise RateLimited("Too many uploads. Please wait a while and try again.")
         assets = [services.store_upload(f, owner=request.user, category=category) for f in uploaded]
     except DomainError as exc:
@@ -120,7 +122,7 @@ def download(request, pk: int):
     return response
 
 
-@require_GET
+@require_safe
 def serve(request, token: str):
     """The local-storage target of a signed link: stream the file, with single-range support."""
     try:

@@ -277,3 +277,27 @@ def test_key_never_collides_with_existing_storage(client_user):
     keys = {services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload").key for _ in range(3)}
     assert len(keys) == 3
     assert all(os.path.basename(k) != "cv.pdf" for k in keys)
+
+
+def test_uploads_are_rate_limited_per_user(client, client_user, other_client, monkeypatch):
+    from files import views
+
+    monkeypatch.setattr(views, "UPLOAD_RATE", "2/m")
+    client.force_login(client_user)
+    answers = [
+        client.post(
+            reverse("files:upload"),
+            {"file": upload(pdf_bytes()), "category": "cv_upload"},
+            headers={"Accept": "application/json"},
+        ).status_code
+        for _ in range(3)
+    ]
+    assert answers == [201, 201, 429]
+    assert FileAsset.objects.filter(owner=client_user).count() == 2
+    client.force_login(other_client)
+    response = client.post(
+        reverse("files:upload"),
+        {"file": upload(pdf_bytes()), "category": "cv_upload"},
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 201
