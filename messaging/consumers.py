@@ -135,7 +135,8 @@ class ThreadConsumer(_JsonSocket):
         message = services.send_message(
             thread, sender=self.user, body=body, attachments=attachments, client_token=token
         )
-        return realtime.message_data(message)
+        # A fresh save carries its payload; a resend returns the stored message.
+        return getattr(message, "payload", None) or realtime.message_data(message)
 
     async def on_read(self, data: dict) -> None:
         message_id = data.get("message_id")
@@ -196,4 +197,5 @@ class LiveConsumer(_JsonSocket):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def live_unread(self, event):
-        await self.send_json({**event, "type": "unread"})
+        counts = await database_sync_to_async(services.unread_counts)(self.user, event["thread"])
+        await self.send_json({**event, **counts, "type": "unread"})

@@ -53,9 +53,11 @@ def attachment_data(message, asset) -> dict:
     }
 
 
-def message_data(message) -> dict:
+def message_data(message, attachments=None) -> dict:
     """The JSON form of a message (websocket events and the ?after= catch-up endpoint)."""
     sender = message.sender
+    if attachments is None:
+        attachments = message.attachments.all()
     return {
         "id": message.pk,
         "thread": message.thread_id,
@@ -66,7 +68,7 @@ def message_data(message) -> dict:
         "body_html": str(render_body(message.body)),
         "created_at": message.created_at.isoformat(),
         "client_token": message.client_token,
-        "attachments": [attachment_data(message, a) for a in message.attachments.all()],
+        "attachments": [attachment_data(message, a) for a in attachments],
     }
 
 
@@ -80,59 +82,24 @@ def _send(group: str, event: dict) -> None:
         logger.exception("channel layer push to %s failed", group)
 
 
-def message_created(message_id: int) -> None:
-    from .models import Message
-    from .services import unread_in_thread, unread_total
-
-    message = (
-        Message.objects.select_related("sender", "thread__order__client", "thread__order__coach")
-        .prefetch_related("attachments")
-        .filter(pk=message_id)
-        .first()
-    )
-    if message is None:
-        return
-    data = message_data(message)
-    _send(thread_group(message.thread_id), {"type": "chat.message", "message": data})
-    order = message.thread.order
+def message_created(data: dict, order) -> None:
+    """After commit: the message to everyone viewing the thread, a nudge to the other party's live channel."""
+    _send(thread_group(data["thread"]), {"type": "chat.message", "message": data})
     preview = {
         "sender_name": data["sender_name"],
-        "body": message.body[:140] or ("📎 " + ", ".join(a["name"] for a in data["attachments"])),
+        "body": data["body"][:140] or ("📎 " + ", ".join(a["name"] for a in data["attachments"])),
         "created_at": data["created_at"],
     }
-    for user in (order.client, order.coach):
-        if user.pk == message.sender_id:
-            continue
-        _send(
-            user_group(user.pk),
-            {
-                "type": "live.unread",
-                "thread": message.thread_id,
-                "title": order.title,
-                "thread_unread": unread_in_thread(message.thread, user),
-                "total": unread_total(user),
-                "last_message": preview,
-            },
-        )
+    # The counts are read by each live consumer when it handles the event, not here: that way the
+    # last event a consumer handles always shows the current state, whatever order events arrive in.
+    for user_id in (order.client_id, order.coach_id):
+        if user_id != data["sender_id"]:
+            _send(
+                user_group(user_id),
+                {"type": "live.unread", "thread": data["thread"], "title": order.title, "last_message": preview},
+            )
 
 
 def thread_read(thread_id: int, user_id: int, message_id: int) -> None:
-    from accounts.models import User
-
-    from .models import MessageThread
-    from .services import unread_in_thread, unread_total
-
     _send(thread_group(thread_id), {"type": "chat.read", "user_id": user_id, "message_id": message_id})
-    user = User.objects.filter(pk=user_id).first()
-    thread = MessageThread.objects.filter(pk=thread_id).first()
-    if user is None or thread is None:
-        return
-    _send(
-        user_group(user_id),
-        {
-            "type": "live.unread",
-            "thread": thread_id,
-            "thread_unread": unread_in_thread(thread, user),
-            "total": unread_total(user),
-        },
-    )
+    _send(user_group(user_id), {"type": "live.unread", "thread": thread_id})

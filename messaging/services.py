@@ -147,26 +147,30 @@ def send_message(
         if asset.owner_id != sender.pk or asset.deleted_at is not None:
             raise NotPermitted("You can only attach your own files.")
     check_rate_limit(sender)
+    participant = is_participant(thread, sender)
     try:
         with transaction.atomic():
-            thread = MessageThread.objects.select_for_update().select_related("order").get(pk=thread.pk)
-            if is_read_only(thread):
-                raise InvalidState("This conversation is closed: the order ended, so no new messages can be sent.")
             message = Message.objects.create(
                 thread=thread,
                 sender=sender,
                 body=body,
                 client_token=client_token,
-                is_moderator=not is_participant(thread, sender),
+                is_moderator=not participant,
             )
             if attachments:
                 message.attachments.set(attachments)
+            # Never move the activity time backwards when two messages commit out of order.
+            MessageThread.objects.filter(pk=thread.pk).filter(
+                Q(last_message_at__isnull=True) | Q(last_message_at__lt=message.created_at)
+            ).update(last_message_at=message.created_at, updated_at=message.created_at)
             thread.last_message_at = message.created_at
-            thread.save(update_fields=["last_message_at", "updated_at"])
-            if is_participant(thread, sender):
+            if participant:
                 # The sender has read everything up to their own message.
                 _advance_read_state(thread, sender, message.pk)
-            transaction.on_commit(lambda: realtime.message_created(message.pk))
+            # Built now from what is in hand, so the push after commit needs no queries.
+            message.payload = realtime.message_data(message, attachments)
+            order = thread.order
+            transaction.on_commit(lambda: realtime.message_created(message.payload, order))
     except IntegrityError:
         # The same client_token raced in on a second connection: the first save wins.
         existing = Message.objects.filter(sender=sender, client_token=client_token).first()
@@ -198,15 +202,15 @@ def store_attachments(user, uploaded_files) -> list:
 def _advance_read_state(thread: MessageThread, user, message_id: int) -> bool:
     """Move the reader's mark forward (never back). Returns whether it moved."""
     now = timezone.now()
-    state, created = ThreadReadState.objects.get_or_create(
-        thread=thread, user=user, defaults={"last_read_message_id": message_id, "last_read_at": now}
-    )
-    if created:
-        return True
-    moved = ThreadReadState.objects.filter(pk=state.pk, last_read_message_id__lt=message_id).update(
+    moved = ThreadReadState.objects.filter(thread=thread, user=user, last_read_message_id__lt=message_id).update(
         last_read_message_id=message_id, last_read_at=now
     )
-    return bool(moved)
+    if moved:
+        return True
+    _, created = ThreadReadState.objects.get_or_create(
+        thread=thread, user=user, defaults={"last_read_message_id": message_id, "last_read_at": now}
+    )
+    return created
 
 
 def mark_read(thread: MessageThread, user, up_to_message_id: int | None = None) -> int:
@@ -308,12 +312,19 @@ def unread_total(user) -> int:
     )
 
 
-def unread_in_thread(thread: MessageThread, user) -> int:
+def unread_in_thread(thread_id: int, user) -> int:
     mark = (
-        ThreadReadState.objects.filter(thread=thread, user=user).values_list("last_read_message_id", flat=True).first()
+        ThreadReadState.objects.filter(thread_id=thread_id, user=user)
+        .values_list("last_read_message_id", flat=True)
+        .first()
         or 0
     )
-    return Message.objects.filter(thread=thread, pk__gt=mark).exclude(sender=user).count()
+    return Message.objects.filter(thread_id=thread_id, pk__gt=mark).exclude(sender=user).count()
+
+
+def unread_counts(user, thread_id: int) -> dict:
+    """What the live channel pushes: the user's total and the one thread's unread count."""
+    return {"total": unread_total(user), "thread_unread": unread_in_thread(thread_id, user)}
 
 
 # --- Email digests ---------------------------------------------------------------------------

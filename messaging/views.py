@@ -146,7 +146,8 @@ def _post_message(request, thread):
             return JsonResponse({"error": message_text}, status=status)
         return _render_thread(request, thread, form=form, status=status, error=message_text)
     if json_reply:
-        return JsonResponse({"message": realtime.message_data(message)}, status=201)
+        data = getattr(message, "payload", None) or realtime.message_data(message)
+        return JsonResponse({"message": data}, status=201)
     return redirect(reverse("messaging:detail", args=[thread.pk]) + f"#m{message.pk}")
 
 

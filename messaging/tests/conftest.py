@@ -153,3 +153,5 @@ def asgi_servers(tmp_path):
             process.kill()
             process.wait()
         log.close()
+        # Shown by pytest only when the test failed.
+        print(f"--- uvicorn :{_port} log ---\n" + (tmp_path / f"uvicorn-{_port}.log").read_text()[-4000:])

@@ -3,12 +3,12 @@
 import json
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
 from elite.asgi import application
 from messaging.models import Message
+from messaging.tests.asyncutil import run
 
 ORIGIN = (b"origin", b"http://testserver")
 
@@ -20,19 +20,15 @@ def communicator(thread_id, cookie=None, origin=ORIGIN, path=None):
     return WebsocketCommunicator(application, path or f"/ws/threads/{thread_id}/", headers=headers)
 
 
-def run(scenario):
-    return async_to_sync(scenario)()
-
-
 async def send(comm, **frame):
     await comm.send_to(text_data=json.dumps(frame))
 
 
-async def receive(comm, timeout=2):
+async def receive(comm, timeout=5):
     return json.loads(await comm.receive_from(timeout=timeout))
 
 
-async def receive_type(comm, wanted, timeout=2):
+async def receive_type(comm, wanted, timeout=5):
     """Skip events of other types (e.g. the sender's own message:new) until `wanted` arrives."""
     while True:
         event = await receive(comm, timeout)
@@ -169,7 +165,7 @@ class TestEvents:
 
         event = run(scenario)
         assert event == {"type": "message:read", "user_id": client_user.pk, "message_id": message.pk}
-        assert services.unread_in_thread(thread, client_user) == 0
+        assert services.unread_in_thread(thread.pk, client_user) == 0
 
     def test_typing_reaches_the_other_side_only_and_is_throttled(self, thread, client_user, coach_user, login_cookie):
         async def scenario():
@@ -337,3 +333,32 @@ class TestLiveCounts:
             return connected
 
         assert run(scenario) is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_message_with_attachment_ids_reaches_the_other_side(
+    thread, client_user, coach_user, login_cookie, media_root, pdf_upload
+):
+    from files.services import store_upload
+
+    asset = store_upload(pdf_upload("notes.pdf"), owner=coach_user, category="message_attachment")
+    coach_cookie, client_cookie = login_cookie(coach_user), login_cookie(client_user)
+
+    async def scenario():
+        bob = communicator(thread.pk, coach_cookie)
+        alice = communicator(thread.pk, client_cookie)
+        await bob.connect()
+        await alice.connect()
+        await send(bob, type="message:send", body="", attachment_ids=[asset.pk], client_token="att")
+        ack = await receive_type(bob, "message:ack")
+        new = await receive_type(alice, "message:new")
+        await bob.disconnect()
+        await alice.disconnect()
+        return ack, new
+
+    ack, new = run(scenario)
+    assert new["message"]["id"] == ack["message"]["id"]
+    [attachment] = new["message"]["attachments"]
+    assert attachment["name"] == "notes.pdf"
+    assert attachment["url"] == f"/files/{asset.pk}/"  # scanned clean right after upload (no-op scanner here)
+    assert list(Message.objects.get().attachments.all()) == [asset]

@@ -2,11 +2,13 @@
 
 import asyncio
 import json
+from functools import partial
 
 import pytest
 from websockets.asyncio.client import connect
 
 from messaging.models import Message
+from messaging.tests.asyncutil import run
 
 
 async def receive_type(ws, wanted, timeout=10):
@@ -48,7 +50,7 @@ def test_message_sent_on_one_server_reaches_a_client_on_the_other(
             read = await receive_type(client_ws, "message:read")
             return typing, ack, new, read
 
-    typing, ack, new, read = asyncio.run(scenario())
+    typing, ack, new, read = run(scenario)
     message = Message.objects.get()
     assert typing["user_id"] == client_user.pk
     assert ack["message"]["id"] == new["message"]["id"] == message.pk
@@ -74,7 +76,8 @@ def test_real_server_refuses_strangers_and_foreign_origins(
         except InvalidStatus as exc:
             return exc.response.status_code
 
-    assert asyncio.run(attempt(login_cookie(other_client), f"http://{server}")) == 403
-    assert asyncio.run(attempt(login_cookie(client_user), "https://evil.example")) == 403
-    assert asyncio.run(attempt("sessionid=forged", f"http://{server}")) == 403
-    assert asyncio.run(attempt(login_cookie(client_user), f"http://{server}")) == "connected"
+    stranger, member = login_cookie(other_client), login_cookie(client_user)
+    assert run(partial(attempt, stranger, f"http://{server}")) == 403
+    assert run(partial(attempt, member, "https://evil.example")) == 403
+    assert run(partial(attempt, "sessionid=forged", f"http://{server}")) == 403
+    assert run(partial(attempt, member, f"http://{server}")) == "connected"

@@ -1,0 +1,387 @@
+"""Chat benchmark: one command, `.venv/bin/python bench/chat.py`.
+
+1. Creates the benchmark's own PostgreSQL database if missing (CHAT_BENCH_DATABASE_URL, default
+   postgres://postgres@127.0.0.1:5432/ews_chatbench), migrates it, empties the chat tables and
+   makes CLIENTS/2 orders (one client and one coach each) with their threads and login sessions.
+2. Starts the production ASGI server: uvicorn with 2 workers, DEBUG off, channels-redis on REDIS_URL.
+3. Connects CLIENTS websockets (each pair shares a thread; half of them on each worker, as the
+   kernel spreads connections), then every client sends at RATE/CLIENTS messages per second for
+   DURATION seconds through `message:send`. The sender stamps each message; its partner records
+   when `message:new` arrives. Delivery latency = arrival at the partner − send time (one clock,
+   one process). Also measured: the sender's ack latency and the delivered messages per second.
+
+Target (issue 6): 200 clients, p99 delivery < 100 ms at 200 messages/s on a 2-core machine.
+Environment: CHAT_BENCH_DATABASE_URL, REDIS_URL (redis://127.0.0.1:6379/0), CHAT_BENCH_CLIENTS (200),
+CHAT_BENCH_RATE (200 messages/s in all), CHAT_BENCH_DURATION (20 s), CHAT_BENCH_PORT (8766),
+CHAT_BENCH_WORKERS (2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DATABASE_URL = os.environ.get("CHAT_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ews_chatbench")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+CLIENTS = int(os.environ.get("CHAT_BENCH_CLIENTS", "200")) // 2 * 2
+RATE = float(os.environ.get("CHAT_BENCH_RATE", "200"))
+DURATION = float(os.environ.get("CHAT_BENCH_DURATION", "20"))
+PORT = int(os.environ.get("CHAT_BENCH_PORT", "8766"))
+WORKERS = int(os.environ.get("CHAT_BENCH_WORKERS", "2"))
+WARMUP = 3.0
+TARGET_P99_MS = 100.0
+PREFIX = "chatbench"
+
+SERVER_ENV = {
+    "DATABASE_URL": DATABASE_URL,
+    "REDIS_URL": REDIS_URL,
+    "CACHE_KEY_PREFIX": PREFIX,
+    "DEBUG": "false",
+    "SECRET_KEY": "chat-bench-only-" + "k" * 60,
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "CLAMD_URL": "tcp://127.0.0.1:3310",  # required with DEBUG off; never contacted (no uploads here)
+    "EMAIL_URL": "dummymail://",
+    "LOG_LEVEL": "WARNING",
+    "CONN_MAX_AGE": "60",
+    # The benchmark sends 1 message/s per client; the per-user limit is for people, not this.
+    "CHAT_RATE_LIMIT_COUNT": "100000",
+    "SENTRY_DSN": "",
+}
+
+
+def log(message: str) -> None:
+    print(f"[chat-bench] {message}", flush=True)
+
+
+def ensure_database() -> None:
+    import psycopg
+
+    url = urlparse(DATABASE_URL)
+    name = url.path.lstrip("/")
+    admin = DATABASE_URL.replace(f"/{name}", "/postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            log(f"creating database {name}")
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django() -> None:
+    os.environ.update({k: v for k, v in SERVER_ENV.items() if k != "DEBUG"})
+    os.environ["DEBUG"] = "true"  # the seeding process itself needs no production checks
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "elite.settings")
+    import django
+
+    django.setup()
+
+
+def seed(pairs: int) -> list[tuple[int, str, str]]:
+    """(thread id, client session cookie, coach session cookie) for each pair, made with bulk inserts."""
+    import datetime
+
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from accounts.models import Role, User
+    from messaging.models import Message, MessageThread, ThreadReadState
+    from orders.models import Order
+    from requests_app.models import RequestStatus, ServiceRequest
+
+    log("migrating")
+    call_command("migrate", verbosity=0, interactive=False)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE messaging_message, messaging_message_attachments, messaging_threadreadstate, "
+            "messaging_messagethread RESTART IDENTITY CASCADE"
+        )
+    Message.objects.all().delete()
+    ThreadReadState.objects.all().delete()
+    now = timezone.now()
+    users = list(User.objects.filter(email__startswith="chatbench-").order_by("email"))
+    if len(users) < pairs * 2:
+        log(f"creating {pairs * 2} users and {pairs} orders")
+        User.objects.filter(email__startswith="chatbench-").delete()
+        password = User().password  # unusable: sessions are made directly
+        new = []
+        for n in range(pairs):
+            new.append(
+                User(
+                    email=f"chatbench-client-{n:04d}@example.com",
+                    role=Role.CLIENT,
+                    first_name="Client",
+                    last_name=str(n),
+                    password=password,
+                )
+            )
+            new.append(
+                User(
+                    email=f"chatbench-coach-{n:04d}@example.com",
+                    role=Role.COACH,
+                    first_name="Coach",
+                    last_name=str(n),
+                    password=password,
+                )
+            )
+        User.objects.bulk_create(new)
+    clients = list(User.objects.filter(email__startswith="chatbench-client-").order_by("email")[:pairs])
+    coaches = list(User.objects.filter(email__startswith="chatbench-coach-").order_by("email")[:pairs])
+    orders = list(Order.objects.filter(client__in=clients).select_related("client", "coach"))
+    if len(orders) < pairs:
+        Order.objects.filter(client__in=clients).delete()
+        ServiceRequest.objects.filter(client__in=clients).delete()
+        requests = ServiceRequest.objects.bulk_create(
+            ServiceRequest(
+                client=c,
+                service_type="cv",
+                title=f"Bench CV {n}",
+                requirements="bench",
+                deadline=now.date() + datetime.timedelta(days=14),
+                price_minor=10000,
+                currency="GBP",
+                status=RequestStatus.ACCEPTED,
+                expires_at=now + datetime.timedelta(days=3),
+            )
+            for n, c in enumerate(clients)
+        )
+        orders = Order.objects.bulk_create(
+            Order(
+                request=r,
+                client=c,
+                coach=k,
+                service_type="cv",
+                title=r.title,
+                amount_minor=10000,
+                currency="GBP",
+                status="in_progress",
+                deadline=r.deadline,
+            )
+            for r, c, k in zip(requests, clients, coaches, strict=True)
+        )
+    threads = MessageThread.objects.bulk_create(MessageThread(order=o) for o in orders)
+
+    def session_for(user) -> str:
+        store = SessionStore()
+        store[SESSION_KEY] = str(user.pk)
+        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store.create()
+        return f"sessionid={store.session_key}"
+
+    by_id = {u.pk: u for u in clients + coaches}
+    return [
+        (t.pk, session_for(by_id[o.client_id]), session_for(by_id[o.coach_id]))
+        for t, o in zip(threads, orders, strict=True)
+    ]
+
+
+def start_server() -> subprocess.Popen:
+    env = {**os.environ, **SERVER_ENV, "DJANGO_SETTINGS_MODULE": "elite.settings"}
+    logfile = tempfile.NamedTemporaryFile(prefix="chat-bench-uvicorn-", suffix=".log", delete=False)  # noqa: SIM115
+    log(f"starting uvicorn ({WORKERS} workers) on :{PORT}, log {logfile.name}")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "elite.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(PORT),
+            "--workers",
+            str(WORKERS),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--ws",
+            "websockets-sansio",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=logfile,
+        stderr=subprocess.STDOUT,
+    )
+    process.logfile = logfile.name
+    return process
+
+
+def wait_for_port(process, timeout=30.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"uvicorn exited:\n{Path(process.logfile).read_text()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", PORT), timeout=0.5):
+                time.sleep(1.0)  # let every worker finish booting
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("uvicorn did not start in time")
+
+
+class Stats:
+    """Shared by every client coroutine. The phase times are set once everybody is connected."""
+
+    def __init__(self):
+        self.sent: dict[str, float] = {}
+        self.delivery: list[float] = []
+        self.ack: list[float] = []
+        self.errors: list[str] = []
+        self.delivered = 0
+        self.measure_from = float("inf")
+        self.stop_at = float("inf")
+        self.go = asyncio.Event()
+
+
+async def open_pair(thread_id, cookies, stats: Stats, interval: float):
+    """Connect a thread's two participants; return their sockets and the reader and writer tasks."""
+    from websockets.asyncio.client import connect
+
+    origin = f"http://127.0.0.1:{PORT}"
+    url = f"ws://127.0.0.1:{PORT}/ws/threads/{thread_id}/"
+    sockets = [
+        await connect(url, origin=origin, additional_headers={"Cookie": cookie}, max_queue=None) for cookie in cookies
+    ]
+
+    async def reader(ws, me):
+        async for raw in ws:
+            now = time.perf_counter()
+            event = json.loads(raw)
+            kind = event["type"]
+            if kind == "message:new":
+                token = event["message"]["client_token"]
+                sent = stats.sent.get(token)
+                if sent is not None and not token.startswith(me + "-") and sent >= stats.measure_from:
+                    stats.delivery.append(now - sent)
+                    stats.delivered += 1
+            elif kind == "message:ack":
+                sent = stats.sent.get(event["client_token"])
+                if sent is not None and sent >= stats.measure_from:
+                    stats.ack.append(now - sent)
+            elif kind == "error":
+                stats.errors.append(event.get("code", "?"))
+
+    async def writer(ws, me):
+        await stats.go.wait()
+        await asyncio.sleep(random.random() * interval)  # spread the senders over the interval
+        n = 0
+        next_at = time.perf_counter()
+        while time.perf_counter() < stats.stop_at:
+            n += 1
+            token = f"{me}-{n}"
+            stats.sent[token] = time.perf_counter()
+            await ws.send(json.dumps({"type": "message:send", "body": f"bench {token}", "client_token": token}))
+            next_at += interval
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+
+    names = [f"t{thread_id}a", f"t{thread_id}b"]
+    tasks = [asyncio.create_task(reader(ws, name)) for ws, name in zip(sockets, names, strict=True)]
+    tasks += [asyncio.create_task(writer(ws, name)) for ws, name in zip(sockets, names, strict=True)]
+    return sockets, tasks
+
+
+async def run_clients(pairs) -> tuple[Stats, float, int]:
+    stats = Stats()
+    interval = CLIENTS / RATE  # each client's seconds between messages
+    connect_started = time.perf_counter()
+    opened = []
+    # Connect in batches so the handshake storm does not itself dominate the measurement.
+    for start in range(0, len(pairs), 20):
+        batch = pairs[start : start + 20]
+        opened += await asyncio.gather(*(open_pair(t, (a, b), stats, interval) for t, a, b in batch))
+    connect_seconds = time.perf_counter() - connect_started
+    connected = sum(len(sockets) for sockets, _ in opened)
+    log(
+        f"{connected} websockets connected in {connect_seconds:.1f} s; sending {RATE:g} messages/s "
+        f"({WARMUP:g} s warm-up + {DURATION:g} s measured)"
+    )
+    stats.measure_from = time.perf_counter() + WARMUP
+    stats.stop_at = stats.measure_from + DURATION
+    stats.go.set()
+    await asyncio.sleep(max(0.0, stats.stop_at - time.perf_counter()) + 2.0)  # + time for the last deliveries
+    for sockets, tasks in opened:
+        for task in tasks:
+            task.cancel()
+        for ws in sockets:
+            await ws.close()
+    return stats, connect_seconds, connected
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def main() -> int:
+    started = time.monotonic()
+    ensure_database()
+    setup_django()
+    pairs = seed(CLIENTS // 2)
+    server = start_server()
+    try:
+        wait_for_port(server)
+        stats, connect_seconds, connected = asyncio.run(run_clients(pairs))
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    from messaging.models import Message
+
+    saved = Message.objects.count()
+    sent_measured = sum(1 for t in stats.sent.values() if stats.measure_from <= t < stats.stop_at)
+    delivery_ms = [d * 1000 for d in stats.delivery]
+    ack_ms = [d * 1000 for d in stats.ack]
+    rate = stats.delivered / DURATION
+    p99 = percentile(delivery_ms, 99)
+    rows = [
+        ("connected websockets", f"{connected} / {CLIENTS}"),
+        ("connect time (all)", f"{connect_seconds:.1f} s"),
+        ("uvicorn workers", str(WORKERS)),
+        ("offered load", f"{RATE:g} messages/s for {DURATION:g} s (after {WARMUP:g} s warm-up)"),
+        ("messages sent (measured)", str(sent_measured)),
+        ("delivered to partner (measured)", str(stats.delivered)),
+        ("saved in PostgreSQL (all)", str(saved)),
+        ("errors", str(len(stats.errors)) + (f" {sorted(set(stats.errors))}" if stats.errors else "")),
+        ("delivered messages/s", f"{rate:.1f}"),
+        ("delivery latency p50", f"{percentile(delivery_ms, 50):.1f} ms"),
+        ("delivery latency p90", f"{percentile(delivery_ms, 90):.1f} ms"),
+        ("delivery latency p99", f"{p99:.1f} ms"),
+        ("delivery latency max", f"{max(delivery_ms, default=float('nan')):.1f} ms"),
+        ("sender ack latency p50 / p99", f"{percentile(ack_ms, 50):.1f} / {percentile(ack_ms, 99):.1f} ms"),
+        ("wall time", f"{time.monotonic() - started:.0f} s"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print()
+    print(f"{'metric'.ljust(width)} | value")
+    print(f"{'-' * width}-+-{'-' * 40}")
+    for key, value in rows:
+        print(f"{key.ljust(width)} | {value}")
+    met = connected == CLIENTS and p99 < TARGET_P99_MS and rate >= 0.95 * RATE and not stats.errors
+    print(
+        f"\ntarget: {CLIENTS} clients, p99 < {TARGET_P99_MS:g} ms at {RATE:g} messages/s -> {'MET' if met else 'NOT MET'}"
+    )
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
