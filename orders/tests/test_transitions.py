@@ -5,6 +5,7 @@ import pytest
 from elite.exceptions import InvalidState, NotPermitted
 from orders import services
 from orders.models import Order, OrderEvent, OrderStatus
+from orders.tests.factories import make_order
 from requests_app.models import RequestStatus
 from requests_app.tests.factories import ServiceRequestFactory
 
@@ -318,3 +319,25 @@ def test_allowed_transitions_per_viewer(order, other_client, staff_user):
     order = _delivered(order)
     assert services.allowed_transitions(order, order.client) == ["request_revision", "accept_delivery", "open_dispute"]
     assert services.allowed_transitions(order, order.coach) == ["open_dispute"]
+
+
+def test_the_system_makes_only_the_job_moves(order):
+    """actor=None is the system (beat jobs, webhooks): cancel unpaid, mark paid, complete silent deliveries."""
+    with pytest.raises(NotPermitted):
+        services.deliver(order.pk, actor=None)
+    services.mark_paid(order.pk, actor=None)
+    for refused in (
+        lambda: services.request_revision(order.pk, actor=None, note="x"),
+        lambda: services.open_dispute(order.pk, actor=None, reason="x"),
+        lambda: services.resolve_dispute(order.pk, actor=None, release=True),
+    ):
+        with pytest.raises(NotPermitted):
+            refused()
+    services.deliver(order.pk, actor=order.coach)
+    services.accept_delivery(order.pk, actor=None)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.COMPLETED
+    other = make_order(client=order.client, coach=order.coach)
+    services.cancel_order(other.pk, actor=None, reason="Unpaid")
+    other.refresh_from_db()
+    assert other.status == OrderStatus.CANCELLED
