@@ -79,7 +79,14 @@ class ServiceForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         existing = self.initial.get("service_type")
+        self.is_extra = not existing
         self.title = ServiceType(existing).label if existing else "Add a service"
+        self.auto_open = False  # set by service_formset on the first empty row of a coach with no services
+
+    @property
+    def start_open(self) -> bool:
+        """Empty “add a service” rows start folded, unless filled in (and so maybe in error)."""
+        return self.auto_open or (self.is_bound and self.has_changed())
 
     def to_offer(self) -> ServiceOffer:
         data = self.cleaned_data
@@ -150,4 +157,7 @@ def service_formset(profile: CoachProfile, data=None) -> BaseServiceFormSet:
         validate_max=True,
         absolute_max=len(ServiceType.choices),
     )
-    return formset_class(data=data, initial=initial, prefix="services")
+    formset = formset_class(data=data, initial=initial, prefix="services")
+    if not initial and formset.forms:
+        formset.forms[0].auto_open = True
+    return formset

@@ -138,3 +138,57 @@ def test_empty_result_offers_to_clear_filters(page, live_server, marketplace, ar
     page.goto(f"{live_server.url}/coaches/?service=linkedin&language=de")
     page.get_by_role("link", name="Clear all filters").last.click()
     expect(page.get_by_text("12 coaches")).to_be_visible()
+
+
+def login_as(page, live_server, user):
+    from django.test import Client
+
+    session = Client()
+    session.force_login(user)
+    cookie = session.cookies["sessionid"]
+    page.context.add_cookies([{"name": "sessionid", "value": cookie.value, "url": live_server.url}])
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_new_coach_fills_in_profile_and_services(page, live_server, artifacts_dir, width):
+    from accounts.tests.factories import CoachUserFactory
+    from coaches.models import CoachProfile
+
+    seeded = importlib.import_module("coaches.migrations.0003_seed_languages")
+    for code, name in seeded.LANGUAGES:
+        Language.objects.get_or_create(code=code, defaults={"name": name})
+    user = CoachUserFactory(first_name="Nora", last_name="Quinn")
+    login_as(page, live_server, user)
+    page.set_viewport_size({"width": width, "height": 900})
+
+    page.goto(f"{live_server.url}/coaches/me/profile/")
+    expect(page.get_by_text("Clients cannot find you in the directory")).to_be_visible()
+    shot(page, artifacts_dir, f"profile-edit-empty-{width}")
+
+    page.get_by_label("Headline").fill("Teacher CVs that land interviews")
+    page.get_by_label("Bio").fill("Fifteen years as a head of department; I know what schools look for.")
+    page.get_by_label("Years of experience").fill("15")
+    page.get_by_label("English").check()
+    page.get_by_label("Welsh").check()
+    page.get_by_label("Portfolio links").fill("https://example.com/nora\nnot a link")
+    first_row = page.locator(".service-row").first
+    first_row.get_by_label("Service").select_option("cv")
+    first_row.get_by_label("Price").fill("95.50")
+    page.get_by_role("button", name="Save profile").click()
+
+    expect(page.get_by_text("Please correct the highlighted fields")).to_be_visible()
+    expect(page.get_by_text("not web addresses")).to_be_visible()
+    shot(page, artifacts_dir, f"profile-edit-error-{width}")
+
+    page.get_by_label("Portfolio links").fill("https://example.com/nora")
+    page.get_by_role("button", name="Save profile").click()
+    expect(page.get_by_text("Your profile is saved.")).to_be_visible()
+
+    profile = CoachProfile.objects.get(user=user)
+    assert profile.services.get().price_minor == 9550
+    assert profile.is_listed
+
+    page.get_by_role("link", name="See your public page").click()
+    expect(page.get_by_role("heading", name=re.compile("Nora Quinn"))).to_be_visible()
+    expect(page.get_by_text("£95.50")).to_be_visible()
+    expect(page.get_by_text("Writes in English, Welsh")).to_be_visible()
