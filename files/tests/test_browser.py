@@ -170,3 +170,23 @@ def test_file_list_on_desktop(page_as, client_user, artifacts_dir):  # noqa: F81
     client.get_by_role("button", name="Delete Старое резюме.pdf").click()
     expect(client.get_by_text("Deleted Старое резюме.pdf.")).to_be_visible()
     expect(rows).to_have_count(2)
+
+
+def test_pdf_preview_opens_in_the_browser(page_as, client_user, artifacts_dir):  # noqa: F811
+    from files import services
+
+    from .samples import upload
+
+    asset = services.store_upload(
+        upload(pdf_bytes("Hello preview"), "Preview me.pdf"), owner=client_user, category="cv_upload"
+    )
+    page = page_as(client_user)
+    downloads = []
+    page.on("download", downloads.append)
+    response = page.goto(f"/files/{asset.pk}/?preview=1")
+    assert response.status == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.headers["content-disposition"].startswith("inline")
+    page.wait_for_timeout(1000)
+    assert downloads == []  # shown by the browser's PDF viewer, not saved
+    shot(page, artifacts_dir, "9-pdf-preview")
