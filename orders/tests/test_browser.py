@@ -118,9 +118,15 @@ def test_full_order_journey_with_revision_and_review(
     expect(staff.get_by_text("Orders by status")).to_be_visible()
     _shot(staff, artifacts_dir, "dashboard-staff")
     phone = page_as(client_user, width=360, height=780)
-    phone.goto(f"/orders/{order.pk}/")
-    _shot(phone, artifacts_dir, "order-phone")
-    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    for name, url in (
+        ("order-phone", f"/orders/{order.pk}/"),
+        ("dashboard-client-phone", "/dashboard/"),
+        ("request-form-phone", f"/requests/new/?coach={profile.pk}&service=cv"),
+        ("orders-list-phone", "/orders/"),
+    ):
+        phone.goto(url)
+        _shot(phone, artifacts_dir, name)
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 360, url
 
 
 def test_coach_rejects_a_request_with_a_reason(page_as, client_user, coach_user, artifacts_dir):
