@@ -416,6 +416,8 @@ CHAT_MAX_MESSAGE_LENGTH = env.int("CHAT_MAX_MESSAGE_LENGTH", default=4000)
 # Messages one user may send per window (shared cache, so it holds across web and ASGI machines).
 CHAT_RATE_LIMIT_COUNT = env.int("CHAT_RATE_LIMIT_COUNT", default=20)
 CHAT_RATE_LIMIT_WINDOW_SECONDS = env.int("CHAT_RATE_LIMIT_WINDOW_SECONDS", default=60)
+# Database threads per ASGI process for the chat consumers (PostgreSQL; SQLite always uses one).
+CHAT_DB_THREADS = env.int("CHAT_DB_THREADS", default=4)
 CELERY_BEAT_SCHEDULE["messaging-chat-digests"] = {"task": "messaging.tasks.send_chat_digests", "schedule": 60}
 
 # --- Coaches (coach directory) ------------------------------------------------------
