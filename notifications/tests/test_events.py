@@ -145,3 +145,27 @@ def test_inbox_query_count_does_not_grow(client, client_user, django_assert_max_
         notify(client_user, "test", f"n{i}", email=False)
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get("/notifications/")
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "request_received",
+        "request_accepted",
+        "request_reminder",
+        "order_deliver",
+        "order_accept_delivery",
+        "order_mark_paid",
+        "review_received",
+    ],
+)
+def test_every_email_kind_renders_text_and_html(client_user, kind):
+    from notifications.services import notify
+    from notifications.tasks import send_notification_email
+
+    notification = notify(client_user, kind, f"Something about {kind}", link="/orders/1/", email=False)
+    context = {"order_id": 1, "is_client": True, "revisions_left": 1, "auto_complete_days": 7}
+    send_notification_email.delay(notification.pk, context).get()
+    message = mail.outbox[-1]
+    _assert_email(message, client_user, f"Something about {kind}", "/orders/1/")
+    assert "{{" not in message.body and "{%" not in message.subject
