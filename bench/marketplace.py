@@ -329,8 +329,18 @@ def create_baseline_table() -> None:
 # --- what to measure --------------------------------------------------------------------------
 
 
+# Every request a different price bound: defeats the directory's result cache (cache misses).
+VARIED_FILTERS_LUA = """
+math.randomseed(os.time())
+request = function()
+  local price = math.random(4000, 40000) / 100
+  return wrk.format("GET", "/coaches/?service=cv&language=en&sort=price&max_price=" .. price)
+end
+"""
+
+
 def targets() -> list[tuple[str, str, str]]:
-    """(label, path, cookie) for each measured page."""
+    """(label, path, cookie) for each measured page; a path of "lua" runs VARIED_FILTERS_LUA."""
     from django.db.models import Count
     from django.test import Client
 
@@ -351,6 +361,7 @@ def targets() -> list[tuple[str, str, str]]:
         ("directory, no filter", "/coaches/", ""),
         ("directory, 5 filters + price sort", filtered, ""),
         ("directory, text search q=tech", "/coaches/?q=tech&sort=rating", ""),
+        ("directory, varied filters (uncached)", "lua", ""),
         ("coach page", f"/coaches/{coach.pk}/", ""),
         ("coach dashboard (logged in)", "/dashboard/", cookie),
         ("baseline (again)", "/bench/baseline/?category=7", ""),
@@ -419,10 +430,13 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def run_wrk(path: str, cookie: str, duration: int) -> dict:
+def run_wrk(path: str, cookie: str, duration: int, script: str | None) -> dict:
     command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency", "--timeout", "5s"]
     if cookie:
         command += ["-H", f"Cookie: {cookie}"]
+    if path == "lua":
+        command += ["-s", script]
+        path = "/coaches/"
     command.append(f"http://127.0.0.1:{PORT}{path}")
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
@@ -453,14 +467,16 @@ def main() -> None:
     connections.close_all()
 
     with tempfile.NamedTemporaryFile("w+", prefix="bench-gunicorn-", suffix=".log", delete=False) as logfile:
+        script = Path(logfile.name).with_suffix(".lua")
+        script.write_text(VARIED_FILTERS_LUA)
         server = start_server(logfile)
         try:
             for _label, path, cookie in pages:
-                check_page(path, cookie)
+                check_page("/coaches/?service=cv&max_price=123.45" if path == "lua" else path, cookie)
             results = []
             for label, path, cookie in pages:
-                run_wrk(path, cookie, 2)  # warm up: connections, caches, template loading
-                result = run_wrk(path, cookie, DURATION)
+                run_wrk(path, cookie, 2, str(script))  # warm up: connections, caches, template loading
+                result = run_wrk(path, cookie, DURATION, str(script))
                 log(f"{label}: {result['rps']:.0f} req/s, p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms")
                 results.append((label, path, result))
         finally:

@@ -24,12 +24,16 @@ def make_coach(first, last, *, services, languages, headline, **fields):
     return profile
 
 
-@pytest.fixture
-def marketplace(review_for):
-    # transaction=True tests flush every table between tests, the seeded languages included.
+@pytest.fixture(autouse=True)
+def languages():
+    """transaction=True tests flush every table between tests, the migration-seeded languages included."""
     seeded = importlib.import_module("coaches.migrations.0003_seed_languages")
     for code, name in seeded.LANGUAGES:
         Language.objects.get_or_create(code=code, defaults={"name": name})
+
+
+@pytest.fixture
+def marketplace(review_for):
     match = make_coach(
         "Camille",
         "Durand",
@@ -154,9 +158,6 @@ def test_new_coach_fills_in_profile_and_services(page, live_server, artifacts_di
     from accounts.tests.factories import CoachUserFactory
     from coaches.models import CoachProfile
 
-    seeded = importlib.import_module("coaches.migrations.0003_seed_languages")
-    for code, name in seeded.LANGUAGES:
-        Language.objects.get_or_create(code=code, defaults={"name": name})
     user = CoachUserFactory(first_name="Nora", last_name="Quinn")
     login_as(page, live_server, user)
     page.set_viewport_size({"width": width, "height": 900})
