@@ -182,7 +182,7 @@ def test_pdf_preview_opens_in_the_browser(page_as, client_user, artifacts_dir): 
     )
     page = page_as(client_user)
     downloads = []
-    page.on("download", downloads.append)
+    page.on("download", lambda download: downloads.append(download))
     response = page.goto(f"/files/{asset.pk}/?preview=1")
     assert response.status == 200
     assert response.headers["content-type"] == "application/pdf"
