@@ -25,6 +25,7 @@ from .models import CoachProfile, CoachService, Language, ServiceType
 PAGE_SIZE = 12
 COUNT_CAP = 1000
 MAX_QUERY_LENGTH = 100
+MAX_QUERY_WORDS = 8
 MAX_PRICE_MAJOR = Decimal("100000")
 LANGUAGES_CACHE_KEY = "coaches:languages:v1"
 LANGUAGES_CACHE_SECONDS = 600
@@ -272,7 +273,7 @@ def search(filters: Filters) -> QuerySet[CoachProfile]:
         qs = qs.filter(is_available=True)
     if filters.verified:
         qs = qs.filter(is_verified=True)
-    for word in filters.q.lower().split():
+    for word in filters.q.lower().split()[:MAX_QUERY_WORDS]:
         # Every word must appear in the name, headline or bio (trigram index on PostgreSQL).
         qs = qs.filter(search_text__contains=word)
 
