@@ -21,7 +21,7 @@ from orders.models import Order, OrderStatus
 
 from . import services, webhooks
 from .ledger import CAPTURED_STATES
-from .models import LedgerEntry, LedgerEntryType, Payment, Provider
+from .models import LedgerEntry, LedgerEntryType, Payment, PaymentStatus, Provider
 from .providers import test_provider
 from .providers.errors import PaymentProviderError, ProviderUnavailable, SignatureError
 
@@ -147,10 +147,12 @@ def done(request, order_id: int):
         payment.refresh_from_db()
     order.refresh_from_db()
     paid = payment is not None and payment.status in CAPTURED_STATES
+    # Still waiting for the provider: the page looks again by itself (static/js/payments.js).
+    waiting = payment is not None and payment.status in (PaymentStatus.CREATED, PaymentStatus.AUTHORIZED)
     return render(
         request,
         "payments/checkout_done.html",
-        {"order": order, "payment": payment, "paid": paid, "problem": problem},
+        {"order": order, "payment": payment, "paid": paid, "waiting": waiting, "problem": problem},
     )
 
 

@@ -170,3 +170,14 @@ def test_cancel_page_shows_true_state(fake_stripe, client_login, order):
 def test_success_page_of_someone_elses_order_is_404(fake_stripe, client_login, other_client, coach_user):
     theirs = make_order(client=other_client, coach=coach_user)
     assert client_login.get(f"/payments/checkout/{theirs.pk}/done/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_waiting_page_refreshes_itself_until_the_provider_confirms(fake_stripe, client_login, order):
+    start(client_login, order)
+    payment = Payment.objects.get(order=order)
+    waiting = client_login.get(f"/payments/checkout/{order.pk}/done/?payment={payment.pk}").content.decode()
+    assert "data-auto-refresh" in waiting and "js/payments.js" in waiting
+    fake_stripe.pay(payment.provider_payment_id)
+    paid = client_login.get(f"/payments/checkout/{order.pk}/done/?payment={payment.pk}").content.decode()
+    assert "data-auto-refresh" not in paid and "js/payments.js" not in paid
