@@ -152,12 +152,12 @@
     var max = parseInt(field.getAttribute("data-max-bytes"), 10);
     if (max && file.size > max) {
       showError(field, "“" + file.name + "” is too large. The limit is " + field.getAttribute("data-max-label") + ".");
-      done();
+      done(false);
       return;
     }
     if (file.size === 0) {
       showError(field, "“" + file.name + "” is empty.");
-      done();
+      done(false);
       return;
     }
     var data = new FormData();
