@@ -136,13 +136,13 @@ def service_initial(profile: CoachProfile) -> list[dict]:
     return [
         {
             "service_type": s.service_type,
-            "price": Decimal(s.price_minor) / 100,
+            "price": (Decimal(s.price_minor) / 100).quantize(Decimal("0.01")),
             "currency": s.currency,
             "delivery_days": s.delivery_days,
             "revisions_included": s.revisions_included,
             "is_active": s.is_active,
         }
-        for s in profile.services.all()
+        for s in sorted(profile.services.all(), key=lambda s: ServiceType.values.index(s.service_type))
     ]
 
 

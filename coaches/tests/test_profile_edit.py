@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import pytest
 from django.urls import reverse
 
@@ -115,12 +117,13 @@ def test_coach_edits_pauses_and_removes_services(client):
     CoachServiceFactory(coach=profile, service_type=ServiceType.COVER_LETTER, price_minor=6000)
     client.force_login(profile.user)
     initial = client.get(URL).context["formset"].initial
-    assert [r["service_type"] for r in initial] == ["cover_letter", "cv", "linkedin"]
+    assert [r["service_type"] for r in initial] == ["cv", "cover_letter", "linkedin"]
+    assert initial[0]["price"] == Decimal("100.00")
 
     response = client.post(
         URL,
         form_data(
-            [row("cover_letter", "60", delete=True), row("cv", "150"), row("linkedin", "80", active=False)],
+            [row("cv", "150"), row("cover_letter", "60", delete=True), row("linkedin", "80", active=False)],
             initial=3,
         ),
     )

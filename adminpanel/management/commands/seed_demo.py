@@ -163,7 +163,7 @@ class Command(BaseCommand):
         types = ["cv", *rng.sample(["cover_letter", "linkedin", "bundle"], k=rng.randint(0, 3))]
         if index == 0:  # the demo coach offers everything
             types = ["cv", "cover_letter", "linkedin", "bundle"]
-        currency = "GBP" if index % 7 else rng.choice(["EUR", "USD"])
+        currency = "GBP" if index % 7 != 3 else rng.choice(["EUR", "USD"])
         offers = []
         for service_type in types:
             low, high = PRICE_RANGES[service_type]
