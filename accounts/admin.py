@@ -43,7 +43,7 @@ def _verified_subquery():
 @admin.register(User)
 class UserAdmin(ConsoleAdmin):
     staff_can_change = True
-    list_display = ("email", "full_name", "role", "account_status", "verified", "date_joined", "last_login", "links")
+    list_display = ("email", "full_name", "role", "account_status", "verified", "links", "date_joined")
     list_filter = ("role", "account_status", VerifiedEmailFilter, ("date_joined", admin.DateFieldListFilter))
     search_fields = ("email", "first_name", "last_name", "phone")
     date_hierarchy = "date_joined"

@@ -11,6 +11,8 @@ class AdminpanelConfig(AppConfig):
 
         # The console's index links the staff pages (analytics, transactions) and today's queues.
         admin.site.index_template = "adminpanel/admin_index.html"
+        # The lists are wide (quick links, money columns): give them the room the app sidebar took.
+        admin.site.enable_nav_sidebar = False
         # One login for the whole site: /admin/login/ sends people to allauth's login (rate limits,
         # lockout, suspended-account checks) and answers 403 to logged-in non-staff.
         admin.site.login = secure_admin_login(admin.site.login)

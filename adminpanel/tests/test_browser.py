@@ -81,6 +81,9 @@ def test_staff_journey(browser, live_server, staff_user, coach_user, disputed_or
     _shot(page, artifacts_dir, "suspend-form")
     page.get_by_role("button", name="Suspend users").click()
     expect(page.locator(".messagelist")).to_contain_text("Suspended 1 user")
+    page.goto(live_server.url + "/admin/accounts/user/")
+    expect(page.locator("#result_list")).to_contain_text("Suspended")
+    _shot(page, artifacts_dir, "users")
     victim.refresh_from_db()
     assert victim.account_status == "suspended"
     # The victim's next request bounces to the login page.
