@@ -255,6 +255,45 @@ def rescan(asset: FileAsset, *, actor, ip_address: str | None = None) -> FileAss
     return locked
 
 
+# --- Avatars ---------------------------------------------------------------------------------
+
+
+def set_avatar(user, uploaded_file) -> FileAsset:
+    """Store a new profile photo (re-encoded, metadata stripped) and make it the user's avatar.
+
+    The previous photo is deleted. The avatar is public (shown on profiles) once its scan is clean.
+    """
+    asset = store_upload(uploaded_file, owner=user, category=FileCategory.AVATAR)
+    _replace_avatar(user, asset)
+    return asset
+
+
+def remove_avatar(user) -> None:
+    _replace_avatar(user, None)
+
+
+def _replace_avatar(user, asset: FileAsset | None) -> None:
+    User = apps.get_model(settings.AUTH_USER_MODEL)
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        previous_id = locked.avatar_id
+        locked.avatar = asset
+        locked.save(update_fields=["avatar", "updated_at"])
+        user.avatar = asset
+        if previous_id and (asset is None or previous_id != asset.pk):
+            FileAsset.objects.filter(pk=previous_id, deleted_at__isnull=True).update(deleted_at=timezone.now())
+            transaction.on_commit(lambda: _schedule_removal(previous_id))
+
+
+def public_avatar(user_id: int) -> FileAsset | None:
+    """A user's current avatar if it may be shown to anyone: live and scanned clean."""
+    User = apps.get_model(settings.AUTH_USER_MODEL)
+    avatar_id = User.objects.filter(pk=user_id, is_active=True).values_list("avatar_id", flat=True).first()
+    if not avatar_id:
+        return None
+    return FileAsset.objects.clean().filter(pk=avatar_id, category=FileCategory.AVATAR).first()
+
+
 # --- Deleting --------------------------------------------------------------------------------
 
 

@@ -33,6 +33,7 @@ IMAGES_ACCEPTED = "PNG, JPEG or WebP"
 _MAX_CONTENT_TYPES_BYTES = 512 * 1024
 _MAX_ZIP_MEMBERS = 5000
 _MAX_IMAGE_PIXELS = 40_000_000
+AVATAR_MAX_SIDE = 512
 _NS_CT = "{http://schemas.openxmlformats.org/package/2006/content-types}"
 
 
@@ -131,7 +132,8 @@ def _check_docx(fileobj) -> None:
 
 
 def reencode_image(fileobj) -> tuple[io.BytesIO, Detected]:
-    """Decode an avatar and write its pixels afresh: EXIF, GPS, ICC and comments do not survive."""
+    """Decode an avatar and write its pixels afresh (at most 512 px a side): EXIF, GPS, ICC and comments
+    do not survive."""
     fileobj.seek(0)
     refuse = UnsupportedFileType(f"This image type is not accepted. Please upload a {IMAGES_ACCEPTED} image.")
     try:
@@ -149,6 +151,7 @@ def reencode_image(fileobj) -> tuple[io.BytesIO, Detected]:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise refuse from exc
+    pixels.thumbnail((AVATAR_MAX_SIDE, AVATAR_MAX_SIDE))
     clean = Image.new(pixels.mode, pixels.size)
     clean.paste(pixels)
     out = io.BytesIO()

@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpResponse, HttpResponseForbidden, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseForbidden, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
@@ -99,7 +99,13 @@ def status(request):
 @login_required
 @require_GET
 def file_list(request):
-    assets = FileAsset.objects.live().filter(owner=request.user).prefetch_related("deliveries")
+    # The profile photo has its own card on the page.
+    assets = (
+        FileAsset.objects.live()
+        .filter(owner=request.user)
+        .exclude(category=FileCategory.AVATAR)
+        .prefetch_related("deliveries")
+    )
     page = Paginator(assets, 20).get_page(request.GET.get("page"))
     return render(request, "files/list.html", {"page": page, "assets": page.object_list})
 
@@ -195,3 +201,55 @@ def delete(request, pk: int):
         return JsonResponse({"id": asset.pk, "deleted": True})
     messages.success(request, f"Deleted {asset.original_name}.")
     return redirect(_back(request, reverse("files:list")))
+
+
+@require_POST
+def avatar_upload(request):
+    """A new profile photo (multipart `file`): PNG, JPEG or WebP, re-encoded without metadata."""
+    if not request.user.is_authenticated:
+        if _wants_json(request):
+            return JsonResponse({"error": "Sign in to upload files."}, status=401)
+        return redirect(f"{reverse('account_login')}?next={reverse('files:list')}")
+    uploaded = request.FILES.get("file") or request.FILES.get("files")
+    try:
+        if uploaded is None:
+            raise DomainError("Choose an image to upload.")
+        if is_ratelimited(request, group="files.upload", key="user", rate=UPLOAD_RATE, increment=True):
+            raise RateLimited("Too many uploads. Please wait a while and try again.")
+        asset = services.set_avatar(request.user, uploaded)
+    except DomainError as exc:
+        if _wants_json(request):
+            return JsonResponse({"error": exc.message}, status=exc.status)
+        messages.error(request, exc.message)
+        return redirect(_back(request, reverse("files:list")))
+    if _wants_json(request):
+        return JsonResponse(asset_json(asset), status=201)
+    messages.success(request, "Your photo was uploaded. It is shown once our virus check has passed.")
+    return redirect(_back(request, reverse("files:list")))
+
+
+@login_required
+@require_POST
+def avatar_remove(request):
+    services.remove_avatar(request.user)
+    messages.success(request, "Your photo was removed.")
+    return redirect(_back(request, reverse("files:list")))
+
+
+@require_safe
+def avatar(request, user_id: int):
+    """Anyone may see a user's current, clean profile photo (served by us, so CSP 'self' covers it)."""
+    asset = services.public_avatar(user_id)
+    if asset is None:
+        raise Http404("No photo.")
+    try:
+        fileobj = default_storage.open(asset.key, "rb")
+    except FileNotFoundError as exc:
+        raise Http404("No photo.") from exc
+    response = FileResponse(fileobj, content_type=asset.content_type)
+    response["Content-Length"] = str(asset.size)
+    response["Content-Disposition"] = downloads.disposition(asset, inline=True)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "public, max-age=300"
+    response["ETag"] = f'"{asset.sha256[:32]}"'
+    return response

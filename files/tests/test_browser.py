@@ -16,7 +16,7 @@ from orders.models import Order, OrderStatus
 from orders.tests.conftest import page_as  # noqa: F401 - the logged-in page fixture
 from requests_app.models import ServiceRequest
 
-from .samples import docx_bytes, pdf_bytes
+from .samples import docx_bytes, image_bytes, pdf_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -162,6 +162,13 @@ def test_file_list_on_desktop(page_as, client_user, artifacts_dir):  # noqa: F81
         services.store_upload(upload(data, name), owner=client_user, category="cv_upload")
     client = page_as(client_user)
     client.goto("/files/")
+    client.get_by_label(re.compile("PNG, JPEG or WebP")).set_input_files(
+        files=[{"name": "me.jpg", "mimeType": "image/jpeg", "buffer": image_bytes("JPEG", size=(300, 300))}]
+    )
+    client.get_by_role("button", name="Upload photo").click()
+    expect(client.get_by_text("Your photo was uploaded")).to_be_visible()
+    expect(client.get_by_role("img", name="Your profile photo")).to_be_visible()
+    assert client.evaluate("document.querySelector('.avatar-photo').naturalWidth") == 300
     rows = client.locator("tr[data-file-id]")
     expect(rows).to_have_count(3)
     expect(rows.first.locator("[data-scan-badge]")).to_have_text("Ready")

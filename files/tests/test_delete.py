@@ -100,6 +100,6 @@ def test_file_list_paginates_with_constant_queries(client, client_user, django_a
         services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(reverse("files:list"))
-    assert response.content.decode().count('action="/files/') == 20 + 1  # 20 delete forms + the upload form
+    assert response.content.decode().count('/delete/"') == 20
     assert "Page 1 of 2" in response.content.decode()
     assert FileAsset.objects.filter(owner=client_user).count() == 25
