@@ -82,3 +82,12 @@ def test_transactions_query_count_is_bounded(history, staff_client, django_asser
         response = staff_client.get(reverse("adminpanel:transactions"))
     assert response.status_code == 200
     assert len(response.context["page"].object_list) == 50
+
+
+def test_every_search_box_accepts_any_text(staff_client, order):
+    """Exact-match search fields (ids, IPs, hashes) must not turn free text into a server error."""
+    for model in _registered():
+        opts = model._meta
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        for term in ("abc", "1", "'; drop", "10.0.0.1"):
+            assert staff_client.get(url, {"q": term}).status_code == 200, (url, term)
