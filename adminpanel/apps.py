@@ -16,3 +16,11 @@ class AdminpanelConfig(AppConfig):
         # One login for the whole site: /admin/login/ sends people to allauth's login (rate limits,
         # lockout, suspended-account checks) and answers 403 to logged-in non-staff.
         admin.site.login = secure_admin_login(admin.site.login)
+        # Likewise one password form (allauth's: its validators, its "password changed" mail).
+        admin.site.password_change = _site_password_change
+
+
+def _site_password_change(request, extra_context=None):
+    from django.shortcuts import redirect
+
+    return redirect("account_change_password")

@@ -55,3 +55,9 @@ def test_admin_login_page_hands_over_to_the_site_login(db):
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_login"))
     assert "next=" in response["Location"]
+
+
+def test_admin_password_change_uses_the_site_form(staff_client):
+    response = staff_client.get("/admin/password_change/")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("account_change_password")
