@@ -176,4 +176,9 @@ def test_analytics_with_months_of_history_on_a_desktop_and_a_phone(
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 360, f"the page scrolls sideways on a phone ({width}px)"
     _shot(page, artifacts_dir, "analytics-phone")
+    page.goto(live_server.url + "/staff/transactions/")
+    expect(page.locator("#table-ledger tbody tr")).to_have_count(50)
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 360, f"the ledger page scrolls sideways on a phone ({width}px)"
+    _shot(page, artifacts_dir, "transactions-phone", full_page=False)
     context.close()
