@@ -273,6 +273,7 @@ FILE_SCAN_RETRY_MAX_DELAY = 3600
 # files: uploads still pending this long after their last change have their scan queued again (beat job).
 FILE_SCAN_STALE_MINUTES = env.int("FILE_SCAN_STALE_MINUTES", default=60)
 CELERY_BEAT_SCHEDULE["files-requeue-stale-scans"] = {"task": "files.tasks.requeue_stale_scans", "schedule": 15 * 60}
+CELERY_BEAT_SCHEDULE["files-sweep-orphans"] = {"task": "files.tasks.sweep_orphans", "schedule": 6 * 3600}
 
 # --- Email ------------------------------------------------------------------
 _email = env.email_url("EMAIL_URL", default="consolemail://")
