@@ -350,3 +350,29 @@ def requeue_stale_scans(*, older_than_minutes: int) -> int:
             _schedule_scan(asset_id)
         logger.warning("re-queued %d stale virus scans", len(stale))
     return len(stale)
+
+
+def sweep_orphans(*, older_than_minutes: int = 60, months: int = 2) -> int:
+    """Remove stored bytes that no FileAsset row names (an upload whose caller's transaction rolled
+    back after storing). Looks at the latest `months` key prefixes only, and spares fresh files whose
+    row may still be on its way."""
+    now = timezone.now()
+    cutoff = now - timedelta(minutes=older_than_minutes)
+    year, month = now.year, now.month
+    removed = 0
+    for _ in range(months):
+        prefix = f"uploads/{year:04d}/{month:02d}"
+        try:
+            _dirs, names = default_storage.listdir(prefix)
+        except FileNotFoundError:
+            names = []
+        keys = [f"{prefix}/{name}" for name in names]
+        known = set(FileAsset.objects.filter(key__in=keys).values_list("key", flat=True))
+        for key in keys:
+            if key not in known and default_storage.get_modified_time(key) < cutoff:
+                default_storage.delete(key)
+                removed += 1
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    if removed:
+        logger.warning("removed %d orphaned uploads from storage", removed)
+    return removed

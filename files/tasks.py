@@ -42,3 +42,9 @@ def remove_from_storage(asset_id: int) -> bool:
 def requeue_stale_scans() -> int:
     """Beat job: uploads still pending long after their scan should have finished are scanned again."""
     return services.requeue_stale_scans(older_than_minutes=settings.FILE_SCAN_STALE_MINUTES)
+
+
+@shared_task
+def sweep_orphans() -> int:
+    """Beat job: bytes left in storage by an upload whose database row was rolled back."""
+    return services.sweep_orphans()

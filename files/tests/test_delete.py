@@ -103,3 +103,22 @@ def test_file_list_paginates_with_constant_queries(client, client_user, django_a
     assert response.content.decode().count('/delete/"') == 20
     assert "Page 1 of 2" in response.content.decode()
     assert FileAsset.objects.filter(owner=client_user).count() == 25
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_orphaned_bytes_from_a_rolled_back_upload_are_swept(request, client_user, backend):
+
+    from django.db import transaction
+
+    if backend == "s3":
+        request.getfixturevalue("s3")
+    kept = services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        lost = services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")
+        raise RuntimeError("the caller failed after storing")
+    assert not FileAsset.objects.filter(pk=lost.pk).exists()
+    assert default_storage.exists(lost.key)
+    assert services.sweep_orphans(older_than_minutes=60) == 0  # too fresh: its row may be on its way
+    assert services.sweep_orphans(older_than_minutes=-1) == 1
+    assert not default_storage.exists(lost.key)
+    assert default_storage.exists(kept.key)
