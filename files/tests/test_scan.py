@@ -163,3 +163,13 @@ def test_stale_pending_scans_are_queued_again(clamd, client_user, django_capture
     fresh.refresh_from_db()
     assert lost.scan_status == ScanStatus.CLEAN
     assert fresh.scan_status == ScanStatus.PENDING
+
+
+def test_beat_schedules_the_files_jobs(settings):
+    from elite.celery import app
+
+    app.loader.import_default_modules()
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    for name in ("files.tasks.requeue_stale_scans", "files.tasks.sweep_orphans"):
+        assert name in scheduled
+        assert name in app.tasks
