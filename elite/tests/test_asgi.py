@@ -1,12 +1,32 @@
 """The ASGI application: websockets only from our own hosts, authenticated by the site's session cookie."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import HttpCommunicator, WebsocketCommunicator
+from django.db import connections
 
 from elite.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run(scenario):
+    """Run an async scenario on a thread of its own.
+
+    Once a Playwright test has run, its sync API leaves an event loop in the main thread for the rest
+    of the session, and async_to_sync refuses to start inside it.
+    """
+
+    def in_thread():
+        try:
+            return async_to_sync(scenario)()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(in_thread).result()
 
 
 def connect(origin: bytes, cookie: str = "") -> bool:
@@ -20,7 +40,7 @@ def connect(origin: bytes, cookie: str = "") -> bool:
         await communicator.disconnect()
         return connected
 
-    return async_to_sync(attempt)()
+    return run(attempt)
 
 
 def session_cookie(client, user) -> str:
@@ -45,7 +65,7 @@ def test_http_over_asgi_reaches_django():
         communicator = HttpCommunicator(application, "GET", "/health", headers=[(b"host", b"testserver")])
         return await communicator.get_response()
 
-    response = async_to_sync(get_health)()
+    response = run(get_health)
     assert response["status"] == 200
     assert response["body"] == b'{"status": "ok"}'
 
