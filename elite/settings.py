@@ -123,15 +123,14 @@ if REDIS_URL:
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
     }
+    # Chat fan-out (messaging): the pub/sub layer. The list-based RedisChannelLayer stopped delivering
+    # to every consumer of a process after one websocket disconnected mid-receive (a cancelled
+    # BZPOPMIN under redis-py 8; reproduced here, cf. django/channels_redis#366). Pub/sub has no
+    # blocking pops, and what a dropped client misses it fetches again (GET ...?after=<id>).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # redis-py 8 defaults to a 5 s socket timeout, the same as channels-redis's 5 s blocking pop
-            # (BZPOPMIN): an idle consumer's read then times out and its websocket drops. Give reads room.
-            "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
-                "prefix": f"{CACHE_KEY_PREFIX}:asgi",
-            },
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{CACHE_KEY_PREFIX}:asgi"},
         }
     }
 else:
