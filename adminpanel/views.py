@@ -26,7 +26,7 @@ staff_required = role_required("admin")
 
 @staff_required
 def analytics_view(request):
-    currencies = analytics.currencies()
+    currencies = list(analytics.currencies())
     if settings.DEFAULT_CURRENCY not in currencies:
         currencies.insert(0, settings.DEFAULT_CURRENCY)
     span, form, notes = analytics_range(request.GET, currencies=currencies)
