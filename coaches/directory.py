@@ -137,7 +137,6 @@ class Filters:
 
     def active(self) -> list[dict[str, str]]:
         """Each active filter as a chip: its label and a link that removes just that filter."""
-        languages = dict(language_choices())
         chips = []
 
         def chip(key, label):
@@ -154,7 +153,7 @@ class Filters:
         if self.min_rating is not None:
             chip("min_rating", f"Rated {_plain(self.min_rating)}+")
         if self.language:
-            chip("language", f"Writes in {languages.get(self.language, self.language)}")
+            chip("language", f"Writes in {dict(language_choices()).get(self.language, self.language)}")
         if self.available:
             chip("available", "Taking new work")
         if self.verified:
@@ -301,7 +300,8 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        found = self.object_list[: COUNT_CAP + 1].count()
+        # Unordered: any COUNT_CAP + 1 rows will do, so the database can stop at the first ones.
+        found = self.object_list.order_by()[: COUNT_CAP + 1].count()
         self.capped = found > COUNT_CAP
         return min(found, COUNT_CAP)
 
