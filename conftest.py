@@ -32,19 +32,33 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def clear_cache() -> None:
+    """Empty this run's cache. On Redis, only our CACHE_KEY_PREFIX's keys: cache.clear() is FLUSHDB there,
+    which would also wipe the counters and channel-layer keys of another test run sharing that Redis."""
+    from django.conf import settings as django_settings
+
+    if not django_settings.REDIS_URL:
+        cache.clear()
+        return
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{django_settings.CACHE_KEY_PREFIX}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache_and_eager_tasks(settings):
     """Rate-limit counters live in the cache (Redis in CI): start each test from zero.
 
     Celery runs tasks in-process during tests even when a Redis broker is configured.
     """
-    cache.clear()
+    clear_cache()
     # Real hashing costs ~0.3 s per password on these machines; tests check rules, not hash strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
     yield
-    cache.clear()
+    clear_cache()
 
 
 @pytest.fixture
