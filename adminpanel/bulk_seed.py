@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from audit.models import AuditLog
-from coaches.models import CoachProfile, CoachService, ServiceType
+from coaches.models import CoachProfile, CoachService, Language, ServiceType
 from files.models import FileAsset, FileCategory, ScanStatus
 from messaging.models import Message, MessageThread, ThreadReadState
 from notifications.models import Notification
@@ -145,6 +145,19 @@ def seed(orders: int, *, days: int = 365, now: dt.datetime | None = None, rng_se
                 )
                 for i, p in enumerate(profiles)
             ]
+        )
+
+        # Languages normally come from a data migration; a flushed test database has none.
+        languages = [
+            Language.objects.get_or_create(code=code, defaults={"name": name})[0]
+            for code, name in (("en", "English"), ("fr", "French"), ("de", "German"))
+        ]
+        CoachProfile.languages.through.objects.bulk_create(
+            [
+                CoachProfile.languages.through(coachprofile_id=p.pk, language_id=languages[i % 3].pk)
+                for i, p in enumerate(profiles)
+            ],
+            batch_size=BATCH,
         )
 
         statuses = [status for status, weight in STATUS_WEIGHTS for _ in range(weight)]
