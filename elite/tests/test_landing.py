@@ -56,3 +56,10 @@ def test_get_started_and_find_a_coach_lead_to_signup_and_directory(client):
     html = client.get("/").content.decode()
     assert 'href="/accounts/signup/">Get Started</a>' in html
     assert 'href="/coaches/">Find a Coach</a>' in html
+
+
+def test_an_empty_marketplace_shows_no_zero_figures(client):
+    html = client.get("/").content.decode()
+    assert "coaches ready to help" not in html
+    assert "average from" not in html
+    assert "Reviews from our first clients will appear here." in html
