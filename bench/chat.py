@@ -19,6 +19,7 @@ CHAT_BENCH_WORKERS (2).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -208,14 +209,35 @@ def start_server() -> subprocess.Popen:
             "--no-access-log",
             "--ws",
             "websockets-sansio",
+            "--timeout-graceful-shutdown",
+            "3",
         ],
         cwd=ROOT,
         env=env,
         stdout=logfile,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: the workers are stopped with it
     )
     process.logfile = logfile.name
     return process
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    """Stop uvicorn and its workers (a worker left behind would keep accepting on the port)."""
+    import signal
+
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        with contextlib.suppress(ProcessLookupError):  # the master is gone; no worker may survive it
+            os.killpg(process.pid, signal.SIGKILL)
+        return
 
 
 def wait_for_port(process, timeout=30.0) -> None:
@@ -314,11 +336,15 @@ async def run_clients(pairs) -> tuple[Stats, float, int]:
     stats.stop_at = stats.measure_from + DURATION
     stats.go.set()
     await asyncio.sleep(max(0.0, stats.stop_at - time.perf_counter()) + 2.0)  # + time for the last deliveries
-    for sockets, tasks in opened:
+    for _sockets, tasks in opened:
         for task in tasks:
             task.cancel()
-        for ws in sockets:
-            await ws.close()
+
+    async def close(ws):
+        with contextlib.suppress(TimeoutError, OSError):
+            await asyncio.wait_for(ws.close(), 2)
+
+    await asyncio.gather(*(close(ws) for sockets, _ in opened for ws in sockets))
     return stats, connect_seconds, connected
 
 
@@ -340,11 +366,7 @@ def main() -> int:
         wait_for_port(server)
         stats, connect_seconds, connected = asyncio.run(run_clients(pairs))
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
     from messaging.models import Message
 
     saved = Message.objects.count()

@@ -8,12 +8,17 @@ it is accepted, so nothing is sent.
 from __future__ import annotations
 
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+from asgiref.sync import SyncToAsync
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.http import Http404
 
 from elite.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
@@ -21,6 +26,46 @@ from elite.exceptions import DomainError, InvalidState, NotPermitted, RateLimite
 from . import realtime, services
 
 MAX_FRAME_CHARS = 16_000
+
+
+class _PooledDatabaseSyncToAsync(SyncToAsync):
+    """channels' DatabaseSyncToAsync on a small pool, checking each thread's connection every few seconds.
+
+    channels checks (and with CONN_HEALTH_CHECKS pings) the connection around every call; on a
+    dedicated pool that is one more round trip per message for nothing. A failed call still drops
+    its connection, so the next call reconnects.
+    """
+
+    CHECK_EVERY_SECONDS = 10.0
+    _local = threading.local()
+
+    def thread_handler(self, loop, *args, **kwargs):
+        now = time.monotonic()
+        if now - getattr(self._local, "checked_at", 0.0) > self.CHECK_EVERY_SECONDS:
+            close_old_connections()
+            self._local.checked_at = now
+        try:
+            return super().thread_handler(loop, *args, **kwargs)
+        except (InterfaceError, OperationalError):
+            connection.close()
+            raise
+
+
+def _db_calls():
+    """How consumers run their (synchronous) database work.
+
+    Channels' default runs every such call of a process on one thread, so each message waits for
+    the previous one's database round trips: with PostgreSQL, a small pool overlaps them (each
+    thread keeps its own connection). SQLite allows one writer at a time anyway: keep the default.
+    """
+    threads = settings.CHAT_DB_THREADS
+    if threads <= 0 or connection.vendor == "sqlite":
+        return database_sync_to_async
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="chat-db")
+    return lambda func: _PooledDatabaseSyncToAsync(func, thread_sensitive=False, executor=pool)
+
+
+db_call = _db_calls()
 TYPING_MIN_INTERVAL_SECONDS = 2.0
 
 
@@ -69,6 +114,7 @@ class _JsonSocket(AsyncWebsocketConsumer):
 
 
 class ThreadConsumer(_JsonSocket):
+    REFRESH_SECONDS = 30.0
     handlers = {
         "message:send": "on_send",
         "message:read": "on_read",
@@ -91,14 +137,27 @@ class ThreadConsumer(_JsonSocket):
         if getattr(self, "group", None) and getattr(self, "channel_name", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    @database_sync_to_async
+    @db_call
     def _load_thread(self) -> bool:
         try:
-            thread = services.thread_for(self.user, self.thread_id)
+            self.thread = services.thread_for(self.user, self.thread_id)
         except Http404:
             return False
-        self.is_participant = services.is_participant(thread, self.user)
+        self.is_participant = services.is_participant(self.thread, self.user)
+        self.loaded_at = time.monotonic()
         return True
+
+    def _current_thread(self):
+        """The thread loaded at connect, re-read (with the user's status) at most every half minute.
+
+        Saves a query per message; a suspension, a lost access or a closed order still takes
+        effect within REFRESH_SECONDS on an open socket.
+        """
+        if time.monotonic() - self.loaded_at > self.REFRESH_SECONDS:
+            self.user.refresh_from_db(fields=["is_active", "account_status", "role", "is_staff"])
+            self.thread = services.thread_for(self.user, self.thread_id)
+            self.loaded_at = time.monotonic()
+        return self.thread
 
     # --- Client events -------------------------------------------------------------------
 
@@ -128,9 +187,9 @@ class ThreadConsumer(_JsonSocket):
         else:
             await self.send_json({"type": "message:ack", "client_token": token, "message": payload})
 
-    @database_sync_to_async
+    @db_call
     def _save(self, body: str, token: str, attachment_ids: list[int]) -> dict:
-        thread = services.thread_for(self.user, self.thread_id)
+        thread = self._current_thread()
         attachments = services.attachments_from_ids(self.user, attachment_ids) if attachment_ids else []
         message = services.send_message(
             thread, sender=self.user, body=body, attachments=attachments, client_token=token
@@ -146,9 +205,9 @@ class ThreadConsumer(_JsonSocket):
         if self.is_participant:
             await self._mark_read(message_id)
 
-    @database_sync_to_async
+    @db_call
     def _mark_read(self, message_id: int | None) -> int:
-        thread = services.thread_for(self.user, self.thread_id)
+        thread = self._current_thread()
         return services.mark_read(thread, self.user, message_id)
 
     async def on_typing(self, data: dict) -> None:
@@ -189,7 +248,7 @@ class LiveConsumer(_JsonSocket):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.mark_present()
-        total = await database_sync_to_async(services.unread_total)(self.user)
+        total = await db_call(services.unread_total)(self.user)
         await self.send_json({"type": "unread", "total": total})
 
     async def disconnect(self, code):
@@ -197,5 +256,5 @@ class LiveConsumer(_JsonSocket):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def live_unread(self, event):
-        counts = await database_sync_to_async(services.unread_counts)(self.user, event["thread"])
+        counts = await db_call(services.unread_counts)(self.user, event["thread"])
         await self.send_json({**event, **counts, "type": "unread"})

@@ -72,34 +72,45 @@ def message_data(message, attachments=None) -> dict:
     }
 
 
-def _send(group: str, event: dict) -> None:
+def _send(*pushes: tuple[str, dict]) -> None:
+    """group_send each (group, event), in order, in one hop to the event loop."""
     layer = get_channel_layer()
     if layer is None:
         return
+
+    async def send_all():
+        for group, event in pushes:
+            await layer.group_send(group, event)
+
     try:
-        async_to_sync(layer.group_send)(group, event)
+        async_to_sync(send_all)()
     except Exception:  # the message is saved; clients catch up on reconnect
-        logger.exception("channel layer push to %s failed", group)
+        logger.exception("channel layer push to %s failed", [group for group, _ in pushes])
 
 
 def message_created(data: dict, order) -> None:
     """After commit: the message to everyone viewing the thread, a nudge to the other party's live channel."""
-    _send(thread_group(data["thread"]), {"type": "chat.message", "message": data})
     preview = {
         "sender_name": data["sender_name"],
         "body": data["body"][:140] or ("📎 " + ", ".join(a["name"] for a in data["attachments"])),
         "created_at": data["created_at"],
     }
+    pushes = [(thread_group(data["thread"]), {"type": "chat.message", "message": data})]
     # The counts are read by each live consumer when it handles the event, not here: that way the
     # last event a consumer handles always shows the current state, whatever order events arrive in.
-    for user_id in (order.client_id, order.coach_id):
-        if user_id != data["sender_id"]:
-            _send(
-                user_group(user_id),
-                {"type": "live.unread", "thread": data["thread"], "title": order.title, "last_message": preview},
-            )
+    pushes += [
+        (
+            user_group(user_id),
+            {"type": "live.unread", "thread": data["thread"], "title": order.title, "last_message": preview},
+        )
+        for user_id in (order.client_id, order.coach_id)
+        if user_id != data["sender_id"]
+    ]
+    _send(*pushes)
 
 
 def thread_read(thread_id: int, user_id: int, message_id: int) -> None:
-    _send(thread_group(thread_id), {"type": "chat.read", "user_id": user_id, "message_id": message_id})
-    _send(user_group(user_id), {"type": "live.unread", "thread": thread_id})
+    _send(
+        (thread_group(thread_id), {"type": "chat.read", "user_id": user_id, "message_id": message_id}),
+        (user_group(user_id), {"type": "live.unread", "thread": thread_id}),
+    )

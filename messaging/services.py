@@ -85,17 +85,29 @@ def is_read_only(thread: MessageThread) -> bool:
 # --- Sending ----------------------------------------------------------------------------
 
 
+def _count_in_window(key: str, timeout: int) -> int:
+    """Add one to a counter in the shared cache and return it (one round trip on Redis)."""
+    backend = getattr(cache, "_cache", None)
+    if hasattr(backend, "get_client"):  # Django's RedisCache: INCR and EXPIRE in one pipeline
+        full_key = cache.make_and_validate_key(key)
+        pipe = backend.get_client(full_key, write=True).pipeline()
+        pipe.incr(full_key)
+        pipe.expire(full_key, timeout)
+        count, _ = pipe.execute()
+        return int(count)
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=timeout)
+        return 1
+
+
 def check_rate_limit(user) -> None:
     """A fixed-window counter per user in the shared cache, so it holds across web and ASGI machines."""
     window = settings.CHAT_RATE_LIMIT_WINDOW_SECONDS
     bucket = int(timezone.now().timestamp()) // window
-    key = f"chat:rate:{user.pk}:{bucket}"
-    cache.add(key, 0, timeout=window + 5)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window + 5)
-        count = 1
+    count = _count_in_window(f"chat:rate:{user.pk}:{bucket}", window + 5)
     if count > settings.CHAT_RATE_LIMIT_COUNT:
         raise RateLimited(
             f"You are sending messages too quickly. Please wait a moment (limit: "
@@ -134,13 +146,9 @@ def send_message(
     """Save a message from a participant (or staff, marked as moderator) and broadcast it after commit.
 
     A resend with the same `client_token` (after a dropped connection) returns the message saved
-    the first time instead of saving it twice.
+    the first time instead of saving it twice (the unique constraint decides, so no extra query).
     """
     client_token = (client_token or "")[:64]
-    if client_token:
-        existing = Message.objects.filter(sender=sender, client_token=client_token, thread=thread).first()
-        if existing is not None:
-            return existing
     attachments = list(attachments)
     body = check_can_send(thread, sender=sender, body=body, has_attachments=bool(attachments))
     for asset in attachments:
@@ -159,6 +167,8 @@ def send_message(
             )
             if attachments:
                 message.attachments.set(attachments)
+                # Fresh rows: an upload stored a moment ago may have been scanned since it was loaded.
+                attachments = list(message.attachments.all())
             # Never move the activity time backwards when two messages commit out of order.
             MessageThread.objects.filter(pk=thread.pk).filter(
                 Q(last_message_at__isnull=True) | Q(last_message_at__lt=message.created_at)
@@ -172,10 +182,10 @@ def send_message(
             order = thread.order
             transaction.on_commit(lambda: realtime.message_created(message.payload, order))
     except IntegrityError:
-        # The same client_token raced in on a second connection: the first save wins.
-        existing = Message.objects.filter(sender=sender, client_token=client_token).first()
+        # A resend, or the same client_token racing in on a second connection: the first save wins.
+        existing = Message.objects.filter(sender=sender, client_token=client_token, thread=thread).first()
         if existing is None:
-            raise
+            raise DomainError("This message id was already used. Reload the page and send it again.") from None
         return existing
     return message
 

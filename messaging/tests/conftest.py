@@ -1,4 +1,5 @@
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -129,11 +130,14 @@ def asgi_servers(tmp_path):
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                "--timeout-graceful-shutdown",
+                "3",
             ],
             cwd=BASE_DIR,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, stopped as a whole below
         )
         processes.append((process, log, port))
         deadline = time.monotonic() + 30
@@ -146,11 +150,12 @@ def asgi_servers(tmp_path):
 
     yield start
     for process, log, _port in processes:
-        process.terminate()
+        # The whole process group, so no worker outlives its server and keeps the port.
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
         # Shown by pytest only when the test failed.

@@ -38,6 +38,11 @@ def test_two_people_chat_live_with_typing_read_receipts_and_an_attachment(
     coach_ctx = session_context(browser, server, login_cookie(coach_user))
     url = f"/threads/{thread.pk}/"
     alice, bob = client_ctx.new_page(), coach_ctx.new_page()
+    for p, n in ((alice, "A"), (bob, "B")):
+        p.on("console", lambda m, n=n: print(n, "CONSOLE", m.text))
+        p.on("pageerror", lambda e, n=n: print(n, "PAGEERROR", e))
+        p.on("websocket", lambda ws, n=n: ws.on("framereceived", lambda f, n=n: print(n, "IN", f[:120])))
+        p.on("websocket", lambda ws, n=n: ws.on("framesent", lambda f, n=n: print(n, "OUT", f[:120])))
     alice.goto(url)
     bob.goto(url)
     expect(alice.locator("[data-connection]")).to_have_text("Live")
