@@ -183,10 +183,10 @@ ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": "10/m/ip,5/15m/key",
     "signup": "20/h/ip",
-    "reset_password": "20/m/ip,5/m/key",  # nosec B105 - a rate limit, not a password
-    "reset_password_from_key": "20/m/ip",  # nosec B105 - a rate limit
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
     "confirm_email": "1/3m/key",
-    "change_password": "5/m/user",  # nosec B105 - a rate limit
+    "change_password": "5/m/user",
 }
 ACCOUNT_SESSION_REMEMBER = None
 # Behind nginx/a load balancer, the client IP is the Nth X-Forwarded-For hop from the right; allauth's
