@@ -22,6 +22,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -371,7 +372,18 @@ def targets() -> list[tuple[str, str, str]]:
 # --- server and load generator ---------------------------------------------------------------
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def start_server(logfile) -> subprocess.Popen:
+    if not port_is_free(PORT):
+        sys.exit(f"Port {PORT} is in use by another program; set BENCH_PORT to a free port.")
     gunicorn = shutil.which("gunicorn", path=str(ROOT / ".venv" / "bin")) or "gunicorn"
     command = [
         gunicorn,
@@ -395,7 +407,7 @@ def start_server(logfile) -> subprocess.Popen:
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/health", timeout=2) as response:
-                if response.status == 200:
+                if response.status == 200 and server.poll() is None:
                     return server
         except OSError:
             time.sleep(0.3)
