@@ -38,11 +38,9 @@ def test_two_people_chat_live_with_typing_read_receipts_and_an_attachment(
     coach_ctx = session_context(browser, server, login_cookie(coach_user))
     url = f"/threads/{thread.pk}/"
     alice, bob = client_ctx.new_page(), coach_ctx.new_page()
-    for p, n in ((alice, "A"), (bob, "B")):
-        p.on("console", lambda m, n=n: print(n, "CONSOLE", m.text))
-        p.on("pageerror", lambda e, n=n: print(n, "PAGEERROR", e))
-        p.on("websocket", lambda ws, n=n: ws.on("framereceived", lambda f, n=n: print(n, "IN", f[:120])))
-        p.on("websocket", lambda ws, n=n: ws.on("framesent", lambda f, n=n: print(n, "OUT", f[:120])))
+    errors = []
+    for page in (alice, bob):
+        page.on("pageerror", lambda error: errors.append(error))
     alice.goto(url)
     bob.goto(url)
     expect(alice.locator("[data-connection]")).to_have_text("Live")
@@ -89,12 +87,25 @@ def test_two_people_chat_live_with_typing_read_receipts_and_an_attachment(
     # else it would mark them read at once).
     alice.close()
     dashboard = client_ctx.new_page()
-    dashboard.goto("/threads/")
+    dashboard.goto("/dashboard/")
+    panel = dashboard.locator("[data-chat-panel]")
+    expect(panel.locator(f'[data-thread-row="{thread.pk}"]')).to_contain_text("First draft attached")
+    expect(dashboard.locator("[data-unread-badge=messages]")).to_have_text("0")  # the live channel is up
     bob.locator("textarea[name=body]").fill("Any feedback?")
     bob.locator("textarea[name=body]").press("Enter")
     expect(dashboard.locator("[data-unread-badge=messages]")).to_have_text("1")
-    expect(dashboard.locator(f'[data-thread-row="{thread.pk}"] [data-thread-unread]')).to_have_text("1")
-    dashboard.screenshot(path=f"{artifacts_dir}/chat-list-live.png", full_page=True)
+    expect(panel.locator(f'[data-thread-row="{thread.pk}"] [data-thread-unread]')).to_have_text("1")
+    expect(panel.locator(f'[data-thread-row="{thread.pk}"] [data-thread-preview]')).to_contain_text("Any feedback?")
+    dashboard.screenshot(path=f"{artifacts_dir}/chat-dashboard-live.png", full_page=True)
+    threads = client_ctx.new_page()
+    threads.goto("/threads/")
+    expect(threads.locator(f'[data-thread-row="{thread.pk}"] [data-thread-unread]')).to_have_text("1")
+    threads.screenshot(path=f"{artifacts_dir}/chat-list.png", full_page=True)
+    order_page = client_ctx.new_page()
+    order_page.goto(f"/orders/{thread.order_id}/")
+    order_page.get_by_role("link", name="Open conversation").click()
+    expect(order_page).to_have_url(re.compile(rf"/threads/{thread.pk}/$"))
+    assert errors == []  # no JavaScript errors on either side
     client_ctx.close()
     coach_ctx.close()
 
