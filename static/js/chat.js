@@ -374,6 +374,9 @@
       var row = input.closest("[data-file-id]");
       (row || input).remove();
     });
+    // The upload widget's last progress belongs to the message just sent.
+    form.querySelectorAll("[data-progress]").forEach(function (bar) { bar.classList.add("d-none"); });
+    form.querySelectorAll("[data-progress-label]").forEach(function (label) { label.textContent = ""; });
   }
 
   if (form && textarea) {
