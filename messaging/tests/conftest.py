@@ -1,3 +1,4 @@
+import contextlib
 import os
 import signal
 import socket
@@ -99,8 +100,8 @@ def asgi_servers(tmp_path):
     prefix = f"{settings.CACHE_KEY_PREFIX}-t{uuid.uuid4().hex[:8]}"
     processes = []
 
-    def start(*, workers: int = 1, extra_env: dict | None = None) -> str:
-        port = free_port()
+    def start(*, workers: int = 1, extra_env: dict | None = None, port: int | None = None) -> str:
+        port = port or free_port()
         env = {
             **os.environ,
             "DATABASE_URL": database_url_of_test_db(),
@@ -148,15 +149,26 @@ def asgi_servers(tmp_path):
             time.sleep(0.1)
         return f"127.0.0.1:{port}"
 
-    yield start
-    for process, log, _port in processes:
+    def stop_process(process) -> None:
         # The whole process group, so no worker outlives its server and keeps the port.
-        os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+    def stop(address: str) -> None:
+        """Stop the server at address (e.g. to drop every connection), keeping its log."""
+        for process, _log, port in processes:
+            if address.endswith(f":{port}") and process.poll() is None:
+                stop_process(process)
+
+    start.stop = stop
+    yield start
+    for process, log, port in processes:
+        stop_process(process)
         log.close()
         # Shown by pytest only when the test failed.
-        print(f"--- uvicorn :{_port} log ---\n" + (tmp_path / f"uvicorn-{_port}.log").read_text()[-4000:])
+        print(f"--- uvicorn :{port} log ---\n" + (tmp_path / f"uvicorn-{port}.log").read_text()[-4000:])

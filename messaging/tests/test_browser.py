@@ -156,3 +156,38 @@ def test_the_same_conversation_works_without_javascript(
     narrow.screenshot(path=f"{artifacts_dir}/chat-360.png", full_page=True)
     plain_ctx.close()
     coach_ctx.close()
+
+
+def test_nothing_is_lost_across_a_dropped_connection(
+    browser, asgi_servers, media_root, thread, client_user, coach_user, login_cookie, artifacts_dir
+):
+    """The server goes away: the page says so, keeps what the user writes, and on reconnect fetches
+    what was said meanwhile and sends what it kept, each exactly once."""
+    from messaging import services
+
+    address = asgi_servers()
+    port = int(address.rsplit(":", 1)[1])
+    context = session_context(browser, f"http://{address}", login_cookie(client_user))
+    alice = context.new_page()
+    alice.goto(f"/threads/{thread.pk}/")
+    expect(alice.locator("[data-connection]")).to_have_text("Live")
+
+    asgi_servers.stop(address)
+    expect(alice.locator("[data-connection]")).to_have_text("Reconnecting…")
+    # Said while Alice was cut off (saved straight through the service: no server is listening).
+    services.send_message(thread, sender=coach_user, body="Sent while you were offline")
+    alice.locator("textarea[name=body]").fill("Written while offline")
+    alice.locator("textarea[name=body]").press("Enter")
+    expect(alice.locator(".chat-pending")).to_contain_text("Written while offline")
+
+    asgi_servers(port=port)  # back on the same address
+    expect(alice.locator("[data-connection]")).to_have_text("Live", timeout=40_000)
+    expect(alice.locator(".chat-theirs").last).to_contain_text("Sent while you were offline")
+    expect(alice.locator(".chat-pending")).to_have_count(0)
+    expect(alice.locator(".chat-mine").last.locator("[data-status]")).to_contain_text(re.compile("Sent|Read"))
+    alice.screenshot(path=f"{artifacts_dir}/chat-reconnected.png", full_page=True)
+    assert list(thread.messages.order_by("id").values_list("body", flat=True)) == [
+        "Sent while you were offline",
+        "Written while offline",
+    ]
+    context.close()

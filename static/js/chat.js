@@ -362,8 +362,12 @@
       method: "POST", body: formData, credentials: "same-origin",
       headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
     }).then(function (response) {
-      return response.json().then(function (data) {
-        if (!response.ok) throw new Error(data.error || "The message could not be sent.");
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (!response.ok) {
+          var refused = new Error(data.error || "The message could not be sent.");
+          refused.refused = true; // the server answered no: sending it again would not help
+          throw refused;
+        }
         return data.message;
       });
     });
@@ -395,18 +399,18 @@
         return;
       }
       var token = newToken();
-      if (hasFiles || !ws || ws.readyState !== WebSocket.OPEN) {
-        // Files travel over HTTP; so does everything while the socket is down (idempotent by token).
+      var button = form.querySelector("button[type=submit]");
+      if (hasFiles) {
+        // Files travel over HTTP (idempotent by token); the form keeps them if that fails.
         var data = new FormData(form);
         data.set("client_token", token);
-        var button = form.querySelector("button[type=submit]");
         button.disabled = true;
         postOverHttp(data).then(function (message) {
           addMessage(message);
           form.reset();
           clearAttachments();
         }).catch(function (err) {
-          showError(err.message);
+          showError(err.refused ? err.message : "Could not reach the server. Check your connection and send again.");
         }).finally(function () { button.disabled = false; });
         return;
       }
@@ -415,10 +419,20 @@
       if (empty) empty.remove();
       log.append(renderPending(token, body));
       scrollToBottom();
+      var formData = new FormData(form);
+      formData.set("client_token", token);
       textarea.value = "";
       clearAttachments();
-      sendFrame(token, pending.get(token));
       lastTypingSent = 0;
+      if (ws && ws.readyState === WebSocket.OPEN) {
+        sendFrame(token, pending.get(token));
+        return;
+      }
+      // The socket is down: try plain HTTP (the page server may still be up). If that cannot reach
+      // the server either, the message stays pending and is sent again once the socket is back.
+      postOverHttp(formData).then(addMessage).catch(function (err) {
+        if (err.refused) failPending(token, err.message);
+      });
     });
 
     textarea.addEventListener("keydown", function (event) {
