@@ -1,6 +1,8 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 
 from .forms import ProfileForm
 
@@ -18,12 +20,33 @@ def profile(request):
 
 @login_required
 def verify_email_needed(request):
-    """Where verified_email_required sends an unconfirmed user: why, and a button to resend the link."""
+    """Where verified_email_required sends an unconfirmed user: why, and a button to resend the link.
+
+    POST sends a new link (also from the banner on every page), creating the address row for accounts
+    made outside signup (e.g. `createsuperuser`). allauth's per-address rate limit applies.
+    """
+    from allauth.account.internal.flows.email_verification import send_verification_email_to_address
+    from allauth.account.models import EmailAddress
     from django.utils.http import url_has_allowed_host_and_scheme
 
-    next_url = request.GET.get("next", "")
+    next_url = request.POST.get("next") or request.GET.get("next", "")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = ""
     if request.user.has_verified_email:
         return redirect(next_url or "dashboard")
+    if request.method == "POST":
+        address = EmailAddress.objects.filter(user=request.user, email__iexact=request.user.email).first()
+        if address is None:
+            address = EmailAddress.objects.create(
+                user=request.user,
+                email=request.user.email,
+                primary=not EmailAddress.objects.filter(user=request.user, primary=True).exists(),
+                verified=False,
+            )
+        if not send_verification_email_to_address(request, address):
+            messages.info(
+                request, "We sent you a link a moment ago: check your inbox. You can ask again in a few minutes."
+            )
+        target = reverse("accounts:verify_email_needed")
+        return redirect(f"{target}?{urlencode({'next': next_url})}" if next_url else target)
     return render(request, "accounts/verify_email_needed.html", {"next_url": next_url})

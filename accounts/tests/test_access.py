@@ -77,7 +77,7 @@ def test_unverified_user_is_sent_to_the_verify_page(client):
     assert page.status_code == 200
     assert "confirm your email" in html
     assert user.email in html
-    assert 'name="action_send"' in html
+    assert 'action="/account/verify-email/"' in html
     assert 'href="/t/place-request/?coach=3"' in html
 
 
@@ -103,15 +103,52 @@ def test_verify_page_ignores_offsite_next(client):
     user = ClientFactory(verified=False)
     client.force_login(user)
     html = client.get("/account/verify-email/?next=https://evil.example/").content.decode()
-    assert "evil.example" not in html
+    assert 'href="https://evil.example/' not in html
+    assert "Continue where you left off" not in html
 
 
-def test_resend_from_the_verify_page_sends_a_confirmation(client, mailoutbox):
+def test_resend_from_the_verify_page_sends_a_confirmation_then_rate_limits(client, mailoutbox):
     user = ClientFactory(verified=False)
     EmailAddress.objects.create(user=user, email=user.email, verified=False, primary=True)
     client.force_login(user)
-    response = client.post("/accounts/email/", {"email": user.email, "action_send": ""})
+
+    response = client.post("/account/verify-email/", {"next": "/t/place-request/"})
+
     assert response.status_code == 302
+    assert response.url == "/account/verify-email/?next=%2Ft%2Fplace-request%2F"
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == [user.email]
     assert "/accounts/confirm-email/" in mailoutbox[0].body
+    again = client.post("/account/verify-email/", follow=True)
+    assert "We sent you a link a moment ago" in again.content.decode()
+    assert len(mailoutbox) == 1
+
+
+def test_resend_works_for_accounts_made_outside_signup(client, django_user_model, mailoutbox):
+    user = django_user_model.objects.create_user("made.by.hand@example.com", "x" * 12)
+    assert not EmailAddress.objects.filter(user=user).exists()
+    client.force_login(user)
+
+    client.post("/account/verify-email/")
+
+    address = EmailAddress.objects.get(user=user)
+    assert (address.email, address.primary, address.verified) == (user.email, True, False)
+    assert mailoutbox[0].to == [user.email]
+
+
+def test_resend_needs_csrf(csrf_client, mailoutbox):
+    user = ClientFactory(verified=False)
+    csrf_client.force_login(user)
+    assert csrf_client.post("/account/verify-email/").status_code == 403
+    assert mailoutbox == []
+
+
+def test_banner_on_every_page_resends_and_comes_back(client, mailoutbox):
+    user = ClientFactory(verified=False)
+    client.force_login(user)
+    html = client.get("/account/profile/").content.decode()
+    assert "Please confirm your email address" in html
+    assert 'name="next" value="/account/profile/"' in html
+    response = client.post("/account/verify-email/", {"next": "/account/profile/"})
+    assert response.status_code == 302
+    assert len(mailoutbox) == 1
