@@ -15,8 +15,10 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet, prefetch_related_objects
+from django.template.loader import render_to_string
 from django.utils.functional import cached_property
+from django.utils.safestring import mark_safe
 
 from elite.money import format_money
 
@@ -70,8 +72,15 @@ class ResultsCache:
             digest = hashlib.sha256(f"{filters.querystring()}|{page}".encode()).hexdigest()[:32]
             self.key = f"coaches:directory:{digest}"
 
+    @property
+    def card_version(self) -> int | None:
+        """The version cards are stamped with, or None when caching is off."""
+        return self.version if settings.COACH_DIRECTORY_CACHE_SECONDS > 0 else None
+
     def get(self) -> str | None:
         if self.key is None:
+            if settings.COACH_DIRECTORY_CACHE_SECONDS > 0:
+                self.version = cache.get(VERSION_KEY, 0)  # odd page values: not cached, cards still are
             return None
         found = cache.get_many([self.key, VERSION_KEY])
         self.version = found.get(VERSION_KEY, 0)
@@ -235,7 +244,7 @@ def parse_filters(query) -> Filters:
     return filters
 
 
-def search(filters: Filters) -> QuerySet[CoachProfile]:
+def search(filters: Filters, *, prefetch: bool = True) -> QuerySet[CoachProfile]:
     """Listed coaches matching `filters`, in the chosen order, with what a card shows prefetched.
 
     A chosen service is a join on (coach, service_type), unique per coach, so its price bounds and
@@ -286,10 +295,46 @@ def search(filters: Filters) -> QuerySet[CoachProfile]:
     else:
         qs = qs.order_by("-rating_avg", "-ratings_count", "id")
 
-    return qs.prefetch_related(
-        Prefetch("services", queryset=CoachService.objects.filter(is_active=True).order_by("price_minor")),
-        Prefetch("languages", queryset=Language.objects.order_by("name")),
-    )
+    return qs.prefetch_related(*CARD_PREFETCHES) if prefetch else qs
+
+
+CARD_PREFETCHES = (
+    Prefetch("services", queryset=CoachService.objects.filter(is_active=True).order_by("price_minor")),
+    Prefetch("languages", queryset=Language.objects.order_by("name")),
+)
+
+
+def render_cards(coaches: list[CoachProfile], service: str, version: int | None) -> list[dict]:
+    """The result cards, each {"coach", "html"}; with a `version`, cards are reused from the cache.
+
+    A coach appears on many result pages (other filters, sorts, pages), so a page that is not
+    cached itself still finds most of its cards rendered; only the missing ones load their
+    services and languages and are rendered. Cards are stamped like the pages (ResultsCache).
+    """
+    keys = {coach.pk: f"coaches:card:{coach.pk}:{service or '-'}" for coach in coaches}
+    found = cache.get_many(list(keys.values())) if version is not None else {}
+    html = {}
+    for coach in coaches:
+        entry = found.get(keys[coach.pk])
+        if entry and entry[0] == version:
+            html[coach.pk] = entry[1]
+    missing = [coach for coach in coaches if coach.pk not in html]
+    if missing:
+        prefetch_related_objects(missing, *CARD_PREFETCHES)
+        fresh = {}
+        for coach in missing:
+            html[coach.pk] = render_to_string(
+                "coaches/partials/coach_card.html",
+                {
+                    "coach": coach,
+                    "price_from": card_price(coach, service),
+                    "service_label": "Price" if service else "",
+                },
+            )
+            fresh[keys[coach.pk]] = (version, html[coach.pk])
+        if version is not None:
+            cache.set_many(fresh, settings.COACH_DIRECTORY_CACHE_SECONDS)
+    return [{"coach": coach, "html": mark_safe(html[coach.pk])} for coach in coaches]  # noqa: S308 - our template
 
 
 class CappedPaginator(Paginator):

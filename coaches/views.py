@@ -18,9 +18,9 @@ from .directory import (
     SORTS,
     CappedPaginator,
     ResultsCache,
-    card_price,
     language_choices,
     parse_filters,
+    render_cards,
     search,
 )
 from .forms import ProfileForm, service_formset
@@ -39,8 +39,8 @@ def directory(request):
     results = ResultsCache(filters, page_param)
     body = results.get()
     if body is None:
-        page = CappedPaginator(search(filters), PAGE_SIZE).get_page(page_param)
-        cards = [{"coach": coach, "price_from": card_price(coach, filters.service)} for coach in page.object_list]
+        page = CappedPaginator(search(filters, prefetch=False), PAGE_SIZE).get_page(page_param)
+        cards = render_cards(list(page.object_list), filters.service, results.card_version)
         body = render_to_string(
             "coaches/partials/directory_body.html",
             {

@@ -99,3 +99,26 @@ def test_odd_page_values_are_not_cached(client):
     _, queries = get(client, {"page": "x" * 20})
 
     assert queries > 0
+
+
+def test_cards_are_reused_across_result_pages(client):
+    for i in range(3):
+        CoachProfileFactory(headline=f"Card coach {i}")
+    get(client)  # renders and caches the three cards
+
+    response, queries = get(client, {"sort": "newest"})
+
+    assert queries == 2  # the count and the page of rows; no services/languages loads, no card renders
+    assert all(f"Card coach {i}" in response.content.decode() for i in range(3))
+
+
+def test_a_changed_coach_card_is_rendered_again(client, django_capture_on_commit_callbacks):
+    profile = CoachProfileFactory(headline="Before the edit")
+    get(client)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_profile(profile, actor=profile.user, changes={"headline": "After the edit"})
+    response, _ = get(client, {"sort": "newest"})
+
+    assert "After the edit" in response.content.decode()
+    assert "Before the edit" not in response.content.decode()
