@@ -34,14 +34,9 @@ def login_cookie():
 
 
 @pytest.fixture
-def media_root(settings, tmp_path):
-    """Uploads go to a folder of this test, scanned by the no-op scanner (no clamd needed here)."""
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.FILE_STORAGE_KIND = "local"
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
-    settings.CLAMD_URL = ""
-    settings.FILE_SCAN_NOOP_ALLOWED = True
-    return tmp_path / "media"
+def media_root(local_media):
+    """Uploads to a folder of this test, scanned by the no-op scanner (the root conftest's local_media)."""
+    return local_media
 
 
 @pytest.fixture
