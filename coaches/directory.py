@@ -8,6 +8,7 @@ one page of rows, two prefetches (services, languages) and a cached list of lang
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
@@ -25,7 +26,7 @@ from elite.money import format_money
 from .models import CoachProfile, CoachService, Language, ServiceType
 
 PAGE_SIZE = 12
-COUNT_CAP = 1000
+COUNT_CAP = 500
 MAX_QUERY_LENGTH = 100
 MAX_QUERY_WORDS = 8
 MAX_PRICE_MAJOR = Decimal("100000")
@@ -94,12 +95,22 @@ class ResultsCache:
             cache.set(self.key, (self.version, body), settings.COACH_DIRECTORY_CACHE_SECONDS)
 
 
+_languages_memo: tuple[float, list[tuple[str, str]]] = (0.0, [])
+
+
 def language_choices() -> list[tuple[str, str]]:
-    """(code, name) of every language; seeded data that rarely changes, so cached."""
+    """(code, name) of every language: seeded data that rarely changes, so kept in the shared
+    cache and, for a minute, in the process (a directory page asks up to three times)."""
+    global _languages_memo
+    expires, choices = _languages_memo
+    if time.monotonic() < expires:
+        return choices
     choices = cache.get(LANGUAGES_CACHE_KEY)
     if choices is None:
         choices = list(Language.objects.order_by("name").values_list("code", "name"))
         cache.set(LANGUAGES_CACHE_KEY, choices, LANGUAGES_CACHE_SECONDS)
+    if choices:
+        _languages_memo = (time.monotonic() + 60, choices)
     return choices
 
 
@@ -339,7 +350,7 @@ def render_cards(coaches: list[CoachProfile], service: str, version: int | None)
 
 class CappedPaginator(Paginator):
     """Counts at most COUNT_CAP matches: an exact count of a broad search costs a scan of every
-    coach, a capped one stops early. Beyond the cap the page says “1,000+” and asks for a filter."""
+    coach, a capped one stops early. Beyond the cap the page says “500+” and asks for a filter."""
 
     capped = False
 
