@@ -503,7 +503,9 @@ def print_table(results) -> None:
     print()
     print(
         f"gunicorn 2 workers, wrk {THREADS} threads × {CONNECTIONS} connections, {DURATION} s per page, PostgreSQL; "
-        f"baseline = mean of {len(baselines)} runs = {baseline:.0f} req/s"
+        f"baseline = mean of {len(baselines)} runs = {baseline:.0f} req/s; "
+        f"machine load average (1/5/15 min) at the end: {'/'.join(f'{x:.1f}' for x in os.getloadavg())} "
+        f"on {os.cpu_count()} CPUs"
     )
     header = f"| {'page':<36} | {'req/s':>7} | {'p50 ms':>7} | {'p99 ms':>7} | {'× baseline':>10} | {'target':<22} |"
     print(header)
