@@ -24,7 +24,7 @@ def test_every_beat_entry_runs_a_registered_task(name):
         assert entry["schedule"] > 0
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the scheduler closes stale connections, as beat does at start
 def test_database_scheduler_installs_the_schedule():
     from django_celery_beat.models import PeriodicTask
     from django_celery_beat.schedulers import DatabaseScheduler
