@@ -174,9 +174,6 @@ def send_message(
                 Q(last_message_at__isnull=True) | Q(last_message_at__lt=message.created_at)
             ).update(last_message_at=message.created_at, updated_at=message.created_at)
             thread.last_message_at = message.created_at
-            if participant:
-                # The sender has read everything up to their own message.
-                _advance_read_state(thread, sender, message.pk)
             # Built now from what is in hand, so the push after commit needs no queries.
             message.payload = realtime.message_data(message, attachments)
             order = thread.order
