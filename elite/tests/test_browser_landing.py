@@ -13,7 +13,7 @@ def assert_no_sideways_scroll(page, width):
     assert scroll_width <= width, f"page is {scroll_width}px wide in a {width}px window"
 
 
-@pytest.mark.parametrize("width", [1280, 375])
+@pytest.mark.parametrize("width", [1280, 375, 360])
 def test_landing_page_shows_every_section_without_sideways_scroll(page, live_server, artifacts_dir, width):
     errors = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -43,8 +43,9 @@ def test_phone_menu_opens_and_leads_to_signup(page, live_server):
 
 @pytest.mark.parametrize("path", ["/accounts/signup/", "/accounts/login/", "/accounts/password/reset/"])
 def test_auth_pages_fit_a_phone(page, live_server, artifacts_dir, path):
-    page.set_viewport_size({"width": 375, "height": 800})
+    page.set_viewport_size({"width": 360, "height": 800})
     page.goto(live_server.url + path)
-    assert_no_sideways_scroll(page, 375)
+    assert_no_sideways_scroll(page, 360)
+    page.set_viewport_size({"width": 375, "height": 800})
     name = path.strip("/").replace("/", "-")
     page.screenshot(path=f"{artifacts_dir}/{name}-375.png", full_page=True)
