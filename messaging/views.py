@@ -43,6 +43,9 @@ def thread_list(request):
     page = Paginator(services.threads_for_list(request.user), THREADS_PER_PAGE).get_page(request.GET.get("page"))
     threads = list(page.object_list)
     services.attach_last_messages(threads)
+    for thread in threads:
+        if not services.is_participant(thread, request.user):
+            thread.unread = 0  # staff read as moderators: nothing is "unread" for them
     return render(request, "messaging/thread_list.html", {"page": page, "threads": threads})
 
 

@@ -179,3 +179,10 @@ def test_closed_order_thread_becomes_read_only_after_the_configured_days(client,
     response = client.post(reverse("messaging:messages", args=[thread.pk]), {"body": "One more thing"})
     assert response.status_code == 409
     assert Message.objects.count() == 0
+
+
+def test_staff_see_every_thread_without_unread_counts(client, thread, staff_user, coach_user):
+    services.send_message(thread, sender=coach_user, body="Hello")
+    client.force_login(staff_user)
+    threads = client.get(reverse("messaging:list")).context["threads"]
+    assert [(t.pk, t.unread) for t in threads] == [(thread.pk, 0)]
