@@ -191,3 +191,27 @@ def test_nothing_is_lost_across_a_dropped_connection(
         "Written while offline",
     ]
     context.close()
+
+
+def test_attachment_becomes_downloadable_once_scanned_without_reload(
+    browser, server, thread, client_user, coach_user, login_cookie, monkeypatch
+):
+    from files.scanner import Verdict
+    from files.services import record_verdict, store_upload
+    from files.tests.samples import upload
+    from messaging import services
+
+    monkeypatch.setattr("files.services._schedule_scan", lambda asset_id: None)  # the scanner is slow today
+    asset = store_upload(
+        upload(pdf_bytes("Draft"), name="slow-scan.pdf"), owner=coach_user, category="message_attachment"
+    )
+    services.send_message(thread, sender=coach_user, body="Draft coming", attachments=[asset])
+    context = session_context(browser, server, login_cookie(client_user))
+    alice = context.new_page()
+    alice.goto(f"/threads/{thread.pk}/")
+    row = alice.locator(f'[data-attachment-id="{asset.pk}"]')
+    expect(row).to_contain_text("scanning")
+    expect(row.get_by_role("link")).to_have_count(0)
+    record_verdict(asset.pk, Verdict(infected=False))
+    expect(row.get_by_role("link", name="slow-scan.pdf")).to_be_visible()
+    context.close()

@@ -122,6 +122,8 @@
       var list = el("ul", "list-unstyled chat-attachments mb-0 mt-1");
       m.attachments.forEach(function (a) {
         var li = el("li");
+        li.dataset.attachmentId = a.id;
+        li.dataset.scan = a.status;
         var clip = el("i", "bi bi-paperclip");
         clip.setAttribute("aria-hidden", "true");
         li.append(clip, " ");
@@ -134,7 +136,9 @@
           li.append(a.name);
         }
         var info = formatSize(a.size) + (a.url ? "" : ", " + a.status_label.toLowerCase());
-        li.append(" ", el("span", "small text-body-secondary", "(" + info + ")"));
+        var infoNode = el("span", "small text-body-secondary", "(" + info + ")");
+        infoNode.setAttribute("data-attachment-info", "");
+        li.append(" ", infoNode);
         list.append(li);
       });
       bubble.append(list);
@@ -452,6 +456,46 @@
     });
   }
 
+  // --- attachments still being scanned ----------------------------------------------------
+
+  var scanPolling = false;
+  var scanPolls = 0;
+
+  function pollScans() {
+    var rows = log.querySelectorAll('[data-scan="pending"]');
+    scanPolling = rows.length > 0 && scanPolls < 200; // every 3 s for 10 minutes at most
+    if (!scanPolling) return;
+    scanPolls += 1;
+    var ids = Array.prototype.map.call(rows, function (row) { return row.dataset.attachmentId; });
+    fetch(log.dataset.scanStatusUrl + "?ids=" + ids.join(","), {
+      headers: { Accept: "application/json" }, credentials: "same-origin",
+    }).then(function (response) { return response.ok ? response.json() : { files: [] }; })
+      .then(function (data) {
+        data.files.forEach(function (file) {
+          log.querySelectorAll('[data-attachment-id="' + file.id + '"]').forEach(function (row) {
+            if (file.scan_status === "pending") return;
+            row.dataset.scan = file.scan_status;
+            var info = row.querySelector("[data-attachment-info]");
+            if (file.download_url) {
+              var link = el("a", "", file.name);
+              link.href = file.download_url;
+              link.rel = "noopener";
+              row.replaceChildren(row.firstElementChild, " ", link, " ", info);
+              info.textContent = "(" + file.size_display + ")";
+            } else {
+              info.textContent = "(" + file.size_display + ", " + file.scan_label.toLowerCase() + ")";
+            }
+          });
+        });
+      })
+      .catch(function () { return null; })
+      .finally(function () { setTimeout(pollScans, 3000); });
+  }
+
+  // A message with a file still being scanned may arrive at any time.
+  new MutationObserver(function () { if (!scanPolling) { scanPolls = 0; pollScans(); } })
+    .observe(log, { childList: true });
+
   // --- older messages ------------------------------------------------------------------
 
   var olderLink = document.querySelector("[data-load-older]");
@@ -475,5 +519,6 @@
   }
 
   scrollToBottom();
+  pollScans();
   connect();
 })();
