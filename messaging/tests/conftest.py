@@ -5,7 +5,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -85,14 +84,14 @@ def require_postgres_and_redis():
 def asgi_servers(tmp_path):
     """Start uvicorn processes serving elite.asgi against the test database and Redis.
 
-    The test must be transactional (its rows committed) so the servers can see them. All servers of
-    one test share a channel-layer prefix of their own, so other test runs on the same Redis are
-    not disturbed.
+    The test must be transactional (its rows committed) so the servers can see them.
     """
     from django.conf import settings
 
     require_postgres_and_redis()
-    prefix = f"{settings.CACHE_KEY_PREFIX}-t{uuid.uuid4().hex[:8]}"
+    # Shared with this test process (whose channel layer then reaches the servers' consumers), but
+    # not with other test runs on the same Redis: each run has its own CACHE_KEY_PREFIX.
+    prefix = settings.CACHE_KEY_PREFIX
     processes = []
 
     def start(*, workers: int = 1, extra_env: dict | None = None, port: int | None = None) -> str:

@@ -81,3 +81,31 @@ def test_real_server_refuses_strangers_and_foreign_origins(
     assert run(partial(attempt, member, "https://evil.example")) == 403
     assert run(partial(attempt, "sessionid=forged", f"http://{server}")) == 403
     assert run(partial(attempt, member, f"http://{server}")) == "connected"
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_message_posted_to_a_wsgi_page_process_reaches_websockets(
+    asgi_servers, thread, client_user, coach_user, login_cookie, client
+):
+    """Production serves pages from gunicorn (no event loop) and websockets from uvicorn: a plain
+    form POST handled like this test client's (synchronously, in this process) is pushed through
+    Redis to the coach's socket on the ASGI server."""
+    server = asgi_servers()
+    cookie = login_cookie(coach_user)
+    client.force_login(client_user)
+
+    async def scenario():
+        async with connect(
+            f"ws://{server}/ws/threads/{thread.pk}/", origin=f"http://{server}", additional_headers={"Cookie": cookie}
+        ) as coach_ws:
+            await asyncio.sleep(0.3)  # subscribed
+            response = await asyncio.to_thread(
+                client.post, f"/threads/{thread.pk}/messages/", {"body": "Posted without JavaScript"}
+            )
+            assert response.status_code == 302
+            return await receive_type(coach_ws, "message:new")
+
+    event = run(scenario)
+    assert event["message"]["body"] == "Posted without JavaScript"
+    assert event["message"]["sender_id"] == client_user.pk
