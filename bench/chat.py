@@ -356,7 +356,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+LOAD_AT_START = 0.0
+
+
 def main() -> int:
+    global LOAD_AT_START
+    LOAD_AT_START = os.getloadavg()[0]
     started = time.monotonic()
     ensure_database()
     setup_django()
@@ -391,6 +396,10 @@ def main() -> int:
         ("delivery latency max", f"{max(delivery_ms, default=float('nan')):.1f} ms"),
         ("sender ack latency p50 / p99", f"{percentile(ack_ms, 50):.1f} / {percentile(ack_ms, 99):.1f} ms"),
         ("wall time", f"{time.monotonic() - started:.0f} s"),
+        (
+            "machine load (1-min avg, start / end)",
+            f"{LOAD_AT_START:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+        ),
     ]
     width = max(len(k) for k, _ in rows)
     print()

@@ -251,6 +251,10 @@ class LiveConsumer(_JsonSocket):
 
     handlers: dict[str, str] = {}
 
+    async def mark_present(self) -> None:
+        await super().mark_present()
+        await cache.aset(realtime.live_key(self.user.pk), 1, timeout=realtime.PRESENCE_TTL_SECONDS)
+
     async def connect(self):
         self.user = self.scope.get("user")
         self.group = None

@@ -28,7 +28,21 @@ def user_group(user_id: int) -> str:
 
 
 def presence_key(user_id: int) -> str:
+    """Set while any of the user's sockets is open (refreshed by pings): digests skip them."""
     return f"chat:online:{user_id}"
+
+
+def live_key(user_id: int) -> str:
+    """Set while the user has a live-counts socket (navbar, dashboards) open (refreshed by pings)."""
+    return f"chat:live:{user_id}"
+
+
+def _with_live_channel(user_ids: list[int]) -> list[int]:
+    """The users with a live-counts socket open: only they get count updates (one publish less otherwise)."""
+    from django.core.cache import cache
+
+    present = cache.get_many([live_key(user_id) for user_id in user_ids])
+    return [user_id for user_id in user_ids if live_key(user_id) in present]
 
 
 def render_body(body: str) -> SafeString:
@@ -98,19 +112,19 @@ def message_created(data: dict, order) -> None:
     pushes = [(thread_group(data["thread"]), {"type": "chat.message", "message": data})]
     # The counts are read by each live consumer when it handles the event, not here: that way the
     # last event a consumer handles always shows the current state, whatever order events arrive in.
+    recipients = [user_id for user_id in (order.client_id, order.coach_id) if user_id != data["sender_id"]]
     pushes += [
         (
             user_group(user_id),
             {"type": "live.unread", "thread": data["thread"], "title": order.title, "last_message": preview},
         )
-        for user_id in (order.client_id, order.coach_id)
-        if user_id != data["sender_id"]
+        for user_id in _with_live_channel(recipients)
     ]
     _send(*pushes)
 
 
 def thread_read(thread_id: int, user_id: int, message_id: int) -> None:
-    _send(
-        (thread_group(thread_id), {"type": "chat.read", "user_id": user_id, "message_id": message_id}),
-        (user_group(user_id), {"type": "live.unread", "thread": thread_id}),
-    )
+    pushes = [(thread_group(thread_id), {"type": "chat.read", "user_id": user_id, "message_id": message_id})]
+    if _with_live_channel([user_id]):
+        pushes.append((user_group(user_id), {"type": "live.unread", "thread": thread_id}))
+    _send(*pushes)
