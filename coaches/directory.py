@@ -263,7 +263,7 @@ def search(filters: Filters, *, prefetch: bool = True) -> QuerySet[CoachProfile]
     Without a service, price bounds mean "offers some service in range" and the price order
     uses the coach's derived cheapest price (price_from_minor).
     """
-    qs = CoachProfile.objects.listed().select_related("user")
+    qs = CoachProfile.objects.listed().select_related("user").only(*CARD_FIELDS)
     low = int(filters.min_price * 100) if filters.min_price is not None else None
     high = int(filters.max_price * 100) if filters.max_price is not None else None
 
@@ -309,6 +309,23 @@ def search(filters: Filters, *, prefetch: bool = True) -> QuerySet[CoachProfile]
     return qs.prefetch_related(*CARD_PREFETCHES) if prefetch else qs
 
 
+# What a card shows (the bio, the user's password hash etc. stay in the database).
+CARD_FIELDS = (
+    "id",
+    "created_at",
+    "headline",
+    "years_experience",
+    "is_available",
+    "is_verified",
+    "rating_avg",
+    "ratings_count",
+    "response_time_hours",
+    "price_from_minor",
+    "user__id",
+    "user__email",
+    "user__first_name",
+    "user__last_name",
+)
 CARD_PREFETCHES = (
     Prefetch("services", queryset=CoachService.objects.filter(is_active=True).order_by("price_minor")),
     Prefetch("languages", queryset=Language.objects.order_by("name")),
