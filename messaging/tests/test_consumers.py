@@ -362,3 +362,33 @@ def test_message_with_attachment_ids_reaches_the_other_side(
     assert attachment["name"] == "notes.pdf"
     assert attachment["url"] == f"/files/{asset.pk}/"  # scanned clean right after upload (no-op scanner here)
     assert list(Message.objects.get().attachments.all()) == [asset]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_suspension_stops_posting_on_an_open_socket(thread, client_user, login_cookie, monkeypatch):
+    from messaging.consumers import ThreadConsumer
+
+    monkeypatch.setattr(ThreadConsumer, "REFRESH_SECONDS", 0.0)  # re-read the user on every message
+    cookie = login_cookie(client_user)
+
+    def suspend():
+        client_user.account_status = "suspended"
+        client_user.save(update_fields=["account_status"])
+
+    async def scenario():
+        from channels.db import database_sync_to_async
+
+        comm = communicator(thread.pk, cookie)
+        assert (await comm.connect())[0]
+        await send(comm, type="message:send", body="before", client_token="s1")
+        before = await receive_type(comm, "message:ack")
+        await database_sync_to_async(suspend)()
+        await send(comm, type="message:send", body="after", client_token="s2")
+        after = await receive_type(comm, "error")
+        await comm.disconnect()
+        return before, after
+
+    before, after = run(scenario)
+    assert before["message"]["body"] == "before"
+    assert after["code"] == "forbidden"
+    assert list(Message.objects.values_list("body", flat=True)) == ["before"]
