@@ -392,3 +392,24 @@ def test_a_suspension_stops_posting_on_an_open_socket(thread, client_user, login
     assert before["message"]["body"] == "before"
     assert after["code"] == "forbidden"
     assert list(Message.objects.values_list("body", flat=True)) == ["before"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_closed_orders_thread_refuses_new_messages_over_the_socket(thread, client_user, login_cookie, settings):
+    from orders import services as order_services
+
+    settings.THREAD_READ_ONLY_AFTER_DAYS = 0
+    order_services.cancel_order(thread.order.pk, actor=client_user, reason="No longer needed")
+    cookie = login_cookie(client_user)
+
+    async def scenario():
+        comm = communicator(thread.pk, cookie)
+        assert (await comm.connect())[0]  # still readable
+        await send(comm, type="message:send", body="hello?", client_token="ro")
+        error = await receive_type(comm, "error")
+        await comm.disconnect()
+        return error
+
+    error = run(scenario)
+    assert error["code"] == "read_only"
+    assert Message.objects.count() == 0
