@@ -95,31 +95,23 @@ class ResultsCache:
             cache.set(self.key, (self.version, body), settings.COACH_DIRECTORY_CACHE_SECONDS)
 
 
-_languages_memo: tuple[float, list[tuple[str, str, int]]] = (0.0, [])
-
-
-def _languages() -> list[tuple[str, str, int]]:
-    """(code, name, id) of every language: seeded data that rarely changes, so kept in the shared
-    cache and, for a minute, in the process (a directory page asks up to three times)."""
-    global _languages_memo
-    expires, rows = _languages_memo
-    if time.monotonic() < expires:
-        return rows
-    rows = cache.get(LANGUAGES_CACHE_KEY)
-    if rows is None:
-        rows = list(Language.objects.order_by("name").values_list("code", "name", "id"))
-        cache.set(LANGUAGES_CACHE_KEY, rows, LANGUAGES_CACHE_SECONDS)
-    if rows:
-        _languages_memo = (time.monotonic() + 60, rows)
-    return rows
+_languages_memo: tuple[float, list[tuple[str, str]]] = (0.0, [])
 
 
 def language_choices() -> list[tuple[str, str]]:
-    return [(code, name) for code, name, _id in _languages()]
-
-
-def language_id(code: str) -> int | None:
-    return next((pk for known, _name, pk in _languages() if known == code), None)
+    """(code, name) of every language: seeded data that rarely changes, so kept in the shared
+    cache and, for a minute, in the process (a directory page asks up to three times)."""
+    global _languages_memo
+    expires, choices = _languages_memo
+    if time.monotonic() < expires:
+        return choices
+    choices = cache.get(LANGUAGES_CACHE_KEY)
+    if choices is None:
+        choices = list(Language.objects.order_by("name").values_list("code", "name"))
+        cache.set(LANGUAGES_CACHE_KEY, choices, LANGUAGES_CACHE_SECONDS)
+    if choices:
+        _languages_memo = (time.monotonic() + 60, choices)
+    return choices
 
 
 @dataclass
@@ -295,9 +287,9 @@ def search(filters: Filters, *, prefetch: bool = True) -> QuerySet[CoachProfile]
     if filters.min_rating is not None:
         qs = qs.filter(rating_avg__gte=filters.min_rating)
     if filters.language:
-        # EXISTS on the through table's (coachprofile, language) index: no join, no duplicates.
+        # EXISTS on the through table's (coachprofile, language) index: no duplicates, stops at the first row.
         speaks = CoachProfile.languages.through.objects.filter(
-            coachprofile_id=OuterRef("pk"), language_id=language_id(filters.language)
+            coachprofile_id=OuterRef("pk"), language__code=filters.language
         )
         qs = qs.filter(Exists(speaks))
     if filters.available:
