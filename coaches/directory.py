@@ -30,7 +30,7 @@ COUNT_CAP = 500
 MAX_QUERY_LENGTH = 100
 MAX_QUERY_WORDS = 8
 MAX_PRICE_MAJOR = Decimal("100000")
-LANGUAGES_CACHE_KEY = "coaches:languages:v2"
+LANGUAGES_CACHE_KEY = "coaches:languages:v3"  # bump when the cached shape changes
 LANGUAGES_CACHE_SECONDS = 600
 VERSION_KEY = "coaches:directory:version"
 
