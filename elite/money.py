@@ -16,6 +16,7 @@ def format_money(amount_minor: int | None, currency: str) -> str:
     if amount_minor is None:
         return "—"
     value = minor_to_decimal(amount_minor, currency)
+    sign = "-" if value < 0 else ""
     symbol = CURRENCY_SYMBOLS.get(currency.upper())
-    text = f"{value:,}"
-    return f"{symbol}{text}" if symbol else f"{text} {currency.upper()}"
+    text = f"{abs(value):,}"
+    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency.upper()}"

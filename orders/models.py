@@ -107,6 +107,7 @@ class Delivery(TimeStampedModel):
 
     class Meta:
         ordering = ["order", "number"]
+        verbose_name_plural = "deliveries"
         constraints = [models.UniqueConstraint(fields=["order", "number"], name="orders_delivery_number_unique")]
 
 

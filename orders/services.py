@@ -16,9 +16,11 @@ from django.db.models import Avg, Count
 from django.utils import timezone
 
 from audit.services import record as audit
+from coaches.directory import directory_changed
 from coaches.models import CoachProfile, CoachService
 from coaches.services import recompute_response_time
 from elite.exceptions import DomainError, InvalidState, NotPermitted
+from files.models import FileAsset
 from notifications.services import notify
 from requests_app.models import RequestStatus, ServiceRequest
 from requests_app.services import each_still_due
@@ -244,10 +246,16 @@ def deliver(order_id: int, *, actor, note: str = "", files=()) -> Order:
     with transaction.atomic():
         order = _locked(order_id)
         _check(order, "deliver", actor)
+        # Lock the files too: files.services.delete_upload locks the same rows, so a file is either
+        # deleted before it is delivered (refused here) or delivered before it is deleted (refused there).
+        file_ids = sorted({asset.pk for asset in files})
+        locked_files = list(FileAsset.objects.select_for_update().filter(pk__in=file_ids).order_by("pk"))
+        if any(asset.deleted_at is not None for asset in locked_files) or len(locked_files) != len(file_ids):
+            raise InvalidState("One of the files was deleted before it could be delivered. Upload it again.")
         number = order.deliveries.count() + 1
         delivery = Delivery.objects.create(order=order, number=number, note=note, created_by=actor)
-        if files:
-            delivery.files.set(files)
+        if locked_files:
+            delivery.files.set(locked_files)
         return _apply(order, "deliver", actor=actor, note=note or f"Delivery {number}.")
 
 
@@ -342,6 +350,8 @@ def _refresh_rating(profile_id: int) -> None:
     CoachProfile.objects.filter(pk=profile_id).update(
         rating_avg=avg, ratings_count=stats["n"], updated_at=timezone.now()
     )
+    # .update() sends no signal, so tell the directory's result cache itself.
+    transaction.on_commit(directory_changed)
 
 
 def submit_review(order_id: int, *, client, rating: int, comment: str = "") -> Review:

@@ -178,6 +178,7 @@ class LedgerEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name_plural = "ledger entries"
         constraints = [
             models.CheckConstraint(
                 condition=Q(gross_minor=F("fee_minor") + F("payout_minor")), name="payments_ledger_balanced"

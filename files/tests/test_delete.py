@@ -68,6 +68,18 @@ def test_delivered_files_are_kept(client, paid_order, coach_user):
     assert default_storage.exists(delivery.key)
 
 
+def test_a_file_deleted_before_delivery_is_refused_and_the_order_stays_in_progress(paid_order, coach_user):
+    from orders import services as orders
+
+    draft = services.store_upload(upload(docx_bytes(), "draft.docx"), owner=coach_user, category="delivery")
+    services.delete_upload(draft, actor=coach_user)
+    with pytest.raises(InvalidState, match="deleted"):
+        orders.deliver(paid_order.pk, actor=coach_user, files=[draft])
+    paid_order.refresh_from_db()
+    assert paid_order.status == "in_progress"
+    assert not paid_order.deliveries.exists()
+
+
 def test_deleted_files_cannot_be_attached(client_user):
     from django.core.exceptions import ValidationError
 

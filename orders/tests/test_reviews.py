@@ -133,3 +133,16 @@ def test_coach_replies_from_the_order_page(client, completed, client_user, coach
     assert "Glad it helped" in client.get(f"/orders/{completed.pk}/").content.decode()
     client.force_login(client_user)
     assert client.post(f"/orders/{completed.pk}/review/reply/", {"reply": "Me too"}).status_code == 403
+
+
+def test_a_new_rating_shows_in_the_cached_directory_at_once(
+    client, completed, client_user, settings, django_capture_on_commit_callbacks
+):
+    settings.COACH_DIRECTORY_CACHE_SECONDS = 60
+    url = "/coaches/?sort=rating"
+    assert "1 review" not in client.get(url).content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.submit_review(completed.pk, client=client_user, rating=5, comment="Superb")
+
+    assert "1 review" in client.get(url).content.decode()
