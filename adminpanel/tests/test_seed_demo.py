@@ -4,6 +4,8 @@ from django.core.management import call_command
 from accounts.models import User
 from coaches.models import CoachProfile, CoachService
 from orders.models import Order, OrderStatus, Review
+from payments.ledger import reconcile
+from payments.models import LedgerEntry, Payment
 from requests_app.models import RequestStatus, ServiceRequest
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +40,11 @@ def test_seed_builds_a_living_marketplace_and_is_idempotent(capsys):
     for review in Review.objects.select_related("order"):
         assert review.order.status == OrderStatus.COMPLETED
         assert review.created_at >= review.order.created_at
+    # Paid orders went through the test provider: real charges, fees and coach payouts that balance.
+    paid = Order.objects.exclude(status__in=[OrderStatus.PENDING, OrderStatus.CANCELLED])
+    assert Payment.objects.filter(order__in=paid, status="captured").count() == paid.count()
+    assert LedgerEntry.objects.filter(entry_type="payout", coach__email="coach@elite.example").exists()
+    assert reconcile() == []
     for email in ("staff@elite.example", "client@elite.example", "client2@elite.example", "coach@elite.example"):
         assert email in output
         assert User.objects.get(email=email).check_password("demo-pass-2026")

@@ -24,6 +24,8 @@ from coaches.models import CoachProfile, Language
 from notifications.tasks import send_notification_email
 from orders import services as orders
 from orders.models import Order, OrderEvent, Review
+from payments import services as payments
+from payments.models import LedgerEntry, Payment
 from requests_app import services as requests
 from requests_app.models import ServiceRequest
 
@@ -232,8 +234,17 @@ class Command(BaseCommand):
             counts["orders"] += 1
             return orders.accept_request(service_request.pk, coach=coach)
 
+        def pay(order):
+            """Pay through the built-in test provider, so charges, fees and coach earnings are real rows."""
+            if "test" not in payments.available_providers():  # DEBUG off: the test provider never runs
+                return orders.mark_paid(order.pk, actor=staff, note="Paid (demo data).")
+            payment = payments.start_test_checkout(order.pk, user=order.client)
+            payments.fulfil_payment(
+                payment.pk, amount_minor=payment.amount_minor, currency=payment.currency, source="demo data"
+            )
+
         def complete(order, client, coach, *, rating, days_ago):
-            orders.mark_paid(order.pk, actor=staff, note="Paid (demo data).")
+            pay(order)
             orders.deliver(order.pk, actor=coach, note="First draft attached; tell me what you think.")
             if rng.random() < 0.3:
                 orders.request_revision(order.pk, actor=client, note="Could you shorten the summary?")
@@ -250,15 +261,15 @@ class Command(BaseCommand):
         # The main demo client and coach: one order in every state, so their dashboards are full.
         new_order(demo_client, demo_coach, "cv")  # stays pending: waiting for payment
         in_progress = new_order(demo_client, demo_coach, "linkedin")
-        orders.mark_paid(in_progress.pk, actor=staff, note="Paid (demo data).")
+        pay(in_progress)
         delivered = new_order(demo_client, demo_coach, "cover_letter")
-        orders.mark_paid(delivered.pk, actor=staff, note="Paid (demo data).")
+        pay(delivered)
         orders.deliver(delivered.pk, actor=demo_coach, note="Here is your cover letter.")
         complete(new_order(demo_client, demo_coach, "bundle"), demo_client, demo_coach, rating=5, days_ago=20)
         cancelled = new_order(demo_client, demo_coach, "cv")
         orders.cancel_order(cancelled.pk, actor=demo_client, reason="I found a job before we started.")
         disputed = new_order(demo_client, demo_coach, "linkedin")
-        orders.mark_paid(disputed.pk, actor=staff, note="Paid (demo data).")
+        pay(disputed)
         orders.deliver(disputed.pk, actor=demo_coach, note="Delivered.")
         orders.open_dispute(disputed.pk, actor=demo_client, reason="The profile was delivered for the wrong industry.")
 
@@ -280,7 +291,7 @@ class Command(BaseCommand):
             client = next(client_cycle)
             order = new_order(client, coach)
             if rng.random() < 0.7:
-                orders.mark_paid(order.pk, actor=staff, note="Paid (demo data).")
+                pay(order)
 
         for profile in CoachProfile.objects.filter(user__in=coach_users):
             coaches.recompute_response_time(profile)
@@ -300,6 +311,11 @@ class Command(BaseCommand):
             deadline=F("deadline") - shift,
         )
         OrderEvent.objects.filter(order=order).update(created_at=F("created_at") - shift)
+        # The money moved on the same days, so analytics' revenue by day tells the same story.
+        Payment.objects.filter(order=order).update(
+            created_at=F("created_at") - shift, captured_at=F("captured_at") - shift
+        )
+        LedgerEntry.objects.filter(order=order).update(created_at=F("created_at") - shift)
         Review.objects.filter(order=order).update(
             created_at=F("created_at") - shift + timedelta(hours=2), replied_at=F("replied_at") - shift
         )
