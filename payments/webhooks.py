@@ -193,23 +193,23 @@ def _stripe_session_completed(event: dict) -> Result:
     return _outcome(services.apply_stripe_session(payment, session, source=f"Stripe {event['type']}"), payment)
 
 
-def _stripe_async_failed(event: dict) -> Result:
-    session = event["data"]["object"]
-    payment = _stripe_payment(session, session_id=session.get("id", ""))
-    if payment is None:
-        return _not_ours()
-    services.mark_failed(payment.pk, reason="The bank payment did not go through")
-    return Result(WebhookStatus.PROCESSED, payment)
+def _stripe_session_failed(reason: str):
+    """A Checkout Session that ends unpaid (bank payment failed, or the page expired): the attempt fails."""
+
+    def handle(event: dict) -> Result:
+        session = event["data"]["object"]
+        payment = _stripe_payment(session, session_id=session.get("id", ""))
+        if payment is None:
+            return _not_ours()
+        services.mark_failed(payment.pk, reason=reason)
+        return Result(WebhookStatus.PROCESSED, payment)
+
+    return handle
 
 
-def _stripe_session_expired(event: dict) -> Result:
-    """The client never paid and the session closed: the attempt ends (a new checkout is possible)."""
-    session = event["data"]["object"]
-    payment = _stripe_payment(session, session_id=session.get("id", ""))
-    if payment is None:
-        return _not_ours()
-    services.mark_failed(payment.pk, reason="The checkout page expired before payment")
-    return Result(WebhookStatus.PROCESSED, payment)
+_stripe_async_failed = _stripe_session_failed("The bank payment did not go through")
+# The client never paid and the session closed: the attempt ends (a new checkout is possible).
+_stripe_session_expired = _stripe_session_failed("The checkout page expired before payment")
 
 
 def _stripe_intent_failed(event: dict) -> Result:
