@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
 from django.template.loader import render_to_string
 from django.utils.functional import cached_property
 from django.utils.safestring import mark_safe
@@ -30,7 +30,7 @@ COUNT_CAP = 500
 MAX_QUERY_LENGTH = 100
 MAX_QUERY_WORDS = 8
 MAX_PRICE_MAJOR = Decimal("100000")
-LANGUAGES_CACHE_KEY = "coaches:languages:v3"  # bump when the cached shape changes
+LANGUAGES_CACHE_KEY = "coaches:languages:v4"  # bump when the cached shape changes
 LANGUAGES_CACHE_SECONDS = 600
 VERSION_KEY = "coaches:directory:version"
 
@@ -58,20 +58,25 @@ def directory_changed() -> None:
 
 
 class ResultsCache:
-    """Rendered result pages, one per (filters, page), stamped with the directory version.
+    """Rendered result pages, one per (filters, page), and match counts, one per filter set,
+    stamped with the directory version.
 
-    One round trip per request: the entry and the current version come in one get_many, and an
-    entry stamped with an older version counts as a miss. directory_changed() bumps the version.
+    One round trip per request: the page, the count and the current version come in one
+    get_many, and an entry stamped with an older version counts as a miss. The count does not
+    depend on the sort or the page, so paging through results or re-sorting them reuses it.
+    directory_changed() bumps the version.
     """
 
     def __init__(self, filters: Filters, page: str):
-        self.key = None
+        self.key = self.count_key = None
         self.version = 0
+        self.count: tuple[int, bool] | None = None  # (count, capped) when cached
         seconds = settings.COACH_DIRECTORY_CACHE_SECONDS
-        # Odd page values are rare; do not let them fill the cache.
-        if seconds > 0 and (not page or (page.isdigit() and len(page) <= 4)):
-            digest = hashlib.sha256(f"{filters.querystring()}|{page}".encode()).hexdigest()[:32]
-            self.key = f"coaches:directory:{digest}"
+        if seconds > 0:
+            self.count_key = "coaches:count:" + _digest(filters.querystring(sort=None))
+            # Odd page values are rare; do not let them fill the cache.
+            if not page or (page.isdigit() and len(page) <= 4):
+                self.key = "coaches:directory:" + _digest(f"{filters.querystring()}|{page}")
 
     @property
     def card_version(self) -> int | None:
@@ -79,39 +84,61 @@ class ResultsCache:
         return self.version if settings.COACH_DIRECTORY_CACHE_SECONDS > 0 else None
 
     def get(self) -> str | None:
-        if self.key is None:
-            if settings.COACH_DIRECTORY_CACHE_SECONDS > 0:
-                self.version = cache.get(VERSION_KEY, 0)  # odd page values: not cached, cards still are
+        if self.count_key is None:
             return None
-        found = cache.get_many([self.key, VERSION_KEY])
+        found = cache.get_many([key for key in (self.key, self.count_key, VERSION_KEY) if key])
         self.version = found.get(VERSION_KEY, 0)
+        count = found.get(self.count_key)
+        if count and count[0] == self.version:
+            self.count = count[1]
         entry = found.get(self.key)
         if entry and entry[0] == self.version:
             return entry[1]
         return None
 
-    def set(self, body: str) -> None:
+    def set(self, body: str, paginator: CappedPaginator) -> None:
+        seconds = settings.COACH_DIRECTORY_CACHE_SECONDS
+        entries = {}
         if self.key is not None:
-            cache.set(self.key, (self.version, body), settings.COACH_DIRECTORY_CACHE_SECONDS)
+            entries[self.key] = (self.version, body)
+        if self.count_key is not None and self.count is None:
+            entries[self.count_key] = (self.version, (paginator.count, paginator.capped))
+        if entries:
+            cache.set_many(entries, seconds)
 
 
-_languages_memo: tuple[float, list[tuple[str, str]]] = (0.0, [])
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+_languages_memo: tuple[float, list[tuple[str, str, int]]] = (0.0, [])
+
+
+def _languages() -> list[tuple[str, str, int]]:
+    """(code, name, id) of every language: seeded data that rarely changes, so kept in the shared
+    cache and, for a minute, in the process (a directory page asks up to three times)."""
+    global _languages_memo
+    expires, languages = _languages_memo
+    if time.monotonic() < expires:
+        return languages
+    languages = cache.get(LANGUAGES_CACHE_KEY)
+    if languages is None:
+        languages = list(Language.objects.order_by("name").values_list("code", "name", "id"))
+        cache.set(LANGUAGES_CACHE_KEY, languages, LANGUAGES_CACHE_SECONDS)
+    if languages:
+        _languages_memo = (time.monotonic() + 60, languages)
+    return languages
 
 
 def language_choices() -> list[tuple[str, str]]:
-    """(code, name) of every language: seeded data that rarely changes, so kept in the shared
-    cache and, for a minute, in the process (a directory page asks up to three times)."""
-    global _languages_memo
-    expires, choices = _languages_memo
-    if time.monotonic() < expires:
-        return choices
-    choices = cache.get(LANGUAGES_CACHE_KEY)
-    if choices is None:
-        choices = list(Language.objects.order_by("name").values_list("code", "name"))
-        cache.set(LANGUAGES_CACHE_KEY, choices, LANGUAGES_CACHE_SECONDS)
-    if choices:
-        _languages_memo = (time.monotonic() + 60, choices)
-    return choices
+    """(code, name) of every language, for the filter form and labels."""
+    return [(code, name) for code, name, _ in _languages()]
+
+
+def language_id(code: str) -> int | None:
+    """The id behind a language code: the filter then matches the through table's own column,
+    which the planner has statistics for (a join on the code hides how common a language is)."""
+    return next((pk for known, _, pk in _languages() if known == code), None)
 
 
 @dataclass
@@ -255,15 +282,16 @@ def parse_filters(query) -> Filters:
     return filters
 
 
-def search(filters: Filters, *, prefetch: bool = True) -> QuerySet[CoachProfile]:
-    """Listed coaches matching `filters`, in the chosen order, with what a card shows prefetched.
+def search(filters: Filters) -> QuerySet[CoachProfile]:
+    """Listed coaches matching `filters`, in the chosen order (take their ids; render_cards loads
+    what a card shows, and only for cards that are not cached).
 
     A chosen service is a join on (coach, service_type), unique per coach, so its price bounds and
     price order use the index (service_type, is_active, price_minor) and rows are never repeated.
     Without a service, price bounds mean "offers some service in range" and the price order
     uses the coach's derived cheapest price (price_from_minor).
     """
-    qs = CoachProfile.objects.listed().select_related("user").only(*CARD_FIELDS)
+    qs = CoachProfile.objects.listed()
     low = int(filters.min_price * 100) if filters.min_price is not None else None
     high = int(filters.max_price * 100) if filters.max_price is not None else None
 
@@ -289,7 +317,7 @@ def search(filters: Filters, *, prefetch: bool = True) -> QuerySet[CoachProfile]
     if filters.language:
         # EXISTS on the through table's (coachprofile, language) index: no duplicates, stops at the first row.
         speaks = CoachProfile.languages.through.objects.filter(
-            coachprofile_id=OuterRef("pk"), language__code=filters.language
+            coachprofile_id=OuterRef("pk"), language_id=language_id(filters.language)
         )
         qs = qs.filter(Exists(speaks))
     if filters.available:
@@ -310,7 +338,7 @@ def search(filters: Filters, *, prefetch: bool = True) -> QuerySet[CoachProfile]
     else:
         qs = qs.order_by("-rating_avg", "-ratings_count", "id")
 
-    return qs.prefetch_related(*CARD_PREFETCHES) if prefetch else qs
+    return qs
 
 
 # What a card shows (the bio, the user's password hash etc. stay in the database).
@@ -336,25 +364,31 @@ CARD_PREFETCHES = (
 )
 
 
-def render_cards(coaches: list[CoachProfile], service: str, version: int | None) -> list[dict]:
-    """The result cards, each {"coach", "html"}; with a `version`, cards are reused from the cache.
+def render_cards(coach_ids: list[int], service: str, version: int | None) -> list[dict]:
+    """The result cards in `coach_ids` order, each {"coach_id", "html"}; with a `version`, cards
+    are reused from the cache.
 
     A coach appears on many result pages (other filters, sorts, pages), so a page that is not
-    cached itself still finds most of its cards rendered; only the missing ones load their
-    services and languages and are rendered. Cards are stamped like the pages (ResultsCache).
+    cached itself still finds most of its cards rendered; only the missing coaches are loaded,
+    with their services and languages, and rendered. Cards are stamped like the pages (ResultsCache).
     """
-    keys = {coach.pk: f"coaches:card:{coach.pk}:{service or '-'}" for coach in coaches}
+    keys = {pk: f"coaches:card:{pk}:{service or '-'}" for pk in coach_ids}
     found = cache.get_many(list(keys.values())) if version is not None else {}
     html = {}
-    for coach in coaches:
-        entry = found.get(keys[coach.pk])
+    for pk in coach_ids:
+        entry = found.get(keys[pk])
         if entry and entry[0] == version:
-            html[coach.pk] = entry[1]
-    missing = [coach for coach in coaches if coach.pk not in html]
+            html[pk] = entry[1]
+    missing = [pk for pk in coach_ids if pk not in html]
     if missing:
-        prefetch_related_objects(missing, *CARD_PREFETCHES)
+        coaches = (
+            CoachProfile.objects.filter(pk__in=missing)
+            .select_related("user")
+            .only(*CARD_FIELDS)
+            .prefetch_related(*CARD_PREFETCHES)
+        )
         fresh = {}
-        for coach in missing:
+        for coach in coaches:
             html[coach.pk] = render_to_string(
                 "coaches/partials/coach_card.html",
                 {
@@ -366,14 +400,23 @@ def render_cards(coaches: list[CoachProfile], service: str, version: int | None)
             fresh[keys[coach.pk]] = (version, html[coach.pk])
         if version is not None:
             cache.set_many(fresh, settings.COACH_DIRECTORY_CACHE_SECONDS)
-    return [{"coach": coach, "html": mark_safe(html[coach.pk])} for coach in coaches]  # noqa: S308 - our template
+    # A coach deleted between the two queries is simply left out.
+    return [{"coach_id": pk, "html": mark_safe(html[pk])} for pk in coach_ids if pk in html]  # noqa: S308
 
 
 class CappedPaginator(Paginator):
     """Counts at most COUNT_CAP matches: an exact count of a broad search costs a scan of every
-    coach, a capped one stops early. Beyond the cap the page says “500+” and asks for a filter."""
+    coach, a capped one stops early. Beyond the cap the page says “500+” and asks for a filter.
+
+    `known_count` is (count, capped) from an earlier request with the same filters: no COUNT then.
+    """
 
     capped = False
+
+    def __init__(self, *args, known_count: tuple[int, bool] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if known_count is not None:
+            self.__dict__["count"], self.capped = known_count
 
     @cached_property
     def count(self) -> int:

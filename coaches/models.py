@@ -28,9 +28,9 @@ class Language(models.Model):
 class CoachProfileQuerySet(models.QuerySet):
     def listed(self):
         """Coaches the public directory shows: active account and at least one service offered."""
-        # price_from_minor is set exactly when the coach offers an active service (kept by
-        # coaches.services.refresh_price_from), so no join to the services table is needed.
-        return self.filter(price_from_minor__isnull=False, user__account_status="active", user__is_active=True)
+        # in_directory is derived from exactly that rule (coaches.services.refresh_listing), so the
+        # directory's queries join neither the services nor the users table to decide it.
+        return self.filter(in_directory=True)
 
 
 class CoachProfile(TimeStampedModel):
@@ -53,6 +53,11 @@ class CoachProfile(TimeStampedModel):
         blank=True,
         editable=False,
         help_text="Cheapest active service price (minor units); empty when no service is offered. Derived.",
+    )
+    in_directory = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Listed in the public directory: an active account offering at least one service. Derived.",
     )
 
     objects = CoachProfileQuerySet.as_manager()
@@ -91,7 +96,8 @@ class CoachProfile(TimeStampedModel):
 
     @property
     def is_listed(self) -> bool:
-        """The same rule as CoachProfileQuerySet.listed(), for a profile already loaded with its user."""
+        """The rule in_directory is derived from, read live from a profile loaded with its user
+        (the coach page decides its 404 on this, not on the stored column)."""
         user = self.user
         return self.price_from_minor is not None and user.is_active and user.account_status == "active"
 

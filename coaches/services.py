@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import BooleanField, ExpressionWrapper, Min, Q, Value
 from django.utils import timezone
 
+from accounts.models import AccountStatus
 from audit.services import record as audit
 from elite.exceptions import DomainError, NotPermitted
 
@@ -19,6 +20,7 @@ from .models import CoachProfile, CoachService, Language, ServiceType
 CURRENCIES = ("GBP", "EUR", "USD")
 MAX_PORTFOLIO_LINKS = 5
 PROFILE_FIELDS = ("headline", "bio", "years_experience", "is_available")
+LISTABLE_ACCOUNT_STATUS = AccountStatus.ACTIVE
 
 
 @dataclass(frozen=True)
@@ -125,14 +127,42 @@ def _set_services(profile: CoachProfile, offers: list[ServiceOffer]) -> list[Coa
 
 
 def refresh_price_from(profile_id: int) -> None:
-    """Re-derive the coach's “price from” (cheapest active service), which also says whether they are listed.
+    """Re-derive the coach's “price from” (cheapest active service) and whether they are listed.
 
     Runs inside the caller's transaction whenever a CoachService row is saved or deleted
     (coaches.signals); code that bulk-updates services with .update() must call it itself.
     """
     low = CoachService.objects.filter(coach_id=profile_id, is_active=True).aggregate(low=Min("price_minor"))["low"]
-    CoachProfile.objects.filter(pk=profile_id).update(price_from_minor=low)
+    account_ok = CoachProfile.objects.filter(
+        pk=profile_id, user__is_active=True, user__account_status=LISTABLE_ACCOUNT_STATUS
+    ).exists()
+    CoachProfile.objects.filter(pk=profile_id).update(price_from_minor=low, in_directory=low is not None and account_ok)
     transaction.on_commit(directory_changed)
+
+
+def refresh_listing_for_user(user) -> None:
+    """A coach's account was saved (suspended, reactivated, deactivated): re-derive their listing.
+
+    One UPDATE that matches no row unless the listing really changes.
+    """
+    account_ok = user.is_active and user.account_status == LISTABLE_ACCOUNT_STATUS
+    listed = (
+        ExpressionWrapper(Q(price_from_minor__isnull=False), output_field=BooleanField())
+        if account_ok
+        else Value(False)
+    )
+    CoachProfile.objects.filter(user_id=user.pk).exclude(in_directory=listed).update(in_directory=listed)
+
+
+def refresh_all_listings() -> int:
+    """Re-derive every coach's listing in two statements (bulk imports, the benchmark's seed)."""
+    active = Q(price_from_minor__isnull=False, user__is_active=True, user__account_status=LISTABLE_ACCOUNT_STATUS)
+    listed_ids = CoachProfile.objects.filter(active).values("pk")
+    changed = CoachProfile.objects.filter(pk__in=listed_ids, in_directory=False).update(in_directory=True)
+    changed += CoachProfile.objects.exclude(pk__in=listed_ids).filter(in_directory=True).update(in_directory=False)
+    if changed:
+        transaction.on_commit(directory_changed)
+    return changed
 
 
 def set_verified(profile: CoachProfile, *, actor, verified: bool, ip_address: str | None = None) -> CoachProfile:

@@ -1,6 +1,7 @@
 """Keep derived coach data honest when coach rows change, including outside coaches.services.
 
-A saved or deleted service re-derives the coach's “price from” (which also decides listing).
+A saved or deleted service re-derives the coach's “price from” and listing; a saved coach account
+re-derives the listing (suspension, reactivation).
 
 The staff console (admin) saves profiles and services directly, and accounts suspends or renames
 users; a saved row of any of these makes cached directory results stale. Bulk `.update()`s send no
@@ -24,8 +25,20 @@ def _service_changed(sender, instance, **kwargs) -> None:
     refresh_price_from(instance.coach_id)
 
 
-def _user_changed(sender, instance, **kwargs) -> None:
-    if getattr(instance, "role", None) == "coach":
+# A save limited to other fields (a login writes last_login) changes neither listing nor search text.
+STANDING_FIELDS = frozenset({"is_active", "account_status", "role"})
+NAME_FIELDS = frozenset({"first_name", "last_name"})
+
+
+def _touches(update_fields, fields: frozenset) -> bool:
+    return update_fields is None or bool(fields & set(update_fields))
+
+
+def _user_changed(sender, instance, update_fields=None, **kwargs) -> None:
+    if getattr(instance, "role", None) == "coach" and _touches(update_fields, STANDING_FIELDS | NAME_FIELDS):
+        from .services import refresh_listing_for_user
+
+        refresh_listing_for_user(instance)
         transaction.on_commit(directory_changed)
 
 
@@ -40,9 +53,9 @@ def connect() -> None:
     post_save.connect(_user_renamed, sender="accounts.User", dispatch_uid="coaches-search-user")
 
 
-def _user_renamed(sender, instance, **kwargs) -> None:
+def _user_renamed(sender, instance, update_fields=None, **kwargs) -> None:
     """A coach's name is part of their search text."""
-    if getattr(instance, "role", None) != "coach":
+    if getattr(instance, "role", None) != "coach" or not _touches(update_fields, NAME_FIELDS):
         return
     for profile in CoachProfile.objects.filter(user=instance).only("id", "headline", "bio"):
         text = CoachProfile.build_search_text(instance.first_name, instance.last_name, profile.headline, profile.bio)

@@ -39,7 +39,9 @@ def directory(request):
     results = ResultsCache(filters, page_param)
     body = results.get()
     if body is None:
-        page = CappedPaginator(search(filters, prefetch=False), PAGE_SIZE).get_page(page_param)
+        coach_ids = search(filters).values_list("pk", flat=True)
+        paginator = CappedPaginator(coach_ids, PAGE_SIZE, known_count=results.count)
+        page = paginator.get_page(page_param)
         cards = render_cards(list(page.object_list), filters.service, results.card_version)
         body = render_to_string(
             "coaches/partials/directory_body.html",
@@ -55,7 +57,7 @@ def directory(request):
                 "sort_choices": SORTS.items(),
             },
         )
-        results.set(body)
+        results.set(body, paginator)
     return render(request, "coaches/directory.html", {"filters": filters, "body": mark_safe(body)})  # noqa: S308
 
 

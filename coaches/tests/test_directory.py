@@ -12,7 +12,9 @@ URL = reverse("coaches:directory")
 
 
 def names(response):
-    return [card["coach"].user.display_name for card in response.context["cards"]]
+    ids = [card["coach_id"] for card in response.context["cards"]]
+    by_id = {profile.pk: profile.user.display_name for profile in CoachProfile.objects.select_related("user")}
+    return [by_id[pk] for pk in ids]
 
 
 def coach(name, *, services=(ServiceType.CV,), price=12000, languages=(), **fields):
@@ -31,9 +33,9 @@ def test_lists_only_active_coaches_offering_a_service(client):
     for service in CoachService.objects.filter(coach=paused):
         service.is_active = False
         service.save()
-    coach("Dan Suspended").user.__class__.objects.filter(last_name="Suspended").update(
-        account_status=AccountStatus.SUSPENDED
-    )
+    suspended = coach("Dan Suspended")
+    suspended.user.account_status = AccountStatus.SUSPENDED
+    suspended.user.save()
     deactivated = coach("Eve Gone")
     deactivated.user.is_active = False
     deactivated.user.save()
@@ -208,7 +210,8 @@ def test_query_count_does_not_grow_with_coaches(client, django_assert_max_num_qu
         coach(f"Coach Q{i}", languages=["en", "fr"], services=[ServiceType.CV, ServiceType.LINKEDIN])
     client.get(URL)  # warm the language cache like a running site
 
-    with django_assert_max_num_queries(4):
+    # count, page of ids, then for cards not yet rendered: their coaches, services, languages
+    with django_assert_max_num_queries(5):
         response = client.get(URL, {"service": "cv", "max_price": "500", "language": "en", "q": "coach"})
     assert len(response.context["cards"]) == min(count, 12)
 
@@ -238,3 +241,29 @@ def test_search_text_follows_renames(client):
 
     assert names(client.get(URL, {"q": "afterwards"})) == ["Ann Afterwards"]
     assert names(client.get(URL, {"q": "before"})) == []
+
+
+def test_the_filter_form_shows_the_chosen_values(client):
+    coach("Sel Ected", languages=["fr"])
+
+    body = client.get(
+        URL, {"service": "cv", "language": "fr", "min_rating": "4.5", "sort": "newest", "max_price": "90.5"}
+    ).content.decode()
+
+    assert '<option value="cv" selected>CV writing</option>' in body
+    assert '<option value="fr" selected>French</option>' in body
+    assert '<option value="4.5" selected>4.5 and up</option>' in body
+    assert '<option value="newest" selected>Newest</option>' in body
+    assert '<option value="rating">Highest rated</option>' in body
+    assert 'name="max_price" min="0" step="any" inputmode="decimal" value="90.50"' in body
+    assert body.count(" selected>") == 4
+
+
+def test_filter_options_are_escaped():
+    from coaches.templatetags.coach_tags import select_options
+
+    html = select_options([("a&b", "<script>x</script>"), ("c", "C")], "a&b")
+
+    assert (
+        html == '<option value="a&amp;b" selected>&lt;script&gt;x&lt;/script&gt;</option><option value="c">C</option>'
+    )

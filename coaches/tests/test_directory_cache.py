@@ -106,10 +106,34 @@ def test_cards_are_reused_across_result_pages(client):
         CoachProfileFactory(headline=f"Card coach {i}")
     get(client)  # renders and caches the three cards
 
-    response, queries = get(client, {"sort": "newest"})
+    resorted, resorted_queries = get(client, {"sort": "newest"})
+    filtered, filtered_queries = get(client, {"available": "1"})
 
-    assert queries == 2  # the count and the page of rows; no services/languages loads, no card renders
-    assert all(f"Card coach {i}" in response.content.decode() for i in range(3))
+    assert resorted_queries == 1  # the page of rows; the count is the unsorted one's, the cards are cached
+    assert filtered_queries == 2  # a new filter set: its count and its rows; still no card renders
+    for response in (resorted, filtered):
+        assert all(f"Card coach {i}" in response.content.decode() for i in range(3))
+
+
+def test_the_count_is_shared_by_sorts_and_pages_of_one_filter_set(client):
+    for i in range(3):
+        CoachProfileFactory(headline=f"Counted coach {i}")
+    get(client, {"service": "cv"})
+
+    response, _ = get(client, {"service": "cv", "sort": "price"})
+
+    assert "3 coaches" in response.content.decode()
+
+
+def test_a_cached_count_is_stale_once_a_coach_joins(client, django_capture_on_commit_callbacks):
+    CoachProfileFactory()
+    get(client, {"service": "cv"})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        CoachProfileFactory()
+    response, _ = get(client, {"service": "cv", "sort": "newest"})
+
+    assert "2 coaches" in response.content.decode()
 
 
 def test_a_changed_coach_card_is_rendered_again(client, django_capture_on_commit_callbacks):

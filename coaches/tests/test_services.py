@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from audit.models import AuditLog
 from coaches import services
-from coaches.tests.factories import CoachProfileFactory
+from coaches.tests.factories import CoachProfileFactory, CoachServiceFactory
 from elite.exceptions import NotPermitted
 from requests_app.models import ServiceRequest
 from requests_app.tests.factories import ServiceRequestFactory
@@ -154,3 +154,68 @@ def test_price_from_follows_the_active_services():
     assert profile.price_from_minor is None
     assert not CoachService.objects.filter(coach=profile).exists()
     assert not profile.__class__.objects.listed().filter(pk=profile.pk).exists()
+
+
+def _listed(profile) -> bool:
+    profile.refresh_from_db(fields=["in_directory"])
+    return profile.in_directory
+
+
+def test_suspension_takes_a_coach_out_of_the_directory_and_reactivation_back(staff_user):
+    from accounts.services import reactivate_user, suspend_user
+
+    profile = CoachProfileFactory()
+    assert _listed(profile)
+
+    suspend_user(profile.user, actor=staff_user, reason="Chargebacks")
+    assert not _listed(profile)
+
+    reactivate_user(profile.user, actor=staff_user)
+    assert _listed(profile)
+
+
+def test_offering_services_lists_and_pausing_the_last_one_unlists():
+    profile = CoachProfileFactory(services=[])
+    assert not _listed(profile)
+
+    service = CoachServiceFactory(coach=profile)
+    assert _listed(profile)
+
+    service.is_active = False
+    service.save()
+    assert not _listed(profile)
+
+
+def test_a_suspended_coach_who_adds_a_service_stays_unlisted():
+    profile = CoachProfileFactory(services=[], user__account_status="suspended")
+
+    CoachServiceFactory(coach=profile)
+
+    assert not _listed(profile)
+
+
+def test_a_login_does_not_touch_the_coach_profile(django_assert_num_queries):
+    profile = CoachProfileFactory()
+
+    with django_assert_num_queries(1):  # the user's own UPDATE of last_login
+        profile.user.save(update_fields=["last_login"])
+    assert _listed(profile)
+
+
+def test_a_full_save_of_an_unchanged_account_rewrites_no_listing(django_assert_num_queries):
+    profile = CoachProfileFactory()
+
+    # the user's UPDATE, the guarded listing UPDATE (matches no row), the search-text refresh (2)
+    with django_assert_num_queries(4):
+        profile.user.save()
+    assert _listed(profile)
+
+
+def test_refresh_all_listings_repairs_bulk_account_updates():
+    listed, suspended = CoachProfileFactory(), CoachProfileFactory()
+    type(suspended.user).objects.filter(pk=suspended.user_id).update(account_status="suspended")  # no signal
+
+    assert services.refresh_all_listings() == 1
+
+    assert _listed(listed)
+    assert not _listed(suspended)
