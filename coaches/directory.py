@@ -1,8 +1,9 @@
 """The public coach directory: parse the filters in the URL, build one indexed query.
 
 Bad filter values never fail the page: each is dropped with a notice saying why, and the
-remaining filters still apply. The query's cost does not grow with the page: one COUNT,
-one page of rows, two prefetches (services, languages) and a cached list of languages.
+remaining filters still apply. The query's cost does not grow with the page: one query for the ids of the
+first matches in order (cached per filters and sort, so it also serves the next pages), and for
+cards not rendered yet their coaches with two prefetches (services, languages).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
 from django.template.loader import render_to_string
-from django.utils.functional import cached_property
 from django.utils.safestring import mark_safe
 
 from elite.money import format_money
@@ -58,22 +58,23 @@ def directory_changed() -> None:
 
 
 class ResultsCache:
-    """Rendered result pages, one per (filters, page), and match counts, one per filter set,
-    stamped with the directory version.
+    """Rendered result pages, one per (filters, page), and the matching coach ids, one list per
+    (filters, sort), all stamped with the directory version.
 
-    One round trip per request: the page, the count and the current version come in one
-    get_many, and an entry stamped with an older version counts as a miss. The count does not
-    depend on the sort or the page, so paging through results or re-sorting them reuses it.
+    One round trip per request: the page, the id list and the current version come in one
+    get_many, and an entry stamped with an older version counts as a miss. The id list serves
+    every page of its filters and sort, so paging through results runs no query at all.
     directory_changed() bumps the version.
     """
 
     def __init__(self, filters: Filters, page: str):
-        self.key = self.count_key = None
+        self.key = self.ids_key = None
         self.version = 0
-        self.count: tuple[int, bool] | None = None  # (count, capped) when cached
+        self.ids: list[int] | None = None  # the matching ids, once known
+        self.ids_are_new = False
         seconds = settings.COACH_DIRECTORY_CACHE_SECONDS
         if seconds > 0:
-            self.count_key = "coaches:count:" + _digest(filters.querystring(sort=None))
+            self.ids_key = "coaches:ids:" + _digest(filters.querystring())
             # Odd page values are rare; do not let them fill the cache.
             if not page or (page.isdigit() and len(page) <= 4):
                 self.key = "coaches:directory:" + _digest(f"{filters.querystring()}|{page}")
@@ -84,27 +85,33 @@ class ResultsCache:
         return self.version if settings.COACH_DIRECTORY_CACHE_SECONDS > 0 else None
 
     def get(self) -> str | None:
-        if self.count_key is None:
+        if self.ids_key is None:
             return None
-        found = cache.get_many([key for key in (self.key, self.count_key, VERSION_KEY) if key])
+        found = cache.get_many([key for key in (self.key, self.ids_key, VERSION_KEY) if key])
         self.version = found.get(VERSION_KEY, 0)
-        count = found.get(self.count_key)
-        if count and count[0] == self.version:
-            self.count = count[1]
+        ids = found.get(self.ids_key)
+        if ids and ids[0] == self.version:
+            self.ids = ids[1]
         entry = found.get(self.key)
         if entry and entry[0] == self.version:
             return entry[1]
         return None
 
-    def set(self, body: str, paginator: CappedPaginator) -> None:
-        seconds = settings.COACH_DIRECTORY_CACHE_SECONDS
+    def matching_ids(self, filters: Filters) -> list[int]:
+        """The ids of the first COUNT_CAP + 1 matches in sort order, from the cache or one query."""
+        if self.ids is None:
+            self.ids = list(search(filters).values_list("pk", flat=True)[: COUNT_CAP + 1])
+            self.ids_are_new = True
+        return self.ids
+
+    def set(self, body: str) -> None:
         entries = {}
         if self.key is not None:
             entries[self.key] = (self.version, body)
-        if self.count_key is not None and self.count is None:
-            entries[self.count_key] = (self.version, (paginator.count, paginator.capped))
+        if self.ids_key is not None and self.ids_are_new:
+            entries[self.ids_key] = (self.version, self.ids)
         if entries:
-            cache.set_many(entries, seconds)
+            cache.set_many(entries, settings.COACH_DIRECTORY_CACHE_SECONDS)
 
 
 def _digest(text: str) -> str:
@@ -405,25 +412,13 @@ def render_cards(coach_ids: list[int], service: str, version: int | None) -> lis
 
 
 class CappedPaginator(Paginator):
-    """Counts at most COUNT_CAP matches: an exact count of a broad search costs a scan of every
-    coach, a capped one stops early. Beyond the cap the page says “500+” and asks for a filter.
+    """Pages over the first COUNT_CAP matches. Counting every match of a broad search costs a scan
+    of every coach; the directory fetches at most COUNT_CAP + 1 ids, in order, and beyond the cap
+    the page says “500+” and asks for a filter."""
 
-    `known_count` is (count, capped) from an earlier request with the same filters: no COUNT then.
-    """
-
-    capped = False
-
-    def __init__(self, *args, known_count: tuple[int, bool] | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        if known_count is not None:
-            self.__dict__["count"], self.capped = known_count
-
-    @cached_property
-    def count(self) -> int:
-        # Unordered: any COUNT_CAP + 1 rows will do, so the database can stop at the first ones.
-        found = self.object_list.order_by()[: COUNT_CAP + 1].count()
-        self.capped = found > COUNT_CAP
-        return min(found, COUNT_CAP)
+    def __init__(self, matching_ids: list[int], per_page: int):
+        self.capped = len(matching_ids) > COUNT_CAP
+        super().__init__(matching_ids[:COUNT_CAP], per_page)
 
 
 def card_price(profile: CoachProfile, service: str = "") -> str:

@@ -21,7 +21,6 @@ from .directory import (
     language_choices,
     parse_filters,
     render_cards,
-    search,
 )
 from .forms import ProfileForm, service_formset
 from .models import CoachProfile, CoachService, Language, ServiceType
@@ -39,9 +38,7 @@ def directory(request):
     results = ResultsCache(filters, page_param)
     body = results.get()
     if body is None:
-        coach_ids = search(filters).values_list("pk", flat=True)
-        paginator = CappedPaginator(coach_ids, PAGE_SIZE, known_count=results.count)
-        page = paginator.get_page(page_param)
+        page = CappedPaginator(results.matching_ids(filters), PAGE_SIZE).get_page(page_param)
         cards = render_cards(list(page.object_list), filters.service, results.card_version)
         body = render_to_string(
             "coaches/partials/directory_body.html",
@@ -57,7 +54,7 @@ def directory(request):
                 "sort_choices": SORTS.items(),
             },
         )
-        results.set(body, paginator)
+        results.set(body)
     return render(request, "coaches/directory.html", {"filters": filters, "body": mark_safe(body)})  # noqa: S308
 
 

@@ -92,13 +92,17 @@ def test_verification_and_response_time_changes_show_immediately(
     assert queries > 0
 
 
-def test_odd_page_values_are_not_cached(client):
-    CoachProfileFactory()
-    get(client, {"page": "x" * 20})
+def test_odd_page_values_do_not_get_a_page_entry_but_share_the_ids():
+    from django.http import QueryDict
 
-    _, queries = get(client, {"page": "x" * 20})
+    from coaches.directory import ResultsCache, parse_filters
 
-    assert queries > 0
+    filters = parse_filters(QueryDict(""))
+
+    assert ResultsCache(filters, "x" * 20).key is None
+    assert ResultsCache(filters, "12345").key is None
+    assert ResultsCache(filters, "3").key is not None
+    assert ResultsCache(filters, "x" * 20).ids_key == ResultsCache(filters, "3").ids_key
 
 
 def test_cards_are_reused_across_result_pages(client):
@@ -109,29 +113,41 @@ def test_cards_are_reused_across_result_pages(client):
     resorted, resorted_queries = get(client, {"sort": "newest"})
     filtered, filtered_queries = get(client, {"available": "1"})
 
-    assert resorted_queries == 1  # the page of rows; the count is the unsorted one's, the cards are cached
-    assert filtered_queries == 2  # a new filter set: its count and its rows; still no card renders
+    assert resorted_queries == 1  # the matching ids in the new order; the cards are cached
+    assert filtered_queries == 1
     for response in (resorted, filtered):
         assert all(f"Card coach {i}" in response.content.decode() for i in range(3))
 
 
-def test_the_count_is_shared_by_sorts_and_pages_of_one_filter_set(client):
-    for i in range(3):
-        CoachProfileFactory(headline=f"Counted coach {i}")
-    get(client, {"service": "cv"})
+def test_the_next_pages_of_a_search_run_no_query(client, monkeypatch):
+    from coaches import directory
 
-    response, _ = get(client, {"service": "cv", "sort": "price"})
+    monkeypatch.setattr(directory, "PAGE_SIZE", 2)
+    monkeypatch.setattr("coaches.views.PAGE_SIZE", 2)
+    for i in range(5):
+        CoachProfileFactory(headline=f"Paged coach {i}")
+    first, _ = get(client, {"service": "cv", "sort": "newest"})
 
-    assert "3 coaches" in response.content.decode()
+    pages = [get(client, {"service": "cv", "sort": "newest", "page": str(n)}) for n in (2, 3)]
+
+    assert [queries for _, queries in pages] == [
+        3,
+        3,
+    ]  # no ids query: the new cards only (coaches, services, languages)
+    assert "5 coaches" in first.content.decode()
+    shown = [first.context["cards"]] + [response.context["cards"] for response, _ in pages]
+    assert sorted(card["coach_id"] for cards in shown for card in cards) == sorted(
+        CoachProfileFactory._meta.model.objects.values_list("pk", flat=True)
+    )
 
 
-def test_a_cached_count_is_stale_once_a_coach_joins(client, django_capture_on_commit_callbacks):
+def test_cached_ids_are_stale_once_a_coach_joins(client, django_capture_on_commit_callbacks):
     CoachProfileFactory()
     get(client, {"service": "cv"})
 
     with django_capture_on_commit_callbacks(execute=True):
         CoachProfileFactory()
-    response, _ = get(client, {"service": "cv", "sort": "newest"})
+    response, _ = get(client, {"service": "cv", "page": "1"})
 
     assert "2 coaches" in response.content.decode()
 
