@@ -114,6 +114,39 @@ class ResultsCache:
             cache.set_many(entries, settings.COACH_DIRECTORY_CACHE_SECONDS)
 
 
+class CoachPageCache:
+    """A coach's public page body (profile, services, rating distribution, one page of reviews),
+    rendered once per (coach, review page, whether request buttons show) and stamped with the
+    directory version, which every profile, service, account and review change bumps.
+
+    Only listed coaches' pages are stored, so a hit never shows an unlisted coach: unlisting
+    bumps the version first. The owner's preview (with its notice) is never served from here.
+    """
+
+    def __init__(self, coach_id: int, review_page: str, can_request: bool):
+        self.key = None
+        self.version = 0
+        if settings.COACH_DIRECTORY_CACHE_SECONDS > 0 and (
+            not review_page or (review_page.isdigit() and len(review_page) <= 4)
+        ):
+            self.key = f"coaches:page:{coach_id}:{review_page or 1}:{int(can_request)}"
+
+    def get(self) -> dict | None:
+        """{"owner_id", "name", "headline", "body"} of a still-current entry, else None."""
+        if self.key is None:
+            return None
+        found = cache.get_many([self.key, VERSION_KEY])
+        self.version = found.get(VERSION_KEY, 0)
+        entry = found.get(self.key)
+        if entry and entry[0] == self.version:
+            return entry[1]
+        return None
+
+    def set(self, page: dict) -> None:
+        if self.key is not None:
+            cache.set(self.key, (self.version, page), settings.COACH_DIRECTORY_CACHE_SECONDS)
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -135,6 +168,13 @@ def _languages() -> list[tuple[str, str, int]]:
     if languages:
         _languages_memo = (time.monotonic() + 60, languages)
     return languages
+
+
+def forget_languages() -> None:
+    """Drop the cached languages (a language was added, renamed or removed)."""
+    global _languages_memo
+    _languages_memo = (0.0, [])
+    cache.delete(LANGUAGES_CACHE_KEY)
 
 
 def language_choices() -> list[tuple[str, str]]:

@@ -11,8 +11,8 @@ signal: they show within COACH_DIRECTORY_CACHE_SECONDS (see coaches.directory).
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from .directory import directory_changed
-from .models import CoachProfile, CoachService
+from .directory import directory_changed, forget_languages
+from .models import CoachProfile, CoachService, Language
 
 
 def _changed(**kwargs) -> None:
@@ -51,6 +51,15 @@ def connect() -> None:
     m2m_changed.connect(_changed, sender=CoachProfile.languages.through, dispatch_uid="coaches-dir-languages")
     post_save.connect(_user_changed, sender="accounts.User", dispatch_uid="coaches-dir-user")
     post_save.connect(_user_renamed, sender="accounts.User", dispatch_uid="coaches-search-user")
+    post_save.connect(_languages_changed, sender=Language, dispatch_uid="coaches-languages-save")
+    post_delete.connect(_languages_changed, sender=Language, dispatch_uid="coaches-languages-delete")
+
+
+def _languages_changed(**kwargs) -> None:
+    """The filter's language list (and its code → id map) is cached: rebuild it after commit.
+
+    Other processes keep theirs for up to a minute (coaches.directory.language_choices)."""
+    transaction.on_commit(forget_languages)
 
 
 def _user_renamed(sender, instance, update_fields=None, **kwargs) -> None:

@@ -267,3 +267,16 @@ def test_filter_options_are_escaped():
     assert (
         html == '<option value="a&amp;b" selected>&lt;script&gt;x&lt;/script&gt;</option><option value="c">C</option>'
     )
+
+
+def test_a_new_language_is_filterable_at_once(client, django_capture_on_commit_callbacks):
+    client.get(URL)  # caches the language list
+    with django_capture_on_commit_callbacks(execute=True):
+        Language.objects.create(code="xx", name="Klingon")
+    coach("Kah Less", languages=["xx"])
+    coach("Other Coach", languages=["en"])
+
+    response = client.get(URL, {"language": "xx"})
+
+    assert names(response) == ["Kah Less"]
+    assert not response.context["filters"].notices
