@@ -17,6 +17,7 @@ from .directory import (
     RATING_CHOICES,
     SORTS,
     CappedPaginator,
+    CoachPageCache,
     ResultsCache,
     language_choices,
     parse_filters,
@@ -75,6 +76,31 @@ def _visible_coach(request, pk: int) -> CoachProfile:
 
 
 def detail(request, pk: int):
+    """A coach's public page. Its body depends only on the coach, the review page and whether the
+    viewer may request work, so it is reused from CoachPageCache; the owner sees a live preview."""
+    can_request = not request.user.is_authenticated or request.user.is_client
+    cached = CoachPageCache(pk, request.GET.get("page", "").strip(), can_request)
+    coach_page = cached.get()
+    if coach_page is None or coach_page["owner_id"] == request.user.pk:
+        coach_page, is_listed = _coach_page(request, pk, can_request)
+        if is_listed:
+            cached.set(coach_page)
+    else:
+        is_listed = True  # only listed coaches' pages are cached
+    return render(
+        request,
+        "coaches/detail.html",
+        {
+            **coach_page,
+            "body": mark_safe(coach_page["body"]),  # noqa: S308 - rendered from our template above
+            "is_owner": coach_page["owner_id"] == request.user.pk,
+            "is_listed": is_listed,
+        },
+    )
+
+
+def _coach_page(request, pk: int, can_request: bool) -> tuple[dict, bool]:
+    """Render the page body of a visible coach: (what CoachPageCache stores, whether listed)."""
     profile = _visible_coach(request, pk)
     reviews = profile.reviews.filter(is_hidden=False)
     counts = reviews.aggregate(total=Count("id"), **{f"r{n}": Count("id", filter=Q(rating=n)) for n in range(1, 6)})
@@ -85,22 +111,24 @@ def detail(request, pk: int):
     ]
     review_page = Paginator(reviews.select_related("client").order_by("-created_at", "-id"), REVIEWS_PER_PAGE)
     review_page.count = total  # known from the aggregate: no second COUNT
-    page = review_page.get_page(request.GET.get("page"))
-    is_owner = request.user.is_authenticated and request.user.pk == profile.user_id
-    return render(
-        request,
-        "coaches/detail.html",
+    body = render_to_string(
+        "coaches/partials/detail_body.html",
         {
             "profile": profile,
             "coach_services": sorted(profile.services.all(), key=lambda s: SERVICE_ORDER[s.service_type]),
             "distribution": distribution,
             "review_total": total,
-            "page": page,
-            "is_owner": is_owner,
-            "is_listed": profile.is_listed,
-            "can_request": not request.user.is_authenticated or request.user.is_client,
+            "page": review_page.get_page(request.GET.get("page")),
+            "can_request": can_request,
         },
     )
+    page = {
+        "owner_id": profile.user_id,
+        "name": profile.user.display_name,
+        "headline": profile.headline,
+        "body": body,
+    }
+    return page, profile.is_listed
 
 
 @login_required

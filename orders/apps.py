@@ -4,3 +4,19 @@ from django.apps import AppConfig
 class OrdersConfig(AppConfig):
     name = "orders"
     verbose_name = "Orders"
+
+    def ready(self) -> None:
+        from django.db import transaction
+        from django.db.models.signals import post_delete, post_save
+
+        from coaches.directory import directory_changed
+
+        from .models import Review
+
+        def review_changed(**kwargs) -> None:
+            # Coach pages and cards show reviews, replies and ratings: any saved or deleted review
+            # (services, the staff console) makes the cached ones stale once it commits.
+            transaction.on_commit(directory_changed)
+
+        post_save.connect(review_changed, sender=Review, dispatch_uid="orders-review-directory", weak=False)
+        post_delete.connect(review_changed, sender=Review, dispatch_uid="orders-review-directory-delete", weak=False)
