@@ -5,4 +5,7 @@ def unread(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"unread_notifications": unread_count(user)}
+    # Memoised on the request: every template rendered with it runs this again.
+    if not hasattr(request, "_unread_notifications"):
+        request._unread_notifications = unread_count(user)
+    return {"unread_notifications": request._unread_notifications}

@@ -58,12 +58,17 @@ def stars(rating):
 
 @register.simple_tag(takes_context=True)
 def include_optional(context, name: str):
-    """Render a partial another app owns if it exists yet, else nothing (an include point that tolerates absence)."""
+    """Render a partial another app owns if it exists yet, else nothing (an include point that tolerates absence).
+
+    Rendered in the page's own context, as {% include %} does: a fresh render would run every
+    context processor (and their queries) again for each partial.
+    """
     try:
         partial = get_template(name)
     except TemplateDoesNotExist:
         return ""
-    return partial.render(context.flatten(), context.get("request"))
+    with context.push():
+        return partial.template.render(context)
 
 
 _EVENT_LABELS = {
