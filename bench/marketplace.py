@@ -341,7 +341,7 @@ def create_baseline_table() -> None:
 # --- what to measure --------------------------------------------------------------------------
 
 
-# Every request a different price bound: defeats the directory's result cache (cache misses).
+# Every request a different price bound: defeats the directory's caches (result page and ids).
 VARIED_FILTERS_LUA = """
 math.randomseed(os.time())
 request = function()
@@ -350,9 +350,19 @@ request = function()
 end
 """
 
+# Every request a random listed coach (of ~9,900): mostly coach pages not cached yet.
+VARIED_COACHES_LUA = """
+math.randomseed(os.time())
+ids = {%s}
+request = function()
+  return wrk.format("GET", "/coaches/" .. ids[math.random(1, #ids)] .. "/")
+end
+"""
 
-def targets() -> list[tuple[str, str, str]]:
-    """(label, path, cookie) for each measured page; a path of "lua" runs VARIED_FILTERS_LUA."""
+
+def targets() -> list[tuple[str, str, str, str | None]]:
+    """(label, path, cookie, wrk Lua script or None) for each measured page; with a script, the
+    path is only what the pre-flight check requests."""
     from django.db.models import Count
     from django.test import Client
 
@@ -368,15 +378,22 @@ def targets() -> list[tuple[str, str, str]]:
     session.force_login(dashboard_user)
     cookie = f"sessionid={session.cookies['sessionid'].value}"
     filtered = "/coaches/?service=cv&max_price=150&language=fr&min_rating=4&available=1&sort=price"
+    coach_ids = list(CoachProfile.objects.listed().order_by("id").values_list("id", flat=True))
     return [
-        ("baseline (20 of 10k rows)", "/bench/baseline/?category=7", ""),
-        ("directory, no filter", "/coaches/", ""),
-        ("directory, 5 filters + price sort", filtered, ""),
-        ("directory, text search q=tech", "/coaches/?q=tech&sort=rating", ""),
-        ("directory, varied filters (uncached)", "lua", ""),
-        ("coach page", f"/coaches/{coach.pk}/", ""),
-        ("coach dashboard (logged in)", "/dashboard/", cookie),
-        ("baseline (again)", "/bench/baseline/?category=7", ""),
+        ("baseline (20 of 10k rows)", "/bench/baseline/?category=7", "", None),
+        ("directory, no filter", "/coaches/", "", None),
+        ("directory, 5 filters + price sort", filtered, "", None),
+        ("directory, text search q=tech", "/coaches/?q=tech&sort=rating", "", None),
+        ("directory, varied filters (uncached)", "/coaches/?service=cv&max_price=123.45", "", VARIED_FILTERS_LUA),
+        ("coach page", f"/coaches/{coach.pk}/", "", None),
+        (
+            "coach page, random coach (mostly uncached)",
+            f"/coaches/{coach_ids[-1]}/",
+            "",
+            VARIED_COACHES_LUA % ", ".join(map(str, coach_ids)),
+        ),
+        ("coach dashboard (logged in)", "/dashboard/", cookie, None),
+        ("baseline (again)", "/bench/baseline/?category=7", "", None),
     ]
 
 
@@ -453,13 +470,12 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def run_wrk(path: str, cookie: str, duration: int, script: str | None) -> dict:
+def run_wrk(path: str, cookie: str, duration: int, script: Path | None) -> dict:
     command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency", "--timeout", "5s"]
     if cookie:
         command += ["-H", f"Cookie: {cookie}"]
-    if path == "lua":
-        command += ["-s", script]
-        path = "/coaches/"
+    if script is not None:
+        command += ["-s", str(script)]
     command.append(f"http://127.0.0.1:{PORT}{path}")
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
@@ -491,16 +507,20 @@ def main() -> None:
     connections.close_all()
 
     with tempfile.NamedTemporaryFile("w+", prefix="bench-gunicorn-", suffix=".log", delete=False) as logfile:
-        script = Path(logfile.name).with_suffix(".lua")
-        script.write_text(VARIED_FILTERS_LUA)
+        scripts = {}
+        for number, (label, _path, _cookie, lua) in enumerate(pages):
+            if lua is not None:
+                scripts[label] = Path(logfile.name).with_suffix(f".{number}.lua")
+                scripts[label].write_text(lua)
         server = start_server(logfile)
         try:
-            for _label, path, cookie in pages:
-                check_page("/coaches/?service=cv&max_price=123.45" if path == "lua" else path, cookie)
+            for _label, path, cookie, _lua in pages:
+                check_page(path, cookie)
             results = []
-            for label, path, cookie in pages:
-                run_wrk(path, cookie, 2, str(script))  # warm up: connections, caches, template loading
-                result = run_wrk(path, cookie, DURATION, str(script))
+            for label, path, cookie, _lua in pages:
+                script = scripts.get(label)
+                run_wrk(path, cookie, 2, script)  # warm up: connections, caches, template loading
+                result = run_wrk(path, cookie, DURATION, script)
                 log(f"{label}: {result['rps']:.0f} req/s, p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms")
                 results.append((label, path, result))
         finally:
@@ -519,7 +539,7 @@ def print_table(results) -> None:
         f"machine load average (1/5/15 min) at the end: {'/'.join(f'{x:.1f}' for x in os.getloadavg())} "
         f"on {os.cpu_count()} CPUs"
     )
-    header = f"| {'page':<36} | {'req/s':>7} | {'p50 ms':>7} | {'p99 ms':>7} | {'× baseline':>10} | {'target':<22} |"
+    header = f"| {'page':<42} | {'req/s':>7} | {'p50 ms':>7} | {'p99 ms':>7} | {'× baseline':>10} | {'target':<22} |"
     print(header)
     print("|" + "|".join("-" * (len(part)) for part in header.split("|")[1:-1]) + "|")
     for label, _path, r in results:
@@ -531,7 +551,7 @@ def print_table(results) -> None:
         if r["errors"] or r["socket"]:
             verdict += f" errors: {r['errors']} {r['socket']}".rstrip()
         print(
-            f"| {label:<36} | {r['rps']:>7.0f} | {r['p50']:>7.1f} | {r['p99']:>7.1f} | {ratio:>10.2f} | {verdict:<22} |"
+            f"| {label:<42} | {r['rps']:>7.0f} | {r['p50']:>7.1f} | {r['p99']:>7.1f} | {ratio:>10.2f} | {verdict:<22} |"
         )
     print()
 
