@@ -50,6 +50,13 @@ class Order(TimeStampedModel):
     completed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
+    resolution_claimed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set while staff settle this dispute (a refund may be with the provider); a second "
+        "resolution is refused meanwhile.",
+    )
 
     objects = OrderQuerySet.as_manager()
 

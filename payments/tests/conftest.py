@@ -29,6 +29,8 @@ def fake_stripe(_stripe_server, settings):
     """The real stripe library pointed at our loopback Stripe, with a webhook secret."""
     _stripe_server.requests.clear()
     _stripe_server.failures.clear()
+    _stripe_server.slow_paths.clear()
+    _stripe_server.slow_request_arrived.clear()
     settings.STRIPE_SECRET_KEY = FakeStripe.API_KEY
     settings.STRIPE_API_BASE = _stripe_server.url
     settings.STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET

@@ -42,6 +42,8 @@ class _Server:
     def __init__(self):
         self.requests: list[Recorded] = []
         self.failures: list[Failure] = []
+        self.slow_paths: dict[str, float] = {}
+        self.slow_request_arrived = threading.Event()
         self.lock = threading.Lock()
         self.counter = itertools.count(1)
         outer = self
@@ -83,7 +85,15 @@ class _Server:
         for _ in range(times):
             self.failures.append(Failure(status, body or {}, headers or {}))
 
+    def slow_down(self, path_prefix: str, seconds: float) -> None:
+        """Answer requests to `path_prefix` only after `seconds`: a provider call still in flight."""
+        self.slow_paths[path_prefix] = seconds
+
     def dispatch(self, method, path, headers, raw):
+        for prefix, seconds in self.slow_paths.items():
+            if urlparse(path).path.startswith(prefix):
+                self.slow_request_arrived.set()
+                time.sleep(seconds)
         with self.lock:
             body = self.parse(headers, raw)
             self.requests.append(Recorded(method, urlparse(path).path, headers, body))

@@ -118,3 +118,40 @@ def test_two_staff_refunding_at_once_cannot_exceed_the_payment(client_user, staf
     payment.refresh_from_db()
     assert payment.refunded_minor == 8000
     assert reconcile() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_release_while_a_refund_is_with_the_provider_is_refused(fake_stripe, client_user, order, staff_user):
+    """Staff A refunds in full; while Stripe is still answering, staff B releases the payment to the
+    coach. Without a claim on the order both would succeed: the client refunded and the coach paid."""
+    _need_postgres()
+    from audit.models import AuditLog
+    from orders import services as order_services
+
+    c = Client()
+    c.force_login(client_user)
+    c.post(f"/payments/checkout/{order.pk}/stripe/")
+    payment = Payment.objects.get(order=order)
+    post_stripe(Client(), stripe_event("checkout.session.completed", fake_stripe.pay(payment.provider_payment_id)))
+    order_services.open_dispute(order.pk, actor=client_user, reason="Never delivered")
+    fake_stripe.slow_down("/v1/refunds", 1.5)
+    outcome = {}
+
+    def refund_in_full():
+        try:
+            outcome["a"] = services.resolve_dispute(order, actor=staff_user, refund_minor=12000, note="Refund")
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=refund_in_full)
+    first.start()
+    assert fake_stripe.slow_request_arrived.wait(10), "the refund never reached the provider"
+    with pytest.raises(services.InvalidState, match="Another staff member is resolving"):
+        services.resolve_dispute(order, actor=staff_user, refund_minor=0, note="Release")
+    first.join(30)
+
+    order.refresh_from_db()
+    assert outcome["a"].status == OrderStatus.CANCELLED == order.status
+    assert not LedgerEntry.objects.filter(order=order, entry_type="payout").exists()
+    assert AuditLog.objects.filter(action="payment.dispute_resolved").count() == 1
+    assert reconcile() == []

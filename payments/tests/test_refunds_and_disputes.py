@@ -1,11 +1,14 @@
 """Staff refunds (admin page → provider → webhook confirms) and dispute resolution."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from audit.models import AuditLog
 from orders import services as order_services
-from orders.models import OrderStatus
+from orders.models import Order, OrderStatus
 from payments import services
 from payments.ledger import reconcile
 from payments.models import LedgerEntry, Payment, PaymentStatus, Refund, RefundStatus
@@ -147,6 +150,17 @@ def disputed(order):
     return order, payment
 
 
+@pytest.fixture
+def stripe_disputed(fake_stripe, client_login, order):
+    """A disputed order paid through (the loopback) Stripe, so refunds go over HTTP."""
+    client_login.post(f"/payments/checkout/{order.pk}/stripe/")
+    payment = Payment.objects.get(order=order)
+    post_stripe(Client(), stripe_event("checkout.session.completed", fake_stripe.pay(payment.provider_payment_id)))
+    order_services.open_dispute(order.pk, actor=order.client, reason="Meh")
+    order.refresh_from_db()
+    return order, payment
+
+
 @pytest.mark.django_db
 def test_release_to_coach_completes_and_pays_out_the_coach_share(disputed, staff_user):
     order, payment = disputed
@@ -179,12 +193,8 @@ def test_partial_refund_completes_and_releases_the_rest(disputed, staff_user):
 
 
 @pytest.mark.django_db
-def test_a_refund_confirmed_after_release_takes_the_coach_share_back(fake_stripe, client_login, order, staff_user):
-    client_login.post(f"/payments/checkout/{order.pk}/stripe/")
-    payment = Payment.objects.get(order=order)
-    post_stripe(Client(), stripe_event("checkout.session.completed", fake_stripe.pay(payment.provider_payment_id)))
-    order_services.open_dispute(order.pk, actor=order.client, reason="Meh")
-    order.refresh_from_db()
+def test_a_refund_confirmed_after_release_takes_the_coach_share_back(fake_stripe, stripe_disputed, staff_user):
+    order, payment = stripe_disputed
 
     services.resolve_dispute(order, actor=staff_user, refund_minor=3000, note="Partial")
     # Released before Stripe confirmed the refund:
@@ -287,3 +297,44 @@ def test_paypal_refund_calls_the_api_and_the_webhook_records_it(fake_paypal, cli
     assert payment.refunded_minor == 2550 and refund.status == RefundStatus.SUCCEEDED
     assert LedgerEntry.objects.filter(payment=payment, entry_type="refund").count() == 1
     assert reconcile() == []
+
+
+@pytest.mark.django_db
+def test_a_dispute_being_resolved_refuses_a_second_resolution(disputed, staff_user):
+    order, payment = disputed
+    Order.objects.filter(pk=order.pk).update(resolution_claimed_at=timezone.now())
+
+    with pytest.raises(services.InvalidState, match="Another staff member is resolving"):
+        services.resolve_dispute(order, actor=staff_user, refund_minor=12000, note="Refund")
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.DISPUTED and not Refund.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_refused_refund_frees_the_dispute_for_another_try(fake_stripe, stripe_disputed, staff_user):
+    order, _payment = stripe_disputed
+    fake_stripe.fail_next(402, {"error": {"type": "card_error", "message": "Insufficient balance"}})
+
+    with pytest.raises(services.PaymentProviderError):
+        services.resolve_dispute(order, actor=staff_user, refund_minor=12000, note="Refund")
+    order.refresh_from_db()
+    assert order.status == OrderStatus.DISPUTED and order.resolution_claimed_at is None
+
+    result = services.resolve_dispute(order, actor=staff_user, refund_minor=12000, note="Refund, again")
+    assert result.status == OrderStatus.CANCELLED
+
+
+@pytest.mark.django_db
+def test_an_abandoned_claim_is_taken_over_unless_it_sent_a_refund(disputed, staff_user):
+    order, payment = disputed
+    stale = timezone.now() - services.RESOLUTION_CLAIM_TIMEOUT - timedelta(seconds=1)
+    Order.objects.filter(pk=order.pk).update(resolution_claimed_at=stale)
+    Refund.objects.create(payment=payment, amount_minor=1000, currency="GBP", reason="x", requested_by=staff_user)
+
+    with pytest.raises(services.InvalidState, match="sent a refund and did not finish"):
+        services.resolve_dispute(order, actor=staff_user, refund_minor=0, note="Release")
+
+    Refund.objects.all().delete()
+    result = services.resolve_dispute(order, actor=staff_user, refund_minor=0, note="Release")
+    assert result.status == OrderStatus.COMPLETED
