@@ -11,6 +11,8 @@ signal: they show within COACH_DIRECTORY_CACHE_SECONDS (see coaches.directory).
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
+from files.models import FileAsset, FileCategory
+
 from .directory import directory_changed, forget_languages
 from .models import CoachProfile, CoachService, Language
 
@@ -34,11 +36,23 @@ def _touches(update_fields, fields: frozenset) -> bool:
     return update_fields is None or bool(fields & set(update_fields))
 
 
+SHOWN_FIELDS = STANDING_FIELDS | NAME_FIELDS | {"avatar"}  # what cards and coach pages show of the account
+
+
 def _user_changed(sender, instance, update_fields=None, **kwargs) -> None:
-    if getattr(instance, "role", None) == "coach" and _touches(update_fields, STANDING_FIELDS | NAME_FIELDS):
+    if getattr(instance, "role", None) != "coach":
+        return
+    if _touches(update_fields, STANDING_FIELDS):
         from .services import refresh_listing_for_user
 
         refresh_listing_for_user(instance)
+    if _touches(update_fields, SHOWN_FIELDS):
+        transaction.on_commit(directory_changed)
+
+
+def _photo_checked(sender, instance, update_fields=None, **kwargs) -> None:
+    """A profile photo's scan finished (or it was removed): cards and coach pages show it, or stop."""
+    if instance.category == FileCategory.AVATAR:
         transaction.on_commit(directory_changed)
 
 
@@ -51,6 +65,7 @@ def connect() -> None:
     m2m_changed.connect(_changed, sender=CoachProfile.languages.through, dispatch_uid="coaches-dir-languages")
     post_save.connect(_user_changed, sender="accounts.User", dispatch_uid="coaches-dir-user")
     post_save.connect(_user_renamed, sender="accounts.User", dispatch_uid="coaches-search-user")
+    post_save.connect(_photo_checked, sender=FileAsset, dispatch_uid="coaches-dir-photo")
     post_save.connect(_languages_changed, sender=Language, dispatch_uid="coaches-languages-save")
     post_delete.connect(_languages_changed, sender=Language, dispatch_uid="coaches-languages-delete")
 

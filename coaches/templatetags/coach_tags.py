@@ -3,6 +3,7 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
+from django.urls import reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
@@ -64,4 +65,27 @@ def select_options(choices, selected) -> str:
             f'<option value="{escape(value)}"{" selected" if str(value) == selected else ""}>{escape(label)}</option>'
             for value, label in choices
         )
+    )
+
+
+@register.simple_tag
+def coach_avatar(user, large: bool = False) -> str:
+    """The coach's profile photo once its scan is clean, else coloured initials.
+
+    The URL carries the photo's id, so a new photo is fetched at once despite browser caching.
+    """
+    size = "avatar-lg" if large else ""
+    photo = user.avatar if user.avatar_id else None
+    if photo is not None and photo.is_downloadable:
+        pixels = 80 if large else 52
+        return format_html(
+            '<img class="avatar {} avatar-img" src="{}?v={}" alt="" width="{}" height="{}" loading="lazy">',
+            size,
+            reverse("files:avatar", args=[user.pk]),
+            photo.pk,
+            pixels,
+            pixels,
+        )
+    return format_html(
+        '<span class="avatar {} {}" aria-hidden="true">{}</span>', size, avatar_tone(user), initials(user)
     )

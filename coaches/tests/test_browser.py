@@ -1,6 +1,7 @@
 """Anonymous visitor finds a coach: filter the directory, open a coach, read services and reviews."""
 
 import importlib
+import io
 import os
 import re
 from decimal import Decimal
@@ -32,8 +33,28 @@ def languages():
         Language.objects.get_or_create(code=code, defaults={"name": name})
 
 
+def give_photo(profile, settings, tmp_path, monkeypatch):
+    """A real, scanned-clean profile photo stored on local disk (the verdict is handed down here)."""
+    from PIL import Image, ImageDraw
+
+    from files import services as files
+    from files.scanner import Verdict
+    from files.tests.samples import upload
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+    monkeypatch.setattr(files, "_schedule_scan", lambda asset_id: None)
+    image = Image.new("RGB", (240, 240), (31, 111, 139))
+    ImageDraw.Draw(image).ellipse((70, 40, 170, 140), fill=(240, 200, 170))
+    ImageDraw.Draw(image).ellipse((30, 150, 210, 320), fill=(20, 33, 61))
+    data = io.BytesIO()
+    image.save(data, "PNG")
+    asset = files.set_avatar(profile.user, upload(data.getvalue(), "camille.png"))
+    files.record_verdict(asset.pk, Verdict(infected=False, detail="OK"))
+
+
 @pytest.fixture
-def marketplace(review_for):
+def marketplace(review_for, settings, tmp_path, monkeypatch):
     match = make_coach(
         "Camille",
         "Durand",
@@ -50,6 +71,7 @@ def marketplace(review_for):
         reply="Merci, and congratulations!",
     )
     review_for(match.user, rating=4, comment="Clear, quick and kind.")
+    give_photo(match, settings, tmp_path, monkeypatch)
     make_coach(
         "Pierre",
         "Dear",
@@ -114,11 +136,15 @@ def test_visitor_filters_directory_and_opens_a_coach(page, live_server, marketpl
     expect(cards).to_have_count(1)
     expect(cards.first).to_contain_text("Camille Durand")
     expect(cards.first).to_contain_text("£85.00")
+    photo = cards.first.locator("img.avatar-img")
+    expect(photo).to_be_visible()
+    assert photo.evaluate("img => img.complete && img.naturalWidth") > 0  # served, decoded, allowed by the CSP
     expect(page.get_by_role("link", name="Remove filter: Writes in French")).to_be_visible()
     shot(page, artifacts_dir, f"directory-filtered-{width}")
 
     page.get_by_role("link", name="Camille Durand").click()
     expect(page.get_by_role("heading", name=re.compile("Camille Durand"))).to_be_visible()
+    expect(page.locator("img.avatar-lg")).to_be_visible()
     services = page.get_by_role("region", name="Services")
     expect(services).to_contain_text("CV writing")
     expect(services).to_contain_text("£85.00")
