@@ -12,3 +12,10 @@ class MessagingConfig(AppConfig):
         from .receivers import open_thread_for_new_order
 
         order_created.connect(open_thread_for_new_order, dispatch_uid="messaging.open_thread_for_new_order")
+
+        # notifications sits below messaging too: its unread count rides on our live channel.
+        from notifications.signals import unread_changed
+
+        from .realtime import notifications_changed
+
+        unread_changed.connect(notifications_changed, dispatch_uid="messaging.notifications_changed")

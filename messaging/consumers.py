@@ -23,6 +23,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from django.http import Http404
 
 from elite.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
+from notifications.services import unread_count as unread_notifications
 
 from . import realtime, services
 
@@ -275,3 +276,7 @@ class LiveConsumer(_JsonSocket):
     async def live_unread(self, event):
         counts = await db_call(services.unread_counts)(self.user, event["thread"])
         await self.send_json({**event, **counts, "type": "unread"})
+
+    async def live_notifications(self, event):
+        unread = await db_call(unread_notifications)(self.user)
+        await self.send_json({"type": "notifications", "unread": unread})

@@ -128,3 +128,10 @@ def thread_read(thread_id: int, user_id: int, message_id: int) -> None:
     if _with_live_channel([user_id]):
         pushes.append((user_group(user_id), {"type": "live.unread", "thread": thread_id}))
     _send(*pushes)
+
+
+def notifications_changed(sender, *, user_id: int, **kwargs) -> None:
+    """Receiver of notifications.signals.unread_changed (after commit): refresh the bell's count on
+    the user's open pages. The consumer reads the count itself, so the last push always shows it."""
+    if _with_live_channel([user_id]):
+        _send((user_group(user_id), {"type": "live.notifications"}))

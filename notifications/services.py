@@ -4,6 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import Notification
+from .signals import unread_changed
 
 
 def notify(
@@ -15,6 +16,7 @@ def notify(
     else the generic notification templates.
     """
     notification = Notification.objects.create(user=user, kind=kind, text=text[:300], link=link)
+    _announce_unread_change(user.pk)
     if email and user.email:
         from .tasks import send_notification_email
 
@@ -27,7 +29,14 @@ def mark_read(user, notification_ids=None) -> int:
     queryset = Notification.objects.for_user(user).unread()
     if notification_ids is not None:
         queryset = queryset.filter(pk__in=list(notification_ids))
-    return queryset.update(read_at=timezone.now())
+    marked = queryset.update(read_at=timezone.now())
+    if marked:
+        _announce_unread_change(user.pk)
+    return marked
+
+
+def _announce_unread_change(user_id: int) -> None:
+    transaction.on_commit(lambda: unread_changed.send(sender=Notification, user_id=user_id))
 
 
 def unread_count(user) -> int:

@@ -5,6 +5,7 @@ and cannot carry websockets), sharing the PostgreSQL test database and Redis.
 """
 
 import re
+import threading
 
 import pytest
 from playwright.sync_api import expect
@@ -96,6 +97,19 @@ def test_two_people_chat_live_with_typing_read_receipts_and_an_attachment(
     expect(dashboard.locator("[data-unread-badge=messages]")).to_have_text("1")
     expect(panel.locator(f'[data-thread-row="{thread.pk}"] [data-thread-unread]')).to_have_text("1")
     expect(panel.locator(f'[data-thread-row="{thread.pk}"] [data-thread-preview]')).to_contain_text("Any feedback?")
+    # The notification bell follows too: a notification made by the server shows without a reload.
+    from notifications.services import notify
+
+    bell = dashboard.locator("[data-unread-badge=notifications]")
+    before = int(bell.text_content() or 0)
+    # From another thread, as a request or a task would: Playwright's event loop owns this one.
+    notifier = threading.Thread(
+        target=notify, args=(client_user, "order_delivered", "Your CV draft is ready"), kwargs={"email": False}
+    )
+    notifier.start()
+    notifier.join(10)
+    expect(bell).to_have_text(str(before + 1))
+    expect(bell).not_to_have_class(re.compile(r"\bd-none\b"))  # shown (inside the collapsed menu at this width)
     dashboard.screenshot(path=f"{artifacts_dir}/chat-dashboard-live.png", full_page=True)
     threads = client_ctx.new_page()
     threads.goto("/threads/")

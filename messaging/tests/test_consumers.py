@@ -327,6 +327,41 @@ class TestLiveCounts:
         assert pushed["thread_unread"] == 2
         assert pushed["last_message"]["body"] == "Second"
 
+    def test_the_notification_bell_count_is_pushed_when_it_changes(self, client_user, login_cookie):
+        from asgiref.sync import sync_to_async
+
+        from notifications.services import mark_read, notify
+
+        async def scenario():
+            live = communicator(None, login_cookie(client_user), path="/ws/live/")
+            assert (await live.connect())[0]
+            await receive(live)  # the messages count sent on connect
+            await sync_to_async(notify)(client_user, "order_delivered", "Your CV is ready", email=False)
+            arrived = await receive_type(live, "notifications")
+            await sync_to_async(notify)(client_user, "order_delivered", "Your letter is ready", email=False)
+            second = await receive_type(live, "notifications")
+            await sync_to_async(mark_read)(client_user)
+            read = await receive_type(live, "notifications")
+            await live.disconnect()
+            return arrived, second, read
+
+        assert run(scenario) == (
+            {"type": "notifications", "unread": 1},
+            {"type": "notifications", "unread": 2},
+            {"type": "notifications", "unread": 0},
+        )
+
+    def test_no_push_is_published_for_someone_without_a_live_page(self, client_user, monkeypatch):
+        from messaging import realtime
+        from notifications.services import notify
+
+        published = []
+        monkeypatch.setattr(realtime, "_send", lambda *pushes: published.extend(pushes))
+
+        notify(client_user, "order_delivered", "Your CV is ready", email=False)
+
+        assert published == []
+
     def test_live_socket_needs_a_session(self, db):
         async def scenario():
             connected, _ = await communicator(None, path="/ws/live/").connect()

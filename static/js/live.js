@@ -1,12 +1,13 @@
-/* Live unread counts for a signed-in user (ws/live/): the navbar's Messages badge and, where a page
+/* Live unread counts for a signed-in user (ws/live/): the navbar's notification bell, its Messages badge and, where a page
  * shows a list of conversations (dashboard panel, /threads/), each row's badge and last message.
  */
 (function () {
   "use strict";
 
   var badges = document.querySelectorAll("[data-unread-badge=messages]");
+  var bells = document.querySelectorAll("[data-unread-badge=notifications]");
   var lists = document.querySelectorAll("[data-thread-list]");
-  if (!badges.length && !lists.length) return;
+  if (!badges.length && !bells.length && !lists.length) return;
 
   var attempts = 0;
   var heartbeat = null;
@@ -17,6 +18,15 @@
       badge.classList.toggle("d-none", !total);
       var link = badge.closest("a");
       if (link) link.setAttribute("aria-label", "Messages" + (total ? ", " + total + " unread" : ""));
+    });
+  }
+
+  function setBell(unread) {
+    bells.forEach(function (badge) {
+      badge.textContent = unread;
+      badge.classList.toggle("d-none", !unread);
+      var link = badge.closest("a");
+      if (link) link.setAttribute("aria-label", "Notifications" + (unread ? ", " + unread + " unread" : ""));
     });
   }
 
@@ -74,6 +84,7 @@
     ws.onmessage = function (message) {
       var data;
       try { data = JSON.parse(message.data); } catch (err) { return; }
+      if (data.type === "notifications" && typeof data.unread === "number") return setBell(data.unread);
       if (data.type !== "unread") return;
       if (typeof data.total === "number") setBadge(data.total);
       if (data.thread) updateRow(data);
