@@ -422,7 +422,8 @@ CELERY_BEAT_SCHEDULE["messaging-chat-digests"] = {"task": "messaging.tasks.send_
 
 # --- Coaches (coach directory) ------------------------------------------------------
 # Seconds a rendered directory result (count + page of cards) is reused for the same filters.
-# Coach-profile writes invalidate it at once; ratings and suspensions show within this delay. 0 = off.
+# Also the matching ids of a search and coach pages. Profile, service, account, photo and review
+# changes invalidate them at once (bulk .update()s show within this delay). 0 = off.
 COACH_DIRECTORY_CACHE_SECONDS = env.int("COACH_DIRECTORY_CACHE_SECONDS", default=60)
 
 # --- payments: nightly ledger reconciliation (alerts staff on any mismatch) ----------
