@@ -57,14 +57,36 @@ def directory_changed() -> None:
         cache.set(VERSION_KEY, 1, None)
 
 
+def _current(keys: list[str]) -> tuple[int, dict]:
+    """One round trip: the directory version, and the entries among `keys` stamped with it
+    (an entry stamped with an older version is stale: a miss)."""
+    found = cache.get_many([*keys, VERSION_KEY])
+    version = found.pop(VERSION_KEY, 0)
+    return version, {key: entry[1] for key, entry in found.items() if entry and entry[0] == version}
+
+
+def _store(entries: dict, version: int) -> None:
+    if entries:
+        cache.set_many(
+            {key: (version, value) for key, value in entries.items()}, settings.COACH_DIRECTORY_CACHE_SECONDS
+        )
+
+
+def _cacheable_page(page: str) -> bool:
+    """Odd page values are rare; do not let them fill the cache."""
+    return not page or (page.isdigit() and len(page) <= 4)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 class ResultsCache:
     """Rendered result pages, one per (filters, page), and the matching coach ids, one list per
-    (filters, sort), all stamped with the directory version.
+    (filters, sort), all stamped with the directory version (directory_changed() bumps it).
 
-    One round trip per request: the page, the id list and the current version come in one
-    get_many, and an entry stamped with an older version counts as a miss. The id list serves
-    every page of its filters and sort, so paging through results runs no query at all.
-    directory_changed() bumps the version.
+    One round trip per request fetches the page, the id list and the version. The id list serves
+    every page of its filters and sort, so paging through results runs no query for ids.
     """
 
     def __init__(self, filters: Filters, page: str):
@@ -72,11 +94,9 @@ class ResultsCache:
         self.version = 0
         self.ids: list[int] | None = None  # the matching ids, once known
         self.ids_are_new = False
-        seconds = settings.COACH_DIRECTORY_CACHE_SECONDS
-        if seconds > 0:
+        if settings.COACH_DIRECTORY_CACHE_SECONDS > 0:
             self.ids_key = "coaches:ids:" + _digest(filters.querystring())
-            # Odd page values are rare; do not let them fill the cache.
-            if not page or (page.isdigit() and len(page) <= 4):
+            if _cacheable_page(page):
                 self.key = "coaches:directory:" + _digest(f"{filters.querystring()}|{page}")
 
     @property
@@ -87,15 +107,9 @@ class ResultsCache:
     def get(self) -> str | None:
         if self.ids_key is None:
             return None
-        found = cache.get_many([key for key in (self.key, self.ids_key, VERSION_KEY) if key])
-        self.version = found.get(VERSION_KEY, 0)
-        ids = found.get(self.ids_key)
-        if ids and ids[0] == self.version:
-            self.ids = ids[1]
-        entry = found.get(self.key)
-        if entry and entry[0] == self.version:
-            return entry[1]
-        return None
+        self.version, found = _current([key for key in (self.key, self.ids_key) if key])
+        self.ids = found.get(self.ids_key)
+        return found.get(self.key)
 
     def matching_ids(self, filters: Filters) -> list[int]:
         """The ids of the first COUNT_CAP + 1 matches in sort order, from the cache or one query."""
@@ -105,19 +119,16 @@ class ResultsCache:
         return self.ids
 
     def set(self, body: str) -> None:
-        entries = {}
-        if self.key is not None:
-            entries[self.key] = (self.version, body)
+        entries = {self.key: body} if self.key is not None else {}
         if self.ids_key is not None and self.ids_are_new:
-            entries[self.ids_key] = (self.version, self.ids)
-        if entries:
-            cache.set_many(entries, settings.COACH_DIRECTORY_CACHE_SECONDS)
+            entries[self.ids_key] = self.ids
+        _store(entries, self.version)
 
 
 class CoachPageCache:
     """A coach's public page body (profile, services, rating distribution, one page of reviews),
     rendered once per (coach, review page, whether request buttons show) and stamped with the
-    directory version, which every profile, service, account and review change bumps.
+    directory version, which every profile, service, account, photo and review change bumps.
 
     Only listed coaches' pages are stored, so a hit never shows an unlisted coach: unlisting
     bumps the version first. The owner's preview (with its notice) is never served from here.
@@ -126,29 +137,19 @@ class CoachPageCache:
     def __init__(self, coach_id: int, review_page: str, can_request: bool):
         self.key = None
         self.version = 0
-        if settings.COACH_DIRECTORY_CACHE_SECONDS > 0 and (
-            not review_page or (review_page.isdigit() and len(review_page) <= 4)
-        ):
+        if settings.COACH_DIRECTORY_CACHE_SECONDS > 0 and _cacheable_page(review_page):
             self.key = f"coaches:page:{coach_id}:{review_page or 1}:{int(can_request)}"
 
     def get(self) -> dict | None:
         """{"owner_id", "name", "headline", "body"} of a still-current entry, else None."""
         if self.key is None:
             return None
-        found = cache.get_many([self.key, VERSION_KEY])
-        self.version = found.get(VERSION_KEY, 0)
-        entry = found.get(self.key)
-        if entry and entry[0] == self.version:
-            return entry[1]
-        return None
+        self.version, found = _current([self.key])
+        return found.get(self.key)
 
     def set(self, page: dict) -> None:
         if self.key is not None:
-            cache.set(self.key, (self.version, page), settings.COACH_DIRECTORY_CACHE_SECONDS)
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+            _store({self.key: page}, self.version)
 
 
 _languages_memo: tuple[float, list[tuple[str, str, int]]] = (0.0, [])
@@ -423,10 +424,10 @@ def render_cards(coach_ids: list[int], service: str, version: int | None) -> lis
     with their services and languages, and rendered. Cards are stamped like the pages (ResultsCache).
     """
     keys = {pk: f"coaches:card:{pk}:{service or '-'}" for pk in coach_ids}
-    found = cache.get_many(list(keys.values())) if version is not None else {}
+    stamped = cache.get_many(list(keys.values())) if version is not None else {}
     html = {}
     for pk in coach_ids:
-        entry = found.get(keys[pk])
+        entry = stamped.get(keys[pk])
         if entry and entry[0] == version:
             html[pk] = entry[1]
     missing = [pk for pk in coach_ids if pk not in html]
@@ -437,7 +438,6 @@ def render_cards(coach_ids: list[int], service: str, version: int | None) -> lis
             .only(*CARD_FIELDS)
             .prefetch_related(*CARD_PREFETCHES)
         )
-        fresh = {}
         for coach in coaches:
             html[coach.pk] = render_to_string(
                 "coaches/partials/coach_card.html",
@@ -447,9 +447,8 @@ def render_cards(coach_ids: list[int], service: str, version: int | None) -> lis
                     "service_label": "Price" if service else "",
                 },
             )
-            fresh[keys[coach.pk]] = (version, html[coach.pk])
         if version is not None:
-            cache.set_many(fresh, settings.COACH_DIRECTORY_CACHE_SECONDS)
+            _store({keys[pk]: html[pk] for pk in missing if pk in html}, version)
     # A coach deleted between the two queries is simply left out.
     return [{"coach_id": pk, "html": mark_safe(html[pk])} for pk in coach_ids if pk in html]  # noqa: S308
 

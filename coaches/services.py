@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import BooleanField, ExpressionWrapper, Min, Q, Value
+from django.db.models import Min
 from django.utils import timezone
 
 from accounts.models import AccountStatus
@@ -133,36 +133,34 @@ def refresh_price_from(profile_id: int) -> None:
     (coaches.signals); code that bulk-updates services with .update() must call it itself.
     """
     low = CoachService.objects.filter(coach_id=profile_id, is_active=True).aggregate(low=Min("price_minor"))["low"]
-    account_ok = CoachProfile.objects.filter(
-        pk=profile_id, user__is_active=True, user__account_status=LISTABLE_ACCOUNT_STATUS
-    ).exists()
-    CoachProfile.objects.filter(pk=profile_id).update(price_from_minor=low, in_directory=low is not None and account_ok)
+    CoachProfile.objects.filter(pk=profile_id).update(price_from_minor=low)
+    _refresh_listings(CoachProfile.objects.filter(pk=profile_id))
     transaction.on_commit(directory_changed)
 
 
 def refresh_listing_for_user(user) -> None:
-    """A coach's account was saved (suspended, reactivated, deactivated): re-derive their listing.
-
-    One UPDATE that matches no row unless the listing really changes.
-    """
-    account_ok = user.is_active and user.account_status == LISTABLE_ACCOUNT_STATUS
-    listed = (
-        ExpressionWrapper(Q(price_from_minor__isnull=False), output_field=BooleanField())
-        if account_ok
-        else Value(False)
-    )
-    CoachProfile.objects.filter(user_id=user.pk).exclude(in_directory=listed).update(in_directory=listed)
+    """A coach's account was saved (suspended, reactivated, deactivated): re-derive their listing."""
+    _refresh_listings(CoachProfile.objects.filter(user_id=user.pk))
 
 
 def refresh_all_listings() -> int:
-    """Re-derive every coach's listing in two statements (bulk imports, the benchmark's seed)."""
-    active = Q(price_from_minor__isnull=False, user__is_active=True, user__account_status=LISTABLE_ACCOUNT_STATUS)
-    listed_ids = CoachProfile.objects.filter(active).values("pk")
-    changed = CoachProfile.objects.filter(pk__in=listed_ids, in_directory=False).update(in_directory=True)
-    changed += CoachProfile.objects.exclude(pk__in=listed_ids).filter(in_directory=True).update(in_directory=False)
+    """Re-derive every coach's listing (bulk imports, bulk account updates, the benchmark's seed)."""
+    changed = _refresh_listings(CoachProfile.objects.all())
     if changed:
         transaction.on_commit(directory_changed)
     return changed
+
+
+def _refresh_listings(profiles) -> int:
+    """Store the listing rule (an active account offering a service) in `profiles`' in_directory.
+
+    Two UPDATEs that match no row unless a listing really changes; returns how many changed.
+    """
+    listed = CoachProfile.objects.filter(
+        price_from_minor__isnull=False, user__is_active=True, user__account_status=LISTABLE_ACCOUNT_STATUS
+    ).values("pk")
+    changed = profiles.filter(pk__in=listed, in_directory=False).update(in_directory=True)
+    return changed + profiles.exclude(pk__in=listed).filter(in_directory=True).update(in_directory=False)
 
 
 def set_verified(profile: CoachProfile, *, actor, verified: bool, ip_address: str | None = None) -> CoachProfile:

@@ -205,8 +205,8 @@ def test_a_login_does_not_touch_the_coach_profile(django_assert_num_queries):
 def test_a_full_save_of_an_unchanged_account_rewrites_no_listing(django_assert_num_queries):
     profile = CoachProfileFactory()
 
-    # the user's UPDATE, the guarded listing UPDATE (matches no row), the search-text refresh (2)
-    with django_assert_num_queries(4):
+    # the user's UPDATE, the two guarded listing UPDATEs (match no row), the search-text refresh (2)
+    with django_assert_num_queries(5):
         profile.user.save()
     assert _listed(profile)
 
