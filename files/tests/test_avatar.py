@@ -90,8 +90,9 @@ def test_photo_upload_needs_csrf(csrf_client, client_user):
 
 def test_photo_card_on_the_files_page(client, client_user, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        services.set_avatar(client_user, upload(image_bytes("PNG"), "me.png"))
+        photo = services.set_avatar(client_user, upload(image_bytes("PNG"), "me.png"))
     client.force_login(client_user)
     page = client.get(reverse("files:list")).content.decode()
-    assert f'src="{reverse("files:avatar", args=[client_user.pk])}"' in page
+    # the photo's id in the URL: a replaced photo is not shown from the browser's cache
+    assert f'src="{reverse("files:avatar", args=[client_user.pk])}?v={photo.pk}"' in page
     assert "me.png" not in page  # the photo is not listed among documents
