@@ -33,12 +33,25 @@ from .models import Delivery, Order, OrderEvent, OrderStatus, Review
 
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
-    fields = ("created_at", "kind", "from_status", "to_status", "actor", "note")
+    fields = ("created_at", "kind", "from_label", "to_label", "actor", "note")
     readonly_fields = fields
     show_change_link = False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
+
+    @admin.display(description="from")
+    def from_label(self, event):
+        return _status_label(event.from_status)
+
+    @admin.display(description="to")
+    def to_label(self, event):
+        return _status_label(event.to_status)
+
+
+def _status_label(value: str) -> str:
+    """“In progress” for in_progress; an event that is not a status change has none (“–”)."""
+    return OrderStatus(value).label if value in OrderStatus.values else (value or "–")
 
 
 class DeliveryInline(ReadOnlyInline):
@@ -111,6 +124,24 @@ def _to_minor(amount: Decimal, currency: str) -> int | None:
         return int((amount * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
     except InvalidOperation:
         return None
+
+
+def _dispute_facts(order: Order) -> list[tuple[str, str]]:
+    """What staff need beside the money to decide: who disputed, why, and what was delivered."""
+    facts = []
+    opened = order.events.filter(to_status=OrderStatus.DISPUTED).select_related("actor").order_by("-id").first()
+    if opened is not None:
+        who = opened.actor.display_name if opened.actor else "the system"
+        facts.append(("Dispute opened", f"{opened.created_at:%d %b %Y %H:%M} by {who}"))
+        facts.append(("Reason given", opened.note or "(none)"))
+    delivery = order.deliveries.order_by("-number").first()
+    if delivery is None:
+        facts.append(("Deliveries", "Nothing delivered yet"))
+    else:
+        files = delivery.files.count()
+        summary = f"#{delivery.number} on {delivery.created_at:%d %b %Y}, {files} file{'s' if files != 1 else ''}"
+        facts.append(("Latest delivery", f"{summary}: {delivery.note}" if delivery.note else summary))
+    return facts
 
 
 def _refundable(order: Order) -> int:
@@ -240,6 +271,7 @@ class OrderAdmin(ConsoleAdmin):
                 "facts": [
                     ("Order amount", money(order.amount_minor, order.currency)),
                     ("Refundable now", money(refundable, order.currency)),
+                    *_dispute_facts(order),
                 ]
             },
         )

@@ -117,6 +117,9 @@ class Delivery(TimeStampedModel):
         verbose_name_plural = "deliveries"
         constraints = [models.UniqueConstraint(fields=["order", "number"], name="orders_delivery_number_unique")]
 
+    def __str__(self) -> str:
+        return f"Delivery {self.number} of order #{self.order_id}"
+
 
 class Review(TimeStampedModel):
     order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="review")

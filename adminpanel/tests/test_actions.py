@@ -193,7 +193,10 @@ def test_resolve_dispute_with_a_partial_refund(
     order = disputed_order
     form = run(staff_client, "orders.order", "resolve_dispute", [order])
     assert form.status_code == 200
-    assert "Refundable now" in form.content.decode()
+    page = form.content.decode()
+    assert "Refundable now" in page
+    assert "Reason given" in page and "The CV was not what we agreed." in page  # what staff decide on
+    assert "Nothing delivered yet" in page
     refund = order.amount_minor // 4
     with django_capture_on_commit_callbacks(execute=True):
         response = run(
@@ -397,3 +400,23 @@ def test_audit_log_cannot_be_added_changed_or_deleted(staff_user):
     assert row.action == "x.test"
     listing = browser.get(reverse("admin:audit_auditlog_changelist"))
     assert b"action-select" not in listing.content  # no bulk actions, not even delete
+
+
+def test_the_order_page_shows_status_names_and_named_deliveries(staff_client, paid_order, coach_user):
+    from orders import services as order_services
+
+    order_services.deliver(paid_order.pk, actor=coach_user, note="Here it is")
+
+    page = staff_client.get(f"/admin/orders/order/{paid_order.pk}/change/").content.decode()
+
+    assert "In progress" in page and "Delivered" in page
+    assert ">in_progress<" not in page
+    assert "Delivery object" not in page
+    assert str(paid_order.deliveries.get()) == f"Delivery 1 of order #{paid_order.pk}"
+
+
+def test_console_pages_carry_the_site_icon(staff_client):
+    page = staff_client.get("/admin/").content.decode()
+
+    assert 'rel="icon" href="/static/img/favicon.svg"' in page
+    assert "operator console" in page  # Django's own base_site still renders around it
