@@ -193,3 +193,26 @@ def test_open_request_taken_by_one_of_two_coaches(page_as, client_user, coach_us
     client.goto("/requests/")
     expect(client.get_by_role("link", name="Open order")).to_be_visible()
     assert CoachProfile.objects.get(user=coach_user).requests.filter(pk=service_request.pk).exists()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_a_delivered_order_shows_the_work_before_asking_to_accept_it(
+    page_as, paid_order, coach_user, width, artifacts_dir
+):
+    for round_note in ("First draft", "Second pass"):
+        services.deliver(paid_order.pk, actor=coach_user, note=round_note)
+        if round_note == "First draft":
+            services.request_revision(paid_order.pk, actor=paid_order.client, note="Shorter summary, please")
+    page = page_as(paid_order.client, width=width)
+
+    page.goto(f"/orders/{paid_order.pk}/")
+    deliveries = page.get_by_role("heading", name="Deliveries").bounding_box()
+    accept = page.get_by_role("button", name="Accept delivery").bounding_box()
+    timeline = page.get_by_role("heading", name="Timeline").bounding_box()
+    _shot(page, artifacts_dir, f"delivered-{width}")
+
+    if width < 992:  # one column: the work, then the decision, then the history
+        assert deliveries["y"] < accept["y"] < timeline["y"]
+    else:  # the decision beside the work, the history under the work with no gap
+        assert accept["x"] > deliveries["x"] + deliveries["width"]
+        assert timeline["y"] - deliveries["y"] < 700
