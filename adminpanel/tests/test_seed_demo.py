@@ -45,6 +45,7 @@ def test_seed_builds_a_living_marketplace_and_is_idempotent(capsys):
     assert Payment.objects.filter(order__in=paid, status="captured").count() == paid.count()
     assert LedgerEntry.objects.filter(entry_type="payout", coach__email="coach@elite.example").exists()
     assert reconcile() == []
+    assert_finished_orders_tell_one_story_in_time()
     for email in ("staff@elite.example", "client@elite.example", "client2@elite.example", "coach@elite.example"):
         assert email in output
         assert User.objects.get(email=email).check_password("demo-pass-2026")
@@ -53,3 +54,23 @@ def test_seed_builds_a_living_marketplace_and_is_idempotent(capsys):
 
     assert snapshot() == first
     assert "already present" in capsys.readouterr().out
+
+
+def assert_finished_orders_tell_one_story_in_time():
+    """Backdated orders: steps hours or days apart, and every row dated with the step that wrote it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notifications.models import Notification
+
+    finished = Order.objects.filter(status=OrderStatus.COMPLETED, completed_at__lt=timezone.now() - timedelta(days=1))
+    assert finished.count() >= 20
+    for order in finished.prefetch_related("events", "deliveries"):
+        assert order.created_at < order.paid_at < order.delivered_at < order.completed_at
+        assert order.delivered_at - order.paid_at >= timedelta(days=1)  # analytics' "payment to delivery"
+        delivered = [e.created_at for e in order.events.all() if e.to_status == OrderStatus.DELIVERED]
+        assert [d.created_at for d in order.deliveries.all()] == pytest.approx(delivered, abs=timedelta(seconds=5))
+        told = Notification.objects.filter(link=f"/orders/{order.pk}/")
+        assert told.exists() and not told.filter(read_at__isnull=True).exists()
+        assert all(order.created_at <= note.created_at <= timezone.now() - timedelta(hours=1) for note in told)

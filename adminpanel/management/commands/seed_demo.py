@@ -8,6 +8,7 @@ calls the web pages make — and then spread over the past weeks so the timeline
 import logging
 import random
 import time
+from bisect import bisect_left
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -21,9 +22,10 @@ from django.utils import timezone
 from accounts.models import Role, User
 from coaches import services as coaches
 from coaches.models import CoachProfile, Language
+from notifications.models import Notification
 from notifications.tasks import send_notification_email
 from orders import services as orders
-from orders.models import Order, OrderEvent, Review
+from orders.models import Delivery, Order, OrderEvent, Review
 from payments import services as payments
 from payments.models import LedgerEntry, Payment
 from requests_app import services as requests
@@ -223,8 +225,8 @@ class Command(BaseCommand):
                 service_type=service.service_type,
                 title=title or rng.choice(TITLES[service.service_type]),
                 requirements=(
-                    "I am applying for roles in the next month. My current documents are attached to the "
-                    "chat; please focus on achievements and keep it to two pages."
+                    "I am applying for roles in the next month. I can share my current documents once we "
+                    "start; please focus on achievements and keep it to two pages."
                 ),
                 deadline=timezone.localdate() + timedelta(days=service.delivery_days + rng.randint(5, 20)),
             )
@@ -245,7 +247,7 @@ class Command(BaseCommand):
 
         def complete(order, client, coach, *, rating, days_ago):
             pay(order)
-            orders.deliver(order.pk, actor=coach, note="First draft attached; tell me what you think.")
+            orders.deliver(order.pk, actor=coach, note="Here is the first draft; tell me what you think.")
             if rng.random() < 0.3:
                 orders.request_revision(order.pk, actor=client, note="Could you shorten the summary?")
                 orders.deliver(order.pk, actor=coach, note="Revised as discussed.")
@@ -298,30 +300,69 @@ class Command(BaseCommand):
         return counts
 
     def _backdate(self, order: Order, *, days: int, answer_hours: float) -> None:
-        """Move a finished order's whole history `days` into the past, keeping its internal order.
+        """Move a finished order's history `days` into the past and spread its steps over hours and
+        days, as real work takes (the services ran them milliseconds apart).
 
+        Every row the steps wrote (order dates, deliveries, payment, ledger, review, the people's
+        notifications) moves with the step it was written by: the timeline event nearest in time.
         The request is moved a further `answer_hours` back so the coach's response time is realistic.
         """
-        shift = timedelta(days=days)
+        order = Order.objects.get(pk=order.pk)  # the caller's copy predates the steps
+        events = list(OrderEvent.objects.filter(order=order).order_by("created_at", "id"))
+        old_times = [event.created_at for event in events]
+        new_times = [old_times[0] - timedelta(days=days)]
+        for previous, event in zip(events, events[1:], strict=False):
+            new_times.append(new_times[-1] + _demo_step(previous, event))
+
+        def moved(when):
+            if when is None:
+                return None
+            i = bisect_left(old_times, when)
+            nearest = min((j for j in (i - 1, i) if 0 <= j < len(old_times)), key=lambda j: abs(old_times[j] - when))
+            return when + (new_times[nearest] - old_times[nearest])
+
+        for event, when in zip(events, new_times, strict=True):
+            OrderEvent.objects.filter(pk=event.pk).update(created_at=when)
         Order.objects.filter(pk=order.pk).update(
-            created_at=F("created_at") - shift,
-            paid_at=F("paid_at") - shift,
-            delivered_at=F("delivered_at") - shift,
-            completed_at=F("completed_at") - shift,
-            deadline=F("deadline") - shift,
+            created_at=moved(order.created_at),
+            paid_at=moved(order.paid_at),
+            delivered_at=moved(order.delivered_at),
+            completed_at=moved(order.completed_at),
+            deadline=order.deadline - timedelta(days=days),
         )
-        OrderEvent.objects.filter(order=order).update(created_at=F("created_at") - shift)
-        # The money moved on the same days, so analytics' revenue by day tells the same story.
-        Payment.objects.filter(order=order).update(
-            created_at=F("created_at") - shift, captured_at=F("captured_at") - shift
+        for model, fields in _DEMO_TIMED_ROWS:
+            for row in model.objects.filter(order=order):
+                model.objects.filter(pk=row.pk).update(**{name: moved(getattr(row, name)) for name in fields})
+        Review.objects.filter(order=order, replied_at__isnull=False).update(
+            replied_at=F("created_at") + timedelta(hours=5)
         )
-        LedgerEntry.objects.filter(order=order).update(created_at=F("created_at") - shift)
-        Review.objects.filter(order=order).update(
-            created_at=F("created_at") - shift + timedelta(hours=2), replied_at=F("replied_at") - shift
-        )
+        # What the two people were told about this order, told back then, and read since.
+        for note in Notification.objects.filter(link=f"/orders/{order.pk}/", created_at__gte=old_times[0]):
+            when = moved(note.created_at)
+            Notification.objects.filter(pk=note.pk).update(created_at=when, read_at=when + timedelta(hours=1))
         ServiceRequest.objects.filter(pk=order.request_id).update(
-            created_at=F("created_at") - shift - timedelta(hours=answer_hours),
-            decided_at=F("decided_at") - shift,
-            expires_at=F("expires_at") - shift,
-            deadline=F("deadline") - shift,
+            created_at=new_times[0] - timedelta(hours=answer_hours),
+            decided_at=new_times[0],
+            expires_at=F("expires_at") - timedelta(days=days),
+            deadline=F("deadline") - timedelta(days=days),
         )
+
+
+# How long after the previous step each step of a demo order happens (see Command._backdate).
+_DEMO_STEPS = {"in_progress": timedelta(hours=3), "delivered": timedelta(days=2, hours=5)}
+_DEMO_TIMED_ROWS = (
+    (Delivery, ("created_at",)),
+    (Payment, ("created_at", "captured_at")),
+    (LedgerEntry, ("created_at",)),
+    (Review, ("created_at",)),
+)
+
+
+def _demo_step(previous: OrderEvent, event: OrderEvent) -> timedelta:
+    if event.kind == "review":
+        return timedelta(hours=4)
+    if previous.to_status == "delivered" and event.to_status == "in_progress":
+        return timedelta(hours=20)  # the client read the draft and asked for a revision
+    if event.to_status == "completed":
+        return timedelta(days=1, hours=2)
+    return _DEMO_STEPS.get(event.to_status, timedelta(hours=1))
