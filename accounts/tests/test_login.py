@@ -203,3 +203,13 @@ def test_profile_refuses_a_malformed_phone(client, client_user, phone):
     assert "Enter a phone number" in response.content.decode()
     client_user.refresh_from_db()
     assert client_user.first_name != "Ada"
+
+
+def test_login_says_why_when_a_visitor_came_to_request_a_coach(client):
+    reason = "to send your request to this coach"
+
+    asked = client.get("/accounts/login/", {"next": "/requests/new/?coach=3&service=cv"}).content.decode()
+    plain = client.get("/accounts/login/").content.decode()
+
+    assert reason in asked and "/accounts/signup/?next=" in asked
+    assert reason not in plain

@@ -221,3 +221,17 @@ def test_json_callers_get_json_errors(client, order):
     response = client.post(f"/orders/{order.pk}/accept/", HTTP_ACCEPT="application/json")
     assert response.status_code == 409
     assert "error" in response.json()
+
+
+def test_finished_orders_show_when_they_ended_not_a_due_date(client, paid_order, coach_user):
+    from orders import services as order_services
+
+    order_services.deliver(paid_order.pk, actor=coach_user, note="Done")
+    order_services.accept_delivery(paid_order.pk, actor=paid_order.client)
+    client.force_login(paid_order.client)
+
+    listing = client.get("/orders/").content.decode()
+    page = client.get(f"/orders/{paid_order.pk}/").content.decode()
+
+    for html in (listing, page):
+        assert "completed " in html and f"due {paid_order.deadline:%-d %b %Y}" not in html
