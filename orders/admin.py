@@ -8,8 +8,10 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.urls import reverse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from adminpanel.console import (
@@ -207,13 +209,36 @@ class OrderAdmin(ConsoleAdmin):
 
     @admin.display(description="quick links")
     def links(self, obj):
+        resolve = ""
+        if obj.status == OrderStatus.DISPUTED:
+            url = reverse("admin:orders_order_resolve_dispute", args=[obj.pk])
+            resolve = format_html('<a class="button" href="{}">Resolve this dispute…</a>', url)
         return join_links(
+            *([resolve] if resolve else []),
             format_html('<a href="/orders/{}/">order page</a>', obj.pk),
             changelist_link("payments.payment", "payments", order__id__exact=obj.pk),
             format_html('<a href="{}?order={}">ledger</a>', reverse("adminpanel:transactions"), obj.pk),
             changelist_link("messaging.messagethread", "chat", order__id__exact=obj.pk),
             changelist_link("audit.auditlog", "audit", target_type="orders.order", target_id=obj.pk),
         )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:order_id>/resolve-dispute/",
+                self.admin_site.admin_view(self.resolve_dispute_view),
+                name="orders_order_resolve_dispute",
+            ),
+            *super().get_urls(),
+        ]
+
+    def resolve_dispute_view(self, request, order_id: int):
+        """The resolve-dispute action for one order, reached from its page (a button) instead of the list."""
+        if not self.has_moderate_permission(request):
+            raise PermissionDenied
+        order = get_object_or_404(Order, pk=order_id)
+        response = self.resolve_dispute(request, Order.objects.filter(pk=order.pk))
+        return response or redirect("admin:orders_order_change", order.pk)
 
     @admin.action(description="Cancel selected unpaid orders…", permissions=["moderate"])
     def cancel_orders(self, request, queryset):

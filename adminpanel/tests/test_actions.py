@@ -420,3 +420,44 @@ def test_console_pages_carry_the_site_icon(staff_client):
 
     assert 'rel="icon" href="/static/img/favicon.svg"' in page
     assert "operator console" in page  # Django's own base_site still renders around it
+
+
+def test_a_dispute_is_resolved_from_the_order_page(staff_client, disputed_order, django_capture_on_commit_callbacks):
+    order = disputed_order
+    change = staff_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    url = f"/admin/orders/order/{order.pk}/resolve-dispute/"
+    assert f'href="{url}">Resolve this dispute…</a>' in change
+
+    form = staff_client.get(url)
+    assert form.status_code == 200 and "Reason given" in form.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        done = staff_client.post(
+            url,
+            {
+                "action": "resolve_dispute",
+                "_selected_action": [order.pk],
+                "confirm": "yes",
+                "outcome": "release",
+                "note": "The CV matches the brief.",
+            },
+            REMOTE_ADDR=IP,
+        )
+
+    assert done.status_code == 302 and done["Location"] == f"/admin/orders/order/{order.pk}/change/"
+    order.refresh_from_db()
+    assert order.status == "completed"
+    page = staff_client.get(done["Location"]).content.decode()
+    assert "Resolve this dispute" not in page
+
+
+def test_the_order_page_resolve_form_refuses_bad_input_and_non_staff(staff_client, client, client_user, disputed_order):
+    url = f"/admin/orders/order/{disputed_order.pk}/resolve-dispute/"
+
+    bad = staff_client.post(url, {"confirm": "yes", "outcome": "partial", "amount": "-5", "note": "x"})
+    client.force_login(client_user)
+    stranger = client.get(url)
+
+    assert bad.status_code == 400
+    disputed_order.refresh_from_db()
+    assert disputed_order.status == "disputed"
+    assert stranger.status_code == 302 and "/admin/login/" in stranger["Location"]
