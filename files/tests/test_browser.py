@@ -169,7 +169,8 @@ def test_file_list_on_desktop(page_as, client_user, artifacts_dir):  # noqa: F81
     expect(client.get_by_text("Your photo was uploaded")).to_be_visible()
     expect(client.get_by_role("img", name="Your profile photo")).to_be_visible()
     # An <img> is visible before its bytes arrive: wait for the load, then check what was decoded.
-    client.wait_for_function("document.querySelector('.avatar-photo').complete")
+    # (polled from the test side: a wait_for_function predicate would need eval, which the CSP forbids)
+    expect(client.locator(".avatar-photo")).to_have_js_property("complete", True)
     assert client.evaluate("document.querySelector('.avatar-photo').naturalWidth") == 300
     rows = client.locator("tr[data-file-id]")
     expect(rows).to_have_count(3)
