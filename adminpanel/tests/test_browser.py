@@ -6,6 +6,7 @@ import datetime
 import io
 import os
 import re
+import time
 
 import pytest
 from django.utils import timezone
@@ -17,6 +18,15 @@ from payments.ledger import reconcile
 from payments.models import LedgerEntry, Payment, PaymentStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _until(page, script: str, timeout: float = 10.0) -> None:
+    """Poll `script` from the test side until it is true. page.wait_for_function would poll with
+    eval inside the page, which the CSP (script-src 'self') refuses once a first check is false."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(script):
+        assert time.monotonic() < deadline, f"still false after {timeout} s: {script}"
+        page.wait_for_timeout(100)
 
 
 def _shot(page, artifacts_dir, name, full_page=True):
@@ -133,9 +143,10 @@ def test_staff_journey(browser, live_server, staff_user, coach_user, disputed_or
     # 5. The charts.
     page.goto(live_server.url + "/staff/analytics/")
     expect(page.get_by_role("heading", name="Analytics")).to_be_visible()
-    page.wait_for_function(
+    _until(
+        page,
         "() => window.Chart && ['chart-revenue','chart-status','chart-funnel','chart-users']"
-        ".every(id => window.Chart.getChart(document.getElementById(id)))"
+        ".every(id => window.Chart.getChart(document.getElementById(id)))",
     )
     expect(page.locator('[data-metric="gross"]')).to_have_text("£120.00")
     expect(page.locator('[data-metric="refunds"]')).to_have_text("£30.00")
@@ -164,7 +175,7 @@ def test_analytics_with_months_of_history_on_a_desktop_and_a_phone(
     page.get_by_label("Group by").select_option("week")
     page.get_by_role("button", name="Show").click()
     expect(page).to_have_url(re.compile(r"granularity=week"))
-    page.wait_for_function("() => window.Chart && window.Chart.getChart(document.getElementById('chart-revenue'))")
+    _until(page, "() => window.Chart && window.Chart.getChart(document.getElementById('chart-revenue'))")
     expect(page.locator("#table-top-revenue tbody tr")).to_have_count(10)
     _shot(page, artifacts_dir, "analytics-history")
     desktop.close()
@@ -172,7 +183,7 @@ def test_analytics_with_months_of_history_on_a_desktop_and_a_phone(
     context = browser.new_context(viewport={"width": 360, "height": 780}, reduced_motion="reduce")
     page = _log_in(context, live_server, staff_user, password, "/staff/analytics/")
     expect(page.get_by_role("heading", name="Analytics")).to_be_visible()
-    page.wait_for_function("() => window.Chart && window.Chart.getChart(document.getElementById('chart-revenue'))")
+    _until(page, "() => window.Chart && window.Chart.getChart(document.getElementById('chart-revenue'))")
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 360, f"the page scrolls sideways on a phone ({width}px)"
     _shot(page, artifacts_dir, "analytics-phone")
