@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -89,7 +89,8 @@ def new_request(request):
 
 @role_required("client")
 def my_requests(request):
-    qs = ServiceRequest.objects.for_client(request.user).select_related("coach__user", "order")
+    mine = ServiceRequest.objects.for_client(request.user)
+    qs = mine.select_related("coach__user", "order")
     status = request.GET.get("status", "")
     if status in RequestStatus.values:
         qs = qs.filter(status=status)
@@ -97,13 +98,16 @@ def my_requests(request):
         messages.info(request, "Unknown status filter ignored.")
         status = ""
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    counts = dict(mine.order_by().values_list("status").annotate(n=Count("id")))  # one query for every tab
+    tabs = [("", "All", sum(counts.values()))]
+    tabs += [(value, label, counts.get(value, 0)) for value, label in RequestStatus.choices]
     return render(
         request,
         "requests_app/mine.html",
         {
             "page": page,
             "status": status,
-            "statuses": RequestStatus.choices,
+            "tabs": tabs,
             "querystring": f"status={status}" if status else "",
         },
     )

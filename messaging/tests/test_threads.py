@@ -186,3 +186,17 @@ def test_staff_see_every_thread_without_unread_counts(client, thread, staff_user
     client.force_login(staff_user)
     threads = client.get(reverse("messaging:list")).context["threads"]
     assert [(t.pk, t.unread) for t in threads] == [(thread.pk, 0)]
+
+
+def test_an_empty_conversation_of_a_finished_order_does_not_invite_a_greeting(client, thread, client_user):
+    from orders import services as order_services
+
+    client.force_login(client_user)
+    open_order = client.get("/threads/").content.decode()
+    order_services.cancel_order(thread.order_id, actor=client_user, reason="Found a job")
+    listing = client.get("/threads/").content.decode()
+    conversation = client.get(f"/threads/{thread.pk}/").content.decode()
+
+    assert "Say hello" in open_order
+    assert "Say hello" not in listing and "No messages." in listing
+    assert "Introduce yourself" not in conversation and "No messages were exchanged" in conversation

@@ -244,3 +244,20 @@ def test_open_request_price_is_the_accepting_coachs(client, client_user, coach_u
     order = Order.objects.get()
     assert (order.amount_minor, order.currency) == (8800, "EUR")
     assert order.request.decided_at <= timezone.now()
+
+
+def test_the_clients_request_tabs_carry_counts(client, client_user, coach_user):
+    from requests_app import services as request_services
+
+    profile = coach_user.coach_profile
+    for title in ("CV for finance", "CV for tech"):
+        ServiceRequestFactory(client=client_user, coach=profile, title=title)
+    withdrawn = ServiceRequestFactory(client=client_user, coach=profile, title="Old one")
+    request_services.withdraw_request(withdrawn.pk, client=client_user)
+    client.force_login(client_user)
+
+    body = client.get("/requests/").content.decode()
+
+    assert 'href="?" aria-current="page">All <span class="badge text-bg-light border">3</span>' in body
+    assert 'href="?status=pending">Pending <span class="badge text-bg-light border">2</span>' in body
+    assert 'href="?status=withdrawn">Withdrawn <span class="badge text-bg-light border">1</span>' in body
