@@ -94,14 +94,21 @@ def test_only_staff_refund(client_user, order):
     assert not Refund.objects.exists()
 
 
-@pytest.mark.django_db
-def test_stripe_refund_calls_the_api_and_is_recorded_only_when_the_webhook_confirms(
-    fake_stripe, client_login, order, staff_user
-):
+@pytest.fixture
+def stripe_paid(fake_stripe, client_login, order):
+    """The order's payment, made through (the loopback) Stripe: checkout, then the signed webhook."""
     client_login.post(f"/payments/checkout/{order.pk}/stripe/")
     payment = Payment.objects.get(order=order)
     post_stripe(Client(), stripe_event("checkout.session.completed", fake_stripe.pay(payment.provider_payment_id)))
     payment.refresh_from_db()
+    return payment
+
+
+@pytest.mark.django_db
+def test_stripe_refund_calls_the_api_and_is_recorded_only_when_the_webhook_confirms(
+    fake_stripe, stripe_paid, staff_user
+):
+    payment = stripe_paid
 
     refund = services.refund(payment, amount_minor=5000, actor=staff_user, reason="Partial")
 
@@ -124,11 +131,8 @@ def test_stripe_refund_calls_the_api_and_is_recorded_only_when_the_webhook_confi
 
 
 @pytest.mark.django_db
-def test_a_provider_refusal_marks_the_refund_failed_and_audits_it(fake_stripe, client_login, order, staff_user):
-    client_login.post(f"/payments/checkout/{order.pk}/stripe/")
-    payment = Payment.objects.get(order=order)
-    post_stripe(Client(), stripe_event("checkout.session.completed", fake_stripe.pay(payment.provider_payment_id)))
-    payment.refresh_from_db()
+def test_a_provider_refusal_marks_the_refund_failed_and_audits_it(fake_stripe, stripe_paid, staff_user):
+    payment = stripe_paid
     fake_stripe.fail_next(400, {"error": {"type": "invalid_request_error", "message": "Charge already refunded"}})
 
     with pytest.raises(services.PaymentProviderError, match="Charge already refunded"):
@@ -151,14 +155,11 @@ def disputed(order):
 
 
 @pytest.fixture
-def stripe_disputed(fake_stripe, client_login, order):
+def stripe_disputed(stripe_paid, order):
     """A disputed order paid through (the loopback) Stripe, so refunds go over HTTP."""
-    client_login.post(f"/payments/checkout/{order.pk}/stripe/")
-    payment = Payment.objects.get(order=order)
-    post_stripe(Client(), stripe_event("checkout.session.completed", fake_stripe.pay(payment.provider_payment_id)))
     order_services.open_dispute(order.pk, actor=order.client, reason="Meh")
     order.refresh_from_db()
-    return order, payment
+    return order, stripe_paid
 
 
 @pytest.mark.django_db
@@ -238,13 +239,8 @@ def test_completion_by_the_client_releases_the_payout(order, coach_user):
 
 
 @pytest.mark.django_db
-def test_a_stripe_refund_that_fails_later_is_refundable_again_and_staff_are_told(
-    fake_stripe, client_login, order, staff_user
-):
-    client_login.post(f"/payments/checkout/{order.pk}/stripe/")
-    payment = Payment.objects.get(order=order)
-    post_stripe(Client(), stripe_event("checkout.session.completed", fake_stripe.pay(payment.provider_payment_id)))
-    payment.refresh_from_db()
+def test_a_stripe_refund_that_fails_later_is_refundable_again_and_staff_are_told(fake_stripe, stripe_paid, staff_user):
+    payment = stripe_paid
     refund = services.refund(payment, amount_minor=4000, actor=staff_user, reason="Partial")
     assert services.refundable_minor(payment) == 8000
 
