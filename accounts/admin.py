@@ -6,18 +6,18 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.html import format_html
 
-from adminpanel.console import (
+from audit.console import run_audited
+from core.console import (
     ConsoleAdmin,
     ReasonForm,
     apply_to_each,
     changelist_link,
     form_action,
     join_links,
-    run_audited,
-    services_of,
 )
-from audit.services import client_ip
+from core.http import client_ip
 
+from . import services
 from .models import Role, User
 
 
@@ -124,7 +124,7 @@ class UserAdmin(ConsoleAdmin):
             form_class=ReasonForm,
             title="Suspend users",
             intro="Suspended users are logged out everywhere now, cannot log in, and get an email with the reason.",
-            perform=lambda user, data: services_of("accounts").suspend_user(
+            perform=lambda user, data: services.suspend_user(
                 user, actor=request.user, reason=data["reason"], ip_address=ip
             ),
             done="Suspended {count} user(s).",
@@ -137,7 +137,7 @@ class UserAdmin(ConsoleAdmin):
             self,
             request,
             queryset,
-            lambda user: services_of("accounts").reactivate_user(user, actor=request.user, ip_address=ip),
+            lambda user: services.reactivate_user(user, actor=request.user, ip_address=ip),
             done="Reactivated {count} user(s).",
         )
 

@@ -4,7 +4,7 @@ from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models.functions import Lower
 
-from elite.db import TimeStampedModel
+from core.models import TimeStampedModel
 
 
 class Role(models.TextChoices):

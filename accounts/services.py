@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from audit.services import record
-from elite.exceptions import InvalidState, NotPermitted
+from core.exceptions import InvalidState, NotPermitted
 
 from .models import AccountStatus, Role, User
 

@@ -15,7 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from accounts.access import role_required
-from elite.money import ZERO_DECIMAL_CURRENCIES, minor_to_decimal
+from core.money import minor_per_major, minor_to_decimal
 from payments.models import LedgerEntry
 
 from . import analytics
@@ -35,7 +35,7 @@ def analytics_view(request):
     data = analytics.report(span)
     chart_data = {
         "currency": span.currency,
-        "minor_per_major": 1 if span.currency in ZERO_DECIMAL_CURRENCIES else 100,
+        "minor_per_major": minor_per_major(span.currency),
         "labels": [_label(row["period"], span.granularity) for row in data["revenue"]],
         "revenue": {key: [row[key] for row in data["revenue"]] for key in ("gross", "refunds", "fees", "payouts")},
         "orders_by_status": {

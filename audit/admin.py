@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
-from adminpanel.console import ConsoleAdmin
+from core.console import ConsoleAdmin
 
 from .models import AuditLog
 

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = "Audit trail"
+
+    def ready(self) -> None:
+        from core.console import register_staff_action_recorder
+
+        from .services import record
+
+        register_staff_action_recorder(record)

@@ -24,11 +24,3 @@ def record(
         details=details or {},
         ip_address=ip_address,
     )
-
-
-def client_ip(request) -> str | None:
-    """The caller's address as the load balancer saw it (first X-Forwarded-For hop)."""
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if forwarded:
-        return forwarded.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None

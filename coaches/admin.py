@@ -3,9 +3,10 @@
 from django.contrib import admin
 from django.db.models import Count, Q
 
-from adminpanel.console import ConsoleAdmin, apply_to_each, changelist_link, join_links, money, services_of
-from audit.services import client_ip
+from core.console import ConsoleAdmin, apply_to_each, changelist_link, join_links, money
+from core.http import client_ip
 
+from . import services
 from .models import CoachProfile, CoachService, Language
 
 
@@ -102,9 +103,7 @@ class CoachProfileAdmin(ConsoleAdmin):
             self,
             request,
             queryset,
-            lambda profile: services_of("coaches").set_verified(
-                profile, actor=request.user, verified=verified, ip_address=ip
-            ),
+            lambda profile: services.set_verified(profile, actor=request.user, verified=verified, ip_address=ip),
             done=("Verified {count} coach(es)." if verified else "Removed verification from {count} coach(es)."),
         )
 

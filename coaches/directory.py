@@ -21,7 +21,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
-from elite.money import format_money
+from core.money import format_money
 
 from .models import CoachProfile, CoachService, Language, ServiceType
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import AccountStatus
 from audit.services import record as audit
-from elite.exceptions import DomainError, NotPermitted
+from core.exceptions import DomainError, NotPermitted
 
 from .directory import directory_changed
 from .models import CoachProfile, CoachService, Language, ServiceType

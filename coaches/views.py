@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
-from elite.exceptions import NotPermitted
+from core.exceptions import NotPermitted
 
 from . import services
 from .directory import (

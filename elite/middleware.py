@@ -1,7 +1,5 @@
 """Request id for log correlation, and a hard cap on request body size."""
 
-import contextvars
-import logging
 import re
 import uuid
 
@@ -9,22 +7,9 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+from core.http import bind_request_id, unbind_request_id
+
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-def current_request_id() -> str:
-    return _request_id.get()
-
-
-class RequestIdLogFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        request_id = _request_id.get()
-        if request_id == "-":
-            # django.request logs the response after the middleware has returned; it passes the request.
-            request_id = getattr(getattr(record, "request", None), "request_id", "-")
-        record.request_id = request_id
-        return True
 
 
 class RequestIdMiddleware:
@@ -37,11 +22,11 @@ class RequestIdMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
-        token = _request_id.set(request_id)
+        token = bind_request_id(request_id)
         try:
             response = self.get_response(request)
         finally:
-            _request_id.reset(token)
+            unbind_request_id(token)
         response["X-Request-ID"] = request_id
         return response
 
@@ -87,7 +72,7 @@ class DomainErrorMiddleware:
     def process_exception(self, request, exception):
         from django.shortcuts import render
 
-        from elite.exceptions import DomainError
+        from core.exceptions import DomainError
 
         if not isinstance(exception, DomainError):
             return None

@@ -50,10 +50,10 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_celery_beat",
     "csp",
-    # Our apps, lowest layer first (DESIGN.md §3a). "elite" holds project-wide template tags.
-    "elite",
-    "accounts",
+    # Our apps, lowest layer first (docs/architecture.md); elite, the composition root, is no app.
+    "core",
     "audit",
+    "accounts",
     "notifications",
     "files",
     "coaches",
@@ -191,7 +191,8 @@ ACCOUNT_RATE_LIMITS = {
 ACCOUNT_SESSION_REMEMBER = None
 # Behind nginx/a load balancer, the client IP is the Nth X-Forwarded-For hop from the right; allauth's
 # per-IP rate limits need it (0 = use REMOTE_ADDR, right for `make run`).
-ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 USERSESSIONS_TRACK_ACTIVITY = False
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -351,7 +352,7 @@ LOG_FORMAT = env("LOG_FORMAT", default="text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "elite.middleware.RequestIdLogFilter"}},
+    "filters": {"request_id": {"()": "core.http.RequestIdLogFilter"}},
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {

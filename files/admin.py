@@ -3,9 +3,10 @@
 from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 
-from adminpanel.console import ConsoleAdmin, apply_to_each, services_of
-from audit.services import client_ip
+from core.console import ConsoleAdmin, apply_to_each
+from core.http import client_ip
 
+from . import services
 from .models import FileAsset
 
 
@@ -70,6 +71,6 @@ class FileAssetAdmin(ConsoleAdmin):
             self,
             request,
             queryset,
-            lambda asset: services_of("files").rescan(asset, actor=request.user, ip_address=ip),
+            lambda asset: services.rescan(asset, actor=request.user, ip_address=ip),
             done="Re-ran the scan of {count} file(s).",
         )

@@ -4,7 +4,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import models
 
-from elite.db import TimeStampedModel
+from core.models import TimeStampedModel
 
 
 class FileCategory(models.TextChoices):

@@ -21,7 +21,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from audit.services import record as audit
-from elite.exceptions import DomainError, InvalidState, NotPermitted
+from core.exceptions import DomainError, InvalidState, NotPermitted
 from notifications.services import notify
 
 from . import validation

@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
-from elite.exceptions import DomainError
+from core.exceptions import DomainError
 
 logger = logging.getLogger(__name__)
 

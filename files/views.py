@@ -13,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_ratelimit.core import is_ratelimited
 
-from elite.exceptions import DomainError, InvalidState, RateLimited
+from core.exceptions import DomainError, InvalidState, RateLimited
 
 from . import downloads, services
 from .models import FileAsset, FileCategory, ScanStatus

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.db.models import Count
 
-from adminpanel.console import ConsoleAdmin, ReadOnlyInline
+from core.console import ConsoleAdmin, ReadOnlyInline
 
 from .models import Message, MessageThread, ThreadReadState
 

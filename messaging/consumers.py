@@ -22,7 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.http import Http404
 
-from elite.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
+from core.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
 from notifications.services import unread_count as unread_notifications
 
 from . import realtime, services

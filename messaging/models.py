@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from elite.db import TimeStampedModel
+from core.models import TimeStampedModel
 
 
 class MessageThreadQuerySet(models.QuerySet):

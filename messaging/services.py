@@ -19,7 +19,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
-from elite.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
+from core.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
 from orders.models import Order, OrderStatus
 
 from . import realtime

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from elite.exceptions import DomainError
+from core.exceptions import DomainError
 from orders.models import Order
 
 from . import realtime, services

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from adminpanel.console import ConsoleAdmin
+from core.console import ConsoleAdmin
 
 from .models import Notification
 

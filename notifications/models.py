@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import models
 
-from elite.db import TimeStampedModel
+from core.models import TimeStampedModel
 
 
 class NotificationQuerySet(models.QuerySet):

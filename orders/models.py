@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from coaches.models import ServiceType
-from elite.db import TimeStampedModel
+from core.models import TimeStampedModel
 
 
 class OrderStatus(models.TextChoices):

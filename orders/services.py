@@ -19,7 +19,7 @@ from audit.services import record as audit
 from coaches.directory import directory_changed
 from coaches.models import CoachProfile, CoachService
 from coaches.services import recompute_response_time
-from elite.exceptions import DomainError, InvalidState, NotPermitted
+from core.exceptions import DomainError, InvalidState, NotPermitted
 from files.models import FileAsset
 from notifications.services import notify
 from requests_app.models import RequestStatus, ServiceRequest

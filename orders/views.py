@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
 from coaches.models import CoachService
-from elite.exceptions import InvalidState
+from core.exceptions import InvalidState
 from files.models import FileCategory
 from requests_app.attachments import AttachmentError, attached_again, collect_attachments
 from requests_app.models import ServiceRequest

@@ -1,6 +1,8 @@
 """Operator console for money: payments (with a refund page), the webhook log (with replay) and
 the read-only ledger. Every action goes through payments.services, which audits it."""
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -9,45 +11,20 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from audit.services import client_ip
 from audit.services import record as audit
-from elite.exceptions import DomainError
-from elite.money import format_money, minor_to_decimal
+from core.console import ConsoleAdmin, ReadOnlyInline, form_action, money
+from core.exceptions import DomainError
+from core.http import client_ip
+from core.money import InvalidAmount, format_money, minor_to_decimal, to_minor
+from orders.admin import OrderAdmin
+from orders.models import Order, OrderStatus
 
 from . import services, webhooks
 from .models import LedgerEntry, Payment, PaymentStatus, Refund, WebhookEvent, WebhookStatus
 
 
-def _staff(request) -> bool:
-    user = request.user
-    return bool(user.is_authenticated and user.is_active and user.is_staff)
-
-
-class StaffAdmin(admin.ModelAdmin):
-    """Staff (role admin) see payment models without per-model Django permissions."""
-
-    def has_module_permission(self, request):
-        return _staff(request)
-
-    def has_view_permission(self, request, obj=None):
-        return _staff(request)
-
-
-class ReadOnlyAdmin(StaffAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class RefundInline(admin.TabularInline):
+class RefundInline(ReadOnlyInline):
     model = Refund
-    extra = 0
-    can_delete = False
     fields = (
         "created_at",
         "amount_minor",
@@ -60,19 +37,11 @@ class RefundInline(admin.TabularInline):
     )
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class LedgerInline(admin.TabularInline):
+class LedgerInline(ReadOnlyInline):
     model = LedgerEntry
-    extra = 0
-    can_delete = False
     fields = ("created_at", "entry_type", "gross_minor", "fee_minor", "payout_minor", "currency", "idempotency_key")
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 class RefundForm(forms.Form):
@@ -96,7 +65,7 @@ class RefundForm(forms.Form):
 
 
 @admin.register(Payment)
-class PaymentAdmin(StaffAdmin):
+class PaymentAdmin(ConsoleAdmin):
     list_display = ("id", "order_link", "client", "provider", "amount", "refunded", "status", "flag", "created_at")
     list_filter = ("status", "provider", ("flagged_reason", admin.EmptyFieldListFilter), "created_at")
     search_fields = ("=id", "provider_payment_id", "provider_capture_id", "client__email", "=order__id")
@@ -106,15 +75,7 @@ class PaymentAdmin(StaffAdmin):
     actions = ["refund_selected"]
     readonly_fields = [f.name for f in Payment._meta.fields] + ["refund_link"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # Money changes only through the refund page; the change view is read-only.
-        return False
+    # Money changes only through the refund page; ConsoleAdmin makes the change view read-only.
 
     @admin.display(description="Order", ordering="order")
     def order_link(self, obj):
@@ -202,7 +163,7 @@ class PaymentAdmin(StaffAdmin):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnlyAdmin):
+class WebhookEventAdmin(ConsoleAdmin):
     list_display = ("received_at", "provider", "event_type", "event_id", "status", "attempts", "short_error")
     list_filter = ("status", "provider", "event_type")
     search_fields = ("event_id", "event_type", "=payment__id")
@@ -243,7 +204,7 @@ class WebhookEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin):
+class LedgerEntryAdmin(ConsoleAdmin):
     list_display = ("created_at", "entry_type", "order", "payment", "coach", "gross", "fee", "payout", "currency")
     list_filter = ("entry_type", "currency")
     search_fields = ("=order__id", "=payment__id", "coach__email", "idempotency_key")
@@ -264,8 +225,165 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyAdmin):
+class RefundAdmin(ConsoleAdmin):
     list_display = ("created_at", "payment", "amount_minor", "currency", "status", "provider_refund_id", "requested_by")
     list_filter = ("status",)
     search_fields = ("=payment__id", "provider_refund_id")
     list_select_related = ("payment", "requested_by")
+
+
+# --- Disputes: the order's console page gains the resolution, which moves money ---------------------
+
+
+class DisputeResolutionForm(forms.Form):
+    RELEASE, PARTIAL, FULL = "release", "partial", "full"
+    outcome = forms.ChoiceField(
+        choices=[
+            (RELEASE, "Release the payment to the coach (no refund)"),
+            (PARTIAL, "Partial refund to the client, the rest to the coach"),
+            (FULL, "Full refund to the client (order cancelled)"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    amount = forms.DecimalField(
+        label="Refund amount",
+        required=False,
+        min_value=Decimal("0.01"),
+        decimal_places=2,
+        help_text="Only for a partial refund, in the order's currency (e.g. 25.00).",
+    )
+    note = forms.CharField(
+        label="Decision", max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), strip=True
+    )
+
+    def __init__(self, *args, refundable_minor: int, currency: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.refundable_minor = refundable_minor
+        self.currency = currency
+
+    def clean(self):
+        data = super().clean()
+        outcome, amount = data.get("outcome"), data.get("amount")
+        if outcome is None:
+            return data
+        if outcome == self.RELEASE:
+            data["refund_minor"] = 0
+        elif self.refundable_minor <= 0:
+            self.add_error("outcome", "There is no captured payment on this order to refund.")
+        elif outcome == self.FULL:
+            data["refund_minor"] = self.refundable_minor
+        elif amount is None:
+            self.add_error("amount", "Enter the amount to refund.")
+        else:
+            try:
+                refund_minor = to_minor(amount, self.currency)
+            except InvalidAmount as error:
+                self.add_error("amount", error.message)
+                return data
+            if refund_minor <= 0:
+                self.add_error("amount", "Enter an amount greater than zero.")
+            elif refund_minor >= self.refundable_minor:
+                self.add_error(
+                    "amount",
+                    f"A partial refund must be less than {format_money(self.refundable_minor, self.currency)}; "
+                    "choose a full refund instead.",
+                )
+            else:
+                data["refund_minor"] = refund_minor
+        return data
+
+
+def _dispute_facts(order: Order) -> list[tuple[str, str]]:
+    """What staff need beside the money to decide: who disputed, why, and what was delivered."""
+    facts = []
+    opened = order.events.filter(to_status=OrderStatus.DISPUTED).select_related("actor").order_by("-id").first()
+    if opened is not None:
+        who = opened.actor.display_name if opened.actor else "the system"
+        facts.append(("Dispute opened", f"{opened.created_at:%d %b %Y %H:%M} by {who}"))
+        facts.append(("Reason given", opened.note or "(none)"))
+    delivery = order.deliveries.order_by("-number").first()
+    if delivery is None:
+        facts.append(("Deliveries", "Nothing delivered yet"))
+    else:
+        files = delivery.files.count()
+        summary = f"#{delivery.number} on {delivery.created_at:%d %b %Y}, {files} file{'s' if files != 1 else ''}"
+        facts.append(("Latest delivery", f"{summary}: {delivery.note}" if delivery.note else summary))
+    return facts
+
+
+def _refundable(order: Order) -> int:
+    """What the captured payments of `order` still hold (payments writes those rows)."""
+    payments = Payment.objects.filter(
+        order=order, status__in=(PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)
+    )
+    return sum(services.refundable_minor(payment) for payment in payments)
+
+
+admin.site.unregister(Order)
+
+
+@admin.register(Order)
+class OrderWithDisputesAdmin(OrderAdmin):
+    """The order console page of orders/admin.py, plus resolving a dispute (a refund or a release)."""
+
+    actions = (*OrderAdmin.actions, "resolve_dispute")
+
+    def extra_links(self, obj: Order) -> list[str]:
+        if obj.status != OrderStatus.DISPUTED:
+            return []
+        url = reverse("admin:orders_order_resolve_dispute", args=[obj.pk])
+        return [format_html('<a class="button" href="{}">Resolve this dispute…</a>', url)]
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:order_id>/resolve-dispute/",
+                self.admin_site.admin_view(self.resolve_dispute_view),
+                name="orders_order_resolve_dispute",
+            ),
+            *super().get_urls(),
+        ]
+
+    def resolve_dispute_view(self, request, order_id: int):
+        """The resolve-dispute action for one order, reached from its page (a button) instead of the list."""
+        if not self.has_moderate_permission(request):
+            raise PermissionDenied
+        order = get_object_or_404(Order, pk=order_id)
+        response = self.resolve_dispute(request, Order.objects.filter(pk=order.pk))
+        return response or redirect("admin:orders_order_change", order.pk)
+
+    @admin.action(description="Resolve the selected dispute…", permissions=["moderate"])
+    def resolve_dispute(self, request, queryset):
+        orders = list(queryset[:2])
+        if len(orders) != 1:
+            self.message_user(request, "Select exactly one disputed order to resolve.", messages.WARNING)
+            return None
+        order = orders[0]
+        if order.status != OrderStatus.DISPUTED:
+            self.message_user(request, f"{order} is not disputed ({order.get_status_display()}).", messages.ERROR)
+            return None
+        refundable = _refundable(order)
+        ip = client_ip(request)
+        return form_action(
+            self,
+            request,
+            queryset,
+            action="resolve_dispute",
+            form_class=DisputeResolutionForm,
+            form_kwargs={"refundable_minor": refundable, "currency": order.currency},
+            title="Resolve dispute",
+            intro="Release the payment to the coach, or refund the client part or all of it through the "
+            "payment provider. Both parties are notified.",
+            perform=lambda order, data: services.resolve_dispute(
+                order, actor=request.user, refund_minor=data["refund_minor"], note=data["note"], ip_address=ip
+            ),
+            done="Dispute resolved.",
+            max_objects=1,
+            context={
+                "facts": [
+                    ("Order amount", money(order.amount_minor, order.currency)),
+                    ("Refundable now", money(refundable, order.currency)),
+                    *_dispute_facts(order),
+                ]
+            },
+        )

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.money import format_money
+
 from . import services
 from .models import Payment, Provider, WebhookEvent, WebhookStatus
 from .providers import paypal_client, stripe_client, test_provider
@@ -266,7 +268,7 @@ def _stripe_dispute_created(event: dict) -> Result:
         payment.pk,
         kind="payment_disputed",
         reason=(
-            f"The client disputed {services._money(amount, payment.currency)} at Stripe "
+            f"The client disputed {format_money(amount, payment.currency)} at Stripe "
             f"(reason: {dispute.get('reason') or 'not given'}). Respond in the Stripe dashboard."
         ),
         details={"dispute": {"id": dispute.get("id"), "amount_minor": amount, "reason": dispute.get("reason")}},

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.db.models import Count
 
-from adminpanel.console import ConsoleAdmin, change_link, money
+from core.console import ConsoleAdmin, change_link, money
 
 from .models import RequestDecline, ServiceRequest
 

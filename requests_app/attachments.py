@@ -5,7 +5,7 @@ Shared by the request form and the delivery form (orders imports it; requests_ap
 
 from django.core.exceptions import ValidationError
 
-from elite.exceptions import DomainError
+from core.exceptions import DomainError
 from files.services import assets_for_attach, store_upload
 
 

@@ -4,7 +4,7 @@ from django import forms
 from django.utils import timezone
 
 from coaches.models import ServiceType
-from elite.exceptions import DomainError
+from core.exceptions import DomainError
 
 from . import services
 

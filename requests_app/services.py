@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from coaches.models import CoachProfile, CoachService
 from coaches.services import recompute_response_time
-from elite.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
+from core.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
 from notifications.services import notify
 
 from .models import RequestDecline, RequestStatus, ServiceRequest

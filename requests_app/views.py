@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import role_required, verified_email_required
 from coaches.models import CoachProfile, CoachService, ServiceType
-from elite.exceptions import DomainError
+from core.exceptions import DomainError
 from files.models import FileCategory
 
 from . import services

@@ -10,7 +10,7 @@ from accounts import services
 from accounts.models import AccountStatus
 from accounts.tests.factories import DEFAULT_PASSWORD, StaffFactory
 from audit.models import AuditLog
-from elite.exceptions import InvalidState, NotPermitted
+from core.exceptions import InvalidState, NotPermitted
 
 pytestmark = pytest.mark.django_db
 

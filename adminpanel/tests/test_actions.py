@@ -264,7 +264,7 @@ def test_resolve_dispute_on_an_order_that_is_not_disputed(staff_client, paid_ord
 
 def test_refund_on_an_unpaid_disputed_order_is_refused():
     """An order is disputed only after payment; the form refuses a refund without a captured payment."""
-    from orders.admin import DisputeResolutionForm
+    from payments.admin import DisputeResolutionForm
 
     form = DisputeResolutionForm({"outcome": "full", "note": "x"}, refundable_minor=0, currency="GBP")
     assert not form.is_valid() and "no captured payment" in str(form.errors)

@@ -6,7 +6,7 @@ from django.utils import timezone
 from audit.models import AuditLog
 from coaches import services
 from coaches.tests.factories import CoachProfileFactory, CoachServiceFactory
-from elite.exceptions import NotPermitted
+from core.exceptions import NotPermitted
 from requests_app.models import ServiceRequest
 from requests_app.tests.factories import ServiceRequestFactory
 
@@ -104,7 +104,7 @@ def test_clients_get_no_coach_profile(client_user):
 
 
 def test_only_the_owner_updates_a_profile(other_coach):
-    from elite.exceptions import NotPermitted as Refused
+    from core.exceptions import NotPermitted as Refused
 
     profile = CoachProfileFactory(headline="Mine")
 
@@ -119,7 +119,7 @@ def test_only_the_owner_updates_a_profile(other_coach):
 
 
 def test_set_services_refuses_duplicates_and_unknown_currency():
-    from elite.exceptions import DomainError
+    from core.exceptions import DomainError
 
     profile = CoachProfileFactory()
     offer = services.ServiceOffer("cv", 5000, "GBP", 3, 1)

@@ -4,7 +4,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from elite.exceptions import InvalidState, NotPermitted
+from core.exceptions import InvalidState, NotPermitted
 from files import services
 from files.models import FileAsset
 

@@ -12,7 +12,7 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from audit.models import AuditLog
-from elite.exceptions import InvalidState, NotPermitted
+from core.exceptions import InvalidState, NotPermitted
 from files import services
 from files.models import ScanStatus
 from files.scanner import ClamdScanner, ScannerUnavailable, get_scanner

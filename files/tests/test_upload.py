@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from PIL import Image
 
-from elite.exceptions import DomainError
+from core.exceptions import DomainError
 from files import services
 from files.models import FileAsset, FileCategory, ScanStatus
 from files.validation import FileTooLarge, UnsupportedFileType

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from elite.exceptions import DomainError, RateLimited
+from core.exceptions import DomainError, RateLimited
 from files.models import FileAsset, ScanStatus
 from files.scanner import Verdict
 from files.services import record_verdict, store_upload
@@ -101,7 +101,7 @@ def test_staff_post_is_marked_as_moderator(client, thread, staff_user):
 
 
 def test_service_refuses_strangers(thread, other_client):
-    from elite.exceptions import NotPermitted
+    from core.exceptions import NotPermitted
 
     with pytest.raises(NotPermitted):
         services.send_message(thread, sender=other_client, body="let me in")

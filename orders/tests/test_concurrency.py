@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from conftest import require_service
-from elite.exceptions import InvalidState
+from core.exceptions import InvalidState
 from orders import services
 from orders.models import Order
 from requests_app.models import RequestStatus

@@ -3,7 +3,7 @@
 import pytest
 
 from audit.models import AuditLog
-from elite.exceptions import DomainError, InvalidState, NotPermitted
+from core.exceptions import DomainError, InvalidState, NotPermitted
 from notifications.models import Notification
 from orders import services
 from orders.models import Review

@@ -2,7 +2,7 @@
 
 import pytest
 
-from elite.exceptions import InvalidState, NotPermitted
+from core.exceptions import InvalidState, NotPermitted
 from orders import services
 from orders.models import Order, OrderEvent, OrderStatus
 from orders.tests.factories import make_order

@@ -3,7 +3,7 @@ its message with the right status instead of a 500."""
 
 import json
 
-from elite.exceptions import DomainError
+from core.exceptions import DomainError
 
 
 class PaymentProviderError(DomainError):

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 import requests
 from django.conf import settings
 
-from elite.money import ZERO_DECIMAL_CURRENCIES, minor_to_decimal
+from core.money import minor_per_major, minor_to_decimal
 
 from .errors import (
     PaymentProviderError,
@@ -64,8 +64,7 @@ def from_paypal_value(value: str, currency: str) -> int:
         amount = Decimal(str(value))
     except (InvalidOperation, TypeError) as error:
         raise ProviderRefused(f"PayPal sent an unreadable amount {value!r}.", provider=PROVIDER) from error
-    factor = 1 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 100
-    minor = amount * factor
+    minor = amount * minor_per_major(currency)
     if minor != minor.quantize(Decimal(1), rounding=ROUND_HALF_UP):
         raise ProviderRefused(f"PayPal sent an amount with too many decimals: {value!r}.", provider=PROVIDER)
     return int(minor)

@@ -7,6 +7,7 @@ from django.db import connection, connections
 from django.test import Client
 
 from conftest import require_service
+from core.exceptions import DomainError, InvalidState
 from orders.models import OrderEvent, OrderStatus
 from payments import services
 from payments.ledger import reconcile
@@ -109,7 +110,7 @@ def test_two_staff_refunding_at_once_cannot_exceed_the_payment(client_user, staf
         try:
             services.refund(payment, amount_minor=8000, actor=staff_user, reason="race")
             return "ok"
-        except services.DomainError:
+        except DomainError:
             return "refused"
 
     results, errors = _run_in_threads(2, refund)
@@ -146,7 +147,7 @@ def test_a_release_while_a_refund_is_with_the_provider_is_refused(fake_stripe, c
     first = threading.Thread(target=refund_in_full)
     first.start()
     assert fake_stripe.slow_request_arrived.wait(10), "the refund never reached the provider"
-    with pytest.raises(services.InvalidState, match="Another staff member is resolving"):
+    with pytest.raises(InvalidState, match="Another staff member is resolving"):
         services.resolve_dispute(order, actor=staff_user, refund_minor=0, note="Release")
     first.join(30)
 

@@ -7,11 +7,13 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditLog
+from core.exceptions import DomainError, InvalidState, NotPermitted
 from orders import services as order_services
 from orders.models import Order, OrderStatus
 from payments import services
 from payments.ledger import reconcile
 from payments.models import LedgerEntry, Payment, PaymentStatus, Refund, RefundStatus
+from payments.providers.errors import PaymentProviderError
 from payments.webhooks import deliver_test_event
 
 from .conftest import post_stripe
@@ -78,7 +80,7 @@ def test_refund_over_what_is_left_is_refused_and_nothing_is_sent(staff_login, or
 @pytest.mark.django_db
 def test_refund_of_an_unpaid_payment_is_refused(staff_user, order):
     payment = services.start_test_checkout(order.pk, user=order.client)
-    with pytest.raises(services.InvalidState):
+    with pytest.raises(InvalidState):
         services.refund(payment, amount_minor=100, actor=staff_user, reason="x")
     assert not Refund.objects.exists()
 
@@ -86,7 +88,7 @@ def test_refund_of_an_unpaid_payment_is_refused(staff_user, order):
 @pytest.mark.django_db
 def test_only_staff_refund(client_user, order):
     payment = pay_with_test_provider(order)
-    with pytest.raises(services.NotPermitted):
+    with pytest.raises(NotPermitted):
         services.refund(payment, amount_minor=100, actor=client_user, reason="x")
     c = Client()
     c.force_login(client_user)
@@ -119,7 +121,7 @@ def test_stripe_refund_calls_the_api_and_is_recorded_only_when_the_webhook_confi
     payment.refresh_from_db()
     assert payment.refunded_minor == 0
     assert services.refundable_minor(payment) == 7000  # the in-flight refund counts
-    with pytest.raises(services.DomainError):
+    with pytest.raises(DomainError):
         services.refund(payment, amount_minor=7001, actor=staff_user, reason="too much")
 
     post_stripe(Client(), stripe_event("charge.refunded", fake_stripe.charge(payment.provider_payment_id)))
@@ -135,7 +137,7 @@ def test_a_provider_refusal_marks_the_refund_failed_and_audits_it(fake_stripe, s
     payment = stripe_paid
     fake_stripe.fail_next(400, {"error": {"type": "invalid_request_error", "message": "Charge already refunded"}})
 
-    with pytest.raises(services.PaymentProviderError, match="Charge already refunded"):
+    with pytest.raises(PaymentProviderError, match="Charge already refunded"):
         services.refund(payment, amount_minor=100, actor=staff_user, reason="x")
 
     assert Refund.objects.get().status == RefundStatus.FAILED
@@ -210,11 +212,11 @@ def test_a_refund_confirmed_after_release_takes_the_coach_share_back(fake_stripe
 @pytest.mark.django_db
 def test_dispute_rules(disputed, staff_user, client_user, order):
     order_, payment = disputed
-    with pytest.raises(services.NotPermitted):
+    with pytest.raises(NotPermitted):
         services.resolve_dispute(order_, actor=client_user, refund_minor=0, note="x")
-    with pytest.raises(services.DomainError):
+    with pytest.raises(DomainError):
         services.resolve_dispute(order_, actor=staff_user, refund_minor=12001, note="x")
-    with pytest.raises(services.DomainError):
+    with pytest.raises(DomainError):
         services.resolve_dispute(order_, actor=staff_user, refund_minor=-1, note="x")
     order_.refresh_from_db()
     assert order_.status == OrderStatus.DISPUTED and not Refund.objects.exists()
@@ -223,7 +225,7 @@ def test_dispute_rules(disputed, staff_user, client_user, order):
 @pytest.mark.django_db
 def test_resolving_an_order_that_is_not_disputed_is_409(staff_user, order):
     pay_with_test_provider(order)
-    with pytest.raises(services.InvalidState):
+    with pytest.raises(InvalidState):
         services.resolve_dispute(order, actor=staff_user, refund_minor=0, note="x")
 
 
@@ -300,7 +302,7 @@ def test_a_dispute_being_resolved_refuses_a_second_resolution(disputed, staff_us
     order, payment = disputed
     Order.objects.filter(pk=order.pk).update(resolution_claimed_at=timezone.now())
 
-    with pytest.raises(services.InvalidState, match="Another staff member is resolving"):
+    with pytest.raises(InvalidState, match="Another staff member is resolving"):
         services.resolve_dispute(order, actor=staff_user, refund_minor=12000, note="Refund")
 
     order.refresh_from_db()
@@ -312,7 +314,7 @@ def test_a_refused_refund_frees_the_dispute_for_another_try(fake_stripe, stripe_
     order, _payment = stripe_disputed
     fake_stripe.fail_next(402, {"error": {"type": "card_error", "message": "Insufficient balance"}})
 
-    with pytest.raises(services.PaymentProviderError):
+    with pytest.raises(PaymentProviderError):
         services.resolve_dispute(order, actor=staff_user, refund_minor=12000, note="Refund")
     order.refresh_from_db()
     assert order.status == OrderStatus.DISPUTED and order.resolution_claimed_at is None
@@ -328,7 +330,7 @@ def test_an_abandoned_claim_is_taken_over_unless_it_sent_a_refund(disputed, staf
     Order.objects.filter(pk=order.pk).update(resolution_claimed_at=stale)
     Refund.objects.create(payment=payment, amount_minor=1000, currency="GBP", reason="x", requested_by=staff_user)
 
-    with pytest.raises(services.InvalidState, match="sent a refund and did not finish"):
+    with pytest.raises(InvalidState, match="sent a refund and did not finish"):
         services.resolve_dispute(order, actor=staff_user, refund_minor=0, note="Release")
 
     Refund.objects.all().delete()

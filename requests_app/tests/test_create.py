@@ -8,7 +8,7 @@ from django.utils import timezone
 from accounts.tests.factories import ClientFactory
 from coaches.models import CoachService
 from coaches.tests.factories import CoachProfileFactory
-from elite.exceptions import NotPermitted
+from core.exceptions import NotPermitted
 from notifications.models import Notification
 from requests_app.models import RequestStatus, ServiceRequest
 from requests_app.services import create_request

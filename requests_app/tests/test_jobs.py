@@ -47,7 +47,7 @@ def test_reminder_goes_to_the_coach_once_before_expiry(client_user, coach_user, 
 
 
 def test_expired_request_cannot_be_accepted(client_user, coach_user):
-    from elite.exceptions import InvalidState
+    from core.exceptions import InvalidState
     from orders.services import accept_request
 
     overdue = ServiceRequestFactory(client=client_user, coach=coach_user.coach_profile, expires_at=_hours(-1))

@@ -1,4 +1,4 @@
-from elite.money import format_money
+from core.money import format_money
 
 
 def test_known_currencies_use_their_symbol_with_two_decimals():

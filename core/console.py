@@ -1,23 +1,21 @@
-"""Building blocks shared by every app's admin.py: the operator console (DESIGN.md §1, issue 7).
+"""The staff console's building blocks, shared by every app's admin.py (DESIGN.md §1, §3a).
 
-The admin.py modules of the apps belong to the console layer, whatever folder they sit in:
-they read everything and change state only by calling the owning app's service (so a rule is
-enforced once), and nothing imports them. That is why they may import this module and the
-services of any app.
+An app's admin.py belongs to that app's layer: it reads its models and changes state only by calling
+its own services (so a rule is enforced once). This module sits on the ground floor so that every
+layer can build its console pages on it without importing the console app above them.
 
 - `ConsoleAdmin`: staff (role admin) may view every model; adding, editing and deleting are off
   unless a model admin turns them on, because domain state moves through services, not forms.
-- `run_audited`: calls a service for one object and makes sure exactly one AuditLog row with the
-  request's IP describes it (the service's own row when it writes one, else ours).
+  The few form edits staff may make are audited through the recorder `audit` registers at start-up
+  (`register_staff_action_recorder`), since this floor cannot import the audit app.
 - `form_action`: an admin action that first asks for a reason or an amount on a page of its own
   (action → form → confirm), the way Django's own "delete selected" confirmation works.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from django import forms
 from django.contrib import admin, messages
@@ -27,16 +25,30 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 
-from audit.models import AuditLog
-from audit.services import client_ip, record
-from elite.exceptions import DomainError
-from elite.money import format_money
+from .exceptions import DomainError
+from .http import client_ip
+from .money import format_money
 
 
-def services_of(app_label: str):
-    """An app's services module, imported when an action runs rather than when the admin loads,
-    so one app's unfinished services cannot take the whole console down."""
-    return importlib.import_module(f"{app_label}.services")
+class StaffActionRecorder(Protocol):
+    def __call__(
+        self, action: str, target: models.Model, *, actor: Any, details: dict[str, Any], ip_address: str | None
+    ) -> Any: ...
+
+
+_recorder: StaffActionRecorder | None = None
+
+
+def register_staff_action_recorder(recorder: StaffActionRecorder) -> None:
+    """Called by the audit app's AppConfig.ready: console edits and deletes are written through it."""
+    global _recorder
+    _recorder = recorder
+
+
+def _record(action: str, target: models.Model, request, details: dict[str, Any]) -> None:
+    if _recorder is None:
+        raise RuntimeError("No staff action recorder is registered: is the audit app installed?")
+    _recorder(action, target, actor=request.user, details=details, ip_address=client_ip(request))
 
 
 def is_console_user(request) -> bool:
@@ -73,23 +85,17 @@ class ConsoleAdmin(admin.ModelAdmin):
         """The few fields staff may edit in a form are audited like every other staff action."""
         with transaction.atomic():
             super().save_model(request, obj, form, change)
-            record(
-                f"admin.{'change' if change else 'add'}",
-                obj,
-                actor=request.user,
-                details={"fields": list(form.changed_data)},
-                ip_address=client_ip(request),
-            )
+            _record(f"admin.{'change' if change else 'add'}", obj, request, {"fields": list(form.changed_data)})
 
     def delete_model(self, request, obj):
         with transaction.atomic():
-            record("admin.delete", obj, actor=request.user, details={}, ip_address=client_ip(request))
+            _record("admin.delete", obj, request, {})
             super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
         with transaction.atomic():
             for obj in queryset:
-                record("admin.delete", obj, actor=request.user, details={}, ip_address=client_ip(request))
+                _record("admin.delete", obj, request, {})
             super().delete_queryset(request, queryset)
 
     def has_moderate_permission(self, request):
@@ -146,41 +152,6 @@ def change_link(obj: models.Model | None, label: str | None = None) -> str:
     except NoReverseMatch:
         return str(label or obj)
     return format_html('<a href="{}">{}</a>', url, label or str(obj))
-
-
-# --- Audited service calls -----------------------------------------------------------------
-
-
-def run_audited(
-    request,
-    action: str,
-    target: models.Model,
-    call: Callable[[], Any],
-    *,
-    details: dict[str, Any] | None = None,
-) -> Any:
-    """Run `call` (a service call for `target`) and leave exactly one audit row with the caller's IP.
-
-    Services that take `ip_address` record it themselves; some (orders.cancel_order) write their
-    row without it, and some (allauth's verification mail, files.rescan) write none. Inside one
-    transaction: if the service wrote rows for this target by this actor, they get the IP;
-    otherwise we record `action` ourselves.
-    """
-    ip = client_ip(request)
-    with transaction.atomic():
-        marker = AuditLog.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-        result = call()
-        written = AuditLog.objects.filter(
-            pk__gt=marker,
-            actor=request.user,
-            target_type=target._meta.label_lower,
-            target_id=str(target.pk),
-        )
-        if written.exists():
-            written.filter(ip_address__isnull=True).update(ip_address=ip)
-        else:
-            record(action, target, actor=request.user, details={"via": "console", **(details or {})}, ip_address=ip)
-    return result
 
 
 def apply_to_each(

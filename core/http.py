@@ -1,0 +1,62 @@
+"""Who is calling and which request this is: the one client-IP rule and the request id.
+
+Rate limits (ours and allauth's) and the audit log all take the caller's address from `client_ip`, so
+a forged X-Forwarded-For cannot pick the address one of them records while another counts a different one.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ipaddress
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest
+
+_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The caller's address, trusting exactly TRUSTED_PROXY_COUNT proxies in front of us.
+
+    Each trusted proxy appends the address it saw to X-Forwarded-For, so the client is the Nth hop from
+    the right; anything to the left of it was written by the client and proves nothing. With no trusted
+    proxy (`make run`) or fewer hops than proxies (the request bypassed them), REMOTE_ADDR is the answer.
+    """
+    proxies = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0) or 0)
+    remote = request.META.get("REMOTE_ADDR") or None
+    if proxies <= 0:
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    if len(hops) < proxies:
+        return remote
+    candidate = hops[-proxies]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
+
+
+def current_request_id() -> str:
+    """The id of the request (or the task it started) being served by this thread or coroutine, or "-"."""
+    return _request_id.get()
+
+
+def bind_request_id(request_id: str) -> contextvars.Token[str]:
+    return _request_id.set(request_id)
+
+
+def unbind_request_id(token: contextvars.Token[str]) -> None:
+    _request_id.reset(token)
+
+
+class RequestIdLogFilter(logging.Filter):
+    """Puts `request_id` on every log record, so one request's lines can be found together."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = _request_id.get()
+        if request_id == "-":
+            # django.request logs the response after the middleware has returned; it passes the request.
+            request_id = getattr(getattr(record, "request", None), "request_id", "-")
+        record.request_id = request_id
+        return True

@@ -1,0 +1,58 @@
+"""Every change to money goes through here (DESIGN.md §3), one module per concern:
+
+- `checkout`: a client starts paying (Stripe Checkout, PayPal order, the local test provider);
+- `fulfilment`: the one place a payment becomes captured, authorized, failed or flagged, and the payout
+  entry when an order completes;
+- `refunds`: money sent back through the provider, recorded when the provider confirms it;
+- `disputes`: staff release the payment or refund the client, after claiming the resolution;
+- `common`: which providers are on, locking, staff alerts.
+
+Views, webhooks, the admin and the test provider call these functions as `payments.services.<name>`.
+Lock order, everywhere: the Payment row first, then its Order (orders.services locks it again,
+harmlessly, inside the same transaction). Provider HTTP calls happen outside our transactions
+except where noted; idempotency keys make a repeated call harmless.
+"""
+
+from .checkout import (
+    apply_stripe_session,
+    begin_payment,
+    capture_paypal,
+    check_can_pay,
+    refresh_stripe_payment,
+    start_paypal_checkout,
+    start_stripe_checkout,
+    start_test_checkout,
+)
+from .common import BLOCKING_STATES, CAPTURED_STATES, admin_link, alert_staff, available_providers, lock_payment
+from .disputes import RESOLUTION_CLAIM_TIMEOUT, resolve_dispute
+from .fulfilment import Outcome, flag_payment, fulfil_payment, mark_authorized, mark_failed, on_order_status_changed
+from .refunds import fail_refund, record_provider_refund, refund, refundable_minor
+
+__all__ = [
+    "BLOCKING_STATES",
+    "CAPTURED_STATES",
+    "Outcome",
+    "RESOLUTION_CLAIM_TIMEOUT",
+    "admin_link",
+    "alert_staff",
+    "apply_stripe_session",
+    "available_providers",
+    "begin_payment",
+    "capture_paypal",
+    "check_can_pay",
+    "fail_refund",
+    "flag_payment",
+    "fulfil_payment",
+    "lock_payment",
+    "mark_authorized",
+    "mark_failed",
+    "on_order_status_changed",
+    "record_provider_refund",
+    "refresh_stripe_payment",
+    "refund",
+    "refundable_minor",
+    "resolve_dispute",
+    "start_paypal_checkout",
+    "start_stripe_checkout",
+    "start_test_checkout",
+]

@@ -1,0 +1,162 @@
+"""Fulfilment: the one place a payment becomes captured (or authorized, failed, flagged), and the payout
+entry when an order completes."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import record as audit
+from core.money import format_money
+from notifications.services import notify
+from orders import services as order_services
+from orders.models import Order, OrderStatus
+
+from .. import ledger
+from ..models import Payment, PaymentStatus
+from .common import CAPTURED_STATES, admin_link, alert_staff, lock_payment
+
+logger = logging.getLogger(__name__)
+
+# --- Fulfilment: the one place a payment becomes captured -------------------------------------------
+
+
+class Outcome:
+    CAPTURED = "captured"
+    ALREADY = "already"
+    FLAGGED = "flagged"
+    UNALLOCATED = "unallocated"
+
+
+def fulfil_payment(payment_id: int, *, amount_minor: int, currency: str, capture_id: str = "", source: str) -> str:
+    """The provider says this payment is paid: record it once, whoever calls first.
+
+    Locked on the payment row, idempotent: the success page, the PayPal return and every webhook
+    delivery call this; the first one captures, the others find it captured and change nothing.
+    An amount or currency that differs from ours flags the payment for staff and does not pay the
+    order. Money taken for an order that is no longer payable is held unallocated and flagged.
+    Returns one of Outcome's values.
+    """
+    with transaction.atomic():
+        payment = lock_payment(payment_id)
+        if payment.status in CAPTURED_STATES:
+            return Outcome.ALREADY
+        currency = currency.upper()
+        if amount_minor != payment.amount_minor or currency != payment.currency:
+            reason = (
+                f"{source} reported {format_money(amount_minor, currency or payment.currency)} {currency}, "
+                f"but the order is {format_money(payment.amount_minor, payment.currency)} {payment.currency}."
+            )
+            payment.flagged_reason = reason[:300]
+            payment.metadata = {**payment.metadata, "mismatch": {"amount_minor": amount_minor, "currency": currency}}
+            payment.save(update_fields=["flagged_reason", "metadata", "updated_at"])
+            audit("payment.flagged", payment, details={"reason": reason, "source": source})
+            alert_staff(
+                "payment_flagged",
+                f"Payment {payment.pk} for order #{payment.order_id} was flagged: {reason}",
+                link=admin_link(payment),
+            )
+            return Outcome.FLAGGED
+        order = Order.objects.select_for_update().get(pk=payment.order_id)
+        payment.status = PaymentStatus.CAPTURED
+        payment.captured_at = timezone.now()
+        if capture_id:
+            payment.provider_capture_id = capture_id
+        usable = order.status == OrderStatus.PENDING and not (
+            Payment.objects.filter(order=order, status__in=CAPTURED_STATES).exclude(pk=payment.pk).exists()
+        )
+        if not usable:
+            payment.flagged_reason = (
+                f"Paid after the order was already {order.get_status_display().lower()}: refund this payment."
+            )
+        payment.save(
+            update_fields=["status", "captured_at", "provider_capture_id", "flagged_reason", "metadata", "updated_at"]
+        )
+        ledger.record_charge(payment, unallocated=not usable)
+        audit(
+            "payment.captured",
+            payment,
+            details={"amount_minor": amount_minor, "currency": currency, "source": source, "order": order.pk},
+        )
+        if usable:
+            order_services.mark_paid(
+                order.pk,
+                actor=None,
+                note=f"Payment of {format_money(amount_minor, currency)} received ({payment.get_provider_display()}).",
+            )
+            outcome = Outcome.CAPTURED
+        else:
+            alert_staff(
+                "payment_unallocated",
+                f"Payment {payment.pk} was captured for order #{order.pk}, which is "
+                f"{order.get_status_display().lower()}. Refund it.",
+                link=admin_link(payment),
+            )
+            outcome = Outcome.UNALLOCATED
+        # Events that arrived before this one (a refund before the completion) can apply now.
+        from ..webhooks import replay_deferred
+
+        replay_deferred(payment.pk)
+        return outcome
+
+
+def mark_authorized(payment_id: int, *, capture_id: str = "") -> None:
+    """The client finished checkout but the money is not there yet (async methods, pending capture)."""
+    with transaction.atomic():
+        payment = lock_payment(payment_id)
+        if payment.status in CAPTURED_STATES:
+            return
+        payment.status = PaymentStatus.AUTHORIZED
+        if capture_id:
+            payment.provider_capture_id = capture_id
+        payment.save(update_fields=["status", "provider_capture_id", "updated_at"])
+
+
+def mark_failed(payment_id: int, *, reason: str) -> bool:
+    """The provider says the payment failed. A captured payment is never un-captured by this."""
+    reason = reason.strip().rstrip(".") or "The payment was declined"
+    with transaction.atomic():
+        payment = lock_payment(payment_id)
+        if payment.status in CAPTURED_STATES or payment.status == PaymentStatus.FAILED:
+            return False
+        payment.status = PaymentStatus.FAILED
+        payment.metadata = {**payment.metadata, "failure": reason[:300]}
+        payment.save(update_fields=["status", "metadata", "updated_at"])
+        audit("payment.failed", payment, details={"reason": reason[:300]})
+        notify(
+            payment.client,
+            "payment_failed",
+            f"Your payment for order #{payment.order_id} did not go through: {reason[:200]}. You can try again.",
+            link=f"/orders/{payment.order_id}/",
+        )
+        return True
+
+
+def flag_payment(payment_id: int, *, reason: str, kind: str = "payment_flagged", details: dict | None = None) -> None:
+    """Something staff must look at (a dispute opened at the provider, an impossible refund...)."""
+    with transaction.atomic():
+        payment = lock_payment(payment_id)
+        payment.flagged_reason = reason[:300]
+        if details:
+            payment.metadata = {**payment.metadata, **details}
+        payment.save(update_fields=["flagged_reason", "metadata", "updated_at"])
+        audit("payment.flagged", payment, details={"reason": reason, **(details or {})})
+        alert_staff(kind, f"Payment {payment.pk} (order #{payment.order_id}): {reason}", link=admin_link(payment))
+
+
+# --- Ledger hook: release the coach's share when an order completes --------------------------------
+
+
+def on_order_status_changed(sender, *, order, to_status, **kwargs) -> None:
+    """Receiver of orders.signals.order_status_changed (runs inside the order's transaction)."""
+    if to_status != OrderStatus.COMPLETED:
+        return
+    entry = ledger.release_payout(order)
+    if entry is not None:
+        audit(
+            "payment.payout_released",
+            order,
+            details={"amount_minor": entry.gross_minor, "currency": entry.currency, "coach": order.coach_id},
+        )

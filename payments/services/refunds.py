@@ -1,0 +1,239 @@
+"""Refunds: staff (or a dispute) send money back through the provider; the ledger changes only when the
+provider confirms."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from audit.services import record as audit
+from core.exceptions import DomainError, InvalidState, NotPermitted
+from core.money import format_money
+from notifications.services import notify
+
+from .. import ledger
+from ..models import Payment, PaymentStatus, Provider, Refund, RefundStatus
+from ..providers import paypal_client, stripe_client, test_provider
+from ..providers.errors import PaymentProviderError, ProviderNotConfigured
+from .common import CAPTURED_STATES, lock_payment
+from .fulfilment import flag_payment
+
+logger = logging.getLogger(__name__)
+
+# --- Refunds ------------------------------------------------------------------------------------
+
+
+def refundable_minor(payment: Payment) -> int:
+    """What can still be refunded: captured minus refunded minus refunds already in flight."""
+    if payment.status not in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
+        return 0
+    in_flight = payment.refunds.filter(status=RefundStatus.REQUESTED).aggregate(total=Sum("amount_minor", default=0))
+    return payment.amount_minor - payment.refunded_minor - in_flight["total"]
+
+
+def refund(payment: Payment, *, amount_minor: int, actor, reason: str, ip_address: str | None = None) -> Refund:
+    """Staff refund all or part of a captured payment.
+
+    Checked and recorded as "requested" under the payment lock (so two staff cannot refund the
+    same money twice), then sent to the provider with an idempotency key. The ledger changes only
+    when the provider's webhook confirms the refund. Nothing is sent when the check fails.
+    """
+    if actor is None or not actor.is_staff:
+        raise NotPermitted("Only staff can refund payments.")
+    if not isinstance(amount_minor, int) or amount_minor <= 0:
+        raise DomainError("Enter a refund amount greater than zero.")
+    with transaction.atomic():
+        payment = lock_payment(payment.pk)
+        if payment.status not in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
+            raise InvalidState(
+                f"Only a captured payment can be refunded; this one is {payment.get_status_display().lower()}."
+            )
+        remaining = refundable_minor(payment)
+        if amount_minor > remaining:
+            raise DomainError(
+                f"At most {format_money(remaining, payment.currency)} of this payment can still be refunded "
+                f"(refunds waiting for the provider count too)."
+            )
+        pending = Refund.objects.create(
+            payment=payment,
+            amount_minor=amount_minor,
+            currency=payment.currency,
+            reason=reason[:300],
+            requested_by=actor,
+        )
+        audit(
+            "payment.refund_requested",
+            payment,
+            actor=actor,
+            ip_address=ip_address,
+            details={
+                "refund": pending.pk,
+                "amount_minor": amount_minor,
+                "currency": payment.currency,
+                "reason": reason,
+            },
+        )
+    try:
+        provider_refund_id = _send_refund(payment, pending)
+    except PaymentProviderError as error:
+        with transaction.atomic():
+            Refund.objects.filter(pk=pending.pk).update(
+                status=RefundStatus.FAILED, error=error.message[:500], updated_at=timezone.now()
+            )
+            audit(
+                "payment.refund_failed",
+                payment,
+                actor=actor,
+                ip_address=ip_address,
+                details={"refund": pending.pk, "error": error.message},
+            )
+        raise
+    if provider_refund_id:
+        Refund.objects.filter(pk=pending.pk, provider_refund_id="").update(provider_refund_id=provider_refund_id)
+    if payment.provider == Provider.TEST:
+        _deliver_test_refund(payment, pending, provider_refund_id)
+    pending.refresh_from_db()
+    return pending
+
+
+def _send_refund(payment: Payment, pending: Refund) -> str:
+    # The provider's payment id is globally unique, so the key is too.
+    key = f"ews-refund-{payment.provider_payment_id}-{pending.pk}"
+    if payment.provider == Provider.STRIPE:
+        answer = stripe_client.create_refund(
+            payment_intent=payment.provider_capture_id,
+            amount_minor=pending.amount_minor,
+            idempotency_key=key,
+            metadata={"payment_id": str(payment.pk), "refund_id": str(pending.pk)},
+        )
+        return answer.get("id", "")
+    if payment.provider == Provider.PAYPAL:
+        answer = paypal_client.refund_capture(
+            payment.provider_capture_id,
+            amount_minor=pending.amount_minor,
+            currency=payment.currency,
+            request_id=key,
+            note=pending.reason,
+        )
+        return answer.get("id", "")
+    if not test_provider.is_enabled():
+        raise ProviderNotConfigured("The test payment provider is switched off.", provider=Provider.TEST)
+    return test_provider.new_refund_id()
+
+
+def _deliver_test_refund(payment: Payment, pending: Refund, refund_id: str) -> None:
+    from ..webhooks import deliver_test_event
+
+    deliver_test_event(
+        "refund.succeeded",
+        payment=payment.provider_payment_id,
+        refund_id=refund_id,
+        amount=pending.amount_minor,
+        currency=payment.currency,
+    )
+
+
+def record_provider_refund(
+    payment_id: int,
+    *,
+    amount_minor: int | None = None,
+    provider_refund_id: str = "",
+    cumulative_minor: int | None = None,
+    currency: str,
+    source: str,
+    refund_ids: tuple[str, ...] = (),
+) -> str:
+    """The provider confirms money went back to the client. Idempotent.
+
+    Either one refund (`provider_refund_id` + `amount_minor`: PayPal, the test provider) or the
+    provider's running total (`cumulative_minor`: Stripe's charge.amount_refunded, which makes
+    deliveries in any order converge). Returns "recorded", "already", "deferred" (the payment is
+    not captured yet: the event waits for it) or "flagged".
+    """
+    with transaction.atomic():
+        payment = lock_payment(payment_id)
+        if payment.status not in CAPTURED_STATES:
+            return "deferred"
+        if currency.upper() != payment.currency:
+            flag_payment(payment.pk, reason=f"{source} reported a refund in {currency.upper()}.")
+            return "flagged"
+        if cumulative_minor is not None:
+            amount = cumulative_minor - payment.refunded_minor
+            key = f"refund:{payment.pk}:upto:{cumulative_minor}"
+            if amount <= 0:
+                return "already"
+        else:
+            amount = int(amount_minor or 0)
+            key = f"refund:{payment.pk}:{provider_refund_id}"
+            if payment.refunds.filter(provider_refund_id=provider_refund_id, status=RefundStatus.SUCCEEDED).exists():
+                return "already"
+            refund_ids = (provider_refund_id,)
+        if amount <= 0 or payment.refunded_minor + amount > payment.amount_minor:
+            flag_payment(
+                payment.pk,
+                reason=f"{source} reported a refund of {format_money(amount, payment.currency)}, more than is left.",
+            )
+            return "flagged"
+        ledger.record_refund(payment, amount_minor=amount, key=key)
+        payment.refunded_minor += amount
+        payment.status = (
+            PaymentStatus.REFUNDED
+            if payment.refunded_minor == payment.amount_minor
+            else PaymentStatus.PARTIALLY_REFUNDED
+        )
+        payment.save(update_fields=["refunded_minor", "status", "updated_at"])
+        _settle_refund_rows(payment, amount, refund_ids)
+        audit(
+            "payment.refunded",
+            payment,
+            details={"amount_minor": amount, "currency": payment.currency, "source": source, "key": key},
+        )
+        notify(
+            payment.client,
+            "payment_refunded",
+            f"{format_money(amount, payment.currency)} was refunded for order #{payment.order_id}.",
+            link="/payments/receipts/",
+        )
+        return "recorded"
+
+
+def _settle_refund_rows(payment: Payment, amount: int, refund_ids: tuple[str, ...]) -> None:
+    """Mark our requested Refund rows confirmed: those the provider named first, then oldest first;
+    money refunded at the provider without a request of ours gets its own row."""
+    now = timezone.now()
+    left = amount
+    requested = list(payment.refunds.select_for_update().filter(status=RefundStatus.REQUESTED))
+    named = [r for r in requested if r.provider_refund_id and r.provider_refund_id in refund_ids]
+    others = [r for r in requested if r not in named]
+    for row in named + others:
+        if row.amount_minor <= left:
+            row.status, row.confirmed_at = RefundStatus.SUCCEEDED, now
+            row.save(update_fields=["status", "confirmed_at", "updated_at"])
+            left -= row.amount_minor
+    if left:
+        unknown_id = next((i for i in refund_ids if not payment.refunds.filter(provider_refund_id=i).exists()), "")
+        Refund.objects.create(
+            payment=payment,
+            amount_minor=left,
+            currency=payment.currency,
+            status=RefundStatus.SUCCEEDED,
+            provider_refund_id=unknown_id,
+            reason="Refunded at the provider.",
+            confirmed_at=now,
+        )
+
+
+def fail_refund(payment_id: int, *, provider_refund_id: str, reason: str) -> bool:
+    """The provider says a refund it had accepted failed: the money stays with us, the amount is
+    refundable again, and staff are told. A refund already confirmed is never undone by this."""
+    with transaction.atomic():
+        payment = lock_payment(payment_id)
+        rows = payment.refunds.filter(provider_refund_id=provider_refund_id, status=RefundStatus.REQUESTED)
+        if not rows.update(status=RefundStatus.FAILED, error=reason[:500], updated_at=timezone.now()):
+            return False
+        audit("payment.refund_failed", payment, details={"provider_refund_id": provider_refund_id, "error": reason})
+        flag_payment(payment.pk, reason=f"A refund failed at the provider: {reason}", kind="refund_failed")
+        return True
