@@ -11,7 +11,7 @@ signal: they show within COACH_DIRECTORY_CACHE_SECONDS (see coaches.directory).
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from files.models import FileAsset, FileCategory
+from files.models import Avatar, FileAsset, FileCategory
 
 from .directory import directory_changed, forget_languages
 from .models import CoachProfile, CoachService, Language
@@ -36,7 +36,7 @@ def _touches(update_fields, fields: frozenset) -> bool:
     return update_fields is None or bool(fields & set(update_fields))
 
 
-SHOWN_FIELDS = STANDING_FIELDS | NAME_FIELDS | {"avatar"}  # what cards and coach pages show of the account
+SHOWN_FIELDS = STANDING_FIELDS | NAME_FIELDS  # what cards and coach pages show of the account
 
 
 def _user_changed(sender, instance, update_fields=None, **kwargs) -> None:
@@ -66,6 +66,8 @@ def connect() -> None:
     post_save.connect(_user_changed, sender="accounts.User", dispatch_uid="coaches-dir-user")
     post_save.connect(_user_renamed, sender="accounts.User", dispatch_uid="coaches-search-user")
     post_save.connect(_photo_checked, sender=FileAsset, dispatch_uid="coaches-dir-photo")
+    post_save.connect(_changed, sender=Avatar, dispatch_uid="coaches-dir-avatar-save")
+    post_delete.connect(_changed, sender=Avatar, dispatch_uid="coaches-dir-avatar-delete")
     post_save.connect(_languages_changed, sender=Language, dispatch_uid="coaches-languages-save")
     post_delete.connect(_languages_changed, sender=Language, dispatch_uid="coaches-languages-delete")
 
