@@ -1,5 +1,7 @@
 """Keep derived coach data honest when coach rows change, including outside coaches.services.
 
+Receivers here only invalidate caches or call coaches.services (which writes the derived fields).
+
 A saved or deleted service re-derives the coach's “price from” and listing; a saved coach account
 re-derives the listing (suspension, reactivation).
 
@@ -83,6 +85,6 @@ def _user_renamed(sender, instance, update_fields=None, **kwargs) -> None:
     """A coach's name is part of their search text."""
     if getattr(instance, "role", None) != "coach" or not _touches(update_fields, NAME_FIELDS):
         return
-    for profile in CoachProfile.objects.filter(user=instance).only("id", "headline", "bio"):
-        text = CoachProfile.build_search_text(instance.first_name, instance.last_name, profile.headline, profile.bio)
-        CoachProfile.objects.filter(pk=profile.pk).update(search_text=text)
+    from .services import refresh_search_text_for_user
+
+    refresh_search_text_for_user(instance)
