@@ -6,7 +6,6 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.html import format_html
 
-from audit.console import run_audited
 from core.console import (
     ConsoleAdmin,
     ReasonForm,
@@ -15,6 +14,7 @@ from core.console import (
     form_action,
     join_links,
 )
+from core.exceptions import InvalidState
 from core.http import client_ip
 
 from . import services
@@ -143,36 +143,20 @@ class UserAdmin(ConsoleAdmin):
 
     @admin.action(description="Resend the verification email", permissions=["moderate"])
     def resend_verification_email(self, request, queryset):
-        from allauth.account.internal.flows.email_verification import (
-            get_address_for_user,
-            send_verification_email_to_address,
-        )
-
         sent, skipped = 0, []
+        ip = client_ip(request)
         for user in queryset:
-            address = get_address_for_user(user)
-            if address is None or address.verified:
-                skipped.append(f"{user.email} (already verified)" if address else f"{user.email} (no address)")
-                continue
-
-            def send(address=address):
-                # allauth allows one mail per address every few minutes (ACCOUNT_RATE_LIMITS
-                # "confirm_email"); False means an earlier, still valid link was sent recently.
-                if not send_verification_email_to_address(request, address):
-                    raise _RateLimited
-
             try:
-                run_audited(request, "account.resend_verification", user, send, details={"email": address.email})
-            except _RateLimited:
-                skipped.append(f"{user.email} (a mail was sent a few minutes ago)")
-            else:
+                done = services.resend_verification(user, actor=request.user, request=request, ip_address=ip)
+            except InvalidState as refused:
+                skipped.append(f"{user.email} ({refused})")
+                continue
+            if done:
                 sent += 1
+            else:
+                skipped.append(f"{user.email} (a mail was sent a few minutes ago)")
         # allauth adds its own "Confirmation email sent" message per address; ours sums up.
         if sent:
             self.message_user(request, f"Sent {sent} verification email(s).", messages.SUCCESS)
         if skipped:
             self.message_user(request, "Not sent: " + "; ".join(skipped), messages.WARNING)
-
-
-class _RateLimited(Exception):
-    """allauth declined to send (rate limit): roll back the audit row, report it."""

@@ -56,7 +56,6 @@ class User(AbstractUser, TimeStampedModel):
     )
     suspended_reason = models.CharField(max_length=500, blank=True)
     phone = models.CharField(max_length=32, blank=True)
-    avatar = models.ForeignKey("files.FileAsset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

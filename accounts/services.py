@@ -1,6 +1,7 @@
 """Account state changes. Staff tools (the operator console) call these; nothing else writes account_status."""
 
 from django.db import transaction
+from django.http import HttpRequest
 
 from audit.services import record
 from core.exceptions import InvalidState, NotPermitted
@@ -89,6 +90,52 @@ def reactivate_user(user: User, *, actor, ip_address: str | None = None) -> User
         _email_on_commit(locked, "account_reactivated", {})
     user.account_status, user.suspended_reason = locked.account_status, locked.suspended_reason
     return locked
+
+
+PROFILE_FIELDS = ("first_name", "last_name", "phone")
+
+
+def update_profile(user: User, *, actor: User, changes: dict[str, str]) -> User:
+    """A user edits their own names and phone (the email is allauth's: changing it re-verifies)."""
+    if actor is None or actor.pk != user.pk:
+        raise NotPermitted("You can only edit your own profile.")
+    fields = [name for name in PROFILE_FIELDS if name in changes]
+    for name in fields:
+        setattr(user, name, changes[name])
+    user.save(update_fields=[*fields, "updated_at"])
+    return user
+
+
+def resend_verification(user: User, *, actor: User, request: HttpRequest, ip_address: str | None = None) -> bool:
+    """Staff resend the verification mail to `user`'s unverified address. Audited with the IP.
+
+    allauth builds the link from `request` and allows one mail per address every few minutes
+    (ACCOUNT_RATE_LIMITS "confirm_email"): False means an earlier, still valid link was sent
+    recently, and nothing is recorded. InvalidState if there is no address left to verify.
+    """
+    from allauth.account.internal.flows.email_verification import (
+        get_address_for_user,
+        send_verification_email_to_address,
+    )
+
+    if not _is_staff_actor(actor):
+        raise NotPermitted("Only staff can resend verification emails.")
+    address = get_address_for_user(user)
+    if address is None:
+        raise InvalidState("no address")
+    if address.verified:
+        raise InvalidState("already verified")
+    with transaction.atomic():
+        if not send_verification_email_to_address(request, address):
+            return False
+        record(
+            "account.resend_verification",
+            user,
+            actor=actor,
+            details={"via": "console", "email": address.email},
+            ip_address=ip_address,
+        )
+    return True
 
 
 def _email_on_commit(user: User, kind: str, context: dict) -> None:

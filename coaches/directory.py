@@ -405,9 +405,9 @@ CARD_FIELDS = (
     "user__email",
     "user__first_name",
     "user__last_name",
-    "user__avatar__id",
-    "user__avatar__scan_status",
-    "user__avatar__deleted_at",
+    "user__avatar__asset__id",
+    "user__avatar__asset__scan_status",
+    "user__avatar__asset__deleted_at",
 )
 CARD_PREFETCHES = (
     Prefetch("services", queryset=CoachService.objects.filter(is_active=True).order_by("price_minor")),
@@ -434,7 +434,7 @@ def render_cards(coach_ids: list[int], service: str, version: int | None) -> lis
     if missing:
         coaches = (
             CoachProfile.objects.filter(pk__in=missing)
-            .select_related("user__avatar")
+            .select_related("user__avatar__asset")
             .only(*CARD_FIELDS)
             .prefetch_related(*CARD_PREFETCHES)
         )

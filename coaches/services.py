@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Min
@@ -136,6 +137,22 @@ def refresh_price_from(profile_id: int) -> None:
     CoachProfile.objects.filter(pk=profile_id).update(price_from_minor=low)
     _refresh_listings(CoachProfile.objects.filter(pk=profile_id))
     transaction.on_commit(directory_changed)
+
+
+def set_rating(profile_id: int, *, average: Decimal, count: int) -> None:
+    """Store a coach's visible-review aggregates (orders computes them from its reviews, holding the
+    profile row lock, in the transaction that changed a review)."""
+    CoachProfile.objects.filter(pk=profile_id).update(
+        rating_avg=average, ratings_count=count, updated_at=timezone.now()
+    )
+    transaction.on_commit(directory_changed)  # .update() sends no post_save (coaches.signals)
+
+
+def refresh_search_text_for_user(user) -> None:
+    """A coach's name is part of their search text: re-derive it after the account was renamed."""
+    for profile in CoachProfile.objects.filter(user_id=user.pk).only("id", "headline", "bio"):
+        text = CoachProfile.build_search_text(user.first_name, user.last_name, profile.headline, profile.bio)
+        CoachProfile.objects.filter(pk=profile.pk).update(search_text=text)
 
 
 def refresh_listing_for_user(user) -> None:

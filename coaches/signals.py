@@ -1,5 +1,7 @@
 """Keep derived coach data honest when coach rows change, including outside coaches.services.
 
+Receivers here only invalidate caches or call coaches.services (which writes the derived fields).
+
 A saved or deleted service re-derives the coach's “price from” and listing; a saved coach account
 re-derives the listing (suspension, reactivation).
 
@@ -11,7 +13,7 @@ signal: they show within COACH_DIRECTORY_CACHE_SECONDS (see coaches.directory).
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from files.models import FileAsset, FileCategory
+from files.models import Avatar, FileAsset, FileCategory
 
 from .directory import directory_changed, forget_languages
 from .models import CoachProfile, CoachService, Language
@@ -36,7 +38,7 @@ def _touches(update_fields, fields: frozenset) -> bool:
     return update_fields is None or bool(fields & set(update_fields))
 
 
-SHOWN_FIELDS = STANDING_FIELDS | NAME_FIELDS | {"avatar"}  # what cards and coach pages show of the account
+SHOWN_FIELDS = STANDING_FIELDS | NAME_FIELDS  # what cards and coach pages show of the account
 
 
 def _user_changed(sender, instance, update_fields=None, **kwargs) -> None:
@@ -66,6 +68,8 @@ def connect() -> None:
     post_save.connect(_user_changed, sender="accounts.User", dispatch_uid="coaches-dir-user")
     post_save.connect(_user_renamed, sender="accounts.User", dispatch_uid="coaches-search-user")
     post_save.connect(_photo_checked, sender=FileAsset, dispatch_uid="coaches-dir-photo")
+    post_save.connect(_changed, sender=Avatar, dispatch_uid="coaches-dir-avatar-save")
+    post_delete.connect(_changed, sender=Avatar, dispatch_uid="coaches-dir-avatar-delete")
     post_save.connect(_languages_changed, sender=Language, dispatch_uid="coaches-languages-save")
     post_delete.connect(_languages_changed, sender=Language, dispatch_uid="coaches-languages-delete")
 
@@ -81,6 +85,6 @@ def _user_renamed(sender, instance, update_fields=None, **kwargs) -> None:
     """A coach's name is part of their search text."""
     if getattr(instance, "role", None) != "coach" or not _touches(update_fields, NAME_FIELDS):
         return
-    for profile in CoachProfile.objects.filter(user=instance).only("id", "headline", "bio"):
-        text = CoachProfile.build_search_text(instance.first_name, instance.last_name, profile.headline, profile.bio)
-        CoachProfile.objects.filter(pk=profile.pk).update(search_text=text)
+    from .services import refresh_search_text_for_user
+
+    refresh_search_text_for_user(instance)

@@ -63,7 +63,7 @@ def _visible_coach(request, pk: int) -> CoachProfile:
     """A listed coach, or the signed-in coach's own profile (so they can preview it unlisted)."""
     profile = (
         CoachProfile.objects.filter(pk=pk)
-        .select_related("user__avatar")
+        .select_related("user__avatar__asset")
         .prefetch_related(
             Prefetch("services", queryset=CoachService.objects.filter(is_active=True)),
             Prefetch("languages", queryset=Language.objects.order_by("name")),

@@ -89,3 +89,18 @@ class FileAsset(TimeStampedModel):
     @property
     def is_downloadable(self) -> bool:
         return self.scan_status == ScanStatus.CLEAN and self.deleted_at is None
+
+
+class Avatar(TimeStampedModel):
+    """A user's profile photo: a files record keyed by the user, so accounts never points up at files.
+
+    `user.avatar.asset` is the photo; a user without one has no row (`getattr(user, "avatar", None)`).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="avatar"
+    )
+    asset = models.OneToOneField(FileAsset, on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self) -> str:
+        return f"avatar of user {self.user_id}"

@@ -25,7 +25,7 @@ from core.exceptions import DomainError, InvalidState, NotPermitted
 from notifications.services import notify
 
 from . import validation
-from .models import FileAsset, FileCategory, ScanStatus
+from .models import Avatar, FileAsset, FileCategory, ScanStatus
 from .scanner import ScannerUnavailable, Verdict, get_scanner
 
 logger = logging.getLogger(__name__)
@@ -273,25 +273,42 @@ def remove_avatar(user) -> None:
 
 
 def _replace_avatar(user, asset: FileAsset | None) -> None:
-    User = apps.get_model(settings.AUTH_USER_MODEL)
+    """Point the user's Avatar row at `asset` (or drop it), then retire the previous photo.
+
+    The row is locked, so two uploads at once leave one avatar and delete the other photo."""
     with transaction.atomic():
-        locked = User.objects.select_for_update().get(pk=user.pk)
-        previous_id = locked.avatar_id
-        locked.avatar = asset
-        locked.save(update_fields=["avatar", "updated_at"])
-        user.avatar = asset
+        current = Avatar.objects.select_for_update().filter(user_id=user.pk).first()
+        previous_id = current.asset_id if current else None
+        if asset is None:
+            if current:
+                current.delete()
+            user.avatar = None
+        elif current:
+            current.asset = asset
+            current.save(update_fields=["asset", "updated_at"])
+            user.avatar = current
+        else:
+            user.avatar = Avatar.objects.create(user_id=user.pk, asset=asset)
         if previous_id and (asset is None or previous_id != asset.pk):
             FileAsset.objects.filter(pk=previous_id, deleted_at__isnull=True).update(deleted_at=timezone.now())
             transaction.on_commit(lambda: _schedule_removal(previous_id))
 
 
+def avatar_of(user) -> FileAsset | None:
+    """The user's current photo, whatever its scan says (None without one); no query once
+    `avatar__asset` is select_related."""
+    link = getattr(user, "avatar", None)
+    return link.asset if link is not None else None
+
+
 def public_avatar(user_id: int) -> FileAsset | None:
     """A user's current avatar if it may be shown to anyone: live and scanned clean."""
-    User = apps.get_model(settings.AUTH_USER_MODEL)
-    avatar_id = User.objects.filter(pk=user_id, is_active=True).values_list("avatar_id", flat=True).first()
-    if not avatar_id:
-        return None
-    return FileAsset.objects.clean().filter(pk=avatar_id, category=FileCategory.AVATAR).first()
+    return (
+        FileAsset.objects.clean()
+        .filter(pk__in=Avatar.objects.filter(user_id=user_id, user__is_active=True).values("asset_id"))
+        .filter(category=FileCategory.AVATAR)
+        .first()
+    )
 
 
 # --- Deleting --------------------------------------------------------------------------------

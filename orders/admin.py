@@ -9,7 +9,6 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
-from audit.console import run_audited
 from core.console import (
     ConsoleAdmin,
     ReadOnlyInline,
@@ -126,14 +125,10 @@ class OrderAdmin(ConsoleAdmin):
 
     @admin.action(description="Cancel selected unpaid orders…", permissions=["moderate"])
     def cancel_orders(self, request, queryset):
+        ip = client_ip(request)
+
         def cancel(order, data):
-            run_audited(
-                request,
-                "order.cancel",
-                order,
-                lambda: services.cancel_order(order.pk, actor=request.user, reason=data["reason"]),
-                details={"reason": data["reason"]},
-            )
+            services.cancel_order(order.pk, actor=request.user, reason=data["reason"], ip_address=ip)
 
         return form_action(
             self,
@@ -204,7 +199,7 @@ class ReviewAdmin(ConsoleAdmin):
             self,
             request,
             queryset,
-            lambda review: services.hide_review(review, actor=request.user, hidden=hidden, ip_address=ip),
+            lambda review: services.hide_review(review.pk, actor=request.user, hidden=hidden, ip_address=ip),
             done=("Hid {count} review(s)." if hidden else "Showed {count} review(s) again."),
         )
 

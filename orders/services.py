@@ -4,10 +4,17 @@
 state. A move not in it raises InvalidState (409) or NotPermitted (403) and changes nothing.
 Each move locks the order row, writes an OrderEvent, sends `order_status_changed` inside the
 transaction (payments writes ledger rows there) and schedules notifications after commit.
+
+Signature: `verb(target_id, *, actor, …, ip_address=None)`. Every service here locks the row it
+changes, so the target is its id (order, review or request id); `actor` is the acting user (None:
+the system, a job or payments' fulfilment); staff moves record `ip_address` on their audit row.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -15,15 +22,15 @@ from django.db import transaction
 from django.db.models import Avg, Count
 from django.utils import timezone
 
+from accounts.models import User
 from audit.services import record as audit
-from coaches.directory import directory_changed
 from coaches.models import CoachProfile, CoachService
-from coaches.services import recompute_response_time
+from coaches.services import recompute_response_time, set_rating
 from core.exceptions import DomainError, InvalidState, NotPermitted
 from files.models import FileAsset
 from notifications.services import notify
 from requests_app.models import RequestStatus, ServiceRequest
-from requests_app.services import each_still_due
+from requests_app.services import each_still_due, mark_accepted
 
 from .models import Order, OrderEvent, OrderStatus, Review
 from .signals import order_created, order_status_changed
@@ -56,7 +63,7 @@ TRANSITIONS: dict[str, Transition] = {
 }
 
 
-def party_of(order: Order, user) -> str | None:
+def party_of(order: Order, user: User | None) -> str | None:
     """The role `user` plays on this order: client, coach, staff, system (None user) or None."""
     if user is None:
         return SYSTEM
@@ -69,7 +76,7 @@ def party_of(order: Order, user) -> str | None:
     return None
 
 
-def allowed_transitions(order: Order, user) -> list[str]:
+def allowed_transitions(order: Order, user: User | None) -> list[str]:
     """The moves `user` may make on `order` right now (the order page shows only these)."""
     party = party_of(order, user)
     moves = [name for name, move in TRANSITIONS.items() if order.status in move.sources and party in move.parties]
@@ -88,14 +95,16 @@ def _check(order: Order, name: str, actor) -> Transition:
     return move
 
 
-def check_move(order: Order, name: str, actor) -> None:
+def check_move(order: Order, name: str, actor: User | None) -> None:
     """Raise NotPermitted/InvalidState now if `actor` may not make this move (views call it before uploads)."""
     _check(order, name, actor)
     if name == "request_revision" and order.revisions_left == 0:
         raise InvalidState("All included revision rounds have been used.")
 
 
-def _apply(order: Order, name: str, *, actor, note: str = "", kind: str = "status") -> Order:
+def _apply(
+    order: Order, name: str, *, actor: User | None, note: str = "", kind: str = "status", ip_address: str | None = None
+) -> Order:
     """Move a locked order along `name`, write its event and tell the listeners. Caller holds the lock."""
     move = _check(order, name, actor)
     from_status = order.status
@@ -109,7 +118,13 @@ def _apply(order: Order, name: str, *, actor, note: str = "", kind: str = "statu
         order=order, from_status=from_status, to_status=move.target, kind=kind, note=note, actor=actor
     )
     if actor is not None and actor.is_staff and party_of(order, actor) == STAFF:
-        audit(f"order.{name}", order, actor=actor, details={"from": from_status, "to": move.target, "note": note})
+        audit(
+            f"order.{name}",
+            order,
+            actor=actor,
+            details={"from": from_status, "to": move.target, "note": note},
+            ip_address=ip_address,
+        )
     order_status_changed.send(
         sender=Order,
         order=order,
@@ -157,8 +172,6 @@ def _notify_parties(order: Order, name: str, actor) -> None:
 
 
 def _notify_staff(order: Order, kind: str, text: str) -> None:
-    from accounts.models import User
-
     for staff in User.objects.filter(is_staff=True, is_active=True, account_status="active"):
         notify(staff, kind, text, link=f"/admin/orders/order/{order.pk}/change/", context={"order_id": order.pk})
 
@@ -166,8 +179,9 @@ def _notify_staff(order: Order, kind: str, text: str) -> None:
 # --- Creating an order ------------------------------------------------------------------
 
 
-def accept_request(request_id: int, *, coach) -> Order:
+def accept_request(request_id: int, *, actor: User) -> Order:
     """A coach accepts a pending request: the request is locked so two coaches get one order."""
+    coach = actor
     profile = getattr(coach, "coach_profile", None)
     if profile is None or not coach.is_coach:
         raise NotPermitted("Only coaches can accept requests.")
@@ -187,14 +201,7 @@ def accept_request(request_id: int, *, coach) -> Order:
         ).first()
         if service is None:
             raise InvalidState("You do not offer this service any more, so you cannot accept this request.")
-        if service_request.price_minor is None:
-            service_request.price_minor = service.price_minor
-            service_request.currency = service.currency
-        now = timezone.now()
-        service_request.status = RequestStatus.ACCEPTED
-        service_request.decided_at = now
-        service_request.coach = profile
-        service_request.save(update_fields=["status", "decided_at", "coach", "price_minor", "currency", "updated_at"])
+        mark_accepted(service_request, actor=coach, service=service)
         order = Order.objects.create(
             request=service_request,
             client=service_request.client,
@@ -228,18 +235,22 @@ def accept_request(request_id: int, *, coach) -> Order:
 # --- Moves ---------------------------------------------------------------------------------
 
 
-def cancel_order(order_id: int, *, actor, reason: str = "") -> Order:
+def cancel_order(order_id: int, *, actor: User | None, reason: str = "", ip_address: str | None = None) -> Order:
     with transaction.atomic():
-        return _apply(_locked(order_id), "cancel", actor=actor, note=reason)
+        return _apply(_locked(order_id), "cancel", actor=actor, note=reason, ip_address=ip_address)
 
 
-def mark_paid(order_id: int, *, actor=None, note: str = "") -> Order:
-    """Payment captured (payments calls this from its fulfilment, staff from the console)."""
+def mark_paid(order_id: int, *, actor: User | None, note: str = "", ip_address: str | None = None) -> Order:
+    """Payment captured (payments calls this from its fulfilment with actor=None, staff from the console)."""
     with transaction.atomic():
-        return _apply(_locked(order_id), "mark_paid", actor=actor, note=note or "Payment received.")
+        return _apply(
+            _locked(order_id), "mark_paid", actor=actor, note=note or "Payment received.", ip_address=ip_address
+        )
 
 
-def deliver(order_id: int, *, actor, note: str = "", files=()) -> Order:
+def deliver(
+    order_id: int, *, actor: User, note: str = "", files: Iterable[FileAsset] = (), ip_address: str | None = None
+) -> Order:
     """The coach delivers: a numbered Delivery keeps every round's files."""
     from .models import Delivery
 
@@ -256,10 +267,10 @@ def deliver(order_id: int, *, actor, note: str = "", files=()) -> Order:
         delivery = Delivery.objects.create(order=order, number=number, note=note, created_by=actor)
         if locked_files:
             delivery.files.set(locked_files)
-        return _apply(order, "deliver", actor=actor, note=note or f"Delivery {number}.")
+        return _apply(order, "deliver", actor=actor, note=note or f"Delivery {number}.", ip_address=ip_address)
 
 
-def request_revision(order_id: int, *, actor, note: str) -> Order:
+def request_revision(order_id: int, *, actor: User, note: str, ip_address: str | None = None) -> Order:
     with transaction.atomic():
         order = _locked(order_id)
         _check(order, "request_revision", actor)
@@ -267,30 +278,49 @@ def request_revision(order_id: int, *, actor, note: str) -> Order:
             raise InvalidState("All included revision rounds have been used.")
         order.revisions_used += 1
         order.save(update_fields=["revisions_used", "updated_at"])
-        return _apply(order, "request_revision", actor=actor, note=note)
+        return _apply(order, "request_revision", actor=actor, note=note, ip_address=ip_address)
 
 
-def accept_delivery(order_id: int, *, actor, note: str = "") -> Order:
+def accept_delivery(order_id: int, *, actor: User | None, note: str = "", ip_address: str | None = None) -> Order:
     with transaction.atomic():
-        return _apply(_locked(order_id), "accept_delivery", actor=actor, note=note)
+        return _apply(_locked(order_id), "accept_delivery", actor=actor, note=note, ip_address=ip_address)
 
 
-def open_dispute(order_id: int, *, actor, reason: str) -> Order:
+def open_dispute(order_id: int, *, actor: User, reason: str, ip_address: str | None = None) -> Order:
     with transaction.atomic():
-        return _apply(_locked(order_id), "open_dispute", actor=actor, note=reason)
+        return _apply(_locked(order_id), "open_dispute", actor=actor, note=reason, ip_address=ip_address)
 
 
-def resolve_dispute(order_id: int, *, actor, release: bool, note: str = "") -> Order:
+def resolve_dispute(
+    order_id: int, *, actor: User, release: bool, note: str = "", ip_address: str | None = None
+) -> Order:
     """Staff settle a dispute. Money (refunds) is moved by the payments service before this."""
     with transaction.atomic():
         name = "resolve_release" if release else "resolve_refund"
-        return _apply(_locked(order_id), name, actor=actor, note=note)
+        return _apply(_locked(order_id), name, actor=actor, note=note, ip_address=ip_address)
+
+
+def claim_resolution(order_id: int, *, actor: User) -> Order:
+    """Stamp a disputed order as being resolved by `actor` (payments.services.disputes decides, under
+    the same row lock, whether an earlier claim may be taken over)."""
+    if actor is None or not actor.is_staff:
+        raise NotPermitted("Only staff can resolve disputes.")
+    order = _locked(order_id)
+    order.resolution_claimed_at = timezone.now()
+    order.save(update_fields=["resolution_claimed_at", "updated_at"])
+    return order
+
+
+def release_resolution(order_id: int, *, actor: User) -> None:
+    """A resolution failed before it moved the order (the provider refused the refund): open the
+    dispute to be resolved again."""
+    Order.objects.filter(pk=order_id, status=S.DISPUTED).update(resolution_claimed_at=None, updated_at=timezone.now())
 
 
 # --- Jobs (idempotent: each acts only on orders still due once they are locked) -----------------
 
 
-def auto_complete_silent_deliveries(now=None) -> int:
+def auto_complete_silent_deliveries(now: datetime | None = None) -> int:
     """Complete orders delivered more than ORDER_AUTO_COMPLETE_DAYS ago with no client answer."""
     now = now or timezone.now()
     days = settings.ORDER_AUTO_COMPLETE_DAYS
@@ -299,7 +329,7 @@ def auto_complete_silent_deliveries(now=None) -> int:
     return each_still_due(due, lambda order: _apply(order, "accept_delivery", actor=None, note=note))
 
 
-def escalate_overdue_orders(now=None) -> int:
+def escalate_overdue_orders(now: datetime | None = None) -> int:
     """In-progress orders past their deadline: tell the coach and staff, once (escalated_at)."""
     now = now or timezone.now()
     today = timezone.localdate(now)
@@ -331,7 +361,7 @@ def escalate_overdue_orders(now=None) -> int:
     return each_still_due(due, escalate)
 
 
-def cancel_unpaid_orders(now=None) -> int:
+def cancel_unpaid_orders(now: datetime | None = None) -> int:
     """Orders still unpaid ORDER_UNPAID_EXPIRY_DAYS after acceptance are cancelled by the system."""
     now = now or timezone.now()
     days = settings.ORDER_UNPAID_EXPIRY_DAYS
@@ -347,17 +377,14 @@ def _refresh_rating(profile_id: int) -> None:
     """Recompute the coach's visible-review aggregates; the caller holds the profile row lock."""
     stats = Review.objects.filter(coach_id=profile_id, is_hidden=False).aggregate(avg=Avg("rating"), n=Count("id"))
     avg = Decimal(stats["avg"] or 0).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    CoachProfile.objects.filter(pk=profile_id).update(
-        rating_avg=avg, ratings_count=stats["n"], updated_at=timezone.now()
-    )
-    # .update() sends no signal, so tell the directory's result cache itself.
-    transaction.on_commit(directory_changed)
+    set_rating(profile_id, average=avg, count=stats["n"])
 
 
-def submit_review(order_id: int, *, client, rating: int, comment: str = "") -> Review:
+def submit_review(order_id: int, *, actor: User, rating: int, comment: str = "") -> Review:
     """The client reviews a completed order once; the coach's rating moves in the same transaction."""
     if not isinstance(rating, int) or not 1 <= rating <= 5:
         raise DomainError("Choose a rating from 1 to 5 stars.")
+    client = actor
     with transaction.atomic():
         order = Order.objects.select_for_update(of=("self",)).select_related("coach").get(pk=order_id)
         if order.client_id != client.pk:
@@ -384,8 +411,9 @@ def submit_review(order_id: int, *, client, rating: int, comment: str = "") -> R
     return review
 
 
-def reply_to_review(review_id: int, *, coach, reply: str) -> Review:
+def reply_to_review(review_id: int, *, actor: User, reply: str) -> Review:
     """The reviewed coach answers once, publicly."""
+    coach = actor
     reply = reply.strip()
     if not reply:
         raise DomainError("Write a reply before sending it.")
@@ -407,13 +435,14 @@ def reply_to_review(review_id: int, *, coach, reply: str) -> Review:
     return review
 
 
-def hide_review(review: Review, *, actor, hidden: bool, ip_address: str | None = None) -> Review:
+def hide_review(review_id: int, *, actor: User, hidden: bool, ip_address: str | None = None) -> Review:
     """Staff hide (or show again) a review; hidden reviews leave the coach's rating. Audited."""
     if actor is None or not actor.is_staff:
         raise NotPermitted("Only staff can hide reviews.")
     with transaction.atomic():
-        CoachProfile.objects.select_for_update().get(pk=review.coach_id)
-        locked = Review.objects.select_for_update().get(pk=review.pk)
+        coach_id = Review.objects.values_list("coach_id", flat=True).get(pk=review_id)
+        CoachProfile.objects.select_for_update().get(pk=coach_id)
+        locked = Review.objects.select_for_update().get(pk=review_id)
         before = locked.is_hidden
         if before != hidden:
             locked.is_hidden = hidden
@@ -426,5 +455,4 @@ def hide_review(review: Review, *, actor, hidden: bool, ip_address: str | None =
             details={"from": before, "to": hidden, "order_id": locked.order_id},
             ip_address=ip_address,
         )
-    review.is_hidden = hidden
-    return review
+    return locked

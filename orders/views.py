@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from accounts.access import role_required
 from coaches.models import CoachService
 from core.exceptions import InvalidState
+from core.http import client_ip
 from files.models import FileCategory
 from requests_app.attachments import AttachmentError, attached_again, collect_attachments
 from requests_app.models import ServiceRequest
@@ -172,7 +173,9 @@ def cancel(request, pk: int):
         pk,
         form=OptionalNoteForm(request.POST, label="Reason (optional)"),
         form_key="cancel_form",
-        perform=lambda order, data: services.cancel_order(order.pk, actor=request.user, reason=data["note"]),
+        perform=lambda order, data: services.cancel_order(
+            order.pk, actor=request.user, reason=data["note"], ip_address=client_ip(request)
+        ),
         success="The order was cancelled.",
     )
 
@@ -197,7 +200,9 @@ def deliver(request, pk: int):
             deliver_form=form,
             attached=attached_again(request, category=FileCategory.DELIVERY),
         )
-    services.deliver(order.pk, actor=request.user, note=form.cleaned_data["note"], files=files)
+    services.deliver(
+        order.pk, actor=request.user, note=form.cleaned_data["note"], files=files, ip_address=client_ip(request)
+    )
     messages.success(request, "Delivered. The client has been told.")
     return redirect("orders:detail", pk=order.pk)
 
@@ -210,7 +215,9 @@ def request_revision(request, pk: int):
         pk,
         form=NoteForm(request.POST, label="What should change?"),
         form_key="revision_form",
-        perform=lambda order, data: services.request_revision(order.pk, actor=request.user, note=data["note"]),
+        perform=lambda order, data: services.request_revision(
+            order.pk, actor=request.user, note=data["note"], ip_address=client_ip(request)
+        ),
         success="Revision requested. The coach has been told.",
     )
 
@@ -219,7 +226,7 @@ def request_revision(request, pk: int):
 @require_POST
 def accept_delivery(request, pk: int):
     order = get_order_for(request.user, pk)
-    services.accept_delivery(order.pk, actor=request.user)
+    services.accept_delivery(order.pk, actor=request.user, ip_address=client_ip(request))
     messages.success(request, "Order complete. Thank you! You can now leave a review.")
     return redirect("orders:detail", pk=order.pk)
 
@@ -232,7 +239,9 @@ def open_dispute(request, pk: int):
         pk,
         form=NoteForm(request.POST, label="What went wrong?"),
         form_key="dispute_form",
-        perform=lambda order, data: services.open_dispute(order.pk, actor=request.user, reason=data["note"]),
+        perform=lambda order, data: services.open_dispute(
+            order.pk, actor=request.user, reason=data["note"], ip_address=client_ip(request)
+        ),
         success="Dispute opened. Our team will contact you both.",
     )
 
@@ -246,7 +255,7 @@ def review(request, pk: int):
         form=ReviewForm(request.POST),
         form_key="review_form",
         perform=lambda order, data: services.submit_review(
-            order.pk, client=request.user, rating=data["rating"], comment=data["comment"]
+            order.pk, actor=request.user, rating=data["rating"], comment=data["comment"]
         ),
         success="Thank you for your review.",
     )
@@ -257,7 +266,7 @@ def review(request, pk: int):
 def reply(request, pk: int):
     def perform(order, data):
         review_obj = get_object_or_404(Review, order=order)
-        services.reply_to_review(review_obj.pk, coach=request.user, reply=data["reply"])
+        services.reply_to_review(review_obj.pk, actor=request.user, reply=data["reply"])
 
     return _form_action(
         request,
@@ -281,7 +290,7 @@ def accept_request(request, request_id: int):
     )
     service_request = get_object_or_404(scope, pk=request_id)
     try:
-        order = services.accept_request(service_request.pk, coach=user)
+        order = services.accept_request(service_request.pk, actor=user)
     except InvalidState as exc:
         if request.headers.get("Accept", "").startswith("application/json"):
             raise  # the error middleware answers JSON callers

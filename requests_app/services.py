@@ -235,6 +235,19 @@ def reject_request(request_id: int, *, coach, reason: str = "") -> ServiceReques
 # --- Jobs (idempotent: each acts only on rows still due once they are locked) -------------------
 
 
+def mark_accepted(service_request: ServiceRequest, *, actor, service: CoachService) -> ServiceRequest:
+    """orders.accept_request turned this locked, pending request into an order: record the coach who
+    took it and, for an open request, the price of `service` at this moment (its snapshot)."""
+    if service_request.price_minor is None:
+        service_request.price_minor = service.price_minor
+        service_request.currency = service.currency
+    service_request.status = RequestStatus.ACCEPTED
+    service_request.decided_at = timezone.now()
+    service_request.coach_id = service.coach_id
+    service_request.save(update_fields=["status", "decided_at", "coach", "price_minor", "currency", "updated_at"])
+    return service_request
+
+
 def each_still_due(due, act) -> int:
     """Call act(row) for every row of `due`, each in its own transaction after locking it and
     checking it still matches (another worker or a person may have moved it). Returns how many.

@@ -47,5 +47,5 @@ def reviewed_order(paid_order, client_user, coach_user):
 
     order_services.deliver(paid_order.pk, actor=coach_user, note="Here it is.")
     order_services.accept_delivery(paid_order.pk, actor=client_user)
-    review = order_services.submit_review(paid_order.pk, client=client_user, rating=5, comment="Great")
+    review = order_services.submit_review(paid_order.pk, actor=client_user, rating=5, comment="Great")
     return review

@@ -7,6 +7,8 @@ from django.urls import reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
+from files.services import avatar_of
+
 register = template.Library()
 
 _FULL = '<i class="bi bi-star-fill" aria-hidden="true"></i>'
@@ -75,7 +77,7 @@ def coach_avatar(user, large: bool = False) -> str:
     The URL carries the photo's id, so a new photo is fetched at once despite browser caching.
     """
     size = "avatar-lg" if large else ""
-    photo = user.avatar if user.avatar_id else None
+    photo = avatar_of(user)
     if photo is not None and photo.is_downloadable:
         pixels = 80 if large else 52
         return format_html(

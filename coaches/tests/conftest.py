@@ -16,9 +16,9 @@ def review_for():
         orders.mark_paid(order.pk, actor=None)
         orders.deliver(order.pk, actor=coach, note="Here it is.")
         orders.accept_delivery(order.pk, actor=client)
-        review = orders.submit_review(order.pk, client=client, rating=rating, comment=comment)
+        review = orders.submit_review(order.pk, actor=client, rating=rating, comment=comment)
         if reply:
-            review = orders.reply_to_review(review.pk, coach=coach, reply=reply)
+            review = orders.reply_to_review(review.pk, actor=coach, reply=reply)
         return review
 
     return make

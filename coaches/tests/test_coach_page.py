@@ -84,7 +84,7 @@ def test_rating_distribution_and_reviews_with_replies(client, review_for):
     hidden = review_for(coach, rating=1, comment="Spam text")
     from accounts.tests.factories import StaffFactory
 
-    orders.hide_review(hidden, actor=StaffFactory(), hidden=True)
+    orders.hide_review(hidden.pk, actor=StaffFactory(), hidden=True)
 
     response = client.get(url(profile))
 

@@ -82,7 +82,7 @@ def test_new_reviews_and_replies_show_at_once(client, review_for, django_capture
     assert "Landed the job" in get(client, profile)[0].content.decode()
 
     with django_capture_on_commit_callbacks(execute=True):
-        orders.reply_to_review(review.pk, coach=profile.user, reply="Congratulations!")
+        orders.reply_to_review(review.pk, actor=profile.user, reply="Congratulations!")
     assert "Congratulations!" in get(client, profile)[0].content.decode()
 
 

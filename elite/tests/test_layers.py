@@ -90,9 +90,6 @@ def violations(refs: list[Reference], *, include_tests: bool = False) -> list[Re
     ]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="accounts.User.avatar still points up to files.FileAsset; the next commit moves it into files"
-)
 def test_no_app_imports_an_app_above_it_or_beside_it():
     bad = violations(references(ROOT))
     assert not bad, "Upward or sideways imports (see docs/architecture.md):\n" + "\n".join(map(str, bad))

@@ -8,7 +8,7 @@ from django.urls import reverse
 from PIL import Image
 
 from files import services
-from files.models import FileAsset, ScanStatus
+from files.models import Avatar, FileAsset, ScanStatus
 
 from .samples import image_bytes, pdf_bytes, upload
 
@@ -31,7 +31,7 @@ def test_photo_upload_is_public_without_metadata(csrf_client, client, client_use
         response = post_photo(csrf_client, client_user, big)
     assert response.status_code == 201
     client_user.refresh_from_db()
-    assert client_user.avatar_id == response.json()["id"]
+    assert Avatar.objects.get(user=client_user).asset_id == response.json()["id"]
 
     photo = client.get(reverse("files:avatar", args=[client_user.pk]))  # anonymous
     assert photo.status_code == 200
@@ -61,7 +61,7 @@ def test_a_document_is_not_a_photo(csrf_client, client_user):
     assert response.status_code == 415
     assert "PNG, JPEG or WebP" in response.json()["error"]
     client_user.refresh_from_db()
-    assert client_user.avatar_id is None
+    assert not Avatar.objects.filter(user=client_user).exists()
 
 
 def test_new_photo_replaces_and_deletes_the_old_one(client, client_user, django_capture_on_commit_callbacks):
@@ -77,7 +77,7 @@ def test_new_photo_replaces_and_deletes_the_old_one(client, client_user, django_
         assert client.post(reverse("files:avatar_remove")).status_code == 302
     second.refresh_from_db()
     client_user.refresh_from_db()
-    assert client_user.avatar_id is None and second.deleted_at is not None
+    assert not Avatar.objects.filter(user=client_user).exists() and second.deleted_at is not None
     assert client.get(reverse("files:avatar", args=[client_user.pk])).status_code == 404
 
 

@@ -77,7 +77,7 @@ def test_cv_upload_scan_download_and_delivery(page_as, client_user, coach_user, 
         coach.get_by_role("link", name="Jane Doe CV.pdf").click()
     assert cv_download.value.suggested_filename == "Jane Doe CV.pdf"
     assert Path(cv_download.value.path()).read_bytes() == cv
-    order = orders.accept_request(service_request.pk, coach=coach_user)
+    order = orders.accept_request(service_request.pk, actor=coach_user)
     orders.mark_paid(order.pk, actor=None)
 
     coach.goto(f"/orders/{order.pk}/")

@@ -100,7 +100,7 @@ def test_dispute_notifies_the_other_party_and_staff(paid_order, staff_user, djan
 
 def test_no_email_before_commit(order, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        orders.mark_paid(order.pk)
+        orders.mark_paid(order.pk, actor=None)
     assert mail.outbox == []
     assert len(callbacks) == 4  # for each of the two people told: their email and their bell's live count
 

@@ -31,7 +31,7 @@ def test_two_coaches_racing_for_one_open_request_make_one_order(client_user, coa
 
         try:
             barrier.wait(timeout=10)
-            outcomes[coach.email] = services.accept_request(service_request.pk, coach=coach)
+            outcomes[coach.email] = services.accept_request(service_request.pk, actor=coach)
         except InvalidState as exc:
             outcomes[coach.email] = exc
         finally:

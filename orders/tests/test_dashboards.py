@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 def _grow(client_user, coach_user, n):
     for _ in range(n):
         order = make_order(client=client_user, coach=coach_user)
-        services.mark_paid(order.pk)
+        services.mark_paid(order.pk, actor=None)
         ServiceRequestFactory(client=client_user, coach=coach_user.coach_profile)
         ServiceRequestFactory(client=client_user, coach=None)
 

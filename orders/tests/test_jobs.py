@@ -18,7 +18,7 @@ def _days_ago(n):
 
 def test_silent_delivery_completes_after_n_days_once(order, settings):
     settings.ORDER_AUTO_COMPLETE_DAYS = 7
-    services.mark_paid(order.pk)
+    services.mark_paid(order.pk, actor=None)
     services.deliver(order.pk, actor=order.coach)
     Order.objects.filter(pk=order.pk).update(delivered_at=_days_ago(8))
     assert tasks.auto_complete_silent_deliveries.delay().get() == 1
@@ -31,7 +31,7 @@ def test_silent_delivery_completes_after_n_days_once(order, settings):
 
 
 def test_recent_delivery_is_left_alone(order):
-    services.mark_paid(order.pk)
+    services.mark_paid(order.pk, actor=None)
     services.deliver(order.pk, actor=order.coach)
     assert tasks.auto_complete_silent_deliveries.delay().get() == 0
     order.refresh_from_db()
@@ -51,7 +51,7 @@ def test_overdue_order_escalates_to_coach_and_staff_once(paid_order, staff_user)
 
 
 def test_orders_on_time_or_delivered_are_not_escalated(order):
-    services.mark_paid(order.pk)
+    services.mark_paid(order.pk, actor=None)
     assert tasks.escalate_overdue_orders.delay().get() == 0  # deadline in the future
     services.deliver(order.pk, actor=order.coach)
     Order.objects.filter(pk=order.pk).update(deadline=timezone.localdate() - datetime.timedelta(days=2))

@@ -18,12 +18,12 @@ def _state(order):
 
 
 def _delivered(order):
-    services.mark_paid(order.pk)
+    services.mark_paid(order.pk, actor=None)
     return services.deliver(order.pk, actor=order.coach, note="Here it is")
 
 
 def _disputed(order):
-    services.mark_paid(order.pk)
+    services.mark_paid(order.pk, actor=None)
     return services.open_dispute(order.pk, actor=order.client, reason="Not what we agreed")
 
 
@@ -32,7 +32,7 @@ def _disputed(order):
 
 def test_coach_accepts_request_and_order_is_created(client_user, coach_user):
     service_request = ServiceRequestFactory(client=client_user, coach=coach_user.coach_profile)
-    order = services.accept_request(service_request.pk, coach=coach_user)
+    order = services.accept_request(service_request.pk, actor=coach_user)
     service_request.refresh_from_db()
     assert service_request.status == RequestStatus.ACCEPTED
     assert order.status == OrderStatus.PENDING
@@ -43,7 +43,7 @@ def test_coach_accepts_request_and_order_is_created(client_user, coach_user):
 def test_other_coach_cannot_accept_request_addressed_to_someone_else(client_user, coach_user, other_coach):
     service_request = ServiceRequestFactory(client=client_user, coach=coach_user.coach_profile)
     with pytest.raises(NotPermitted):
-        services.accept_request(service_request.pk, coach=other_coach)
+        services.accept_request(service_request.pk, actor=other_coach)
     service_request.refresh_from_db()
     assert service_request.status == RequestStatus.PENDING
     assert not Order.objects.exists()
@@ -52,7 +52,7 @@ def test_other_coach_cannot_accept_request_addressed_to_someone_else(client_user
 def test_client_cannot_accept_a_request(client_user, coach_user):
     service_request = ServiceRequestFactory(client=client_user, coach=coach_user.coach_profile)
     with pytest.raises(NotPermitted):
-        services.accept_request(service_request.pk, coach=client_user)
+        services.accept_request(service_request.pk, actor=client_user)
     assert not Order.objects.exists()
 
 
@@ -61,17 +61,17 @@ def test_accepting_a_request_no_longer_pending_is_refused(client_user, coach_use
         client=client_user, coach=coach_user.coach_profile, status=RequestStatus.WITHDRAWN
     )
     with pytest.raises(InvalidState, match="withdrawn"):
-        services.accept_request(service_request.pk, coach=coach_user)
+        services.accept_request(service_request.pk, actor=coach_user)
     assert not Order.objects.exists()
 
 
 def test_open_request_taken_once(client_user, coach_user, other_coach):
     service_request = ServiceRequestFactory(client=client_user, coach=None)
-    order = services.accept_request(service_request.pk, coach=coach_user)
+    order = services.accept_request(service_request.pk, actor=coach_user)
     assert order.coach == coach_user
     assert order.amount_minor == coach_user.coach_profile.services.get().price_minor
     with pytest.raises(InvalidState, match="already been taken"):
-        services.accept_request(service_request.pk, coach=other_coach)
+        services.accept_request(service_request.pk, actor=other_coach)
     assert Order.objects.count() == 1
 
 
@@ -105,7 +105,7 @@ def test_parties_cannot_mark_their_own_order_paid(order, who):
 def test_paid_order_cannot_be_paid_again(paid_order):
     before = _state(paid_order)
     with pytest.raises(InvalidState):
-        services.mark_paid(paid_order.pk)
+        services.mark_paid(paid_order.pk, actor=None)
     assert _state(paid_order) == before
 
 

@@ -59,7 +59,7 @@ def test_order_list_query_count_does_not_grow(client, client_user, coach_user, d
 
 
 def test_detail_query_count_does_not_grow_with_history(client, order, django_assert_max_num_queries):
-    services.mark_paid(order.pk)
+    services.mark_paid(order.pk, actor=None)
     services.deliver(order.pk, actor=order.coach, note="v1")
     client.force_login(order.client)
     with django_assert_max_num_queries(25) as few:
@@ -80,7 +80,7 @@ def test_someone_elses_order_is_404(client, order, other_client, other_coach):
 
 
 def test_staff_can_open_any_order_and_are_pointed_to_the_console(client, order, staff_user):
-    services.mark_paid(order.pk)
+    services.mark_paid(order.pk, actor=None)
     services.open_dispute(order.pk, actor=order.client, reason="The coach went silent")
     client.force_login(staff_user)
     html = client.get(f"/orders/{order.pk}/").content.decode()
@@ -96,7 +96,7 @@ def test_anonymous_is_sent_to_login(client, order):
 def test_page_shows_only_the_viewers_actions(client, order):
     client.force_login(order.client)
     assert _actions(client.get(f"/orders/{order.pk}/").content.decode()) == {"cancel"}
-    services.mark_paid(order.pk)
+    services.mark_paid(order.pk, actor=None)
     client.force_login(order.coach)
     assert _actions(client.get(f"/orders/{order.pk}/").content.decode()) == {"deliver", "open_dispute"}
     services.deliver(order.pk, actor=order.coach)
@@ -110,7 +110,7 @@ def test_page_shows_only_the_viewers_actions(client, order):
 
 
 def test_timeline_lists_every_event(client, order):
-    services.mark_paid(order.pk, note="Paid by card")
+    services.mark_paid(order.pk, note="Paid by card", actor=None)
     services.deliver(order.pk, actor=order.coach, note="First version attached")
     client.force_login(order.client)
     html = client.get(f"/orders/{order.pk}/").content.decode()
@@ -121,7 +121,7 @@ def test_timeline_lists_every_event(client, order):
 
 
 def test_full_flow_through_the_post_views(csrf_client, order):
-    services.mark_paid(order.pk)
+    services.mark_paid(order.pk, actor=None)
     csrf_client.force_login(order.coach)
     csrf_client.get(f"/orders/{order.pk}/")
     token = csrf_client.cookies["csrftoken"].value
@@ -161,7 +161,7 @@ def test_action_without_csrf_token_is_refused(csrf_client, order):
     ],
 )
 def test_wrong_actor_gets_403_and_nothing_changes(client, order, url, who, data):
-    services.mark_paid(order.pk)
+    services.mark_paid(order.pk, actor=None)
     services.deliver(order.pk, actor=order.coach)
     if url == "deliver":
         services.request_revision(order.pk, actor=order.client, note="again please")
@@ -200,7 +200,7 @@ def test_cancel_after_payment_is_409(client, paid_order):
 
 
 def test_revision_and_dispute_need_a_note(client, order):
-    services.mark_paid(order.pk)
+    services.mark_paid(order.pk, actor=None)
     services.deliver(order.pk, actor=order.coach)
     client.force_login(order.client)
     assert client.post(f"/orders/{order.pk}/revision/", {"note": ""}).status_code == 400

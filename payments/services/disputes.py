@@ -54,7 +54,8 @@ def resolve_dispute(order: Order, *, actor, refund_minor: int, note: str, ip_add
         refundable = refundable_minor(payment) if payment else 0
         if refund_minor > refundable:
             raise DomainError(f"At most {format_money(refundable, locked.currency)} can be refunded on this order.")
-        _claim_resolution(locked)
+        _check_no_live_claim(locked)
+        order_services.claim_resolution(locked.pk, actor=actor)
     full = refund_minor > 0 and refund_minor == refundable
     if refund_minor:
         try:
@@ -67,7 +68,7 @@ def resolve_dispute(order: Order, *, actor, refund_minor: int, note: str, ip_add
             )
         except Exception:
             # Nothing reached the provider (or it refused): the dispute is open to resolve again.
-            Order.objects.filter(pk=locked.pk).update(resolution_claimed_at=None)
+            order_services.release_resolution(locked.pk, actor=actor)
             raise
     with transaction.atomic():
         result = order_services.resolve_dispute(locked.pk, actor=actor, release=not full, note=note)
@@ -86,8 +87,8 @@ def resolve_dispute(order: Order, *, actor, refund_minor: int, note: str, ip_add
     return result
 
 
-def _claim_resolution(order: Order) -> None:
-    """Mark the (locked) disputed order as being resolved, or refuse: someone else is resolving it.
+def _check_no_live_claim(order: Order) -> None:
+    """Refuse to resolve the (locked) disputed order if someone else is resolving it.
 
     A claim older than RESOLUTION_CLAIM_TIMEOUT belongs to a resolver that died mid-way; it may be
     taken over only when that resolver sent no refund (else the outcome is already half decided).
@@ -104,5 +105,3 @@ def _claim_resolution(order: Order) -> None:
                 "An earlier resolution of this dispute sent a refund and did not finish. Check the refund "
                 "with the provider before settling the order."
             )
-    order.resolution_claimed_at = now
-    order.save(update_fields=["resolution_claimed_at", "updated_at"])

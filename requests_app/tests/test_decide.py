@@ -65,7 +65,7 @@ def test_client_withdraws_a_pending_request(csrf_client, client_user, addressed,
 def test_withdrawing_an_accepted_request_is_409(client, client_user, coach_user, addressed):
     from orders.services import accept_request
 
-    accept_request(addressed.pk, coach=coach_user)
+    accept_request(addressed.pk, actor=coach_user)
     client.force_login(client_user)
     response = client.post(f"/requests/{addressed.pk}/withdraw/")
     assert response.status_code == 409

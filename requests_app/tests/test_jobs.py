@@ -53,7 +53,7 @@ def test_expired_request_cannot_be_accepted(client_user, coach_user):
     overdue = ServiceRequestFactory(client=client_user, coach=coach_user.coach_profile, expires_at=_hours(-1))
     tasks.expire_requests.delay().get()
     with pytest.raises(InvalidState, match="expired"):
-        accept_request(overdue.pk, coach=coach_user)
+        accept_request(overdue.pk, actor=coach_user)
 
 
 def test_beat_schedule_lists_every_marketplace_job(settings):

@@ -234,7 +234,7 @@ class Command(BaseCommand):
         def new_order(client, coach, service_type=None):
             service_request = new_request(client, coach, service_type)
             counts["orders"] += 1
-            return orders.accept_request(service_request.pk, coach=coach)
+            return orders.accept_request(service_request.pk, actor=coach)
 
         def pay(order):
             """Pay through the built-in test provider, so charges, fees and coach earnings are real rows."""
@@ -253,11 +253,11 @@ class Command(BaseCommand):
                 orders.deliver(order.pk, actor=coach, note="Revised as discussed.")
             orders.accept_delivery(order.pk, actor=client)
             review = orders.submit_review(
-                order.pk, client=client, rating=rating, comment=rng.choice(REVIEW_COMMENTS[rating])
+                order.pk, actor=client, rating=rating, comment=rng.choice(REVIEW_COMMENTS[rating])
             )
             counts["reviews"] += 1
             if rng.random() < 0.4:
-                orders.reply_to_review(review.pk, coach=coach, reply=rng.choice(REPLIES))
+                orders.reply_to_review(review.pk, actor=coach, reply=rng.choice(REPLIES))
             self._backdate(order, days=days_ago, answer_hours=rng.uniform(0.5, 30))
 
         # The main demo client and coach: one order in every state, so their dashboards are full.
