@@ -202,10 +202,6 @@ class Filters:
     sort: str = DEFAULT_SORT
     notices: list[str] = field(default_factory=list)
 
-    @property
-    def is_filtered(self) -> bool:
-        return bool(self.active())
-
     def params(self) -> dict[str, str]:
         """The valid filters as URL parameters (what pagination and sharing links carry)."""
         values = {

@@ -209,7 +209,8 @@ class ThreadConsumer(_JsonSocket):
             thread, sender=self.user, body=body, attachments=attachments, client_token=token
         )
         # A fresh save carries its payload; a resend returns the stored message.
-        return getattr(message, "payload", None) or realtime.message_data(message)
+        payload = getattr(message, "payload", None) or realtime.message_data(message, viewer_id=self.user.pk)
+        return realtime.as_seen_by(payload, self.user.pk)
 
     async def on_read(self, data: dict) -> None:
         message_id = data.get("message_id")
@@ -237,7 +238,7 @@ class ThreadConsumer(_JsonSocket):
     # --- Channel layer events ------------------------------------------------------------
 
     async def chat_message(self, event):
-        await self.send_json({"type": "message:new", "message": event["message"]})
+        await self.send_json({"type": "message:new", "message": realtime.as_seen_by(event["message"], self.user.pk)})
 
     async def chat_read(self, event):
         await self.send_json({"type": "message:read", "user_id": event["user_id"], "message_id": event["message_id"]})

@@ -10,6 +10,7 @@ import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import urlize
 from django.utils.safestring import SafeString, mark_safe
@@ -67,23 +68,55 @@ def attachment_data(message, asset) -> dict:
     }
 
 
-def message_data(message, attachments=None) -> dict:
-    """The JSON form of a message (websocket events and the ?after= catch-up endpoint)."""
+def message_html(message, attachments, *, viewer_id: int | None, other_read_up_to: int = 0) -> str:
+    """The message as the viewer's page shows it, from the one template the thread page uses too."""
+    return render_to_string(
+        "messaging/partials/message.html",
+        {
+            "m": message,
+            "assets": attachments,
+            "user": {"pk": viewer_id} if viewer_id is not None else None,
+            "other_read_up_to": other_read_up_to,
+        },
+    )
+
+
+def message_data(message, attachments=None, *, viewer_id: int | None = None, other_read_up_to: int = 0) -> dict:
+    """The JSON form of a message (websocket events and the ?after= catch-up endpoint).
+
+    With `viewer_id` it carries `html`, the message as that viewer sees it. Without it (a broadcast
+    to everyone on the thread) it carries both forms, the sender's and everyone else's, and each
+    receiver keeps its own with `as_seen_by`: no template is rendered after the commit.
+    """
     sender = message.sender
     if attachments is None:
-        attachments = message.attachments.all()
-    return {
+        attachments = list(message.attachments.all())
+    data = {
         "id": message.pk,
         "thread": message.thread_id,
         "sender_id": message.sender_id,
         "sender_name": sender.display_name,
         "is_moderator": message.is_moderator,
         "body": message.body,
-        "body_html": str(render_body(message.body)),
         "created_at": message.created_at.isoformat(),
         "client_token": message.client_token,
         "attachments": [attachment_data(message, a) for a in attachments],
     }
+    if viewer_id is not None:
+        data["html"] = message_html(message, attachments, viewer_id=viewer_id, other_read_up_to=other_read_up_to)
+    else:
+        data["html_by_sender"] = message_html(message, attachments, viewer_id=message.sender_id)
+        data["html_by_others"] = message_html(message, attachments, viewer_id=None)
+    return data
+
+
+def as_seen_by(data: dict, viewer_id: int) -> dict:
+    """A broadcast payload (both forms of the message) narrowed to what one viewer's page inserts."""
+    if "html" in data:
+        return data
+    seen = {key: value for key, value in data.items() if key not in ("html_by_sender", "html_by_others")}
+    seen["html"] = data["html_by_sender"] if viewer_id == data["sender_id"] else data["html_by_others"]
+    return seen
 
 
 def _send(*pushes: tuple[str, dict]) -> None:

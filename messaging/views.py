@@ -111,13 +111,9 @@ def thread_messages(request, thread_id: int):
         rows = list(queryset.filter(pk__gt=after or 0).order_by("id")[: CATCH_UP_LIMIT + 1])
         has_more = len(rows) > CATCH_UP_LIMIT
         rows = rows[:CATCH_UP_LIMIT]
-    return JsonResponse(
-        {
-            "messages": [realtime.message_data(m) for m in rows],
-            "has_more": has_more,
-            "other_read_up_to": services.other_party_read_up_to(thread, request.user),
-        }
-    )
+    other_read_up_to = services.other_party_read_up_to(thread, request.user)
+    messages = [realtime.message_data(m, viewer_id=request.user.pk, other_read_up_to=other_read_up_to) for m in rows]
+    return JsonResponse({"messages": messages, "has_more": has_more, "other_read_up_to": other_read_up_to})
 
 
 def _post_message(request, thread):
@@ -149,8 +145,8 @@ def _post_message(request, thread):
             return JsonResponse({"error": message_text}, status=status)
         return _render_thread(request, thread, form=form, status=status, error=message_text)
     if json_reply:
-        data = getattr(message, "payload", None) or realtime.message_data(message)
-        return JsonResponse({"message": data}, status=201)
+        data = getattr(message, "payload", None) or realtime.message_data(message, viewer_id=request.user.pk)
+        return JsonResponse({"message": realtime.as_seen_by(data, request.user.pk)}, status=201)
     return redirect(reverse("messaging:detail", args=[thread.pk]) + f"#m{message.pk}")
 
 

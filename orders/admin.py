@@ -116,7 +116,7 @@ class OrderAdmin(ConsoleAdmin):
     def links(self, obj):
         return join_links(
             *self.extra_links(obj),
-            format_html('<a href="/orders/{}/">order page</a>', obj.pk),
+            format_html('<a href="{}">order page</a>', reverse("orders:detail", args=[obj.pk])),
             changelist_link("payments.payment", "payments", order__id__exact=obj.pk),
             format_html('<a href="{}?order={}">ledger</a>', reverse("adminpanel:transactions"), obj.pk),
             changelist_link("messaging.messagethread", "chat", order__id__exact=obj.pk),

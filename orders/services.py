@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Avg, Count
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
@@ -156,7 +157,7 @@ _MESSAGES = {
 
 def _notify_parties(order: Order, name: str, actor) -> None:
     text = _MESSAGES[name].format(id=order.pk, title=order.title)
-    link = f"/orders/{order.pk}/"
+    link = reverse("orders:detail", args=[order.pk])
     for user in (order.client, order.coach):
         if actor is None or user.pk != actor.pk:
             context = {
@@ -173,7 +174,13 @@ def _notify_parties(order: Order, name: str, actor) -> None:
 
 def _notify_staff(order: Order, kind: str, text: str) -> None:
     for staff in User.objects.filter(is_staff=True, is_active=True, account_status="active"):
-        notify(staff, kind, text, link=f"/admin/orders/order/{order.pk}/change/", context={"order_id": order.pk})
+        notify(
+            staff,
+            kind,
+            text,
+            link=reverse("admin:orders_order_change", args=[order.pk]),
+            context={"order_id": order.pk},
+        )
 
 
 # --- Creating an order ------------------------------------------------------------------
@@ -225,7 +232,7 @@ def accept_request(request_id: int, *, actor: User) -> Order:
             service_request.client,
             "request_accepted",
             f"{coach.display_name} accepted your request “{order.title}”. Pay to start the work.",
-            link=f"/orders/{order.pk}/",
+            link=reverse("orders:detail", args=[order.pk]),
             context={"order_id": order.pk},
         )
         transaction.on_commit(lambda: recompute_response_time(profile))
@@ -346,7 +353,7 @@ def escalate_overdue_orders(now: datetime | None = None) -> int:
             order.coach,
             "order_overdue",
             f"Order #{order.pk} “{order.title}” is past its deadline. Deliver it or talk to your client.",
-            link=f"/orders/{order.pk}/",
+            link=reverse("orders:detail", args=[order.pk]),
             context={"order_id": order.pk},
         )
         _notify_staff(
@@ -405,7 +412,7 @@ def submit_review(order_id: int, *, actor: User, rating: int, comment: str = "")
             order.coach,
             "review_received",
             f"{client.display_name} left a {rating}-star review on order #{order.pk} “{order.title}”.",
-            link=f"/orders/{order.pk}/",
+            link=reverse("orders:detail", args=[order.pk]),
             context={"order_id": order.pk, "rating": rating},
         )
     return review
@@ -430,7 +437,7 @@ def reply_to_review(review_id: int, *, actor: User, reply: str) -> Review:
             review.client,
             "review_reply",
             f"{coach.display_name} replied to your review of order #{review.order_id}.",
-            link=f"/orders/{review.order_id}/",
+            link=reverse("orders:detail", args=[review.order_id]),
         )
     return review
 

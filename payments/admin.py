@@ -79,7 +79,7 @@ class PaymentAdmin(ConsoleAdmin):
 
     @admin.display(description="Order", ordering="order")
     def order_link(self, obj):
-        return format_html('<a href="/orders/{}/">#{}</a>', obj.order_id, obj.order_id)
+        return format_html('<a href="{}">#{}</a>', reverse("orders:detail", args=[obj.order_id]), obj.order_id)
 
     @admin.display(description="Amount", ordering="amount_minor")
     def amount(self, obj):

@@ -1,6 +1,7 @@
 """Celery beat job for payments (scheduled in settings.CELERY_BEAT_SCHEDULE); safe to run twice."""
 
 from celery import shared_task
+from django.urls import reverse
 
 from . import ledger, services
 
@@ -14,6 +15,6 @@ def reconcile_ledger() -> int:
         services.alert_staff(
             "ledger_mismatch",
             f"The ledger does not reconcile: {len(problems)} problem(s). {listed}",
-            link="/admin/payments/ledgerentry/",
+            link=reverse("admin:payments_ledgerentry_changelist"),
         )
     return len(problems)

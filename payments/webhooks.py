@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from core.money import format_money
@@ -111,7 +112,7 @@ def process_event(event_pk: int) -> WebhookEvent:
                     "webhook_failed",
                     f"A {event.get_provider_display()} webhook ({event.event_type}, {event.event_id}) failed: "
                     f"{event.error[:200]}",
-                    link=f"/admin/payments/webhookevent/{event.pk}/change/",
+                    link=reverse("admin:payments_webhookevent_change", args=[event.pk]),
                 )
             return event
         event.status = result.status

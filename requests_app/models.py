@@ -85,10 +85,6 @@ class ServiceRequest(TimeStampedModel):
     def __str__(self) -> str:
         return self.title
 
-    @property
-    def is_open(self) -> bool:
-        return self.coach_id is None
-
 
 class RequestDecline(TimeStampedModel):
     """A coach passing on an open request: it disappears from their list, not from others'."""

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Min
+from django.urls import reverse
 from django.utils import timezone
 
 from coaches.models import CoachProfile, CoachService
@@ -25,7 +26,7 @@ from .models import RequestDecline, RequestStatus, ServiceRequest
 
 
 def _request_link(service_request: ServiceRequest) -> str:
-    return f"/requests/{service_request.pk}/"
+    return reverse("requests_app:detail", args=[service_request.pk])
 
 
 def bookable_service(coach_profile: CoachProfile, service_type: str) -> CoachService:

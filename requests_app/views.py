@@ -133,7 +133,7 @@ def available(request):
     profile = getattr(request.user, "coach_profile", None)
     if profile is None:
         messages.info(request, "Set up your coach profile and services first: requests follow what you offer.")
-        return redirect("/coaches/me/profile/")
+        return redirect("coaches:edit_profile")
     page = Paginator(available_for(profile), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "requests_app/available.html", {"page": page, "profile": profile})
 

@@ -47,7 +47,7 @@ def test_json_post_answers_201_with_the_message(client, thread, coach_user):
     assert response.status_code == 201
     data = response.json()["message"]
     assert data["sender_id"] == coach_user.pk
-    assert 'rel="nofollow noopener noreferrer"' in data["body_html"]
+    assert 'rel="nofollow noopener noreferrer"' in data["html"]
 
 
 def test_empty_message_is_refused_with_the_form_kept(client, thread, client_user):

@@ -154,7 +154,9 @@ def test_catch_up_returns_messages_after_an_id(client, thread, client_user, coac
     client.force_login(client_user)
     data = client.get(reverse("messaging:messages", args=[thread.pk]) + f"?after={first.pk}").json()
     assert [m["id"] for m in data["messages"]] == [second.pk]
-    assert data["messages"][0]["body_html"] == "two &lt;b&gt;bold&lt;/b&gt;"
+    html = data["messages"][0]["html"]
+    assert '<div class="chat-text">two &lt;b&gt;bold&lt;/b&gt;</div>' in html
+    assert "chat-theirs" in html and coach_user.display_name in html  # as the client sees it
     assert data["has_more"] is False
     bad = client.get(reverse("messaging:messages", args=[thread.pk]) + "?after=abc")
     assert bad.status_code == 400
@@ -200,3 +202,16 @@ def test_an_empty_conversation_of_a_finished_order_does_not_invite_a_greeting(cl
     assert "Say hello" in open_order
     assert "Say hello" not in listing and "No messages." in listing
     assert "Introduce yourself" not in conversation and "No messages were exchanged" in conversation
+
+
+def test_thread_page_and_json_insert_the_same_markup_for_each_viewer(client, thread, client_user, coach_user):
+    """The page and chat.js show a message from one template, so the two can never drift apart."""
+    sent = services.send_message(thread, sender=coach_user, body="Markup from one place https://example.com")
+    for viewer, mine in ((coach_user, True), (client_user, False)):
+        client.force_login(viewer)
+        page = client.get(reverse("messaging:detail", args=[thread.pk])).content.decode()
+        data = client.get(reverse("messaging:messages", args=[thread.pk]) + "?after=0").json()
+        [html] = [m["html"] for m in data["messages"] if m["id"] == sent.pk]
+        assert html in page
+        assert ("chat-mine" in html and ">You<" in html and "Sent" in html) is mine
+        assert ("chat-theirs" in html and coach_user.display_name in html) is not mine

@@ -7,6 +7,7 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.urls import reverse
 
 from accounts.models import User
 from notifications.services import notify
@@ -54,4 +55,4 @@ def alert_staff(kind: str, text: str, *, link: str = "") -> None:
 
 
 def admin_link(payment: Payment) -> str:
-    return f"/admin/payments/payment/{payment.pk}/change/"
+    return reverse("admin:payments_payment_change", args=[payment.pk])

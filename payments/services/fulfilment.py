@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import record as audit
@@ -129,7 +130,7 @@ def mark_failed(payment_id: int, *, reason: str) -> bool:
             payment.client,
             "payment_failed",
             f"Your payment for order #{payment.order_id} did not go through: {reason[:200]}. You can try again.",
-            link=f"/orders/{payment.order_id}/",
+            link=reverse("orders:detail", args=[payment.order_id]),
         )
         return True
 

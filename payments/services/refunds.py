@@ -7,6 +7,7 @@ import logging
 
 from django.db import transaction
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import record as audit
@@ -195,7 +196,7 @@ def record_provider_refund(
             payment.client,
             "payment_refunded",
             f"{format_money(amount, payment.currency)} was refunded for order #{payment.order_id}.",
-            link="/payments/receipts/",
+            link=reverse("payments:receipts"),
         )
         return "recorded"
 

@@ -1,8 +1,6 @@
-"""Small display helpers shared by the request, order and dashboard pages."""
+"""Small display helpers shared by the request, order and dashboard pages (status badges, stars)."""
 
 from django import template
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.utils.html import format_html, format_html_join
 
 register = template.Library()
@@ -54,47 +52,3 @@ def stars(rating):
         f"{value:g}",
         format_html_join("", '<i class="bi {}" aria-hidden="true"></i>', icons),
     )
-
-
-@register.simple_tag(takes_context=True)
-def include_optional(context, name: str):
-    """Render a partial another app owns if it exists yet, else nothing (an include point that tolerates absence).
-
-    Rendered in the page's own context, as {% include %} does: a fresh render would run every
-    context processor (and their queries) again for each partial.
-    """
-    try:
-        partial = get_template(name)
-    except TemplateDoesNotExist:
-        return ""
-    with context.push():
-        return partial.template.render(context)
-
-
-_EVENT_LABELS = {
-    ("pending", "in_progress"): ("Payment received, work started", "bi-credit-card"),
-    ("delivered", "in_progress"): ("Revision requested", "bi-arrow-repeat"),
-    ("in_progress", "delivered"): ("Delivered", "bi-box-seam"),
-    ("delivered", "completed"): ("Delivery accepted, order complete", "bi-check2-circle"),
-    ("disputed", "completed"): ("Dispute resolved: payment released", "bi-shield-check"),
-    ("disputed", "cancelled"): ("Dispute resolved: refunded", "bi-shield-check"),
-    ("pending", "cancelled"): ("Cancelled", "bi-x-circle"),
-    ("in_progress", "disputed"): ("Dispute opened", "bi-exclamation-octagon"),
-    ("delivered", "disputed"): ("Dispute opened", "bi-exclamation-octagon"),
-}
-_KIND_LABELS = {
-    "created": ("Request accepted, order created", "bi-check2-square"),
-    "escalated": ("Past its deadline: escalated to our team", "bi-alarm"),
-    "review": ("Review left", "bi-star"),
-}
-
-
-@register.simple_tag
-def event_label(event):
-    """(label, icon) of a timeline row, as a small dict for the template."""
-    label, icon = _KIND_LABELS.get(event.kind) or _EVENT_LABELS.get(
-        (event.from_status, event.to_status), (event.to_status.replace("_", " ").capitalize(), "bi-dot")
-    )
-    if event.kind == "status" and event.actor_id is None and event.to_status == "completed":
-        label = "Completed automatically"
-    return {"label": label, "icon": icon}

@@ -21,7 +21,10 @@
   var errorBox = document.getElementById("chat-error");
   var typingBox = document.getElementById("chat-typing");
   var connBadge = document.getElementById("chat-connection");
-  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  var pendingTemplate = document.getElementById("chat-pending-template");
+  var statusTemplates = {
+    sent: document.getElementById("chat-status-sent"), read: document.getElementById("chat-status-read"),
+  };
   var TYPING_SEND_EVERY = 3000;
   var TYPING_SHOW_FOR = 5000;
 
@@ -37,38 +40,18 @@
 
   // --- helpers ------------------------------------------------------------------------
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-
-  function pad(n) { return n < 10 ? "0" + n : String(n); }
-
-  function formatTime(iso) {
-    var d = new Date(iso);
-    return d.getUTCDate() + " " + MONTHS[d.getUTCMonth()] + ", " + pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
-  }
-
-  function formatSize(bytes) {
-    if (bytes < 1024) return bytes + " bytes";
-    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
-    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
-  }
+  var el = window.EliteDom.el;
+  var fragment = window.EliteDom.fragment;
 
   function newToken() {
     if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID().replace(/-/g, "");
     var bytes = new Uint8Array(16);
     window.crypto.getRandomValues(bytes);
-    return Array.prototype.map.call(bytes, function (b) { return pad16(b); }).join("");
+    return Array.prototype.map.call(bytes, pad16).join("");
   }
   function pad16(b) { return (b < 16 ? "0" : "") + b.toString(16); }
 
-  function csrfToken() {
-    var input = form ? form.querySelector("input[name=csrfmiddlewaretoken]") : null;
-    return input ? input.value : "";
-  }
+  function csrfToken() { return window.EliteDom.csrfToken(form); }
 
   function showError(text) {
     if (!errorBox) return;
@@ -89,83 +72,18 @@
 
   function scrollToBottom() { log.scrollTop = log.scrollHeight; }
 
-  // --- rendering ------------------------------------------------------------------------
+  // --- rendering: every node comes from the server's messaging/partials templates ---------
 
-  function statusNode(id) {
-    var span = el("span", "chat-status");
-    span.setAttribute("data-status", "");
-    var read = id && id <= otherRead;
-    var icon = el("i", "bi " + (id ? (read ? "bi-check2-all" : "bi-check2") : "bi-clock"));
-    icon.setAttribute("aria-hidden", "true");
-    span.append(icon, " " + (id ? (read ? "Read" : "Sent") : "Sending…"));
-    return span;
-  }
-
-  function renderMessage(m) {
-    var mine = m.sender_id === me;
-    var wrap = el("div", "chat-msg " + (mine ? "chat-mine" : "chat-theirs"));
-    wrap.id = "m" + m.id;
-    wrap.dataset.messageId = m.id;
-    wrap.dataset.senderId = m.sender_id;
-    if (m.client_token) wrap.dataset.clientToken = m.client_token;
-    var bubble = el("div", "chat-bubble");
-    var meta = el("div", "chat-meta small");
-    meta.append(el("span", "fw-semibold", mine ? "You" : m.sender_name));
-    if (m.is_moderator) meta.append(el("span", "badge text-bg-warning ms-1", "Moderator"));
-    bubble.append(meta);
-    if (m.body) {
-      var text = el("div", "chat-text");
-      text.innerHTML = m.body_html; // escaped by the server (urlize with autoescape); only links are markup
-      bubble.append(text);
-    }
-    if (m.attachments && m.attachments.length) {
-      var list = el("ul", "list-unstyled chat-attachments mb-0 mt-1");
-      m.attachments.forEach(function (a) {
-        var li = el("li");
-        li.dataset.attachmentId = a.id;
-        li.dataset.scan = a.status;
-        var clip = el("i", "bi bi-paperclip");
-        clip.setAttribute("aria-hidden", "true");
-        li.append(clip, " ");
-        if (a.url) {
-          var link = el("a", "", a.name);
-          link.href = a.url;
-          link.rel = "noopener";
-          li.append(link);
-        } else {
-          li.append(a.name);
-        }
-        var info = formatSize(a.size) + (a.url ? "" : ", " + a.status_label.toLowerCase());
-        var infoNode = el("span", "small text-body-secondary", "(" + info + ")");
-        infoNode.setAttribute("data-attachment-info", "");
-        li.append(" ", infoNode);
-        list.append(li);
-      });
-      bubble.append(list);
-    }
-    var foot = el("div", "chat-foot small");
-    var time = el("time", "", formatTime(m.created_at));
-    time.setAttribute("datetime", m.created_at);
-    foot.append(time);
-    if (mine) foot.append(" ", statusNode(m.id));
-    bubble.append(foot);
-    wrap.append(bubble);
-    return wrap;
-  }
+  function renderMessage(m) { return fragment(m.html); }
 
   function renderPending(token, body) {
-    var wrap = el("div", "chat-msg chat-mine chat-pending");
-    wrap.dataset.clientToken = token;
-    var bubble = el("div", "chat-bubble");
-    var meta = el("div", "chat-meta small");
-    meta.append(el("span", "fw-semibold", "You"));
-    bubble.append(meta, el("div", "chat-text", body));
-    var foot = el("div", "chat-foot small");
-    foot.append(statusNode(0));
-    bubble.append(foot);
-    wrap.append(bubble);
-    return wrap;
+    var node = fragment(pendingTemplate);
+    node.dataset.clientToken = token;
+    node.querySelector(".chat-text").textContent = body;
+    return node;
   }
+
+  function statusNode(id) { return fragment(statusTemplates[id <= otherRead ? "read" : "sent"]); }
 
   function pendingNode(token) {
     var nodes = log.querySelectorAll(".chat-pending");

@@ -18,21 +18,8 @@
   var POLL_MS = 2000;
   var POLL_LIMIT = 90;
 
-  function csrfToken(root) {
-    var form = root.closest("form");
-    var input = (form || document).querySelector("input[name=csrfmiddlewaretoken]") ||
-      document.querySelector("input[name=csrfmiddlewaretoken]");
-    if (input) { return input.value; }
-    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) { node.className = className; }
-    if (text !== undefined) { node.textContent = text; }
-    return node;
-  }
+  var csrfToken = window.EliteDom.csrfToken;
+  var el = window.EliteDom.el;
 
   function setBadge(item, status) {
     var badge = item.querySelector("[data-scan-badge]");
