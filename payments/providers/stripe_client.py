@@ -7,6 +7,7 @@ idempotency key, so the SDK's own network retries cannot create a second session
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -137,4 +138,17 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> dict:
         )
     except stripe.SignatureVerificationError as error:
         raise SignatureError(f"Invalid Stripe signature: {error._message}", provider=PROVIDER) from error
+    # The SDK only refuses timestamps too far in the past; one too far ahead is as suspect (a
+    # signature made to be replayed later, or a clock that is wrong), so the tolerance holds both ways.
+    if _signed_at(signature_header) > time.time() + WEBHOOK_TOLERANCE_SECONDS:
+        raise SignatureError("Invalid Stripe signature: the timestamp is in the future.", provider=PROVIDER)
     return parse_event(payload, provider=PROVIDER)
+
+
+def _signed_at(signature_header: str | None) -> int:
+    """The t= of a Stripe-Signature header that verify_header already accepted."""
+    for item in (signature_header or "").split(","):
+        key, _, value = item.partition("=")
+        if key.strip() == "t":
+            return int(value)
+    raise SignatureError("Invalid Stripe signature: no timestamp.", provider=PROVIDER)
