@@ -210,20 +210,32 @@ def capture_order(order_id: str, *, request_id: str) -> dict:
     return first_capture(order)
 
 
-def first_capture(order: dict) -> dict:
+def captures_of(order: dict) -> list[dict]:
+    """Every capture of a PayPal order (Orders v2 body), each as {"id", "status", "amount_minor",
+    "currency", "custom_id", "raw"}."""
+    found = []
     for unit in order.get("purchase_units", []):
         for capture in (unit.get("payments") or {}).get("captures", []):
             amount = capture.get("amount") or {}
             currency = amount.get("currency_code", "")
-            return {
-                "id": capture.get("id", ""),
-                "status": capture.get("status", ""),
-                "amount_minor": from_paypal_value(amount.get("value", "0"), currency),
-                "currency": currency,
-                "custom_id": capture.get("custom_id") or unit.get("custom_id", ""),
-                "raw": order,
-            }
-    raise PaymentProviderError("PayPal's answer holds no capture.", provider=PROVIDER)
+            found.append(
+                {
+                    "id": capture.get("id", ""),
+                    "status": capture.get("status", ""),
+                    "amount_minor": from_paypal_value(amount.get("value", "0"), currency),
+                    "currency": currency,
+                    "custom_id": capture.get("custom_id") or unit.get("custom_id", ""),
+                    "raw": order,
+                }
+            )
+    return found
+
+
+def first_capture(order: dict) -> dict:
+    captures = captures_of(order)
+    if not captures:
+        raise PaymentProviderError("PayPal's answer holds no capture.", provider=PROVIDER)
+    return captures[0]
 
 
 def refund_capture(capture_id: str, *, amount_minor: int, currency: str, request_id: str, note: str = "") -> dict:

@@ -382,6 +382,12 @@ class FakePayPal(_Server):
                         return capture
         return None
 
+    def capture_at_paypal(self, order_id: str) -> dict:
+        """PayPal captures the approved order as if our capture call reached it; returns the capture."""
+        with self.lock:
+            self._route("POST", f"/v2/checkout/orders/{order_id}/capture", {})
+            return self.orders[order_id]["purchase_units"][0]["payments"]["captures"][0]
+
     def approve(self, order_id: str) -> dict:
         with self.lock:
             self.orders[order_id]["status"] = "APPROVED"

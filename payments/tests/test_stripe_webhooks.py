@@ -227,6 +227,7 @@ def test_payment_intent_failure_marks_failed_but_a_later_success_still_pays(fake
         "metadata": {"payment_id": str(payment.pk), "order_id": str(order.pk)},
         "last_payment_error": {"message": "Your card was declined."},
     }
+    fake_stripe.sessions[session_id]["payment_intent"] = "pi_declined"  # Stripe made it for our session
     post_stripe(Client(), stripe_event("payment_intent.payment_failed", intent))
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.FAILED and payment.metadata["failure"] == "Your card was declined"
