@@ -26,7 +26,6 @@ from .errors import (
 )
 
 PROVIDER = "paypal"
-TIMEOUT_SECONDS = 20
 # Headers PayPal sends with every webhook delivery; all are needed to verify it.
 SIGNATURE_HEADERS = {
     "auth_algo": "PAYPAL-AUTH-ALGO",
@@ -75,7 +74,7 @@ def from_paypal_value(value: str, currency: str) -> int:
 
 def _send(method: str, url: str, **kwargs) -> requests.Response:
     try:
-        return _session.request(method, url, timeout=TIMEOUT_SECONDS, **kwargs)
+        return _session.request(method, url, timeout=settings.PAYMENT_PROVIDER_TIMEOUT_SECONDS, **kwargs)
     except requests.RequestException as error:
         raise ProviderUnavailable(f"PayPal is not answering right now ({error.__class__.__name__}).") from error
 
@@ -249,6 +248,10 @@ def refund_capture(capture_id: str, *, amount_minor: int, currency: str, request
         body=body,
         request_id=request_id,
     )
+
+
+def get_refund(refund_id: str) -> dict:
+    return _call("GET", f"/v2/payments/refunds/{requests.utils.quote(refund_id, safe='')}", "show the refund")
 
 
 # --- Webhooks ----------------------------------------------------------------------------------
