@@ -298,6 +298,9 @@ PAYPAL_CLIENT_ID = env("PAYPAL_CLIENT_ID", default="")
 PAYPAL_CLIENT_SECRET = env("PAYPAL_CLIENT_SECRET", default="")
 PAYPAL_WEBHOOK_ID = env("PAYPAL_WEBHOOK_ID", default="")
 PAYPAL_API_BASE = env("PAYPAL_API_BASE", default="https://api-m.sandbox.paypal.com")
+# How long a call to Stripe or PayPal may take before we stop waiting (its outcome is then unknown:
+# payments.tasks.settle_with_providers asks the provider what happened).
+PAYMENT_PROVIDER_TIMEOUT_SECONDS = env.float("PAYMENT_PROVIDER_TIMEOUT_SECONDS", default=20.0)
 # The built-in test provider can never run with DEBUG off.
 TEST_PAYMENTS_ENABLED = DEBUG and env.bool("TEST_PAYMENTS_ENABLED", default=True)
 TEST_PAYMENTS_WEBHOOK_SECRET = env("TEST_PAYMENTS_WEBHOOK_SECRET", default="whsec_test_provider_" + SECRET_KEY[:16])
@@ -428,6 +431,10 @@ CELERY_BEAT_SCHEDULE["messaging-chat-digests"] = {"task": "messaging.tasks.send_
 COACH_DIRECTORY_CACHE_SECONDS = env.int("COACH_DIRECTORY_CACHE_SECONDS", default=60)
 
 # --- payments: nightly ledger reconciliation (alerts staff on any mismatch) ----------
+CELERY_BEAT_SCHEDULE["payments-settle-with-providers"] = {
+    "task": "payments.tasks.settle_with_providers",
+    "schedule": 5 * 60,
+}
 CELERY_BEAT_SCHEDULE["payments-reconcile-ledger"] = {
     "task": "payments.tasks.reconcile_ledger",
     "schedule": env.int("LEDGER_RECONCILE_INTERVAL_SECONDS", default=24 * 60 * 60),

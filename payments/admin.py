@@ -23,19 +23,30 @@ from . import services, webhooks
 from .models import LedgerEntry, Payment, PaymentStatus, Refund, WebhookEvent, WebhookStatus
 
 
+def _refund_progress(refund: Refund) -> str:
+    return refund.progress(refund.payment.get_provider_display())
+
+
 class RefundInline(ReadOnlyInline):
     model = Refund
     fields = (
         "created_at",
-        "amount_minor",
-        "currency",
-        "status",
+        "amount",
+        "progress",
         "provider_refund_id",
         "reason",
         "error",
         "requested_by",
     )
     readonly_fields = fields
+
+    @admin.display(description="Amount")
+    def amount(self, obj):
+        return format_money(obj.amount_minor, obj.currency)
+
+    @admin.display(description="Where it is")
+    def progress(self, obj):
+        return _refund_progress(obj)
 
 
 class LedgerInline(ReadOnlyInline):
@@ -142,10 +153,10 @@ class PaymentAdmin(ConsoleAdmin):
                 else:
                     self.message_user(
                         request,
-                        f"Refund of {format_money(refund.amount_minor, refund.currency)} sent to "
-                        f"{payment.get_provider_display()}; it is recorded when the provider confirms it "
-                        f"(status now: {refund.get_status_display().lower()}).",
-                        messages.SUCCESS,
+                        f"Refund of {format_money(refund.amount_minor, refund.currency)}: "
+                        f"{_refund_progress(refund).lower()}. It is recorded when "
+                        f"{payment.get_provider_display()} confirms it.",
+                        messages.WARNING if refund.answer_lost else messages.SUCCESS,
                     )
                     return redirect("admin:payments_payment_change", payment.pk)
             else:
@@ -226,10 +237,32 @@ class LedgerEntryAdmin(ConsoleAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ConsoleAdmin):
-    list_display = ("created_at", "payment", "amount_minor", "currency", "status", "provider_refund_id", "requested_by")
+    list_display = ("created_at", "payment", "amount", "progress", "provider_refund_id", "requested_by")
     list_filter = ("status",)
     search_fields = ("=payment__id", "provider_refund_id")
     list_select_related = ("payment", "requested_by")
+    actions = ["ask_the_provider"]
+
+    @admin.display(description="Amount", ordering="amount_minor")
+    def amount(self, obj):
+        return format_money(obj.amount_minor, obj.currency)
+
+    @admin.display(description="Where it is", ordering="status")
+    def progress(self, obj):
+        return _refund_progress(obj)
+
+    @admin.action(description="Ask the provider what became of the selected refunds")
+    def ask_the_provider(self, request, queryset):
+        """The console's way to settle a refund whose answer was lost, instead of waiting for the job."""
+        outcomes = []
+        for refund in queryset.select_related("payment").order_by("pk"):
+            try:
+                outcome = services.settle_refund(refund, actor=request.user, ip_address=client_ip(request))
+            except DomainError as error:
+                outcome = error.message
+            refund.refresh_from_db()
+            outcomes.append(f"refund {refund.pk}: {_refund_progress(refund).lower()} ({outcome})")
+        self.message_user(request, "; ".join(outcomes) or "No refund selected.", messages.INFO)
 
 
 # --- Disputes: the order's console page gains the resolution, which moves money ---------------------

@@ -120,7 +120,11 @@ class RefundStatus(models.TextChoices):
 
 class Refund(TimeStampedModel):
     """A refund staff asked for (or one the provider reported). The money moves in the ledger
-    only when the provider confirms it; while requested it still counts against what is refundable."""
+    only when the provider confirms it; while requested it still counts against what is refundable.
+
+    The idempotency key is drawn once, when the row is written, and every send of this refund (the
+    first, a retry after a lost answer, the settling job) uses it, so the provider makes one refund.
+    """
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     amount_minor = models.PositiveIntegerField()
@@ -134,6 +138,8 @@ class Refund(TimeStampedModel):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    idempotency_key = models.CharField(max_length=100, blank=True, help_text="Sent with every send of this refund.")
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When it was last sent to the provider.")
     confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -145,10 +151,26 @@ class Refund(TimeStampedModel):
                 condition=~Q(provider_refund_id=""),
                 name="payments_refund_provider_id_unique",
             ),
+            models.UniqueConstraint(
+                fields=["idempotency_key"], condition=~Q(idempotency_key=""), name="payments_refund_key_unique"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Refund {self.amount_minor} {self.currency} of payment {self.payment_id} ({self.status})"
+
+    @property
+    def answer_lost(self) -> bool:
+        """Sent, but the provider's answer never reached us: its outcome is unknown, not failed."""
+        return self.status == RefundStatus.REQUESTED and self.sent_at is not None and not self.provider_refund_id
+
+    def progress(self, provider_name: str) -> str:
+        """What staff read about where this refund is."""
+        if self.answer_lost:
+            return f"Sent, waiting for {provider_name}'s answer"
+        if self.status == RefundStatus.REQUESTED:
+            return f"Accepted by {provider_name}, waiting for its confirmation"
+        return self.get_status_display()
 
 
 class LedgerEntryType(models.TextChoices):

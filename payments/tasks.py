@@ -18,3 +18,9 @@ def reconcile_ledger() -> int:
             link=reverse("admin:payments_ledgerentry_changelist"),
         )
     return len(problems)
+
+
+@shared_task
+def settle_with_providers() -> dict[str, int]:
+    """Every 5 minutes: ask Stripe/PayPal about refunds and captures whose answer was lost, and settle them."""
+    return services.settle_with_providers()

@@ -117,7 +117,16 @@ def paypal_return(request, order_id: int):
 def paypal_capture(request, order_id: int):
     order = _client_order(request.user, order_id)
     payment = _paypal_payment(request, order, request.POST.get("token", ""))
-    outcome = services.capture_paypal(payment)
+    try:
+        outcome = services.capture_paypal(payment)
+    except ProviderUnavailable:
+        # PayPal may have taken the money: we ask it again shortly (never a second capture).
+        messages.warning(
+            request,
+            "PayPal has not answered yet. If the payment went through we confirm it here within minutes; "
+            "you will not be charged twice.",
+        )
+        return redirect(_done_url(request, payment))
     if outcome == "failed":
         messages.error(request, "PayPal did not accept the payment. You have not been charged; you can try again.")
     return redirect(_done_url(request, payment))

@@ -37,6 +37,17 @@ class EventNotReady(Exception):
     """The event names a payment we cannot find (yet): fail, so the provider retries later."""
 
 
+class UnmatchedEvent(Exception):
+    """The event names one of our payments only in its metadata, not by the provider id we stored on
+    it. Metadata is written by whoever creates the session, so it never counts: the event is
+    recorded as flagged, nothing moves and staff are alerted."""
+
+    def __init__(self, note: str, payment: Payment | None = None):
+        super().__init__(note)
+        self.note = note
+        self.payment = payment
+
+
 @dataclass
 class Result:
     status: str
@@ -102,6 +113,14 @@ def process_event(event_pk: int) -> WebhookEvent:
         try:
             with transaction.atomic():
                 result = handler(event.payload) if handler else Result(WebhookStatus.IGNORED, note="Unhandled type.")
+        except UnmatchedEvent as unmatched:
+            result = Result(WebhookStatus.FLAGGED, unmatched.payment, unmatched.note)
+            services.alert_staff(
+                "webhook_unmatched",
+                f"A {event.get_provider_display()} webhook ({event.event_type}, {event.event_id}) was not "
+                f"applied: {unmatched.note}",
+                link=f"/admin/payments/webhookevent/{event.pk}/change/",
+            )
         except Exception as error:  # any failure is recorded and answered non-2xx
             logger.exception("Webhook %s %s (%s) failed", event.provider, event.event_id, event.event_type)
             event.status = WebhookStatus.FAILED
@@ -157,6 +176,12 @@ def _by_id(provider: str, value) -> Payment | None:
 
 
 def _stripe_payment(obj: dict, *, session_id: str = "", payment_intent: str = "") -> Payment | None:
+    """Our payment whose stored Checkout Session id (or PaymentIntent id) is the event's, or None.
+
+    The event's metadata only tells us which payment it claims; a claim is accepted when Stripe
+    itself says the claimed payment's stored session has this PaymentIntent (an intent event that
+    arrives before the session's completion), and is otherwise refused (UnmatchedEvent).
+    """
     metadata = obj.get("metadata") or {}
     payment = None
     if session_id:
@@ -164,12 +189,34 @@ def _stripe_payment(obj: dict, *, session_id: str = "", payment_intent: str = ""
     if payment is None and payment_intent:
         payment = Payment.objects.filter(provider=Provider.STRIPE, provider_capture_id=payment_intent).first()
     if payment is None and metadata.get("payment_id"):
-        payment = _by_id(Provider.STRIPE, metadata["payment_id"])
-        if payment is None:
-            raise EventNotReady(f"Payment {metadata['payment_id']} named in the event does not exist.")
+        payment = _claimed(Provider.STRIPE, metadata["payment_id"])
+        if not (
+            payment_intent and not payment.provider_capture_id and _stripe_session_intent(payment) == payment_intent
+        ):
+            raise UnmatchedEvent(
+                f"Its {'PaymentIntent' if payment_intent else 'Checkout Session'} is not the one stored on "
+                f"payment {payment.pk}, which only its metadata names.",
+                payment,
+            )
     if payment is not None and metadata.get("order_id") and str(payment.order_id) != str(metadata["order_id"]):
         raise EventNotReady(f"The event's order {metadata['order_id']} is not payment {payment.pk}'s order.")
     return payment
+
+
+def _claimed(provider: str, value) -> Payment:
+    """The payment an event's metadata names. One whose provider id we have not stored yet (the
+    provider answered the create call after sending this event) is not ready: the provider retries."""
+    payment = _by_id(provider, value)
+    if payment is None:
+        raise UnmatchedEvent(f"It names payment {value!r}, which does not exist; none of our stored ids match.")
+    if payment.provider_payment_id.startswith("pending_"):
+        raise EventNotReady(f"Payment {payment.pk} has no provider id stored yet.")
+    return payment
+
+
+def _stripe_session_intent(payment: Payment) -> str:
+    """The PaymentIntent Stripe reports for the Checkout Session stored on `payment`."""
+    return str(stripe_client.retrieve_checkout_session(payment.provider_payment_id).get("payment_intent") or "")
 
 
 def _not_ours(note: str = "Not one of our payments.") -> Result:
@@ -286,11 +333,34 @@ def _paypal_payment_for_capture(capture: dict) -> Payment | None:
     payment = None
     if related:
         payment = Payment.objects.filter(provider=Provider.PAYPAL, provider_payment_id=related).first()
-    if payment is None and capture.get("id"):
-        payment = Payment.objects.filter(provider=Provider.PAYPAL, provider_capture_id=capture["id"]).first()
-    if payment is None and capture.get("custom_id"):
-        payment = _by_id(Provider.PAYPAL, capture["custom_id"])
+    if payment is None:
+        payment = _paypal_payment_holding(str(capture.get("id") or ""), capture.get("custom_id"))
     return payment
+
+
+def _paypal_payment_holding(capture_id: str, custom_id) -> Payment | None:
+    """Our PayPal payment whose stored capture id is `capture_id`, or None.
+
+    A payment named only by custom_id counts when PayPal's own view of the order we stored on it
+    holds this capture (the capture's answer to us was lost or is still on its way); otherwise the
+    event is refused (UnmatchedEvent).
+    """
+    if capture_id:
+        payment = Payment.objects.filter(provider=Provider.PAYPAL, provider_capture_id=capture_id).first()
+        if payment is not None:
+            return payment
+    if not custom_id:
+        return None
+    payment = _claimed(Provider.PAYPAL, custom_id)
+    if capture_id and not payment.provider_capture_id:
+        captures = paypal_client.captures_of(paypal_client.get_order(payment.provider_payment_id))
+        if capture_id in {c["id"] for c in captures}:
+            return payment
+    raise UnmatchedEvent(
+        f"Its capture {capture_id or '(none)'} is not the one stored on payment {payment.pk}, which only its "
+        "custom_id names.",
+        payment,
+    )
 
 
 def _paypal_order_approved(event: dict) -> Result:
@@ -335,11 +405,7 @@ def _paypal_capture_refunded(event: dict) -> Result:
     for link in refund.get("links") or []:
         if link.get("rel") == "up" and "/captures/" in link.get("href", ""):
             capture_id = link["href"].rstrip("/").rsplit("/", 1)[-1]
-    payment = None
-    if capture_id:
-        payment = Payment.objects.filter(provider=Provider.PAYPAL, provider_capture_id=capture_id).first()
-    if payment is None and refund.get("custom_id"):
-        payment = _by_id(Provider.PAYPAL, refund["custom_id"])
+    payment = _paypal_payment_holding(capture_id, refund.get("custom_id"))
     if payment is None:
         raise EventNotReady("The refunded capture's payment is not known yet.")
     amount = refund.get("amount") or {}

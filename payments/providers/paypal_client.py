@@ -26,7 +26,6 @@ from .errors import (
 )
 
 PROVIDER = "paypal"
-TIMEOUT_SECONDS = 20
 # Headers PayPal sends with every webhook delivery; all are needed to verify it.
 SIGNATURE_HEADERS = {
     "auth_algo": "PAYPAL-AUTH-ALGO",
@@ -75,7 +74,7 @@ def from_paypal_value(value: str, currency: str) -> int:
 
 def _send(method: str, url: str, **kwargs) -> requests.Response:
     try:
-        return _session.request(method, url, timeout=TIMEOUT_SECONDS, **kwargs)
+        return _session.request(method, url, timeout=settings.PAYMENT_PROVIDER_TIMEOUT_SECONDS, **kwargs)
     except requests.RequestException as error:
         raise ProviderUnavailable(f"PayPal is not answering right now ({error.__class__.__name__}).") from error
 
@@ -206,20 +205,32 @@ def capture_order(order_id: str, *, request_id: str) -> dict:
     return first_capture(order)
 
 
-def first_capture(order: dict) -> dict:
+def captures_of(order: dict) -> list[dict]:
+    """Every capture of a PayPal order (Orders v2 body), each as {"id", "status", "amount_minor",
+    "currency", "custom_id", "raw"}."""
+    found = []
     for unit in order.get("purchase_units", []):
         for capture in (unit.get("payments") or {}).get("captures", []):
             amount = capture.get("amount") or {}
             currency = amount.get("currency_code", "")
-            return {
-                "id": capture.get("id", ""),
-                "status": capture.get("status", ""),
-                "amount_minor": from_paypal_value(amount.get("value", "0"), currency),
-                "currency": currency,
-                "custom_id": capture.get("custom_id") or unit.get("custom_id", ""),
-                "raw": order,
-            }
-    raise PaymentProviderError("PayPal's answer holds no capture.", provider=PROVIDER)
+            found.append(
+                {
+                    "id": capture.get("id", ""),
+                    "status": capture.get("status", ""),
+                    "amount_minor": from_paypal_value(amount.get("value", "0"), currency),
+                    "currency": currency,
+                    "custom_id": capture.get("custom_id") or unit.get("custom_id", ""),
+                    "raw": order,
+                }
+            )
+    return found
+
+
+def first_capture(order: dict) -> dict:
+    captures = captures_of(order)
+    if not captures:
+        raise PaymentProviderError("PayPal's answer holds no capture.", provider=PROVIDER)
+    return captures[0]
 
 
 def refund_capture(capture_id: str, *, amount_minor: int, currency: str, request_id: str, note: str = "") -> dict:
@@ -233,6 +244,10 @@ def refund_capture(capture_id: str, *, amount_minor: int, currency: str, request
         body=body,
         request_id=request_id,
     )
+
+
+def get_refund(refund_id: str) -> dict:
+    return _call("GET", f"/v2/payments/refunds/{requests.utils.quote(refund_id, safe='')}", "show the refund")
 
 
 # --- Webhooks ----------------------------------------------------------------------------------

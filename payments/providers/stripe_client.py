@@ -7,6 +7,7 @@ idempotency key, so the SDK's own network retries cannot create a second session
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -26,7 +27,6 @@ PROVIDER = "stripe"
 # Stripe's own default; an older (even correctly signed) delivery is refused.
 WEBHOOK_TOLERANCE_SECONDS = 300
 NETWORK_RETRIES = 2
-TIMEOUT_SECONDS = 20
 
 
 def is_configured() -> bool:
@@ -38,25 +38,30 @@ def webhooks_configured() -> bool:
 
 
 @lru_cache(maxsize=4)
-def _client_for(api_key: str, api_base: str) -> stripe.StripeClient:
+def _client_for(api_key: str, api_base: str, timeout: float) -> stripe.StripeClient:
     return stripe.StripeClient(
         api_key,
         base_addresses={"api": api_base} if api_base else None,
         max_network_retries=NETWORK_RETRIES,
-        http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
+        http_client=stripe.RequestsClient(timeout=timeout),
     )
 
 
 def _client() -> stripe.StripeClient:
     if not is_configured():
         raise ProviderNotConfigured("Card payments through Stripe are not available.", provider=PROVIDER)
-    return _client_for(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE.rstrip("/"))
+    return _client_for(
+        settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE.rstrip("/"), settings.PAYMENT_PROVIDER_TIMEOUT_SECONDS
+    )
 
 
 def _translate(error: stripe.StripeError) -> PaymentProviderError:
+    """ProviderUnavailable when Stripe may or may not have acted (no answer, 5xx, or the same
+    idempotency key still being processed), ProviderRefused when it answered no."""
     message = getattr(error, "user_message", None) or str(error._message or "Stripe refused the request.")
     code = error.code or ""
-    if isinstance(error, (stripe.APIConnectionError, stripe.RateLimitError)) or (error.http_status or 0) >= 500:
+    unknown = (stripe.APIConnectionError, stripe.RateLimitError, stripe.IdempotencyError)
+    if isinstance(error, unknown) or (error.http_status or 0) >= 500:
         return ProviderUnavailable(f"Stripe is not answering right now: {message}", provider=PROVIDER, code=code)
     return ProviderRefused(f"Stripe refused the request: {message}", provider=PROVIDER, code=code)
 
@@ -126,6 +131,15 @@ def create_refund(*, payment_intent: str, amount_minor: int, idempotency_key: st
     return _plain(refund)
 
 
+def list_refunds(payment_intent: str) -> list[dict]:
+    """Every refund Stripe holds for a PaymentIntent (one page of 100: an order has a handful)."""
+    try:
+        page = _client().v1.refunds.list({"payment_intent": payment_intent, "limit": 100})
+    except stripe.StripeError as error:
+        raise _translate(error) from error
+    return [_plain(refund) for refund in page.data]
+
+
 def verify_webhook(payload: bytes, signature_header: str | None) -> dict:
     """Check `Stripe-Signature` (t=..., v1=HMAC-SHA256 of "t.body") against the RAW body, with the
     timestamp tolerance, and return the parsed event. Anything wrong raises SignatureError."""
@@ -137,4 +151,17 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> dict:
         )
     except stripe.SignatureVerificationError as error:
         raise SignatureError(f"Invalid Stripe signature: {error._message}", provider=PROVIDER) from error
+    # The SDK only refuses timestamps too far in the past; one too far ahead is as suspect (a
+    # signature made to be replayed later, or a clock that is wrong), so the tolerance holds both ways.
+    if _signed_at(signature_header) > time.time() + WEBHOOK_TOLERANCE_SECONDS:
+        raise SignatureError("Invalid Stripe signature: the timestamp is in the future.", provider=PROVIDER)
     return parse_event(payload, provider=PROVIDER)
+
+
+def _signed_at(signature_header: str | None) -> int:
+    """The t= of a Stripe-Signature header that verify_header already accepted."""
+    for item in (signature_header or "").split(","):
+        key, _, value = item.partition("=")
+        if key.strip() == "t":
+            return int(value)
+    raise SignatureError("Invalid Stripe signature: no timestamp.", provider=PROVIDER)

@@ -4,6 +4,7 @@
 - `fulfilment`: the one place a payment becomes captured, authorized, failed or flagged, and the payout
   entry when an order completes;
 - `refunds`: money sent back through the provider, recorded when the provider confirms it;
+- `settling`: asking the providers what became of refunds and captures whose answer was lost;
 - `disputes`: staff release the payment or refund the client, after claiming the resolution;
 - `common`: which providers are on, locking, staff alerts.
 
@@ -19,6 +20,7 @@ from .checkout import (
     capture_paypal,
     check_can_pay,
     refresh_stripe_payment,
+    settle_paypal_capture,
     start_paypal_checkout,
     start_stripe_checkout,
     start_test_checkout,
@@ -26,13 +28,15 @@ from .checkout import (
 from .common import BLOCKING_STATES, CAPTURED_STATES, admin_link, alert_staff, available_providers, lock_payment
 from .disputes import RESOLUTION_CLAIM_TIMEOUT, resolve_dispute
 from .fulfilment import Outcome, flag_payment, fulfil_payment, mark_authorized, mark_failed, on_order_status_changed
-from .refunds import fail_refund, record_provider_refund, refund, refundable_minor
+from .refunds import fail_refund, record_provider_refund, refund, refundable_minor, settle_refund
+from .settling import SETTLE_AFTER, settle_with_providers
 
 __all__ = [
     "BLOCKING_STATES",
     "CAPTURED_STATES",
     "Outcome",
     "RESOLUTION_CLAIM_TIMEOUT",
+    "SETTLE_AFTER",
     "admin_link",
     "alert_staff",
     "apply_stripe_session",
@@ -52,6 +56,9 @@ __all__ = [
     "refund",
     "refundable_minor",
     "resolve_dispute",
+    "settle_paypal_capture",
+    "settle_refund",
+    "settle_with_providers",
     "start_paypal_checkout",
     "start_stripe_checkout",
     "start_test_checkout",

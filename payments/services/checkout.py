@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 
 from django.db import transaction
+from django.utils import timezone
 
 from core.exceptions import InvalidState, NotPermitted
 from orders.models import Order, OrderStatus
@@ -141,13 +142,22 @@ def capture_paypal(payment: Payment) -> str:
     """Capture an approved PayPal order (from the return page or the APPROVED webhook).
 
     PayPal-Request-Id is fixed per payment, so a second capture call returns the first result.
+    The attempt is noted on the payment first: if PayPal's answer is lost (ProviderUnavailable
+    propagates), settle_paypal_capture later asks PayPal what happened.
     Returns the fulfilment outcome, or "pending"/"failed" from PayPal's capture status.
     """
     if payment.status in CAPTURED_STATES:
         return "already"
+    if "capture_sent_at" not in payment.metadata:
+        payment.metadata = {**payment.metadata, "capture_sent_at": timezone.now().isoformat()}
+        Payment.objects.filter(pk=payment.pk).update(metadata=payment.metadata)
     capture = paypal_client.capture_order(
         payment.provider_payment_id, request_id=f"ews-capture-{payment.provider_payment_id}"
     )
+    return _apply_paypal_capture(payment, capture)
+
+
+def _apply_paypal_capture(payment: Payment, capture: dict) -> str:
     if capture["status"] == "COMPLETED":
         return fulfil_payment(
             payment.pk,
@@ -161,6 +171,20 @@ def capture_paypal(payment: Payment) -> str:
         return "pending"
     mark_failed(payment.pk, reason=f"PayPal capture {capture['status'].lower()}")
     return "failed"
+
+
+def settle_paypal_capture(payment: Payment) -> str:
+    """A capture whose answer never reached us: PayPal's order details say whether it captured. An
+    order still approved and uncaptured is captured again under the same PayPal-Request-Id."""
+    if payment.status in CAPTURED_STATES:
+        return "already"
+    order = paypal_client.get_order(payment.provider_payment_id)
+    captures = paypal_client.captures_of(order)
+    if captures:
+        return _apply_paypal_capture(payment, captures[0])
+    if order.get("status") == "APPROVED":
+        return capture_paypal(payment)
+    return "pending"
 
 
 def refresh_stripe_payment(payment: Payment) -> str:

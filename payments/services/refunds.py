@@ -4,6 +4,7 @@ provider confirms."""
 from __future__ import annotations
 
 import logging
+import uuid
 
 from django.db import transaction
 from django.db.models import Sum
@@ -18,7 +19,7 @@ from notifications.services import notify
 from .. import ledger
 from ..models import Payment, PaymentStatus, Provider, Refund, RefundStatus
 from ..providers import paypal_client, stripe_client, test_provider
-from ..providers.errors import PaymentProviderError, ProviderNotConfigured
+from ..providers.errors import PaymentProviderError, ProviderNotConfigured, ProviderUnavailable
 from .common import CAPTURED_STATES, lock_payment
 from .fulfilment import flag_payment
 
@@ -39,8 +40,9 @@ def refund(payment: Payment, *, amount_minor: int, actor, reason: str, ip_addres
     """Staff refund all or part of a captured payment.
 
     Checked and recorded as "requested" under the payment lock (so two staff cannot refund the
-    same money twice), then sent to the provider with an idempotency key. The ledger changes only
-    when the provider's webhook confirms the refund. Nothing is sent when the check fails.
+    same money twice), then sent to the provider under the refund's own idempotency key. The ledger
+    changes only when the provider confirms the refund. Nothing is sent when the check fails; a
+    refusal fails the refund (and raises); a lost answer leaves it requested for settle_refund.
     """
     if actor is None or not actor.is_staff:
         raise NotPermitted("Only staff can refund payments.")
@@ -64,6 +66,7 @@ def refund(payment: Payment, *, amount_minor: int, actor, reason: str, ip_addres
             currency=payment.currency,
             reason=reason[:300],
             requested_by=actor,
+            idempotency_key=f"ews-refund-{uuid.uuid4().hex}",
         )
         audit(
             "payment.refund_requested",
@@ -77,8 +80,33 @@ def refund(payment: Payment, *, amount_minor: int, actor, reason: str, ip_addres
                 "reason": reason,
             },
         )
+    answer = _send(pending, actor=actor, ip_address=ip_address)
+    if answer is not None and payment.provider == Provider.TEST:
+        _deliver_test_refund(payment, pending, answer["id"])
+    pending.refresh_from_db()
+    return pending
+
+
+def _send(pending: Refund, *, actor=None, ip_address: str | None = None) -> dict | None:
+    """Send (or send again) a requested refund under its own key. Returns the provider's answer, or
+    None when the answer was lost (no answer, a timeout, a 5xx): the provider may have refunded, so
+    the refund stays requested and its amount reserved. A refusal fails the refund and raises."""
+    payment = pending.payment
+    Refund.objects.filter(pk=pending.pk).update(sent_at=timezone.now())
     try:
-        provider_refund_id = _send_refund(payment, pending)
+        answer = _send_refund(payment, pending)
+    except ProviderUnavailable as error:
+        with transaction.atomic():
+            Refund.objects.filter(pk=pending.pk).update(error=error.message[:500], updated_at=timezone.now())
+            audit(
+                "payment.refund_unanswered",
+                payment,
+                actor=actor,
+                ip_address=ip_address,
+                details={"refund": pending.pk, "error": error.message},
+            )
+        logger.warning("Refund %s: no answer from %s (%s)", pending.pk, payment.provider, error.message)
+        return None
     except PaymentProviderError as error:
         with transaction.atomic():
             Refund.objects.filter(pk=pending.pk).update(
@@ -92,37 +120,31 @@ def refund(payment: Payment, *, amount_minor: int, actor, reason: str, ip_addres
                 details={"refund": pending.pk, "error": error.message},
             )
         raise
-    if provider_refund_id:
-        Refund.objects.filter(pk=pending.pk, provider_refund_id="").update(provider_refund_id=provider_refund_id)
-    if payment.provider == Provider.TEST:
-        _deliver_test_refund(payment, pending, provider_refund_id)
-    pending.refresh_from_db()
-    return pending
+    if answer.get("id"):
+        Refund.objects.filter(pk=pending.pk, provider_refund_id="").update(provider_refund_id=answer["id"], error="")
+    return answer
 
 
-def _send_refund(payment: Payment, pending: Refund) -> str:
-    # The provider's payment id is globally unique, so the key is too.
-    key = f"ews-refund-{payment.provider_payment_id}-{pending.pk}"
+def _send_refund(payment: Payment, pending: Refund) -> dict:
+    key = pending.idempotency_key
     if payment.provider == Provider.STRIPE:
-        answer = stripe_client.create_refund(
+        return stripe_client.create_refund(
             payment_intent=payment.provider_capture_id,
             amount_minor=pending.amount_minor,
             idempotency_key=key,
             metadata={"payment_id": str(payment.pk), "refund_id": str(pending.pk)},
         )
-        return answer.get("id", "")
     if payment.provider == Provider.PAYPAL:
-        answer = paypal_client.refund_capture(
+        return paypal_client.refund_capture(
             payment.provider_capture_id,
             amount_minor=pending.amount_minor,
             currency=payment.currency,
             request_id=key,
             note=pending.reason,
         )
-        return answer.get("id", "")
     if not test_provider.is_enabled():
         raise ProviderNotConfigured("The test payment provider is switched off.", provider=Provider.TEST)
-    return test_provider.new_refund_id()
+    return {"id": test_provider.new_refund_id()}
 
 
 def _deliver_test_refund(payment: Payment, pending: Refund, refund_id: str) -> None:
@@ -134,6 +156,89 @@ def _deliver_test_refund(payment: Payment, pending: Refund, refund_id: str) -> N
         refund_id=refund_id,
         amount=pending.amount_minor,
         currency=payment.currency,
+    )
+
+
+# --- Settling a refund whose outcome we do not know -----------------------------------------------
+
+
+def settle_refund(refund: Refund, *, actor=None, ip_address: str | None = None) -> str:
+    """Ask the provider what became of a refund still requested, and settle it.
+
+    Stripe: list the PaymentIntent's refunds and find ours (by id, or the refund_id we put in its
+    metadata); PayPal: look the refund up, or (its id never reached us) send it again under the
+    same PayPal-Request-Id, which answers with the refund already made. Not at the provider → sent
+    again under the same key. The ledger changes only through record_provider_refund, when the
+    provider says succeeded. Returns "already", "resent", "pending", "failed" or
+    record_provider_refund's outcome.
+    """
+    refund = Refund.objects.select_related("payment").get(pk=refund.pk)
+    if refund.status != RefundStatus.REQUESTED:
+        return "already"
+    if actor is not None:
+        audit(
+            "payment.refund_checked", refund.payment, actor=actor, ip_address=ip_address, details={"refund": refund.pk}
+        )
+    if refund.payment.provider == Provider.STRIPE:
+        return _settle_with_stripe(refund, actor=actor, ip_address=ip_address)
+    if refund.payment.provider == Provider.PAYPAL:
+        return _settle_with_paypal(refund, actor=actor, ip_address=ip_address)
+    return "pending"
+
+
+def _settle_with_stripe(refund: Refund, *, actor, ip_address: str | None) -> str:
+    payment = refund.payment
+    at_stripe = stripe_client.list_refunds(payment.provider_capture_id)
+    ours = next(
+        (
+            r
+            for r in at_stripe
+            if (refund.provider_refund_id and r.get("id") == refund.provider_refund_id)
+            or str((r.get("metadata") or {}).get("refund_id", "")) == str(refund.pk)
+        ),
+        None,
+    )
+    if ours is None:
+        _send(refund, actor=actor, ip_address=ip_address)
+        return "resent"
+    Refund.objects.filter(pk=refund.pk, provider_refund_id="").update(provider_refund_id=ours["id"], error="")
+    if ours.get("status") in ("failed", "canceled"):
+        fail_refund(payment.pk, provider_refund_id=ours["id"], reason=str(ours.get("failure_reason") or "failed"))
+        return "failed"
+    if ours.get("status") != "succeeded":
+        return "pending"
+    succeeded = [r for r in at_stripe if r.get("status") == "succeeded"]
+    return record_provider_refund(
+        payment.pk,
+        cumulative_minor=sum(int(r.get("amount") or 0) for r in succeeded),
+        currency=str(ours.get("currency") or ""),
+        source="Stripe refund lookup",
+        refund_ids=tuple(str(r["id"]) for r in succeeded),
+    )
+
+
+def _settle_with_paypal(refund: Refund, *, actor, ip_address: str | None) -> str:
+    payment = refund.payment
+    if refund.provider_refund_id:
+        answer: dict | None = paypal_client.get_refund(refund.provider_refund_id)
+    else:
+        answer = _send(refund, actor=actor, ip_address=ip_address)
+    if answer is None:
+        return "pending"
+    status = str(answer.get("status") or "")
+    if status in ("FAILED", "CANCELLED"):
+        fail_refund(payment.pk, provider_refund_id=str(answer["id"]), reason=f"PayPal says {status.lower()}")
+        return "failed"
+    if status != "COMPLETED":
+        return "pending"
+    amount = answer.get("amount") or {}
+    currency = str(amount.get("currency_code") or payment.currency)
+    return record_provider_refund(
+        payment.pk,
+        amount_minor=paypal_client.from_paypal_value(amount.get("value", "0"), currency),
+        provider_refund_id=str(answer["id"]),
+        currency=currency,
+        source="PayPal refund lookup",
     )
 
 

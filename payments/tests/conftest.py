@@ -3,9 +3,10 @@ import json
 import pytest
 from django.test import Client
 
+from payments.models import Payment
 from payments.providers import paypal_client, stripe_client
 
-from .fakes import FakePayPal, FakeStripe, stripe_signature
+from .fakes import FakePayPal, FakeStripe, stripe_event, stripe_signature
 
 STRIPE_WEBHOOK_SECRET = "whsec_loopback_test_secret"
 
@@ -29,6 +30,7 @@ def fake_stripe(_stripe_server, settings):
     """The real stripe library pointed at our loopback Stripe, with a webhook secret."""
     _stripe_server.requests.clear()
     _stripe_server.failures.clear()
+    _stripe_server.faults.clear()
     _stripe_server.slow_paths.clear()
     _stripe_server.slow_request_arrived.clear()
     settings.STRIPE_SECRET_KEY = FakeStripe.API_KEY
@@ -42,6 +44,7 @@ def fake_stripe(_stripe_server, settings):
 def fake_paypal(_paypal_server, settings):
     _paypal_server.requests.clear()
     _paypal_server.failures.clear()
+    _paypal_server.faults.clear()
     _paypal_server.capture_status = "COMPLETED"
     settings.PAYPAL_CLIENT_ID = FakePayPal.CLIENT_ID
     settings.PAYPAL_CLIENT_SECRET = FakePayPal.CLIENT_SECRET
@@ -64,6 +67,16 @@ def staff_login(staff_user):
     c = Client()
     c.force_login(staff_user)
     return c
+
+
+@pytest.fixture
+def stripe_paid(fake_stripe, client_login, order):
+    """The order's payment, made through (the loopback) Stripe: checkout, then the signed webhook."""
+    client_login.post(f"/payments/checkout/{order.pk}/stripe/")
+    payment = Payment.objects.get(order=order)
+    post_stripe(Client(), stripe_event("checkout.session.completed", fake_stripe.pay(payment.provider_payment_id)))
+    payment.refresh_from_db()
+    return payment
 
 
 def post_stripe(client, event: dict, *, secret: str = STRIPE_WEBHOOK_SECRET, timestamp=None, body: bytes | None = None):

@@ -14,6 +14,7 @@ import hmac
 import itertools
 import json
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,6 +37,15 @@ class Failure:
     headers: dict = field(default_factory=dict)
 
 
+@dataclass
+class Fault:
+    """What goes wrong *after* the provider has acted on a request: the client never reads the answer."""
+
+    path_prefix: str
+    kind: str  # "drop": close the socket unanswered; "stall": answer after `seconds`; "5xx": answer 500
+    seconds: float = 0.0
+
+
 class _Server:
     """A ThreadingHTTPServer on 127.0.0.1:<free port> running in a daemon thread."""
 
@@ -44,6 +54,7 @@ class _Server:
         self.failures: list[Failure] = []
         self.slow_paths: dict[str, float] = {}
         self.slow_request_arrived = threading.Event()
+        self.faults: list[Fault] = []
         self.lock = threading.Lock()
         self.counter = itertools.count(1)
         outer = self
@@ -56,6 +67,15 @@ class _Server:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 status, body, headers = outer.dispatch(self.command, self.path, dict(self.headers.items()), raw)
+                fault = outer.take_fault(self.path)
+                if fault is not None and fault.kind == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if fault is not None and fault.kind == "stall":
+                    time.sleep(fault.seconds)
+                if fault is not None and fault.kind == "5xx":
+                    status, body, headers = 500, {"error": {"type": "api_error", "message": "Internal error"}}, {}
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -85,6 +105,19 @@ class _Server:
         for _ in range(times):
             self.failures.append(Failure(status, body or {}, headers or {}))
 
+    def fault_after(self, path_prefix: str, kind: str, *, seconds: float = 0.0, times: int = 1) -> None:
+        """The next `times` requests to `path_prefix` are acted on, then their answer is lost (see Fault)."""
+        with self.lock:
+            self.faults.extend(Fault(path_prefix, kind, seconds) for _ in range(times))
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if urlparse(path).path.startswith(fault.path_prefix):
+                    self.faults.remove(fault)
+                    return fault
+        return None
+
     def slow_down(self, path_prefix: str, seconds: float) -> None:
         """Answer requests to `path_prefix` only after `seconds`: a provider call still in flight."""
         self.slow_paths[path_prefix] = seconds
@@ -95,7 +128,8 @@ class _Server:
                 self.slow_request_arrived.set()
                 time.sleep(seconds)
         with self.lock:
-            body = self.parse(headers, raw)
+            query = urlparse(path).query
+            body = self.parse(headers, raw) if raw or not query else self.parse_query(query)
             self.requests.append(Recorded(method, urlparse(path).path, headers, body))
             if self.failures:
                 failure = self.failures.pop(0)
@@ -107,6 +141,9 @@ class _Server:
 
     def parse(self, headers, raw):
         raise NotImplementedError
+
+    def parse_query(self, query: str) -> dict:
+        return dict(parse_qsl(query))
 
     def route(self, method, path, headers, body):
         raise NotImplementedError
@@ -153,6 +190,9 @@ class FakeStripe(_Server):
 
     def parse(self, headers, raw):
         return parse_stripe_form(raw) if raw else {}
+
+    def parse_query(self, query: str) -> dict:
+        return parse_stripe_form(query.encode())
 
     def _error(self, status, message, type_="invalid_request_error"):
         return status, {"error": {"type": type_, "message": message}}, {}
@@ -221,6 +261,9 @@ class FakeStripe(_Server):
             }
             self.refunds[refund["id"]] = refund
             return 200, refund, {}
+        if method == "GET" and path == "/v1/refunds":
+            found = [r for r in self.refunds.values() if r["payment_intent"] == body.get("payment_intent")]
+            return 200, {"object": "list", "data": found, "has_more": False, "url": "/v1/refunds"}, {}
         return self._error(404, f"Unrecognized request URL ({method} {path})")
 
     # What the hosted checkout page would do when the client pays.
@@ -365,6 +408,12 @@ class FakePayPal(_Server):
             }
             capture.setdefault("refunds", []).append(refund)
             return 201, refund, {}
+        match = re.fullmatch(r"/v2/payments/refunds/(\w+)", path)
+        if method == "GET" and match:
+            refund = self.find_refund(match.group(1))
+            if refund is None:
+                return self._error(404, "RESOURCE_NOT_FOUND", "The specified resource does not exist.")
+            return 200, refund, {}
         if method == "POST" and path == "/v1/notifications/verify-webhook-signature":
             required = ("auth_algo", "cert_url", "transmission_id", "transmission_sig", "transmission_time")
             if any(not body.get(k) for k in required) or body.get("webhook_id") != self.WEBHOOK_ID:
@@ -381,6 +430,21 @@ class FakePayPal(_Server):
                     if capture["id"] == capture_id:
                         return capture
         return None
+
+    def find_refund(self, refund_id: str) -> dict | None:
+        for order in self.orders.values():
+            for unit in order["purchase_units"]:
+                for capture in (unit.get("payments") or {}).get("captures", []):
+                    for refund in capture.get("refunds", []):
+                        if refund["id"] == refund_id:
+                            return refund
+        return None
+
+    def capture_at_paypal(self, order_id: str) -> dict:
+        """PayPal captures the approved order as if our capture call reached it; returns the capture."""
+        with self.lock:
+            self._route("POST", f"/v2/checkout/orders/{order_id}/capture", {})
+            return self.orders[order_id]["purchase_units"][0]["payments"]["captures"][0]
 
     def approve(self, order_id: str) -> dict:
         with self.lock:

@@ -224,19 +224,13 @@ def test_capture_completed_with_another_amount_is_flagged(approved, order, fake_
 @pytest.mark.django_db
 def test_refund_event_before_the_capture_event_ends_right(approved, order, fake_paypal):
     payment, paypal_order_id = approved
-    capture = {
-        "id": "CAP-EARLY",
-        "status": "COMPLETED",
-        "amount": {"currency_code": "GBP", "value": "120.00"},
-        "custom_id": str(payment.pk),
-        "supplementary_data": {"related_ids": {"order_id": paypal_order_id}},
-    }
+    capture = fake_paypal.capture_at_paypal(paypal_order_id)
     refund = {
         "id": "REF-EARLY",
         "status": "COMPLETED",
         "amount": {"currency_code": "GBP", "value": "20.00"},
         "custom_id": str(payment.pk),
-        "links": [{"rel": "up", "href": f"{fake_paypal.url}/v2/payments/captures/CAP-EARLY"}],
+        "links": [{"rel": "up", "href": f"{fake_paypal.url}/v2/payments/captures/{capture['id']}"}],
     }
     refunded = post_paypal(Client(), fake_paypal, paypal_event("PAYMENT.CAPTURE.REFUNDED", refund))
     assert refunded.json()["status"] == "deferred"

@@ -96,16 +96,6 @@ def test_only_staff_refund(client_user, order):
     assert not Refund.objects.exists()
 
 
-@pytest.fixture
-def stripe_paid(fake_stripe, client_login, order):
-    """The order's payment, made through (the loopback) Stripe: checkout, then the signed webhook."""
-    client_login.post(f"/payments/checkout/{order.pk}/stripe/")
-    payment = Payment.objects.get(order=order)
-    post_stripe(Client(), stripe_event("checkout.session.completed", fake_stripe.pay(payment.provider_payment_id)))
-    payment.refresh_from_db()
-    return payment
-
-
 @pytest.mark.django_db
 def test_stripe_refund_calls_the_api_and_is_recorded_only_when_the_webhook_confirms(
     fake_stripe, stripe_paid, staff_user
@@ -116,7 +106,8 @@ def test_stripe_refund_calls_the_api_and_is_recorded_only_when_the_webhook_confi
 
     (call,) = fake_stripe.calls("POST", "/v1/refunds")
     assert call.body["payment_intent"] == payment.provider_capture_id and call.body["amount"] == "5000"
-    assert call.headers["Idempotency-Key"] == f"ews-refund-{payment.provider_payment_id}-{refund.pk}"
+    assert call.headers["Idempotency-Key"] == refund.idempotency_key
+    assert refund.idempotency_key.startswith("ews-refund-")
     assert refund.status == RefundStatus.REQUESTED and refund.provider_refund_id.startswith("re_test_")
     payment.refresh_from_db()
     assert payment.refunded_minor == 0
@@ -282,7 +273,7 @@ def test_paypal_refund_calls_the_api_and_the_webhook_records_it(fake_paypal, cli
 
     (call,) = fake_paypal.calls("POST", f"/v2/payments/captures/{payment.provider_capture_id}/refund")
     assert call.body["amount"] == {"currency_code": "GBP", "value": "25.50"}
-    assert call.headers["PayPal-Request-Id"] == f"ews-refund-{payment.provider_payment_id}-{refund.pk}"
+    assert call.headers["PayPal-Request-Id"] == refund.idempotency_key
     assert refund.status == RefundStatus.REQUESTED and refund.provider_refund_id.startswith("REF")
     capture = fake_paypal.find_capture(payment.provider_capture_id)
     event = paypal_event("PAYMENT.CAPTURE.REFUNDED", capture["refunds"][0])

@@ -91,6 +91,30 @@ def test_an_old_correctly_signed_event_is_refused(fake_stripe, checkout, order):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("skew", [600, 301])
+def test_a_correctly_signed_event_dated_in_the_future_is_refused(fake_stripe, checkout, order, skew):
+    """The tolerance holds on both sides: a clock (or a replay) 10 minutes ahead is refused too."""
+    _, session_id = checkout
+    event = completed_event(fake_stripe, session_id)
+
+    response = post_stripe(Client(), event, timestamp=int(time.time()) + skew)
+
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING
+
+
+@pytest.mark.django_db
+def test_a_correctly_signed_event_a_little_ahead_is_accepted(fake_stripe, checkout, order):
+    _, session_id = checkout
+    response = post_stripe(Client(), completed_event(fake_stripe, session_id), timestamp=int(time.time()) + 60)
+    assert response.status_code == 200
+    order.refresh_from_db()
+    assert order.status == OrderStatus.IN_PROGRESS
+
+
+@pytest.mark.django_db
 def test_a_body_altered_after_signing_is_refused(fake_stripe, checkout, order):
     _, session_id = checkout
     event = completed_event(fake_stripe, session_id)
@@ -203,6 +227,7 @@ def test_payment_intent_failure_marks_failed_but_a_later_success_still_pays(fake
         "metadata": {"payment_id": str(payment.pk), "order_id": str(order.pk)},
         "last_payment_error": {"message": "Your card was declined."},
     }
+    fake_stripe.sessions[session_id]["payment_intent"] = "pi_declined"  # Stripe made it for our session
     post_stripe(Client(), stripe_event("payment_intent.payment_failed", intent))
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.FAILED and payment.metadata["failure"] == "Your card was declined"
