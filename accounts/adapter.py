@@ -1,5 +1,7 @@
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context as allauth_context
 from django.contrib import messages
+from django.contrib.sites.shortcuts import get_current_site
 from django.shortcuts import redirect
 
 from core.http import client_ip
@@ -29,6 +31,15 @@ class AccountAdapter(DefaultAccountAdapter):
             messages.error(request, SUSPENDED_MESSAGE)
             return redirect("account_login")
         return super().pre_login(request, user, **kwargs)
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        """Render in the request (allauth's context), send from a task: the SMTP round trip leaves the
+        request, and a signup with a taken email sends through the same task as a new one (DESIGN §7)."""
+        from .tasks import email_payload, send_rendered_email
+
+        request = allauth_context.request
+        ctx = {"request": request, "email": email, "current_site": get_current_site(request), **context}
+        send_rendered_email.delay(email_payload(self.render_mail(template_prefix, email, ctx)))
 
     def get_client_ip(self, request):
         """allauth's per-IP rate limits count the same address our audit rows record (core.http)."""

@@ -10,6 +10,28 @@ class AccountsConfig(AppConfig):
 
         user_logged_in.connect(_track_session, dispatch_uid="accounts.track_session")
 
+        from allauth.account.signals import password_changed, password_reset, password_set
+        from django.contrib.auth.signals import user_logged_out
+
+        user_logged_out.connect(_logged_out, dispatch_uid="accounts.sessions_changed.logout")
+        for signal in (password_changed, password_set, password_reset):
+            signal.connect(_password_changed, dispatch_uid=f"accounts.sessions_changed.{id(signal)}")
+
+
+def _logged_out(sender, request, user, **kwargs):
+    """Sent before the session is flushed, so its key is still known: its sockets close at once."""
+    if user is not None and getattr(user, "pk", None):
+        from .services import announce_sessions_changed
+
+        announce_sessions_changed(user.pk, ended_session_key=getattr(request.session, "session_key", None))
+
+
+def _password_changed(sender, request, user, **kwargs):
+    """The other sessions now carry a stale password hash; the current one was updated (or logged out)."""
+    from .services import announce_sessions_changed
+
+    announce_sessions_changed(user.pk)
+
 
 def _track_session(sender, request, user, **kwargs):
     """Record logins that do not go through allauth (the Django admin's login form) as well.

@@ -27,6 +27,15 @@ def end_sessions(user: User) -> int:
     return len(sessions)
 
 
+def announce_sessions_changed(user_id: int, *, ended_session_key: str | None = None) -> None:
+    """After commit, tell the apps above (accounts.signals.sessions_changed) that the user's sessions changed."""
+    from .signals import sessions_changed
+
+    transaction.on_commit(
+        lambda: sessions_changed.send(sender=User, user_id=user_id, ended_session_key=ended_session_key)
+    )
+
+
 def suspend_user(user: User, *, actor, reason: str, ip_address: str | None = None) -> User:
     """Suspend `user`: they cannot log in and their open sessions end now.
 
@@ -57,6 +66,7 @@ def suspend_user(user: User, *, actor, reason: str, ip_address: str | None = Non
         locked.suspended_reason = reason[:500]
         locked.save(update_fields=["account_status", "suspended_reason", "updated_at"])
         ended = end_sessions(locked)
+        announce_sessions_changed(locked.pk)
         record(
             "account.suspend",
             locked,

@@ -13,6 +13,7 @@ from allauth.account.models import Login
 from allauth.account.views import SignupView as AllauthSignupView
 from allauth.core.exceptions import ImmediateHttpResponse
 from django import forms
+from django.contrib.auth.hashers import make_password
 
 
 class SignupForm(AllauthSignupForm):
@@ -51,6 +52,9 @@ class SignupView(AllauthSignupView):
         try:
             if form.account_already_exists:
                 # allauth's own enumeration-prevention path: mails "you already have an account" to the owner.
+                # Hash the typed password as a new account would (its cost dominates a signup's time), so
+                # the answer takes as long; the email goes through the same task (AccountAdapter.send_mail).
+                make_password(form.cleaned_data["password1"])
                 login = Login(
                     user=None,
                     email=form.cleaned_data["email"],

@@ -1,6 +1,6 @@
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from .models import User
@@ -24,7 +24,37 @@ def send_account_email(self, user_id: int, kind: str, context: dict) -> None:
         [user.email],
     )
     message.attach_alternative(render_to_string(f"accounts/email/{kind}_body.html", context), "text/html")
+    _send_or_retry(self, message)
+
+
+def email_payload(message: EmailMessage) -> dict:
+    """A rendered email as plain data a task message can carry."""
+    return {
+        "subject": message.subject,
+        "body": message.body,
+        "from_email": message.from_email,
+        "to": list(message.to),
+        "headers": dict(message.extra_headers),
+        "content_subtype": message.content_subtype,
+        "alternatives": [[content, mimetype] for content, mimetype in getattr(message, "alternatives", [])],
+    }
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=60)
+def send_rendered_email(self, payload: dict) -> None:
+    """Send an email allauth rendered during the request (confirm address, reset, "you already have an
+    account"). Every signup, new email or taken one, sends through this one task (DESIGN §7)."""
+    message = EmailMultiAlternatives(
+        payload["subject"], payload["body"], payload["from_email"], payload["to"], headers=payload["headers"]
+    )
+    message.content_subtype = payload["content_subtype"]
+    for content, mimetype in payload["alternatives"]:
+        message.attach_alternative(content, mimetype)
+    _send_or_retry(self, message)
+
+
+def _send_or_retry(task, message: EmailMessage) -> None:
     try:
         message.send()
     except OSError as exc:  # SMTP trouble: try again later rather than lose the email
-        raise self.retry(exc=exc) from exc
+        raise task.retry(exc=exc) from exc

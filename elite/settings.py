@@ -259,6 +259,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Whole request bodies above this answer 413 before Django reads them (elite.middleware).
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=FILE_UPLOAD_MAX_BYTES + 1024 * 1024)
 
+# files: a DOCX is a ZIP; these limits are read from its directory before anything is unpacked (zip bombs).
+# deploy/clamd.conf's MaxFileSize/MaxScanSize/MaxFiles sit above them, so clamd reads any accepted file whole.
+FILE_DOCX_MAX_UNCOMPRESSED_BYTES = env.int("FILE_DOCX_MAX_UNCOMPRESSED_BYTES", default=50 * 1024 * 1024)
+FILE_DOCX_MAX_ENTRIES = env.int("FILE_DOCX_MAX_ENTRIES", default=1000)
+FILE_DOCX_MAX_COMPRESSION_RATIO = env.int("FILE_DOCX_MAX_COMPRESSION_RATIO", default=100)
+
 # --- Virus scanning (clamd) ---------------------------------------------------
 CLAMD_URL = env("CLAMD_URL", default="")
 # files: tcp://host:3310 or unix:///path/clamd.sock. Without it only DEBUG may run, with a no-op

@@ -15,6 +15,10 @@ from django.core.exceptions import ImproperlyConfigured
 logger = logging.getLogger(__name__)
 
 
+# The virus name clamd reports, with AlertExceedsMax, for a file it stopped reading at a size/count limit.
+LIMIT_ALERT = "Heuristics.Limits.Exceeded"
+
+
 class ScannerUnavailable(Exception):
     """The file could not be scanned (scanner down, timeout, size limit, protocol error)."""
 
@@ -54,6 +58,11 @@ class ClamdScanner:
         status, detail = report.get("stream", (None, None))
         if status == "OK":
             return Verdict(infected=False)
+        if status == "FOUND" and (detail or "").startswith(LIMIT_ALERT):
+            # clamd stopped at one of its limits (AlertExceedsMax, deploy/clamd.conf): what it did not read
+            # may hide malware, so the file is flagged like an infected one, never clean.
+            logger.warning("clamd could not scan a file whole (%s): flagged", detail)
+            return Verdict(infected=True, detail=f"{detail} (too large or deep to scan whole)")
         if status == "FOUND":
             return Verdict(infected=True, detail=detail or "malware")
         raise ScannerUnavailable(f"clamd answered {status!r}: {detail!r}")

@@ -12,6 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from xml.etree import ElementTree  # nosec B405
 
+from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
@@ -31,7 +32,9 @@ IMAGES_ACCEPTED = "PNG, JPEG or WebP"
 # A DOCX's [Content_Types].xml is a few KB; refuse absurd ones rather than parse them.
 # Parsed with the stdlib (expat refuses entity-expansion bombs); the part is size-capped first.
 _MAX_CONTENT_TYPES_BYTES = 512 * 1024
-_MAX_ZIP_MEMBERS = 5000
+# Small parts (a few KB of repetitive XML) may compress very well; the ratio limit applies above this size,
+# where a bomb's parts are (the total size limit still covers the rest).
+_RATIO_CHECKED_FROM_BYTES = 64 * 1024
 _MAX_IMAGE_PIXELS = 40_000_000
 AVATAR_MAX_SIDE = 512
 _NS_CT = "{http://schemas.openxmlformats.org/package/2006/content-types}"
@@ -94,8 +97,7 @@ def _check_docx(fileobj) -> None:
         raise _refuse_document() from exc
     try:
         infos = archive.infolist()
-        if len(infos) > _MAX_ZIP_MEMBERS:
-            raise _refuse_document()
+        _check_zip_directory(infos)
         names = {info.filename for info in infos}
         lowered = {name.lower() for name in names}
         if any(posixpath.basename(name) == "vbaproject.bin" for name in lowered):
@@ -129,6 +131,27 @@ def _check_docx(fileobj) -> None:
     )
     if main != DOCX_MAIN:
         raise _refuse_document("This file is not a Word document (.docx).")
+
+
+def _check_zip_directory(infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse a zip bomb from the central directory alone, before any part is unpacked.
+
+    Entry count and each part's compression ratio → 415; total unpacked size → 413. The sizes are the
+    ones the directory declares; zipfile never inflates a part past its declared size, and clamd's own
+    limits (deploy/clamd.conf, AlertExceedsMax) flag anything that lies about them.
+    """
+    if len(infos) > settings.FILE_DOCX_MAX_ENTRIES:
+        raise _refuse_document(f"This Word document has too many parts (more than {settings.FILE_DOCX_MAX_ENTRIES}).")
+    total = sum(info.file_size for info in infos)
+    if total > settings.FILE_DOCX_MAX_UNCOMPRESSED_BYTES:
+        limit_mb = settings.FILE_DOCX_MAX_UNCOMPRESSED_BYTES // (1024 * 1024)
+        raise FileTooLarge(f"This Word document unpacks to more than {limit_mb} MB. Please upload a smaller file.")
+    ratio = settings.FILE_DOCX_MAX_COMPRESSION_RATIO
+    for info in infos:
+        if info.file_size > _RATIO_CHECKED_FROM_BYTES and info.file_size > ratio * max(info.compress_size, 1):
+            raise _refuse_document(
+                "This Word document is compressed far more than a real document can be (a possible zip bomb)."
+            )
 
 
 def reencode_image(fileobj) -> tuple[io.BytesIO, Detected]:

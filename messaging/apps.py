@@ -19,3 +19,10 @@ class MessagingConfig(AppConfig):
         from .realtime import notifications_changed
 
         unread_changed.connect(notifications_changed, dispatch_uid="messaging.notifications_changed")
+
+        # accounts announces logouts, password changes and suspensions: open sockets must not outlive them.
+        from accounts.signals import sessions_changed
+
+        from .realtime import sessions_changed as close_ended_sessions
+
+        sessions_changed.connect(close_ended_sessions, dispatch_uid="messaging.sessions_changed")

@@ -11,12 +11,15 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from importlib import import_module
+from types import SimpleNamespace
 
 from asgiref.sync import SyncToAsync
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib import auth
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
@@ -28,6 +31,8 @@ from notifications.services import unread_count as unread_notifications
 from . import realtime, services
 
 MAX_FRAME_CHARS = 16_000
+# Close code of a socket whose session ended (logout, password change elsewhere, suspension, expiry).
+SESSION_ENDED = 4401
 
 
 class _PooledDatabaseSyncToAsync(SyncToAsync):
@@ -101,7 +106,44 @@ class _JsonSocket(AsyncWebsocketConsumer):
     async def mark_present(self) -> None:
         await cache.aset(realtime.presence_key(self.user.pk), 1, timeout=realtime.PRESENCE_TTL_SECONDS)
 
+    # --- The session behind the socket ---------------------------------------------------------
+
+    async def join_account_group(self) -> None:
+        """Logouts, password changes and suspensions of the user reach this socket through this group."""
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
+        self.account_group = realtime.account_group(self.user.pk)
+        await self.channel_layer.group_add(self.account_group, self.channel_name)
+
+    async def leave_account_group(self) -> None:
+        if getattr(self, "account_group", None) and getattr(self, "channel_name", None):
+            await self.channel_layer.group_discard(self.account_group, self.channel_name)
+
+    def _session_is_live(self) -> bool:
+        """The socket's session still logs its user in: not logged out, expired, suspended or left with a
+        stale password hash. Read afresh from the session store, not the copy loaded at connect."""
+        if not self.session_key:
+            return False
+        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=self.session_key)
+        user = auth.get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
+        return user.pk == self.user.pk and _user_allowed(user)
+
+    async def closed_for_ended_session(self) -> bool:
+        if await db_call(self._session_is_live)():
+            return False
+        await self.close(code=SESSION_ENDED)
+        return True
+
+    async def account_sessions(self, event):
+        """accounts.signals.sessions_changed, relayed by messaging.realtime."""
+        if event.get("ended_session_key") and event["ended_session_key"] == self.session_key:
+            await self.close(code=SESSION_ENDED)
+            return
+        await self.closed_for_ended_session()
+
     async def receive(self, text_data=None, bytes_data=None):
+        # Every frame, whatever it is: a socket never outlives its session.
+        if await self.closed_for_ended_session():
+            return
         if text_data is None:
             await self.send_error("bad_frame", "Frames must be JSON text.")
             return
@@ -144,12 +186,14 @@ class ThreadConsumer(_JsonSocket):
             await self.close(code=4403)
             return
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.join_account_group()
         await self.accept()
         await self.mark_present()
 
     async def disconnect(self, code):
         if getattr(self, "group", None) and getattr(self, "channel_name", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.leave_account_group()
 
     @db_call
     def _load_thread(self) -> bool:
@@ -164,8 +208,9 @@ class ThreadConsumer(_JsonSocket):
     def _current_thread(self):
         """The thread loaded at connect, re-read (with the user's status) at most every half minute.
 
-        Saves a query per message; a suspension, a lost access or a closed order still takes
-        effect within REFRESH_SECONDS on an open socket.
+        Saves a query per message; a lost access or a closed order still takes effect within
+        REFRESH_SECONDS on an open socket (an ended session or a suspension at the next frame, or at once
+        through the account group).
         """
         if time.monotonic() - self.loaded_at > self.REFRESH_SECONDS:
             self.user.refresh_from_db(fields=["is_active", "account_status", "role", "is_staff"])
@@ -265,6 +310,7 @@ class LiveConsumer(_JsonSocket):
             return
         self.group = realtime.user_group(self.user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.join_account_group()
         await self.accept()
         await self.mark_present()
         total = await db_call(services.unread_total)(self.user)
@@ -273,6 +319,7 @@ class LiveConsumer(_JsonSocket):
     async def disconnect(self, code):
         if self.group and getattr(self, "channel_name", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.leave_account_group()
 
     async def live_unread(self, event):
         counts = await db_call(services.unread_counts)(self.user, event["thread"])

@@ -28,6 +28,11 @@ def user_group(user_id: int) -> str:
     return f"user-{user_id}"
 
 
+def account_group(user_id: int) -> str:
+    """Every socket of the user, thread and live ones alike: told when the user's sessions change."""
+    return f"account-{user_id}"
+
+
 def presence_key(user_id: int) -> str:
     """Set while any of the user's sockets is open (refreshed by pings): digests skip them."""
     return f"chat:online:{user_id}"
@@ -168,3 +173,9 @@ def notifications_changed(sender, *, user_id: int, **kwargs) -> None:
     the user's open pages. The consumer reads the count itself, so the last push always shows it."""
     if _with_live_channel([user_id]):
         _send((user_group(user_id), {"type": "live.notifications"}))
+
+
+def sessions_changed(sender, *, user_id: int, ended_session_key: str | None = None, **kwargs) -> None:
+    """Receiver of accounts.signals.sessions_changed (after commit): the user's sockets re-check their
+    session now (logout, password change, suspension), not at their next frame."""
+    _send((account_group(user_id), {"type": "account.sessions", "ended_session_key": ended_session_key}))

@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -30,23 +31,36 @@ def media_root(settings, tmp_path):
     return tmp_path / "media"
 
 
-@pytest.fixture(scope="session")
-def clamd_server(tmp_path_factory):
+PROJECT_CLAMD_CONF = Path(__file__).resolve().parents[2] / "deploy" / "clamd.conf"
+
+
+def clamd_config(folder: Path, port: int, **overrides: str) -> str:
+    """The project's committed clamd settings (deploy/clamd.conf) with this run's site lines; `overrides`
+    replace single options (e.g. small limits) so the fault tests run the production config, not a copy."""
+    options: dict[str, str] = {}
+    for line in PROJECT_CLAMD_CONF.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.strip().partition(" ")
+            options[key] = value.strip()
+    options.update(
+        Foreground="yes",
+        DatabaseDirectory=str(folder),
+        TCPSocket=str(port),
+        TCPAddr="127.0.0.1",
+        LocalSocket=str(folder / "clamd.sock"),
+        PidFile=str(folder / "clamd.pid"),
+    )
+    options.update(overrides)
+    return "".join(f"{key} {value}\n" for key, value in options.items())
+
+
+def start_clamd(folder: Path, **overrides: str):
     """A real clamd in the foreground on a free loopback port, knowing only the EICAR signature."""
     require_service("clamd", os.path.exists(CLAMD) and os.access(CLAMD, os.X_OK), "apt-get install clamav-daemon")
-    folder = tmp_path_factory.mktemp("clamd")
     (folder / "eicar.hdb").write_text(EICAR_SIGNATURE)
     port = free_port()
-    socket_path = folder / "clamd.sock"
     config = folder / "clamd.conf"
-    config.write_text(
-        "Foreground yes\n"
-        f"DatabaseDirectory {folder}\n"
-        f"TCPSocket {port}\nTCPAddr 127.0.0.1\n"
-        f"LocalSocket {socket_path}\n"
-        "StreamMaxLength 20M\n"
-        f"PidFile {folder / 'clamd.pid'}\n"
-    )
+    config.write_text(clamd_config(folder, port, **overrides))
     log = open(folder / "clamd.log", "wb")  # noqa: SIM115 - closed at teardown
     process = subprocess.Popen([CLAMD, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
     from files.scanner import ClamdScanner
@@ -60,13 +74,25 @@ def clamd_server(tmp_path_factory):
             output = (folder / "clamd.log").read_text(errors="replace")[-2000:]
             pytest.fail(f"clamd did not start:\n{output}")
         time.sleep(0.1)
-    yield {"tcp": f"tcp://127.0.0.1:{port}", "unix": f"unix://{socket_path}", "port": port}
+    yield {"tcp": f"tcp://127.0.0.1:{port}", "unix": f"unix://{folder / 'clamd.sock'}", "port": port}
     process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
     log.close()
+
+
+@pytest.fixture(scope="session")
+def clamd_server(tmp_path_factory):
+    """clamd with the project's settings (deploy/clamd.conf)."""
+    yield from start_clamd(tmp_path_factory.mktemp("clamd"))
+
+
+@pytest.fixture(scope="session")
+def clamd_small_limits(tmp_path_factory):
+    """The project's clamd with 1 MB scan limits, so a test can push a file past them cheaply."""
+    yield from start_clamd(tmp_path_factory.mktemp("clamd-small"), MaxFileSize="1M", MaxScanSize="1M")
 
 
 @pytest.fixture

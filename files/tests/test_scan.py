@@ -110,7 +110,7 @@ def test_clamd_refusing_an_oversized_stream_is_an_error_not_clean(
     import io
 
     scanner = ClamdScanner(clamd_server["tcp"], 5)
-    big = io.BytesIO(b"%PDF-1.4\n" + b"0" * (21 * 1024 * 1024))  # above the fixture's 20M stream limit
+    big = io.BytesIO(b"%PDF-1.4\n" + b"0" * (26 * 1024 * 1024))  # above StreamMaxLength 25M (deploy/clamd.conf)
     with pytest.raises(ScannerUnavailable):
         scanner.scan(big)
 
@@ -173,3 +173,34 @@ def test_beat_schedules_the_files_jobs(settings):
     for name in ("files.tasks.requeue_stale_scans", "files.tasks.sweep_orphans"):
         assert name in scheduled
         assert name in app.tasks
+
+
+def padded_infected_docx() -> bytes:
+    """A valid DOCX whose EICAR part comes after 2 MB of incompressible padding: past a 1 MB scan limit."""
+    return docx_bytes(extra={"word/media/padding.bin": os.urandom(2 * 1024 * 1024), "word/media/image1.bin": EICAR})
+
+
+@pytest.mark.faults
+def test_malware_past_the_scanners_limits_is_flagged_never_clean(
+    settings, clamd_small_limits, client, client_user, django_capture_on_commit_callbacks
+):
+    """clamd with the project's config (AlertExceedsMax) and 1 MB limits reports what it could not read whole."""
+    settings.CLAMD_URL = clamd_small_limits["tcp"]
+    settings.FILE_SCAN_NOOP_ALLOWED = False
+    asset = store(client_user, padded_infected_docx(), "cv.docx", capture=django_capture_on_commit_callbacks)
+    assert asset.scan_status == ScanStatus.INFECTED
+    assert asset.scan_detail.startswith("Heuristics.Limits.Exceeded")
+    assert not default_storage.exists(asset.key)
+    client.force_login(client_user)
+    response = client.get(reverse("files:download", args=[asset.pk]), headers={"Accept": "application/json"})
+    assert response.status_code == 409
+
+
+def test_the_project_clamd_config_reads_files_bigger_than_any_upload(clamd, settings):
+    """With the shipped limits a padded DOCX at the upload cap is read whole: the EICAR after it is found."""
+    import io
+
+    padding = os.urandom(settings.FILE_UPLOAD_MAX_BYTES - 64 * 1024)
+    data = docx_bytes(extra={"word/media/padding.bin": padding, "word/media/image1.bin": EICAR})
+    verdict = ClamdScanner(clamd["tcp"], 30).scan(io.BytesIO(data))
+    assert verdict.infected and "Test.EICAR.Custom" in verdict.detail
