@@ -9,6 +9,7 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         user_logged_in.connect(_track_session, dispatch_uid="accounts.track_session")
+        from .api import schema  # noqa: F401 - registers the API's auth schemes with drf-spectacular
 
 
 def _track_session(sender, request, user, **kwargs):

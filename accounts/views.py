@@ -4,6 +4,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from . import services
 from .forms import ProfileForm
 
 
@@ -12,7 +13,7 @@ def profile(request):
     """Names and phone; the email itself is managed on allauth's email page (it re-verifies)."""
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.update_contact_details(request.user, actor=request.user, **form.cleaned_data)
         messages.success(request, "Your profile was saved.")
         return redirect("accounts:profile")
     return render(request, "accounts/profile.html", {"form": form})
