@@ -140,6 +140,12 @@ class Cursor(pagination.CursorPagination):
     page_size_query_param = "page_size"
     ordering = "-id"
 
+    def get_ordering(self, request, queryset, view):
+        """A view may choose its order per request (the directory's sorts) through `cursor_ordering`,
+        set while it builds the queryset; the last field must be unique so the order is stable."""
+        chosen = getattr(view, "cursor_ordering", None)
+        return tuple(chosen) if chosen else super().get_ordering(request, queryset, view)
+
 
 class ProblemSerializer(serializers.Serializer):
     """The one error shape (documentation only: exception_handler builds it)."""
@@ -154,6 +160,13 @@ class ProblemSerializer(serializers.Serializer):
 def validated(serializer_class: type[serializers.Serializer], request, **kwargs) -> dict:
     """Run an input serializer over the request body; a 400 naming each bad field otherwise."""
     serializer = serializer_class(data=request.data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def validated_query(serializer_class: type[serializers.Serializer], request) -> dict:
+    """The same for query parameters (each taken once; a list parameter is not used here)."""
+    serializer = serializer_class(data=request.query_params.dict())
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 
