@@ -83,7 +83,7 @@ class DirectoryQuery(StrictSerializer):
     """The directory's filters; unlike the page (which drops bad values with a notice) a bad one is a 400."""
 
     q = serializers.CharField(required=False, max_length=MAX_QUERY_LENGTH)
-    service = serializers.ChoiceField(choices=ServiceType.values, required=False)
+    service = serializers.ChoiceField(choices=ServiceType.choices, required=False)
     min_price = serializers.DecimalField(
         max_digits=8, decimal_places=2, min_value=0, max_value=MAX_PRICE_MAJOR, required=False
     )
@@ -145,7 +145,7 @@ class CoachDetail(generics.RetrieveAPIView):
 
 
 class OfferSerializer(StrictSerializer):
-    service_type = serializers.ChoiceField(choices=ServiceType.values)
+    service_type = serializers.ChoiceField(choices=ServiceType.choices)
     price = serializers.DecimalField(max_digits=7, decimal_places=2)
     currency = serializers.ChoiceField(choices=services.CURRENCIES)
     delivery_days = serializers.IntegerField()

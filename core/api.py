@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, pagination, parsers, serializers, status
+from rest_framework import exceptions, pagination, parsers, permissions, serializers, status
 from rest_framework.response import Response
 
 from core.exceptions import DomainError, RateLimited
@@ -178,3 +178,20 @@ def form_errors(form, renames: dict[str, str] | None = None) -> exceptions.Valid
     if "__all__" in fields:
         fields["non_field_errors"] = fields.pop("__all__")
     return exceptions.ValidationError(fields)
+
+
+class RolePermission(permissions.BasePermission):
+    """The API's `role_required`: a logged-in user of one of `roles` (staff count as "admin")."""
+
+    roles: tuple[str, ...] = ()
+    message = "This is not available to your account type."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        return user.role in self.roles or ("admin" in self.roles and user.is_staff)
+
+
+def role_permission(*roles: str) -> type[RolePermission]:
+    return type(f"Only{'Or'.join(r.title() for r in roles)}", (RolePermission,), {"roles": roles})

@@ -488,5 +488,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "ServiceTypeEnum": "coaches.models.ServiceType",
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "RequestStatusEnum": "requests_app.models.RequestStatus",
+    },
 }
