@@ -9,9 +9,10 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         user_logged_in.connect(_track_session, dispatch_uid="accounts.track_session")
-
         from allauth.account.signals import password_changed, password_reset, password_set
         from django.contrib.auth.signals import user_logged_out
+
+        from .api import schema  # noqa: F401 - registers the API's auth schemes with drf-spectacular
 
         user_logged_out.connect(_logged_out, dispatch_uid="accounts.sessions_changed.logout")
         for signal in (password_changed, password_set, password_reset):

@@ -20,6 +20,8 @@ class SuspendedUserMiddleware:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and user.account_status == AccountStatus.SUSPENDED:
             logout(request)
+            if request.path.startswith("/api/"):
+                return self.get_response(request)  # now anonymous: the API answers 401 in its own shape
             messages.error(request, SUSPENDED_MESSAGE)
             return redirect("account_login")
         return self.get_response(request)

@@ -56,6 +56,9 @@ class User(AbstractUser, TimeStampedModel):
     )
     suspended_reason = models.CharField(max_length=500, blank=True)
     phone = models.CharField(max_length=32, blank=True)
+    # Bumped by a password change, a suspension or "log out everywhere": API access tokens carry the
+    # value they were issued with and are refused once it differs (accounts.api.authentication).
+    token_version = models.PositiveIntegerField(default=0)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -73,7 +76,24 @@ class User(AbstractUser, TimeStampedModel):
         self.email = (self.email or "").strip().lower()
         # Staff access follows the role, never the other way round.
         self.is_staff = self.role == Role.ADMIN or self.is_superuser
+        if self._state.adding:
+            super().save(*args, **kwargs)
+            return
+        # token_version only ever moves up in the database (F() + 1): a save of a copy loaded before a
+        # "log out everywhere" must not write the old number back and revive the tokens it ended.
+        if kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.attname for f in self._meta.concrete_fields if not f.primary_key and f.name != "token_version"
+            ]
+        # Django sets _password only when set_password() ran (not for a hash upgrade at login): every
+        # route that changes a password (allauth's pages, the API, the console) ends older API tokens.
+        password_changed = self._password is not None
+        if password_changed:
+            self.token_version = models.F("token_version") + 1
+            kwargs["update_fields"] = [*kwargs["update_fields"], "token_version"]
         super().save(*args, **kwargs)
+        if password_changed:
+            self.refresh_from_db(fields=["token_version"])
 
     @property
     def display_name(self) -> str:
@@ -100,3 +120,30 @@ class User(AbstractUser, TimeStampedModel):
         from allauth.account.models import EmailAddress
 
         return EmailAddress.objects.filter(user=self, email__iexact=self.email, verified=True).exists()
+
+
+class ApiRefreshToken(models.Model):
+    """One API refresh token, stored only as its SHA-256: a database leak hands out no usable token.
+
+    Every refresh uses one up and issues the next of the same `family` (one login). A token presented
+    again after use is a stolen copy (or the thief's original), so the whole family and every other
+    refresh token of the user are revoked (accounts.services.rotate_refresh_token).
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_refresh_tokens")
+    family = models.UUIDField(db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # The user's token_version when issued: a bump (password change, suspension, log out everywhere)
+    # ends refresh tokens too, without touching their rows.
+    token_version = models.PositiveIntegerField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"refresh token {self.pk} of user {self.user_id}"

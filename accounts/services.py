@@ -1,12 +1,23 @@
-"""Account state changes. Staff tools (the operator console) call these; nothing else writes account_status."""
+"""Account state changes. Staff tools (the operator console) call these; nothing else writes account_status.
 
+Also the API's refresh tokens (issue, rotate with reuse detection, revoke) and token_version bumps.
+"""
+
+import datetime
+import hashlib
+import secrets
+import uuid
+
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.http import HttpRequest
+from django.utils import timezone
 
 from audit.services import record
-from core.exceptions import InvalidState, NotPermitted
+from core.exceptions import DomainError, InvalidState, NotPermitted
 
-from .models import AccountStatus, Role, User
+from .models import AccountStatus, ApiRefreshToken, Role, User
 
 
 def _is_staff_actor(actor) -> bool:
@@ -67,6 +78,7 @@ def suspend_user(user: User, *, actor, reason: str, ip_address: str | None = Non
         locked.save(update_fields=["account_status", "suspended_reason", "updated_at"])
         ended = end_sessions(locked)
         announce_sessions_changed(locked.pk)
+        end_api_tokens(locked)
         record(
             "account.suspend",
             locked,
@@ -152,3 +164,118 @@ def _email_on_commit(user: User, kind: str, context: dict) -> None:
     from .tasks import send_account_email
 
     transaction.on_commit(lambda: send_account_email.delay(user.pk, kind, context))
+
+
+# --- API tokens ---------------------------------------------------------------------------------
+
+
+class TokenRefused(DomainError):
+    """A refresh token that is unknown, expired, revoked or reused: the caller must log in again."""
+
+    status = 401
+
+
+REFUSED_MESSAGE = "This refresh token is not valid any more. Log in again."
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def may_use_api(user: User) -> bool:
+    return user.is_active and user.account_status != AccountStatus.SUSPENDED
+
+
+def issue_refresh_token(user: User, *, family: uuid.UUID | None = None, ip_address: str | None = None) -> str:
+    """A new refresh token for `user` (a new family = a new login). Only its hash is stored."""
+    raw = secrets.token_urlsafe(48)
+    ApiRefreshToken.objects.create(
+        user=user,
+        family=family or uuid.uuid4(),
+        token_hash=_digest(raw),
+        expires_at=timezone.now() + datetime.timedelta(days=settings.API_REFRESH_TOKEN_DAYS),
+        token_version=user.token_version,
+        ip_address=ip_address,
+    )
+    return raw
+
+
+def rotate_refresh_token(raw: str, *, ip_address: str | None = None) -> tuple[User, str]:
+    """Use up `raw` and return its user with the next token of the same family.
+
+    A token that was already used is a copy in someone else's hands: every refresh token of the user is
+    revoked and their token_version bumped (their access tokens end too), then the call is refused.
+    The revocation commits even though the caller gets an error.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        row = (
+            ApiRefreshToken.objects.select_for_update()
+            .select_related("user")
+            .filter(token_hash=_digest(raw or ""))
+            .first()
+        )
+        if row is None:
+            raise TokenRefused(REFUSED_MESSAGE)
+        user = row.user
+        if row.used_at is not None:
+            _revoke_after_reuse(row, now=now, ip_address=ip_address)
+        elif (
+            row.revoked_at is None
+            and row.expires_at > now
+            and row.token_version == user.token_version
+            and may_use_api(user)
+        ):
+            row.used_at = now
+            row.save(update_fields=["used_at"])
+            return user, issue_refresh_token(user, family=row.family, ip_address=ip_address)
+    raise TokenRefused(REFUSED_MESSAGE)
+
+
+def _revoke_after_reuse(row: ApiRefreshToken, *, now, ip_address: str | None) -> None:
+    revoked = ApiRefreshToken.objects.filter(user_id=row.user_id, revoked_at=None).update(revoked_at=now)
+    end_api_tokens(row.user)
+    record(
+        "api.refresh_token_reused",
+        row.user,
+        actor=None,
+        details={"family": str(row.family), "tokens_revoked": revoked},
+        ip_address=ip_address,
+    )
+
+
+def owner_of_refresh_token(raw: str) -> User | None:
+    """The user a live (unused, unrevoked, unexpired, current-version) refresh token belongs to."""
+    row = (
+        ApiRefreshToken.objects.select_related("user")
+        .filter(token_hash=_digest(raw or ""), used_at=None, revoked_at=None, expires_at__gt=timezone.now())
+        .first()
+    )
+    if row is None or row.token_version != row.user.token_version:
+        return None
+    return row.user
+
+
+def revoke_refresh_family(raw: str, *, actor: User) -> int:
+    """Log out one device: the family of `raw` (if it is the actor's) stops refreshing."""
+    row = ApiRefreshToken.objects.filter(token_hash=_digest(raw or ""), user=actor).first()
+    if row is None:
+        return 0
+    return ApiRefreshToken.objects.filter(family=row.family, revoked_at=None).update(revoked_at=timezone.now())
+
+
+def end_api_tokens(user: User) -> None:
+    """Bump token_version: every access and refresh token issued before now is refused at once."""
+    User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
+    user.refresh_from_db(fields=["token_version"])
+
+
+def log_out_everywhere(user: User, *, actor: User, ip_address: str | None = None) -> None:
+    """End every API token and every browser session of `user` (their own "log out everywhere")."""
+    if actor.pk != user.pk:
+        raise NotPermitted("You can only log yourself out everywhere.")
+    with transaction.atomic():
+        end_api_tokens(user)
+        ApiRefreshToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now())
+        ended = end_sessions(user)
+        record("account.logout_everywhere", user, actor=actor, details={"sessions_ended": ended}, ip_address=ip_address)

@@ -50,27 +50,33 @@ class SignupView(AllauthSignupView):
 
     def form_valid(self, form):
         try:
-            if form.account_already_exists:
-                # allauth's own enumeration-prevention path: mails "you already have an account" to the owner.
-                # Hash the typed password as a new account would (its cost dominates a signup's time), so
-                # the answer takes as long; the email goes through the same task (AccountAdapter.send_mail).
-                make_password(form.cleaned_data["password1"])
-                login = Login(
-                    user=None,
-                    email=form.cleaned_data["email"],
-                    signup=True,
-                    email_verification=EmailVerificationMethod.MANDATORY,
-                )
-                return perform_login(self.request, login)
-            self.user = form.save(self.request)
-            return complete_signup(
-                self.request,
-                user=self.user,
-                email_verification=EmailVerificationMethod.MANDATORY,
-                redirect_url=self.get_success_url(),
-            )
+            return register(self.request, form, redirect_url=self.get_success_url())
         except ImmediateHttpResponse as exc:
             return exc.response
+
+
+def register(request, form: SignupForm, *, redirect_url: str | None = None):
+    """Finish a valid signup the same way for the page and the API: a new email gets an account and a
+    confirmation link, a registered one gets allauth's "you already have an account" mail. Nobody is
+    logged in either way, so the two answers cannot be told apart."""
+    if getattr(form, "account_already_exists", False):
+        # Hash the typed password as a new account would (its cost dominates a signup's time), so the
+        # answer takes as long; the email goes through the same task (AccountAdapter.send_mail).
+        make_password(form.cleaned_data["password1"])
+        login = Login(
+            user=None,
+            email=form.cleaned_data["email"],
+            signup=True,
+            email_verification=EmailVerificationMethod.MANDATORY,
+        )
+        return perform_login(request, login)
+    user = form.save(request)
+    return complete_signup(
+        request,
+        user=user,
+        email_verification=EmailVerificationMethod.MANDATORY,
+        redirect_url=redirect_url,
+    )
 
 
 signup = SignupView.as_view()

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from core.api import problem_response
 from core.http import bind_request_id, unbind_request_id
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -48,6 +49,8 @@ class RequestBodyLimitMiddleware:
         if length > settings.MAX_REQUEST_BODY_BYTES:
             limit_mb = settings.MAX_REQUEST_BODY_BYTES // (1024 * 1024)
             message = f"The request is too large. The limit is {limit_mb} MB."
+            if request.path.startswith("/api/"):
+                return problem_response(413, "too_large", message)
             if request.headers.get("Accept", "").startswith("application/json"):
                 return JsonResponse({"error": message}, status=413)
             body = render_to_string("413.html", {"message": message}, request=None)

@@ -5,6 +5,7 @@ in its embedded default (DESIGN.md §2): SQLite, in-memory channel layer, eager 
 local files, console email and the built-in test payment provider.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -50,6 +51,10 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_celery_beat",
     "csp",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets served by us (whitenoise), never a CDN
     # Our apps, lowest layer first (docs/architecture.md); elite, the composition root, is no app.
     "core",
     "audit",
@@ -444,4 +449,61 @@ CELERY_BEAT_SCHEDULE["payments-settle-with-providers"] = {
 CELERY_BEAT_SCHEDULE["payments-reconcile-ledger"] = {
     "task": "payments.tasks.reconcile_ledger",
     "schedule": env.int("LEDGER_RECONCILE_INTERVAL_SECONDS", default=24 * 60 * 60),
+}
+
+# --- REST API v1 (/api/v1/, issue 14): tokens, errors, pagination, OpenAPI ---------------------
+# Access tokens are short JWTs (HS256, signed with API_JWT_SIGNING_KEY); refresh tokens are opaque random
+# strings stored hashed (accounts.ApiRefreshToken), rotated on every use, with reuse detection.
+API_ACCESS_TOKEN_MINUTES = env.int("API_ACCESS_TOKEN_MINUTES", default=15)
+API_REFRESH_TOKEN_DAYS = env.int("API_REFRESH_TOKEN_DAYS", default=14)
+if not 7 <= API_REFRESH_TOKEN_DAYS <= 30:
+    raise ImproperlyConfigured("API_REFRESH_TOKEN_DAYS must be between 7 and 30.")
+API_JWT_SIGNING_KEY = env("API_JWT_SIGNING_KEY", default=SECRET_KEY)
+# Browser clients may keep both tokens in HTTP-only cookies instead (then CSRF applies to unsafe methods).
+API_ACCESS_COOKIE = "ews_access"
+API_REFRESH_COOKIE = "ews_refresh"
+API_COOKIE_SECURE = env.bool("API_COOKIE_SECURE", default=True)
+# A JSON body above this answers 413 (uploads go through files/upload, which has its own limit).
+API_MAX_JSON_BYTES = env.int("API_MAX_JSON_BYTES", default=256 * 1024)
+API_PAGE_SIZE = 20
+API_MAX_PAGE_SIZE = 100
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.api.authentication.BearerAuthentication",
+        "accounts.api.authentication.CookieAuthentication",
+        "accounts.api.authentication.ApiSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.Cursor",
+    "DEFAULT_SCHEMA_CLASS": "core.api_schema.ApiSchema",
+    "DEFAULT_FILTER_BACKENDS": [],
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": datetime.timedelta(minutes=API_ACCESS_TOKEN_MINUTES),
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": API_JWT_SIGNING_KEY,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "sub",
+    "UPDATE_LAST_LOGIN": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Elite Writing Services API",
+    "DESCRIPTION": "REST API v1: the same services and access rules as the web pages. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "ServiceTypeEnum": "coaches.models.ServiceType",
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "RequestStatusEnum": "requests_app.models.RequestStatus",
+    },
 }

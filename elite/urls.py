@@ -26,6 +26,7 @@ urlpatterns = [
     path("threads/", include("messaging.urls")),
     path("notifications/", include("notifications.urls")),
     path("staff/", include("adminpanel.urls")),
+    path("api/v1/", include("elite.api_urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -3,13 +3,12 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
-from coaches.models import CoachService
 from core.exceptions import InvalidState
 from core.http import client_ip
 from files.models import FileCategory
@@ -283,12 +282,7 @@ def reply(request, pk: int):
 def accept_request(request, request_id: int):
     """Accept a request. A request that was open and is now taken answers 409 "already taken", not 404."""
     user = request.user
-    profile = getattr(user, "coach_profile", None)
-    offered = CoachService.objects.filter(coach=profile, is_active=True).values("service_type")
-    scope = ServiceRequest.objects.filter(
-        Q(pk__in=ServiceRequest.objects.visible_to(user).values("pk")) | Q(posted_open=True, service_type__in=offered)
-    )
-    service_request = get_object_or_404(scope, pk=request_id)
+    service_request = get_object_or_404(ServiceRequest.objects.acceptable_by(user), pk=request_id)
     try:
         order = services.accept_request(service_request.pk, actor=user)
     except InvalidState as exc:

@@ -41,6 +41,29 @@ class ServiceRequestQuerySet(models.QuerySet):
             ).distinct()
         return self.filter(client=user)
 
+    def available_to(self, profile: CoachProfile):
+        """Pending requests a coach can act on: addressed to them, or open, matching and not declined by them."""
+        addressed = Q(coach=profile)
+        if profile.is_available:
+            offered = CoachService.objects.filter(coach=profile, is_active=True).values("service_type")
+            addressed |= Q(coach__isnull=True, service_type__in=offered)
+        return (
+            self.pending()
+            .filter(addressed)
+            .exclude(declines__coach=profile)
+            .select_related("client", "coach")
+            .order_by("expires_at", "id")
+        )
+
+    def acceptable_by(self, user):
+        """What a coach may try to accept: what they can see, plus open requests of their services that
+        someone else already took (so the answer is 409 "already taken", not 404)."""
+        profile = getattr(user, "coach_profile", None)
+        offered = CoachService.objects.filter(coach=profile, is_active=True).values("service_type")
+        return self.filter(
+            Q(pk__in=self.model.objects.visible_to(user).values("pk")) | Q(posted_open=True, service_type__in=offered)
+        )
+
 
 class ServiceRequest(TimeStampedModel):
     client = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="service_requests")

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -114,18 +114,7 @@ def my_requests(request):
 
 
 def available_for(profile: CoachProfile):
-    """Pending requests a coach can act on: addressed to them, or open, matching and not declined by them."""
-    addressed = Q(coach=profile)
-    if profile.is_available:
-        offered = CoachService.objects.filter(coach=profile, is_active=True).values("service_type")
-        addressed |= Q(coach__isnull=True, service_type__in=offered)
-    return (
-        ServiceRequest.objects.pending()
-        .filter(addressed)
-        .exclude(declines__coach=profile)
-        .select_related("client", "coach")
-        .order_by("expires_at", "id")
-    )
+    return ServiceRequest.objects.available_to(profile)
 
 
 @role_required("coach")

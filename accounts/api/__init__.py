@@ -1,0 +1,1 @@
+"""accounts' face on the REST API: tokens, authentication classes, auth/* and users/me."""

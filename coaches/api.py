@@ -1,0 +1,237 @@
+"""coaches on the REST API: the directory (same filters and rules as the page), a coach, my profile."""
+
+from __future__ import annotations
+
+from django.db.models import Exists, F, OuterRef, Prefetch, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, generics, serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api import StrictSerializer, form_errors, validated, validated_query
+from core.money import minor_to_decimal
+
+from . import services
+from .directory import MAX_PRICE_MAJOR, MAX_QUERY_LENGTH, SORTS, parse_filters, search
+from .forms import ProfileForm, ServiceForm
+from .models import CoachProfile, CoachService, Language, ServiceType
+
+# Cursor orderings per directory sort: the same order as coaches.directory.search, spelled as fields
+# the cursor can read back from a row (NULL response times sort last through a sentinel).
+NO_RESPONSE_TIME = 10.0**9
+CURSOR_ORDERINGS = {
+    "rating": ("-rating_avg", "-ratings_count", "id"),
+    "price": ("sort_price", "id"),
+    "response_time": ("sort_response", "id"),
+    "newest": ("-created_at", "-id"),
+}
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    price = serializers.SerializerMethodField(help_text="Decimal string in the currency's major unit.")
+
+    class Meta:
+        model = CoachService
+        fields = ["service_type", "price_minor", "price", "currency", "delivery_days", "revisions_included"]
+
+    def get_price(self, service: CoachService) -> str:
+        return str(minor_to_decimal(service.price_minor, service.currency))
+
+
+class CoachSerializer(serializers.ModelSerializer):
+    user_id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(source="user.display_name", read_only=True)
+    languages = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    services = ServiceSerializer(source="active_services", many=True, read_only=True)
+
+    class Meta:
+        model = CoachProfile
+        fields = [
+            "id",
+            "user_id",
+            "name",
+            "headline",
+            "years_experience",
+            "languages",
+            "is_available",
+            "is_verified",
+            "rating_avg",
+            "ratings_count",
+            "response_time_hours",
+            "services",
+        ]
+
+
+class CoachDetailSerializer(CoachSerializer):
+    class Meta(CoachSerializer.Meta):
+        fields = [*CoachSerializer.Meta.fields, "bio", "portfolio_links"]
+
+
+def _with_cards(queryset):
+    active = CoachService.objects.filter(is_active=True).order_by("price_minor")
+    return queryset.select_related("user").prefetch_related(
+        Prefetch("services", queryset=active, to_attr="active_services"),
+        Prefetch("languages", queryset=Language.objects.order_by("name")),
+    )
+
+
+class DirectoryQuery(StrictSerializer):
+    """The directory's filters; unlike the page (which drops bad values with a notice) a bad one is a 400."""
+
+    q = serializers.CharField(required=False, max_length=MAX_QUERY_LENGTH)
+    service = serializers.ChoiceField(choices=ServiceType.choices, required=False)
+    min_price = serializers.DecimalField(
+        max_digits=8, decimal_places=2, min_value=0, max_value=MAX_PRICE_MAJOR, required=False
+    )
+    max_price = serializers.DecimalField(
+        max_digits=8, decimal_places=2, min_value=0, max_value=MAX_PRICE_MAJOR, required=False
+    )
+    currency = serializers.ChoiceField(choices=services.CURRENCIES, required=False, help_text="Only prices in it.")
+    min_rating = serializers.DecimalField(max_digits=3, decimal_places=2, min_value=0, max_value=5, required=False)
+    language = serializers.SlugField(required=False, max_length=8)
+    available = serializers.BooleanField(required=False, default=False)
+    verified = serializers.BooleanField(required=False, default=False)
+    sort = serializers.ChoiceField(choices=list(SORTS), required=False, default="rating")
+    cursor = serializers.CharField(required=False)
+    page_size = serializers.IntegerField(required=False, min_value=1)
+
+
+class CoachList(generics.ListAPIView):
+    """GET coaches: anyone may browse, like the directory page."""
+
+    serializer_class = CoachSerializer
+    permission_classes = (AllowAny,)
+
+    @extend_schema(summary="Browse the coach directory", parameters=[DirectoryQuery], auth=[])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return self._matching(validated_query(DirectoryQuery, self.request))
+
+    def _matching(self, params: dict):
+        query = {key: str(value) for key, value in params.items() if key not in ("cursor", "page_size", "currency")}
+        query["available"] = "1" if params.get("available") else ""
+        query["verified"] = "1" if params.get("verified") else ""
+        filters = parse_filters(query)
+        if filters.notices:
+            raise exceptions.ValidationError({"language": filters.notices})
+        queryset = search(filters)
+        if params.get("currency"):
+            priced_in = CoachService.objects.filter(coach=OuterRef("pk"), is_active=True, currency=params["currency"])
+            queryset = queryset.filter(Exists(priced_in))
+        price = F("services__price_minor") if filters.service else F("price_from_minor")
+        queryset = queryset.annotate(
+            sort_price=price, sort_response=Coalesce("response_time_hours", Value(NO_RESPONSE_TIME))
+        )
+        self.cursor_ordering = CURSOR_ORDERINGS[filters.sort]
+        return _with_cards(queryset)
+
+
+class CoachDetail(generics.RetrieveAPIView):
+    """GET coaches/{id}: a listed coach's public profile (an unlisted one is a 404, like the page)."""
+
+    serializer_class = CoachDetailSerializer
+    permission_classes = (AllowAny,)
+    queryset = _with_cards(CoachProfile.objects.listed())
+
+    @extend_schema(summary="A coach's public profile", auth=[])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class OfferSerializer(StrictSerializer):
+    service_type = serializers.ChoiceField(choices=ServiceType.choices)
+    price = serializers.DecimalField(max_digits=7, decimal_places=2)
+    currency = serializers.ChoiceField(choices=services.CURRENCIES)
+    delivery_days = serializers.IntegerField()
+    revisions_included = serializers.IntegerField()
+    is_active = serializers.BooleanField(default=True)
+
+
+class ProfileUpdateSerializer(StrictSerializer):
+    headline = serializers.CharField(max_length=160, required=False)
+    bio = serializers.CharField(max_length=10000, required=False, allow_blank=True)
+    years_experience = serializers.IntegerField(required=False)
+    languages = serializers.ListField(child=serializers.SlugField(max_length=8), required=False, max_length=50)
+    portfolio_links = serializers.ListField(child=serializers.CharField(max_length=300), required=False, max_length=20)
+    is_available = serializers.BooleanField(required=False)
+    services = OfferSerializer(many=True, required=False, help_text="The full list: services left out are removed.")
+
+
+class MyProfile(APIView):
+    """GET/PATCH coaches/me/profile: the coach's own profile, validated by the page's forms."""
+
+    def _profile(self, request) -> CoachProfile:
+        if not getattr(request.user, "is_coach", False):
+            raise exceptions.PermissionDenied("This is for coach accounts.")
+        return services.get_or_create_profile(request.user)
+
+    @extend_schema(summary="My coach profile", responses={200: CoachDetailSerializer})
+    def get(self, request):
+        return Response(self._detail(self._profile(request)))
+
+    @extend_schema(
+        summary="Change my coach profile and services",
+        request=ProfileUpdateSerializer,
+        responses={200: CoachDetailSerializer},
+    )
+    def patch(self, request):
+        profile = self._profile(request)
+        changes = validated(ProfileUpdateSerializer, request)
+        form = ProfileForm(data=self._form_data(profile, changes), instance=profile)
+        if not form.is_valid():
+            raise form_errors(form)
+        offers = None
+        if "services" in changes:
+            offers = [self._offer(index, offer) for index, offer in enumerate(changes["services"])]
+        data = form.cleaned_data
+        services.update_profile(
+            profile,
+            actor=request.user,
+            changes={field: data[field] for field in services.PROFILE_FIELDS},
+            languages=data["languages"],
+            portfolio_links=data["portfolio_links"],
+            offers=offers,
+        )
+        return Response(self._detail(profile))
+
+    @staticmethod
+    def _form_data(profile: CoachProfile, changes: dict) -> dict:
+        current = {field: getattr(profile, field) for field in services.PROFILE_FIELDS}
+        data = {**current, **{k: v for k, v in changes.items() if k in services.PROFILE_FIELDS}}
+        codes = changes.get("languages")
+        languages = (
+            Language.objects.filter(code__in=codes) if codes is not None else profile.languages.all()
+        ).values_list("pk", flat=True)
+        if codes is not None and len(set(codes)) != len(languages):
+            raise exceptions.ValidationError({"languages": ["Unknown language code."]})
+        links = changes.get("portfolio_links", profile.portfolio_links or [])
+        return {**data, "languages": list(languages), "portfolio_links": "\n".join(links)}
+
+    @staticmethod
+    def _offer(index: int, offer: dict) -> services.ServiceOffer:
+        form = ServiceForm(data={**offer, "is_active": "on" if offer["is_active"] else ""})
+        if not form.is_valid():
+            raise exceptions.ValidationError(
+                {f"services[{index}].{name}": [str(m) for m in msgs] for name, msgs in form.errors.items()}
+            )
+        return form.to_offer()
+
+    @staticmethod
+    def _detail(profile: CoachProfile) -> dict:
+        fresh = _with_cards(CoachProfile.objects.filter(pk=profile.pk)).first()
+        if fresh is None:
+            raise Http404
+        return CoachDetailSerializer(fresh).data
+
+
+urlpatterns = [
+    path("coaches", CoachList.as_view(), name="coaches"),
+    path("coaches/me/profile", MyProfile.as_view(), name="coaches-my-profile"),
+    path("coaches/<int:pk>", CoachDetail.as_view(), name="coach"),
+]

@@ -1,0 +1,121 @@
+"""messaging on the REST API: open an order's thread, my threads, a thread's messages (cursor), send one.
+
+Live delivery stays on the websocket (/ws/threads/<id>/, events in docs/api.md); this is the same
+conversation for clients that poll, and sends through the same service, limits included.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, generics, serializers, status
+from rest_framework.response import Response
+
+from core.api import StrictSerializer, validated
+from orders.models import Order
+
+from . import services
+from .models import Message, MessageThread
+
+
+class ThreadSerializer(serializers.ModelSerializer):
+    unread = serializers.IntegerField(read_only=True, default=0)
+    read_only = serializers.SerializerMethodField(help_text="The order ended: no new messages.")
+
+    class Meta:
+        model = MessageThread
+        fields = ["id", "order_id", "last_message_at", "created_at", "unread", "read_only"]
+
+    def get_read_only(self, thread: MessageThread) -> bool:
+        return services.is_read_only(thread)
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    attachment_ids = serializers.PrimaryKeyRelatedField(source="attachments", many=True, read_only=True)
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "thread_id",
+            "sender_id",
+            "is_moderator",
+            "body",
+            "client_token",
+            "created_at",
+            "attachment_ids",
+        ]
+
+
+class OpenThreadSerializer(StrictSerializer):
+    order_id = serializers.IntegerField()
+
+
+class NewMessageSerializer(StrictSerializer):
+    body = serializers.CharField(max_length=20000, required=False, allow_blank=True, default="")
+    attachment_ids = serializers.ListField(child=serializers.IntegerField(), required=False, max_length=20)
+    client_token = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, default="", help_text="Your id for it: a resend is saved once."
+    )
+
+
+class Threads(generics.ListAPIView):
+    serializer_class = ThreadSerializer
+    cursor_ordering = ("-activity", "-id")
+
+    def get_queryset(self):
+        return services.threads_for_list(self.request.user)
+
+    @extend_schema(summary="My conversations, most recent activity first")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Open (or get) the conversation of an order",
+        request=OpenThreadSerializer,
+        responses={201: ThreadSerializer, 200: ThreadSerializer},
+    )
+    def post(self, request):
+        order_id = validated(OpenThreadSerializer, request)["order_id"]
+        order = get_object_or_404(Order.objects.visible_to(request.user), pk=order_id)
+        existed = MessageThread.objects.filter(order=order).exists()
+        thread = services.get_or_create_thread(order)
+        answer = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+        return Response(ThreadSerializer(thread).data, status=answer)
+
+
+class ThreadMessages(generics.ListAPIView):
+    serializer_class = MessageSerializer
+
+    def get_queryset(self):
+        thread = services.thread_for(self.request.user, self.kwargs["pk"])
+        return Message.objects.filter(thread=thread).prefetch_related("attachments")
+
+    @extend_schema(summary="A conversation's messages, newest first (cursor)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Send a message (participants; staff as moderator)",
+        request=NewMessageSerializer,
+        responses={201: MessageSerializer},
+    )
+    def post(self, request, pk: int):
+        data = validated(NewMessageSerializer, request)
+        thread = services.thread_for(request.user, pk)
+        try:
+            attachments = services.attachments_from_ids(request.user, data.get("attachment_ids", []))
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError({"attachment_ids": exc.messages}) from exc
+        message = services.send_message(
+            thread, sender=request.user, body=data["body"], attachments=attachments, client_token=data["client_token"]
+        )
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+urlpatterns = [
+    path("threads", Threads.as_view(), name="threads"),
+    path("threads/<int:pk>/messages", ThreadMessages.as_view(), name="thread-messages"),
+]
