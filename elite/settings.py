@@ -62,9 +62,11 @@ INSTALLED_APPS = [
     "messaging",
     "payments",
     "adminpanel",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    "ops.middleware.MetricsMiddleware",  # outermost: times and counts what the client got
     "elite.middleware.RequestIdMiddleware",
     "elite.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -118,7 +120,7 @@ CACHE_KEY_PREFIX = env("CACHE_KEY_PREFIX", default="ews")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "ops.cache.CountedRedisCache",  # RedisCache, counting hits and misses
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
@@ -134,7 +136,7 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_PREFIX": CACHE_KEY_PREFIX}}
+    CACHES = {"default": {"BACKEND": "ops.cache.CountedLocMemCache", "KEY_PREFIX": CACHE_KEY_PREFIX}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
@@ -144,6 +146,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+# The worker logs through LOGGING below (JSON, with the request id of the request that queued the task).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Filled by each app's tasks (see elite.beat); beat reads it at start.
 CELERY_BEAT_SCHEDULE: dict = {}
@@ -372,6 +376,12 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# --- Metrics (ops): who may scrape /metrics; everyone else gets a 404 ----------------------------
+# A bearer token Prometheus sends (authorization: credentials), and/or the scrapers' networks (the
+# address is core.http.client_ip's). Both empty: /metrics answers 404 to everyone.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 
 SENTRY_DSN = env("SENTRY_DSN", default="")
 if SENTRY_DSN:
