@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 import requests
@@ -34,7 +35,8 @@ class Processes:
     """Servers started by one test, each in its own process group, stopped (and logs shown) at the end."""
 
     def __init__(self, folder: Path, env: dict[str, str]):
-        self.folder, self.env, self.started = folder, env, []
+        self.folder, self.env = folder, env
+        self.started: list[tuple[str, subprocess.Popen, IO[bytes]]] = []
 
     def start(self, name: str, argv: list[str], port: int, **extra_env: str) -> int:
         log = open(self.folder / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop_all
@@ -180,7 +182,7 @@ def logged_in_session(user, web: str) -> requests.Session:
     session = requests.Session()
     session.cookies.set("sessionid", client.cookies["sessionid"].value)
     session.get(f"{web}/dashboard/", timeout=10)  # sets the CSRF cookie
-    session.headers["X-CSRFToken"] = session.cookies["csrftoken"]
+    session.headers["X-CSRFToken"] = session.cookies.get("csrftoken") or ""
     return session
 
 
