@@ -12,6 +12,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from elite.routing import websocket_urlpatterns  # noqa: E402
 from ops.websockets import WebsocketMetrics  # noqa: E402
@@ -24,3 +25,9 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+if settings.SENTRY_DSN:
+    # Errors in consumers (websocket scopes) reach Sentry too; pages are covered by its Django integration.
+    from sentry_sdk.integrations.asgi import SentryAsgiMiddleware
+
+    application = SentryAsgiMiddleware(application)

@@ -358,7 +358,11 @@ LOG_FORMAT = env("LOG_FORMAT", default="text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "core.http.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "core.http.RequestIdLogFilter"},
+        # Emails, card-like numbers and tokens an exception or a visitor's input may bring in are masked.
+        "personal_data": {"()": "ops.sentry.PersonalDataLogFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {
@@ -367,7 +371,11 @@ LOGGING = {
         },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "personal_data"],
+        },
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -386,10 +394,13 @@ METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 
 SENTRY_DSN = env("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")
+SENTRY_RELEASE = env("SENTRY_RELEASE", default="")
 if SENTRY_DSN:
-    import sentry_sdk
+    # Web, ws (elite.asgi wraps it) and Celery; personal data scrubbed by ops.sentry.before_send.
+    from ops.sentry import init as init_sentry
 
-    sentry_sdk.init(dsn=SENTRY_DSN, send_default_pii=False, traces_sample_rate=0.0)
+    init_sentry(SENTRY_DSN, release=SENTRY_RELEASE, environment=SENTRY_ENVIRONMENT)
 
 # --- Requests and orders (requests_app, orders): limits and background jobs -----------------
 # New requests one client may send per hour (shared cache, so it holds across web machines).

@@ -34,7 +34,9 @@ def add_origin_headers(sender=None, headers=None, **kwargs) -> None:
 
 @signals.task_prerun.connect
 def task_started(sender=None, task_id=None, task=None, **kwargs) -> None:
-    origin = getattr(task.request, "request_id", None) if task is not None else None
+    request = task.request if task is not None else None
+    # A worker flattens message headers onto the request; an eager apply(headers=...) keeps them apart.
+    origin = getattr(request, "request_id", None) or (getattr(request, "headers", None) or {}).get("request_id")
     # Run eagerly inside a request, the request's id is already bound: keep it.
     request_id = origin or (current_request_id() if current_request_id() != "-" else task_id)
     _running[task_id] = (time.perf_counter(), bind_request_id(str(request_id)))

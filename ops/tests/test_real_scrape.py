@@ -56,8 +56,8 @@ class Processes:
             time.sleep(0.2)
         return port
 
-    def log(self, name: str) -> str:
-        return (self.folder / f"{name}.log").read_text(errors="replace")[-3000:]
+    def log(self, name: str, tail: int = 3000) -> str:
+        return (self.folder / f"{name}.log").read_text(errors="replace")[-tail:]
 
     def stop_all(self) -> None:
         for name, process, log in reversed(self.started):
@@ -98,6 +98,7 @@ def stack(tmp_path, settings):
         "METRICS_TOKEN": TOKEN,
         "LOG_LEVEL": "WARNING",
         "CONN_MAX_AGE": "0",
+        "EMAIL_URL": "consolemail://",  # the worker prints the emails it sends: lines of its log
     }
     processes = Processes(tmp_path, env)
     bin_dir = Path(sys.executable).parent
@@ -153,7 +154,12 @@ def stack(tmp_path, settings):
             + [f"--web.listen-address=127.0.0.1:{prom}", "--log.level=warn"],
             prom,
         )
-        yield {"web": f"http://127.0.0.1:{web}", "ws": f"ws://127.0.0.1:{ws}", "prometheus": f"http://127.0.0.1:{prom}"}
+        yield {
+            "web": f"http://127.0.0.1:{web}",
+            "ws": f"ws://127.0.0.1:{ws}",
+            "prometheus": f"http://127.0.0.1:{prom}",
+            "log": processes.log,
+        }
     finally:
         processes.stop_all()
 
@@ -186,7 +192,7 @@ def logged_in_session(user, web: str) -> requests.Session:
     return session
 
 
-def pay_with_the_test_provider(session: requests.Session, web: str, order) -> None:
+def pay_with_the_test_provider(session: requests.Session, web: str, order) -> str:
     from payments.models import Payment
 
     checkout = session.post(f"{web}/payments/checkout/{order.pk}/test/", allow_redirects=False, timeout=10)
@@ -198,6 +204,7 @@ def pay_with_the_test_provider(session: requests.Session, web: str, order) -> No
     assert paid.status_code == 302, paid.text[:500]
     payment.refresh_from_db()
     assert payment.status == "captured"
+    return paid.headers["X-Request-ID"]
 
 
 def deliver_a_failing_webhook(web: str) -> None:
@@ -223,7 +230,7 @@ def test_prometheus_scrapes_web_ws_and_worker_and_the_webhook_alert_goes_off(sta
     wait_for("the zero failure series scraped", lambda: query(prometheus, f"{failed} == 0"), deadline)
 
     session = logged_in_session(client_user, web)
-    pay_with_the_test_provider(session, web, order)
+    paid_request_id = pay_with_the_test_provider(session, web, order)
     deliver_a_failing_webhook(web)
     cookie = f"sessionid={session.cookies['sessionid']}"
     with connect(f"{stack['ws']}/ws/live/", additional_headers={"Cookie": cookie, "Origin": "http://127.0.0.1"}) as ws:
@@ -254,3 +261,5 @@ def test_prometheus_scrapes_web_ws_and_worker_and_the_webhook_alert_goes_off(sta
     (alert,) = wait_for("WebhookEventsFailing", webhook_alert, deadline)
     assert alert["state"] in ("pending", "firing")
     assert alert["labels"]["provider"] == "test" and alert["labels"]["status"] == "failed"
+    # The payment's emails were sent by the worker, whose log lines carry the paying request's id.
+    wait_for("the task's log line", lambda: f"[{paid_request_id}]" in stack["log"]("worker", 10**7), deadline)

@@ -9,6 +9,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 
 from accounts.models import User
+from core.http import current_request_id
 from notifications.services import notify
 
 from .. import ledger
@@ -50,6 +51,7 @@ def alert_staff(kind: str, text: str, *, link: str = "") -> None:
     if recipients:
         subject = f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}Payments alert: {kind.replace('_', ' ')}"
         body = f"{text}\n\n{settings.SITE_URL}{link}" if link else text
+        body += f"\n\nRequest id (for the logs and Sentry): {current_request_id()}"
         transaction.on_commit(lambda: send_mail(subject, body, None, recipients, fail_silently=True))
 
 
