@@ -55,6 +55,7 @@ check: install
 
 bench: install-dev
 	$(PY) bench/marketplace.py
+	$(PY) bench/metrics_overhead.py
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles artifacts

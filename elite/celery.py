@@ -9,3 +9,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "elite.settings")
 app = Celery("elite")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Task metrics, the request id in task headers, the worker's /metrics port (connected on import).
+import ops.celery_hooks  # noqa: E402, F401

@@ -67,9 +67,11 @@ INSTALLED_APPS = [
     "messaging",
     "payments",
     "adminpanel",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    "ops.middleware.MetricsMiddleware",  # outermost: times and counts what the client got
     "elite.middleware.RequestIdMiddleware",
     "elite.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -123,7 +125,7 @@ CACHE_KEY_PREFIX = env("CACHE_KEY_PREFIX", default="ews")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "ops.cache.CountedRedisCache",  # RedisCache, counting hits and misses
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
@@ -139,7 +141,7 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_PREFIX": CACHE_KEY_PREFIX}}
+    CACHES = {"default": {"BACKEND": "ops.cache.CountedLocMemCache", "KEY_PREFIX": CACHE_KEY_PREFIX}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
@@ -149,6 +151,10 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+# The queue tasks go to and workers read (one name per deployment sharing a Redis).
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="celery")
+# The worker logs through LOGGING below (JSON, with the request id of the request that queued the task).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Filled by each app's tasks (see elite.beat); beat reads it at start.
 CELERY_BEAT_SCHEDULE: dict = {}
@@ -366,7 +372,11 @@ LOG_FORMAT = env("LOG_FORMAT", default="text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "core.http.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "core.http.RequestIdLogFilter"},
+        # Emails, card-like numbers and tokens an exception or a visitor's input may bring in are masked.
+        "personal_data": {"()": "ops.sentry.PersonalDataLogFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {
@@ -375,7 +385,11 @@ LOGGING = {
         },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "personal_data"],
+        },
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -387,11 +401,20 @@ LOGGING = {
     },
 }
 
-SENTRY_DSN = env("SENTRY_DSN", default="")
-if SENTRY_DSN:
-    import sentry_sdk
+# --- Metrics (ops): who may scrape /metrics; everyone else gets a 404 ----------------------------
+# A bearer token Prometheus sends (authorization: credentials), and/or the scrapers' networks (the
+# address is core.http.client_ip's). Both empty: /metrics answers 404 to everyone.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 
-    sentry_sdk.init(dsn=SENTRY_DSN, send_default_pii=False, traces_sample_rate=0.0)
+SENTRY_DSN = env("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")
+SENTRY_RELEASE = env("SENTRY_RELEASE", default="")
+if SENTRY_DSN:
+    # Web, ws (elite.asgi wraps it) and Celery; personal data scrubbed by ops.sentry.before_send.
+    from ops.sentry import init as init_sentry
+
+    init_sentry(SENTRY_DSN, release=SENTRY_RELEASE, environment=SENTRY_ENVIRONMENT)
 
 # --- Requests and orders (requests_app, orders): limits and background jobs -----------------
 # New requests one client may send per hour (shared cache, so it holds across web machines).

@@ -14,6 +14,7 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("health", views.health, name="health"),
     path("ready", views.ready, name="ready"),
+    path("metrics", views.metrics, name="metrics"),
     # Our signup view first: same URL and name as allauth's, answers alike for new and registered emails.
     path("accounts/signup/", signup_view, name="account_signup"),
     path("accounts/", include("allauth.urls")),

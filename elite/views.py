@@ -7,11 +7,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Avg, Count, Max, Min
-from django.http import JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from coaches.models import CoachProfile, CoachService, ServiceType
+from core.http import client_ip
 from orders.models import Review
 
 logger = logging.getLogger(__name__)
@@ -89,14 +90,19 @@ def _check_broker() -> None:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 
-@never_cache
-def ready(request):
-    """Readiness: every backing service this deployment is configured with answers."""
+def readiness_checks() -> dict:
+    """The backing services this deployment is configured with (for /ready and `elite_ready`)."""
     checks = {"database": _check_database, "cache": _check_cache, "channel_layer": _check_channel_layer}
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         checks["broker"] = _check_broker
+    return checks
+
+
+@never_cache
+def ready(request):
+    """Readiness: every backing service this deployment is configured with answers."""
     results, healthy = {}, True
-    for name, check in checks.items():
+    for name, check in readiness_checks().items():
         try:
             check()
             results[name] = "ok"
@@ -107,6 +113,20 @@ def ready(request):
     return JsonResponse(
         {"status": "ok" if healthy else "unavailable", "checks": results}, status=200 if healthy else 503
     )
+
+
+@never_cache
+def metrics(request):
+    """Prometheus' scrape of this process type; anyone else gets the site's 404 (ops.exporter)."""
+    from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+    from ops import exporter
+    from ops.collectors import ReadyCollector
+
+    if not exporter.scraper_allowed(client_ip(request), request.headers.get("Authorization", "")):
+        raise Http404
+    body = exporter.render([ReadyCollector(readiness_checks), *exporter.state_collectors()])
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
 
 def error_403(request, exception=None):

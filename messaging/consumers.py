@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.http import Http404
 
+from core import metrics
 from core.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
 from notifications.services import unread_count as unread_notifications
 
@@ -95,6 +96,7 @@ class _JsonSocket(AsyncWebsocketConsumer):
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
+        metrics.observe_fanout(message.get("pushed_at"))
         await handler(message)
 
     async def send_json(self, data: dict) -> None:

@@ -7,6 +7,7 @@ the channel layer is channels-redis, so a push reaches the consumers on every AS
 from __future__ import annotations
 
 import logging
+import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -132,7 +133,7 @@ def _send(*pushes: tuple[str, dict]) -> None:
 
     async def send_all():
         for group, event in pushes:
-            await layer.group_send(group, event)
+            await layer.group_send(group, {**event, "pushed_at": time.time()})  # for elite_ws_fanout_seconds
 
     try:
         async_to_sync(send_all)()

@@ -1,7 +1,11 @@
 """Celery beat job for payments (scheduled in settings.CELERY_BEAT_SCHEDULE); safe to run twice."""
 
+import time
+
 from celery import shared_task
 from django.urls import reverse
+
+from core import metrics
 
 from . import ledger, services
 
@@ -10,6 +14,8 @@ from . import ledger, services
 def reconcile_ledger() -> int:
     """The nightly check of `manage.py reconcile_ledger`; any mismatch alerts staff at once."""
     problems = ledger.reconcile()
+    metrics.LEDGER_MISMATCHES.set(len(problems))
+    metrics.LEDGER_RECONCILED_AT.set(time.time())
     if problems:
         listed = "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
         services.alert_staff(

@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("requests_app",),
     ("orders",),
     ("payments", "messaging"),
-    ("adminpanel",),
+    ("adminpanel", "ops"),
     ("elite",),
 )
 FLOOR = {app: floor for floor, apps in enumerate(LAYERS) for app in apps}

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from accounts.models import User
+from core.http import current_request_id
 from notifications.services import notify
 
 from .. import ledger
@@ -51,6 +52,7 @@ def alert_staff(kind: str, text: str, *, link: str = "") -> None:
     if recipients:
         subject = f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}Payments alert: {kind.replace('_', ' ')}"
         body = f"{text}\n\n{settings.SITE_URL}{link}" if link else text
+        body += f"\n\nRequest id (for the logs and Sentry): {current_request_id()}"
         transaction.on_commit(lambda: send_mail(subject, body, None, recipients, fail_silently=True))
 
 

@@ -1,0 +1,43 @@
+"""Django's cache backends, counting hits and misses (Django's cache sends no signal to count them by)."""
+
+from __future__ import annotations
+
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
+
+from core import metrics
+
+_MISSING = object()
+
+
+class _CountedGet:
+    """Counts every get; the rest of the backend is untouched."""
+
+    def get(self, key, default=None, version=None):
+        value = super().get(key, _MISSING, version=version)
+        if value is _MISSING:
+            metrics.CACHE_REQUESTS.labels("miss").inc()
+            return default
+        metrics.CACHE_REQUESTS.labels("hit").inc()
+        return value
+
+
+class _CountedGetMany:
+    """RedisCache reads many keys in one round trip (BaseCache's get_many calls get, counted already)."""
+
+    def get_many(self, keys, version=None):
+        keys = list(keys)
+        found = super().get_many(keys, version=version)
+        if found:
+            metrics.CACHE_REQUESTS.labels("hit").inc(len(found))
+        if len(keys) > len(found):
+            metrics.CACHE_REQUESTS.labels("miss").inc(len(keys) - len(found))
+        return found
+
+
+class CountedRedisCache(_CountedGet, _CountedGetMany, RedisCache):
+    pass
+
+
+class CountedLocMemCache(_CountedGet, LocMemCache):
+    pass
