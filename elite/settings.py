@@ -118,7 +118,7 @@ CACHE_KEY_PREFIX = env("CACHE_KEY_PREFIX", default="ews")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "core.cache.RedisCache",  # Django's, reusing one client (core/cache.py)
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
