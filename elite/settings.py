@@ -5,6 +5,7 @@ in its embedded default (DESIGN.md §2): SQLite, in-memory channel layer, eager 
 local files, console email and the built-in test payment provider.
 """
 
+import sys
 from pathlib import Path
 
 import environ
@@ -32,8 +33,13 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = "Elite Writing Services"
 SITE_ID = 1
 
+# Daphne (and the Twisted it imports: ~260 ms and ~40 MB per process) is only needed by the
+# ASGI `runserver` of `make run`, which serves pages and websockets in one process. gunicorn
+# workers, uvicorn and Celery never load it.
+ASGI_DEV_SERVER = Path(sys.argv[0]).name == "manage.py" and sys.argv[1:2] == ["runserver"]
+
 INSTALLED_APPS = [
-    "daphne",
+    *(["daphne"] if ASGI_DEV_SERVER else []),
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
