@@ -1,33 +1,37 @@
 """Marketplace benchmark: one command, `.venv/bin/python bench/marketplace.py` (or `make bench`).
 
-1. Creates the benchmark's own PostgreSQL database if missing (BENCH_DATABASE_URL, default
-   postgres://postgres@127.0.0.1:5432/ews_bench), migrates it, and seeds it once with bulk_create:
-   10,000 coaches (services, languages, ratings), 5,000 clients, 100,000 requests and orders
-   (every status) with their reviews, and the baseline's 10,000-row indexed table.
+1. Creates the benchmark's own PostgreSQL database if missing (BENCH_DATABASE_URL), migrates it,
+   and seeds it once with bulk_create: 10,000 coaches (services, languages, ratings), 5,000
+   clients, 100,000 requests and orders (every status) with their reviews, the baseline's
+   10,000-row table, and for the heaviest client a 300-message thread, notifications and receipts.
 2. Starts gunicorn with 2 sync workers, as in the Procfile, on production settings (DEBUG off)
-   via bench.settings, which only adds the baseline view.
-3. Runs Debian's `wrk` (16 connections, short runs) against the directory without and with
-   filters, a coach page, a coach's dashboard (logged-in session cookie) and the baseline, and
-   prints requests/s, p50/p99 latency and the throughput ratio to the baseline.
+   via bench.settings, which only adds the baseline view and a no-op POST view.
+3. Runs Debian's `wrk` against every main page of issue 13, REPETITIONS times. Each repetition
+   measures the bare baseline view first, so a page's ratio is to the baseline of its own
+   repetition (on a shared machine the baseline moves 3× within minutes). Pages with random URLs
+   seed each wrk thread differently, and the gunicorn access log counts the distinct URLs each
+   run asked for (the "URLs" column: distinct / requests).
+4. Posts signed Stripe `checkout.session.completed` events over HTTP (each for its own unpaid
+   order) and reports fulfilments per second, and each worker's RSS growth per 10,000 requests.
 
-Target (issue 3): directory ≥ 0.5 × baseline throughput, p99 < 150 ms at 16 concurrent clients.
-Environment: BENCH_DATABASE_URL, BENCH_PORT (8765), BENCH_DURATION (10 s per run),
-BENCH_CONNECTIONS (16), BENCH_THREADS (2), REDIS_URL (cache; default redis://127.0.0.1:6379/0).
+The table shows medians of the repetitions and the load average at the start of each.
+Targets (issue 13): every page ≥ 0.5 × baseline and p99 < 100 ms; webhooks ≥ 300 events/s;
+< 1 MB RSS growth per 10,000 requests per worker.
+Environment: BENCH_DATABASE_URL, BENCH_PORT (8765), BENCH_DURATION (5 s per page), BENCH_WARMUP
+(1 s), BENCH_REPETITIONS (3), BENCH_CONNECTIONS (16), BENCH_THREADS (2), BENCH_WEBHOOK_EVENTS
+(300 per repetition; 0 skips), BENCH_ONLY (comma-separated words: only pages whose label has
+one), REDIS_URL (default redis://127.0.0.1:6379/0).
 """
 
 from __future__ import annotations
 
 import os
 import random
-import re
 import shutil
-import signal
-import socket
-import subprocess
+import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
@@ -35,13 +39,23 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import load  # noqa: E402
+from bench.load import AccessLog, Page, Result  # noqa: E402
+
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ews_bench")
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
-DURATION = int(os.environ.get("BENCH_DURATION", "10"))
+DURATION = int(os.environ.get("BENCH_DURATION", "5"))
+WARMUP = int(os.environ.get("BENCH_WARMUP", "1"))
+REPETITIONS = int(os.environ.get("BENCH_REPETITIONS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+WEBHOOK_EVENTS = int(os.environ.get("BENCH_WEBHOOK_EVENTS", "300"))
+WEBHOOK_CONCURRENCY = 8
+ONLY = [word for word in os.environ.get("BENCH_ONLY", "").split(",") if word]
 N_COACHES, N_CLIENTS, N_ORDERS, N_BASELINE = 10_000, 5_000, 100_000, 10_000
-TARGET_RATIO, TARGET_P99_MS = 0.5, 150.0
+TARGET_RATIO, TARGET_P99_MS = 0.5, 100.0
+STAFF_EMAIL = "staff@bench.example"
+WEBHOOK_SECRET = "whsec_bench_" + "s" * 24  # the same as bench/webhooks.py signs with
 
 SERVER_ENV = {
     "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -53,7 +67,14 @@ SERVER_ENV = {
     "STATIC_MANIFEST": "false",
     "CLAMD_URL": "tcp://127.0.0.1:3310",  # required with DEBUG off; no page here scans files
     "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-    "CACHE_KEY_PREFIX": "bench",
+    # Its own cache namespace per bench database: two benches on one Redis do not share hits.
+    "CACHE_KEY_PREFIX": "bench-" + urlparse(DATABASE_URL).path.lstrip("/"),
+    # As in production the fulfilment queues its emails; here to a broker nobody consumes, so
+    # no Celery worker of another checkout on this Redis picks up the bench's tasks.
+    "CELERY_BROKER_URL": "memory://",
+    "CELERY_TASK_ALWAYS_EAGER": "false",
+    "STRIPE_SECRET_KEY": "sk_test_bench_never_called",
+    "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
     "LOG_LEVEL": "WARNING",
     "CONN_MAX_AGE": "60",
 }
@@ -338,12 +359,75 @@ def create_baseline_table() -> None:
             cursor.execute("ANALYZE bench_baseline_row")
 
 
+# --- the heavy users' own pages ----------------------------------------------------------------
+
+
+def heaviest_users():
+    """The client and the coach with the most orders: their dashboards show the most."""
+    from django.db.models import Count
+
+    from accounts.models import User
+
+    client = User.objects.filter(role="client").annotate(n=Count("client_orders")).order_by("-n", "id").first()
+    coach = User.objects.filter(role="coach").annotate(n=Count("coach_orders")).order_by("-n", "id").first()
+    return client, coach
+
+
+def seed_extras() -> None:
+    """What the order, thread, notification and receipt pages show, for the heaviest client:
+    a 300-message thread, 300 notifications each for client and coach, a receipt per paid
+    order, and a staff user. Idempotent: a second run finds the staff user and skips."""
+    from django.contrib.auth.hashers import make_password
+    from django.db import transaction
+    from django.utils import timezone
+
+    from accounts.models import User
+    from messaging.models import Message, MessageThread
+    from notifications.models import Notification
+    from orders.models import Order
+    from payments.models import Payment
+
+    if User.objects.filter(email=STAFF_EMAIL).exists():
+        return
+    log("seeding a thread, notifications, receipts and a staff user")
+    client, coach = heaviest_users()
+    now = timezone.now()
+    with transaction.atomic():
+        User.objects.create(email=STAFF_EMAIL, role="admin", is_staff=True, password=make_password("bench-1234-pw"))
+        order = Order.objects.filter(client=client, status="in_progress").order_by("-id").first()
+        thread = MessageThread.objects.create(order=order, last_message_at=now)
+        senders = [order.client_id, order.coach_id]
+        Message.objects.bulk_create(
+            Message(thread=thread, sender_id=senders[i % 2], body=f"Message {i}: here is my next draft.")
+            for i in range(300)
+        )
+        Notification.objects.bulk_create(
+            Notification(user=user, kind="order_update", text=f"Order #{order.pk} moved on ({i})", link="/orders/")
+            for user in (client, coach)
+            for i in range(300)
+        )
+        paid = Order.objects.filter(client=client, paid_at__isnull=False)
+        Payment.objects.bulk_create(
+            Payment(
+                order_id=order_id,
+                client=client,
+                provider="stripe",
+                provider_payment_id=f"cs_seed_{order_id}",
+                provider_capture_id=f"pi_seed_{order_id}",
+                amount_minor=amount,
+                currency=currency,
+                status="captured",
+                captured_at=now,
+            )
+            for order_id, amount, currency in paid.values_list("id", "amount_minor", "currency")
+        )
+
+
 # --- what to measure --------------------------------------------------------------------------
 
 
 # Every request a different price bound: defeats the directory's caches (result page and ids).
-VARIED_FILTERS_LUA = """
-math.randomseed(os.time())
+VARIED_FILTERS = """
 request = function()
   local price = math.random(4000, 40000) / 100
   return wrk.format("GET", "/coaches/?service=cv&language=en&sort=price&max_price=" .. price)
@@ -351,145 +435,130 @@ end
 """
 
 # Every request a random listed coach (of ~9,900): mostly coach pages not cached yet.
-VARIED_COACHES_LUA = """
-math.randomseed(os.time())
+VARIED_COACHES = """
 ids = {%s}
 request = function()
   return wrk.format("GET", "/coaches/" .. ids[math.random(1, #ids)] .. "/")
 end
 """
 
+BASELINE = Page("baseline: bare view (20 of 10k rows)", "/bench/baseline/?category=7")
 
-def targets() -> list[tuple[str, str, str, str | None]]:
-    """(label, path, cookie, wrk Lua script or None) for each measured page; with a script, the
-    path is only what the pre-flight check requests."""
-    from django.db.models import Count
+
+def session_cookie(user) -> str:
     from django.test import Client
 
+    session = Client()
+    session.force_login(user)
+    return f"sessionid={session.cookies['sessionid'].value}"
+
+
+def targets() -> list[Page]:
+    """Every main page of issue 13, each with what it needs to be a real (not error) page."""
     from accounts.models import User
     from coaches.models import CoachProfile
+    from messaging.models import MessageThread
 
-    coach = (
-        CoachProfile.objects.listed().filter(ratings_count__gte=5).order_by("-ratings_count", "id").first()
-        or CoachProfile.objects.listed().first()
-    )
-    dashboard_user = User.objects.filter(role="coach").annotate(n=Count("coach_orders")).order_by("-n", "id").first()
-    session = Client()
-    session.force_login(dashboard_user)
-    cookie = f"sessionid={session.cookies['sessionid'].value}"
-    filtered = "/coaches/?service=cv&max_price=150&language=fr&min_rating=4&available=1&sort=price"
+    top = CoachProfile.objects.listed().order_by("-ratings_count", "id").first()
+    client, coach = heaviest_users()
+    client_cookie, coach_cookie = session_cookie(client), session_cookie(coach)
+    staff_cookie = session_cookie(User.objects.get(email=STAFF_EMAIL))
+    thread = MessageThread.objects.filter(order__client=client).order_by("-id").first()
     coach_ids = list(CoachProfile.objects.listed().order_by("id").values_list("id", flat=True))
+    filtered = "/coaches/?service=cv&max_price=150&language=fr&min_rating=4&available=1&sort=price"
+    year = "/staff/analytics/?start={}&end={}&granularity=month".format(*(day.isoformat() for day in year_span()))
     return [
-        ("baseline (20 of 10k rows)", "/bench/baseline/?category=7", "", None),
-        ("directory, no filter", "/coaches/", "", None),
-        ("directory, 5 filters + price sort", filtered, "", None),
-        ("directory, text search q=tech", "/coaches/?q=tech&sort=rating", "", None),
-        ("directory, varied filters (uncached)", "/coaches/?service=cv&max_price=123.45", "", VARIED_FILTERS_LUA),
-        ("coach page", f"/coaches/{coach.pk}/", "", None),
-        (
-            "coach page, random coach (mostly uncached)",
+        Page("landing /", "/"),
+        Page("directory, no filter", "/coaches/"),
+        Page("directory, 5 filters + price sort", filtered),
+        Page("directory, text search q=tech", "/coaches/?q=tech&sort=rating"),
+        Page("directory, never-seen filters", "/coaches/?service=cv&max_price=123.45", "", VARIED_FILTERS, True),
+        Page("coach page, top coach", f"/coaches/{top.pk}/"),
+        Page(
+            "coach page, random coach",
             f"/coaches/{coach_ids[-1]}/",
             "",
-            VARIED_COACHES_LUA % ", ".join(map(str, coach_ids)),
+            VARIED_COACHES % ", ".join(map(str, coach_ids)),
+            True,
         ),
-        ("coach dashboard (logged in)", "/dashboard/", cookie, None),
-        ("baseline (again)", "/bench/baseline/?category=7", "", None),
+        Page("client dashboard, heaviest client", "/dashboard/", client_cookie),
+        Page("coach dashboard, heaviest coach", "/dashboard/", coach_cookie),
+        Page("order page (client)", f"/orders/{thread.order_id}/", client_cookie),
+        Page("thread page, 300 messages", f"/threads/{thread.pk}/", client_cookie),
+        Page("notifications (client)", "/notifications/", client_cookie),
+        Page("receipts (client)", "/payments/receipts/", client_cookie),
+        Page("staff analytics, 30 days", "/staff/analytics/", staff_cookie),
+        Page("staff analytics, a year", year, staff_cookie),
     ]
 
 
-# --- server and load generator ---------------------------------------------------------------
+def year_span():
+    from datetime import date
+
+    today = date.today()
+    return today - timedelta(days=364), today
 
 
-def port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        # Like gunicorn: connections of an earlier run in TIME_WAIT do not block the port.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+# --- webhooks -----------------------------------------------------------------------------------
 
 
-def start_server(logfile) -> subprocess.Popen:
-    if not port_is_free(PORT):
-        sys.exit(f"Port {PORT} is in use by another program; set BENCH_PORT to a free port.")
-    gunicorn = shutil.which("gunicorn", path=str(ROOT / ".venv" / "bin")) or "gunicorn"
-    command = [
-        gunicorn,
-        "elite.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{PORT}",
-        "--workers",
-        "2",
-        "--access-logfile",
-        "-",
-        # The Procfile recycles workers every ~2,000 requests; here a restart (cold templates and
-        # connections) would land in whichever page is being measured, so workers are not recycled.
-        "--chdir",
-        str(ROOT),
-    ]
-    env = {**os.environ, **SERVER_ENV}
-    server = subprocess.Popen(command, env=env, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/health", timeout=2) as response:
-                if response.status == 200 and server.poll() is None:
-                    return server
-        except OSError:
-            time.sleep(0.3)
-    stop_server(server)
-    sys.exit("gunicorn did not start; see the log above.")
+def webhook_batches(repetitions: int) -> list[list[tuple[bytes, dict]]]:
+    """Per repetition, WEBHOOK_EVENTS signed checkout.session.completed events, each for its own
+    unpaid order with a Stripe payment (bench/webhooks.py makes them the way production does)."""
+    from bench.webhooks import make_payments, session_event
+
+    log(f"preparing {repetitions * WEBHOOK_EVENTS} unpaid orders for the webhook rows")
+    payments = make_payments(repetitions * WEBHOOK_EVENTS)
+    batches = []
+    for rep in range(repetitions):
+        bodies = [session_event(p) for p in payments[rep * WEBHOOK_EVENTS : (rep + 1) * WEBHOOK_EVENTS]]
+        batches.append([(body, {}) for body in bodies])
+    return batches
 
 
-def stop_server(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+def measure_webhooks(batch: list[tuple[bytes, dict]]) -> tuple[Result, Result]:
+    """The no-op POST view, then fulfilment, both over HTTP at WEBHOOK_CONCURRENCY senders."""
+    from bench.webhooks import sign
+
+    noop_rate, noop_failures = load.post_all(PORT, "/bench/noop/", batch, concurrency=WEBHOOK_CONCURRENCY)
+    signed = [(body, {"Stripe-Signature": sign(body)}) for body, _headers in batch]  # signed now: 300 s tolerance
+    rate, failures = load.post_all(PORT, "/payments/webhooks/stripe/", signed, concurrency=WEBHOOK_CONCURRENCY)
+    return Result(noop_rate, 0, 0, errors=noop_failures), Result(rate, 0, 0, errors=failures)
 
 
-def check_page(path: str, cookie: str) -> None:
-    request = urllib.request.Request(f"http://127.0.0.1:{PORT}{path}", headers={"Cookie": cookie} if cookie else {})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        body = response.read()
-        if response.status != 200 or "/accounts/login/" in response.url:
-            sys.exit(f"{path} answered {response.status} ({response.url}); not benchmarking an error page.")
-    if b"Log in" in body and cookie and b"Log out" not in body:
-        sys.exit(f"{path}: the session cookie did not log in.")
+# --- one repetition -----------------------------------------------------------------------------
 
 
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+def measure(page: Page, scripts: dict, access: AccessLog, salt: int) -> Result:
+    script = scripts.get(page.label)
+    options = {"threads": THREADS, "connections": CONNECTIONS, "script": script}
+    load.run_wrk(PORT, page, duration=WARMUP, salt=salt, **options)  # connections, templates, caches
+    access.mark()
+    result = load.run_wrk(PORT, page, duration=DURATION, salt=salt + 1, **options)
+    paths = [path for _status, _method, path in access.since_mark()]
+    result.requests, result.distinct = len(paths), len(set(paths))
+    return result
 
 
-def _ms(text: str) -> float:
-    number, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
-    return float(number) * _UNITS[unit]
+def repetition(number: int, pages: list[Page], scripts: dict, access: AccessLog, server, webhooks) -> dict:
+    """The baseline first, then every page against it: a ratio never spans a load change of minutes."""
+    loadavg = os.getloadavg()
+    log(f"repetition {number + 1}: load average {loadavg[0]:.2f} / {loadavg[1]:.2f} / {loadavg[2]:.2f}")
+    salt = (int(time.time()) % 100_000) * 100 + number * 1000
+    results = {}
+    rss_before = {pid: load.rss_kb(pid) for pid in load.worker_pids(server)}
+    for index, page in enumerate([BASELINE, *pages]):
+        results[page.label] = result = measure(page, scripts, access, salt + index * 2)
+        log(f"  {page.label}: {result.rps:.0f} req/s, p99 {result.p99:.1f} ms, {result.distinct} distinct URLs")
+    requests_served = sum(r.requests for r in results.values())
+    growth = [load.rss_kb(pid) - before for pid, before in rss_before.items() if Path(f"/proc/{pid}").exists()]
+    if webhooks is not None:
+        results["webhook no-op POST"], results["webhook fulfilment"] = measure_webhooks(webhooks[number])
+        log(f"  webhooks: {results['webhook fulfilment'].rps:.0f} events/s")
+    return {"results": results, "load": loadavg, "rss_growth_kb": growth, "requests": requests_served}
 
 
-def run_wrk(path: str, cookie: str, duration: int, script: Path | None) -> dict:
-    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency", "--timeout", "5s"]
-    if cookie:
-        command += ["-H", f"Cookie: {cookie}"]
-    if script is not None:
-        command += ["-s", str(script)]
-    command.append(f"http://127.0.0.1:{PORT}{path}")
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    p50 = _ms(re.search(r"\s50%\s+([\d.]+\w+)", output).group(1))
-    p99 = _ms(re.search(r"\s99%\s+([\d.]+\w+)", output).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(r"Socket errors: (.*)", output)
-    return {
-        "rps": rps,
-        "p50": p50,
-        "p99": p99,
-        "errors": int(errors.group(1)) if errors else 0,
-        "socket": socket_errors.group(1) if socket_errors else "",
-    }
+# --- main and the table -------------------------------------------------------------------------
 
 
 def main() -> None:
@@ -500,58 +569,91 @@ def main() -> None:
     setup_django()
     migrate()
     seed()
+    seed_extras()
     settle_database()
-    pages = targets()
+    pages = [page for page in targets() if not ONLY or any(word in page.label for word in ONLY)]
+    webhooks = webhook_batches(REPETITIONS) if WEBHOOK_EVENTS else None
     from django.db import connections
 
     connections.close_all()
-
     with tempfile.NamedTemporaryFile("w+", prefix="bench-gunicorn-", suffix=".log", delete=False) as logfile:
         scripts = {}
-        for number, (label, _path, _cookie, lua) in enumerate(pages):
-            if lua is not None:
-                scripts[label] = Path(logfile.name).with_suffix(f".{number}.lua")
-                scripts[label].write_text(lua)
-        server = start_server(logfile)
+        for number, page in enumerate(pages):
+            if page.lua() is not None:
+                scripts[page.label] = Path(logfile.name).with_suffix(f".{number}.lua")
+                scripts[page.label].write_text(page.lua())
+        server = load.start_server(PORT, SERVER_ENV, logfile)
         try:
-            for _label, path, cookie, _lua in pages:
-                check_page(path, cookie)
-            results = []
-            for label, path, cookie, _lua in pages:
-                script = scripts.get(label)
-                run_wrk(path, cookie, 2, script)  # warm up: connections, caches, template loading
-                result = run_wrk(path, cookie, DURATION, script)
-                log(f"{label}: {result['rps']:.0f} req/s, p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms")
-                results.append((label, path, result))
+            for page in [BASELINE, *pages]:
+                load.check_page(PORT, page)
+            access = AccessLog(logfile.name)
+            reps = []
+            for number in range(REPETITIONS):
+                whole = AccessLog(logfile.name)
+                whole.mark()
+                reps.append(repetition(number, pages, scripts, access, server, webhooks))
+                reps[-1]["requests"] = len(whole.since_mark())
         finally:
-            stop_server(server)
-    print_table(results)
+            load.stop_server(server)
+    print_table([BASELINE, *pages], reps)
     log(f"total {time.monotonic() - started:.0f} s; gunicorn log: {logfile.name}")
 
 
-def print_table(results) -> None:
-    baselines = [r["rps"] for label, _path, r in results if label.startswith("baseline")]
-    baseline = sum(baselines) / len(baselines)
+def _verdict(label: str, ratio: float, p99: float, result: Result) -> str:
+    if label.startswith("baseline"):
+        return ""
+    verdict = "met" if ratio >= TARGET_RATIO and p99 < TARGET_P99_MS else "MISSED"
+    if result.errors or result.socket:
+        verdict += f"; errors {result.errors} {result.socket}".rstrip()
+    return verdict
+
+
+def print_table(pages: list[Page], reps: list[dict]) -> None:
+    median = statistics.median
     print()
     print(
-        f"gunicorn 2 workers, wrk {THREADS} threads × {CONNECTIONS} connections, {DURATION} s per page, PostgreSQL; "
-        f"baseline = mean of {len(baselines)} runs = {baseline:.0f} req/s; "
-        f"machine load average (1/5/15 min) at the end: {'/'.join(f'{x:.1f}' for x in os.getloadavg())} "
-        f"on {os.cpu_count()} CPUs"
+        f"gunicorn 2 workers, wrk {THREADS} threads × {CONNECTIONS} connections, {DURATION} s per page after "
+        f"{WARMUP} s warm-up, {len(reps)} repetitions (median shown), PostgreSQL {N_COACHES:,} coaches / "
+        f"{N_ORDERS:,} orders, {os.cpu_count()} CPUs"
     )
-    header = f"| {'page':<42} | {'req/s':>7} | {'p50 ms':>7} | {'p99 ms':>7} | {'× baseline':>10} | {'target':<22} |"
+    loads = ", ".join("/".join(f"{x:.2f}" for x in rep["load"]) for rep in reps)
+    print(
+        f"load average (1/5/15 min) at the start of each repetition: {loads}; at the end: "
+        + "/".join(f"{x:.2f}" for x in os.getloadavg())
+    )
+    baselines = [rep["results"][BASELINE.label].rps for rep in reps]
+    print("baseline per repetition: " + ", ".join(f"{b:.0f}" for b in baselines) + " req/s")
+    header = f"| {'page':<38} | {'req/s':>6} | {'p50 ms':>7} | {'p99 ms':>7} | {'× baseline':>10} "
+    header += f"| {'per repetition':<16} | {'URLs':>11} | target (≥{TARGET_RATIO}×, p99<{TARGET_P99_MS:.0f}) |"
     print(header)
-    print("|" + "|".join("-" * (len(part)) for part in header.split("|")[1:-1]) + "|")
-    for label, _path, r in results:
-        ratio = r["rps"] / baseline
-        verdict = ""
-        if label.startswith("directory"):
-            ok = ratio >= TARGET_RATIO and r["p99"] < TARGET_P99_MS
-            verdict = ("met" if ok else "MISSED") + f" (≥{TARGET_RATIO}, p99<{TARGET_P99_MS:.0f})"
-        if r["errors"] or r["socket"]:
-            verdict += f" errors: {r['errors']} {r['socket']}".rstrip()
+    print("|" + "|".join("-" * len(part) for part in header.split("|")[1:-1]) + "|")
+    for page in pages:
+        rows = [rep["results"][page.label] for rep in reps]
+        ratios = [row.rps / rep["results"][BASELINE.label].rps for row, rep in zip(rows, reps, strict=True)]
+        rps, p50, p99, ratio = (
+            median(x) for x in ([r.rps for r in rows], [r.p50 for r in rows], [r.p99 for r in rows], ratios)
+        )
+        urls = f"{median(r.distinct for r in rows):.0f}/{median(r.requests for r in rows):.0f}"
         print(
-            f"| {label:<42} | {r['rps']:>7.0f} | {r['p50']:>7.1f} | {r['p99']:>7.1f} | {ratio:>10.2f} | {verdict:<22} |"
+            f"| {page.label:<38} | {rps:>6.0f} | {p50:>7.1f} | {p99:>7.1f} | {ratio:>10.2f} "
+            f"| {' '.join(f'{x:.2f}' for x in ratios):<16} | {urls:>11} | {_verdict(page.label, ratio, p99, rows[-1]):<23} |"
+        )
+    if "webhook fulfilment" in reps[0]["results"]:
+        noop = [rep["results"]["webhook no-op POST"].rps for rep in reps]
+        hooks = [rep["results"]["webhook fulfilment"] for rep in reps]
+        failures = sum(h.errors for h in hooks)
+        print(
+            f"\nwebhook fulfilment over HTTP, {WEBHOOK_CONCURRENCY} senders, {WEBHOOK_EVENTS} events per repetition: "
+            f"{median(h.rps for h in hooks):.0f} events/s (per repetition "
+            f"{', '.join(f'{h.rps:.0f}' for h in hooks)}; no-op POST {median(noop):.0f}/s; target ≥ 300/s: "
+            f"{'met' if median(h.rps for h in hooks) >= 300 else 'MISSED'}; non-200: {failures})"
+        )
+    for number, rep in enumerate(reps):
+        growth = rep["rss_growth_kb"]
+        per_10k = [g * 10_000 / max(rep["requests"] / max(len(growth), 1), 1) / 1024 for g in growth]
+        print(
+            f"repetition {number + 1}: worker RSS growth {', '.join(f'{g} KB' for g in growth)} over "
+            f"{rep['requests']:,} requests{' (includes warm-up)' if number == 0 else ''} = {', '.join(f'{x:.2f}' for x in per_10k)} MB per 10k requests per worker"
         )
     print()
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -70,6 +72,19 @@ def _store(entries: dict, version: int) -> None:
         cache.set_many(
             {key: (version, value) for key, value in entries.items()}, settings.COACH_DIRECTORY_CACHE_SECONDS
         )
+
+
+def cached_with_directory(key: str, compute: Callable[[], Any]) -> Any:
+    """A value derived from coaches, their services and reviews (the landing's figures), cached
+    until any of them changes (directory_changed) or COACH_DIRECTORY_CACHE_SECONDS pass.
+    One round trip on a hit; `compute` runs only on a miss."""
+    version, fresh = _current([key])
+    if key in fresh:
+        return fresh[key]
+    value = compute()
+    if settings.COACH_DIRECTORY_CACHE_SECONDS > 0:
+        _store({key: value}, version)
+    return value
 
 
 def _cacheable_page(page: str) -> bool:

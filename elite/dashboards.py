@@ -6,7 +6,7 @@ with the rows behind it (orders/tests/test_dashboards.py).
 
 from django.db.models import Count, Max, Q
 
-from notifications.models import Notification
+from notifications import services as notifications
 from orders.models import Order, OrderStatus
 from orders.views import waiting_for
 from requests_app.models import RequestStatus, ServiceRequest
@@ -16,7 +16,7 @@ LIST_SIZE = 8
 
 
 def _recent_notifications(user):
-    return list(Notification.objects.for_user(user)[:5])
+    return notifications.recent(user, 5)
 
 
 def _client(user) -> dict:

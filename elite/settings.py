@@ -6,6 +6,7 @@ local files, console email and the built-in test payment provider.
 """
 
 import datetime
+import sys
 from pathlib import Path
 
 import environ
@@ -33,8 +34,13 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = "Elite Writing Services"
 SITE_ID = 1
 
+# Daphne (and the Twisted it imports: ~260 ms and ~40 MB per process) is only needed by the
+# ASGI `runserver` of `make run`, which serves pages and websockets in one process. gunicorn
+# workers, uvicorn and Celery never load it.
+ASGI_DEV_SERVER = Path(sys.argv[0]).name == "manage.py" and sys.argv[1:2] == ["runserver"]
+
 INSTALLED_APPS = [
-    "daphne",
+    *(["daphne"] if ASGI_DEV_SERVER else []),
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -125,7 +131,8 @@ CACHE_KEY_PREFIX = env("CACHE_KEY_PREFIX", default="ews")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "ops.cache.CountedRedisCache",  # RedisCache, counting hits and misses
+            # core.cache.RedisCache (Django's, reusing one client) counting hits and misses for /metrics.
+            "BACKEND": "ops.cache.CountedRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }

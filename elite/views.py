@@ -6,46 +6,20 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Avg, Count, Max, Min
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
-from coaches.models import CoachProfile, CoachService, ServiceType
 from core.http import client_ip
-from orders.models import Review
+
+from .landing import landing_figures
 
 logger = logging.getLogger(__name__)
 
 
 def landing(request):
     """The public face: every figure on it (prices, coaches, ratings, testimonials) comes from real data."""
-    offers = (
-        CoachService.objects.filter(is_active=True, coach__in=CoachProfile.objects.listed().values("pk"))
-        .values("service_type", "currency")
-        .annotate(low=Min("price_minor"), high=Max("price_minor"), coaches=Count("coach", distinct=True))
-        .order_by("service_type", "currency")
-    )
-    ranges: dict[str, list[dict]] = {}
-    for row in offers:
-        ranges.setdefault(row["service_type"], []).append(row)
-    for rows in ranges.values():
-        # The site's own currency first; coaches may price in others too.
-        rows.sort(key=lambda r: (r["currency"] != settings.DEFAULT_CURRENCY, -r["coaches"]))
-    plans = [
-        {"type": value, "label": label, "range": (ranges.get(value) or [None])[0], "others": ranges.get(value, [])[1:]}
-        for value, label in ServiceType.choices
-    ]
-    visible_reviews = Review.objects.filter(is_hidden=False)
-    stats = visible_reviews.aggregate(average=Avg("rating"), count=Count("id"))
-    stats["coaches"] = CoachProfile.objects.listed().count()
-    testimonials = (
-        visible_reviews.filter(rating__gte=4)
-        .exclude(comment="")
-        .select_related("client", "coach__user", "order")
-        .order_by("-rating", "-created_at")[:6]
-    )
-    return render(request, "pages/landing.html", {"plans": plans, "testimonials": testimonials, "stats": stats})
+    return render(request, "pages/landing.html", landing_figures())
 
 
 @login_required

@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
+from core.cache import bump_version, cached_for
 from core.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
 from orders.models import Order, OrderStatus
 
@@ -30,6 +31,25 @@ CLOSED_STATUSES = (OrderStatus.COMPLETED, OrderStatus.CANCELLED)
 
 # --- Threads and access -----------------------------------------------------------------
 
+THREADS_SCOPE = "messaging:threads"
+
+
+def threads_changed(*user_ids: int) -> None:
+    """What these users' thread lists show changed (a thread, a message, a read mark)."""
+    bump_version(THREADS_SCOPE, *user_ids)
+
+
+def recent_threads(user, limit: int) -> list[MessageThread]:
+    """The user's latest threads with unread counts and last message: three queries, then cached
+    until one of their threads changes (threads_changed)."""
+
+    def compute() -> list[MessageThread]:
+        threads = list(threads_for_list(user).filter(participant_q(user))[:limit])
+        attach_last_messages(threads)
+        return threads
+
+    return cached_for(THREADS_SCOPE, user.pk, f"recent:{limit}", compute)
+
 
 def get_or_create_thread(order: Order) -> MessageThread:
     """The order's thread; made on order creation (signal) and lazily for older orders."""
@@ -38,7 +58,9 @@ def get_or_create_thread(order: Order) -> MessageThread:
         return thread
     try:
         with transaction.atomic():
-            return MessageThread.objects.create(order=order)
+            thread = MessageThread.objects.create(order=order)
+            threads_changed(order.client_id, order.coach_id)
+            return thread
     except IntegrityError:  # created by a concurrent request in between
         return MessageThread.objects.get(order=order)
 
@@ -174,6 +196,7 @@ def send_message(
                 Q(last_message_at__isnull=True) | Q(last_message_at__lt=message.created_at)
             ).update(last_message_at=message.created_at, updated_at=message.created_at)
             thread.last_message_at = message.created_at
+            threads_changed(*participant_ids(thread))
             # Built now from what is in hand, so the push after commit needs no queries.
             message.payload = realtime.message_data(message, attachments)
             order = thread.order
@@ -212,12 +235,13 @@ def _advance_read_state(thread: MessageThread, user, message_id: int) -> bool:
     moved = ThreadReadState.objects.filter(thread=thread, user=user, last_read_message_id__lt=message_id).update(
         last_read_message_id=message_id, last_read_at=now
     )
+    if not moved:
+        _, moved = ThreadReadState.objects.get_or_create(
+            thread=thread, user=user, defaults={"last_read_message_id": message_id, "last_read_at": now}
+        )
     if moved:
-        return True
-    _, created = ThreadReadState.objects.get_or_create(
-        thread=thread, user=user, defaults={"last_read_message_id": message_id, "last_read_at": now}
-    )
-    return created
+        threads_changed(user.pk)
+    return bool(moved)
 
 
 def mark_read(thread: MessageThread, user, up_to_message_id: int | None = None) -> int:

@@ -3,8 +3,12 @@
 from django.db import transaction
 from django.utils import timezone
 
+from core.cache import bump_version_now, cached_for
+
 from .models import Notification
 from .signals import unread_changed
+
+SCOPE = "notifications"
 
 
 def notify(
@@ -36,8 +40,20 @@ def mark_read(user, notification_ids=None) -> int:
 
 
 def _announce_unread_change(user_id: int) -> None:
-    transaction.on_commit(lambda: unread_changed.send(sender=Notification, user_id=user_id))
+    bump_version_now(SCOPE, user_id)
+
+    def after_commit() -> None:
+        bump_version_now(SCOPE, user_id)  # again: a reader in between cached the rows before ours
+        unread_changed.send(sender=Notification, user_id=user_id)
+
+    transaction.on_commit(after_commit)
 
 
 def unread_count(user) -> int:
+    """The bell on every page: one indexed count (cheaper to keep exact than to cache)."""
     return Notification.objects.for_user(user).unread().count()
+
+
+def recent(user, limit: int = 5) -> list[Notification]:
+    """The user's latest notifications (dashboards), cached until they change (or are read)."""
+    return cached_for(SCOPE, user.pk, f"recent:{limit}", lambda: list(Notification.objects.for_user(user)[:limit]))

@@ -1,11 +1,11 @@
-"""Django's cache backends, counting hits and misses (Django's cache sends no signal to count them by)."""
+"""The cache backends (core.cache.RedisCache, Django's LocMemCache), counting hits and misses (Django's cache sends no signal to count them by)."""
 
 from __future__ import annotations
 
 from django.core.cache.backends.locmem import LocMemCache
-from django.core.cache.backends.redis import RedisCache
 
 from core import metrics
+from core.cache import RedisCache
 
 _MISSING = object()
 

@@ -136,7 +136,15 @@ class Review(TimeStampedModel):
         constraints = [
             models.CheckConstraint(condition=Q(rating__gte=1) & Q(rating__lte=5), name="orders_review_rating_range")
         ]
-        indexes = [models.Index(fields=["coach", "is_hidden", "-created_at"])]
+        indexes = [
+            models.Index(fields=["coach", "is_hidden", "-created_at"]),
+            # The landing's testimonials: the first rows of this index, not a sort of every review.
+            models.Index(
+                fields=["-rating", "-created_at"],
+                condition=Q(is_hidden=False, rating__gte=4) & ~Q(comment=""),
+                name="orders_review_testimonials",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.rating}★ for {self.coach}"

@@ -3,8 +3,12 @@
 import pytest
 
 from accounts.models import AccountStatus
+from accounts.tests.factories import ClientFactory
 from coaches.models import ServiceType
 from coaches.tests.factories import CoachProfileFactory, CoachServiceFactory
+from conftest import clear_cache
+from orders import services as orders
+from orders.tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +51,7 @@ def test_landing_query_count_does_not_grow_with_coaches(client, django_assert_ma
         client.get("/")
     for n in range(15):
         coach_offering(cv=(6500 + n, "GBP"), bundle=(20000 + n, "EUR"))
+    clear_cache()  # the figures are cached: count the queries of computing them again
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get("/")
     assert response.status_code == 200
@@ -63,3 +68,26 @@ def test_an_empty_marketplace_shows_no_zero_figures(client):
     assert "coaches ready to help" not in html
     assert "average from" not in html
     assert "Reviews from our first clients will appear here." in html
+
+
+def test_a_repeat_visit_reads_the_cached_figures_with_no_query(client, django_assert_num_queries):
+    coach_offering(cv=(6500, "GBP"))
+    client.get("/")
+    with django_assert_num_queries(0):
+        response = client.get("/")
+    assert "£65.00" in response.content.decode()
+
+
+def test_a_new_offer_or_review_shows_on_the_next_visit(client, django_capture_on_commit_callbacks):
+    profile = coach_offering(cv=(6500, "GBP"))
+    assert "£65.00" in client.get("/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        CoachServiceFactory(coach=profile, service_type=ServiceType.LINKEDIN, price_minor=4200, currency="GBP")
+    assert "£42.00" in client.get("/").content.decode()
+    order = make_order(client=ClientFactory(first_name="Ada"), coach=profile.user)
+    orders.mark_paid(order.pk)
+    orders.deliver(order.pk, actor=order.coach)
+    orders.accept_delivery(order.pk, actor=order.client)
+    with django_capture_on_commit_callbacks(execute=True):
+        orders.submit_review(order.pk, client=order.client, rating=5, comment="Landed three interviews in a week.")
+    assert "Landed three interviews in a week." in client.get("/").content.decode()

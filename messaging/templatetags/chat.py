@@ -13,12 +13,10 @@ def chat_body(body: str):
 
 @register.simple_tag
 def recent_threads(user, limit: int = 5):
-    """The user's most recent threads with unread counts and last message (three queries)."""
+    """The user's most recent threads with unread counts and last message (cached per user)."""
     if not user.is_authenticated:
         return []
-    threads = list(services.threads_for_list(user).filter(services.participant_q(user))[: int(limit)])
-    services.attach_last_messages(threads)
-    return threads
+    return services.recent_threads(user, int(limit))
 
 
 @register.simple_tag

@@ -1,0 +1,45 @@
+"""Dashboards read each user's recent threads and notifications from the cache, and a new
+message, read mark or notification shows on the very next visit."""
+
+import pytest
+
+from messaging import services as messaging
+from notifications.services import notify
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("who", ["client", "coach"])
+def test_a_repeat_visit_skips_the_thread_and_notification_queries(
+    client, paid_order, client_user, coach_user, who, django_assert_max_num_queries
+):
+    client.force_login(client_user if who == "client" else coach_user)
+    with django_assert_max_num_queries(40) as cold:
+        client.get("/dashboard/")
+    with django_assert_max_num_queries(len(cold.captured_queries) - 2) as warm:
+        assert client.get("/dashboard/").status_code == 200
+    tables = " ".join(query["sql"] for query in warm.captured_queries)
+    assert "messaging_messagethread" not in tables and 'notifications_notification"."text' not in tables
+
+
+def test_a_new_message_and_its_read_mark_show_on_the_next_visit(
+    client, paid_order, client_user, coach_user, django_capture_on_commit_callbacks
+):
+    thread = messaging.get_or_create_thread(paid_order)
+    client.force_login(client_user)
+    assert "No messages yet." in client.get("/dashboard/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        messaging.send_message(thread, sender=coach_user, body="First draft attached tomorrow")
+    html = client.get("/dashboard/").content.decode()
+    assert "First draft attached tomorrow" in html
+    assert "chat-thread-unread" in html
+    with django_capture_on_commit_callbacks(execute=True):
+        messaging.mark_read(thread, client_user)
+    assert "chat-thread-unread" not in client.get("/dashboard/").content.decode()
+
+
+def test_a_new_notification_shows_on_the_next_visit(client, paid_order, client_user):
+    client.force_login(client_user)
+    client.get("/dashboard/")
+    notify(client_user, "test", "Your coach left a note on the timeline", email=False)
+    assert "Your coach left a note on the timeline" in client.get("/dashboard/").content.decode()
