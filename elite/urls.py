@@ -24,6 +24,7 @@ urlpatterns = [
     path("files/", include("files.urls")),
     path("payments/", include("payments.urls")),
     path("threads/", include("messaging.urls")),
+    path("documents/", include("documents.urls")),
     path("notifications/", include("notifications.urls")),
     path("staff/", include("adminpanel.urls")),
     path("admin/", admin.site.urls),
