@@ -169,9 +169,7 @@ def _contact_check(text: str) -> Check:
     email, phone = bool(EMAIL.search(text)), bool(PHONE.search(text))
     if email and phone:
         return Check("Contact details", True, "An email address and a phone number are in the text.")
-    missing = " and ".join(
-        name for name, found in (("an email address", email), ("a phone number", phone)) if not found
-    )
+    missing = " or ".join(name for name, found in (("email address", email), ("phone number", phone)) if not found)
     return Check("Contact details", False, f"We found no {missing} in the text.")
 
 

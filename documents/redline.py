@@ -31,6 +31,10 @@ def tokens(text: str) -> list[str]:
     return TOKEN.findall(text)
 
 
+def _words(text: str) -> list[str]:
+    return [token.strip() for token in tokens(text) if token.strip()]
+
+
 def count_words(text: str) -> int:
     return sum(1 for token in tokens(text) if WORD.search(token))
 
@@ -119,7 +123,7 @@ def _pair_rows(olds, news, old_blocks, new_blocks, old_texts, new_texts, old_sec
     while olds or news:
         if olds and news:
             i, j = olds[0], news[0]
-            similarity = SequenceMatcher(None, old_texts[i].split(), new_texts[j].split(), autojunk=False).ratio()
+            similarity = SequenceMatcher(None, _words(old_texts[i]), _words(new_texts[j]), autojunk=False).ratio()
             if similarity >= PAIR_SIMILARITY:
                 rows.append(_row("changed", new_blocks[j], word_diff(old_texts[i], new_texts[j]), new_sections[j]))
                 olds, news = olds[1:], news[1:]
