@@ -17,7 +17,8 @@ from .extraction import block_text
 
 # Scripts written without spaces are compared character by character; everything else word by word.
 _NO_SPACE_SCRIPTS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f"
-TOKEN = re.compile(rf"[{_NO_SPACE_SCRIPTS}]\s*|[^\s{_NO_SPACE_SCRIPTS}]+\s*|\s+")
+# Punctuation is a token of its own, so "scheduling" and "scheduling," compare as the same word.
+TOKEN = re.compile(rf"[{_NO_SPACE_SCRIPTS}]\s*|(?:(?![{_NO_SPACE_SCRIPTS}])\w)+\s*|[^\w\s]+\s*|\s+")
 WORD = re.compile(r"\w")
 PAIR_SIMILARITY = 0.4  # below this, a replaced paragraph is shown as removed + added, not edited
 MOVE_MIN_WORDS = 3

@@ -33,11 +33,11 @@
       form.scrollIntoView({ block: "nearest", behavior: "smooth" });
     }
 
-    text.addEventListener("mouseup", capture);
-    text.addEventListener("touchend", function () { window.setTimeout(capture, 50); });
+    // selectionchange covers mouse, keyboard and a phone's selection handles alike; wait for it to settle.
+    var timer = null;
     document.addEventListener("selectionchange", function () {
-      // On phones the selection handles move after touchend: follow them while the form is open.
-      if (!form.hidden) window.setTimeout(capture, 0);
+      window.clearTimeout(timer);
+      timer = window.setTimeout(capture, 150);
     });
     form.querySelector("[data-comment-cancel]").addEventListener("click", function () {
       form.hidden = true;
