@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "orders",
     "messaging",
     "payments",
+    "documents",
     "adminpanel",
     "ops",
 ]
@@ -464,6 +465,20 @@ CHAT_RATE_LIMIT_WINDOW_SECONDS = env.int("CHAT_RATE_LIMIT_WINDOW_SECONDS", defau
 # Database threads per ASGI process for the chat consumers (PostgreSQL; SQLite always uses one).
 CHAT_DB_THREADS = env.int("CHAT_DB_THREADS", default=4)
 CELERY_BEAT_SCHEDULE["messaging-chat-digests"] = {"task": "messaging.tasks.send_chat_digests", "schedule": 60}
+
+# --- Documents (documents): reading CVs and deliveries, redlines, comments, job match ---------
+# Extraction limits: longer, larger or slower files are recorded as unreadable with a clear message.
+DOCUMENTS_MAX_PAGES = env.int("DOCUMENTS_MAX_PAGES", default=40)
+DOCUMENTS_MAX_CHARS = env.int("DOCUMENTS_MAX_CHARS", default=200_000)
+DOCUMENTS_MAX_BYTES = env.int("DOCUMENTS_MAX_BYTES", default=FILE_UPLOAD_MAX_BYTES)
+DOCUMENTS_MAX_UNZIPPED_BYTES = env.int("DOCUMENTS_MAX_UNZIPPED_BYTES", default=50 * 1024 * 1024)
+DOCUMENTS_EXTRACT_SECONDS = env.int("DOCUMENTS_EXTRACT_SECONDS", default=20)
+# Target job descriptions: longest text in characters, and how many one order may hold.
+DOCUMENTS_JOB_MAX_CHARS = env.int("DOCUMENTS_JOB_MAX_CHARS", default=20_000)
+DOCUMENTS_MAX_JOBS = env.int("DOCUMENTS_MAX_JOBS", default=5)
+# Days after an order completes (or is cancelled) before its texts, comments and jobs are deleted.
+DOCUMENTS_RETENTION_DAYS = env.int("DOCUMENTS_RETENTION_DAYS", default=180)
+CELERY_BEAT_SCHEDULE["documents-purge-expired"] = {"task": "documents.tasks.purge_expired", "schedule": 24 * 3600}
 
 # --- Coaches (coach directory) ------------------------------------------------------
 # Seconds a rendered directory result (count + page of cards) is reused for the same filters.

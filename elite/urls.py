@@ -25,6 +25,7 @@ urlpatterns = [
     path("files/", include("files.urls")),
     path("payments/", include("payments.urls")),
     path("threads/", include("messaging.urls")),
+    path("documents/", include("documents.urls")),
     path("notifications/", include("notifications.urls")),
     path("staff/", include("adminpanel.urls")),
     path("api/v1/", include("elite.api_urls")),

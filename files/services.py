@@ -27,6 +27,7 @@ from notifications.services import notify
 from . import validation
 from .models import Avatar, FileAsset, FileCategory, ScanStatus
 from .scanner import ScannerUnavailable, Verdict, get_scanner
+from .signals import file_scanned_clean
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +175,10 @@ def record_verdict(asset_id: int, verdict: Verdict) -> FileAsset:
         if not verdict.infected:
             asset.scan_status = ScanStatus.CLEAN
             asset.save(update_fields=["scan_status", "scan_detail", "scanned_at", "updated_at"])
+            clean_id, category = asset.pk, asset.category
+            transaction.on_commit(
+                lambda: file_scanned_clean.send(sender=FileAsset, asset_id=clean_id, category=category)
+            )
             return asset
         asset.scan_status = ScanStatus.INFECTED
         asset.save(update_fields=["scan_status", "scan_detail", "scanned_at", "updated_at"])

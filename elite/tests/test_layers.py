@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("coaches",),
     ("requests_app",),
     ("orders",),
-    ("payments", "messaging"),
+    ("payments", "messaging", "documents"),
     ("adminpanel", "ops"),
     ("elite",),
 )

@@ -1,0 +1,17 @@
+from django import template
+
+from documents import services
+
+register = template.Library()
+
+
+@register.simple_tag
+def order_documents(order):
+    """The versions of the order's documents for the order page's panel (three queries)."""
+    return services.versions(order)
+
+
+@register.filter
+def terms(result, status: str) -> list[str]:
+    """The key terms of one job result with this status (present, implied or missing)."""
+    return result.of(status)
