@@ -175,7 +175,14 @@ ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.RoleSignupForm"
 # Never says an email is taken (DESIGN §7); accounts.signup.SignupView serves /accounts/signup/.
-ACCOUNT_FORMS = {"signup": "accounts.signup.SignupForm"}
+ACCOUNT_FORMS = {
+    "signup": "accounts.signup.SignupForm",
+    # allauth's own forms, relabelled in sentence case like the rest of the site.
+    "login": "accounts.allauth_forms.LoginForm",
+    "change_password": "accounts.allauth_forms.ChangePasswordForm",
+    "set_password": "accounts.allauth_forms.SetPasswordForm",
+    "reset_password_from_key": "accounts.allauth_forms.ResetPasswordKeyForm",
+}
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Elite Writing Services] "
 ACCOUNT_RATE_LIMITS = {

@@ -13,10 +13,16 @@ def chat_body(body: str):
 
 @register.simple_tag
 def recent_threads(user, limit: int = 5):
-    """The user's most recent threads with unread counts and last message (three queries)."""
+    """The user's most recent conversations with unread counts and last message (three queries).
+
+    A thread opens with its order; one nobody has written in yet is no conversation to show."""
     if not user.is_authenticated:
         return []
-    threads = list(services.threads_for_list(user).filter(services.participant_q(user))[: int(limit)])
+    threads = list(
+        services.threads_for_list(user).filter(services.participant_q(user), last_message_at__isnull=False)[
+            : int(limit)
+        ]
+    )
     services.attach_last_messages(threads)
     return threads
 
