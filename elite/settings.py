@@ -296,6 +296,11 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 STAFF_ALERT_EMAILS = env.list("STAFF_ALERT_EMAILS", default=[])
 
 # --- Payments ----------------------------------------------------------------
+# Receipts (payments/receipts.py): who sells, as printed on every receipt, and the font for the PDF.
+RECEIPT_SELLER_NAME = env("RECEIPT_SELLER_NAME", default=SITE_NAME)
+RECEIPT_SELLER_ADDRESS = env.list("RECEIPT_SELLER_ADDRESS", default=[])
+RECEIPT_SELLER_TAX_ID = env("RECEIPT_SELLER_TAX_ID", default="")
+RECEIPT_FONT_DIR = env("RECEIPT_FONT_DIR", default="/usr/share/fonts/truetype/dejavu")
 PLATFORM_FEE_BASIS_POINTS = env.int("PLATFORM_FEE_BASIS_POINTS", default=2000)  # 20 %
 DEFAULT_CURRENCY = env("DEFAULT_CURRENCY", default="GBP")
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
