@@ -25,6 +25,8 @@ RUN DEBUG=false SECRET_KEY=collectstatic-at-build-time-only-not-a-real-secret-01
 FROM python:3.11-slim-bookworm AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH \
     DEBUG=false LOG_FORMAT=json PORT=8000 WS_PORT=8001
+# The receipt PDFs draw names in any script with DejaVu (RECEIPT_FONT_DIR).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system app && useradd --system --gid app --home-dir /app --shell /usr/sbin/nologin app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app

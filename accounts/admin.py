@@ -11,6 +11,7 @@ from core.console import (
     ReasonForm,
     apply_to_each,
     changelist_link,
+    done_message,
     form_action,
     join_links,
 )
@@ -127,7 +128,7 @@ class UserAdmin(ConsoleAdmin):
             perform=lambda user, data: services.suspend_user(
                 user, actor=request.user, reason=data["reason"], ip_address=ip
             ),
-            done="Suspended {count} user(s).",
+            done=("Suspended {count} user.", "Suspended {count} users."),
         )
 
     @admin.action(description="Reactivate selected users", permissions=["moderate"])
@@ -138,7 +139,7 @@ class UserAdmin(ConsoleAdmin):
             request,
             queryset,
             lambda user: services.reactivate_user(user, actor=request.user, ip_address=ip),
-            done="Reactivated {count} user(s).",
+            done=("Reactivated {count} user.", "Reactivated {count} users."),
         )
 
     @admin.action(description="Resend the verification email", permissions=["moderate"])
@@ -157,6 +158,10 @@ class UserAdmin(ConsoleAdmin):
                 skipped.append(f"{user.email} (a mail was sent a few minutes ago)")
         # allauth adds its own "Confirmation email sent" message per address; ours sums up.
         if sent:
-            self.message_user(request, f"Sent {sent} verification email(s).", messages.SUCCESS)
+            self.message_user(
+                request,
+                done_message(("Sent {count} verification email.", "Sent {count} verification emails."), sent),
+                messages.SUCCESS,
+            )
         if skipped:
             self.message_user(request, "Not sent: " + "; ".join(skipped), messages.WARNING)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
+from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,8 +19,8 @@ from accounts.access import role_required
 from core.money import minor_per_major, minor_to_decimal
 from payments.models import LedgerEntry
 
-from . import analytics
-from .forms import TransactionFilterForm, analytics_range
+from . import analytics, exports
+from .forms import AnalyticsFilterForm, TransactionFilterForm, analytics_range
 
 staff_required = role_required("admin")
 
@@ -33,6 +34,14 @@ def analytics_view(request):
     for note in notes:
         messages.warning(request, note)
     data = analytics.report(span)
+    table = request.GET.get("export")
+    if table is not None:
+        refusal = _export_refusal(table, request.GET, currencies, notes)
+        if refusal:
+            return HttpResponse(f"{refusal}\n", status=400, content_type="text/plain; charset=utf-8")
+        return _stream_csv(exports.analytics_table_rows(table, data, span), exports.filename(table, span))
+    export_query = request.GET.copy()
+    export_query.pop("export", None)
     chart_data = {
         "currency": span.currency,
         "minor_per_major": minor_per_major(span.currency),
@@ -40,6 +49,7 @@ def analytics_view(request):
         "revenue": {key: [row[key] for row in data["revenue"]] for key in ("gross", "refunds", "fees", "payouts")},
         "orders_by_status": {
             "labels": [row["label"] for row in data["orders_by_status"]],
+            "statuses": [row["status"] for row in data["orders_by_status"]],
             "counts": [row["count"] for row in data["orders_by_status"]],
         },
         "conversion": {
@@ -57,8 +67,30 @@ def analytics_view(request):
     return render(
         request,
         "adminpanel/analytics.html",
-        {"form": form, "span": span, "data": data, "chart_data": chart_data, "section": "analytics"},
+        {
+            "form": form,
+            "span": span,
+            "data": data,
+            "chart_data": chart_data,
+            "section": "analytics",
+            "export_query": export_query.urlencode(),
+        },
     )
+
+
+def _export_refusal(table: str, params, currencies: list[str], notes: list[str]) -> str:
+    """Why a CSV export cannot be given, or "". The page corrects bad filters and says so; a download
+    would silently hold other figures than the ones asked for, so it is refused instead."""
+    if table not in exports.TABLES:
+        return f"There is no analytics table called {table[:40]!r}."
+    filters = {key: params[key] for key in ("start", "end", "granularity", "currency") if params.get(key)}
+    if filters:
+        form = AnalyticsFilterForm(filters, currencies=currencies)
+        if not form.is_valid():
+            return " ".join(str(error) for errors in form.errors.values() for error in errors)
+        if any(note.startswith("The start date") for note in notes):
+            return notes[0]
+    return ""
 
 
 def _label(day: dt.date, granularity: str) -> str:
@@ -139,22 +171,8 @@ def _admin_url(name: str) -> str:
         return ""
 
 
-class _Echo:
-    """csv.writer writes into this and gets the line back, so rows stream one by one."""
-
-    def write(self, value):
-        return value
-
-
-def _safe_text(value) -> str:
-    """Neutralise spreadsheet formulas in free text (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _csv_rows(queryset):
-    writer = csv.writer(_Echo())
-    yield writer.writerow([label for _, label in CSV_COLUMNS])
+    yield [label for _, label in CSV_COLUMNS]
     fields = [field for field, _ in CSV_COLUMNS]
     currency_at = fields.index("currency")
     convert = []
@@ -162,19 +180,23 @@ def _csv_rows(queryset):
         if field in MONEY_COLUMNS:
             convert.append(lambda value, row: minor_to_decimal(value, row[currency_at]))
         elif field == "created_at":
-            convert.append(lambda value, row: value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"))
+            convert.append(lambda value, row: exports.utc_stamp(value))
         elif field in TEXT_COLUMNS:
-            convert.append(lambda value, row: _safe_text(value))
+            convert.append(lambda value, row: exports.safe_text(value))
         else:
             convert.append(lambda value, row: "" if value is None else value)
     rows = queryset.order_by("created_at", "id").values_list(*fields).iterator(chunk_size=2000)
     for row in rows:
-        yield writer.writerow([fn(value, row) for fn, value in zip(convert, row, strict=True)])
+        yield [fn(value, row) for fn, value in zip(convert, row, strict=True)]
 
 
 def _csv_response(queryset) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(_csv_rows(queryset), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="transactions-{stamp}.csv"'
+    return _stream_csv(_csv_rows(queryset), f"transactions-{stamp}.csv")
+
+
+def _stream_csv(rows: Iterable[Iterable[Any]], filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(exports.csv_lines(rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response

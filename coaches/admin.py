@@ -104,7 +104,11 @@ class CoachProfileAdmin(ConsoleAdmin):
             request,
             queryset,
             lambda profile: services.set_verified(profile, actor=request.user, verified=verified, ip_address=ip),
-            done=("Verified {count} coach(es)." if verified else "Removed verification from {count} coach(es)."),
+            done=(
+                ("Verified {count} coach.", "Verified {count} coaches.")
+                if verified
+                else ("Removed verification from {count} coach.", "Removed verification from {count} coaches.")
+            ),
         )
 
     @admin.action(description="Verify selected coaches", permissions=["moderate"])

@@ -24,6 +24,7 @@ from django.db import models, transaction
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import ngettext
 
 from .exceptions import DomainError
 from .http import client_ip
@@ -154,17 +155,26 @@ def change_link(obj: models.Model | None, label: str | None = None) -> str:
     return format_html('<a href="{}">{}</a>', url, label or str(obj))
 
 
+# A success message: one text, or (singular, plural) so that "Suspended 1 user." reads right.
+Done = str | tuple[str, str]
+
+
+def done_message(done: Done, count: int) -> str:
+    text = done if isinstance(done, str) else ngettext(done[0], done[1], count)
+    return text.format(count=count)
+
+
 def apply_to_each(
     modeladmin: admin.ModelAdmin,
     request,
     queryset,
     perform: Callable[[Any], Any],
     *,
-    done: str,
+    done: Done,
 ) -> int:
     """Call `perform(obj)` for each selected object; a refused one is reported and skipped.
 
-    `done` is the success message with `{count}`. Returns how many succeeded.
+    `done` is the success message with `{count}`, or its (singular, plural) forms. Returns how many succeeded.
     """
     count = 0
     for obj in queryset:
@@ -175,7 +185,7 @@ def apply_to_each(
         else:
             count += 1
     if count:
-        modeladmin.message_user(request, done.format(count=count), messages.SUCCESS)
+        modeladmin.message_user(request, done_message(done, count), messages.SUCCESS)
     return count
 
 
@@ -204,7 +214,7 @@ def form_action(
     title: str,
     intro: str,
     perform: Callable[[Any, dict[str, Any]], Any],
-    done: str,
+    done: Done,
     max_objects: int | None = None,
     form_kwargs: dict[str, Any] | None = None,
     context: dict[str, Any] | None = None,

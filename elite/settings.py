@@ -194,7 +194,14 @@ ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.RoleSignupForm"
 # Never says an email is taken (DESIGN §7); accounts.signup.SignupView serves /accounts/signup/.
-ACCOUNT_FORMS = {"signup": "accounts.signup.SignupForm"}
+ACCOUNT_FORMS = {
+    "signup": "accounts.signup.SignupForm",
+    # allauth's own forms, relabelled in sentence case like the rest of the site.
+    "login": "accounts.allauth_forms.LoginForm",
+    "change_password": "accounts.allauth_forms.ChangePasswordForm",
+    "set_password": "accounts.allauth_forms.SetPasswordForm",
+    "reset_password_from_key": "accounts.allauth_forms.ResetPasswordKeyForm",
+}
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Elite Writing Services] "
 ACCOUNT_RATE_LIMITS = {
@@ -314,6 +321,11 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 STAFF_ALERT_EMAILS = env.list("STAFF_ALERT_EMAILS", default=[])
 
 # --- Payments ----------------------------------------------------------------
+# Receipts (payments/receipts.py): who sells, as printed on every receipt, and the font for the PDF.
+RECEIPT_SELLER_NAME = env("RECEIPT_SELLER_NAME", default=SITE_NAME)
+RECEIPT_SELLER_ADDRESS = env.list("RECEIPT_SELLER_ADDRESS", default=[])
+RECEIPT_SELLER_TAX_ID = env("RECEIPT_SELLER_TAX_ID", default="")
+RECEIPT_FONT_DIR = env("RECEIPT_FONT_DIR", default="/usr/share/fonts/truetype/dejavu")
 PLATFORM_FEE_BASIS_POINTS = env.int("PLATFORM_FEE_BASIS_POINTS", default=2000)  # 20 %
 DEFAULT_CURRENCY = env("DEFAULT_CURRENCY", default="GBP")
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")

@@ -72,5 +72,5 @@ class FileAssetAdmin(ConsoleAdmin):
             request,
             queryset,
             lambda asset: services.rescan(asset, actor=request.user, ip_address=ip),
-            done="Re-ran the scan of {count} file(s).",
+            done=("Re-ran the scan of {count} file.", "Re-ran the scan of {count} files."),
         )

@@ -40,11 +40,12 @@ def threads_changed(*user_ids: int) -> None:
 
 
 def recent_threads(user, limit: int) -> list[MessageThread]:
-    """The user's latest threads with unread counts and last message: three queries, then cached
-    until one of their threads changes (threads_changed)."""
+    """The user's latest conversations with unread counts and last message: three queries, then cached
+    until one of their threads changes (threads_changed). A thread opens with its order; one nobody has
+    written in yet is no conversation to show."""
 
     def compute() -> list[MessageThread]:
-        threads = list(threads_for_list(user).filter(participant_q(user))[:limit])
+        threads = list(threads_for_list(user).filter(participant_q(user), last_message_at__isnull=False)[:limit])
         attach_last_messages(threads)
         return threads
 

@@ -139,7 +139,7 @@ class OrderAdmin(ConsoleAdmin):
             title="Cancel orders",
             intro="Only unpaid orders can be cancelled; both parties are notified with your reason.",
             perform=cancel,
-            done="Cancelled {count} order(s).",
+            done=("Cancelled {count} order.", "Cancelled {count} orders."),
         )
 
 
@@ -200,7 +200,11 @@ class ReviewAdmin(ConsoleAdmin):
             request,
             queryset,
             lambda review: services.hide_review(review.pk, actor=request.user, hidden=hidden, ip_address=ip),
-            done=("Hid {count} review(s)." if hidden else "Showed {count} review(s) again."),
+            done=(
+                ("Hid {count} review.", "Hid {count} reviews.")
+                if hidden
+                else ("Showed {count} review again.", "Showed {count} reviews again.")
+            ),
         )
 
     @admin.action(description="Hide selected reviews", permissions=["moderate"])

@@ -1,5 +1,7 @@
 """Orders, their timeline, versioned deliveries and reviews."""
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -81,6 +83,14 @@ class Order(TimeStampedModel):
     @property
     def revisions_left(self) -> int:
         return max(self.revisions_included - self.revisions_used, 0)
+
+    @property
+    def completes_by_itself_at(self) -> datetime.datetime | None:
+        """When a delivered order completes if the client neither accepts nor asks for a revision
+        (the auto_complete_silent_deliveries job, ORDER_AUTO_COMPLETE_DAYS after the latest delivery)."""
+        if self.status != OrderStatus.DELIVERED or self.delivered_at is None:
+            return None
+        return self.delivered_at + datetime.timedelta(days=settings.ORDER_AUTO_COMPLETE_DAYS)
 
 
 class OrderEvent(models.Model):

@@ -89,6 +89,9 @@ def order_list(request):
 
 PAGE_ACTIONS = {"cancel", "deliver", "request_revision", "accept_delivery", "open_dispute"}
 STEP_LABELS = ["Accepted", "Paid", "Delivered", "Completed"]
+# The step being worked towards says what is happening now: a phone shows only that label, and
+# "Delivered" as the current step of an order in progress read as if the work had arrived.
+CURRENT_STEP_LABELS = {1: "Awaiting payment", 2: "In progress", 3: "Awaiting acceptance"}
 
 
 def order_steps(order: Order) -> list[tuple[str, str]]:
@@ -108,8 +111,7 @@ def order_steps(order: Order) -> list[tuple[str, str]]:
             state = "done"
         elif index == reached:
             state = "stopped" if stopped else "current"
-            if stopped:
-                label = order.get_status_display()
+            label = order.get_status_display() if stopped else CURRENT_STEP_LABELS.get(index, label)
         else:
             state = "todo"
         steps.append((label, state))
@@ -226,7 +228,8 @@ def request_revision(request, pk: int):
 def accept_delivery(request, pk: int):
     order = get_order_for(request.user, pk)
     services.accept_delivery(order.pk, actor=request.user, ip_address=client_ip(request))
-    messages.success(request, "Order complete. Thank you! You can now leave a review.")
+    messages.success(request, "Order complete and the coach is paid. How did it go? Your review helps others choose.")
+    # The order page now shows the review form first, right under this message.
     return redirect("orders:detail", pk=order.pk)
 
 

@@ -18,5 +18,6 @@ urlpatterns = [
     path("webhooks/test/", views.test_webhook, name="webhook_test"),
     path("receipts/", views.receipts, name="receipts"),
     path("receipts/<int:payment_id>/", views.receipt, name="receipt"),
+    path("receipts/<int:payment_id>/pdf/", views.receipt_pdf, name="receipt_pdf"),
     path("earnings/", views.earnings, name="earnings"),
 ]

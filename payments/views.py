@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, Sum
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -19,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.access import role_required, verified_email_required
 from orders.models import Order, OrderStatus
 
+from . import receipts as receipt_docs
 from . import services, webhooks
 from .ledger import CAPTURED_STATES
 from .models import LedgerEntry, LedgerEntryType, Payment, PaymentStatus, Provider
@@ -274,21 +274,28 @@ def receipts(request):
     return render(request, "payments/receipts.html", {"page": page})
 
 
+RECEIPT_STATUSES = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
+
+
+def _receipt_payment(user, payment_id) -> Payment:
+    """A payment of the user's that has a receipt: money was taken (someone else's or unpaid → 404)."""
+    payment = _client_payment(user, payment_id, status__in=RECEIPT_STATUSES)
+    return Payment.objects.select_related("order", "order__coach", "client").get(pk=payment.pk)
+
+
 @login_required
 def receipt(request, payment_id: int):
-    payment = _client_payment(request.user, payment_id)
-    refunds = payment.refunds.filter(status="succeeded")
-    return render(
-        request,
-        "payments/receipt.html",
-        {
-            "payment": payment,
-            "order": payment.order,
-            "refunds": refunds,
-            "net_minor": payment.amount_minor - payment.refunded_minor,
-            "site_name": settings.SITE_NAME,
-        },
-    )
+    payment = _receipt_payment(request.user, payment_id)
+    return render(request, "payments/receipt.html", {"payment": payment, "receipt": receipt_docs.build(payment)})
+
+
+@login_required
+def receipt_pdf(request, payment_id: int):
+    payment = _receipt_payment(request.user, payment_id)
+    response = HttpResponse(receipt_docs.render_pdf(receipt_docs.build(payment)), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="receipt-EWS-{payment.pk}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def coach_earnings(user):

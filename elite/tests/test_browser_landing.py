@@ -23,7 +23,7 @@ def test_landing_page_shows_every_section_without_sideways_scroll(page, live_ser
     for section in SECTIONS:
         expect(page.locator(f"#{section}")).to_be_visible()
     expect(page.locator("footer.site-footer")).to_be_visible()
-    expect(page.get_by_role("link", name="Get Started", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Get started", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="Find a Coach", exact=True)).to_be_visible()
     assert_no_sideways_scroll(page, width)
     assert errors == [], errors  # e.g. a CSP violation or a missing script

@@ -59,7 +59,7 @@ def test_landing_query_count_does_not_grow_with_coaches(client, django_assert_ma
 
 def test_get_started_and_find_a_coach_lead_to_signup_and_directory(client):
     html = client.get("/").content.decode()
-    assert 'href="/accounts/signup/">Get Started</a>' in html
+    assert 'href="/accounts/signup/">Get started</a>' in html
     assert 'href="/coaches/">Find a Coach</a>' in html
 
 

@@ -13,7 +13,7 @@ def chat_body(body: str):
 
 @register.simple_tag
 def recent_threads(user, limit: int = 5):
-    """The user's most recent threads with unread counts and last message (cached per user)."""
+    """The user's most recent threads with unread counts and last message (cached per user); only threads someone has written in."""
     if not user.is_authenticated:
         return []
     return services.recent_threads(user, int(limit))

@@ -46,3 +46,14 @@ def test_dashboard_panel_lists_recent_threads_with_unread_counts(client_user, dj
 def test_dashboard_panel_shows_only_own_threads_even_for_staff(thread, staff_user, other_client):
     assert "data-thread-row=" not in render("messaging/partials/dashboard_threads.html", other_client)
     assert "data-thread-row=" not in render("messaging/partials/dashboard_threads.html", staff_user)
+
+
+def test_dashboard_panel_leaves_out_threads_nobody_has_written_in(client_user):
+    quiet, chatty = CoachProfileFactory().user, CoachProfileFactory().user
+    make_order(client=client_user, coach=quiet, title="Silent order")
+    order = make_order(client=client_user, coach=chatty, title="Chatty order")
+    services.send_message(order.thread, sender=chatty, body="Hello there")
+    html = render("messaging/partials/dashboard_threads.html", chatty)
+    assert html.count("data-thread-row=") == 1
+    html = render("messaging/partials/dashboard_threads.html", client_user)
+    assert html.count("data-thread-row=") == 1 and "Silent order" not in html

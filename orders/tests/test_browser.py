@@ -84,8 +84,9 @@ def test_full_order_journey_with_revision_and_review(
     expect(coach.locator(".delivery")).to_have_count(2)
 
     client.reload()
-    client.get_by_role("button", name="Accept delivery").click()
-    expect(client.get_by_text("Order complete. Thank you!")).to_be_visible()
+    client.locator("#accept-delivery > summary").click()
+    client.get_by_role("button", name="Yes, accept and pay the coach").click()
+    expect(client.get_by_text("Order complete and the coach is paid.")).to_be_visible()
     order.refresh_from_db()
     assert order.status == "completed" and order.revisions_used == 1
     _shot(client, artifacts_dir, "order-timeline")
@@ -207,7 +208,7 @@ def test_a_delivered_order_shows_the_work_before_asking_to_accept_it(
 
     page.goto(f"/orders/{paid_order.pk}/")
     deliveries = page.get_by_role("heading", name="Deliveries").bounding_box()
-    accept = page.get_by_role("button", name="Accept delivery").bounding_box()
+    accept = page.locator("#accept-delivery > summary").bounding_box()
     timeline = page.get_by_role("heading", name="Timeline").bounding_box()
     _shot(page, artifacts_dir, f"delivered-{width}")
 
@@ -216,3 +217,30 @@ def test_a_delivered_order_shows_the_work_before_asking_to_accept_it(
     else:  # the decision beside the work, the history under the work with no gap
         assert accept["x"] > deliveries["x"] + deliveries["width"]
         assert timeline["y"] - deliveries["y"] < 700
+
+
+@pytest.mark.parametrize("width, height", [(375, 812), (1280, 900)])
+def test_accepting_asks_once_more_then_puts_the_review_form_in_view(
+    page_as, paid_order, coach_user, width, height, artifacts_dir
+):
+    services.deliver(paid_order.pk, actor=coach_user, note="Final version")
+    paid_order.refresh_from_db()
+    page = page_as(paid_order.client, width=width, height=height)
+    page.goto(f"/orders/{paid_order.pk}/")
+    expected = paid_order.completes_by_itself_at.strftime("%-d %b %Y")
+    expect(page.locator("[data-auto-complete]")).to_contain_text(f"completes and the coach is paid on {expected}")
+
+    page.locator("#accept-delivery > summary").click()
+    confirm = page.get_by_role("button", name="Yes, accept and pay the coach")
+    expect(confirm).to_be_visible()
+    expect(page.get_by_text("Accept and pay the coach?")).to_be_visible()
+    _shot(page, artifacts_dir, f"accept-confirm-{width}")
+    paid_order.refresh_from_db()
+    assert paid_order.status == "delivered"  # opening the confirmation changed nothing
+
+    confirm.click()
+    expect(page.get_by_text("Order complete and the coach is paid.")).to_be_visible()
+    expect(page.get_by_role("heading", name="How did it go?")).to_be_in_viewport()
+    _shot(page, artifacts_dir, f"accepted-review-first-{width}", full_page=False)
+    paid_order.refresh_from_db()
+    assert paid_order.status == "completed"

@@ -1,5 +1,7 @@
 """Order pages: lists per role, the detail page with its actions, and each action's POST view."""
 
+import datetime
+
 import pytest
 
 from orders import services
@@ -235,3 +237,48 @@ def test_finished_orders_show_when_they_ended_not_a_due_date(client, paid_order,
 
     for html in (listing, page):
         assert "completed " in html and f"due {paid_order.deadline:%-d %b %Y}" not in html
+
+
+@pytest.mark.django_db
+def test_a_delivered_order_says_when_it_completes_by_itself(client, paid_order, coach_user, settings):
+    from orders import services
+
+    settings.ORDER_AUTO_COMPLETE_DAYS = 5
+    services.deliver(paid_order.pk, actor=coach_user, note="Done")
+    paid_order.refresh_from_db()
+    when = paid_order.completes_by_itself_at
+    assert when == paid_order.delivered_at + datetime.timedelta(days=5)
+    client.force_login(paid_order.client)
+    html = client.get(f"/orders/{paid_order.pk}/").content.decode()
+    assert f"completes by itself on {when:%-d %b %Y}" in html
+    assert "Yes, accept and pay the coach" in html
+    client.force_login(coach_user)
+    assert f"completes by itself on {when:%-d %b %Y}" in client.get(f"/orders/{paid_order.pk}/").content.decode()
+
+
+@pytest.mark.django_db
+def test_only_a_delivered_order_completes_by_itself(paid_order):
+    assert paid_order.completes_by_itself_at is None
+
+
+@pytest.mark.django_db
+def test_accepting_goes_straight_to_the_review_form(client, paid_order, coach_user):
+    from orders import services
+
+    services.deliver(paid_order.pk, actor=coach_user, note="Done")
+    client.force_login(paid_order.client)
+    response = client.post(f"/orders/{paid_order.pk}/accept/")
+    assert response.status_code == 302 and response["Location"] == f"/orders/{paid_order.pk}/"
+    html = client.get(f"/orders/{paid_order.pk}/").content.decode()
+    assert html.index("How did it go?") < html.index("Deliveries")
+
+
+@pytest.mark.django_db
+def test_the_current_step_says_what_is_happening_now(paid_order, coach_user):
+    from orders import services
+    from orders.views import order_steps
+
+    assert order_steps(paid_order)[2] == ("In progress", "current")
+    services.deliver(paid_order.pk, actor=coach_user, note="Done")
+    paid_order.refresh_from_db()
+    assert order_steps(paid_order)[2:] == [("Delivered", "done"), ("Awaiting acceptance", "current")]

@@ -74,7 +74,7 @@ def test_receipt_shows_refunds_and_net(client_login, order, staff_user):
     payment = pay(order)
     services.refund(payment, amount_minor=2000, actor=staff_user, reason="goodwill")
     html = client_login.get(f"/payments/receipts/{payment.pk}/").content.decode()
-    assert "−£20.00" in html and "£100.00" in html
+    assert "-£20.00" in html and "£100.00" in html
 
 
 @pytest.mark.django_db

@@ -7,7 +7,23 @@
     return;
   }
   var data = JSON.parse(source.textContent);
-  var palette = ["#14213d", "#d97706", "#0f766e", "#b91c1c", "#6d28d9", "#64748b"];
+  // Red means money lost or something failed, nothing else: refunds, cancelled orders.
+  var colours = {
+    gross: "#14213d",
+    refunds: "#b91c1c",
+    fees: "#d97706",
+    payouts: "#0f766e",
+    neutral: "#475569"
+  };
+  var statusColours = {
+    pending: "#64748b",
+    in_progress: "#14213d",
+    delivered: "#6d28d9",
+    completed: "#0f766e",
+    disputed: "#d97706",
+    cancelled: "#b91c1c"
+  };
+  var roleColours = ["#14213d", "#0f766e", "#6d28d9", "#64748b"];
   var reduceMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   window.Chart.defaults.animation = reduceMotion ? false : window.Chart.defaults.animation;
   window.Chart.defaults.maintainAspectRatio = false;
@@ -39,12 +55,12 @@
     type: "bar",
     data: {
       labels: data.labels,
-      datasets: revenueSeries.map(function (pair, i) {
+      datasets: revenueSeries.map(function (pair) {
         return {
           label: pair[1],
           data: data.revenue[pair[0]].map(major),
-          backgroundColor: palette[i],
-          borderColor: palette[i],
+          backgroundColor: colours[pair[0]],
+          borderColor: colours[pair[0]],
           type: pair[0] === "gross" ? "bar" : "line",
           tension: 0.2,
           pointRadius: data.labels.length > 40 ? 0 : 3
@@ -67,7 +83,10 @@
     type: "doughnut",
     data: {
       labels: data.orders_by_status.labels,
-      datasets: [{ data: data.orders_by_status.counts, backgroundColor: palette }]
+      datasets: [{
+        data: data.orders_by_status.counts,
+        backgroundColor: data.orders_by_status.statuses.map(function (s) { return statusColours[s] || colours.neutral; })
+      }]
     },
     options: { plugins: { legend: { position: "right" } } }
   });
@@ -76,7 +95,7 @@
     type: "bar",
     data: {
       labels: data.conversion.labels,
-      datasets: [{ label: "Count", data: data.conversion.counts, backgroundColor: palette[0] }]
+      datasets: [{ label: "Count", data: data.conversion.counts, backgroundColor: colours.gross }]
     },
     options: {
       indexAxis: "y",
@@ -90,7 +109,7 @@
     data: {
       labels: data.new_users.labels,
       datasets: data.new_users.series.map(function (series, i) {
-        return { label: series.label, data: series.counts, backgroundColor: palette[i] };
+        return { label: series.label, data: series.counts, backgroundColor: roleColours[i % roleColours.length] };
       })
     },
     options: {

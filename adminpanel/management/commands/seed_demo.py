@@ -33,10 +33,10 @@ from requests_app.models import ServiceRequest
 
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_ACCOUNTS = [
-    ("staff@elite.example", Role.ADMIN, "Sam", "Staff"),
-    ("client@elite.example", Role.CLIENT, "Chloe", "Client"),
+    ("staff@elite.example", Role.ADMIN, "Sam", "Whitaker"),
+    ("client@elite.example", Role.CLIENT, "Chloe", "Adams"),
     ("client2@elite.example", Role.CLIENT, "Daniel", "Okafor"),
-    ("coach@elite.example", Role.COACH, "Grace", "Coach"),
+    ("coach@elite.example", Role.COACH, "Grace", "Holloway"),
 ]
 EXTRA_CLIENTS = [
     ("Amira", "Haddad"),
