@@ -59,11 +59,8 @@ COMMENTS = [
 ]
 
 
-def docx_file(lines: list[str], name: str) -> SimpleUploadedFile:
-    """A Word file: '# ' lines are headings, '- ' lines bullets, others paragraphs."""
-    import docx
-
-    document = docx.Document()
+def add_lines(document, lines: list[str]) -> None:
+    """Write lines into a python-docx document: '# ' lines are headings, '- ' bullets, others paragraphs."""
     for line in lines:
         if line.startswith("# "):
             document.add_heading(line[2:], level=1)
@@ -71,6 +68,13 @@ def docx_file(lines: list[str], name: str) -> SimpleUploadedFile:
             document.add_paragraph(line[2:], style="List Bullet")
         else:
             document.add_paragraph(line)
+
+
+def docx_file(lines: list[str], name: str) -> SimpleUploadedFile:
+    import docx
+
+    document = docx.Document()
+    add_lines(document, lines)
     out = io.BytesIO()
     document.save(out)
     return SimpleUploadedFile(name, out.getvalue())
