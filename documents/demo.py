@@ -94,7 +94,7 @@ def seed_order(client, coach, *, pay: Callable[[Order], object]) -> Order | None
         deadline=timezone.localdate() + timedelta(days=30),
         attachments=[original],
     )
-    order = order_services.accept_request(service_request.pk, coach=coach)
+    order = order_services.accept_request(service_request.pk, actor=coach)
     pay(order)
     order.refresh_from_db()
     services.add_job_description(order, actor=client, title="Senior Project Manager", text=JOB)
