@@ -56,6 +56,7 @@ check: install
 bench: install-dev
 	$(PY) bench/marketplace.py
 	$(PY) bench/metrics_overhead.py
+	$(PY) bench/documents.py
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles artifacts

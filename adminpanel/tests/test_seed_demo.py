@@ -3,6 +3,7 @@ from django.core.management import call_command
 
 from accounts.models import User
 from coaches.models import CoachProfile, CoachService
+from files.tests.conftest import media_root  # noqa: F401 - autouse: the demo CV uploads go to a temp folder
 from orders.models import Order, OrderStatus, Review
 from payments.ledger import reconcile
 from payments.models import LedgerEntry, Payment

@@ -100,14 +100,10 @@ def docx_bytes(
     import docx
     from docx.shared import Inches
 
+    from documents.demo import add_lines
+
     document = docx.Document()
-    for text in texts or []:
-        if text.startswith("# "):
-            document.add_heading(text[2:], level=1)
-        elif text.startswith("- "):
-            document.add_paragraph(text[2:], style="List Bullet")
-        else:
-            document.add_paragraph(text)
+    add_lines(document, texts or [])
     if table:
         grid = document.add_table(rows=len(table), cols=len(table[0]))
         for r, row in enumerate(table):

@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import Role, User
 from coaches import services as coaches
 from coaches.models import CoachProfile, Language
+from documents import demo as documents_demo
 from notifications.models import Notification
 from notifications.tasks import send_notification_email
 from orders import services as orders
@@ -91,6 +92,17 @@ TITLES = {
 }
 
 
+def _pay(order, staff) -> None:
+    """Pay through the built-in test provider, so charges, fees and coach earnings are real rows."""
+    if "test" not in payments.available_providers():  # DEBUG off: the test provider never runs
+        orders.mark_paid(order.pk, actor=staff, note="Paid (demo data).")
+        return
+    payment = payments.start_test_checkout(order.pk, user=order.client)
+    payments.fulfil_payment(
+        payment.pk, amount_minor=payment.amount_minor, currency=payment.currency, source="demo data"
+    )
+
+
 @contextmanager
 def _quiet_demo_emails():
     """The demo people are fictional (@elite.example): their notifications stay in the app.
@@ -118,6 +130,16 @@ class Command(BaseCommand):
         started = time.monotonic()
         with _quiet_demo_emails(), transaction.atomic():
             summary = self._seed()
+        with _quiet_demo_emails():
+            # After the commit: the uploads' scans and text extraction run on commit (eager in dev).
+            users = {user.email: user for user in User.objects.filter(email__in=[a[0] for a in DEMO_ACCOUNTS])}
+            documents_order = documents_demo.seed_order(
+                users["client@elite.example"],
+                users["coach@elite.example"],
+                pay=lambda order: _pay(order, users["staff@elite.example"]),
+            )
+        if documents_order is not None:
+            summary += f"; a CV order with {documents_order.deliveries.count()} versions, comments and a job report"
         self.stdout.write(f"{summary} ({time.monotonic() - started:.1f} s)")
         self.stdout.write(self.style.SUCCESS(f"Demo accounts (password for all: {DEMO_PASSWORD}):"))
         for email, role, _first, _last in DEMO_ACCOUNTS:
@@ -237,13 +259,7 @@ class Command(BaseCommand):
             return orders.accept_request(service_request.pk, actor=coach)
 
         def pay(order):
-            """Pay through the built-in test provider, so charges, fees and coach earnings are real rows."""
-            if "test" not in payments.available_providers():  # DEBUG off: the test provider never runs
-                return orders.mark_paid(order.pk, actor=staff, note="Paid (demo data).")
-            payment = payments.start_test_checkout(order.pk, user=order.client)
-            payments.fulfil_payment(
-                payment.pk, amount_minor=payment.amount_minor, currency=payment.currency, source="demo data"
-            )
+            _pay(order, staff)
 
         def complete(order, client, coach, *, rating, days_ago):
             pay(order)
