@@ -141,3 +141,51 @@ def test_a_rolled_back_change_is_not_counted(order, django_capture_on_commit_cal
             raise RuntimeError("roll back")
         services.cancel_order(order.pk, actor=order.client, reason="changed my mind")
     assert sample("elite_order_transitions_total", from_status="pending", to_status="cancelled") == before + 1
+
+
+@pytest.mark.django_db
+def test_a_refund_counts_requested_and_confirmed_with_its_money(order, staff_user, django_capture_on_commit_callbacks):
+    from payments import services
+    from payments.webhooks import deliver_test_event
+
+    requested, confirmed = (sample("elite_refunds_total", outcome=o) for o in ("requested", "confirmed"))
+    money = sample("elite_refund_amount_total", outcome="confirmed", currency="GBP")
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = services.start_test_checkout(order.pk, user=order.client)
+        deliver_test_event("payment.succeeded", payment=payment.provider_payment_id, amount=12000, currency="GBP")
+        payment.refresh_from_db()
+        services.refund(payment, amount_minor=2500, actor=staff_user, reason="Late delivery")
+    assert sample("elite_refunds_total", outcome="requested") == requested + 1
+    assert sample("elite_refunds_total", outcome="confirmed") == confirmed + 1
+    assert sample("elite_refund_amount_total", outcome="confirmed", currency="GBP") == money + 25
+
+
+@pytest.mark.django_db
+def test_scan_verdicts_are_counted(client_user, local_media, django_capture_on_commit_callbacks):
+    from files import services
+    from files.scanner import Verdict
+    from files.tests.samples import pdf_bytes, upload
+
+    clean, infected = (sample("elite_uploads_scanned_total", verdict=v) for v in ("clean", "infected"))
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.store_upload(upload(pdf_bytes("one")), owner=client_user, category="cv_upload")
+        second = services.store_upload(upload(pdf_bytes("two")), owner=client_user, category="cv_upload")
+        services.record_verdict(first.pk, Verdict(infected=False))
+        services.record_verdict(second.pk, Verdict(infected=True, detail="Test.EICAR"))
+    assert sample("elite_uploads_scanned_total", verdict="clean") >= clean + 1
+    assert sample("elite_uploads_scanned_total", verdict="infected") == infected + 1
+
+
+@pytest.mark.django_db
+def test_reconciliation_sets_the_mismatch_gauge_and_tasks_are_counted():
+    from payments.tasks import reconcile_ledger
+
+    started = sample("elite_celery_tasks_total", task="payments.tasks.reconcile_ledger", state="started")
+    succeeded = sample("elite_celery_tasks_total", task="payments.tasks.reconcile_ledger", state="succeeded")
+    reconcile_ledger.apply()
+    assert sample("elite_ledger_reconcile_mismatches") == 0
+    assert sample("elite_ledger_reconcile_last_run_timestamp_seconds") > 0
+    assert sample("elite_celery_tasks_total", task="payments.tasks.reconcile_ledger", state="started") == started + 1
+    assert (
+        sample("elite_celery_tasks_total", task="payments.tasks.reconcile_ledger", state="succeeded") == succeeded + 1
+    )
