@@ -81,9 +81,12 @@ def detail(request, pk: int):
     can_request = not request.user.is_authenticated or request.user.is_client
     cached = CoachPageCache(pk, request.GET.get("page", "").strip(), can_request)
     coach_page = cached.get()
-    if coach_page is None or coach_page["owner_id"] == request.user.pk:
+    if coach_page is not None and coach_page["owner_id"] == request.user.pk:
+        # The owner's page carries reply forms (with their CSRF token): rendered for them, never cached.
+        coach_page, is_listed = _coach_page(request, pk, can_request, for_owner=True)
+    elif coach_page is None:
         coach_page, is_listed = _coach_page(request, pk, can_request)
-        if is_listed:
+        if is_listed and coach_page["owner_id"] != request.user.pk:
             cached.set(coach_page)
     else:
         is_listed = True  # only listed coaches' pages are cached
@@ -99,9 +102,14 @@ def detail(request, pk: int):
     )
 
 
-def _coach_page(request, pk: int, can_request: bool) -> tuple[dict, bool]:
-    """Render the page body of a visible coach: (what CoachPageCache stores, whether listed)."""
+def _coach_page(request, pk: int, can_request: bool, *, for_owner: bool | None = None) -> tuple[dict, bool]:
+    """Render the page body of a visible coach: (what CoachPageCache stores, whether listed).
+
+    The owner's own view (`for_owner`, by default: is the viewer this coach?) adds a reply form under
+    each review they have not answered; it carries their CSRF token, so the caller must not cache it."""
     profile = _visible_coach(request, pk)
+    if for_owner is None:
+        for_owner = profile.user_id == request.user.pk
     reviews = profile.reviews.filter(is_hidden=False)
     counts = reviews.aggregate(total=Count("id"), **{f"r{n}": Count("id", filter=Q(rating=n)) for n in range(1, 6)})
     total = counts["total"]
@@ -120,7 +128,9 @@ def _coach_page(request, pk: int, can_request: bool) -> tuple[dict, bool]:
             "review_total": total,
             "page": review_page.get_page(request.GET.get("page")),
             "can_request": can_request,
+            "reply_forms": for_owner,
         },
+        request=request if for_owner else None,
     )
     page = {
         "owner_id": profile.user_id,

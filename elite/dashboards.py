@@ -7,11 +7,12 @@ with the rows behind it (orders/tests/test_dashboards.py).
 from django.db.models import Count, Max, Q
 
 from notifications import services as notifications
-from orders.models import Order, OrderStatus
+from orders.models import Order, OrderStatus, Review
 from orders.views import waiting_for
 from requests_app.models import RequestStatus, ServiceRequest
 from requests_app.views import available_for
 
+REVIEWS_TO_ANSWER = 3  # the newest reviews without a reply, each with its reply form
 LIST_SIZE = 8
 
 
@@ -52,8 +53,17 @@ def _coach(user) -> dict:
     for order in jobs:
         order.waiting_for = waiting_for(order, user)
     completed = Order.objects.filter(coach=user, status=OrderStatus.COMPLETED).count()
+    unanswered = []
+    if profile is not None:
+        unanswered = list(
+            Review.objects.filter(coach=profile, replied_at__isnull=True, is_hidden=False)
+            .select_related("client", "order")
+            .only("rating", "comment", "created_at", "order__title", "client__first_name", "client__email")
+            .order_by("-created_at", "-id")[:REVIEWS_TO_ANSWER]
+        )
     return {
         "profile": profile,
+        "unanswered_reviews": unanswered,
         "incoming": incoming,
         "incoming_count": incoming_count,
         "jobs": jobs,

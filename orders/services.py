@@ -28,6 +28,7 @@ from audit.services import record as audit
 from coaches.models import CoachProfile, CoachService
 from coaches.services import recompute_response_time, set_rating
 from core.exceptions import DomainError, InvalidState, NotPermitted
+from core.money import format_money
 from files.models import FileAsset
 from notifications.services import notify
 from requests_app.models import RequestStatus, ServiceRequest
@@ -104,9 +105,18 @@ def check_move(order: Order, name: str, actor: User | None) -> None:
 
 
 def _apply(
-    order: Order, name: str, *, actor: User | None, note: str = "", kind: str = "status", ip_address: str | None = None
+    order: Order,
+    name: str,
+    *,
+    actor: User | None,
+    note: str = "",
+    kind: str = "status",
+    ip_address: str | None = None,
+    message: str | None = None,
 ) -> Order:
-    """Move a locked order along `name`, write its event and tell the listeners. Caller holds the lock."""
+    """Move a locked order along `name`, write its event and tell the listeners. Caller holds the lock.
+
+    `message` replaces the move's usual notification text where the move has several outcomes."""
     move = _check(order, name, actor)
     from_status = order.status
     order.status = move.target
@@ -135,7 +145,7 @@ def _apply(
         actor=actor,
         note=note,
     )
-    _notify_parties(order, name, actor)
+    _notify_parties(order, name, actor, message=message)
     return order
 
 
@@ -150,13 +160,13 @@ _MESSAGES = {
     "request_revision": "A revision was requested on order #{id} “{title}”.",
     "accept_delivery": "Order #{id} “{title}” is complete.",
     "open_dispute": "A dispute was opened on order #{id} “{title}”. Our team will look at it.",
-    "resolve_release": "The dispute on order #{id} “{title}” was resolved: the payment goes to the coach.",
-    "resolve_refund": "The dispute on order #{id} “{title}” was resolved with a refund to the client.",
+    "resolve_release": "The dispute on order #{id} “{title}” was resolved: the whole payment goes to the coach.",
+    "resolve_refund": "The dispute on order #{id} “{title}” was resolved: the client is refunded in full.",
 }
 
 
-def _notify_parties(order: Order, name: str, actor) -> None:
-    text = _MESSAGES[name].format(id=order.pk, title=order.title)
+def _notify_parties(order: Order, name: str, actor, *, message: str | None = None) -> None:
+    text = message or _MESSAGES[name].format(id=order.pk, title=order.title)
     link = reverse("orders:detail", args=[order.pk])
     for user in (order.client, order.coach):
         if actor is None or user.pk != actor.pk:
@@ -299,12 +309,39 @@ def open_dispute(order_id: int, *, actor: User, reason: str, ip_address: str | N
 
 
 def resolve_dispute(
-    order_id: int, *, actor: User, release: bool, note: str = "", ip_address: str | None = None
+    order_id: int,
+    *,
+    actor: User,
+    release: bool,
+    refunded_minor: int = 0,
+    note: str = "",
+    ip_address: str | None = None,
 ) -> Order:
-    """Staff settle a dispute. Money (refunds) is moved by the payments service before this."""
+    """Staff settle a dispute. Money (refunds) is moved by the payments service before this.
+
+    Three outcomes, each told as it is on the timeline and to both parties: `release` with nothing
+    refunded pays the coach everything; `release` after `refunded_minor` went back to the client is a
+    partial refund (the rest goes to the coach); not `release` is a full refund (order cancelled)."""
     with transaction.atomic():
-        name = "resolve_release" if release else "resolve_refund"
-        return _apply(_locked(order_id), name, actor=actor, note=note, ip_address=ip_address)
+        order = _locked(order_id)
+        if not release:
+            return _apply(order, "resolve_refund", actor=actor, note=note, ip_address=ip_address)
+        if not refunded_minor:
+            return _apply(order, "resolve_release", actor=actor, note=note, ip_address=ip_address)
+        refunded = format_money(refunded_minor, order.currency)
+        outcome = f"{refunded} was refunded to the client; the rest of the payment goes to the coach."
+        return _apply(
+            order,
+            "resolve_release",
+            actor=actor,
+            note=f"{outcome} {note}".strip(),
+            kind="dispute_partial_refund",
+            ip_address=ip_address,
+            message=(
+                f"The dispute on order #{order.pk} “{order.title}” was resolved: {refunded} is refunded to "
+                "the client and the rest of the payment goes to the coach."
+            ),
+        )
 
 
 def claim_resolution(order_id: int, *, actor: User) -> Order:

@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
@@ -157,12 +158,19 @@ def order_detail(request, pk: int):
 
 
 def _form_action(request, pk: int, *, form, form_key: str, perform, success: str):
-    """The shape of every note-carrying move: 404 for strangers, 400 on a bad form, else call the service."""
+    """The shape of every note-carrying move: 404 for strangers, 400 on a bad form, else call the service.
+
+    A form posted from another page of ours (the coach's dashboard) may ask to go back there (`next`)."""
     order = get_order_for(request.user, pk)
     if not form.is_valid():
         return _render_detail(request, order, status=400, **{form_key: form})
     perform(order, form.cleaned_data)
     messages.success(request, success)
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(back)
     return redirect("orders:detail", pk=order.pk)
 
 

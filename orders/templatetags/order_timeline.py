@@ -11,8 +11,8 @@ _EVENT_LABELS: dict[tuple[str, str], tuple[str, str]] = {
     ("delivered", "in_progress"): ("Revision requested", "bi-arrow-repeat"),
     ("in_progress", "delivered"): ("Delivered", "bi-box-seam"),
     ("delivered", "completed"): ("Delivery accepted, order complete", "bi-check2-circle"),
-    ("disputed", "completed"): ("Dispute resolved: payment released", "bi-shield-check"),
-    ("disputed", "cancelled"): ("Dispute resolved: refunded", "bi-shield-check"),
+    ("disputed", "completed"): ("Dispute resolved: payment released to the coach", "bi-shield-check"),
+    ("disputed", "cancelled"): ("Dispute resolved: full refund to the client", "bi-shield-check"),
     ("pending", "cancelled"): ("Cancelled", "bi-x-circle"),
     ("in_progress", "disputed"): ("Dispute opened", "bi-exclamation-octagon"),
     ("delivered", "disputed"): ("Dispute opened", "bi-exclamation-octagon"),
@@ -21,6 +21,7 @@ _KIND_LABELS: dict[str, tuple[str, str]] = {
     "created": ("Request accepted, order created", "bi-check2-square"),
     "escalated": ("Past its deadline: escalated to our team", "bi-alarm"),
     "review": ("Review left", "bi-star"),
+    "dispute_partial_refund": ("Dispute resolved: partial refund, the rest to the coach", "bi-shield-check"),
 }
 
 

@@ -71,7 +71,9 @@ def resolve_dispute(order: Order, *, actor, refund_minor: int, note: str, ip_add
             order_services.release_resolution(locked.pk, actor=actor)
             raise
     with transaction.atomic():
-        result = order_services.resolve_dispute(locked.pk, actor=actor, release=not full, note=note)
+        result = order_services.resolve_dispute(
+            locked.pk, actor=actor, release=not full, refunded_minor=0 if full else refund_minor, note=note
+        )
         audit(
             "payment.dispute_resolved",
             result,

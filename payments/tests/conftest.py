@@ -101,4 +101,5 @@ def post_paypal(client, server: FakePayPal, event: dict, *, headers: dict | None
 
 
 # Logged-in Playwright pages on the live server (shared with the orders journeys).
+from adminpanel.tests.conftest import disputed_order, test_payments  # noqa: E402, F401 - fixtures shared with the console tests
 from orders.tests.conftest import page_as  # noqa: E402, F401
