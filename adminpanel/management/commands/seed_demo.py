@@ -97,7 +97,7 @@ def _pay(order, staff) -> None:
     if "test" not in payments.available_providers():  # DEBUG off: the test provider never runs
         orders.mark_paid(order.pk, actor=staff, note="Paid (demo data).")
         return
-    payment = payments.start_test_checkout(order.pk, user=order.client)
+    payment = payments.start_test_checkout(order.pk, actor=order.client)
     payments.fulfil_payment(
         payment.pk, amount_minor=payment.amount_minor, currency=payment.currency, source="demo data"
     )
@@ -242,7 +242,7 @@ class Command(BaseCommand):
             service = next((s for s in offered if s.service_type == service_type), None) or rng.choice(offered)
             counts["requests"] += 1
             return requests.create_request(
-                client=client,
+                actor=client,
                 coach_profile=profile,
                 service_type=service.service_type,
                 title=title or rng.choice(TITLES[service.service_type]),
@@ -295,9 +295,9 @@ class Command(BaseCommand):
         new_request(clients[1], demo_coach, "cv", title="CV for a move into data analysis")
         new_request(clients[2], demo_coach, "bundle", title="Everything for a return to work")
         rejected = new_request(clients[3], demo_coach, "cover_letter")
-        requests.reject_request(rejected.pk, coach=demo_coach, reason="Fully booked until next month, sorry.")
+        requests.reject_request(rejected.pk, actor=demo_coach, reason="Fully booked until next month, sorry.")
         withdrawn = new_request(clients[1], coach_users[1], "cv")
-        requests.withdraw_request(withdrawn.pk, client=clients[1])
+        requests.withdraw_request(withdrawn.pk, actor=clients[1])
 
         # Everyone else: completed, reviewed work over the past months, plus some active orders.
         for coach in coach_users[1:]:
