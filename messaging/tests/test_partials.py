@@ -52,7 +52,7 @@ def test_dashboard_panel_leaves_out_threads_nobody_has_written_in(client_user):
     quiet, chatty = CoachProfileFactory().user, CoachProfileFactory().user
     make_order(client=client_user, coach=quiet, title="Silent order")
     order = make_order(client=client_user, coach=chatty, title="Chatty order")
-    services.send_message(order.thread, sender=chatty, body="Hello there")
+    services.send_message(order.thread, actor=chatty, body="Hello there")
     html = render("messaging/partials/dashboard_threads.html", chatty)
     assert html.count("data-thread-row=") == 1
     html = render("messaging/partials/dashboard_threads.html", client_user)

@@ -206,7 +206,7 @@ def test_an_empty_conversation_of_a_finished_order_does_not_invite_a_greeting(cl
 
 def test_thread_page_and_json_insert_the_same_markup_for_each_viewer(client, thread, client_user, coach_user):
     """The page and chat.js show a message from one template, so the two can never drift apart."""
-    sent = services.send_message(thread, sender=coach_user, body="Markup from one place https://example.com")
+    sent = services.send_message(thread, actor=coach_user, body="Markup from one place https://example.com")
     for viewer, mine in ((coach_user, True), (client_user, False)):
         client.force_login(viewer)
         page = client.get(reverse("messaging:detail", args=[thread.pk])).content.decode()
