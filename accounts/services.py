@@ -1,7 +1,12 @@
 """Account state changes. Staff tools (the operator console) call these; nothing else writes account_status.
 
+Signature: `verb(user, *, actor, …, ip_address=None)`: the target is the User instance (re-read under
+a lock where two staff could race); the service records actor and IP on its audit row.
+
 Also the API's refresh tokens (issue, rotate with reuse detection, revoke) and token_version bumps.
 """
+
+from __future__ import annotations
 
 import datetime
 import hashlib
@@ -20,7 +25,7 @@ from core.exceptions import DomainError, InvalidState, NotPermitted
 from .models import AccountStatus, ApiRefreshToken, Role, User
 
 
-def _is_staff_actor(actor) -> bool:
+def _is_staff_actor(actor: User | None) -> bool:
     return actor is not None and getattr(actor, "is_authenticated", False) and actor.is_staff
 
 
@@ -47,7 +52,7 @@ def announce_sessions_changed(user_id: int, *, ended_session_key: str | None = N
     )
 
 
-def suspend_user(user: User, *, actor, reason: str, ip_address: str | None = None) -> User:
+def suspend_user(user: User, *, actor: User, reason: str, ip_address: str | None = None) -> User:
     """Suspend `user`: they cannot log in and their open sessions end now.
 
     Refuses a non-staff actor, suspending yourself and suspending the last active staff account.
@@ -91,7 +96,7 @@ def suspend_user(user: User, *, actor, reason: str, ip_address: str | None = Non
     return locked
 
 
-def reactivate_user(user: User, *, actor, ip_address: str | None = None) -> User:
+def reactivate_user(user: User, *, actor: User, ip_address: str | None = None) -> User:
     """Lift a suspension. The user logs in again with their existing password."""
     if not _is_staff_actor(actor):
         raise NotPermitted("Only staff can reactivate accounts.")
@@ -160,7 +165,7 @@ def resend_verification(user: User, *, actor: User, request: HttpRequest, ip_add
     return True
 
 
-def _email_on_commit(user: User, kind: str, context: dict) -> None:
+def _email_on_commit(user: User, kind: str, context: dict[str, str]) -> None:
     from .tasks import send_account_email
 
     transaction.on_commit(lambda: send_account_email.delay(user.pk, kind, context))

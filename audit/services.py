@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db import models
 
 from .models import AuditLog
@@ -11,12 +13,12 @@ def record(
     action: str,
     target: models.Model,
     *,
-    actor=None,
+    actor: AbstractBaseUser | AnonymousUser | None = None,
     details: dict[str, Any] | None = None,
     ip_address: str | None = None,
 ) -> AuditLog:
     return AuditLog.objects.create(
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor_id=getattr(actor, "pk", None),  # AnonymousUser has pk None
         action=action,
         target_type=target._meta.label_lower,
         target_id=str(target.pk),

@@ -99,7 +99,7 @@ def make_payments(n: int):
     payments = []
     for _ in range(n):
         order = make_order(client=client, coach=coach)
-        payment = services.begin_payment(order.pk, user=client, provider="stripe")
+        payment = services.begin_payment(order.pk, actor=client, provider="stripe")
         payment.provider_payment_id = f"cs_bench_{uuid.uuid4().hex}"
         payment.save(update_fields=["provider_payment_id"])
         payments.append(payment)

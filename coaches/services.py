@@ -1,4 +1,11 @@
-"""Every change to a coach's public profile, services and standing goes through here."""
+"""Every change to a coach's public profile, services and standing goes through here.
+
+Signature: `verb(profile, *, actor, …, ip_address=None)`: what a coach or staff member does takes
+the CoachProfile instance (re-read under a lock where it matters) and records `ip_address` on the
+audit row. Derived data (price from, rating, listing, search text, response time) is re-derived by
+`refresh_*`/`set_rating`/`recompute_*`, which take the profile (or its id) and no actor: they run
+inside the transaction of the change that made them stale.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from accounts.models import AccountStatus
+from accounts.models import AccountStatus, User
 from audit.services import record as audit
 from core.exceptions import DomainError, NotPermitted
 
@@ -41,7 +48,7 @@ RESPONSE_TIME_SAMPLE = 50
 RESPONSE_TIME_WINDOW_DAYS = 180
 
 
-def get_or_create_profile(user) -> CoachProfile:
+def get_or_create_profile(user: User) -> CoachProfile:
     """A coach's profile, created empty the first time they need it (signup creates none)."""
     if not getattr(user, "is_coach", False):
         raise NotPermitted("Only coaches have a coach profile.")
@@ -49,7 +56,7 @@ def get_or_create_profile(user) -> CoachProfile:
     return profile
 
 
-def _check_owner(profile: CoachProfile, actor) -> None:
+def _check_owner(profile: CoachProfile, actor: User | None) -> None:
     if actor is None or actor.pk != profile.user_id:
         raise NotPermitted("You can only edit your own coach profile.")
 
@@ -57,8 +64,8 @@ def _check_owner(profile: CoachProfile, actor) -> None:
 def update_profile(
     profile: CoachProfile,
     *,
-    actor,
-    changes: dict,
+    actor: User,
+    changes: dict[str, object],
     languages: Iterable[Language] | None = None,
     portfolio_links: list[str] | None = None,
     offers: list[ServiceOffer] | None = None,
@@ -90,7 +97,7 @@ def update_profile(
     return locked
 
 
-def set_services(profile: CoachProfile, *, actor, offers: list[ServiceOffer]) -> list[CoachService]:
+def set_services(profile: CoachProfile, *, actor: User, offers: list[ServiceOffer]) -> list[CoachService]:
     """Make the coach's services exactly `offers`: update those kept, add new ones, remove the rest."""
     _check_owner(profile, actor)
     with transaction.atomic():
@@ -148,14 +155,14 @@ def set_rating(profile_id: int, *, average: Decimal, count: int) -> None:
     transaction.on_commit(directory_changed)  # .update() sends no post_save (coaches.signals)
 
 
-def refresh_search_text_for_user(user) -> None:
+def refresh_search_text_for_user(user: User) -> None:
     """A coach's name is part of their search text: re-derive it after the account was renamed."""
     for profile in CoachProfile.objects.filter(user_id=user.pk).only("id", "headline", "bio"):
         text = CoachProfile.build_search_text(user.first_name, user.last_name, profile.headline, profile.bio)
         CoachProfile.objects.filter(pk=profile.pk).update(search_text=text)
 
 
-def refresh_listing_for_user(user) -> None:
+def refresh_listing_for_user(user: User) -> None:
     """A coach's account was saved (suspended, reactivated, deactivated): re-derive their listing."""
     _refresh_listings(CoachProfile.objects.filter(user_id=user.pk))
 
@@ -180,7 +187,7 @@ def _refresh_listings(profiles) -> int:
     return changed + profiles.exclude(pk__in=listed).filter(in_directory=True).update(in_directory=False)
 
 
-def set_verified(profile: CoachProfile, *, actor, verified: bool, ip_address: str | None = None) -> CoachProfile:
+def set_verified(profile: CoachProfile, *, actor: User, verified: bool, ip_address: str | None = None) -> CoachProfile:
     """Staff mark a coach as verified (the directory shows a badge) or take it back. Audited."""
     if actor is None or not actor.is_staff:
         raise NotPermitted("Only staff can verify coaches.")

@@ -7,7 +7,7 @@ from core.console import ConsoleAdmin, apply_to_each
 from core.http import client_ip
 
 from . import services
-from .models import FileAsset
+from .models import Avatar, FileAsset
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -74,3 +74,14 @@ class FileAssetAdmin(ConsoleAdmin):
             lambda asset: services.rescan(asset, actor=request.user, ip_address=ip),
             done=("Re-ran the scan of {count} file.", "Re-ran the scan of {count} files."),
         )
+
+
+@admin.register(Avatar)
+class AvatarAdmin(ConsoleAdmin):
+    """Whose profile photo is which upload (read-only: people change their own photo)."""
+
+    list_display = ("user", "asset", "updated_at")
+    search_fields = ("user__email",)
+    list_select_related = ("user", "asset")
+    readonly_fields = ("user", "asset", "created_at", "updated_at")
+    fields = readonly_fields

@@ -73,7 +73,7 @@ class Upload(APIView):
             raise exceptions.ValidationError({"file": ["Choose a file to upload."]})
         if is_ratelimited(request._request, group="files.upload", key="user", rate=UPLOAD_RATE, increment=True):
             raise RateLimited("Too many uploads. Please wait a while and try again.")
-        asset = services.store_upload(uploaded, owner=request.user, category=category)
+        asset = services.store_upload(uploaded, actor=request.user, category=category)
         return Response(FileSerializer(asset).data, status=status.HTTP_201_CREATED)
 
 

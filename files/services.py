@@ -3,23 +3,32 @@
 Uploads are validated by content (files.validation), hashed while streaming in chunks, and
 saved through Django's storage API under a generated key (local folder or S3 alike). Every
 upload starts `pending`; a Celery task scans it after commit.
+
+Signature: what a person does takes the instance it acts on and names them:
+`verb(target, *, actor, …, ip_address=None)` (store_upload's target is the uploaded file). The scan
+pipeline (Celery tasks, jobs) acts as the system: it takes the asset's id, locks it, and has no actor.
 """
+
+from __future__ import annotations
 
 import hashlib
 import logging
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import IO
 
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from accounts.models import User
 from audit.services import record as audit
 from core.exceptions import DomainError, InvalidState, NotPermitted
 from notifications.services import notify
@@ -60,13 +69,14 @@ def _limit_mb() -> str:
     return f"{mb:g} MB"
 
 
-def store_upload(uploaded_file, *, owner, category: str) -> FileAsset:
+def store_upload(uploaded_file: UploadedFile, *, actor: User, category: str) -> FileAsset:
     """Validate an upload by its content, store it under a generated key and schedule its scan.
 
     Raises DomainError (400) for an empty file, validation.FileTooLarge (413) over
     FILE_UPLOAD_MAX_BYTES and validation.UnsupportedFileType (415) for any other type.
     Nothing is stored when it raises.
     """
+    owner = actor
     if category not in FileCategory.values:
         raise DomainError("Unknown upload category.")
     if owner is None or not owner.is_authenticated:
@@ -82,7 +92,7 @@ def store_upload(uploaded_file, *, owner, category: str) -> FileAsset:
     if size > settings.FILE_UPLOAD_MAX_BYTES:
         raise validation.FileTooLarge(f"This file is too large. The limit is {_limit_mb()}.")
 
-    content = uploaded_file
+    content: File | IO[bytes] = uploaded_file
     if category == FileCategory.AVATAR:
         content, detected = validation.reencode_image(uploaded_file)
         sha256, size = _hash_and_size(content)
@@ -117,7 +127,7 @@ def _schedule_scan(asset_id: int) -> None:
     scan_file.delay(asset_id)
 
 
-def assets_for_attach(user, ids: Iterable, category: str) -> list[FileAsset]:
+def assets_for_attach(user: User, ids: Iterable[int | str], category: str) -> list[FileAsset]:
     """The user's own live uploads with these ids, for attaching to a request, delivery or message.
 
     Any id that is not one of the user's live uploads of this category (someone else's, deleted,
@@ -241,7 +251,7 @@ def mark_scan_error(asset_id: int, detail: str) -> FileAsset:
     return asset
 
 
-def rescan(asset: FileAsset, *, actor, ip_address: str | None = None) -> FileAsset:
+def rescan(asset: FileAsset, *, actor: User, ip_address: str | None = None) -> FileAsset:
     """Staff re-run the scan of a file whose scan failed (or is stuck pending)."""
     if actor is None or not actor.is_staff:
         raise NotPermitted("Only staff can re-run a virus scan.")
@@ -263,21 +273,28 @@ def rescan(asset: FileAsset, *, actor, ip_address: str | None = None) -> FileAss
 # --- Avatars ---------------------------------------------------------------------------------
 
 
-def set_avatar(user, uploaded_file) -> FileAsset:
+def set_avatar(user: User, uploaded_file: UploadedFile, *, actor: User) -> FileAsset:
     """Store a new profile photo (re-encoded, metadata stripped) and make it the user's avatar.
 
     The previous photo is deleted. The avatar is public (shown on profiles) once its scan is clean.
     """
-    asset = store_upload(uploaded_file, owner=user, category=FileCategory.AVATAR)
+    _check_own_avatar(user, actor)
+    asset = store_upload(uploaded_file, actor=actor, category=FileCategory.AVATAR)
     _replace_avatar(user, asset)
     return asset
 
 
-def remove_avatar(user) -> None:
+def remove_avatar(user: User, *, actor: User) -> None:
+    _check_own_avatar(user, actor)
     _replace_avatar(user, None)
 
 
-def _replace_avatar(user, asset: FileAsset | None) -> None:
+def _check_own_avatar(user: User, actor: User) -> None:
+    if actor is None or actor.pk != user.pk:
+        raise NotPermitted("You can only change your own profile photo.")
+
+
+def _replace_avatar(user: User, asset: FileAsset | None) -> None:
     """Point the user's Avatar row at `asset` (or drop it), then retire the previous photo.
 
     The row is locked, so two uploads at once leave one avatar and delete the other photo."""
@@ -299,7 +316,7 @@ def _replace_avatar(user, asset: FileAsset | None) -> None:
             transaction.on_commit(lambda: _schedule_removal(previous_id))
 
 
-def avatar_of(user) -> FileAsset | None:
+def avatar_of(user: User) -> FileAsset | None:
     """The user's current photo, whatever its scan says (None without one); no query once
     `avatar__asset` is select_related."""
     link = getattr(user, "avatar", None)
@@ -324,7 +341,7 @@ def is_delivered(asset: FileAsset) -> bool:
     return asset.deliveries.exists()
 
 
-def delete_upload(asset: FileAsset, *, actor) -> FileAsset:
+def delete_upload(asset: FileAsset, *, actor: User) -> FileAsset:
     """The owner removes an upload: hidden now, removed from storage by a job after commit."""
     if actor is None or actor.pk != asset.owner_id:
         raise NotPermitted("You can only delete your own files.")

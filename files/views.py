@@ -73,7 +73,7 @@ def upload(request):
             raise DomainError("Choose a file to upload.")
         if is_ratelimited(request, group="files.upload", key="user", rate=UPLOAD_RATE, increment=True):
             raise RateLimited("Too many uploads. Please wait a while and try again.")
-        assets = [services.store_upload(f, owner=request.user, category=category) for f in uploaded]
+        assets = [services.store_upload(f, actor=request.user, category=category) for f in uploaded]
     except DomainError as exc:
         if _wants_json(request):
             return JsonResponse({"error": exc.message}, status=exc.status)
@@ -216,7 +216,7 @@ def avatar_upload(request):
             raise DomainError("Choose an image to upload.")
         if is_ratelimited(request, group="files.upload", key="user", rate=UPLOAD_RATE, increment=True):
             raise RateLimited("Too many uploads. Please wait a while and try again.")
-        asset = services.set_avatar(request.user, uploaded)
+        asset = services.set_avatar(request.user, uploaded, actor=request.user)
     except DomainError as exc:
         if _wants_json(request):
             return JsonResponse({"error": exc.message}, status=exc.status)
@@ -231,7 +231,7 @@ def avatar_upload(request):
 @login_required
 @require_POST
 def avatar_remove(request):
-    services.remove_avatar(request.user)
+    services.remove_avatar(request.user, actor=request.user)
     messages.success(request, "Your photo was removed.")
     return redirect(_back(request, reverse("files:list")))
 

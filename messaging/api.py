@@ -110,7 +110,7 @@ class ThreadMessages(generics.ListAPIView):
         except DjangoValidationError as exc:
             raise exceptions.ValidationError({"attachment_ids": exc.messages}) from exc
         message = services.send_message(
-            thread, sender=request.user, body=data["body"], attachments=attachments, client_token=data["client_token"]
+            thread, actor=request.user, body=data["body"], attachments=attachments, client_token=data["client_token"]
         )
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 

@@ -252,9 +252,7 @@ class ThreadConsumer(_JsonSocket):
     def _save(self, body: str, token: str, attachment_ids: list[int]) -> dict:
         thread = self._current_thread()
         attachments = services.attachments_from_ids(self.user, attachment_ids) if attachment_ids else []
-        message = services.send_message(
-            thread, sender=self.user, body=body, attachments=attachments, client_token=token
-        )
+        message = services.send_message(thread, actor=self.user, body=body, attachments=attachments, client_token=token)
         # A fresh save carries its payload; a resend returns the stored message.
         payload = getattr(message, "payload", None) or realtime.message_data(message, viewer_id=self.user.pk)
         return realtime.as_seen_by(payload, self.user.pk)
@@ -270,7 +268,7 @@ class ThreadConsumer(_JsonSocket):
     @db_call
     def _mark_read(self, message_id: int | None) -> int:
         thread = self._current_thread()
-        return services.mark_read(thread, self.user, message_id)
+        return services.mark_read(thread, actor=self.user, up_to_message_id=message_id)
 
     async def on_typing(self, data: dict) -> None:
         now = time.monotonic()

@@ -4,23 +4,32 @@ Views, the websocket consumer and Celery tasks call these functions, so the rule
 post, length, rate limit, read-only threads, idempotent resend) are enforced once. Pushes to
 the channel layer happen after commit (messaging.realtime), so nobody is told about a message
 that was then rolled back.
+
+Signature: `verb(thread, *, actor, …)`: the target is the thread instance the view or consumer
+already loaded (and checked access to); `actor` is the participant or staff member acting.
+Queries take the viewer as `user`; jobs (digests) take only `now`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
+from accounts.models import User
 from core.cache import bump_version, cached_for
 from core.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
+from files.models import FileAsset
 from orders.models import Order, OrderStatus
 
 from . import realtime
@@ -66,7 +75,7 @@ def get_or_create_thread(order: Order) -> MessageThread:
         return MessageThread.objects.get(order=order)
 
 
-def thread_for(user, thread_id: int, *, for_update: bool = False) -> MessageThread:
+def thread_for(user: User | AnonymousUser, thread_id: int, *, for_update: bool = False) -> MessageThread:
     """The thread if `user` may read it (a participant or staff), else 404: strangers learn nothing."""
     queryset = MessageThread.objects.visible_to(user).select_related("order", "order__client", "order__coach")
     if for_update:
@@ -77,7 +86,7 @@ def thread_for(user, thread_id: int, *, for_update: bool = False) -> MessageThre
     return thread
 
 
-def is_participant(thread: MessageThread, user) -> bool:
+def is_participant(thread: MessageThread, user: User | AnonymousUser) -> bool:
     return user.pk in (thread.order.client_id, thread.order.coach_id)
 
 
@@ -85,12 +94,12 @@ def participant_ids(thread: MessageThread) -> tuple[int, int]:
     return (thread.order.client_id, thread.order.coach_id)
 
 
-def can_access(thread: MessageThread, user) -> bool:
+def can_access(thread: MessageThread, user: User | AnonymousUser) -> bool:
     active = user.is_authenticated and user.is_active and not getattr(user, "is_suspended", False)
     return bool(active and (is_participant(thread, user) or user.is_staff))
 
 
-def read_only_since(thread: MessageThread):
+def read_only_since(thread: MessageThread) -> datetime | None:
     """When the thread became read-only, or None while it is open for new messages."""
     order = thread.order
     if order.status not in CLOSED_STATUSES:
@@ -126,7 +135,7 @@ def _count_in_window(key: str, timeout: int) -> int:
         return 1
 
 
-def check_rate_limit(user) -> None:
+def check_rate_limit(user: User) -> None:
     """A fixed-window counter per user in the shared cache, so it holds across web and ASGI machines."""
     window = settings.CHAT_RATE_LIMIT_WINDOW_SECONDS
     bucket = int(timezone.now().timestamp()) // window
@@ -146,9 +155,9 @@ def _clean_body(body: str) -> str:
     return body
 
 
-def check_can_send(thread: MessageThread, *, sender, body: str, has_attachments: bool) -> str:
+def check_can_send(thread: MessageThread, *, actor: User, body: str, has_attachments: bool) -> str:
     """The checks before saving (also run by the form view before it stores uploads). Returns the clean body."""
-    if not can_access(thread, sender):
+    if not can_access(thread, actor):
         raise NotPermitted("You are not part of this conversation.")
     if is_read_only(thread):
         raise InvalidState("This conversation is closed: the order ended, so no new messages can be sent.")
@@ -161,9 +170,9 @@ def check_can_send(thread: MessageThread, *, sender, body: str, has_attachments:
 def send_message(
     thread: MessageThread,
     *,
-    sender,
+    actor: User,
     body: str,
-    attachments: Iterable = (),
+    attachments: Iterable[FileAsset] = (),
     client_token: str = "",
 ) -> Message:
     """Save a message from a participant (or staff, marked as moderator) and broadcast it after commit.
@@ -171,9 +180,10 @@ def send_message(
     A resend with the same `client_token` (after a dropped connection) returns the message saved
     the first time instead of saving it twice (the unique constraint decides, so no extra query).
     """
+    sender = actor
     client_token = (client_token or "")[:64]
     attachments = list(attachments)
-    body = check_can_send(thread, sender=sender, body=body, has_attachments=bool(attachments))
+    body = check_can_send(thread, actor=sender, body=body, has_attachments=bool(attachments))
     for asset in attachments:
         if asset.owner_id != sender.pk or asset.deleted_at is not None:
             raise NotPermitted("You can only attach your own files.")
@@ -211,7 +221,7 @@ def send_message(
     return message
 
 
-def attachments_from_ids(user, ids) -> list:
+def attachments_from_ids(user: User, ids: Iterable[int | str]) -> list[FileAsset]:
     """The sender's own uploaded message attachments (files service rules), else ValidationError."""
     from files.models import FileCategory
     from files.services import assets_for_attach
@@ -219,12 +229,12 @@ def attachments_from_ids(user, ids) -> list:
     return assets_for_attach(user, ids, FileCategory.MESSAGE_ATTACHMENT)
 
 
-def store_attachments(user, uploaded_files) -> list:
+def store_attachments(uploaded_files: Iterable[UploadedFile], *, actor: User) -> list[FileAsset]:
     """Plain (no-JavaScript) uploads from the message form, stored and queued for scanning."""
     from files.models import FileCategory
     from files.services import store_upload
 
-    return [store_upload(f, owner=user, category=FileCategory.MESSAGE_ATTACHMENT) for f in uploaded_files]
+    return [store_upload(f, actor=actor, category=FileCategory.MESSAGE_ATTACHMENT) for f in uploaded_files]
 
 
 # --- Read state ---------------------------------------------------------------------------
@@ -245,12 +255,13 @@ def _advance_read_state(thread: MessageThread, user, message_id: int) -> bool:
     return bool(moved)
 
 
-def mark_read(thread: MessageThread, user, up_to_message_id: int | None = None) -> int:
+def mark_read(thread: MessageThread, *, actor: User, up_to_message_id: int | None = None) -> int:
     """Mark the thread read by a participant up to a message (default: the latest) and tell the others.
 
     Staff reading as moderators leave no read mark, so a read receipt always means the other party.
     Returns the id the reader's mark now stands at (0 if nothing to read).
     """
+    user = actor
     if not is_participant(thread, user):
         return 0
     latest = Message.objects.filter(thread=thread).order_by("-id").values_list("pk", flat=True).first() or 0
@@ -265,7 +276,7 @@ def mark_read(thread: MessageThread, user, up_to_message_id: int | None = None) 
     return target
 
 
-def other_party_read_up_to(thread: MessageThread, user) -> int:
+def other_party_read_up_to(thread: MessageThread, user: User) -> int:
     """How far the other participant has read (for 'Read' marks on the viewer's own messages)."""
     others = [pk for pk in participant_ids(thread) if pk != user.pk]
     return (
@@ -287,7 +298,7 @@ def _read_mark(user):
     )
 
 
-def threads_for_list(user):
+def threads_for_list(user: User) -> QuerySet[MessageThread]:
     """The user's threads with unread count and last message id, newest activity first (bounded queries)."""
     unread = (
         Message.objects.filter(thread=OuterRef("pk"), pk__gt=OuterRef("read_mark"))
@@ -311,7 +322,7 @@ def threads_for_list(user):
     )
 
 
-def attach_last_messages(threads) -> None:
+def attach_last_messages(threads: Iterable[Any]) -> None:  # threads annotated with last_message_id
     """Set `thread.last_message` on a page of threads with one query."""
     ids = [t.last_message_id for t in threads if t.last_message_id]
     by_id = {m.pk: m for m in Message.objects.filter(pk__in=ids).select_related("sender")}
@@ -319,15 +330,15 @@ def attach_last_messages(threads) -> None:
         thread.last_message = by_id.get(thread.last_message_id)
 
 
-def participant_q(user) -> Q:
+def participant_q(user: User) -> Q:
     return Q(order__client=user) | Q(order__coach=user)
 
 
-def participant_threads(user):
+def participant_threads(user: User) -> QuerySet[MessageThread]:
     return MessageThread.objects.filter(participant_q(user))
 
 
-def unread_total(user) -> int:
+def unread_total(user: User) -> int:
     """Unread messages from others across the user's own threads (what the navbar badge shows)."""
     if not user.is_authenticated:
         return 0
@@ -344,7 +355,7 @@ def unread_total(user) -> int:
     )
 
 
-def unread_in_thread(thread_id: int, user) -> int:
+def unread_in_thread(thread_id: int, user: User) -> int:
     mark = (
         ThreadReadState.objects.filter(thread_id=thread_id, user=user)
         .values_list("last_read_message_id", flat=True)
@@ -354,7 +365,7 @@ def unread_in_thread(thread_id: int, user) -> int:
     return Message.objects.filter(thread_id=thread_id, pk__gt=mark).exclude(sender=user).count()
 
 
-def unread_counts(user, thread_id: int) -> dict:
+def unread_counts(user: User, thread_id: int) -> dict[str, int]:
     """What the live channel pushes: the user's total and the one thread's unread count."""
     return {"total": unread_total(user), "thread_unread": unread_in_thread(thread_id, user)}
 
@@ -366,7 +377,7 @@ def _is_online(user_id: int) -> bool:
     return bool(cache.get(realtime.presence_key(user_id)))
 
 
-def send_digests(now=None) -> int:
+def send_digests(now: datetime | None = None) -> int:
     """Email each offline participant one digest per thread with the messages they have not read.
 
     Idempotent: the reader's ThreadReadState row is locked and `last_emailed_at` moved in the same

@@ -65,7 +65,7 @@ def _render_thread(request, thread, *, form=None, status=200, error=None):
     messages, has_older = _messages_page(thread, before)
     participant = services.is_participant(thread, request.user)
     if participant and not before and status == 200:
-        services.mark_read(thread, request.user)
+        services.mark_read(thread, actor=request.user)
     client, coach = thread.order.client, thread.order.coach
     context = {
         "thread": thread,
@@ -128,12 +128,12 @@ def _post_message(request, thread):
     ids = request.POST.getlist("attachment_ids")
     uploads = form.cleaned_data["files"]
     try:
-        services.check_can_send(thread, sender=request.user, body=body, has_attachments=bool(ids or uploads))
+        services.check_can_send(thread, actor=request.user, body=body, has_attachments=bool(ids or uploads))
         attachments = services.attachments_from_ids(request.user, ids) if ids else []
-        attachments += services.store_attachments(request.user, uploads)
+        attachments += services.store_attachments(uploads, actor=request.user)
         message = services.send_message(
             thread,
-            sender=request.user,
+            actor=request.user,
             body=body,
             attachments=attachments,
             client_token=form.cleaned_data["client_token"],

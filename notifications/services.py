@@ -1,8 +1,18 @@
-"""Notify users in the app and by email. Every app above uses this; nothing here imports them."""
+"""Notify users in the app and by email. Every app above uses this; nothing here imports them.
+
+`notify(recipient, …)` is called by the other apps' services (the recipient is its target; the
+caller's service has already recorded who acted); `mark_read(*, actor, …)` acts on the actor's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from core.cache import bump_version_now, cached_for
 
 from .models import Notification
@@ -12,7 +22,7 @@ SCOPE = "notifications"
 
 
 def notify(
-    user, kind: str, text: str, *, link: str = "", email: bool = True, context: dict | None = None
+    user: User, kind: str, text: str, *, link: str = "", email: bool = True, context: dict[str, Any] | None = None
 ) -> Notification:
     """Create an in-app notification and, after commit, email it.
 
@@ -28,8 +38,9 @@ def notify(
     return notification
 
 
-def mark_read(user, notification_ids=None) -> int:
-    """Mark the user's notifications read (all of them, or only the given ids)."""
+def mark_read(*, actor: User, notification_ids: Iterable[int] | None = None) -> int:
+    """The actor marks their own notifications read (all of them, or only the given ids)."""
+    user = actor
     queryset = Notification.objects.for_user(user).unread()
     if notification_ids is not None:
         queryset = queryset.filter(pk__in=list(notification_ids))
@@ -49,7 +60,7 @@ def _announce_unread_change(user_id: int) -> None:
     transaction.on_commit(after_commit)
 
 
-def unread_count(user) -> int:
+def unread_count(user: User) -> int:
     """The bell on every page: one indexed count (cheaper to keep exact than to cache)."""
     return Notification.objects.for_user(user).unread().count()
 

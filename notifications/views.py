@@ -18,7 +18,7 @@ def inbox(request):
 @require_POST
 def mark_read(request):
     ids = request.POST.getlist("id")
-    services.mark_read(request.user, [int(i) for i in ids if i.isdigit()] if ids else None)
+    services.mark_read(actor=request.user, notification_ids=[int(i) for i in ids if i.isdigit()] if ids else None)
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "notifications:inbox"
@@ -34,7 +34,7 @@ def open_notification(request, pk: int):
     """
     notification = get_object_or_404(Notification.objects.for_user(request.user), pk=pk)
     if notification.read_at is None:
-        services.mark_read(request.user, [notification.pk])
+        services.mark_read(actor=request.user, notification_ids=[notification.pk])
     target = notification.link
     if not target or not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "notifications:inbox"

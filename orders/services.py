@@ -218,7 +218,8 @@ def accept_request(request_id: int, *, actor: User) -> Order:
         ).first()
         if service is None:
             raise InvalidState("You do not offer this service any more, so you cannot accept this request.")
-        mark_accepted(service_request, actor=coach, service=service)
+        service_request = mark_accepted(service_request.pk, actor=coach, service=service)
+        assert service_request.price_minor is not None  # mark_accepted snapshots the price
         order = Order.objects.create(
             request=service_request,
             client=service_request.client,

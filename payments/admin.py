@@ -141,7 +141,7 @@ class PaymentAdmin(ConsoleAdmin):
             if form.is_valid():
                 try:
                     refund = services.refund(
-                        payment,
+                        payment.pk,
                         amount_minor=form.cleaned_data["amount"],
                         actor=request.user,
                         reason=form.cleaned_data["reason"],
@@ -408,7 +408,7 @@ class OrderWithDisputesAdmin(OrderAdmin):
             intro="Release the payment to the coach, or refund the client part or all of it through the "
             "payment provider. Both parties are notified.",
             perform=lambda order, data: services.resolve_dispute(
-                order, actor=request.user, refund_minor=data["refund_minor"], note=data["note"], ip_address=ip
+                order.pk, actor=request.user, refund_minor=data["refund_minor"], note=data["note"], ip_address=ip
             ),
             done="Dispute resolved.",
             max_objects=1,

@@ -21,7 +21,9 @@ refund's coach share, so "released" always equals the coach's share net of refun
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, F, Q, Sum
@@ -176,21 +178,38 @@ class _Sums:
     count: int = 0
 
 
+@dataclass
+class _PaymentRows:
+    """The ledger rows of each payment, summed: charges, refunds, and the currencies and orders they name."""
+
+    charges: dict[int, _Sums] = field(default_factory=lambda: defaultdict(_Sums))
+    refunds: dict[int, _Sums] = field(default_factory=lambda: defaultdict(_Sums))
+    currencies: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    orders: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+
+
 def reconcile() -> list[str]:
     """Check every invariant of the ledger against payments, refunds and orders.
 
     Returns a list of human-readable problems; empty means the books balance. Runs a fixed number
     of aggregate queries whatever the number of rows.
     """
-    problems: list[str] = []
+    problems = _row_problems()
+    rows = _rows_by_payment()
+    payment_problems, held_by_order = _payment_problems(rows)
+    return problems + payment_problems + _order_problems(held_by_order)
 
+
+def _row_problems() -> list[str]:
+    """Each row on its own: it balances, its amounts have the sign of its type, payouts carry no fee
+    and belong to an order, not a payment."""
+    problems = []
     unbalanced = LedgerEntry.objects.exclude(gross_minor=F("fee_minor") + F("payout_minor"))
     for entry in unbalanced.only("pk", "gross_minor", "fee_minor", "payout_minor"):
         problems.append(
             f"Ledger row {entry.pk} does not balance: gross {entry.gross_minor} ≠ "
             f"fee {entry.fee_minor} + payout {entry.payout_minor}."
         )
-
     sign_errors = LedgerEntry.objects.filter(
         Q(entry_type=LedgerEntryType.CHARGE, gross_minor__lte=0)
         | Q(entry_type=LedgerEntryType.CHARGE, fee_minor__lt=0)
@@ -201,36 +220,38 @@ def reconcile() -> list[str]:
     ).values_list("pk", "entry_type")
     for pk, entry_type in sign_errors:
         problems.append(f"Ledger row {pk} ({entry_type}) has an amount with the wrong sign.")
-    for pk in (
-        LedgerEntry.objects.filter(entry_type=LedgerEntryType.PAYOUT).exclude(fee_minor=0).values_list("pk", flat=True)
-    ):
+    payouts = LedgerEntry.objects.filter(entry_type=LedgerEntryType.PAYOUT)
+    for pk in payouts.exclude(fee_minor=0).values_list("pk", flat=True):
         problems.append(f"Payout row {pk} carries a platform fee.")
-    for pk in LedgerEntry.objects.filter(entry_type=LedgerEntryType.PAYOUT, payment__isnull=False).values_list(
-        "pk", flat=True
-    ):
+    for pk in payouts.filter(payment__isnull=False).values_list("pk", flat=True):
         problems.append(f"Payout row {pk} is tied to a payment; payouts belong to orders.")
+    return problems
 
-    # Per payment: charge rows and refund rows against what the payment says.
-    charges: dict[int, _Sums] = defaultdict(_Sums)
-    refunds: dict[int, _Sums] = defaultdict(_Sums)
+
+def _rows_by_payment() -> _PaymentRows:
+    summed = _PaymentRows()
     rows = (
         LedgerEntry.objects.filter(payment__isnull=False)
         .values("payment_id", "entry_type", "currency", "order_id")
         .annotate(gross=Sum("gross_minor"), fee=Sum("fee_minor"), payout=Sum("payout_minor"), n=Count("id"))
     )
-    entry_currency: dict[int, set[str]] = defaultdict(set)
-    entry_order: dict[int, set[int]] = defaultdict(set)
     for row in rows:
-        target = charges if row["entry_type"] == LedgerEntryType.CHARGE else refunds
+        target = summed.charges if row["entry_type"] == LedgerEntryType.CHARGE else summed.refunds
         sums = target[row["payment_id"]]
         sums.gross += row["gross"]
         sums.fee += row["fee"]
         sums.payout += row["payout"]
         sums.count += row["n"]
-        entry_currency[row["payment_id"]].add(row["currency"])
-        entry_order[row["payment_id"]].add(row["order_id"])
+        summed.currencies[row["payment_id"]].add(row["currency"])
+        summed.orders[row["payment_id"]].add(row["order_id"])
+    return summed
 
-    succeeded_refunds = dict(
+
+def _payment_problems(rows: _PaymentRows) -> tuple[list[str], dict[int, int]]:
+    """Per payment: its charge and refund rows against what the payment says. Also returns what the
+    provider holds for each order (captured minus refunded), which the order check needs."""
+    problems: list[str] = []
+    confirmed_refunds = dict(
         Refund.objects.filter(status=RefundStatus.SUCCEEDED)
         .values("payment_id")
         .annotate(total=Sum("amount_minor"))
@@ -244,58 +265,63 @@ def reconcile() -> list[str]:
     for p in payments:
         pk = p["pk"]
         seen.add(pk)
-        charge, refund = charges.get(pk, _Sums()), refunds.get(pk, _Sums())
-        captured = p["status"] in CAPTURED_STATES
-        if captured:
+        charge, refund = rows.charges.get(pk, _Sums()), rows.refunds.get(pk, _Sums())
+        if p["status"] in CAPTURED_STATES:
             held_by_order[p["order_id"]] += p["amount_minor"] - p["refunded_minor"]
-            if charge.count != 1 or charge.gross != p["amount_minor"]:
-                problems.append(
-                    f"Payment {pk} is {p['status']} for {p['amount_minor']} but has {charge.count} charge row(s) "
-                    f"totalling {charge.gross}."
-                )
-            if -refund.gross != p["refunded_minor"]:
-                problems.append(
-                    f"Payment {pk} says {p['refunded_minor']} refunded but its refund rows total {-refund.gross}."
-                )
-            if -refund.fee > charge.fee or -refund.payout > charge.payout:
-                problems.append(f"Payment {pk}: refunds reversed more fee or payout than the charge held.")
-            expected_status = (
-                PaymentStatus.CAPTURED
-                if p["refunded_minor"] == 0
-                else PaymentStatus.REFUNDED
-                if p["refunded_minor"] == p["amount_minor"]
-                else PaymentStatus.PARTIALLY_REFUNDED
-            )
-            if p["status"] != expected_status:
-                problems.append(
-                    f"Payment {pk} is {p['status']} but {p['refunded_minor']} of {p['amount_minor']} is refunded "
-                    f"(expected {expected_status})."
-                )
-            if succeeded_refunds.get(pk, 0) != p["refunded_minor"]:
-                problems.append(
-                    f"Payment {pk}: confirmed refunds total {succeeded_refunds.get(pk, 0)}, "
-                    f"but {p['refunded_minor']} is recorded as refunded."
-                )
+            problems += _captured_payment_problems(p, charge, refund, confirmed_refunds.get(pk, 0))
         elif charge.count or refund.count or p["refunded_minor"]:
             problems.append(f"Payment {pk} is {p['status']} (not captured) but has ledger rows or refunds.")
         if p["currency"] != p["order__currency"]:
             problems.append(f"Payment {pk} is in {p['currency']} but its order is in {p['order__currency']}.")
-        if entry_currency.get(pk, {p["currency"]}) != {p["currency"]}:
+        if rows.currencies.get(pk, {p["currency"]}) != {p["currency"]}:
             problems.append(f"Payment {pk} has ledger rows in another currency.")
-        if entry_order.get(pk, {p["order_id"]}) != {p["order_id"]}:
+        if rows.orders.get(pk, {p["order_id"]}) != {p["order_id"]}:
             problems.append(f"Payment {pk} has ledger rows filed under another order.")
-    for pk in set(charges) | set(refunds):
+    for pk in set(rows.charges) | set(rows.refunds):
         if pk not in seen:
             problems.append(f"Ledger rows point at payment {pk}, which does not exist.")
+    return problems, held_by_order
 
-    # Per order: the sum of its money rows equals what the provider holds for it, and payouts
-    # exist only for completed orders, releasing exactly the coach's share net of refunds.
+
+def _captured_payment_problems(p: Mapping[str, Any], charge: _Sums, refund: _Sums, confirmed: int) -> list[str]:
+    """A captured payment has one charge row for its amount, refund rows for what it says was refunded
+    (and confirmed by the provider), and the status that amount implies."""
+    problems = []
+    pk, amount, refunded = p["pk"], p["amount_minor"], p["refunded_minor"]
+    if charge.count != 1 or charge.gross != amount:
+        problems.append(
+            f"Payment {pk} is {p['status']} for {amount} but has {charge.count} charge row(s) totalling {charge.gross}."
+        )
+    if -refund.gross != refunded:
+        problems.append(f"Payment {pk} says {refunded} refunded but its refund rows total {-refund.gross}.")
+    if -refund.fee > charge.fee or -refund.payout > charge.payout:
+        problems.append(f"Payment {pk}: refunds reversed more fee or payout than the charge held.")
+    if refunded == 0:
+        expected_status = PaymentStatus.CAPTURED
+    elif refunded == amount:
+        expected_status = PaymentStatus.REFUNDED
+    else:
+        expected_status = PaymentStatus.PARTIALLY_REFUNDED
+    if p["status"] != expected_status:
+        problems.append(
+            f"Payment {pk} is {p['status']} but {refunded} of {amount} is refunded (expected {expected_status})."
+        )
+    if confirmed != refunded:
+        problems.append(f"Payment {pk}: confirmed refunds total {confirmed}, but {refunded} is recorded as refunded.")
+    return problems
+
+
+def _order_problems(held_by_order: dict[int, int]) -> list[str]:
+    """Per order: the sum of its money rows equals what the provider holds for it, and payouts exist
+    only for completed orders, releasing exactly the coach's share net of refunds."""
+    problems = []
+    not_payout = ~Q(entry_type=LedgerEntryType.PAYOUT)
     order_rows = (
         LedgerEntry.objects.values("order_id", "order__status", "order__currency")
         .annotate(
-            held=Sum("gross_minor", filter=~Q(entry_type=LedgerEntryType.PAYOUT), default=0),
-            share=Sum("payout_minor", filter=~Q(entry_type=LedgerEntryType.PAYOUT), default=0),
-            fee=Sum("fee_minor", filter=~Q(entry_type=LedgerEntryType.PAYOUT), default=0),
+            held=Sum("gross_minor", filter=not_payout, default=0),
+            share=Sum("payout_minor", filter=not_payout, default=0),
+            fee=Sum("fee_minor", filter=not_payout, default=0),
             released=Sum("gross_minor", filter=Q(entry_type=LedgerEntryType.PAYOUT), default=0),
             payouts=Count("id", filter=Q(entry_type=LedgerEntryType.PAYOUT)),
         )

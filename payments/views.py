@@ -61,7 +61,7 @@ def checkout(request, order_id: int, provider: str):
         cancel = request.build_absolute_uri(reverse("payments:cancelled", args=[order.pk]))
         payment, url = services.start_stripe_checkout(
             order.pk,
-            user=request.user,
+            actor=request.user,
             urls=lambda payment: (
                 f"{done}?payment={payment.pk}&session_id={{CHECKOUT_SESSION_ID}}",
                 f"{cancel}?payment={payment.pk}",
@@ -73,7 +73,7 @@ def checkout(request, order_id: int, provider: str):
     if provider == Provider.TEST:
         if not test_provider.is_enabled():
             raise Http404("The test provider is switched off.")
-        payment = services.start_test_checkout(order.pk, user=request.user)
+        payment = services.start_test_checkout(order.pk, actor=request.user)
         return redirect("payments:test_checkout", payment_id=payment.pk)
     raise Http404("Unknown payment method.")
 
@@ -86,7 +86,7 @@ def paypal_create(request, order_id: int):
     back = request.build_absolute_uri(reverse("payments:paypal_return", args=[order.pk]))
     cancel = request.build_absolute_uri(reverse("payments:cancelled", args=[order.pk]))
     payment, approve_url = services.start_paypal_checkout(
-        order.pk, user=request.user, urls=lambda payment: (back, f"{cancel}?payment={payment.pk}")
+        order.pk, actor=request.user, urls=lambda payment: (back, f"{cancel}?payment={payment.pk}")
     )
     return redirect(approve_url)
 
@@ -118,7 +118,7 @@ def paypal_capture(request, order_id: int):
     order = _client_order(request.user, order_id)
     payment = _paypal_payment(request, order, request.POST.get("token", ""))
     try:
-        outcome = services.capture_paypal(payment)
+        outcome = services.capture_paypal(payment.pk)
     except ProviderUnavailable:
         # PayPal may have taken the money: we ask it again shortly (never a second capture).
         messages.warning(
@@ -150,7 +150,7 @@ def done(request, order_id: int):
     problem = ""
     if payment is not None and payment.provider == Provider.STRIPE and payment.status not in CAPTURED_STATES:
         try:
-            services.refresh_stripe_payment(payment)
+            services.refresh_stripe_payment(payment.pk)
         except PaymentProviderError as error:
             problem = error.message
         payment.refresh_from_db()

@@ -240,7 +240,7 @@ def _stripe_session_completed(event: dict) -> Result:
     payment = _stripe_payment(session, session_id=session.get("id", ""))
     if payment is None:
         return _not_ours()
-    return _outcome(services.apply_stripe_session(payment, session, source=f"Stripe {event['type']}"), payment)
+    return _outcome(services.apply_stripe_session(payment.pk, session, source=f"Stripe {event['type']}"), payment)
 
 
 def _stripe_session_failed(reason: str):
@@ -370,7 +370,7 @@ def _paypal_order_approved(event: dict) -> Result:
         return _not_ours()
     # The client approved but may never come back to our return page: capture from here. The
     # HTTP call runs while this event's row is locked; PayPal-Request-Id makes a repeat harmless.
-    return _outcome(services.capture_paypal(payment), payment)
+    return _outcome(services.capture_paypal(payment.pk), payment)
 
 
 def _paypal_capture_completed(event: dict) -> Result:

@@ -100,7 +100,7 @@ class NewRequest(APIView):
         services.check_rate_limit(request.user)
         cleaned = form.cleaned_data
         created = services.create_request(
-            client=request.user,
+            actor=request.user,
             coach_profile=coach_profile,
             service_type=cleaned["service_type"],
             title=cleaned["title"],
@@ -167,7 +167,7 @@ class RejectRequest(APIView):
         if not form.is_valid():
             raise form_errors(form)
         target = get_object_or_404(ServiceRequest.objects.visible_to(request.user), pk=pk)
-        services.reject_request(target.pk, coach=request.user, reason=form.cleaned_data["reason"])
+        services.reject_request(target.pk, actor=request.user, reason=form.cleaned_data["reason"])
         target.refresh_from_db()
         return Response(RequestSerializer(target).data)
 

@@ -28,7 +28,7 @@ def collect_attachments(request, *, category: str) -> list:
         raise AttachmentError(" ".join(exc.messages)) from exc
     for uploaded in request.FILES.getlist("files"):
         try:
-            assets.append(store_upload(uploaded, owner=request.user, category=category))
+            assets.append(store_upload(uploaded, actor=request.user, category=category))
         except DomainError as exc:
             raise AttachmentError(f"{uploaded.name}: {exc.message}", exc.status) from exc
     return assets

@@ -3,26 +3,36 @@
 A request is either addressed to one coach (price snapshotted from that coach's service) or open
 (no coach; any available coach offering the service may take it, and the price is snapshotted on
 acceptance). Only pending requests move, and each move locks the row first.
+
+Signature: `verb(request_id, *, actor, …)`: every move locks the request, so it takes its id;
+`actor` is the client or coach acting (jobs act as the system and take only `now`). Creating a
+request has no target yet: `create_request(*, actor, …)`.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Iterable
 from datetime import timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Min, Model, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import User
 from coaches.models import CoachProfile, CoachService
 from coaches.services import recompute_response_time
 from core.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
+from files.models import FileAsset
 from notifications.services import notify
 
 from .models import RequestDecline, RequestStatus, ServiceRequest
+
+M = TypeVar("M", bound=Model)
 
 
 def _request_link(service_request: ServiceRequest) -> str:
@@ -69,7 +79,7 @@ def check_deadline(deadline: datetime.date, min_days: int) -> None:
         )
 
 
-def check_rate_limit(client) -> None:
+def check_rate_limit(client: User) -> None:
     """At most REQUEST_RATE_LIMIT_PER_HOUR new requests per client per hour (cache-backed, shared).
 
     Called by the request form view, the door people come through; scripts (seed_demo) that
@@ -104,15 +114,16 @@ def _open_request_audience(service_type: str):
 
 def create_request(
     *,
-    client,
+    actor: User,
     service_type: str,
     title: str,
     requirements: str,
     deadline: datetime.date,
     coach_profile: CoachProfile | None = None,
-    attachments=(),
+    attachments: Iterable[FileAsset] = (),
 ) -> ServiceRequest:
     """A verified client asks one coach (coach_profile) or every matching coach (None) for a piece of work."""
+    client = actor
     if not client.is_authenticated or not client.is_client:
         raise NotPermitted("Only client accounts can request work.")
     if not client.has_verified_email:
@@ -172,8 +183,9 @@ def _locked_pending(request_id: int) -> ServiceRequest:
     return service_request
 
 
-def withdraw_request(request_id: int, *, client) -> ServiceRequest:
+def withdraw_request(request_id: int, *, actor: User) -> ServiceRequest:
     """The client takes back a request nobody has accepted yet."""
+    client = actor
     with transaction.atomic():
         service_request = ServiceRequest.objects.select_for_update().get(pk=request_id)
         if service_request.client_id != client.pk:
@@ -195,11 +207,12 @@ def withdraw_request(request_id: int, *, client) -> ServiceRequest:
     return service_request
 
 
-def reject_request(request_id: int, *, coach, reason: str = "") -> ServiceRequest:
+def reject_request(request_id: int, *, actor: User, reason: str = "") -> ServiceRequest:
     """A coach says no. Addressed to them: the request is rejected and the client told.
 
     An open request stays open for the other coaches: this coach only declines it for themselves.
     """
+    coach = actor
     profile = getattr(coach, "coach_profile", None)
     if profile is None or not coach.is_coach:
         raise NotPermitted("Only coaches can reject requests.")
@@ -233,12 +246,10 @@ def reject_request(request_id: int, *, coach, reason: str = "") -> ServiceReques
     return service_request
 
 
-# --- Jobs (idempotent: each acts only on rows still due once they are locked) -------------------
-
-
-def mark_accepted(service_request: ServiceRequest, *, actor, service: CoachService) -> ServiceRequest:
-    """orders.accept_request turned this locked, pending request into an order: record the coach who
-    took it and, for an open request, the price of `service` at this moment (its snapshot)."""
+def mark_accepted(request_id: int, *, actor: User, service: CoachService) -> ServiceRequest:
+    """orders.accept_request turns this pending request (locked in its transaction) into an order:
+    record the coach who took it and, for an open request, the price of `service` now (its snapshot)."""
+    service_request = _locked_pending(request_id)
     if service_request.price_minor is None:
         service_request.price_minor = service.price_minor
         service_request.currency = service.currency
@@ -249,7 +260,10 @@ def mark_accepted(service_request: ServiceRequest, *, actor, service: CoachServi
     return service_request
 
 
-def each_still_due(due, act) -> int:
+# --- Jobs (idempotent: each acts only on rows still due once they are locked) -------------------
+
+
+def each_still_due(due: QuerySet[M], act: Callable[[M], object]) -> int:
     """Call act(row) for every row of `due`, each in its own transaction after locking it and
     checking it still matches (another worker or a person may have moved it). Returns how many.
 
@@ -265,7 +279,7 @@ def each_still_due(due, act) -> int:
     return done
 
 
-def expire_requests(now=None) -> int:
+def expire_requests(now: datetime.datetime | None = None) -> int:
     """Pending requests past expires_at become expired; the client is told once."""
     now = now or timezone.now()
 
@@ -285,7 +299,7 @@ def expire_requests(now=None) -> int:
     return each_still_due(due, expire)
 
 
-def send_expiry_reminders(now=None) -> int:
+def send_expiry_reminders(now: datetime.datetime | None = None) -> int:
     """Remind the addressed coach once, REQUEST_REMINDER_HOURS_BEFORE hours before a request expires."""
     now = now or timezone.now()
 
@@ -293,6 +307,7 @@ def send_expiry_reminders(now=None) -> int:
         service_request.reminder_sent_at = now
         service_request.save(update_fields=["reminder_sent_at", "updated_at"])
         hours = max(int((service_request.expires_at - now).total_seconds() // 3600), 1)
+        assert service_request.coach is not None  # `due` holds addressed requests only
         notify(
             service_request.coach.user,
             "request_reminder",

@@ -64,7 +64,7 @@ def new_request(request):
             else:
                 data = form.cleaned_data
                 service_request = services.create_request(
-                    client=request.user,
+                    actor=request.user,
                     coach_profile=coach_profile,
                     service_type=data["service_type"],
                     title=data["title"],
@@ -166,7 +166,7 @@ def detail(request, pk: int):
 @require_POST
 def withdraw(request, pk: int):
     service_request = get_object_or_404(ServiceRequest.objects.for_client(request.user), pk=pk)
-    services.withdraw_request(service_request.pk, client=request.user)
+    services.withdraw_request(service_request.pk, actor=request.user)
     messages.success(request, f"You withdrew “{service_request.title}”.")
     return redirect("requests_app:mine")
 
@@ -179,7 +179,7 @@ def reject(request, pk: int):
     if not form.is_valid():
         messages.error(request, "The reason is too long (500 characters at most).")
         return redirect("requests_app:detail", pk=pk)
-    services.reject_request(service_request.pk, coach=request.user, reason=form.cleaned_data["reason"])
+    services.reject_request(service_request.pk, actor=request.user, reason=form.cleaned_data["reason"])
     if service_request.coach_id is None:
         messages.success(request, f"You passed on “{service_request.title}”; other coaches can still take it.")
     else:

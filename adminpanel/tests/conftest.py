@@ -31,7 +31,7 @@ def disputed_order(order, client_user, test_payments, django_capture_on_commit_c
     from payments import services as payment_services
 
     with django_capture_on_commit_callbacks(execute=True):
-        payment = payment_services.start_test_checkout(order.pk, user=client_user)
+        payment = payment_services.start_test_checkout(order.pk, actor=client_user)
         payment_services.fulfil_payment(
             payment.pk, amount_minor=order.amount_minor, currency=order.currency, source="test"
         )

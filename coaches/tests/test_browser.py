@@ -49,7 +49,7 @@ def give_photo(profile, settings, tmp_path, monkeypatch):
     ImageDraw.Draw(image).ellipse((30, 150, 210, 320), fill=(20, 33, 61))
     data = io.BytesIO()
     image.save(data, "PNG")
-    asset = files.set_avatar(profile.user, upload(data.getvalue(), "camille.png"))
+    asset = files.set_avatar(profile.user, upload(data.getvalue(), "camille.png"), actor=profile.user)
     files.record_verdict(asset.pk, Verdict(infected=False, detail="OK"))
 
 

@@ -31,7 +31,7 @@ def test_a_photo_shows_once_clean_on_cards_and_the_coach_page(client, django_cap
     client.get(directory), client.get(page)  # cached with initials
 
     with django_capture_on_commit_callbacks(execute=True):
-        asset = files.set_avatar(profile.user, upload(image_bytes("PNG"), "me.png"))
+        asset = files.set_avatar(profile.user, upload(image_bytes("PNG"), "me.png"), actor=profile.user)
     pending_card, pending_page = client.get(directory).content.decode(), client.get(page).content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         files.record_verdict(asset.pk, Verdict(infected=False, detail="OK"))
@@ -47,16 +47,16 @@ def test_a_photo_shows_once_clean_on_cards_and_the_coach_page(client, django_cap
 def test_an_infected_or_removed_photo_falls_back_to_initials(client, django_capture_on_commit_callbacks):
     profile = CoachProfileFactory(user__first_name="Ina", user__last_name="Fected")
     with django_capture_on_commit_callbacks(execute=True):
-        asset = files.set_avatar(profile.user, upload(image_bytes("PNG"), "me.png"))
+        asset = files.set_avatar(profile.user, upload(image_bytes("PNG"), "me.png"), actor=profile.user)
         files.record_verdict(asset.pk, Verdict(infected=True, detail="Eicar-Signature"))
     infected = client.get(reverse("coaches:directory")).content.decode()
 
     with django_capture_on_commit_callbacks(execute=True):
-        clean = files.set_avatar(profile.user, upload(image_bytes("PNG"), "new.png"))
+        clean = files.set_avatar(profile.user, upload(image_bytes("PNG"), "new.png"), actor=profile.user)
         files.record_verdict(clean.pk, Verdict(infected=False, detail="OK"))
     shown = client.get(reverse("coaches:directory")).content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        files.remove_avatar(profile.user)
+        files.remove_avatar(profile.user, actor=profile.user)
     removed = client.get(reverse("coaches:directory")).content.decode()
 
     assert "avatar-img" not in infected and ">IF</span>" in infected
@@ -68,7 +68,7 @@ def test_photos_add_no_query_per_card(client, django_assert_max_num_queries, set
     settings.COACH_DIRECTORY_CACHE_SECONDS = 0
     for i in range(6):
         profile = CoachProfileFactory()
-        asset = files.set_avatar(profile.user, upload(image_bytes("PNG"), f"{i}.png"))
+        asset = files.set_avatar(profile.user, upload(image_bytes("PNG"), f"{i}.png"), actor=profile.user)
         files.record_verdict(asset.pk, Verdict(infected=False, detail="OK"))
 
     with django_assert_max_num_queries(5):  # ids, coaches with user and photo, services, languages (+ slack)

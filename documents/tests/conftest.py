@@ -19,7 +19,7 @@ def upload(django_capture_on_commit_callbacks):
 
     def make(owner, data: bytes, name: str = "cv.pdf", category: str = "cv_upload"):
         with django_capture_on_commit_callbacks(execute=True):
-            asset = file_services.store_upload(SimpleUploadedFile(name, data), owner=owner, category=category)
+            asset = file_services.store_upload(SimpleUploadedFile(name, data), actor=owner, category=category)
         asset.refresh_from_db()
         return asset
 

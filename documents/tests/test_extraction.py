@@ -148,7 +148,7 @@ def test_a_file_not_yet_scanned_is_not_read(client_user, settings):
     from files import services as file_services
 
     asset = file_services.store_upload(
-        SimpleUploadedFile("cv.pdf", builders.cv_pdf(["x y z"])), owner=client_user, category="cv_upload"
+        SimpleUploadedFile("cv.pdf", builders.cv_pdf(["x y z"])), actor=client_user, category="cv_upload"
     )
     assert services.extract_file(asset.pk) is None
     assert not Extraction.objects.filter(asset=asset).exists()

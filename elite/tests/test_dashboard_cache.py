@@ -29,12 +29,12 @@ def test_a_new_message_and_its_read_mark_show_on_the_next_visit(
     client.force_login(client_user)
     assert "No messages yet." in client.get("/dashboard/").content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        messaging.send_message(thread, sender=coach_user, body="First draft attached tomorrow")
+        messaging.send_message(thread, actor=coach_user, body="First draft attached tomorrow")
     html = client.get("/dashboard/").content.decode()
     assert "First draft attached tomorrow" in html
     assert "chat-thread-unread" in html
     with django_capture_on_commit_callbacks(execute=True):
-        messaging.mark_read(thread, client_user)
+        messaging.mark_read(thread, actor=client_user)
     assert "chat-thread-unread" not in client.get("/dashboard/").content.decode()
 
 

@@ -45,7 +45,7 @@ def test_photo_upload_is_public_without_metadata(csrf_client, client, client_use
 
 
 def test_photo_is_hidden_until_clean(client, client_user):
-    services.set_avatar(client_user, upload(image_bytes("PNG"), "me.png"))  # scan not run: pending
+    services.set_avatar(client_user, upload(image_bytes("PNG"), "me.png"), actor=client_user)  # scan not run: pending
     assert client.get(reverse("files:avatar", args=[client_user.pk])).status_code == 404
     FileAsset.objects.update(scan_status=ScanStatus.CLEAN)
     assert client.get(reverse("files:avatar", args=[client_user.pk])).status_code == 200
@@ -66,9 +66,9 @@ def test_a_document_is_not_a_photo(csrf_client, client_user):
 
 def test_new_photo_replaces_and_deletes_the_old_one(client, client_user, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        first = services.set_avatar(client_user, upload(image_bytes("PNG"), "a.png"))
+        first = services.set_avatar(client_user, upload(image_bytes("PNG"), "a.png"), actor=client_user)
     with django_capture_on_commit_callbacks(execute=True):
-        second = services.set_avatar(client_user, upload(image_bytes("WEBP"), "b.webp"))
+        second = services.set_avatar(client_user, upload(image_bytes("WEBP"), "b.webp"), actor=client_user)
     first.refresh_from_db()
     assert first.deleted_at is not None and not default_storage.exists(first.key)
     assert client.get(reverse("files:avatar", args=[client_user.pk]))["Content-Type"] == "image/webp"
@@ -90,7 +90,7 @@ def test_photo_upload_needs_csrf(csrf_client, client_user):
 
 def test_photo_card_on_the_files_page(client, client_user, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        photo = services.set_avatar(client_user, upload(image_bytes("PNG"), "me.png"))
+        photo = services.set_avatar(client_user, upload(image_bytes("PNG"), "me.png"), actor=client_user)
     client.force_login(client_user)
     page = client.get(reverse("files:list")).content.decode()
     # the photo's id in the URL: a replaced photo is not shown from the browser's cache

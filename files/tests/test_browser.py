@@ -159,7 +159,7 @@ def test_file_list_on_desktop(page_as, client_user, artifacts_dir):  # noqa: F81
 
     for name in ("CV 2026.pdf", "Cover letter.docx", "Старое резюме.pdf"):
         data = docx_bytes() if name.endswith(".docx") else pdf_bytes()
-        services.store_upload(upload(data, name), owner=client_user, category="cv_upload")
+        services.store_upload(upload(data, name), actor=client_user, category="cv_upload")
     client = page_as(client_user)
     client.goto("/files/")
     client.get_by_label(re.compile("PNG, JPEG or WebP")).set_input_files(
@@ -188,7 +188,7 @@ def test_pdf_preview_opens_in_the_browser(page_as, client_user, artifacts_dir): 
     from .samples import upload
 
     asset = services.store_upload(
-        upload(pdf_bytes("Hello preview"), "Preview me.pdf"), owner=client_user, category="cv_upload"
+        upload(pdf_bytes("Hello preview"), "Preview me.pdf"), actor=client_user, category="cv_upload"
     )
     page = page_as(client_user)
     downloads = []

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def test_owner_deletes_an_upload_and_a_job_removes_the_bytes(
     csrf_client, client_user, django_capture_on_commit_callbacks
 ):
-    asset = services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")
+    asset = services.store_upload(upload(pdf_bytes()), actor=client_user, category="cv_upload")
     csrf_client.force_login(client_user)
     page = csrf_client.get(reverse("files:list"))
     assert asset.original_name in page.content.decode()
@@ -34,7 +34,7 @@ def test_owner_deletes_an_upload_and_a_job_removes_the_bytes(
 
 
 def test_deleting_without_csrf_is_refused(csrf_client, client_user):
-    asset = services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")
+    asset = services.store_upload(upload(pdf_bytes()), actor=client_user, category="cv_upload")
     csrf_client.force_login(client_user)
     assert csrf_client.post(reverse("files:delete", args=[asset.pk])).status_code == 403
     asset.refresh_from_db()
@@ -42,7 +42,7 @@ def test_deleting_without_csrf_is_refused(csrf_client, client_user):
 
 
 def test_someone_elses_file_is_404_and_untouched(client, client_user, other_client, staff_user):
-    asset = services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")
+    asset = services.store_upload(upload(pdf_bytes()), actor=client_user, category="cv_upload")
     for user in (other_client, staff_user):
         client.force_login(user)
         assert client.post(reverse("files:delete", args=[asset.pk])).status_code == 404
@@ -55,7 +55,7 @@ def test_someone_elses_file_is_404_and_untouched(client, client_user, other_clie
 def test_delivered_files_are_kept(client, paid_order, coach_user):
     from orders import services as orders
 
-    delivery = services.store_upload(upload(docx_bytes(), "final.docx"), owner=coach_user, category="delivery")
+    delivery = services.store_upload(upload(docx_bytes(), "final.docx"), actor=coach_user, category="delivery")
     orders.deliver(paid_order.pk, actor=coach_user, files=[delivery])
     with pytest.raises(InvalidState):
         services.delete_upload(delivery, actor=coach_user)
@@ -71,7 +71,7 @@ def test_delivered_files_are_kept(client, paid_order, coach_user):
 def test_a_file_deleted_before_delivery_is_refused_and_the_order_stays_in_progress(paid_order, coach_user):
     from orders import services as orders
 
-    draft = services.store_upload(upload(docx_bytes(), "draft.docx"), owner=coach_user, category="delivery")
+    draft = services.store_upload(upload(docx_bytes(), "draft.docx"), actor=coach_user, category="delivery")
     services.delete_upload(draft, actor=coach_user)
     with pytest.raises(InvalidState, match="deleted"):
         orders.deliver(paid_order.pk, actor=coach_user, files=[draft])
@@ -83,7 +83,7 @@ def test_a_file_deleted_before_delivery_is_refused_and_the_order_stays_in_progre
 def test_deleted_files_cannot_be_attached(client_user):
     from django.core.exceptions import ValidationError
 
-    asset = services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")
+    asset = services.store_upload(upload(pdf_bytes()), actor=client_user, category="cv_upload")
     assert services.assets_for_attach(client_user, [str(asset.pk)], "cv_upload") == [asset]
     services.delete_upload(asset, actor=client_user)
     with pytest.raises(ValidationError):
@@ -93,8 +93,8 @@ def test_deleted_files_cannot_be_attached(client_user):
 def test_assets_for_attach_refuses_other_peoples_and_wrong_category(client_user, other_client):
     from django.core.exceptions import ValidationError
 
-    mine = services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")
-    theirs = services.store_upload(upload(pdf_bytes()), owner=other_client, category="cv_upload")
+    mine = services.store_upload(upload(pdf_bytes()), actor=client_user, category="cv_upload")
+    theirs = services.store_upload(upload(pdf_bytes()), actor=other_client, category="cv_upload")
     assert services.assets_for_attach(client_user, [mine.pk, mine.pk, ""], "cv_upload") == [mine]
     for ids, category in (([theirs.pk], "cv_upload"), ([mine.pk], "message_attachment"), (["x"], "cv_upload")):
         with pytest.raises(ValidationError):
@@ -105,11 +105,11 @@ def test_assets_for_attach_refuses_other_peoples_and_wrong_category(client_user,
 def test_file_list_paginates_with_constant_queries(client, client_user, django_assert_max_num_queries):
     client.force_login(client_user)
     for _ in range(3):
-        services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")
+        services.store_upload(upload(pdf_bytes()), actor=client_user, category="cv_upload")
     with django_assert_max_num_queries(12) as few:
         client.get(reverse("files:list"))
     for _ in range(22):
-        services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")
+        services.store_upload(upload(pdf_bytes()), actor=client_user, category="cv_upload")
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(reverse("files:list"))
     assert response.content.decode().count('/delete/"') == 20
@@ -124,9 +124,9 @@ def test_orphaned_bytes_from_a_rolled_back_upload_are_swept(request, client_user
 
     if backend == "s3":
         request.getfixturevalue("s3")
-    kept = services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")
+    kept = services.store_upload(upload(pdf_bytes()), actor=client_user, category="cv_upload")
     with pytest.raises(RuntimeError), transaction.atomic():
-        lost = services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")
+        lost = services.store_upload(upload(pdf_bytes()), actor=client_user, category="cv_upload")
         raise RuntimeError("the caller failed after storing")
     assert not FileAsset.objects.filter(pk=lost.pk).exists()
     assert default_storage.exists(lost.key)

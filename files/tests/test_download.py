@@ -19,7 +19,7 @@ ALLOWED, HIDDEN, LOGIN = 302, 404, "login"
 
 
 def clean_upload(owner, data=None, name="cv.pdf", category="cv_upload"):
-    asset = services.store_upload(upload(data or pdf_bytes(), name), owner=owner, category=category)
+    asset = services.store_upload(upload(data or pdf_bytes(), name), actor=owner, category=category)
     FileAsset.objects.filter(pk=asset.pk).update(scan_status=ScanStatus.CLEAN)
     asset.refresh_from_db()
     return asset
@@ -102,7 +102,7 @@ def test_deleted_file_is_gone_even_for_its_owner(client, client_user):
 
 
 def test_pending_scan_is_not_downloadable(client, client_user):
-    asset = services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")
+    asset = services.store_upload(upload(pdf_bytes()), actor=client_user, category="cv_upload")
     client.force_login(client_user)
     response = client.get(reverse("files:download", args=[asset.pk]))
     assert response.status_code == 409

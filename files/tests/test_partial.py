@@ -28,15 +28,15 @@ def test_upload_area_has_a_plain_file_input_and_the_script(client_user):
 
 
 def test_existing_attachments_are_kept_as_hidden_ids(client_user):
-    asset = services.store_upload(upload(pdf_bytes(), "Jane.pdf"), owner=client_user, category="cv_upload")
+    asset = services.store_upload(upload(pdf_bytes(), "Jane.pdf"), actor=client_user, category="cv_upload")
     html = render(client_user, category="cv_upload", existing=[asset])
     assert f'<input type="hidden" name="attachment_ids" value="{asset.pk}">' in html
     assert "Jane.pdf" in html
 
 
 def test_recent_cvs_can_be_reattached_with_a_checkbox(client_user, other_client):
-    mine = services.store_upload(upload(pdf_bytes(), "My CV.pdf"), owner=client_user, category="cv_upload")
-    services.store_upload(upload(pdf_bytes(), "Theirs.pdf"), owner=other_client, category="cv_upload")
+    mine = services.store_upload(upload(pdf_bytes(), "My CV.pdf"), actor=client_user, category="cv_upload")
+    services.store_upload(upload(pdf_bytes(), "Theirs.pdf"), actor=other_client, category="cv_upload")
     html = render(client_user, category="cv_upload")
     assert f'type="checkbox" name="attachment_ids" value="{mine.pk}"' in html
     assert "Theirs.pdf" not in html
@@ -52,7 +52,7 @@ def test_standalone_area_is_its_own_form_posting_to_the_upload_endpoint(client_u
 
 
 def test_standalone_area_can_list_recent_uploads_without_attaching_them(client_user):
-    asset = services.store_upload(upload(pdf_bytes(), "Latest CV.pdf"), owner=client_user, category="cv_upload")
+    asset = services.store_upload(upload(pdf_bytes(), "Latest CV.pdf"), actor=client_user, category="cv_upload")
     html = render(client_user, category="cv_upload", standalone=True, show_recent=True)
     assert "Latest CV.pdf" in html and f'data-file-id="{asset.pk}"' in html
     assert 'name="attachment_ids"' not in html

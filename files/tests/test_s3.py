@@ -22,7 +22,7 @@ def head(s3, key):
 
 def test_upload_is_stored_in_the_bucket_privately(s3, client_user):
     data = pdf_bytes()
-    asset = services.store_upload(upload(data, "cv.pdf"), owner=client_user, category="cv_upload")
+    asset = services.store_upload(upload(data, "cv.pdf"), actor=client_user, category="cv_upload")
     assert asset.storage == "s3"
     assert asset.key.startswith("uploads/")
     obj = s3["client"].get_object(Bucket=s3["bucket"], Key=asset.key)
@@ -35,7 +35,7 @@ def test_upload_is_stored_in_the_bucket_privately(s3, client_user):
 
 def test_download_redirects_to_a_presigned_url_that_works(s3, client, client_user, other_client, settings):
     data = docx_bytes()
-    asset = services.store_upload(upload(data, "Résumé final.docx"), owner=client_user, category="cv_upload")
+    asset = services.store_upload(upload(data, "Résumé final.docx"), actor=client_user, category="cv_upload")
     FileAsset.objects.filter(pk=asset.pk).update(scan_status=ScanStatus.CLEAN)
     client.force_login(client_user)
     response = client.get(reverse("files:download", args=[asset.pk]))
@@ -53,7 +53,7 @@ def test_download_redirects_to_a_presigned_url_that_works(s3, client, client_use
 
 
 def test_delete_removes_the_object(s3, client_user, django_capture_on_commit_callbacks):
-    asset = services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")
+    asset = services.store_upload(upload(pdf_bytes()), actor=client_user, category="cv_upload")
     assert head(s3, asset.key)["ContentLength"] == asset.size
     with django_capture_on_commit_callbacks(execute=True):
         services.delete_upload(asset, actor=client_user)
@@ -66,9 +66,9 @@ def test_scan_reads_from_s3_and_quarantine_deletes_the_object(
     s3, clamd, client_user, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        good = services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")
+        good = services.store_upload(upload(pdf_bytes()), actor=client_user, category="cv_upload")
         bad = services.store_upload(
-            upload(docx_bytes(extra={"word/media/x.bin": EICAR}), "cv.docx"), owner=client_user, category="cv_upload"
+            upload(docx_bytes(extra={"word/media/x.bin": EICAR}), "cv.docx"), actor=client_user, category="cv_upload"
         )
     good.refresh_from_db()
     bad.refresh_from_db()

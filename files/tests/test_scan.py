@@ -31,7 +31,7 @@ def infected_docx() -> bytes:
 
 def store(owner, data, name="cv.pdf", capture=None):
     with capture(execute=True):
-        asset = services.store_upload(upload(data, name), owner=owner, category="cv_upload")
+        asset = services.store_upload(upload(data, name), actor=owner, category="cv_upload")
     asset.refresh_from_db()
     return asset
 
@@ -155,8 +155,8 @@ def test_stale_pending_scans_are_queued_again(clamd, client_user, django_capture
     from files.models import FileAsset
     from files.tasks import requeue_stale_scans
 
-    lost = services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")  # task never ran
-    fresh = services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")
+    lost = services.store_upload(upload(pdf_bytes()), actor=client_user, category="cv_upload")  # task never ran
+    fresh = services.store_upload(upload(pdf_bytes()), actor=client_user, category="cv_upload")
     FileAsset.objects.filter(pk=lost.pk).update(updated_at=timezone.now() - timedelta(hours=2))
     assert requeue_stale_scans.delay().get() == 1
     lost.refresh_from_db()

@@ -36,7 +36,7 @@ def test_pdf_is_stored_under_a_generated_key_with_its_sha256(
 ):
     data = pdf_bytes()
     with django_capture_on_commit_callbacks(execute=True):
-        asset = services.store_upload(upload(data, "My CV.pdf", "text/html"), owner=client_user, category="cv_upload")
+        asset = services.store_upload(upload(data, "My CV.pdf", "text/html"), actor=client_user, category="cv_upload")
     asset.refresh_from_db()
     assert asset.content_type == "application/pdf"  # from the bytes, not the browser's claim
     assert asset.sha256 == hashlib.sha256(data).hexdigest()
@@ -50,7 +50,7 @@ def test_pdf_is_stored_under_a_generated_key_with_its_sha256(
 
 
 def test_docx_is_accepted(client_user):
-    asset = services.store_upload(upload(docx_bytes(), "cv.docx"), owner=client_user, category="cv_upload")
+    asset = services.store_upload(upload(docx_bytes(), "cv.docx"), actor=client_user, category="cv_upload")
     assert asset.content_type == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     assert asset.original_name == "cv.docx"
 
@@ -88,7 +88,7 @@ def test_docx_is_accepted(client_user):
 )
 def test_wrong_types_are_refused_with_415_and_nothing_is_stored(client_user, media_root, data, name, reason):
     with pytest.raises(UnsupportedFileType) as caught:
-        services.store_upload(upload(data, name, "application/pdf"), owner=client_user, category="cv_upload")
+        services.store_upload(upload(data, name, "application/pdf"), actor=client_user, category="cv_upload")
     assert caught.value.status == 415
     assert reason in caught.value.message
     assert "PDF (.pdf) or Word (.docx)" in caught.value.message
@@ -99,7 +99,7 @@ def test_wrong_types_are_refused_with_415_and_nothing_is_stored(client_user, med
 def test_over_the_size_limit_is_413_and_nothing_is_stored(client_user, settings, media_root):
     settings.FILE_UPLOAD_MAX_BYTES = 1000
     with pytest.raises(FileTooLarge) as caught:
-        services.store_upload(upload(pdf_bytes(padding=2000)), owner=client_user, category="cv_upload")
+        services.store_upload(upload(pdf_bytes(padding=2000)), actor=client_user, category="cv_upload")
     assert caught.value.status == 413
     assert FileAsset.objects.count() == 0
     assert stored_files(media_root) == []
@@ -110,12 +110,12 @@ def test_size_is_measured_not_taken_from_the_declared_size(client_user, settings
     lying = upload(pdf_bytes(padding=2000))
     lying.size = 10
     with pytest.raises(FileTooLarge):
-        services.store_upload(lying, owner=client_user, category="cv_upload")
+        services.store_upload(lying, actor=client_user, category="cv_upload")
 
 
 def test_empty_file_is_400(client_user):
     with pytest.raises(DomainError) as caught:
-        services.store_upload(upload(b"", "cv.pdf"), owner=client_user, category="cv_upload")
+        services.store_upload(upload(b"", "cv.pdf"), actor=client_user, category="cv_upload")
     assert caught.value.status == 400
     assert FileAsset.objects.count() == 0
 
@@ -133,11 +133,11 @@ def test_empty_file_is_400(client_user):
     ],
 )
 def test_names_are_sanitised_for_display_and_never_used_as_keys(client_user, raw, shown):
-    asset = services.store_upload(upload(pdf_bytes(), "x.pdf"), owner=client_user, category="cv_upload")
+    asset = services.store_upload(upload(pdf_bytes(), "x.pdf"), actor=client_user, category="cv_upload")
     # SimpleUploadedFile cleans names itself; set the raw name like a hostile multipart body would.
     hostile = upload(pdf_bytes())
     hostile.name = raw
-    asset = services.store_upload(hostile, owner=client_user, category="cv_upload")
+    asset = services.store_upload(hostile, actor=client_user, category="cv_upload")
     assert asset.original_name == shown
     assert len(asset.original_name) <= 120
     assert asset.key.count("/") == 3 and ".." not in asset.key and "passwd" not in asset.key
@@ -146,7 +146,7 @@ def test_names_are_sanitised_for_display_and_never_used_as_keys(client_user, raw
 def test_avatar_is_reencoded_without_metadata(client_user):
     data = image_bytes("JPEG", with_exif=True)
     assert b"SecretCam" in data
-    asset = services.store_upload(upload(data, "me.jpg", "image/jpeg"), owner=client_user, category="avatar")
+    asset = services.store_upload(upload(data, "me.jpg", "image/jpeg"), actor=client_user, category="avatar")
     stored = default_storage.open(asset.key).read()
     assert asset.content_type == "image/jpeg" and asset.key.endswith(".jpg")
     assert b"SecretCam" not in stored
@@ -158,7 +158,7 @@ def test_avatar_is_reencoded_without_metadata(client_user):
 
 @pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
 def test_avatar_png_and_webp(client_user, fmt):
-    asset = services.store_upload(upload(image_bytes(fmt), "me.img"), owner=client_user, category="avatar")
+    asset = services.store_upload(upload(image_bytes(fmt), "me.img"), actor=client_user, category="avatar")
     assert asset.content_type == f"image/{fmt.lower()}"
 
 
@@ -167,14 +167,14 @@ def test_avatar_refuses_documents_and_gifs(client_user):
     Image.new("RGB", (4, 4)).save(gif, format="GIF")
     for data in (pdf_bytes(), gif.getvalue()):
         with pytest.raises(UnsupportedFileType):
-            services.store_upload(upload(data, "me.png"), owner=client_user, category="avatar")
+            services.store_upload(upload(data, "me.png"), actor=client_user, category="avatar")
 
 
 def test_only_coaches_upload_deliveries(client_user, coach_user):
     with pytest.raises(DomainError) as caught:
-        services.store_upload(upload(docx_bytes(), "cv.docx"), owner=client_user, category=FileCategory.DELIVERY)
+        services.store_upload(upload(docx_bytes(), "cv.docx"), actor=client_user, category=FileCategory.DELIVERY)
     assert caught.value.status == 403
-    assert services.store_upload(upload(docx_bytes(), "cv.docx"), owner=coach_user, category="delivery").pk
+    assert services.store_upload(upload(docx_bytes(), "cv.docx"), actor=coach_user, category="delivery").pk
 
 
 # --- The upload endpoint ---------------------------------------------------------------------
@@ -266,15 +266,15 @@ def test_upload_endpoint_needs_login(client):
 
 
 def test_status_endpoint_shows_only_visible_files(client, client_user, other_client):
-    mine = services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload")
-    theirs = services.store_upload(upload(pdf_bytes()), owner=other_client, category="cv_upload")
+    mine = services.store_upload(upload(pdf_bytes()), actor=client_user, category="cv_upload")
+    theirs = services.store_upload(upload(pdf_bytes()), actor=other_client, category="cv_upload")
     client.force_login(client_user)
     response = client.get(reverse("files:status"), {"ids": f"{mine.pk},{theirs.pk},abc"})
     assert [f["id"] for f in response.json()["files"]] == [mine.pk]
 
 
 def test_key_never_collides_with_existing_storage(client_user):
-    keys = {services.store_upload(upload(pdf_bytes()), owner=client_user, category="cv_upload").key for _ in range(3)}
+    keys = {services.store_upload(upload(pdf_bytes()), actor=client_user, category="cv_upload").key for _ in range(3)}
     assert len(keys) == 3
     assert all(os.path.basename(k) != "cv.pdf" for k in keys)
 

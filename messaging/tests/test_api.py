@@ -23,7 +23,7 @@ def test_a_party_opens_the_orders_thread_once(order, client_user, other_client):
 
 
 def test_threads_lists_mine_with_unread_counts(thread, client_user, coach_user, other_coach, staff_user):
-    services.send_message(thread, sender=coach_user, body="Hello, I have started.")
+    services.send_message(thread, actor=coach_user, body="Hello, I have started.")
     rows = client_for(client_user).get(f"{API}threads").json()["results"]
     assert [(r["id"], r["unread"]) for r in rows] == [(thread.pk, 1)]
     assert [r["id"] for r in client_for(staff_user).get(f"{API}threads").json()["results"]] == [thread.pk]
@@ -34,7 +34,7 @@ def test_threads_lists_mine_with_unread_counts(thread, client_user, coach_user, 
 def test_messages_page_newest_first_by_cursor(thread, client_user, coach_user, settings):
     settings.CHAT_RATE_LIMIT_COUNT = 100
     for n in range(5):
-        services.send_message(thread, sender=coach_user if n % 2 else client_user, body=f"message {n}")
+        services.send_message(thread, actor=coach_user if n % 2 else client_user, body=f"message {n}")
     seen, url = [], f"{API}threads/{thread.pk}/messages?page_size=2"
     while url:
         body = client_for(client_user).get(url).json()

@@ -189,7 +189,7 @@ def test_nothing_is_lost_across_a_dropped_connection(
     asgi_servers.stop(address)
     expect(alice.locator("[data-connection]")).to_have_text("Reconnecting…")
     # Said while Alice was cut off (saved straight through the service: no server is listening).
-    services.send_message(thread, sender=coach_user, body="Sent while you were offline")
+    services.send_message(thread, actor=coach_user, body="Sent while you were offline")
     alice.locator("textarea[name=body]").fill("Written while offline")
     alice.locator("textarea[name=body]").press("Enter")
     expect(alice.locator(".chat-pending")).to_contain_text("Written while offline")
@@ -217,9 +217,9 @@ def test_attachment_becomes_downloadable_once_scanned_without_reload(
 
     monkeypatch.setattr("files.services._schedule_scan", lambda asset_id: None)  # the scanner is slow today
     asset = store_upload(
-        upload(pdf_bytes("Draft"), name="slow-scan.pdf"), owner=coach_user, category="message_attachment"
+        upload(pdf_bytes("Draft"), name="slow-scan.pdf"), actor=coach_user, category="message_attachment"
     )
-    services.send_message(thread, sender=coach_user, body="Draft coming", attachments=[asset])
+    services.send_message(thread, actor=coach_user, body="Draft coming", attachments=[asset])
     context = session_context(browser, server, login_cookie(client_user))
     alice = context.new_page()
     alice.goto(f"/threads/{thread.pk}/")

@@ -150,7 +150,7 @@ class TestEvents:
     def test_read_tells_the_other_side(self, thread, client_user, coach_user, login_cookie):
         from messaging import services
 
-        message = services.send_message(thread, sender=coach_user, body="Draft attached soon")
+        message = services.send_message(thread, actor=coach_user, body="Draft attached soon")
 
         async def scenario():
             alice = communicator(thread.pk, login_cookie(client_user))
@@ -306,7 +306,7 @@ class TestLiveCounts:
     def test_unread_total_on_connect_and_pushed_on_new_message(self, thread, client_user, coach_user, login_cookie):
         from messaging import services
 
-        services.send_message(thread, sender=coach_user, body="First")
+        services.send_message(thread, actor=coach_user, body="First")
 
         async def scenario():
             live = communicator(None, login_cookie(client_user), path="/ws/live/")
@@ -341,7 +341,7 @@ class TestLiveCounts:
             arrived = await receive_type(live, "notifications")
             await sync_to_async(notify)(client_user, "order_delivered", "Your letter is ready", email=False)
             second = await receive_type(live, "notifications")
-            await sync_to_async(mark_read)(client_user)
+            await sync_to_async(mark_read)(actor=client_user)
             read = await receive_type(live, "notifications")
             await live.disconnect()
             return arrived, second, read
@@ -377,7 +377,7 @@ def test_message_with_attachment_ids_reaches_the_other_side(
 ):
     from files.services import store_upload
 
-    asset = store_upload(pdf_upload("notes.pdf"), owner=coach_user, category="message_attachment")
+    asset = store_upload(pdf_upload("notes.pdf"), actor=coach_user, category="message_attachment")
     coach_cookie, client_cookie = login_cookie(coach_user), login_cookie(client_user)
 
     async def scenario():

@@ -15,7 +15,7 @@ def test_offline_participant_gets_one_digest_for_many_messages(
     thread, client_user, coach_user, settings, django_capture_on_commit_callbacks
 ):
     for n in range(3):
-        services.send_message(thread, sender=coach_user, body=f"Question {n}")
+        services.send_message(thread, actor=coach_user, body=f"Question {n}")
     with django_capture_on_commit_callbacks(execute=True):
         assert send_chat_digests() == 1
     assert len(mail.outbox) == 1
@@ -34,10 +34,10 @@ def test_next_digest_only_after_the_interval_and_only_new_messages(
     thread, client_user, coach_user, settings, django_capture_on_commit_callbacks
 ):
     settings.CHAT_EMAIL_DIGEST_MINUTES = 15
-    services.send_message(thread, sender=coach_user, body="First")
+    services.send_message(thread, actor=coach_user, body="First")
     with django_capture_on_commit_callbacks(execute=True):
         services.send_digests()
-    services.send_message(thread, sender=coach_user, body="Second")
+    services.send_message(thread, actor=coach_user, body="Second")
     later = timezone.now() + datetime.timedelta(minutes=5)
     with django_capture_on_commit_callbacks(execute=True):
         assert services.send_digests(now=later) == 0
@@ -51,13 +51,13 @@ def test_next_digest_only_after_the_interval_and_only_new_messages(
 def test_read_messages_and_online_users_get_no_email(
     thread, client_user, coach_user, django_capture_on_commit_callbacks
 ):
-    services.send_message(thread, sender=coach_user, body="Hello")  # the coach has read their own message
+    services.send_message(thread, actor=coach_user, body="Hello")  # the coach has read their own message
     cache.set(realtime.presence_key(client_user.pk), 1, 60)  # the client has the site open
     with django_capture_on_commit_callbacks(execute=True):
         assert services.send_digests() == 0
     assert mail.outbox == []
     cache.delete(realtime.presence_key(client_user.pk))
-    services.mark_read(thread, client_user)
+    services.mark_read(thread, actor=client_user)
     with django_capture_on_commit_callbacks(execute=True):
         assert services.send_digests() == 0
     assert mail.outbox == []

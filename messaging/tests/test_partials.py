@@ -16,8 +16,8 @@ def render(name, user, **context):
 
 
 def test_order_card_links_to_the_thread_with_unread_count(thread, client_user, coach_user):
-    services.send_message(thread, sender=coach_user, body="Hello")
-    services.send_message(thread, sender=coach_user, body="Are you there?")
+    services.send_message(thread, actor=coach_user, body="Hello")
+    services.send_message(thread, actor=coach_user, body="Are you there?")
     html = render("messaging/partials/order_thread_link.html", client_user, order=thread.order)
     assert reverse("messaging:detail", args=[thread.pk]) in html
     assert "2 unread" in html
@@ -34,7 +34,7 @@ def test_dashboard_panel_lists_recent_threads_with_unread_counts(client_user, dj
     coaches = [CoachProfileFactory().user for _ in range(7)]
     for coach in coaches:
         order = make_order(client=client_user, coach=coach, title=f"Order with {coach.display_name}")
-        services.send_message(order.thread, sender=coach, body=f"Hi from {coach.display_name}")
+        services.send_message(order.thread, actor=coach, body=f"Hi from {coach.display_name}")
     with django_assert_max_num_queries(4):
         html = render("messaging/partials/dashboard_threads.html", client_user)
     assert html.count("data-thread-row=") == 5  # the five most recent
@@ -52,7 +52,7 @@ def test_dashboard_panel_leaves_out_threads_nobody_has_written_in(client_user):
     quiet, chatty = CoachProfileFactory().user, CoachProfileFactory().user
     make_order(client=client_user, coach=quiet, title="Silent order")
     order = make_order(client=client_user, coach=chatty, title="Chatty order")
-    services.send_message(order.thread, sender=chatty, body="Hello there")
+    services.send_message(order.thread, actor=chatty, body="Hello there")
     html = render("messaging/partials/dashboard_threads.html", chatty)
     assert html.count("data-thread-row=") == 1
     html = render("messaging/partials/dashboard_threads.html", client_user)

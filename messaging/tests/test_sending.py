@@ -68,7 +68,7 @@ def test_over_long_message_is_refused(client, thread, client_user, settings):
 
 
 def test_html_is_shown_as_text(client, thread, client_user, coach_user):
-    services.send_message(thread, sender=coach_user, body='<script>alert("x")</script><img src=x onerror=alert(1)>')
+    services.send_message(thread, actor=coach_user, body='<script>alert("x")</script><img src=x onerror=alert(1)>')
     client.force_login(client_user)
     html = client.get(reverse("messaging:detail", args=[thread.pk])).content.decode()
     assert "<script>alert" not in html and "<img src=x" not in html
@@ -88,10 +88,10 @@ def test_flood_is_answered_429(client, thread, client_user, settings):
 
 def test_rate_limit_is_per_user(thread, client_user, coach_user, settings):
     settings.CHAT_RATE_LIMIT_COUNT = 1
-    services.send_message(thread, sender=client_user, body="one")
+    services.send_message(thread, actor=client_user, body="one")
     with pytest.raises(RateLimited):
-        services.send_message(thread, sender=client_user, body="two")
-    services.send_message(thread, sender=coach_user, body="the coach is not limited by the client")
+        services.send_message(thread, actor=client_user, body="two")
+    services.send_message(thread, actor=coach_user, body="the coach is not limited by the client")
 
 
 def test_staff_post_is_marked_as_moderator(client, thread, staff_user):
@@ -104,7 +104,7 @@ def test_service_refuses_strangers(thread, other_client):
     from core.exceptions import NotPermitted
 
     with pytest.raises(NotPermitted):
-        services.send_message(thread, sender=other_client, body="let me in")
+        services.send_message(thread, actor=other_client, body="let me in")
     assert Message.objects.count() == 0
 
 
@@ -112,7 +112,7 @@ def test_broadcast_happens_after_commit(thread, client_user, django_capture_on_c
     pushed = []
     monkeypatch.setattr("messaging.realtime.message_created", lambda data, order: pushed.append(data["id"]))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        message = services.send_message(thread, sender=client_user, body="hi")
+        message = services.send_message(thread, actor=client_user, body="hi")
     assert pushed == []  # nothing is told before the transaction commits
     for callback in callbacks:
         callback()
@@ -139,13 +139,13 @@ class TestAttachments:
         assert Message.objects.get().body == ""
 
     def test_attachment_ids_from_the_upload_widget(self, client, thread, client_user, pdf_upload):
-        asset = store_upload(pdf_upload(), owner=client_user, category="message_attachment")
+        asset = store_upload(pdf_upload(), actor=client_user, category="message_attachment")
         client.force_login(client_user)
         client.post(post_url(thread), {"body": "Draft", "attachment_ids": [asset.pk]})
         assert list(Message.objects.get().attachments.all()) == [asset]
 
     def test_someone_elses_upload_cannot_be_attached(self, client, thread, client_user, other_client, pdf_upload):
-        asset = store_upload(pdf_upload(), owner=other_client, category="message_attachment")
+        asset = store_upload(pdf_upload(), actor=other_client, category="message_attachment")
         client.force_login(client_user)
         response = client.post(post_url(thread), {"body": "Draft", "attachment_ids": [asset.pk]})
         assert response.status_code == 400
@@ -162,8 +162,8 @@ class TestAttachments:
         assert FileAsset.objects.count() == 0
 
     def test_other_party_downloads_only_once_clean(self, client, thread, client_user, coach_user, pdf_upload):
-        asset = store_upload(pdf_upload("draft.pdf"), owner=coach_user, category="message_attachment")
-        services.send_message(thread, sender=coach_user, body="Draft 1", attachments=[asset])
+        asset = store_upload(pdf_upload("draft.pdf"), actor=coach_user, category="message_attachment")
+        services.send_message(thread, actor=coach_user, body="Draft 1", attachments=[asset])
         client.force_login(client_user)
         page = client.get(reverse("messaging:detail", args=[thread.pk])).content.decode()
         assert "draft.pdf" in page and "scanning" in page
@@ -177,15 +177,15 @@ class TestAttachments:
         assert b"".join(download.streaming_content).startswith(b"%PDF")
 
     def test_stranger_cannot_download_a_thread_attachment(self, client, thread, coach_user, other_client, pdf_upload):
-        asset = store_upload(pdf_upload(), owner=coach_user, category="message_attachment")
-        services.send_message(thread, sender=coach_user, body="Draft", attachments=[asset])
+        asset = store_upload(pdf_upload(), actor=coach_user, category="message_attachment")
+        services.send_message(thread, actor=coach_user, body="Draft", attachments=[asset])
         record_verdict(asset.pk, Verdict(infected=False))
         client.force_login(other_client)
         assert client.get(reverse("files:download", args=[asset.pk])).status_code == 404
 
 
 def test_body_is_normalised(thread, client_user):
-    message = services.send_message(thread, sender=client_user, body="  line one\r\nline two  ")
+    message = services.send_message(thread, actor=client_user, body="  line one\r\nline two  ")
     assert message.body == "line one\nline two"
     with pytest.raises(DomainError):
-        services.send_message(thread, sender=client_user, body="\x00\x00")
+        services.send_message(thread, actor=client_user, body="\x00\x00")

@@ -50,9 +50,9 @@ def test_list_shows_last_message_unread_count_and_status_newest_first(client, cl
     first = make_order(client=client_user, coach=coach_user, title="CV rewrite")
     second = make_order(client=client_user, coach=other_coach, title="Cover letter")
     t1, t2 = first.thread, second.thread
-    services.send_message(t2, sender=other_coach, body="Old news")
-    services.send_message(t1, sender=coach_user, body="Can you send your current CV?")
-    services.send_message(t1, sender=coach_user, body="And the job ad?")
+    services.send_message(t2, actor=other_coach, body="Old news")
+    services.send_message(t1, actor=coach_user, body="Can you send your current CV?")
+    services.send_message(t1, actor=coach_user, body="And the job ad?")
     client.force_login(client_user)
     response = client.get(reverse("messaging:list"))
     assert response.status_code == 200
@@ -74,7 +74,7 @@ def test_list_query_count_does_not_grow_with_threads(client, client_user, django
         for _ in range(n):
             coach = CoachProfileFactory().user
             order = make_order(client=client_user, coach=coach)
-            services.send_message(order.thread, sender=coach, body="Hello")
+            services.send_message(order.thread, actor=coach, body="Hello")
 
     make_threads(2)
     with django_assert_max_num_queries(12) as few:
@@ -102,7 +102,7 @@ def test_strangers_threads_are_not_listed(client, thread, other_client):
 
 
 def test_opening_the_thread_marks_it_read(client, thread, client_user, coach_user):
-    last = services.send_message(thread, sender=coach_user, body="Welcome!")
+    last = services.send_message(thread, actor=coach_user, body="Welcome!")
     client.force_login(client_user)
     response = client.get(reverse("messaging:detail", args=[thread.pk]))
     assert response.status_code == 200
@@ -112,17 +112,17 @@ def test_opening_the_thread_marks_it_read(client, thread, client_user, coach_use
 
 
 def test_read_mark_is_shown_to_the_sender(client, thread, client_user, coach_user):
-    mine = services.send_message(thread, sender=client_user, body="Here is my CV")
+    mine = services.send_message(thread, actor=client_user, body="Here is my CV")
     client.force_login(client_user)
     assert "Sent" in client.get(reverse("messaging:detail", args=[thread.pk])).content.decode()
-    services.mark_read(thread, coach_user)
+    services.mark_read(thread, actor=coach_user)
     response = client.get(reverse("messaging:detail", args=[thread.pk]))
     assert response.context["other_read_up_to"] == mine.pk
     assert "Read" in response.content.decode()
 
 
 def test_staff_can_read_without_leaving_a_read_mark(client, thread, staff_user, coach_user):
-    services.send_message(thread, sender=coach_user, body="Hi")
+    services.send_message(thread, actor=coach_user, body="Hi")
     client.force_login(staff_user)
     response = client.get(reverse("messaging:detail", args=[thread.pk]))
     assert response.status_code == 200
@@ -134,7 +134,7 @@ def test_conversation_pages_backwards(client, thread, client_user, coach_user, s
     from messaging import views
 
     settings.CHAT_RATE_LIMIT_COUNT = 1000
-    sent = [services.send_message(thread, sender=coach_user, body=f"message {n}") for n in range(views.PAGE_SIZE + 5)]
+    sent = [services.send_message(thread, actor=coach_user, body=f"message {n}") for n in range(views.PAGE_SIZE + 5)]
     client.force_login(client_user)
     with django_assert_max_num_queries(25):
         latest = client.get(reverse("messaging:detail", args=[thread.pk]))
@@ -149,8 +149,8 @@ def test_conversation_pages_backwards(client, thread, client_user, coach_user, s
 
 
 def test_catch_up_returns_messages_after_an_id(client, thread, client_user, coach_user):
-    first = services.send_message(thread, sender=coach_user, body="one")
-    second = services.send_message(thread, sender=coach_user, body="two <b>bold</b>")
+    first = services.send_message(thread, actor=coach_user, body="one")
+    second = services.send_message(thread, actor=coach_user, body="two <b>bold</b>")
     client.force_login(client_user)
     data = client.get(reverse("messaging:messages", args=[thread.pk]) + f"?after={first.pk}").json()
     assert [m["id"] for m in data["messages"]] == [second.pk]
@@ -184,7 +184,7 @@ def test_closed_order_thread_becomes_read_only_after_the_configured_days(client,
 
 
 def test_staff_see_every_thread_without_unread_counts(client, thread, staff_user, coach_user):
-    services.send_message(thread, sender=coach_user, body="Hello")
+    services.send_message(thread, actor=coach_user, body="Hello")
     client.force_login(staff_user)
     threads = client.get(reverse("messaging:list")).context["threads"]
     assert [(t.pk, t.unread) for t in threads] == [(thread.pk, 0)]
@@ -206,7 +206,7 @@ def test_an_empty_conversation_of_a_finished_order_does_not_invite_a_greeting(cl
 
 def test_thread_page_and_json_insert_the_same_markup_for_each_viewer(client, thread, client_user, coach_user):
     """The page and chat.js show a message from one template, so the two can never drift apart."""
-    sent = services.send_message(thread, sender=coach_user, body="Markup from one place https://example.com")
+    sent = services.send_message(thread, actor=coach_user, body="Markup from one place https://example.com")
     for viewer, mine in ((coach_user, True), (client_user, False)):
         client.force_login(viewer)
         page = client.get(reverse("messaging:detail", args=[thread.pk])).content.decode()

@@ -40,7 +40,7 @@ def test_request_lifecycle_notifies_and_emails(client_user, coach_user, django_c
     service_request, sent = _sent(
         capture,
         requests.create_request,
-        client=client_user,
+        actor=client_user,
         coach_profile=coach_user.coach_profile,
         service_type="cv",
         title="CV for data roles",
@@ -51,12 +51,12 @@ def test_request_lifecycle_notifies_and_emails(client_user, coach_user, django_c
     _assert_email(sent[0], coach_user, "CV for data roles", f"/requests/{service_request.pk}/")
     assert sent[0].subject.startswith("[Elite Writing Services] New request")
 
-    order, sent = _sent(capture, orders.accept_request, service_request.pk, coach=coach_user)
+    order, sent = _sent(capture, orders.accept_request, service_request.pk, actor=coach_user)
     _assert_email(sent[0], client_user, "accepted your request", f"/orders/{order.pk}/")
     assert "pay" in sent[0].subject.lower()
 
     second = ServiceRequestFactory(client=client_user, coach=coach_user.coach_profile, title="Cover letter too")
-    _, sent = _sent(capture, requests.reject_request, second.pk, coach=coach_user, reason="Too busy")
+    _, sent = _sent(capture, requests.reject_request, second.pk, actor=coach_user, reason="Too busy")
     _assert_email(sent[0], client_user, "Too busy")
 
     third = ServiceRequestFactory(
@@ -71,7 +71,7 @@ def test_order_lifecycle_notifies_the_other_party(order, staff_user, django_capt
     capture = django_capture_on_commit_callbacks
     client_user, coach_user = order.client, order.coach
 
-    _, sent = _sent(capture, orders.mark_paid, order.pk)
+    _, sent = _sent(capture, orders.mark_paid, order.pk, actor=None)
     assert sorted(m.to[0] for m in sent) == sorted([client_user.email, coach_user.email])
     assert all("is paid" in m.body for m in sent)
 
@@ -86,7 +86,7 @@ def test_order_lifecycle_notifies_the_other_party(order, staff_user, django_capt
     _, sent = _sent(capture, orders.accept_delivery, order.pk, actor=client_user)
     _assert_email(sent[0], coach_user, "is complete", "payout")
 
-    _, sent = _sent(capture, orders.submit_review, order.pk, client=client_user, rating=5, comment="Great")
+    _, sent = _sent(capture, orders.submit_review, order.pk, actor=client_user, rating=5, comment="Great")
     _assert_email(sent[0], coach_user, "5-star review")
 
 

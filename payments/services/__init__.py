@@ -9,6 +9,11 @@
 - `common`: which providers are on, locking, staff alerts.
 
 Views, webhooks, the admin and the test provider call these functions as `payments.services.<name>`.
+
+Signature: `verb(target_id, *, actor, …, ip_address=None)`. Every service locks the row it changes, so
+the target is its id: the order's for checkout and disputes, the payment's for everything else. What
+a person does (pay, refund, resolve) names them as `actor` and records `ip_address` on the audit row;
+what a provider tells us (fulfilment, webhook-driven refunds) has no actor and names its `source`.
 Lock order, everywhere: the Payment row first, then its Order (orders.services locks it again,
 harmlessly, inside the same transaction). Provider HTTP calls happen outside our transactions
 except where noted; idempotency keys make a repeated call harmless.

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from core.exceptions import InvalidState, NotPermitted
 from orders.models import Order, OrderStatus
 
@@ -23,7 +25,7 @@ logger = logging.getLogger(__name__)
 # --- Checkout ----------------------------------------------------------------------------------
 
 
-def check_can_pay(order: Order, user) -> None:
+def check_can_pay(order: Order, user: User | None) -> None:
     """Only the order's client, with a confirmed email, pays an unpaid order, once."""
     if user is None or user.pk != order.client_id:
         raise NotPermitted("Only the client of this order can pay for it.")
@@ -37,19 +39,19 @@ def check_can_pay(order: Order, user) -> None:
         raise InvalidState("A payment for this order is already being processed.")
 
 
-def begin_payment(order_id: int, *, user, provider: str) -> Payment:
+def begin_payment(order_id: int, *, actor: User, provider: str) -> Payment:
     """Write the Payment row (status created) before the client is sent to the provider."""
     if provider not in available_providers():
         raise ProviderNotConfigured("This payment method is not available.", provider=provider)
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
-        check_can_pay(order, user)
+        check_can_pay(order, actor)
         # A random attempt id (not the row id, which a reset database repeats) keys the
         # provider calls, so an idempotency key never collides with an older attempt's.
         attempt = uuid.uuid4().hex
         return Payment.objects.create(
             order=order,
-            client=user,
+            client=actor,
             provider=provider,
             # Replaced by the provider's id once it answers; unique until then.
             provider_payment_id=f"pending_{attempt}",
@@ -82,13 +84,13 @@ def _metadata(payment: Payment) -> dict[str, str]:
 UrlBuilder = Callable[[Payment], tuple[str, str]]
 
 
-def start_stripe_checkout(order_id: int, *, user, urls: UrlBuilder) -> tuple[Payment, str]:
+def start_stripe_checkout(order_id: int, *, actor: User, urls: UrlBuilder) -> tuple[Payment, str]:
     """A Stripe Checkout Session for the order's server-side amount; returns (payment, URL to send the client to).
 
     `urls(payment)` gives the (success, cancel) URLs; the success URL may contain Stripe's
     {CHECKOUT_SESSION_ID} placeholder.
     """
-    payment = begin_payment(order_id, user=user, provider=Provider.STRIPE)
+    payment = begin_payment(order_id, actor=actor, provider=Provider.STRIPE)
     success_url, cancel_url = urls(payment)
     try:
         session = stripe_client.create_checkout_session(
@@ -99,7 +101,7 @@ def start_stripe_checkout(order_id: int, *, user, urls: UrlBuilder) -> tuple[Pay
             success_url=success_url,
             cancel_url=cancel_url,
             idempotency_key=f"ews-checkout-{payment.metadata['attempt']}",
-            customer_email=user.email,
+            customer_email=actor.email,
             client_reference_id=str(payment.order_id),
         )
     except PaymentProviderError as error:
@@ -109,10 +111,10 @@ def start_stripe_checkout(order_id: int, *, user, urls: UrlBuilder) -> tuple[Pay
     return payment, session["url"]
 
 
-def start_paypal_checkout(order_id: int, *, user, urls: UrlBuilder) -> tuple[Payment, str]:
+def start_paypal_checkout(order_id: int, *, actor: User, urls: UrlBuilder) -> tuple[Payment, str]:
     """A PayPal order (Orders v2, intent CAPTURE); returns (payment, PayPal approval URL).
     `urls(payment)` gives the (return, cancel) URLs."""
-    payment = begin_payment(order_id, user=user, provider=Provider.PAYPAL)
+    payment = begin_payment(order_id, actor=actor, provider=Provider.PAYPAL)
     return_url, cancel_url = urls(payment)
     try:
         created = paypal_client.create_order(
@@ -132,13 +134,13 @@ def start_paypal_checkout(order_id: int, *, user, urls: UrlBuilder) -> tuple[Pay
     return payment, created["approve_url"]
 
 
-def start_test_checkout(order_id: int, *, user) -> Payment:
+def start_test_checkout(order_id: int, *, actor: User) -> Payment:
     """The built-in test provider: the 'provider page' is our own /payments/test/<id>/."""
-    payment = begin_payment(order_id, user=user, provider=Provider.TEST)
+    payment = begin_payment(order_id, actor=actor, provider=Provider.TEST)
     return _set_provider_id(payment, test_provider.new_payment_id())
 
 
-def capture_paypal(payment: Payment) -> str:
+def capture_paypal(payment_id: int) -> str:
     """Capture an approved PayPal order (from the return page or the APPROVED webhook).
 
     PayPal-Request-Id is fixed per payment, so a second capture call returns the first result.
@@ -146,6 +148,7 @@ def capture_paypal(payment: Payment) -> str:
     propagates), settle_paypal_capture later asks PayPal what happened.
     Returns the fulfilment outcome, or "pending"/"failed" from PayPal's capture status.
     """
+    payment = Payment.objects.get(pk=payment_id)
     if payment.status in CAPTURED_STATES:
         return "already"
     if "capture_sent_at" not in payment.metadata:
@@ -173,9 +176,10 @@ def _apply_paypal_capture(payment: Payment, capture: dict) -> str:
     return "failed"
 
 
-def settle_paypal_capture(payment: Payment) -> str:
+def settle_paypal_capture(payment_id: int) -> str:
     """A capture whose answer never reached us: PayPal's order details say whether it captured. An
     order still approved and uncaptured is captured again under the same PayPal-Request-Id."""
+    payment = Payment.objects.get(pk=payment_id)
     if payment.status in CAPTURED_STATES:
         return "already"
     order = paypal_client.get_order(payment.provider_payment_id)
@@ -183,23 +187,25 @@ def settle_paypal_capture(payment: Payment) -> str:
     if captures:
         return _apply_paypal_capture(payment, captures[0])
     if order.get("status") == "APPROVED":
-        return capture_paypal(payment)
+        return capture_paypal(payment.pk)
     return "pending"
 
 
-def refresh_stripe_payment(payment: Payment) -> str:
+def refresh_stripe_payment(payment_id: int) -> str:
     """The success page asks Stripe for the session's true state and fulfils if it is paid
     (the webhook may not have arrived yet). Same locked fulfilment as the webhook."""
+    payment = Payment.objects.get(pk=payment_id)
     if payment.status in CAPTURED_STATES or payment.provider_payment_id.startswith("pending_"):
         return "already"
     session = stripe_client.retrieve_checkout_session(payment.provider_payment_id)
-    return apply_stripe_session(payment, session, source="Stripe success page")
+    return apply_stripe_session(payment.pk, session, source="Stripe success page")
 
 
-def apply_stripe_session(payment: Payment, session: dict, *, source: str) -> str:
+def apply_stripe_session(payment_id: int, session: dict[str, Any], *, source: str) -> str:
+    """Fulfil (or mark authorized) the payment from a Stripe Checkout session's state."""
     if session.get("payment_status") == "paid":
         return fulfil_payment(
-            payment.pk,
+            payment_id,
             amount_minor=int(session.get("amount_total") or 0),
             currency=str(session.get("currency") or ""),
             capture_id=str(session.get("payment_intent") or ""),
@@ -207,6 +213,6 @@ def apply_stripe_session(payment: Payment, session: dict, *, source: str) -> str
         )
     if session.get("status") == "complete":
         # Completed but not yet paid (bank debits...): wait for async_payment_succeeded.
-        mark_authorized(payment.pk, capture_id=str(session.get("payment_intent") or ""))
+        mark_authorized(payment_id, capture_id=str(session.get("payment_intent") or ""))
         return "pending"
     return "unpaid"

@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from audit.services import record as audit
 from core.exceptions import DomainError, InvalidState, NotPermitted
 from core.money import format_money
@@ -27,7 +28,9 @@ logger = logging.getLogger(__name__)
 RESOLUTION_CLAIM_TIMEOUT = timedelta(minutes=10)
 
 
-def resolve_dispute(order: Order, *, actor, refund_minor: int, note: str, ip_address: str | None = None) -> Order:
+def resolve_dispute(
+    order_id: int, *, actor: User, refund_minor: int, note: str, ip_address: str | None = None
+) -> Order:
     """Staff settle a disputed order: 0 releases everything to the coach (→ completed); the full
     remaining amount refunds the client (→ cancelled); anything in between refunds that much and
     releases the rest (→ completed). The refund goes to the provider first; the order moves only
@@ -42,7 +45,7 @@ def resolve_dispute(order: Order, *, actor, refund_minor: int, note: str, ip_add
     if not isinstance(refund_minor, int) or refund_minor < 0:
         raise DomainError("The refund amount cannot be negative.")
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = Order.objects.select_for_update().get(pk=order_id)
         if locked.status != OrderStatus.DISPUTED:
             raise InvalidState(f"This order is {locked.get_status_display().lower()}, not disputed.")
         payment = (
@@ -58,9 +61,10 @@ def resolve_dispute(order: Order, *, actor, refund_minor: int, note: str, ip_add
         order_services.claim_resolution(locked.pk, actor=actor)
     full = refund_minor > 0 and refund_minor == refundable
     if refund_minor:
+        assert payment is not None  # refund_minor <= refundable, which is 0 without a payment
         try:
             refund(
-                payment,
+                payment.pk,
                 amount_minor=refund_minor,
                 actor=actor,
                 reason=f"Dispute resolution: {note}"[:300],
@@ -72,7 +76,12 @@ def resolve_dispute(order: Order, *, actor, refund_minor: int, note: str, ip_add
             raise
     with transaction.atomic():
         result = order_services.resolve_dispute(
-            locked.pk, actor=actor, release=not full, refunded_minor=0 if full else refund_minor, note=note
+            locked.pk,
+            actor=actor,
+            release=not full,
+            refunded_minor=0 if full else refund_minor,
+            note=note,
+            ip_address=ip_address,
         )
         audit(
             "payment.dispute_resolved",

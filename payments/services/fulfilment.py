@@ -150,7 +150,7 @@ def flag_payment(payment_id: int, *, reason: str, kind: str = "payment_flagged",
 # --- Ledger hook: release the coach's share when an order completes --------------------------------
 
 
-def on_order_status_changed(sender, *, order, to_status, **kwargs) -> None:
+def on_order_status_changed(sender: type[Order], *, order: Order, to_status: str, **kwargs: object) -> None:
     """Receiver of orders.signals.order_status_changed (runs inside the order's transaction)."""
     if to_status != OrderStatus.COMPLETED:
         return

@@ -11,6 +11,7 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import User
 from audit.services import record as audit
 from core.exceptions import DomainError, InvalidState, NotPermitted
 from core.money import format_money
@@ -36,7 +37,7 @@ def refundable_minor(payment: Payment) -> int:
     return payment.amount_minor - payment.refunded_minor - in_flight["total"]
 
 
-def refund(payment: Payment, *, amount_minor: int, actor, reason: str, ip_address: str | None = None) -> Refund:
+def refund(payment_id: int, *, actor: User, amount_minor: int, reason: str, ip_address: str | None = None) -> Refund:
     """Staff refund all or part of a captured payment.
 
     Checked and recorded as "requested" under the payment lock (so two staff cannot refund the
@@ -49,7 +50,7 @@ def refund(payment: Payment, *, amount_minor: int, actor, reason: str, ip_addres
     if not isinstance(amount_minor, int) or amount_minor <= 0:
         raise DomainError("Enter a refund amount greater than zero.")
     with transaction.atomic():
-        payment = lock_payment(payment.pk)
+        payment = lock_payment(payment_id)
         if payment.status not in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
             raise InvalidState(
                 f"Only a captured payment can be refunded; this one is {payment.get_status_display().lower()}."

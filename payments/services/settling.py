@@ -47,7 +47,7 @@ def settle_with_providers(*, older_than: timedelta = SETTLE_AFTER) -> dict[str, 
     for payment in captures.order_by("pk"):
         counts["captures"] += 1
         try:
-            settle_paypal_capture(payment)
+            settle_paypal_capture(payment.pk)
         except PaymentProviderError as error:
             counts["unreachable"] += 1
             logger.warning("Could not settle PayPal capture of payment %s: %s", payment.pk, error.message)

@@ -21,7 +21,7 @@ def signed_test_event(payment, event_type="payment.succeeded"):
 
 @pytest.mark.django_db
 def test_staff_see_payments_events_and_ledger(staff_login, order):
-    payment = services.start_test_checkout(order.pk, user=order.client)
+    payment = services.start_test_checkout(order.pk, actor=order.client)
     deliver_test_event("payment.succeeded", payment=payment.provider_payment_id, amount=12000, currency="GBP")
     for url in (
         "/admin/payments/payment/",
@@ -38,7 +38,7 @@ def test_staff_see_payments_events_and_ledger(staff_login, order):
 
 @pytest.mark.django_db
 def test_ledger_cannot_be_edited_or_deleted(staff_login, order):
-    payment = services.start_test_checkout(order.pk, user=order.client)
+    payment = services.start_test_checkout(order.pk, actor=order.client)
     deliver_test_event("payment.succeeded", payment=payment.provider_payment_id, amount=12000, currency="GBP")
     entry = LedgerEntry.objects.get()
     assert staff_login.get("/admin/payments/ledgerentry/add/").status_code == 403
@@ -57,7 +57,7 @@ def test_non_staff_cannot_open_the_money_console(client_login):
 
 @pytest.mark.django_db
 def test_staff_replay_a_failed_event_and_it_is_processed(staff_login, staff_user, order):
-    payment = services.start_test_checkout(order.pk, user=order.client)
+    payment = services.start_test_checkout(order.pk, actor=order.client)
     # The event names a payment id that our database does not have (yet): processing fails.
     real_id = payment.provider_payment_id
     type(payment).objects.filter(pk=payment.pk).update(provider_payment_id="tp_not_yet")
@@ -84,7 +84,7 @@ def test_staff_replay_a_failed_event_and_it_is_processed(staff_login, staff_user
 
 @pytest.mark.django_db
 def test_refund_action_opens_the_form_for_one_payment(staff_login, order):
-    payment = services.start_test_checkout(order.pk, user=order.client)
+    payment = services.start_test_checkout(order.pk, actor=order.client)
     deliver_test_event("payment.succeeded", payment=payment.provider_payment_id, amount=12000, currency="GBP")
     response = staff_login.post(
         "/admin/payments/payment/", {"action": "refund_selected", "_selected_action": [payment.pk]}
@@ -112,7 +112,7 @@ def test_changelists_query_count_does_not_grow(staff_login, client_user, coach_u
 
     def add_paid_order():
         order = make_order(client=client_user, coach=coach_user)
-        payment = services.start_test_checkout(order.pk, user=client_user)
+        payment = services.start_test_checkout(order.pk, actor=client_user)
         deliver_test_event("payment.succeeded", payment=payment.provider_payment_id, amount=12000, currency="GBP")
 
     urls = [

@@ -72,7 +72,7 @@ def test_twenty_simultaneous_deliveries_of_one_event_pay_once(fake_stripe, clien
 def test_twenty_different_events_for_one_payment_fulfil_it_once(client_user, order):
     """Distinct event ids (webhook, success page, provider retries with new ids) all hit one lock."""
     _need_postgres()
-    payment = services.start_test_checkout(order.pk, user=client_user)
+    payment = services.start_test_checkout(order.pk, actor=client_user)
 
     def deliver():
         payload = test_provider.build_event(
@@ -102,13 +102,13 @@ def test_twenty_different_events_for_one_payment_fulfil_it_once(client_user, ord
 @pytest.mark.django_db(transaction=True)
 def test_two_staff_refunding_at_once_cannot_exceed_the_payment(client_user, staff_user, order):
     _need_postgres()
-    payment = services.start_test_checkout(order.pk, user=client_user)
+    payment = services.start_test_checkout(order.pk, actor=client_user)
     services.fulfil_payment(payment.pk, amount_minor=12000, currency="GBP", source="test")
     payment.refresh_from_db()
 
     def refund():
         try:
-            services.refund(payment, amount_minor=8000, actor=staff_user, reason="race")
+            services.refund(payment.pk, amount_minor=8000, actor=staff_user, reason="race")
             return "ok"
         except DomainError:
             return "refused"
@@ -140,7 +140,7 @@ def test_a_release_while_a_refund_is_with_the_provider_is_refused(fake_stripe, c
 
     def refund_in_full():
         try:
-            outcome["a"] = services.resolve_dispute(order, actor=staff_user, refund_minor=12000, note="Refund")
+            outcome["a"] = services.resolve_dispute(order.pk, actor=staff_user, refund_minor=12000, note="Refund")
         finally:
             connections.close_all()
 
@@ -148,7 +148,7 @@ def test_a_release_while_a_refund_is_with_the_provider_is_refused(fake_stripe, c
     first.start()
     assert fake_stripe.slow_request_arrived.wait(10), "the refund never reached the provider"
     with pytest.raises(InvalidState, match="Another staff member is resolving"):
-        services.resolve_dispute(order, actor=staff_user, refund_minor=0, note="Release")
+        services.resolve_dispute(order.pk, actor=staff_user, refund_minor=0, note="Release")
     first.join(30)
 
     order.refresh_from_db()

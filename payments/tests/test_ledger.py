@@ -105,7 +105,7 @@ def test_an_unbalanced_row_is_refused_by_the_database(order):
 
 
 def _pay(order):
-    payment = services.start_test_checkout(order.pk, user=order.client)
+    payment = services.start_test_checkout(order.pk, actor=order.client)
     services.fulfil_payment(payment.pk, amount_minor=payment.amount_minor, currency=payment.currency, source="test")
     payment.refresh_from_db()
     return payment
@@ -195,7 +195,7 @@ def test_random_histories_always_reconcile(ops, bps, price, client_user, coach_u
                 payment.refresh_from_db()
                 amount = min(op[2], services.refundable_minor(payment))
                 if amount > 0:
-                    services.refund(payment, amount_minor=amount, actor=staff_user, reason="property test")
+                    services.refund(payment.pk, amount_minor=amount, actor=staff_user, reason="property test")
             elif op[0] == "complete" and order.status == OrderStatus.IN_PROGRESS:
                 order_services.deliver(order.pk, actor=coach_user)
                 order_services.accept_delivery(order.pk, actor=client_user)
@@ -204,7 +204,7 @@ def test_random_histories_always_reconcile(ops, bps, price, client_user, coach_u
                 payment = payments[op[1]]
                 payment.refresh_from_db()
                 refund = min(op[2], services.refundable_minor(payment))
-                services.resolve_dispute(order, actor=staff_user, refund_minor=refund, note="property test")
+                services.resolve_dispute(order.pk, actor=staff_user, refund_minor=refund, note="property test")
             assert ledger.reconcile() == []
         transaction.set_rollback(True)
 

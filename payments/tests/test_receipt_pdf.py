@@ -80,7 +80,7 @@ def test_euro_and_yen_amounts_use_their_own_decimals(client_user, coach_user):
 def test_someone_elses_or_an_unpaid_receipt_is_404(order, other_client):
     payment = pay(order)
     assert logged_in(other_client).get(f"/payments/receipts/{payment.pk}/pdf/").status_code == 404
-    unpaid = services.start_test_checkout(make_order(client=order.client, coach=order.coach).pk, user=order.client)
+    unpaid = services.start_test_checkout(make_order(client=order.client, coach=order.coach).pk, actor=order.client)
     assert logged_in(order.client).get(f"/payments/receipts/{unpaid.pk}/pdf/").status_code == 404
     assert logged_in(order.client).get(f"/payments/receipts/{unpaid.pk}/").status_code == 404
     response = Client().get(f"/payments/receipts/{payment.pk}/pdf/")

@@ -21,7 +21,7 @@ from .fakes import stripe_event
 
 
 def pay_with_test_provider(order):
-    payment = services.start_test_checkout(order.pk, user=order.client)
+    payment = services.start_test_checkout(order.pk, actor=order.client)
     deliver_test_event(
         "payment.succeeded", payment=payment.provider_payment_id, amount=payment.amount_minor, currency="GBP"
     )
@@ -79,9 +79,9 @@ def test_refund_over_what_is_left_is_refused_and_nothing_is_sent(staff_login, or
 
 @pytest.mark.django_db
 def test_refund_of_an_unpaid_payment_is_refused(staff_user, order):
-    payment = services.start_test_checkout(order.pk, user=order.client)
+    payment = services.start_test_checkout(order.pk, actor=order.client)
     with pytest.raises(InvalidState):
-        services.refund(payment, amount_minor=100, actor=staff_user, reason="x")
+        services.refund(payment.pk, amount_minor=100, actor=staff_user, reason="x")
     assert not Refund.objects.exists()
 
 
@@ -89,7 +89,7 @@ def test_refund_of_an_unpaid_payment_is_refused(staff_user, order):
 def test_only_staff_refund(client_user, order):
     payment = pay_with_test_provider(order)
     with pytest.raises(NotPermitted):
-        services.refund(payment, amount_minor=100, actor=client_user, reason="x")
+        services.refund(payment.pk, amount_minor=100, actor=client_user, reason="x")
     c = Client()
     c.force_login(client_user)
     assert c.get(refund_page(payment)).status_code in (302, 403)  # admin login page or refused
@@ -102,7 +102,7 @@ def test_stripe_refund_calls_the_api_and_is_recorded_only_when_the_webhook_confi
 ):
     payment = stripe_paid
 
-    refund = services.refund(payment, amount_minor=5000, actor=staff_user, reason="Partial")
+    refund = services.refund(payment.pk, amount_minor=5000, actor=staff_user, reason="Partial")
 
     (call,) = fake_stripe.calls("POST", "/v1/refunds")
     assert call.body["payment_intent"] == payment.provider_capture_id and call.body["amount"] == "5000"
@@ -113,7 +113,7 @@ def test_stripe_refund_calls_the_api_and_is_recorded_only_when_the_webhook_confi
     assert payment.refunded_minor == 0
     assert services.refundable_minor(payment) == 7000  # the in-flight refund counts
     with pytest.raises(DomainError):
-        services.refund(payment, amount_minor=7001, actor=staff_user, reason="too much")
+        services.refund(payment.pk, amount_minor=7001, actor=staff_user, reason="too much")
 
     post_stripe(Client(), stripe_event("charge.refunded", fake_stripe.charge(payment.provider_payment_id)))
 
@@ -129,7 +129,7 @@ def test_a_provider_refusal_marks_the_refund_failed_and_audits_it(fake_stripe, s
     fake_stripe.fail_next(400, {"error": {"type": "invalid_request_error", "message": "Charge already refunded"}})
 
     with pytest.raises(PaymentProviderError, match="Charge already refunded"):
-        services.refund(payment, amount_minor=100, actor=staff_user, reason="x")
+        services.refund(payment.pk, amount_minor=100, actor=staff_user, reason="x")
 
     assert Refund.objects.get().status == RefundStatus.FAILED
     assert AuditLog.objects.filter(action="payment.refund_failed").exists()
@@ -158,7 +158,7 @@ def stripe_disputed(stripe_paid, order):
 @pytest.mark.django_db
 def test_release_to_coach_completes_and_pays_out_the_coach_share(disputed, staff_user):
     order, payment = disputed
-    result = services.resolve_dispute(order, actor=staff_user, refund_minor=0, note="Work was fine")
+    result = services.resolve_dispute(order.pk, actor=staff_user, refund_minor=0, note="Work was fine")
     assert result.status == OrderStatus.COMPLETED
     payout = LedgerEntry.objects.get(order=order, entry_type="payout")
     assert payout.gross_minor == 9600 and payout.fee_minor == 0
@@ -169,7 +169,7 @@ def test_release_to_coach_completes_and_pays_out_the_coach_share(disputed, staff
 @pytest.mark.django_db
 def test_full_refund_cancels(disputed, staff_user):
     order, payment = disputed
-    result = services.resolve_dispute(order, actor=staff_user, refund_minor=12000, note="Never delivered")
+    result = services.resolve_dispute(order.pk, actor=staff_user, refund_minor=12000, note="Never delivered")
     payment.refresh_from_db()
     assert result.status == OrderStatus.CANCELLED and payment.status == PaymentStatus.REFUNDED
     assert not LedgerEntry.objects.filter(order=order, entry_type="payout").exists()
@@ -179,7 +179,7 @@ def test_full_refund_cancels(disputed, staff_user):
 @pytest.mark.django_db
 def test_partial_refund_completes_and_releases_the_rest(disputed, staff_user):
     order, payment = disputed
-    result = services.resolve_dispute(order, actor=staff_user, refund_minor=3000, note="Half done")
+    result = services.resolve_dispute(order.pk, actor=staff_user, refund_minor=3000, note="Half done")
     assert result.status == OrderStatus.COMPLETED
     payout = LedgerEntry.objects.get(order=order, entry_type="payout")
     assert payout.gross_minor == 9600 - 2400  # coach share of 120 minus coach share of 30
@@ -190,7 +190,7 @@ def test_partial_refund_completes_and_releases_the_rest(disputed, staff_user):
 def test_a_refund_confirmed_after_release_takes_the_coach_share_back(fake_stripe, stripe_disputed, staff_user):
     order, payment = stripe_disputed
 
-    services.resolve_dispute(order, actor=staff_user, refund_minor=3000, note="Partial")
+    services.resolve_dispute(order.pk, actor=staff_user, refund_minor=3000, note="Partial")
     # Released before Stripe confirmed the refund:
     assert LedgerEntry.objects.get(order=order, entry_type="payout").gross_minor == 9600
     post_stripe(Client(), stripe_event("charge.refunded", fake_stripe.charge(payment.provider_payment_id)))
@@ -204,11 +204,11 @@ def test_a_refund_confirmed_after_release_takes_the_coach_share_back(fake_stripe
 def test_dispute_rules(disputed, staff_user, client_user, order):
     order_, payment = disputed
     with pytest.raises(NotPermitted):
-        services.resolve_dispute(order_, actor=client_user, refund_minor=0, note="x")
+        services.resolve_dispute(order_.pk, actor=client_user, refund_minor=0, note="x")
     with pytest.raises(DomainError):
-        services.resolve_dispute(order_, actor=staff_user, refund_minor=12001, note="x")
+        services.resolve_dispute(order_.pk, actor=staff_user, refund_minor=12001, note="x")
     with pytest.raises(DomainError):
-        services.resolve_dispute(order_, actor=staff_user, refund_minor=-1, note="x")
+        services.resolve_dispute(order_.pk, actor=staff_user, refund_minor=-1, note="x")
     order_.refresh_from_db()
     assert order_.status == OrderStatus.DISPUTED and not Refund.objects.exists()
 
@@ -217,7 +217,7 @@ def test_dispute_rules(disputed, staff_user, client_user, order):
 def test_resolving_an_order_that_is_not_disputed_is_409(staff_user, order):
     pay_with_test_provider(order)
     with pytest.raises(InvalidState):
-        services.resolve_dispute(order, actor=staff_user, refund_minor=0, note="x")
+        services.resolve_dispute(order.pk, actor=staff_user, refund_minor=0, note="x")
 
 
 @pytest.mark.django_db
@@ -234,7 +234,7 @@ def test_completion_by_the_client_releases_the_payout(order, coach_user):
 @pytest.mark.django_db
 def test_a_stripe_refund_that_fails_later_is_refundable_again_and_staff_are_told(fake_stripe, stripe_paid, staff_user):
     payment = stripe_paid
-    refund = services.refund(payment, amount_minor=4000, actor=staff_user, reason="Partial")
+    refund = services.refund(payment.pk, amount_minor=4000, actor=staff_user, reason="Partial")
     assert services.refundable_minor(payment) == 8000
 
     failed = {
@@ -269,7 +269,7 @@ def test_paypal_refund_calls_the_api_and_the_webhook_records_it(fake_paypal, cli
     client_login.post(f"/payments/paypal/{order.pk}/capture/", {"token": payment.provider_payment_id})
     payment.refresh_from_db()
 
-    refund = services.refund(payment, amount_minor=2550, actor=staff_user, reason="Partial")
+    refund = services.refund(payment.pk, amount_minor=2550, actor=staff_user, reason="Partial")
 
     (call,) = fake_paypal.calls("POST", f"/v2/payments/captures/{payment.provider_capture_id}/refund")
     assert call.body["amount"] == {"currency_code": "GBP", "value": "25.50"}
@@ -294,7 +294,7 @@ def test_a_dispute_being_resolved_refuses_a_second_resolution(disputed, staff_us
     Order.objects.filter(pk=order.pk).update(resolution_claimed_at=timezone.now())
 
     with pytest.raises(InvalidState, match="Another staff member is resolving"):
-        services.resolve_dispute(order, actor=staff_user, refund_minor=12000, note="Refund")
+        services.resolve_dispute(order.pk, actor=staff_user, refund_minor=12000, note="Refund")
 
     order.refresh_from_db()
     assert order.status == OrderStatus.DISPUTED and not Refund.objects.exists()
@@ -306,11 +306,11 @@ def test_a_refused_refund_frees_the_dispute_for_another_try(fake_stripe, stripe_
     fake_stripe.fail_next(402, {"error": {"type": "card_error", "message": "Insufficient balance"}})
 
     with pytest.raises(PaymentProviderError):
-        services.resolve_dispute(order, actor=staff_user, refund_minor=12000, note="Refund")
+        services.resolve_dispute(order.pk, actor=staff_user, refund_minor=12000, note="Refund")
     order.refresh_from_db()
     assert order.status == OrderStatus.DISPUTED and order.resolution_claimed_at is None
 
-    result = services.resolve_dispute(order, actor=staff_user, refund_minor=12000, note="Refund, again")
+    result = services.resolve_dispute(order.pk, actor=staff_user, refund_minor=12000, note="Refund, again")
     assert result.status == OrderStatus.CANCELLED
 
 
@@ -322,8 +322,8 @@ def test_an_abandoned_claim_is_taken_over_unless_it_sent_a_refund(disputed, staf
     Refund.objects.create(payment=payment, amount_minor=1000, currency="GBP", reason="x", requested_by=staff_user)
 
     with pytest.raises(InvalidState, match="sent a refund and did not finish"):
-        services.resolve_dispute(order, actor=staff_user, refund_minor=0, note="Release")
+        services.resolve_dispute(order.pk, actor=staff_user, refund_minor=0, note="Release")
 
     Refund.objects.all().delete()
-    result = services.resolve_dispute(order, actor=staff_user, refund_minor=0, note="Release")
+    result = services.resolve_dispute(order.pk, actor=staff_user, refund_minor=0, note="Release")
     assert result.status == OrderStatus.COMPLETED

@@ -354,9 +354,9 @@ def test_a_second_paid_session_for_a_paid_order_is_held_and_flagged(fake_stripe,
     # The client opened a second tab before paying the first.
     from payments import services
 
-    second = services.start_stripe_checkout(order.pk, user=order.client, urls=lambda p: ("http://x/ok", "http://x/no"))[
-        0
-    ]
+    second = services.start_stripe_checkout(
+        order.pk, actor=order.client, urls=lambda p: ("http://x/ok", "http://x/no")
+    )[0]
     post_stripe(Client(), completed_event(fake_stripe, first.provider_payment_id))
     post_stripe(Client(), completed_event(fake_stripe, second.provider_payment_id))
 

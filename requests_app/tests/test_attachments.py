@@ -30,7 +30,7 @@ def _data(**extra):
 
 
 def test_request_with_a_plain_upload_and_a_widget_upload(client, client_user, coach_user):
-    earlier = store_upload(upload(pdf_bytes(), "old-cv.pdf"), owner=client_user, category="cv_upload")
+    earlier = store_upload(upload(pdf_bytes(), "old-cv.pdf"), actor=client_user, category="cv_upload")
     client.force_login(client_user)
     url = f"/requests/new/?coach={coach_user.coach_profile.pk}&service=cv"
     response = client.post(url, _data(attachment_ids=[earlier.pk], files=[upload(pdf_bytes(), "cv.pdf")]))
@@ -40,7 +40,7 @@ def test_request_with_a_plain_upload_and_a_widget_upload(client, client_user, co
 
 
 def test_someone_elses_upload_cannot_be_attached(client, client_user, other_client, coach_user):
-    theirs = store_upload(upload(pdf_bytes(), "theirs.pdf"), owner=other_client, category="cv_upload")
+    theirs = store_upload(upload(pdf_bytes(), "theirs.pdf"), actor=other_client, category="cv_upload")
     client.force_login(client_user)
     url = f"/requests/new/?coach={coach_user.coach_profile.pk}&service=cv"
     response = client.post(url, _data(attachment_ids=[theirs.pk]))
@@ -78,7 +78,7 @@ def test_client_cannot_deliver_even_with_files(client, paid_order):
 
 
 def test_delivery_attachment_of_the_wrong_category_is_refused(client, paid_order):
-    cv = store_upload(upload(pdf_bytes(), "cv.pdf"), owner=paid_order.coach, category="cv_upload")
+    cv = store_upload(upload(pdf_bytes(), "cv.pdf"), actor=paid_order.coach, category="cv_upload")
     client.force_login(paid_order.coach)
     response = client.post(f"/orders/{paid_order.pk}/deliver/", {"attachment_ids": [cv.pk]})
     assert response.status_code == 400

@@ -152,7 +152,7 @@ def test_unverified_client_cannot_request(client, coach_user):
     # the service refuses too, whoever calls it
     with pytest.raises(NotPermitted):
         create_request(
-            client=unverified,
+            actor=unverified,
             coach_profile=coach_user.coach_profile,
             service_type="cv",
             title="CV please",

@@ -253,7 +253,7 @@ def test_the_clients_request_tabs_carry_counts(client, client_user, coach_user):
     for title in ("CV for finance", "CV for tech"):
         ServiceRequestFactory(client=client_user, coach=profile, title=title)
     withdrawn = ServiceRequestFactory(client=client_user, coach=profile, title="Old one")
-    request_services.withdraw_request(withdrawn.pk, client=client_user)
+    request_services.withdraw_request(withdrawn.pk, actor=client_user)
     client.force_login(client_user)
 
     body = client.get("/requests/").content.decode()

@@ -5,18 +5,21 @@ Accounts and coach profiles are brought to the same state on every run. The mark
 calls the web pages make — and then spread over the past weeks so the timelines look lived in.
 """
 
+from __future__ import annotations
+
 import logging
 import random
 import time
-from bisect import bisect_left
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max, Model
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -97,7 +100,7 @@ def _pay(order, staff) -> None:
     if "test" not in payments.available_providers():  # DEBUG off: the test provider never runs
         orders.mark_paid(order.pk, actor=staff, note="Paid (demo data).")
         return
-    payment = payments.start_test_checkout(order.pk, user=order.client)
+    payment = payments.start_test_checkout(order.pk, actor=order.client)
     payments.fulfil_payment(
         payment.pk, amount_minor=payment.amount_minor, currency=payment.currency, source="demo data"
     )
@@ -242,7 +245,7 @@ class Command(BaseCommand):
             service = next((s for s in offered if s.service_type == service_type), None) or rng.choice(offered)
             counts["requests"] += 1
             return requests.create_request(
-                client=client,
+                actor=client,
                 coach_profile=profile,
                 service_type=service.service_type,
                 title=title or rng.choice(TITLES[service.service_type]),
@@ -262,19 +265,26 @@ class Command(BaseCommand):
             _pay(order, staff)
 
         def complete(order, client, coach, *, rating, days_ago):
-            pay(order)
-            orders.deliver(order.pk, actor=coach, note="Here is the first draft; tell me what you think.")
+            steps = _Steps()
+            with steps.step("pay"):
+                pay(order)
+            with steps.step("deliver"):
+                orders.deliver(order.pk, actor=coach, note="Here is the first draft; tell me what you think.")
             if rng.random() < 0.3:
-                orders.request_revision(order.pk, actor=client, note="Could you shorten the summary?")
-                orders.deliver(order.pk, actor=coach, note="Revised as discussed.")
-            orders.accept_delivery(order.pk, actor=client)
-            review = orders.submit_review(
-                order.pk, actor=client, rating=rating, comment=rng.choice(REVIEW_COMMENTS[rating])
-            )
-            counts["reviews"] += 1
-            if rng.random() < 0.4:
-                orders.reply_to_review(review.pk, actor=coach, reply=rng.choice(REPLIES))
-            self._backdate(order, days=days_ago, answer_hours=rng.uniform(0.5, 30))
+                with steps.step("revision"):
+                    orders.request_revision(order.pk, actor=client, note="Could you shorten the summary?")
+                with steps.step("deliver"):
+                    orders.deliver(order.pk, actor=coach, note="Revised as discussed.")
+            with steps.step("accept"):
+                orders.accept_delivery(order.pk, actor=client)
+            with steps.step("review"):
+                review = orders.submit_review(
+                    order.pk, actor=client, rating=rating, comment=rng.choice(REVIEW_COMMENTS[rating])
+                )
+                counts["reviews"] += 1
+                if rng.random() < 0.4:
+                    orders.reply_to_review(review.pk, actor=coach, reply=rng.choice(REPLIES))
+            self._backdate(order, steps, days=days_ago, answer_hours=rng.uniform(0.5, 30))
 
         # The main demo client and coach: one order in every state, so their dashboards are full.
         new_order(demo_client, demo_coach, "cv")  # stays pending: waiting for payment
@@ -295,9 +305,9 @@ class Command(BaseCommand):
         new_request(clients[1], demo_coach, "cv", title="CV for a move into data analysis")
         new_request(clients[2], demo_coach, "bundle", title="Everything for a return to work")
         rejected = new_request(clients[3], demo_coach, "cover_letter")
-        requests.reject_request(rejected.pk, coach=demo_coach, reason="Fully booked until next month, sorry.")
+        requests.reject_request(rejected.pk, actor=demo_coach, reason="Fully booked until next month, sorry.")
         withdrawn = new_request(clients[1], coach_users[1], "cv")
-        requests.withdraw_request(withdrawn.pk, client=clients[1])
+        requests.withdraw_request(withdrawn.pk, actor=clients[1])
 
         # Everyone else: completed, reviewed work over the past months, plus some active orders.
         for coach in coach_users[1:]:
@@ -315,53 +325,95 @@ class Command(BaseCommand):
             coaches.recompute_response_time(profile)
         return counts
 
-    def _backdate(self, order: Order, *, days: int, answer_hours: float) -> None:
+    def _backdate(self, order: Order, steps: _Steps, *, days: int, answer_hours: float) -> None:
         """Move a finished order's history `days` into the past and spread its steps over hours and
         days, as real work takes (the services ran them milliseconds apart).
 
-        Every row the steps wrote (order dates, deliveries, payment, ledger, review, the people's
-        notifications) moves with the step it was written by: the timeline event nearest in time.
-        The request is moved a further `answer_hours` back so the coach's response time is realistic.
+        Every row a step wrote (its timeline event, deliveries, payment, ledger, review, the people's
+        notifications) moves with that step: `steps` knows each step's rows by primary key, so the
+        result is the same however fast the machine ran them. Rows written before the first step
+        (accepting the request) move with the order's "created" event. The request is moved a
+        further `answer_hours` back so the coach's response time is realistic.
         """
         order = Order.objects.get(pk=order.pk)  # the caller's copy predates the steps
-        events = list(OrderEvent.objects.filter(order=order).order_by("created_at", "id"))
-        old_times = [event.created_at for event in events]
-        new_times = [old_times[0] - timedelta(days=days)]
-        for previous, event in zip(events, events[1:], strict=False):
-            new_times.append(new_times[-1] + _demo_step(previous, event))
+        created = OrderEvent.objects.get(order=order, kind="created")
+        offsets = [created.created_at - timedelta(days=days) - created.created_at]
+        new_time, previous = created.created_at + offsets[0], created
+        OrderEvent.objects.filter(pk=created.pk).update(created_at=new_time)
+        for span in steps.spans:
+            event = OrderEvent.objects.filter(order=order, pk__in=span.pks(OrderEvent)).order_by("pk").first()
+            if event is None:
+                offsets.append(offsets[-1])  # a step without a timeline event happens with the one before
+                continue
+            new_time += _demo_step(previous, event)
+            offsets.append(new_time - event.created_at)
+            OrderEvent.objects.filter(pk=event.pk).update(created_at=new_time)
+            previous = event
 
-        def moved(when):
-            if when is None:
-                return None
-            i = bisect_left(old_times, when)
-            nearest = min((j for j in (i - 1, i) if 0 <= j < len(old_times)), key=lambda j: abs(old_times[j] - when))
-            return when + (new_times[nearest] - old_times[nearest])
+        def offset_of(model, pk: int) -> timedelta:
+            """The offset of the step that wrote row `pk` of `model` (the "created" one if none did)."""
+            return next((offsets[i + 1] for i, span in enumerate(steps.spans) if pk in span.pks(model)), offsets[0])
 
-        for event, when in zip(events, new_times, strict=True):
-            OrderEvent.objects.filter(pk=event.pk).update(created_at=when)
         Order.objects.filter(pk=order.pk).update(
-            created_at=moved(order.created_at),
-            paid_at=moved(order.paid_at),
-            delivered_at=moved(order.delivered_at),
-            completed_at=moved(order.completed_at),
+            created_at=order.created_at + offsets[0],
+            paid_at=order.paid_at + offsets[1 + steps.index("pay")],
+            delivered_at=order.delivered_at + offsets[1 + steps.index("deliver", last=True)],
+            completed_at=order.completed_at + offsets[1 + steps.index("accept")],
             deadline=order.deadline - timedelta(days=days),
         )
         for model, fields in _DEMO_TIMED_ROWS:
             for row in model.objects.filter(order=order):
-                model.objects.filter(pk=row.pk).update(**{name: moved(getattr(row, name)) for name in fields})
+                shift = offset_of(model, row.pk)
+                model.objects.filter(pk=row.pk).update(**{name: getattr(row, name) + shift for name in fields})
         Review.objects.filter(order=order, replied_at__isnull=False).update(
             replied_at=F("created_at") + timedelta(hours=5)
         )
         # What the two people were told about this order, told back then, and read since.
-        for note in Notification.objects.filter(link=f"/orders/{order.pk}/", created_at__gte=old_times[0]):
-            when = moved(note.created_at)
+        for note in Notification.objects.filter(link=f"/orders/{order.pk}/"):
+            when = note.created_at + offset_of(Notification, note.pk)
             Notification.objects.filter(pk=note.pk).update(created_at=when, read_at=when + timedelta(hours=1))
         ServiceRequest.objects.filter(pk=order.request_id).update(
-            created_at=new_times[0] - timedelta(hours=answer_hours),
-            decided_at=new_times[0],
+            created_at=created.created_at + offsets[0] - timedelta(hours=answer_hours),
+            decided_at=created.created_at + offsets[0],
             expires_at=F("expires_at") - timedelta(days=days),
             deadline=F("deadline") - timedelta(days=days),
         )
+
+
+@dataclass(frozen=True)
+class _Span:
+    """The rows one step of a demo order wrote: per model, the primary keys above `low` up to `high`."""
+
+    name: str
+    low: dict[type[Model], int]
+    high: dict[type[Model], int]
+
+    def pks(self, model: type[Model]) -> range:
+        return range(self.low[model] + 1, self.high[model] + 1)
+
+
+class _Steps:
+    """Records which rows each named step wrote, by primary key (ids only grow), so back-dating can
+    pair every row with the step that wrote it without comparing timestamps."""
+
+    MODELS: tuple[type[Model], ...] = (OrderEvent, Delivery, Payment, LedgerEntry, Review, Notification)
+
+    def __init__(self) -> None:
+        self.spans: list[_Span] = []
+
+    @staticmethod
+    def _highest() -> dict[type[Model], int]:
+        return {model: model.objects.aggregate(top=Max("pk"))["top"] or 0 for model in _Steps.MODELS}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        low = self._highest()
+        yield
+        self.spans.append(_Span(name, low, self._highest()))
+
+    def index(self, name: str, *, last: bool = False) -> int:
+        found = [i for i, span in enumerate(self.spans) if span.name == name]
+        return found[-1] if last else found[0]
 
 
 # How long after the previous step each step of a demo order happens (see Command._backdate).
