@@ -256,7 +256,7 @@ class ThreadConsumer(_JsonSocket):
             thread, sender=self.user, body=body, attachments=attachments, client_token=token
         )
         # A fresh save carries its payload; a resend returns the stored message.
-        payload = getattr(message, "payload", None) or realtime.message_data(message, viewer_id=self.user.pk)
+        payload = message.payload or realtime.message_data(message, viewer_id=self.user.pk)
         return realtime.as_seen_by(payload, self.user.pk)
 
     async def on_read(self, data: dict) -> None:

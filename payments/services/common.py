@@ -26,7 +26,7 @@ BLOCKING_STATES = (PaymentStatus.AUTHORIZED, *CAPTURED_STATES)
 
 def available_providers() -> list[str]:
     """Providers a client can pay with here, in the order the buttons are shown."""
-    providers = []
+    providers: list[str] = []
     if stripe_client.is_configured():
         providers.append(Provider.STRIPE)
     if paypal_client.is_configured():

@@ -58,6 +58,7 @@ def resolve_dispute(order: Order, *, actor, refund_minor: int, note: str, ip_add
         order_services.claim_resolution(locked.pk, actor=actor)
     full = refund_minor > 0 and refund_minor == refundable
     if refund_minor:
+        assert payment is not None  # refund_minor <= refundable, which is 0 without a payment
         try:
             refund(
                 payment,
