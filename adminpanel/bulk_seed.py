@@ -216,7 +216,9 @@ def seed(orders: int, *, days: int = 365, now: dt.datetime | None = None, rng_se
                 if paid_at and status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.DISPUTED)
                 else None
             )
-            completed_at = delivered_at + dt.timedelta(days=2) if status == OrderStatus.COMPLETED else None
+            completed_at = (
+                delivered_at + dt.timedelta(days=2) if delivered_at and status == OrderStatus.COMPLETED else None
+            )
             order_rows.append(
                 Order(
                     request=request,
@@ -289,8 +291,8 @@ def seed(orders: int, *, days: int = 365, now: dt.datetime | None = None, rng_se
                         coach=profile_of[order.coach_id],
                         rating=rng.choice([3, 4, 4, 5, 5, 5]),
                         comment="Bench review",
-                        created_at=order.completed_at,
-                        updated_at=order.completed_at,
+                        created_at=order.completed_at or order.created_at,  # a completed order has completed_at
+                        updated_at=order.completed_at or order.created_at,
                     )
                 )
         payments = Payment.objects.bulk_create(payments, batch_size=BATCH)
@@ -317,7 +319,7 @@ def seed(orders: int, *, days: int = 365, now: dt.datetime | None = None, rng_se
                 share = payment.amount_minor - fee
                 ledger.append(_entry(LedgerEntryType.PAYOUT, payment, order, share, 0, order.completed_at, "p"))
         LedgerEntry.objects.bulk_create(ledger, batch_size=BATCH)
-        refunded = [payment for payment in payments if payment.refunded_minor]
+        refunded_payments = [payment for payment in payments if payment.refunded_minor]
         Refund.objects.bulk_create(
             [
                 Refund(
@@ -327,10 +329,10 @@ def seed(orders: int, *, days: int = 365, now: dt.datetime | None = None, rng_se
                     status=RefundStatus.SUCCEEDED,
                     provider_refund_id=f"{tag}-re-{payment.pk}",
                     reason="Bench refund",
-                    created_at=payment.captured_at,
-                    updated_at=payment.captured_at,
+                    created_at=payment.captured_at or payment.created_at,
+                    updated_at=payment.captured_at or payment.created_at,
                 )
-                for payment in refunded
+                for payment in refunded_payments
             ],
             batch_size=BATCH,
         )
@@ -343,7 +345,7 @@ def seed(orders: int, *, days: int = 365, now: dt.datetime | None = None, rng_se
                     payload={"payment": payment.provider_payment_id},
                     status=WebhookStatus.PROCESSED,
                     attempts=1,
-                    received_at=payment.captured_at,
+                    received_at=payment.captured_at or payment.created_at,  # every seeded payment is captured
                     processed_at=payment.captured_at,
                 )
                 for payment in payments

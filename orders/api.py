@@ -126,7 +126,7 @@ class AcceptRequest(APIView):
     )
     def patch(self, request, pk: int):
         target = get_object_or_404(ServiceRequest.objects.acceptable_by(request.user), pk=pk)
-        return _detail(request, services.accept_request(target.pk, coach=request.user))
+        return _detail(request, services.accept_request(target.pk, actor=request.user))
 
 
 class OrderQuery(StrictSerializer):
