@@ -51,7 +51,7 @@ def test_request_lifecycle_notifies_and_emails(client_user, coach_user, django_c
     _assert_email(sent[0], coach_user, "CV for data roles", f"/requests/{service_request.pk}/")
     assert sent[0].subject.startswith("[Elite Writing Services] New request")
 
-    order, sent = _sent(capture, orders.accept_request, service_request.pk, coach=coach_user)
+    order, sent = _sent(capture, orders.accept_request, service_request.pk, actor=coach_user)
     _assert_email(sent[0], client_user, "accepted your request", f"/orders/{order.pk}/")
     assert "pay" in sent[0].subject.lower()
 
@@ -86,7 +86,7 @@ def test_order_lifecycle_notifies_the_other_party(order, staff_user, django_capt
     _, sent = _sent(capture, orders.accept_delivery, order.pk, actor=client_user)
     _assert_email(sent[0], coach_user, "is complete", "payout")
 
-    _, sent = _sent(capture, orders.submit_review, order.pk, client=client_user, rating=5, comment="Great")
+    _, sent = _sent(capture, orders.submit_review, order.pk, actor=client_user, rating=5, comment="Great")
     _assert_email(sent[0], coach_user, "5-star review")
 
 
