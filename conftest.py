@@ -43,7 +43,8 @@ def clear_cache() -> None:
     if not django_settings.REDIS_URL:
         cache.clear()
         return
-    client = cache._cache.get_client(write=True)
+    # The pooled client of Django's RedisCache; django-stubs leave out its private `_cache` attribute.
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
     keys = list(client.scan_iter(match=f"{django_settings.CACHE_KEY_PREFIX}:*", count=1000))
     if keys:
         client.delete(*keys)

@@ -1,5 +1,7 @@
 """Users: email is the login, a role decides what they can do, a status can lock them out."""
 
+from typing import ClassVar
+
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models.functions import Lower
@@ -19,7 +21,7 @@ class AccountStatus(models.TextChoices):
     PENDING_VERIFICATION = "pending_verification", "Pending verification"
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def normalize_email(self, email):
@@ -48,7 +50,8 @@ class UserManager(BaseUserManager):
 
 
 class User(AbstractUser, TimeStampedModel):
-    username = None
+    # Email is the login, so AbstractUser's username goes (Django's documented way); the stubs type it as str.
+    username = None  # type: ignore[assignment]
     email = models.EmailField("email address", unique=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CLIENT, db_index=True)
     account_status = models.CharField(
@@ -62,9 +65,10 @@ class User(AbstractUser, TimeStampedModel):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()
+    # The stubs tie AbstractUser to auth's UserManager, whose create_user needs a username we do not have.
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     class Meta:
         constraints = [models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique")]

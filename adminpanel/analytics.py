@@ -248,11 +248,15 @@ def new_users(span: Range) -> dict:
 
 def currencies() -> list[str]:
     """Currencies that appear in the ledger (a DISTINCT over the whole table: cached for 10 minutes)."""
-    return cache.get_or_set(
-        "adminpanel:ledger-currencies",
-        lambda: sorted(LedgerEntry.objects.order_by().values_list("currency", flat=True).distinct()),
-        600,
-    )
+    codes: list[str] = (
+        cache.get_or_set(
+            "adminpanel:ledger-currencies",
+            lambda: sorted(LedgerEntry.objects.order_by().values_list("currency", flat=True).distinct()),
+            600,
+        )
+        or []
+    )  # get_or_set answers None only if the cache itself is unusable
+    return codes
 
 
 def report(span: Range) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from django import forms
@@ -48,7 +49,9 @@ class AnalyticsFilterForm(FilterForm):
 
     def __init__(self, *args, currencies: list[str], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["currency"].choices = [(code, code) for code in currencies]
+        currency = self.fields["currency"]
+        assert isinstance(currency, forms.ChoiceField)  # declared above; narrows Field to set its choices
+        currency.choices = [(code, code) for code in currencies]
 
     def clean(self):
         data = super().clean()
@@ -65,27 +68,29 @@ def analytics_range(params, *, currencies: list[str]) -> tuple[Range, AnalyticsF
     """The range the page shows, the bound form, and the notes to tell the user (bad input, changes)."""
     today = timezone.localdate()
     default_currency = settings.DEFAULT_CURRENCY if settings.DEFAULT_CURRENCY in currencies else currencies[0]
-    defaults = {
-        "start": today - dt.timedelta(days=DEFAULT_DAYS - 1),
-        "end": today,
-        "granularity": "day",
-        "currency": default_currency,
-    }
+    default = Range(
+        start=today - dt.timedelta(days=DEFAULT_DAYS - 1), end=today, granularity="day", currency=default_currency
+    )
     notes: list[str] = []
-    if not any(params.get(name) for name in defaults):
-        form = AnalyticsFilterForm(initial=defaults, currencies=currencies)
-        return Range(**defaults), form, notes
+    if not any(params.get(field.name) for field in dataclasses.fields(Range)):
+        form = AnalyticsFilterForm(initial=dataclasses.asdict(default), currencies=currencies)
+        return default, form, notes
     form = AnalyticsFilterForm(params, currencies=currencies)
     if form.is_valid():
-        values = {key: form.cleaned_data.get(key) or default for key, default in defaults.items()}
-        if values["start"] > values["end"] or (values["end"] - values["start"]).days > MAX_RANGE_DAYS:
+        cleaned = form.cleaned_data
+        span = Range(
+            start=cleaned.get("start") or default.start,
+            end=cleaned.get("end") or default.end,
+            granularity=cleaned.get("granularity") or default.granularity,
+            currency=cleaned.get("currency") or default.currency,
+        )
+        if span.start > span.end or (span.end - span.start).days > MAX_RANGE_DAYS:
             notes.append("The start date is after the end date. Showing the last 30 days instead.")
-            values.update(start=defaults["start"], end=defaults["end"])
+            span = dataclasses.replace(span, start=default.start, end=default.end)
     else:
-        problems = [error for errors in form.errors.values() for error in errors]
+        problems = [str(error) for errors in form.errors.values() for error in errors]
         notes.append(" ".join(problems) + " Showing the last 30 days instead.")
-        values = dict(defaults)
-    span = Range(**values)
+        span = default
     steps = ["day", "week", "month"]
     while len_periods(span) > MAX_POINTS[span.granularity] and span.granularity != "month":
         coarser = steps[steps.index(span.granularity) + 1]

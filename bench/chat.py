@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -188,7 +189,13 @@ def seed(pairs: int) -> list[tuple[int, str, str]]:
     ]
 
 
-def start_server() -> subprocess.Popen:
+@dataclasses.dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+
+def start_server() -> Server:
     env = {**os.environ, **SERVER_ENV, "DJANGO_SETTINGS_MODULE": "elite.settings"}
     logfile = tempfile.NamedTemporaryFile(prefix="chat-bench-uvicorn-", suffix=".log", delete=False)  # noqa: SIM115
     log(f"starting uvicorn ({WORKERS} workers) on :{PORT}, log {logfile.name}")
@@ -218,11 +225,10 @@ def start_server() -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: the workers are stopped with it
     )
-    process.logfile = logfile.name
-    return process
+    return Server(process, Path(logfile.name))
 
 
-def stop_server(process: subprocess.Popen) -> None:
+def stop_server(process: subprocess.Popen[bytes]) -> None:
     """Stop uvicorn and its workers (a worker left behind would keep accepting on the port)."""
     import signal
 
@@ -240,13 +246,13 @@ def stop_server(process: subprocess.Popen) -> None:
         return
 
 
-def wait_for_port(process, timeout=30.0) -> None:
+def wait_for_port(server: Server, timeout: float = 30.0) -> None:
     import socket
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"uvicorn exited:\n{Path(process.logfile).read_text()[-3000:]}")
+        if server.process.poll() is not None:
+            raise SystemExit(f"uvicorn exited:\n{server.log_path.read_text()[-3000:]}")
         try:
             with socket.create_connection(("127.0.0.1", PORT), timeout=0.5):
                 time.sleep(1.0)  # let every worker finish booting
@@ -273,8 +279,9 @@ class Stats:
 async def open_pair(thread_id, cookies, stats: Stats, interval: float):
     """Connect a thread's two participants; return their sockets and the reader and writer tasks."""
     from websockets.asyncio.client import connect
+    from websockets.typing import Origin
 
-    origin = f"http://127.0.0.1:{PORT}"
+    origin = Origin(f"http://127.0.0.1:{PORT}")
     url = f"ws://127.0.0.1:{PORT}/ws/threads/{thread_id}/"
     sockets = [
         await connect(url, origin=origin, additional_headers={"Cookie": cookie}, max_queue=None) for cookie in cookies
@@ -371,7 +378,7 @@ def main() -> int:
         wait_for_port(server)
         stats, connect_seconds, connected = asyncio.run(run_clients(pairs))
     finally:
-        stop_server(server)
+        stop_server(server.process)
     from messaging.models import Message
 
     saved = Message.objects.count()

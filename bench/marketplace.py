@@ -198,9 +198,9 @@ def seed() -> None:
                 )
             )
         CoachProfile.objects.bulk_create(profiles, batch_size=batch)
-        profiles = list(CoachProfile.objects.order_by("id").values_list("id", "user_id"))
+        profile_users = list(CoachProfile.objects.order_by("id").values_list("id", "user_id"))
         services = []
-        for profile_id, _user_id in profiles:
+        for profile_id, _user_id in profile_users:
             types = ["cv", *rng.sample(["cover_letter", "linkedin", "bundle"], k=rng.randint(0, 3))]
             currency = "GBP" if rng.random() < 0.85 else rng.choice(["EUR", "USD"])
             for service_type in types:
@@ -223,19 +223,19 @@ def seed() -> None:
         through.objects.bulk_create(
             [
                 through(coachprofile_id=profile_id, language_id=language_ids[code])
-                for profile_id, _ in profiles
+                for profile_id, _ in profile_users
                 for code in ["en", *rng.sample(extra, k=rng.randint(0, 2))]
             ],
             batch_size=batch,
         )
 
         log(f"seeding {N_ORDERS:,} requests and orders")
-        service_of = {}
+        service_of: dict[int, list[CoachService]] = {}
         for service in services:
             service_of.setdefault(service.coach_id, []).append(service)
         plan = []
         for _ in range(N_ORDERS):
-            profile_id, coach_user_id = profiles[rng.randrange(len(profiles))]
+            profile_id, coach_user_id = profile_users[rng.randrange(len(profile_users))]
             service = rng.choice(service_of[profile_id])
             plan.append((profile_id, coach_user_id, service, rng.choice(client_ids), rng.choice(STATUSES)))
         ServiceRequest.objects.bulk_create(
@@ -395,6 +395,8 @@ def seed_extras() -> None:
     with transaction.atomic():
         User.objects.create(email=STAFF_EMAIL, role="admin", is_staff=True, password=make_password("bench-1234-pw"))
         order = Order.objects.filter(client=client, status="in_progress").order_by("-id").first()
+        if order is None:
+            sys.exit("The heaviest client has no order in progress: the seeding step did not run.")
         thread = MessageThread.objects.create(order=order, last_message_at=now)
         senders = [order.client_id, order.coach_id]
         Message.objects.bulk_create(
@@ -464,6 +466,8 @@ def targets() -> list[Page]:
     client_cookie, coach_cookie = session_cookie(client), session_cookie(coach)
     staff_cookie = session_cookie(User.objects.get(email=STAFF_EMAIL))
     thread = MessageThread.objects.filter(order__client=client).order_by("-id").first()
+    if thread is None:
+        sys.exit("The heaviest client has no conversation: the seeding step did not run.")
     coach_ids = list(CoachProfile.objects.listed().order_by("id").values_list("id", flat=True))
     filtered = "/coaches/?service=cv&max_price=150&language=fr&min_rating=4&available=1&sort=price"
     year = "/staff/analytics/?start={}&end={}&granularity=month".format(*(day.isoformat() for day in year_span()))
@@ -509,7 +513,7 @@ def webhook_batches(repetitions: int) -> list[list[tuple[bytes, dict]]]:
 
     log(f"preparing {repetitions * WEBHOOK_EVENTS} unpaid orders for the webhook rows")
     payments = make_payments(repetitions * WEBHOOK_EVENTS)
-    batches = []
+    batches: list[list[tuple[bytes, dict]]] = []
     for rep in range(repetitions):
         bodies = [session_event(p) for p in payments[rep * WEBHOOK_EVENTS : (rep + 1) * WEBHOOK_EVENTS]]
         batches.append([(body, {}) for body in bodies])
@@ -529,12 +533,16 @@ def measure_webhooks(batch: list[tuple[bytes, dict]]) -> tuple[Result, Result]:
 # --- one repetition -----------------------------------------------------------------------------
 
 
-def measure(page: Page, scripts: dict, access: AccessLog, salt: int) -> Result:
-    script = scripts.get(page.label)
-    options = {"threads": THREADS, "connections": CONNECTIONS, "script": script}
-    load.run_wrk(PORT, page, duration=WARMUP, salt=salt, **options)  # connections, templates, caches
+def measure(page: Page, scripts: dict[str, Path], access: AccessLog, salt: int) -> Result:
+    def run(duration: int, salt: int) -> Result:
+        script = scripts.get(page.label)
+        return load.run_wrk(
+            PORT, page, duration=duration, salt=salt, threads=THREADS, connections=CONNECTIONS, script=script
+        )
+
+    run(WARMUP, salt)  # connections, templates, caches
     access.mark()
-    result = load.run_wrk(PORT, page, duration=DURATION, salt=salt + 1, **options)
+    result = run(DURATION, salt + 1)
     paths = [path for _status, _method, path in access.since_mark()]
     result.requests, result.distinct = len(paths), len(set(paths))
     return result
@@ -577,11 +585,12 @@ def main() -> None:
 
     connections.close_all()
     with tempfile.NamedTemporaryFile("w+", prefix="bench-gunicorn-", suffix=".log", delete=False) as logfile:
-        scripts = {}
+        scripts: dict[str, Path] = {}
         for number, page in enumerate(pages):
-            if page.lua() is not None:
+            lua = page.lua()
+            if lua is not None:
                 scripts[page.label] = Path(logfile.name).with_suffix(f".{number}.lua")
-                scripts[page.label].write_text(page.lua())
+                scripts[page.label].write_text(lua)
         server = load.start_server(PORT, SERVER_ENV, logfile)
         try:
             for page in [BASELINE, *pages]:

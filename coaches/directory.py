@@ -67,7 +67,7 @@ def _current(keys: list[str]) -> tuple[int, dict]:
     return version, {key: entry[1] for key, entry in found.items() if entry and entry[0] == version}
 
 
-def _store(entries: dict, version: int) -> None:
+def _store(entries: dict[str, object], version: int) -> None:
     if entries:
         cache.set_many(
             {key: (version, value) for key, value in entries.items()}, settings.COACH_DIRECTORY_CACHE_SECONDS
@@ -134,8 +134,8 @@ class ResultsCache:
         return self.ids
 
     def set(self, body: str) -> None:
-        entries = {self.key: body} if self.key is not None else {}
-        if self.ids_key is not None and self.ids_are_new:
+        entries: dict[str, object] = {self.key: body} if self.key is not None else {}
+        if self.ids_key is not None and self.ids_are_new and self.ids is not None:
             entries[self.ids_key] = self.ids
         _store(entries, self.version)
 
@@ -374,11 +374,13 @@ def search(filters: Filters) -> QuerySet[CoachProfile]:
     if filters.min_rating is not None:
         qs = qs.filter(rating_avg__gte=filters.min_rating)
     if filters.language:
-        # EXISTS on the through table's (coachprofile, language) index: no duplicates, stops at the first row.
-        speaks = CoachProfile.languages.through.objects.filter(
-            coachprofile_id=OuterRef("pk"), language_id=language_id(filters.language)
-        )
-        qs = qs.filter(Exists(speaks))
+        spoken = language_id(filters.language)
+        if spoken is None:  # removed since the filters were read: nobody speaks it
+            qs = qs.none()
+        else:
+            # EXISTS on the through table's (coachprofile, language) index: no duplicates, stops at the first row.
+            speaks = CoachProfile.languages.through.objects.filter(coachprofile_id=OuterRef("pk"), language_id=spoken)
+            qs = qs.filter(Exists(speaks))
     if filters.available:
         qs = qs.filter(is_available=True)
     if filters.verified:

@@ -158,6 +158,7 @@ def service_formset(profile: CoachProfile, data=None) -> BaseServiceFormSet:
         absolute_max=len(ServiceType.choices),
     )
     formset = formset_class(data=data, initial=initial, prefix="services")
+    assert isinstance(formset, BaseServiceFormSet)  # formset_factory(formset=...) subclasses it; stubs say BaseFormSet
     if not initial and formset.forms:
         formset.forms[0].auto_open = True
     return formset

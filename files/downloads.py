@@ -5,12 +5,14 @@ ever handed out by the access-checked redirect view, and lives for FILE_URL_TTL_
 """
 
 import re
+from typing import cast
 
 from django.conf import settings
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils.http import content_disposition_header
+from storages.backends.s3 import S3Storage
 
 from .models import FileAsset, StorageKind
 
@@ -19,7 +21,8 @@ SALT = "files.download.v1"
 
 def disposition(asset: FileAsset, *, inline: bool) -> str:
     """RFC 6266 / 5987: an ASCII fallback name plus filename*=UTF-8''… for any other name."""
-    return content_disposition_header(not inline, asset.original_name)
+    # Django answers None only for an inline file without a name: then plain "inline" says it all.
+    return content_disposition_header(not inline, asset.original_name) or "inline"
 
 
 def may_show_inline(asset: FileAsset) -> bool:
@@ -31,7 +34,9 @@ def signed_url(asset: FileAsset, *, inline: bool = False) -> str:
     inline = inline and may_show_inline(asset)
     ttl = settings.FILE_URL_TTL_SECONDS
     if asset.storage == StorageKind.S3:
-        return default_storage.url(
+        # An S3 asset is only ever stored while the S3 backend is the default storage.
+        s3: S3Storage = cast(S3Storage, default_storage)
+        return s3.url(
             asset.key,
             parameters={
                 "ResponseContentDisposition": disposition(asset, inline=inline),

@@ -36,7 +36,8 @@ def clamd_client(url: str, timeout: float):
         return ClamdNetworkSocket(host=parsed.hostname, port=parsed.port, timeout=timeout)
     if parsed.scheme == "unix" and parsed.path:
         # clamav-client wants the plain path for a unix socket.
-        return ClamdUnixSocket(path=parsed.path, timeout=timeout)
+        # clamav-client annotates this timeout as int but documents and passes it to socket.settimeout (float).
+        return ClamdUnixSocket(path=parsed.path, timeout=timeout)  # type: ignore[arg-type]
     raise ImproperlyConfigured(f"CLAMD_URL must look like tcp://host:3310 or unix:///path/clamd.sock, not {url!r}")
 
 

@@ -6,6 +6,7 @@ from django.core import signing
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseForbidden, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
@@ -144,6 +145,7 @@ def serve(request, token: str):
     except FileNotFoundError:
         return HttpResponse("This file is no longer available.", status=410, content_type="text/plain")
     size = asset.size
+    response: HttpResponseBase
     try:
         byte_range = downloads.parse_range(request.headers.get("Range", ""), size)
     except downloads.UnsatisfiableRange:
@@ -177,7 +179,7 @@ def _read_span(fileobj, remaining: int):
         fileobj.close()
 
 
-def _file_headers(response, asset: FileAsset, inline: bool):
+def _file_headers(response: HttpResponseBase, asset: FileAsset, inline: bool) -> HttpResponseBase:
     response["Content-Disposition"] = downloads.disposition(asset, inline=inline)
     response["X-Content-Type-Options"] = "nosniff"
     response["Accept-Ranges"] = "bytes"

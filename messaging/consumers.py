@@ -254,7 +254,7 @@ class ThreadConsumer(_JsonSocket):
         attachments = services.attachments_from_ids(self.user, attachment_ids) if attachment_ids else []
         message = services.send_message(thread, actor=self.user, body=body, attachments=attachments, client_token=token)
         # A fresh save carries its payload; a resend returns the stored message.
-        payload = getattr(message, "payload", None) or realtime.message_data(message, viewer_id=self.user.pk)
+        payload = message.payload or realtime.message_data(message, viewer_id=self.user.pk)
         return realtime.as_seen_by(payload, self.user.pk)
 
     async def on_read(self, data: dict) -> None:

@@ -28,7 +28,9 @@ class MessageForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Write a message…"}),
     )
     client_token = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
-    files = MultipleFileField(label="Attach files (PDF or Word)", required=False)
+    # Named "files" like the upload partial's input. The form metaclass moves declared fields into
+    # base_fields, so this does not shadow Form.files at runtime; mypy sees only the class attribute.
+    files = MultipleFileField(label="Attach files (PDF or Word)", required=False)  # type: ignore[assignment]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,5 +1,7 @@
 """One conversation per order between its client and coach (staff may read and moderate)."""
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -39,6 +41,10 @@ class Message(models.Model):
     )
     attachments = models.ManyToManyField("files.FileAsset", blank=True, related_name="messages")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    # Not a column: the broadcast form a fresh save carries (services.send_message), so the push after
+    # commit and the sender's reply need no queries. None on a message loaded from the database.
+    payload: dict[str, Any] | None = None
 
     class Meta:
         ordering = ["created_at", "id"]

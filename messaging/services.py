@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
@@ -119,10 +121,10 @@ def is_read_only(thread: MessageThread) -> bool:
 
 def _count_in_window(key: str, timeout: int) -> int:
     """Add one to a counter in the shared cache and return it (one round trip on Redis)."""
-    backend = getattr(cache, "_cache", None)
-    if hasattr(backend, "get_client"):  # Django's RedisCache: INCR and EXPIRE in one pipeline
+    get_client = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if get_client is not None:  # Django's RedisCache: INCR and EXPIRE in one pipeline
         full_key = cache.make_and_validate_key(key)
-        pipe = backend.get_client(full_key, write=True).pipeline()
+        pipe = get_client(full_key, write=True).pipeline()
         pipe.incr(full_key)
         pipe.expire(full_key, timeout)
         count, _ = pipe.execute()
@@ -209,9 +211,9 @@ def send_message(
             thread.last_message_at = message.created_at
             threads_changed(*participant_ids(thread))
             # Built now from what is in hand, so the push after commit needs no queries.
-            message.payload = realtime.message_data(message, attachments)
+            payload = message.payload = realtime.message_data(message, attachments)
             order = thread.order
-            transaction.on_commit(lambda: realtime.message_created(message.payload, order))
+            transaction.on_commit(lambda: realtime.message_created(payload, order))
     except IntegrityError:
         # A resend, or the same client_token racing in on a second connection: the first save wins.
         existing = Message.objects.filter(sender=sender, client_token=client_token, thread=thread).first()
@@ -422,9 +424,8 @@ def send_digests(now: datetime | None = None) -> int:
                     "order": thread.order,
                     "chat_messages": messages,
                     "total": total,
-                    "thread_url": f"{settings.SITE_URL}/threads/{thread.pk}/",
+                    "thread_url": settings.SITE_URL + reverse("messaging:detail", args=[thread.pk]),
                 }
-                email = user.email
-                transaction.on_commit(lambda e=email, c=context: send_templated_email(e, "chat_digest", c))
+                transaction.on_commit(partial(send_templated_email, user.email, "chat_digest", context))
                 sent += 1
     return sent

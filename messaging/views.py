@@ -145,7 +145,7 @@ def _post_message(request, thread):
             return JsonResponse({"error": message_text}, status=status)
         return _render_thread(request, thread, form=form, status=status, error=message_text)
     if json_reply:
-        data = getattr(message, "payload", None) or realtime.message_data(message, viewer_id=request.user.pk)
+        data = message.payload or realtime.message_data(message, viewer_id=request.user.pk)
         return JsonResponse({"message": realtime.as_seen_by(data, request.user.pk)}, status=201)
     return redirect(reverse("messaging:detail", args=[thread.pk]) + f"#m{message.pk}")
 

@@ -23,7 +23,8 @@ from .models import ACTIVE_STATUSES, Delivery, Order, OrderEvent, OrderStatus, R
 PAGE_SIZE = 20
 
 # What each party is waiting for, per status (shown on lists and dashboards).
-WAITING_FOR = {
+# Keyed by the status value: OrderStatus members are those strings.
+WAITING_FOR: dict[str, dict[str, str]] = {
     "client": {
         OrderStatus.PENDING: "Waiting for your payment",
         OrderStatus.IN_PROGRESS: "The coach is working on it",
@@ -97,12 +98,13 @@ CURRENT_STEP_LABELS = {1: "Awaiting payment", 2: "In progress", 3: "Awaiting acc
 
 def order_steps(order: Order) -> list[tuple[str, str]]:
     """The progress bar: (label, done|current|stopped|todo) for each step of the happy path."""
-    reached = {
+    steps_reached: dict[str, int] = {
         OrderStatus.PENDING: 1,
         OrderStatus.IN_PROGRESS: 2,
         OrderStatus.DELIVERED: 3,
         OrderStatus.COMPLETED: 4,
-    }.get(order.status)
+    }
+    reached = steps_reached.get(order.status)
     if reached is None:  # cancelled or disputed: stop after the last step that happened
         reached = 1 + bool(order.paid_at) + bool(order.delivered_at)
     stopped = order.status in (OrderStatus.CANCELLED, OrderStatus.DISPUTED)

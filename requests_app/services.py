@@ -304,6 +304,7 @@ def send_expiry_reminders(now: datetime.datetime | None = None) -> int:
     now = now or timezone.now()
 
     def remind(service_request: ServiceRequest) -> None:
+        assert service_request.coach is not None  # only addressed requests are due (coach__isnull=False below)
         service_request.reminder_sent_at = now
         service_request.save(update_fields=["reminder_sent_at", "updated_at"])
         hours = max(int((service_request.expires_at - now).total_seconds() // 3600), 1)

@@ -13,6 +13,7 @@ import os
 import sys
 import tracemalloc
 import uuid
+from collections.abc import Callable
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
@@ -57,8 +58,9 @@ def _post(tmp_path, user, size: int, *, measure: bool) -> tuple[int, int]:
     boundary, length = write_multipart(tmp_path / "body.bin", size=size)
     status = {}
 
-    def start_response(line, headers):
+    def start_response(line: str, headers: list[tuple[str, str]], exc_info: object = None) -> Callable[[bytes], object]:
         status["code"] = int(line.split()[0])
+        return lambda chunk: None
 
     with open(tmp_path / "body.bin", "rb") as body:
         environ = {

@@ -191,6 +191,12 @@ def create_order(
     return {"id": order["id"], "status": order.get("status", ""), "approve_url": approve, "raw": order}
 
 
+def get_order(order_id: str) -> dict:
+    """The order as PayPal has it now (its status and captures): what a return or webhook with an
+    unknown outcome reads before deciding anything."""
+    return _call("GET", f"/v2/checkout/orders/{requests.utils.quote(order_id, safe='')}", "show the order")
+
+
 def capture_order(order_id: str, *, request_id: str) -> dict:
     """Capture an approved order. `request_id` (PayPal-Request-Id) makes a repeat return the first
     result instead of a second capture. Returns the first capture: {"id", "status", "amount_minor",

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import time
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import stripe
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from stripe.params.checkout import SessionCreateParams
 
 from .errors import (
     PaymentProviderError,
@@ -84,7 +87,7 @@ def create_checkout_session(
     client_reference_id: str = "",
 ) -> dict:
     """A one-line-item Checkout Session in payment mode. Returns the session as a dict (id, url, ...)."""
-    params: dict[str, Any] = {
+    params: SessionCreateParams = {
         "mode": "payment",
         "line_items": [
             {
