@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from accounts import services as accounts
 from accounts.models import AccountStatus, Role, User
 from coaches import services as coaches
-from coaches.api import CoachDetailSerializer
+from coaches.api import CoachDetailSerializer, profile_data
 from coaches.models import CoachProfile
 from core.api import StrictSerializer, form_errors, role_permission, validated
 from core.http import client_ip
@@ -94,7 +94,7 @@ class VerifyCoach(APIView):
         verified = validated(VerifySerializer, request)["verified"]
         profile = get_object_or_404(CoachProfile.objects.select_related("user"), pk=pk)
         coaches.set_verified(profile, actor=request.user, verified=verified, ip_address=client_ip(request))
-        return Response(CoachDetailSerializer(profile).data)
+        return Response(profile_data(profile))
 
 
 class LedgerSerializer(serializers.ModelSerializer):

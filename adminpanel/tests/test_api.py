@@ -46,6 +46,7 @@ def test_verify_a_coach(coach_user, staff_user, client_user):
     assert_problem(client_for(coach_user).patch(url, {}, format="json"), 403)
     response = client_for(staff_user).patch(url, {"verified": True}, format="json")
     assert response.status_code == 200 and response.json()["is_verified"] is True
+    assert [s["service_type"] for s in response.json()["services"]] == ["cv"]
     profile.refresh_from_db()
     assert profile.is_verified and AuditLog.objects.filter(action="coach.verify", actor=staff_user).exists()
 
