@@ -1,5 +1,7 @@
 """The API contract: the committed docs/openapi.yaml is what the code generates, valid OpenAPI 3, documented."""
 
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -48,9 +50,10 @@ def _client_example() -> dict:
     """The typed httpx client of docs/api.md, executed as written (minus its __main__ block)."""
     text = (ROOT / "docs" / "api.md").read_text()
     code = text.split("```python\n", 1)[1].split("```", 1)[0]
-    namespace: dict = {"__name__": "docs_api_example"}
-    exec(compile(code, "docs/api.md", "exec"), namespace)
-    return namespace
+    module = types.ModuleType("docs_api_example")  # dataclasses look their module up in sys.modules
+    sys.modules[module.__name__] = module
+    exec(compile(code, "docs/api.md", "exec"), module.__dict__)
+    return module.__dict__
 
 
 def test_the_documented_client_logs_in_refreshes_and_lists_orders(
