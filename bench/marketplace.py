@@ -493,6 +493,9 @@ def targets() -> list[Page]:
         Page("receipts (client)", "/payments/receipts/", client_cookie),
         Page("staff analytics, 30 days", "/staff/analytics/", staff_cookie),
         Page("staff analytics, a year", year, staff_cookie),
+        # The REST API (issue 14) beside the pages it mirrors: same services, JSON instead of templates.
+        Page("API: GET /api/v1/coaches", "/api/v1/coaches"),
+        Page("API: GET /api/v1/orders/me (coach)", "/api/v1/orders/me", coach_cookie),
     ]
 
 

@@ -132,6 +132,14 @@ class CoachList(generics.ListAPIView):
         return _with_cards(queryset)
 
 
+def profile_data(profile: CoachProfile) -> dict:
+    """A profile as CoachDetailSerializer shows it, loaded fresh with its services and languages."""
+    fresh = _with_cards(CoachProfile.objects.filter(pk=profile.pk)).first()
+    if fresh is None:
+        raise Http404
+    return CoachDetailSerializer(fresh).data
+
+
 class CoachDetail(generics.RetrieveAPIView):
     """GET coaches/{id}: a listed coach's public profile (an unlisted one is a 404, like the page)."""
 
@@ -173,7 +181,7 @@ class MyProfile(APIView):
 
     @extend_schema(summary="My coach profile", responses={200: CoachDetailSerializer})
     def get(self, request):
-        return Response(self._detail(self._profile(request)))
+        return Response(profile_data(self._profile(request)))
 
     @extend_schema(
         summary="Change my coach profile and services",
@@ -198,7 +206,7 @@ class MyProfile(APIView):
             portfolio_links=data["portfolio_links"],
             offers=offers,
         )
-        return Response(self._detail(profile))
+        return Response(profile_data(profile))
 
     @staticmethod
     def _form_data(profile: CoachProfile, changes: dict) -> dict:
@@ -221,13 +229,6 @@ class MyProfile(APIView):
                 {f"services[{index}].{name}": [str(m) for m in msgs] for name, msgs in form.errors.items()}
             )
         return form.to_offer()
-
-    @staticmethod
-    def _detail(profile: CoachProfile) -> dict:
-        fresh = _with_cards(CoachProfile.objects.filter(pk=profile.pk)).first()
-        if fresh is None:
-            raise Http404
-        return CoachDetailSerializer(fresh).data
 
 
 urlpatterns = [

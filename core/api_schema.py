@@ -5,8 +5,8 @@ from drf_spectacular.openapi import AutoSchema
 from core.api import ProblemSerializer
 
 # Errors any operation can answer: bad input, no or bad credentials, refused, unknown or someone else's
-# object, body too large, wrong content type, too many requests.
-COMMON_ERRORS = ("400", "401", "403", "404", "413", "415", "429")
+# object, a state that forbids it, body too large, wrong content type, too many requests.
+COMMON_ERRORS = ("400", "401", "403", "404", "409", "413", "415", "429")
 
 
 class ApiSchema(AutoSchema):

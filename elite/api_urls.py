@@ -12,6 +12,8 @@ urlpatterns = [
     path("", include("requests_app.api")),
     path("", include("orders.api")),
     path("", include("messaging.api")),
+    path("", include("payments.api")),
+    path("", include("adminpanel.api")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),

@@ -562,5 +562,7 @@ SPECTACULAR_SETTINGS = {
         "ServiceTypeEnum": "coaches.models.ServiceType",
         "OrderStatusEnum": "orders.models.OrderStatus",
         "RequestStatusEnum": "requests_app.models.RequestStatus",
+        "RoleEnum": "accounts.models.Role",
+        "SignupRoleEnum": ["client", "coach"],
     },
 }

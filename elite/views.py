@@ -10,6 +10,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
+from core.api import problem_response
 from core.http import client_ip
 
 from .landing import landing_figures
@@ -103,14 +104,27 @@ def metrics(request):
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
 
+def _api_problem(request, status: int, code: str, detail: str):
+    """URLs under /api/ that never reach a DRF view (a malformed id in the path) answer in the API's shape."""
+    if request.path.startswith("/api/"):
+        return problem_response(status, code, detail)
+    return None
+
+
 def error_403(request, exception=None):
     message = str(exception) if exception and str(exception) else "You do not have access to this page."
+    if api := _api_problem(request, 403, "permission_denied", message):
+        return api
     return render(request, "403.html", {"message": message}, status=403)
 
 
 def error_404(request, exception=None):
+    if api := _api_problem(request, 404, "not_found", "Not found."):
+        return api
     return render(request, "404.html", status=404)
 
 
 def error_500(request):
+    if api := _api_problem(request, 500, "server_error", "Something went wrong on our side."):
+        return api
     return render(request, "500.html", status=500)

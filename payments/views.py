@@ -50,6 +50,22 @@ def _done_url(request, payment: Payment) -> str:
 # --- Checkout -----------------------------------------------------------------------------
 
 
+def stripe_urls(request, order: Order):
+    """Where Stripe sends the client back (the pages and the API alike): done with the session id, or cancelled."""
+    done = request.build_absolute_uri(reverse("payments:done", args=[order.pk]))
+    cancel = request.build_absolute_uri(reverse("payments:cancelled", args=[order.pk]))
+    return lambda payment: (
+        f"{done}?payment={payment.pk}&session_id={{CHECKOUT_SESSION_ID}}",
+        f"{cancel}?payment={payment.pk}",
+    )
+
+
+def paypal_urls(request, order: Order):
+    back = request.build_absolute_uri(reverse("payments:paypal_return", args=[order.pk]))
+    cancel = request.build_absolute_uri(reverse("payments:cancelled", args=[order.pk]))
+    return lambda payment: (back, f"{cancel}?payment={payment.pk}")
+
+
 @require_POST
 @verified_email_required
 @role_required("client")
@@ -57,16 +73,7 @@ def checkout(request, order_id: int, provider: str):
     """POST /payments/checkout/<order_id>/<provider>/ from the order page's pay buttons."""
     order = _client_order(request.user, order_id)
     if provider == Provider.STRIPE:
-        done = request.build_absolute_uri(reverse("payments:done", args=[order.pk]))
-        cancel = request.build_absolute_uri(reverse("payments:cancelled", args=[order.pk]))
-        payment, url = services.start_stripe_checkout(
-            order.pk,
-            actor=request.user,
-            urls=lambda payment: (
-                f"{done}?payment={payment.pk}&session_id={{CHECKOUT_SESSION_ID}}",
-                f"{cancel}?payment={payment.pk}",
-            ),
-        )
+        payment, url = services.start_stripe_checkout(order.pk, actor=request.user, urls=stripe_urls(request, order))
         return redirect(url)
     if provider == Provider.PAYPAL:
         return paypal_create(request, order_id)
@@ -83,11 +90,7 @@ def checkout(request, order_id: int, provider: str):
 @role_required("client")
 def paypal_create(request, order_id: int):
     order = _client_order(request.user, order_id)
-    back = request.build_absolute_uri(reverse("payments:paypal_return", args=[order.pk]))
-    cancel = request.build_absolute_uri(reverse("payments:cancelled", args=[order.pk]))
-    payment, approve_url = services.start_paypal_checkout(
-        order.pk, actor=request.user, urls=lambda payment: (back, f"{cancel}?payment={payment.pk}")
-    )
+    payment, approve_url = services.start_paypal_checkout(order.pk, actor=request.user, urls=paypal_urls(request, order))
     return redirect(approve_url)
 
 

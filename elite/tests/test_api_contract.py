@@ -1,5 +1,7 @@
 """The API contract: the committed docs/openapi.yaml is what the code generates, valid OpenAPI 3, documented."""
 
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,28 @@ def test_the_docs_load_their_assets_from_us_not_a_cdn(client):
     page = client.get("/api/v1/docs/").content.decode() + client.get("/api/v1/redoc/").content.decode()
     assert "/static/drf_spectacular_sidecar/" in page
     assert "cdn" not in page.lower()
+
+
+def _client_example() -> dict:
+    """The typed httpx client of docs/api.md, executed as written (minus its __main__ block)."""
+    text = (ROOT / "docs" / "api.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    module = types.ModuleType("docs_api_example")  # dataclasses look their module up in sys.modules
+    sys.modules[module.__name__] = module
+    exec(compile(code, "docs/api.md", "exec"), module.__dict__)
+    return module.__dict__
+
+
+def test_the_documented_client_logs_in_refreshes_and_lists_orders(
+    live_server, transactional_db, client_user, coach_user
+):
+    from accounts.tests.factories import DEFAULT_PASSWORD
+    from orders.tests.factories import make_order
+
+    order = make_order(client=client_user, coach=coach_user)
+    client = _client_example()["EliteClient"](live_server.url)
+    client.login(client_user.email, DEFAULT_PASSWORD)
+    first_refresh = client.tokens.refresh
+    client.refresh()
+    assert client.tokens.refresh != first_refresh
+    assert [o["id"] for o in client.pages("orders/me")] == [order.pk]
