@@ -85,9 +85,9 @@ def test_a_new_offer_or_review_shows_on_the_next_visit(client, django_capture_on
         CoachServiceFactory(coach=profile, service_type=ServiceType.LINKEDIN, price_minor=4200, currency="GBP")
     assert "£42.00" in client.get("/").content.decode()
     order = make_order(client=ClientFactory(first_name="Ada"), coach=profile.user)
-    orders.mark_paid(order.pk)
+    orders.mark_paid(order.pk, actor=None)
     orders.deliver(order.pk, actor=order.coach)
     orders.accept_delivery(order.pk, actor=order.client)
     with django_capture_on_commit_callbacks(execute=True):
-        orders.submit_review(order.pk, client=order.client, rating=5, comment="Landed three interviews in a week.")
+        orders.submit_review(order.pk, actor=order.client, rating=5, comment="Landed three interviews in a week.")
     assert "Landed three interviews in a week." in client.get("/").content.decode()
