@@ -150,7 +150,8 @@ def _apply(
 
 
 def _locked(order_id: int) -> Order:
-    return Order.objects.select_for_update().get(pk=order_id)
+    """The order, row-locked, with both parties (every move notifies them): one query, not three."""
+    return Order.objects.select_for_update(of=("self",)).select_related("client", "coach").get(pk=order_id)
 
 
 _MESSAGES = {

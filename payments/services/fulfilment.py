@@ -40,7 +40,9 @@ def fulfil_payment(payment_id: int, *, amount_minor: int, currency: str, capture
     order. Money taken for an order that is no longer payable is held unallocated and flagged.
     Returns one of Outcome's values.
     """
-    with transaction.atomic():
+    # No savepoint when nested (a webhook's processing): nothing here catches an error to carry
+    # on, so the caller's own savepoint or transaction is the unit that rolls back.
+    with transaction.atomic(savepoint=False):
         payment = lock_payment(payment_id)
         if payment.status in CAPTURED_STATES:
             return Outcome.ALREADY
