@@ -108,19 +108,29 @@ def delivered_to(smtp, email: str) -> list:
     return [m for m in smtp.messages if email in m["To"]]
 
 
-def test_a_child_killed_mid_send_is_redelivered_and_the_email_sent_once(worker, smtp, client_user):
-    """acks_late alone acks the message of a child that died (WorkerLostError): the email was lost."""
-    note = notification(client_user)
+def worker_waiting_on_smtp(worker, smtp, note) -> subprocess.Popen:
+    """A worker whose task for `note` is stuck in SMTP DATA (no answer yet: nothing delivered)."""
     process = worker()
     smtp.stall_next()
     worker.send(note.pk)
     until(lambda: smtp.stalled.is_set(), 60, "the worker to reach the SMTP DATA step")
+    return process
+
+
+def assert_delivered_once(smtp, email: str) -> None:
+    until(lambda: delivered_to(smtp, email), 60, "the redelivered task to send the email")
+    time.sleep(2)  # room for a duplicate to show up
+    assert len(delivered_to(smtp, email)) == 1
+
+
+def test_a_child_killed_mid_send_is_redelivered_and_the_email_sent_once(worker, smtp, client_user):
+    """acks_late alone acks the message of a child that died (WorkerLostError): the email was lost."""
+    note = notification(client_user)
+    process = worker_waiting_on_smtp(worker, smtp, note)
     [child] = children(process.pid)
     os.kill(child, signal.SIGKILL)
 
-    until(lambda: delivered_to(smtp, client_user.email), 60, "the redelivered task to send the email")
-    time.sleep(2)  # room for a duplicate to show up
-    assert len(delivered_to(smtp, client_user.email)) == 1
+    assert_delivered_once(smtp, client_user.email)
     entry = SentEmail.objects.get(key=f"notification:{note.pk}")
     assert entry.sent_at is not None
     assert entry.attempts == 2
@@ -128,17 +138,12 @@ def test_a_child_killed_mid_send_is_redelivered_and_the_email_sent_once(worker, 
 
 def test_a_worker_killed_outright_is_redelivered_after_restart_and_sent_once(worker, smtp, client_user):
     note = notification(client_user)
-    first = worker()
-    smtp.stall_next()
-    worker.send(note.pk)
-    until(lambda: smtp.stalled.is_set(), 60, "the worker to reach the SMTP DATA step")
+    first = worker_waiting_on_smtp(worker, smtp, note)
     os.killpg(first.pid, signal.SIGKILL)  # the whole worker: nobody is left to put the message back
     first.wait()
 
     worker()  # a restarted worker picks the unacked message up once its visibility timeout has passed
-    until(lambda: delivered_to(smtp, client_user.email), 60, "the restarted worker to send the email")
-    time.sleep(2)
-    assert len(delivered_to(smtp, client_user.email)) == 1
+    assert_delivered_once(smtp, client_user.email)
     assert SentEmail.objects.get(key=f"notification:{note.pk}").sent_at is not None
 
 
