@@ -23,7 +23,7 @@ from audit.models import AuditLog
 from coaches.models import CoachProfile, CoachService, Language, ServiceType
 from files.models import Avatar, FileAsset, FileCategory, ScanStatus
 from messaging.models import Message, MessageThread, ThreadReadState
-from notifications.models import Notification
+from notifications.models import Notification, SentEmail
 from orders.models import Delivery, Order, OrderEvent, OrderStatus, Review
 from payments.models import (
     LedgerEntry,
@@ -72,6 +72,7 @@ def historical_timestamps():
         MessageThread,
         Message,
         Notification,
+        SentEmail,
         AuditLog,
     )
     fields = [
@@ -338,7 +339,8 @@ def _seed_order_history(history: _History) -> None:
     history.payments = Payment.objects.bulk_create(payments, batch_size=BATCH)
     OrderEvent.objects.bulk_create(events, batch_size=BATCH)
     MessageThread.objects.bulk_create(threads, batch_size=BATCH)
-    Notification.objects.bulk_create(notes, batch_size=BATCH)
+    notes = Notification.objects.bulk_create(notes, batch_size=BATCH)
+    SentEmail.objects.bulk_create(_sent_emails(notes, history.tag), batch_size=BATCH)
     AuditLog.objects.bulk_create(audits, batch_size=BATCH)
     Review.objects.bulk_create(reviews, batch_size=BATCH)
     history.counts["payments"] = len(history.payments)
@@ -518,3 +520,18 @@ def _entry(kind, payment, order, gross, fee, at, suffix=""):
         idempotency_key=f"{kind}{suffix}:{payment.provider_payment_id}",
         created_at=at,
     )
+
+
+def _sent_emails(notes: list[Notification], tag: str) -> list[SentEmail]:
+    """The notifications' emails as the outbox records them once sent (notifications.services.deliver_once)."""
+    return [
+        SentEmail(
+            key=f"{tag}notification:{note.pk}",
+            description=f"{note.kind} to user {note.user_id}",
+            attempts=1,
+            sent_at=note.created_at,
+            created_at=note.created_at,
+            updated_at=note.created_at,
+        )
+        for note in notes
+    ]

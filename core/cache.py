@@ -1,22 +1,39 @@
-"""The cache: Django's Redis backend with one reused client, and values cached per object
-until a service says they changed (bump_version).
+"""The cache: Django's Redis backend with one reused client that degrades instead of failing while
+Redis is down, and values cached per object until a service says they changed (bump_version).
 
 Django's RedisCacheClient pools connections but builds a new `redis.Redis` object for every call
 (get, get_many, incr …). Under redis-py 8 that costs about as much as the round trip itself, and
 a directory or coach page makes several calls. This client builds it once per server and reuses
 it: redis.Redis is safe to share between threads (it takes a pooled connection per command).
+
+Django's RedisCache also raises on every call while Redis is unreachable, so login (allauth's rate
+limits), the coach directory and the chat form answered 500. Here a failed call logs a warning (at most
+every 30 s) and is served by a per-process memory cache instead: reads are misses, and counters
+(allauth's rate limits, the login lockout, the chat and request limits) count per process rather than
+not at all. After a failure Redis is left alone for a few seconds, so a dead or black-holed server does
+not cost every call a timeout. `/ready` probes Redis itself (`ping`), so it still says 503. What is
+written during an outage stays in that process; invalidations made then do not reach Redis, so cached
+values can be stale for their (short) timeouts after Redis returns.
 """
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.core.cache import cache
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
 from django.db import transaction
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+_DEGRADING = ("add", "get", "set", "touch", "delete", "get_many", "has_key", "incr", "set_many", "delete_many", "clear")
 
 
 class ReusedRedisCacheClient(DjangoRedisCacheClient):
@@ -34,11 +51,76 @@ class ReusedRedisCacheClient(DjangoRedisCacheClient):
 
 
 class RedisCache(DjangoRedisCache):
-    """settings.CACHES BACKEND "core.cache.RedisCache": Django's, with the reused client."""
+    """settings.CACHES BACKEND "core.cache.RedisCache": Django's, with the reused client, degrading to
+    this process's memory while Redis is unreachable."""
+
+    RETRY_AFTER_SECONDS = 5.0
+    WARN_EVERY_SECONDS = 30.0
 
     def __init__(self, server: str, params: dict) -> None:
         super().__init__(server, params)
         self._class = ReusedRedisCacheClient
+        self.fallback = LocMemCache(f"redis-fallback-{id(self)}", {"TIMEOUT": params.get("TIMEOUT", 300)})
+        self._down_until = 0.0
+        self._warned_at = 0.0
+
+    def _redis(self, key: str | None = None) -> Any:
+        """The redis-py client for `key` (Django's `_cache` is untyped in the stubs)."""
+        return self._cache.get_client(key, write=True)  # type: ignore[attr-defined]
+
+    def ping(self) -> bool:
+        """Ask Redis itself (never the fallback): raises while it is unreachable."""
+        return bool(self._redis().ping())
+
+    def redis_down(self) -> bool:
+        return time.monotonic() < self._down_until
+
+    def note_down(self, operation: str, exc: Exception) -> None:
+        now = time.monotonic()
+        self._down_until = now + self.RETRY_AFTER_SECONDS
+        if now - self._warned_at >= self.WARN_EVERY_SECONDS:
+            self._warned_at = now
+            logger.warning("cache: Redis unreachable (%s: %s); using this process's memory for now", operation, exc)
+
+    def count_in_window(self, key: str, timeout: int) -> int:
+        """Add one to a counter that expires `timeout` s after its last use: INCR + EXPIRE in one round trip
+        on Redis, this process's counter while Redis is down (a limit per process, never no limit)."""
+        if not self.redis_down():
+            try:
+                full_key = self.make_and_validate_key(key)
+                pipe = self._redis(full_key).pipeline()
+                pipe.incr(full_key)
+                pipe.expire(full_key, timeout)
+                count, _ = pipe.execute()
+                return int(count)
+            except REDIS_DOWN as exc:
+                self.note_down("count_in_window", exc)
+        self.fallback.add(key, 0, timeout=timeout)
+        try:
+            return self.fallback.incr(key)
+        except ValueError:  # expired between add and incr
+            self.fallback.set(key, 1, timeout=timeout)
+            return 1
+
+
+def _degrading(name: str) -> Callable[..., Any]:
+    redis_method = getattr(DjangoRedisCache, name)
+
+    def method(self: RedisCache, *args: Any, **kwargs: Any) -> Any:
+        if not self.redis_down():
+            try:
+                return redis_method(self, *args, **kwargs)
+            except REDIS_DOWN as exc:
+                self.note_down(name, exc)
+        return getattr(self.fallback, name)(*args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f"Django's RedisCache.{name}, or this process's memory cache while Redis is unreachable."
+    return method
+
+
+for _name in _DEGRADING:
+    setattr(RedisCache, _name, _degrading(_name))
 
 
 # --- per-object versions: cached values that the services make stale -----------------------

@@ -132,10 +132,13 @@ CACHE_KEY_PREFIX = env("CACHE_KEY_PREFIX", default="ews")
 if REDIS_URL:
     CACHES = {
         "default": {
-            # core.cache.RedisCache (Django's, reusing one client) counting hits and misses for /metrics.
+            # core.cache.RedisCache (Django's, reusing one client, degrading to a per-process cache while
+            # Redis is down) counting hits and misses for /metrics. Short socket timeouts: a black-holed
+            # Redis costs a second, not a hung request.
             "BACKEND": "ops.cache.CountedRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
     # Chat fan-out (messaging): the pub/sub layer. The list-based RedisChannelLayer stopped delivering
@@ -156,7 +159,14 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
+# A task's message is acked when it finishes, and put back if its worker process dies mid-task (SIGKILL,
+# OOM: WorkerLostError) instead of being acked and lost; every task with an outside effect is therefore
+# idempotent (emails through the notifications outbox). A worker killed outright leaves its message
+# unacked: Redis redelivers it after the visibility timeout, which must exceed our longest task (a
+# clamd scan of the largest upload, a nightly reconciliation) or a running task would be started twice.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=900)}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 # The queue tasks go to and workers read (one name per deployment sharing a Redis).

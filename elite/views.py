@@ -42,6 +42,9 @@ def _check_database() -> None:
 
 
 def _check_cache() -> None:
+    if hasattr(cache, "ping"):  # core.cache.RedisCache: ask Redis, not its in-process fallback
+        cache.ping()
+        return
     cache.set("ready-probe", "1", 5)
     if cache.get("ready-probe") != "1":
         raise RuntimeError("cache did not return what was written")

@@ -120,15 +120,10 @@ def is_read_only(thread: MessageThread) -> bool:
 
 
 def _count_in_window(key: str, timeout: int) -> int:
-    """Add one to a counter in the shared cache and return it (one round trip on Redis)."""
-    get_client = getattr(getattr(cache, "_cache", None), "get_client", None)
-    if get_client is not None:  # Django's RedisCache: INCR and EXPIRE in one pipeline
-        full_key = cache.make_and_validate_key(key)
-        pipe = get_client(full_key, write=True).pipeline()
-        pipe.incr(full_key)
-        pipe.expire(full_key, timeout)
-        count, _ = pipe.execute()
-        return int(count)
+    """Add one to a counter in the shared cache and return it (one round trip on Redis, and a per-process
+    counter while Redis is down: core.cache.RedisCache)."""
+    if hasattr(cache, "count_in_window"):
+        return cache.count_in_window(key, timeout)
     cache.add(key, 0, timeout=timeout)
     try:
         return cache.incr(key)

@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from core.console import ConsoleAdmin
 
-from .models import Notification
+from .models import Notification, SentEmail
 
 
 class ReadFilter(admin.SimpleListFilter):
@@ -30,4 +30,15 @@ class NotificationAdmin(ConsoleAdmin):
     list_select_related = ("user",)
     date_hierarchy = "created_at"
     readonly_fields = ("user", "kind", "text", "link", "read_at", "created_at")
+    fields = readonly_fields
+
+
+@admin.register(SentEmail)
+class SentEmailAdmin(ConsoleAdmin):
+    """The outbox: an email with attempts > 1 was retried after its worker died or SMTP failed."""
+
+    list_display = ("created_at", "key", "description", "attempts", "sent_at")
+    search_fields = ("key", "description")
+    date_hierarchy = "created_at"
+    readonly_fields = ("key", "description", "attempts", "sent_at", "created_at")
     fields = readonly_fields

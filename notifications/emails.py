@@ -10,10 +10,11 @@ def _render_first(names: list[str], context: dict) -> str:
     return select_template(names).render(context)
 
 
-def send_templated_email(to: list[str] | str, template: str, context: dict) -> None:
+def send_templated_email(to: list[str] | str, template: str, context: dict, *, key: str | None = None) -> None:
     """Render templates/emails/<template>_{subject.txt,body.txt,body.html} and send.
 
-    Falls back to the generic `notification` templates when a kind has none of its own.
+    Falls back to the generic `notification` templates when a kind has none of its own. With `key`
+    (from a task, which may be delivered twice) the outbox sends it at most once per key.
     """
     recipients = [to] if isinstance(to, str) else list(to)
     if not recipients:
@@ -29,4 +30,9 @@ def send_templated_email(to: list[str] | str, template: str, context: dict) -> N
         html_body = render_to_string("emails/notification_body.html", context)
     message = EmailMultiAlternatives(subject, text_body, settings.DEFAULT_FROM_EMAIL, recipients)
     message.attach_alternative(html_body, "text/html")
-    message.send()
+    if key is None:
+        message.send()
+        return
+    from .services import deliver_once
+
+    deliver_once(key, message.send, description=f"{template} to {', '.join(recipients)}")

@@ -29,3 +29,22 @@ class Notification(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.text
+
+
+class SentEmail(TimeStampedModel):
+    """The outbox: one row per email (or push) with an idempotency key, written before it is sent.
+
+    A task redelivered after its worker died (acks_late + reject_on_worker_lost) finds the key already
+    sent and does not send it again.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.key

@@ -6,19 +6,22 @@ caller's service has already recorded who acted); `mark_read(*, actor, …)` act
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
 from core.cache import bump_version_now, cached_for
 
-from .models import Notification
+from .models import Notification, SentEmail
 from .signals import unread_changed
 
 SCOPE = "notifications"
+logger = logging.getLogger(__name__)
 
 
 def notify(
@@ -36,6 +39,27 @@ def notify(
 
         transaction.on_commit(lambda: send_notification_email.delay(notification.pk, context or {}))
     return notification
+
+
+def deliver_once(key: str, send: Callable[[], object], *, description: str = "") -> bool:
+    """Run `send` (an email, a push) unless the outbox records `key` as sent. Returns whether it sent.
+
+    The row is written (and committed) before sending; the send runs under its row lock, so two
+    deliveries of one task at once send once. A worker killed after the provider accepted but before
+    `sent_at` commits is the one window left: that email may go out twice, never zero times.
+    """
+    SentEmail.objects.get_or_create(key=key, defaults={"description": description[:300]})
+    # Counted outside the send's transaction, so an attempt whose worker died still shows (operators).
+    SentEmail.objects.filter(key=key, sent_at__isnull=True).update(attempts=F("attempts") + 1)
+    with transaction.atomic():
+        entry = SentEmail.objects.select_for_update().get(key=key)
+        if entry.sent_at is not None:
+            logger.info("outbox: %s was already sent at %s; not sending again", key, entry.sent_at.isoformat())
+            return False
+        send()
+        entry.sent_at = timezone.now()
+        entry.save(update_fields=["sent_at", "updated_at"])
+    return True
 
 
 def mark_read(*, actor: User, notification_ids: Iterable[int] | None = None) -> int:
