@@ -154,7 +154,7 @@ def test_a_refund_counts_requested_and_confirmed_with_its_money(order, staff_use
         payment = services.start_test_checkout(order.pk, actor=order.client)
         deliver_test_event("payment.succeeded", payment=payment.provider_payment_id, amount=12000, currency="GBP")
         payment.refresh_from_db()
-        services.refund(payment, amount_minor=2500, actor=staff_user, reason="Late delivery")
+        services.refund(payment.pk, amount_minor=2500, actor=staff_user, reason="Late delivery")
     assert sample("elite_refunds_total", outcome="requested") == requested + 1
     assert sample("elite_refunds_total", outcome="confirmed") == confirmed + 1
     assert sample("elite_refund_amount_total", outcome="confirmed", currency="GBP") == money + 25
