@@ -84,9 +84,9 @@ def seed_order(client, coach, *, pay: Callable[[Order], object]) -> Order | None
     """The demo CV order, once. Returns None when it exists already."""
     if Order.objects.filter(client=client, title=TITLE).exists():
         return None
-    original = file_services.store_upload(docx_file(VERSIONS[0], "chloe-cv.docx"), owner=client, category="cv_upload")
+    original = file_services.store_upload(docx_file(VERSIONS[0], "chloe-cv.docx"), actor=client, category="cv_upload")
     service_request = request_services.create_request(
-        client=client,
+        actor=client,
         coach_profile=coach.coach_profile,
         service_type="cv",
         title=TITLE,
@@ -102,7 +102,7 @@ def seed_order(client, coach, *, pay: Callable[[Order], object]) -> Order | None
         if order.status != "in_progress":  # no text to comment on, so no revision was requested
             break
         upload = docx_file(lines, f"chloe-cv-v{number}.docx")
-        delivered = file_services.store_upload(upload, owner=coach, category="delivery")
+        delivered = file_services.store_upload(upload, actor=coach, category="delivery")
         order = order_services.deliver(order.pk, actor=coach, note=f"Version {number} of your CV.", files=[delivered])
         order = _comment_and_revise(order, client, coach, number)
     return order

@@ -29,7 +29,7 @@ def seeded(transactional_db, client_user, coach_user, staff_user):
 
     order = make_order(client=client_user, coach=coach_user)
     orders.mark_paid(order.pk, actor=None)
-    messaging.send_message(messaging.get_or_create_thread(order), sender=client_user, body="Hello!")
+    messaging.send_message(messaging.get_or_create_thread(order), actor=client_user, body="Hello!")
     make_order(client=client_user, coach=coach_user)
     ServiceRequestFactory(client=client_user, coach=None)
     ServiceRequestFactory(client=client_user, coach=coach_user.coach_profile)

@@ -151,10 +151,10 @@ def test_a_refund_counts_requested_and_confirmed_with_its_money(order, staff_use
     requested, confirmed = (sample("elite_refunds_total", outcome=o) for o in ("requested", "confirmed"))
     money = sample("elite_refund_amount_total", outcome="confirmed", currency="GBP")
     with django_capture_on_commit_callbacks(execute=True):
-        payment = services.start_test_checkout(order.pk, user=order.client)
+        payment = services.start_test_checkout(order.pk, actor=order.client)
         deliver_test_event("payment.succeeded", payment=payment.provider_payment_id, amount=12000, currency="GBP")
         payment.refresh_from_db()
-        services.refund(payment, amount_minor=2500, actor=staff_user, reason="Late delivery")
+        services.refund(payment.pk, amount_minor=2500, actor=staff_user, reason="Late delivery")
     assert sample("elite_refunds_total", outcome="requested") == requested + 1
     assert sample("elite_refunds_total", outcome="confirmed") == confirmed + 1
     assert sample("elite_refund_amount_total", outcome="confirmed", currency="GBP") == money + 25
@@ -168,8 +168,8 @@ def test_scan_verdicts_are_counted(client_user, local_media, django_capture_on_c
 
     clean, infected = (sample("elite_uploads_scanned_total", verdict=v) for v in ("clean", "infected"))
     with django_capture_on_commit_callbacks(execute=True):
-        first = services.store_upload(upload(pdf_bytes("one")), owner=client_user, category="cv_upload")
-        second = services.store_upload(upload(pdf_bytes("two")), owner=client_user, category="cv_upload")
+        first = services.store_upload(upload(pdf_bytes("one")), actor=client_user, category="cv_upload")
+        second = services.store_upload(upload(pdf_bytes("two")), actor=client_user, category="cv_upload")
         services.record_verdict(first.pk, Verdict(infected=False))
         services.record_verdict(second.pk, Verdict(infected=True, detail="Test.EICAR"))
     assert sample("elite_uploads_scanned_total", verdict="clean") >= clean + 1

@@ -11,7 +11,7 @@ from payments import services
 
 def resolve(order, staff_user, refund_minor, capture):
     with capture(execute=True):
-        services.resolve_dispute(order, actor=staff_user, refund_minor=refund_minor, note="Decided on the evidence.")
+        services.resolve_dispute(order.pk, actor=staff_user, refund_minor=refund_minor, note="Decided on the evidence.")
     order.refresh_from_db()
     return OrderEvent.objects.filter(order=order).order_by("-id").first()
 

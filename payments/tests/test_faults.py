@@ -96,7 +96,7 @@ def test_a_refund_stripe_never_received_is_sent_again_under_the_same_key_from_th
 ):
     payment = stripe_paid
     fake_stripe.fail_next(503, {"error": {"type": "api_error", "message": "down"}}, times=3)
-    refund = services.refund(payment, amount_minor=payment.amount_minor, actor=staff_user, reason="Cancelled")
+    refund = services.refund(payment.pk, amount_minor=payment.amount_minor, actor=staff_user, reason="Cancelled")
     assert refund.answer_lost and not stripe_refunds_of(fake_stripe, payment)
 
     page = staff_login.post(
@@ -119,7 +119,7 @@ def test_a_refund_racing_its_retry_makes_one_provider_refund(fake_stripe, stripe
 
     def first_send():
         try:
-            results.append(services.refund(payment, amount_minor=payment.amount_minor, actor=staff_user, reason="x"))
+            results.append(services.refund(payment.pk, amount_minor=payment.amount_minor, actor=staff_user, reason="x"))
         except Exception as error:  # noqa: BLE001 - asserted below
             errors.append(error)
         finally:
@@ -163,7 +163,7 @@ def test_a_paypal_refund_whose_connection_drops_is_settled_with_the_same_request
     payment = paypal_paid
     fake_paypal.fault_after("/v2/payments/captures/", "drop")
 
-    refund = services.refund(payment, amount_minor=2000, actor=staff_user, reason="Partial")
+    refund = services.refund(payment.pk, amount_minor=2000, actor=staff_user, reason="Partial")
 
     assert refund.answer_lost and refund.status == RefundStatus.REQUESTED
     assert refund.progress("PayPal") == "Sent, waiting for PayPal's answer"
