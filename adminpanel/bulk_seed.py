@@ -332,8 +332,8 @@ def _seed_order_history(history: _History) -> None:
                     coach=profile_of[order.coach_id],
                     rating=history.rng.choice([3, 4, 4, 5, 5, 5]),
                     comment="Bench review",
-                    created_at=order.completed_at,
-                    updated_at=order.completed_at,
+                    created_at=_known(order.completed_at),
+                    updated_at=_known(order.completed_at),
                 )
             )
     history.payments = Payment.objects.bulk_create(payments, batch_size=BATCH)
@@ -345,6 +345,12 @@ def _seed_order_history(history: _History) -> None:
     Review.objects.bulk_create(reviews, batch_size=BATCH)
     history.counts["payments"] = len(history.payments)
     history.counts["reviews"] = len(reviews)
+
+
+def _known(moment: dt.datetime | None) -> dt.datetime:
+    """A timestamp the earlier step always set on the rows it hands on (a paid order has paid_at)."""
+    assert moment is not None
+    return moment
 
 
 def _payment(order: Order, provider: str, tag: str) -> Payment:
@@ -360,8 +366,8 @@ def _payment(order: Order, provider: str, tag: str) -> Payment:
         currency="GBP",
         status=PaymentStatus.REFUNDED if refunded else PaymentStatus.CAPTURED,
         captured_at=order.paid_at,
-        created_at=order.paid_at,
-        updated_at=order.paid_at,
+        created_at=_known(order.paid_at),
+        updated_at=_known(order.paid_at),
     )
 
 
@@ -391,8 +397,8 @@ def _seed_money(history: _History) -> None:
                 status=RefundStatus.SUCCEEDED,
                 provider_refund_id=f"{history.tag}-re-{payment.pk}",
                 reason="Bench refund",
-                created_at=payment.captured_at,
-                updated_at=payment.captured_at,
+                created_at=_known(payment.captured_at),
+                updated_at=_known(payment.captured_at),
             )
             for payment in history.payments
             if payment.refunded_minor
@@ -408,7 +414,7 @@ def _seed_money(history: _History) -> None:
                 payload={"payment": payment.provider_payment_id},
                 status=WebhookStatus.PROCESSED,
                 attempts=1,
-                received_at=payment.captured_at,
+                received_at=_known(payment.captured_at),
                 processed_at=payment.captured_at,
             )
             for payment in history.payments
