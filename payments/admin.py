@@ -44,6 +44,9 @@ class RefundInline(ReadOnlyInline):
     def amount(self, obj):
         return format_money(obj.amount_minor, obj.currency)
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("payment")
+
     @admin.display(description="Where it is")
     def progress(self, obj):
         return _refund_progress(obj)
