@@ -62,7 +62,7 @@ def stripe_checkout(server, client_login, order, *, deliver=True) -> Payment:
 @pytest.mark.django_db
 def test_stripe_and_we_agree_after_a_payment_and_a_refund(stripe_only, client_login, order, staff_user):
     payment = stripe_checkout(stripe_only, client_login, order)
-    services.refund(payment, amount_minor=2000, actor=staff_user, reason="part")
+    services.refund(payment.pk, amount_minor=2000, actor=staff_user, reason="part")
     post_stripe(Client(), stripe_event("charge.refunded", stripe_only.charge(payment.provider_payment_id)))
 
     assert compare_with_providers(*everything_until_now()) == []
@@ -106,7 +106,7 @@ def test_a_refund_made_in_the_stripe_dashboard_is_reported(stripe_only, client_l
 @pytest.mark.django_db
 def test_a_refund_we_recorded_that_stripe_does_not_hold_is_reported(stripe_only, client_login, order, staff_user):
     payment = stripe_checkout(stripe_only, client_login, order)
-    refund = services.refund(payment, amount_minor=2000, actor=staff_user, reason="part")
+    refund = services.refund(payment.pk, amount_minor=2000, actor=staff_user, reason="part")
     post_stripe(Client(), stripe_event("charge.refunded", stripe_only.charge(payment.provider_payment_id)))
     del stripe_only.refunds[refund.provider_refund_id]  # planted: Stripe has no such refund
 
@@ -151,7 +151,7 @@ def paypal_paid(server, client_login, order) -> Payment:
 @pytest.mark.django_db
 def test_paypal_and_we_agree_after_a_capture_and_a_refund(paypal_only, client_login, order, staff_user):
     payment = paypal_paid(paypal_only, client_login, order)
-    services.refund(payment, amount_minor=3000, actor=staff_user, reason="part")
+    services.refund(payment.pk, amount_minor=3000, actor=staff_user, reason="part")
     refund = paypal_only.find_capture(payment.provider_capture_id)["refunds"][0]
     post_paypal(Client(), paypal_only, paypal_event("PAYMENT.CAPTURE.REFUNDED", refund))
 
@@ -174,7 +174,7 @@ def test_a_paypal_capture_we_never_recorded_is_reported(paypal_only, client_logi
 @pytest.mark.django_db
 def test_a_paypal_refund_we_never_recorded_is_reported(paypal_only, client_login, order, staff_user):
     payment = paypal_paid(paypal_only, client_login, order)
-    services.refund(payment, amount_minor=3000, actor=staff_user, reason="part")  # its webhook never comes
+    services.refund(payment.pk, amount_minor=3000, actor=staff_user, reason="part")  # its webhook never comes
 
     (problem,) = compare_with_providers(*everything_until_now())
 
