@@ -23,7 +23,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
-from core.money import format_money
+from core.money import exponent, format_money, to_minor
 
 from .models import CoachProfile, CoachService, Language, ServiceType
 
@@ -289,6 +289,14 @@ def _decimal(raw: str, label: str, notices: list[str], *, low: Decimal, high: De
     return value.quantize(Decimal("0.01"))
 
 
+def _price_minor(value: Decimal | None) -> int | None:
+    """A price bound typed in the site's currency (DEFAULT_CURRENCY), in its minor units."""
+    if value is None:
+        return None
+    currency = settings.DEFAULT_CURRENCY
+    return to_minor(value.quantize(Decimal(1).scaleb(-exponent(currency))), currency)
+
+
 def _flag(raw: str | None, label: str, notices: list[str]) -> bool:
     value = (raw or "").strip().lower()
     if value in TRUE_VALUES:
@@ -351,8 +359,8 @@ def search(filters: Filters) -> QuerySet[CoachProfile]:
     uses the coach's derived cheapest price (price_from_minor).
     """
     qs = CoachProfile.objects.listed()
-    low = int(filters.min_price * 100) if filters.min_price is not None else None
-    high = int(filters.max_price * 100) if filters.max_price is not None else None
+    low = _price_minor(filters.min_price)
+    high = _price_minor(filters.max_price)
 
     if filters.service:
         bounds = {"services__service_type": filters.service, "services__is_active": True}

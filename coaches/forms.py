@@ -6,6 +6,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from core.money import InvalidAmount, minor_to_decimal, to_minor
+
 from .models import CoachProfile, Language, ServiceType
 from .services import CURRENCIES, MAX_PORTFOLIO_LINKS, ServiceOffer
 
@@ -88,11 +90,20 @@ class ServiceForm(forms.Form):
         """Empty “add a service” rows start folded, unless filled in (and so maybe in error)."""
         return self.auto_open or (self.is_bound and self.has_changed())
 
+    def clean(self):
+        data = super().clean()
+        if data.get("price") is not None and data.get("currency"):
+            try:
+                data["price_minor"] = to_minor(data["price"], data["currency"])
+            except InvalidAmount as error:
+                self.add_error("price", error.message)
+        return data
+
     def to_offer(self) -> ServiceOffer:
         data = self.cleaned_data
         return ServiceOffer(
             service_type=data["service_type"],
-            price_minor=int(data["price"] * 100),
+            price_minor=data["price_minor"],
             currency=data["currency"],
             delivery_days=data["delivery_days"],
             revisions_included=data["revisions_included"],
@@ -136,7 +147,7 @@ def service_initial(profile: CoachProfile) -> list[dict]:
     return [
         {
             "service_type": s.service_type,
-            "price": (Decimal(s.price_minor) / 100).quantize(Decimal("0.01")),
+            "price": minor_to_decimal(s.price_minor, s.currency),
             "currency": s.currency,
             "delivery_days": s.delivery_days,
             "revisions_included": s.revisions_included,

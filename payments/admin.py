@@ -15,7 +15,7 @@ from audit.services import record as audit
 from core.console import ConsoleAdmin, ReadOnlyInline, form_action, money
 from core.exceptions import DomainError
 from core.http import client_ip
-from core.money import InvalidAmount, format_money, minor_to_decimal, to_minor
+from core.money import InvalidAmount, format_money, minor_per_major, minor_to_decimal, to_minor
 from orders.admin import OrderAdmin
 from orders.models import Order, OrderStatus
 
@@ -44,6 +44,9 @@ class RefundInline(ReadOnlyInline):
     def amount(self, obj):
         return format_money(obj.amount_minor, obj.currency)
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("payment")
+
     @admin.display(description="Where it is")
     def progress(self, obj):
         return _refund_progress(obj)
@@ -56,23 +59,24 @@ class LedgerInline(ReadOnlyInline):
 
 
 class RefundForm(forms.Form):
-    amount = forms.DecimalField(
-        min_value=0, decimal_places=2, help_text="In the payment's currency, e.g. 25.00. Leave as is for a full refund."
-    )
+    amount = forms.DecimalField(min_value=0, help_text="Leave as is for a full refund.")
     reason = forms.CharField(max_length=300, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, currency: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.currency = currency
+        example = minor_to_decimal(25 * minor_per_major(currency), currency)
+        self.fields["amount"].help_text = f"In {currency}, e.g. {example}. Leave as is for a full refund."
 
-    def clean_amount(self):
-        amount = self.cleaned_data["amount"]
-        minor = amount * 100
-        if minor != int(minor):
-            raise forms.ValidationError("Use at most two decimals.")
+    def clean_amount(self) -> int:
+        """The typed amount in the payment's minor units (its ISO 4217 exponent, never ×100)."""
+        try:
+            minor = to_minor(self.cleaned_data["amount"], self.currency)
+        except InvalidAmount as error:
+            raise forms.ValidationError(error.message) from None
         if minor <= 0:
             raise forms.ValidationError("Enter an amount greater than zero.")
-        return int(minor)
+        return minor
 
 
 @admin.register(Payment)
@@ -281,9 +285,8 @@ class DisputeResolutionForm(forms.Form):
     amount = forms.DecimalField(
         label="Refund amount",
         required=False,
-        min_value=Decimal("0.01"),
-        decimal_places=2,
-        help_text="Only for a partial refund, in the order's currency (e.g. 25.00).",
+        min_value=Decimal(0),
+        help_text="Only for a partial refund, in the order's currency.",
     )
     note = forms.CharField(
         label="Decision", max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), strip=True

@@ -1,19 +1,23 @@
 """Celery beat job for payments (scheduled in settings.CELERY_BEAT_SCHEDULE); safe to run twice."""
 
 import time
+from datetime import datetime
 
 from celery import shared_task
 from django.urls import reverse
 
 from core import metrics
 
-from . import ledger, services
+from . import ledger, provider_reconcile, services
 
 
 @shared_task
-def reconcile_ledger() -> int:
-    """The nightly check of `manage.py reconcile_ledger`; any mismatch alerts staff at once."""
-    problems = ledger.reconcile()
+def reconcile_ledger(until: str = "") -> int:
+    """The nightly check of `manage.py reconcile_ledger --providers`: the ledger against itself and
+    against what Stripe and PayPal say for the two days before `until` (ISO time; default now, less
+    the settling time); any mismatch alerts staff at once."""
+    end = datetime.fromisoformat(until) if until else None
+    problems = ledger.reconcile() + provider_reconcile.compare_with_providers(*provider_reconcile.recent_window(end))
     metrics.LEDGER_MISMATCHES.set(len(problems))
     metrics.LEDGER_RECONCILED_AT.set(time.time())
     if problems:

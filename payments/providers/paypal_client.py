@@ -256,6 +256,50 @@ def get_refund(refund_id: str) -> dict:
     return _call("GET", f"/v2/payments/refunds/{requests.utils.quote(refund_id, safe='')}", "show the refund")
 
 
+# Transaction Search event codes: captures of a checkout, and refunds.
+CAPTURE_EVENT_CODES = ("T0006", "T0003", "T0001")
+REFUND_EVENT_CODE = "T1107"
+
+
+def transactions_between(start, end) -> list[dict]:
+    """PayPal's Transaction Search for [start, end) (aware datetimes), every page: each as
+    {"id", "kind" ("capture" | "refund"), "amount_minor" (positive), "currency", "capture_id"}.
+    Other event codes (fees, holds) are left out."""
+    found: list[dict] = []
+    page, pages = 1, 1
+    while page <= pages:
+        query = requests.compat.urlencode(
+            {
+                "start_date": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "end_date": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "fields": "transaction_info",
+                "page_size": 500,
+                "page": page,
+            }
+        )
+        body = _call("GET", f"/v1/reporting/transactions?{query}", "list the transactions")
+        pages = int(body.get("total_pages") or 1)
+        page += 1
+        for detail in body.get("transaction_details", []):
+            info = detail.get("transaction_info") or {}
+            code = info.get("transaction_event_code", "")
+            kind = "capture" if code in CAPTURE_EVENT_CODES else "refund" if code == REFUND_EVENT_CODE else ""
+            if not kind or info.get("transaction_status") != "S":
+                continue
+            amount = info.get("transaction_amount") or {}
+            currency = amount.get("currency_code", "")
+            found.append(
+                {
+                    "id": info.get("transaction_id", ""),
+                    "kind": kind,
+                    "amount_minor": abs(from_paypal_value(amount.get("value", "0"), currency)),
+                    "currency": currency,
+                    "capture_id": info.get("paypal_reference_id", ""),
+                }
+            )
+    return found
+
+
 # --- Webhooks ----------------------------------------------------------------------------------
 
 

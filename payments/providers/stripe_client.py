@@ -143,6 +143,28 @@ def list_refunds(payment_intent: str) -> list[dict]:
     return [_plain(refund) for refund in page.data]
 
 
+def list_created_between(kind: str, start: int, end: int) -> list[dict]:
+    """Every Checkout Session, charge or refund (`kind`: "sessions", "charges", "refunds") Stripe
+    created in [start, end) (unix seconds), following the pages."""
+    services = {
+        "sessions": lambda c: c.v1.checkout.sessions,
+        "charges": lambda c: c.v1.charges,
+        "refunds": lambda c: c.v1.refunds,
+    }
+    service = services[kind](_client())
+    params: dict[str, Any] = {"created": {"gte": start, "lt": end}, "limit": 100}
+    found: list[dict] = []
+    try:
+        while True:
+            page = service.list(params)
+            found.extend(_plain(item) for item in page.data)
+            if not page.has_more or not page.data:
+                return found
+            params["starting_after"] = page.data[-1].id
+    except stripe.StripeError as error:
+        raise _translate(error) from error
+
+
 def verify_webhook(payload: bytes, signature_header: str | None) -> dict:
     """Check `Stripe-Signature` (t=..., v1=HMAC-SHA256 of "t.body") against the RAW body, with the
     timestamp tolerance, and return the parsed event. Anything wrong raises SignatureError."""

@@ -216,6 +216,7 @@ class FakeStripe(_Server):
             session = {
                 "id": f"cs_test_{n}",
                 "object": "checkout.session",
+                "created": int(time.time()),
                 "mode": body.get("mode"),
                 "url": f"https://checkout.stripe.com/c/pay/cs_test_{n}",
                 "status": "open",
@@ -253,6 +254,7 @@ class FakeStripe(_Server):
             refund = {
                 "id": f"re_test_{next(self.counter)}",
                 "object": "refund",
+                "created": int(time.time()),
                 "amount": amount,
                 "currency": session["currency"],
                 "payment_intent": session["payment_intent"],
@@ -262,8 +264,16 @@ class FakeStripe(_Server):
             self.refunds[refund["id"]] = refund
             return 200, refund, {}
         if method == "GET" and path == "/v1/refunds":
-            found = [r for r in self.refunds.values() if r["payment_intent"] == body.get("payment_intent")]
-            return 200, {"object": "list", "data": found, "has_more": False, "url": "/v1/refunds"}, {}
+            found = [r for r in self.refunds.values() if _created_within(r, body)]
+            if body.get("payment_intent"):
+                found = [r for r in found if r["payment_intent"] == body["payment_intent"]]
+            return 200, _page(found, body, "/v1/refunds"), {}
+        if method == "GET" and path == "/v1/checkout/sessions":
+            found = [s for s in self.sessions.values() if _created_within(s, body)]
+            return 200, _page(found, body, path), {}
+        if method == "GET" and path == "/v1/charges":
+            charges = [self.charge(s["id"]) for s in self.sessions.values() if s["payment_status"] == "paid"]
+            return 200, _page([c for c in charges if _created_within(c, body)], body, path), {}
         return self._error(404, f"Unrecognized request URL ({method} {path})")
 
     # What the hosted checkout page would do when the client pays.
@@ -273,6 +283,7 @@ class FakeStripe(_Server):
             session["status"] = "complete"
             session["payment_status"] = "paid" if paid else "unpaid"
             session["payment_intent"] = session["payment_intent"] or f"pi_test_{next(self.counter)}"
+            session.setdefault("paid_at", int(time.time()))
             return dict(session)
 
     def charge(self, session_id: str) -> dict:
@@ -283,6 +294,8 @@ class FakeStripe(_Server):
         return {
             "id": f"ch_for_{session['payment_intent']}",
             "object": "charge",
+            "created": session.get("paid_at", session["created"]),
+            "status": "succeeded",
             "amount": session["amount_total"],
             "amount_refunded": refunded,
             "currency": session["currency"],
@@ -291,6 +304,22 @@ class FakeStripe(_Server):
             "refunded": refunded == session["amount_total"],
             "refunds": {"object": "list", "data": refunds},
         }
+
+
+def _created_within(obj: dict, query: dict) -> bool:
+    """Stripe's list filter created[gte] / created[lt] (unix seconds)."""
+    created = (query.get("created") or {}) if isinstance(query.get("created"), dict) else {}
+    return int(created.get("gte", 0)) <= obj["created"] < int(created.get("lt", 2**62))
+
+
+def _page(items: list[dict], query: dict, url: str) -> dict:
+    """One page of a Stripe list, newest first, after `starting_after` when given."""
+    items = sorted(items, key=lambda o: (o["created"], o["id"]), reverse=True)
+    if query.get("starting_after"):
+        ids = [o["id"] for o in items]
+        items = items[ids.index(query["starting_after"]) + 1 :] if query["starting_after"] in ids else []
+    limit = int(query.get("limit") or 10)
+    return {"object": "list", "data": items[:limit], "has_more": len(items) > limit, "url": url}
 
 
 def stripe_event(event_type: str, obj: dict, *, event_id: str | None = None) -> dict:
@@ -386,6 +415,7 @@ class FakePayPal(_Server):
             unit = order["purchase_units"][0]
             capture = {
                 "id": f"CAP{next(self.counter):06d}",
+                "create_time": _paypal_now(),
                 "status": self.capture_status,
                 "amount": unit["amount"],
                 "custom_id": unit.get("custom_id"),
@@ -401,6 +431,7 @@ class FakePayPal(_Server):
                 return self._error(404, "RESOURCE_NOT_FOUND", "The specified resource does not exist.")
             refund = {
                 "id": f"REF{next(self.counter):06d}",
+                "create_time": _paypal_now(),
                 "status": "COMPLETED",
                 "amount": body.get("amount") or capture["amount"],
                 "custom_id": capture.get("custom_id"),
@@ -414,6 +445,8 @@ class FakePayPal(_Server):
             if refund is None:
                 return self._error(404, "RESOURCE_NOT_FOUND", "The specified resource does not exist.")
             return 200, refund, {}
+        if method == "GET" and path == "/v1/reporting/transactions":
+            return 200, self._transactions(body["start_date"], body["end_date"]), {}
         if method == "POST" and path == "/v1/notifications/verify-webhook-signature":
             required = ("auth_algo", "cert_url", "transmission_id", "transmission_sig", "transmission_time")
             if any(not body.get(k) for k in required) or body.get("webhook_id") != self.WEBHOOK_ID:
@@ -430,6 +463,20 @@ class FakePayPal(_Server):
                     if capture["id"] == capture_id:
                         return capture
         return None
+
+    def _transactions(self, start: str, end: str) -> dict:
+        """Transaction Search (/v1/reporting/transactions): captures (T0006) and refunds (T1107)."""
+        details = []
+        for order in self.orders.values():
+            for unit in order["purchase_units"]:
+                for capture in (unit.get("payments") or {}).get("captures", []):
+                    if capture["status"] == "COMPLETED":
+                        details.append(_transaction(capture, "T0006", capture["amount"], ""))
+                    for refund in capture.get("refunds", []):
+                        amount = {**refund["amount"], "value": f"-{refund['amount']['value']}"}
+                        details.append(_transaction(refund, "T1107", amount, capture["id"]))
+        within = [d for d in details if start <= d["transaction_info"]["transaction_initiation_date"] < end]
+        return {"transaction_details": within, "total_pages": 1, "page": 1, "total_items": len(within)}
 
     def find_refund(self, refund_id: str) -> dict | None:
         for order in self.orders.values():
@@ -467,6 +514,23 @@ class FakePayPal(_Server):
             "PAYPAL-TRANSMISSION-SIG": self._sig(transmission_id, transmission_time, event),
             "PAYPAL-TRANSMISSION-TIME": transmission_time,
         }
+
+
+def _paypal_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _transaction(obj: dict, code: str, amount: dict, reference: str) -> dict:
+    info = {
+        "transaction_id": obj["id"],
+        "transaction_event_code": code,
+        "transaction_initiation_date": obj["create_time"],
+        "transaction_amount": amount,
+        "transaction_status": "S",
+    }
+    if reference:
+        info["paypal_reference_id"] = reference
+    return {"transaction_info": info}
 
 
 def paypal_event(event_type: str, resource: dict, *, event_id: str | None = None) -> dict:

@@ -112,8 +112,12 @@ def test_a_refund_stripe_never_received_is_sent_again_under_the_same_key_from_th
     assert_refunded_once(payment, fake_stripe, client_user)
 
 
-def test_a_refund_racing_its_retry_makes_one_provider_refund(fake_stripe, stripe_paid, staff_user, client_user):
+def test_a_refund_racing_its_retry_makes_one_provider_refund(
+    fake_stripe, stripe_paid, staff_user, client_user, settings
+):
     payment = stripe_paid
+    # Both calls are in flight at once and both are answered (well within the timeout).
+    settings.PAYMENT_PROVIDER_TIMEOUT_SECONDS = 10.0
     fake_stripe.slow_down("/v1/refunds", 1.0)
     results, errors = [], []
 
