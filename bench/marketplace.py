@@ -542,11 +542,17 @@ def measure_webhooks(batch: list[tuple[bytes, dict]]) -> tuple[Result, Result]:
 
 def measure(page: Page, scripts: dict[str, Path], access: AccessLog, salt: int) -> Result:
     script = scripts.get(page.label)
-    options = {"threads": THREADS, "connections": CONNECTIONS, "script": script, "timeout": TIMEOUT}
-    load.run_wrk(PORT, page, duration=WARMUP, salt=salt, **options)  # connections, templates, caches
+
+    def run(duration: int, salt: int) -> Result:
+        return load.run_wrk(
+            PORT, page, duration=duration, salt=salt, threads=THREADS, connections=CONNECTIONS, script=script,
+            timeout=TIMEOUT,
+        )  # fmt: skip
+
+    run(WARMUP, salt)  # connections, templates, caches
     load.wait_until_idle(PORT)
     access.mark()
-    result = load.run_wrk(PORT, page, duration=DURATION, salt=salt + 1, **options)
+    result = run(DURATION, salt + 1)
     load.wait_until_idle(PORT)
     paths = [path for _status, _method, path in access.since_mark() if path != "/health"]
     result.requests, result.distinct = len(paths), len(set(paths))

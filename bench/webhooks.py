@@ -30,6 +30,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +89,7 @@ def setup_django():
 
 def make_payments(n: int):
     """n unpaid orders (one coach, one client), each with a Stripe payment whose session is 'paid'."""
+    from accounts.models import User
     from accounts.tests.factories import ClientFactory
     from coaches.tests.factories import CoachProfileFactory
     from orders.tests.factories import make_order
@@ -95,7 +97,7 @@ def make_payments(n: int):
 
     run = uuid.uuid4().hex[:8]  # the database persists between runs; factory sequences do not
     coach = CoachProfileFactory(user__email=f"bench-coach-{run}@example.com").user
-    client = ClientFactory(email=f"bench-client-{run}@example.com")
+    client = cast(User, ClientFactory(email=f"bench-client-{run}@example.com"))  # factory_boy returns the model
     payments = []
     for _ in range(n):
         order = make_order(client=client, coach=coach)

@@ -90,7 +90,9 @@ def checkout(request, order_id: int, provider: str):
 @role_required("client")
 def paypal_create(request, order_id: int):
     order = _client_order(request.user, order_id)
-    payment, approve_url = services.start_paypal_checkout(order.pk, actor=request.user, urls=paypal_urls(request, order))
+    payment, approve_url = services.start_paypal_checkout(
+        order.pk, actor=request.user, urls=paypal_urls(request, order)
+    )
     return redirect(approve_url)
 
 

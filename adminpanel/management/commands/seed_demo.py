@@ -354,6 +354,7 @@ class Command(BaseCommand):
             """The offset of the step that wrote row `pk` of `model` (the "created" one if none did)."""
             return next((offsets[i + 1] for i, span in enumerate(steps.spans) if pk in span.pks(model)), offsets[0])
 
+        assert order.paid_at and order.delivered_at and order.completed_at  # the steps above set them
         Order.objects.filter(pk=order.pk).update(
             created_at=order.created_at + offsets[0],
             paid_at=order.paid_at + offsets[1 + steps.index("pay")],
@@ -403,7 +404,7 @@ class _Steps:
 
     @staticmethod
     def _highest() -> dict[type[Model], int]:
-        return {model: model.objects.aggregate(top=Max("pk"))["top"] or 0 for model in _Steps.MODELS}
+        return {model: model._default_manager.aggregate(top=Max("pk"))["top"] or 0 for model in _Steps.MODELS}
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
