@@ -20,7 +20,7 @@ BODY = "I delivered on time; the client never answered my two messages."
 
 
 def evidence(owner, name="evidence.pdf"):
-    asset = store_upload(upload(pdf_bytes(), name), owner=owner, category="dispute_evidence")
+    asset = store_upload(upload(pdf_bytes(), name), actor=owner, category="dispute_evidence")
     FileAsset.objects.filter(pk=asset.pk).update(scan_status=ScanStatus.CLEAN)
     return asset
 
