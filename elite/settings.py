@@ -357,6 +357,11 @@ REQUEST_EXPIRY_HOURS = env.int("REQUEST_EXPIRY_HOURS", default=72)
 REQUEST_REMINDER_HOURS_BEFORE = env.int("REQUEST_REMINDER_HOURS_BEFORE", default=12)
 ORDER_AUTO_COMPLETE_DAYS = env.int("ORDER_AUTO_COMPLETE_DAYS", default=7)
 ORDER_UNPAID_EXPIRY_DAYS = env.int("ORDER_UNPAID_EXPIRY_DAYS", default=7)
+# Disputes hear both sides: the side that did not open it has this long for its statement, then the
+# opener this long to answer it; a reminder goes out this many hours before each deadline.
+DISPUTE_STATEMENT_DAYS = env.int("DISPUTE_STATEMENT_DAYS", default=3)
+DISPUTE_ANSWER_DAYS = env.int("DISPUTE_ANSWER_DAYS", default=2)
+DISPUTE_REMINDER_HOURS_BEFORE = env.int("DISPUTE_REMINDER_HOURS_BEFORE", default=24)
 THREAD_READ_ONLY_AFTER_DAYS = env.int("THREAD_READ_ONLY_AFTER_DAYS", default=30)
 CHAT_EMAIL_DIGEST_MINUTES = env.int("CHAT_EMAIL_DIGEST_MINUTES", default=15)
 
@@ -473,6 +478,10 @@ CELERY_BEAT_SCHEDULE.update(
         },
         "orders-cancel-unpaid": {
             "task": "orders.tasks.cancel_unpaid_orders",
+            "schedule": MARKETPLACE_JOBS_EVERY_MINUTES * 60,
+        },
+        "orders-dispute-deadlines": {
+            "task": "orders.tasks.chase_dispute_statements",
             "schedule": MARKETPLACE_JOBS_EVERY_MINUTES * 60,
         },
     }

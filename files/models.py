@@ -12,6 +12,7 @@ class FileCategory(models.TextChoices):
     DELIVERY = "delivery", "Delivery"
     MESSAGE_ATTACHMENT = "message_attachment", "Message attachment"
     AVATAR = "avatar", "Avatar"
+    DISPUTE_EVIDENCE = "dispute_evidence", "Dispute evidence"
 
 
 class ScanStatus(models.TextChoices):
@@ -33,6 +34,8 @@ _SHARED_WITH = (
     "deliveries__order__coach",
     "messages__thread__order__client",
     "messages__thread__order__coach",
+    "dispute_statements__order__client",
+    "dispute_statements__order__coach",
 )
 
 

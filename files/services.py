@@ -337,8 +337,8 @@ def public_avatar(user_id: int) -> FileAsset | None:
 
 
 def is_delivered(asset: FileAsset) -> bool:
-    """Part of a delivery: kept for the order's lifetime, whoever asks."""
-    return asset.deliveries.exists()
+    """Part of a delivery or of a dispute statement: kept for the order's lifetime, whoever asks."""
+    return asset.deliveries.exists() or asset.dispute_statements.exists()
 
 
 def delete_upload(asset: FileAsset, *, actor: User) -> FileAsset:

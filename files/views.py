@@ -24,6 +24,7 @@ UPLOAD_CATEGORIES = {
     FileCategory.DELIVERY,
     FileCategory.MESSAGE_ATTACHMENT,
     FileCategory.AVATAR,
+    FileCategory.DISPUTE_EVIDENCE,
 }
 STREAM_CHUNK = 64 * 1024
 # Uploads per user (django-ratelimit counts in the shared cache, so it holds across web machines).

@@ -47,3 +47,13 @@ class ReviewForm(forms.Form):
 
 class ReplyForm(forms.Form):
     reply = forms.CharField(label="Your public reply", widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+
+class DisputeStatementForm(forms.Form):
+    body = forms.CharField(
+        label="Your side of the story",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        min_length=10,
+        max_length=4000,
+        help_text="Our team and the other side read this. Stick to what happened; attach evidence if you have it.",
+    )

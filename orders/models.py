@@ -158,3 +158,28 @@ class Review(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.rating}★ for {self.coach}"
+
+
+class DisputeRole(models.TextChoices):
+    """Who speaks: the side that did not open the dispute gives a statement, the opener may answer it."""
+
+    STATEMENT = "statement", "Statement"
+    ANSWER = "answer", "Answer"
+
+
+class DisputeStatement(models.Model):
+    """One side's account of a dispute, with optional evidence files: one statement, then one answer."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="dispute_statements")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=12, choices=DisputeRole.choices)
+    body = models.TextField()
+    files = models.ManyToManyField("files.FileAsset", blank=True, related_name="dispute_statements")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["order", "role"], name="orders_dispute_statement_once")]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} on order #{self.order_id}"

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Avg, Count
 from django.urls import reverse
@@ -29,12 +30,13 @@ from coaches.models import CoachProfile, CoachService
 from coaches.services import recompute_response_time, set_rating
 from core.exceptions import DomainError, InvalidState, NotPermitted
 from core.money import format_money
-from files.models import FileAsset
+from files.models import FileAsset, FileCategory
+from files.services import assets_for_attach
 from notifications.services import notify
 from requests_app.models import RequestStatus, ServiceRequest
 from requests_app.services import each_still_due, mark_accepted
 
-from .models import Order, OrderEvent, OrderStatus, Review
+from .models import DisputeRole, DisputeStatement, Order, OrderEvent, OrderStatus, Review
 from .signals import order_created, order_status_changed
 
 CLIENT, COACH, STAFF, SYSTEM = "client", "coach", "staff", "system"
@@ -276,17 +278,22 @@ def deliver(
     with transaction.atomic():
         order = _locked(order_id)
         _check(order, "deliver", actor)
-        # Lock the files too: files.services.delete_upload locks the same rows, so a file is either
-        # deleted before it is delivered (refused here) or delivered before it is deleted (refused there).
-        file_ids = sorted({asset.pk for asset in files})
-        locked_files = list(FileAsset.objects.select_for_update().filter(pk__in=file_ids).order_by("pk"))
-        if any(asset.deleted_at is not None for asset in locked_files) or len(locked_files) != len(file_ids):
-            raise InvalidState("One of the files was deleted before it could be delivered. Upload it again.")
+        locked_files = _lock_live_files({asset.pk for asset in files})
         number = order.deliveries.count() + 1
         delivery = Delivery.objects.create(order=order, number=number, note=note, created_by=actor)
         if locked_files:
             delivery.files.set(locked_files)
         return _apply(order, "deliver", actor=actor, note=note or f"Delivery {number}.", ip_address=ip_address)
+
+
+def _lock_live_files(file_ids: Iterable[int]) -> list[FileAsset]:
+    """Lock the files being attached: files.services.delete_upload locks the same rows, so a file is
+    either deleted before it is attached (refused here) or attached before it is deleted (refused there)."""
+    wanted = sorted(set(file_ids))
+    locked = list(FileAsset.objects.select_for_update().filter(pk__in=wanted).order_by("pk"))
+    if any(asset.deleted_at is not None for asset in locked) or len(locked) != len(wanted):
+        raise InvalidState("One of the files was deleted before it could be attached. Upload it again.")
+    return locked
 
 
 def request_revision(order_id: int, *, actor: User, note: str, ip_address: str | None = None) -> Order:
@@ -361,6 +368,175 @@ def release_resolution(order_id: int, *, actor: User) -> None:
     """A resolution failed before it moved the order (the provider refused the refund): open the
     dispute to be resolved again."""
     Order.objects.filter(pk=order_id, status=S.DISPUTED).update(resolution_claimed_at=None, updated_at=timezone.now())
+
+
+# --- Disputes hear both sides ---------------------------------------------------------------
+# The side that did not open the dispute gives a statement (DISPUTE_STATEMENT_DAYS); the opener, whose
+# reason is on the timeline, may then answer it once (DISPUTE_ANSWER_DAYS). Staff read all of it.
+
+
+@dataclass(frozen=True)
+class DisputeStage:
+    opened_event: OrderEvent
+    statement: DisputeStatement | None
+    answer: DisputeStatement | None
+
+    @property
+    def opener_id(self) -> int | None:
+        return self.opened_event.actor_id
+
+    @property
+    def statement_due(self) -> datetime:
+        return self.opened_event.created_at + timedelta(days=settings.DISPUTE_STATEMENT_DAYS)
+
+    @property
+    def answer_due(self) -> datetime | None:
+        if self.statement is None:
+            return None
+        return self.statement.created_at + timedelta(days=settings.DISPUTE_ANSWER_DAYS)
+
+    def role_of(self, order: Order, user: User | None) -> str | None:
+        """STATEMENT for the party who did not open the dispute, ANSWER for the opener, else None."""
+        if user is None or user.pk not in (order.client_id, order.coach_id):
+            return None
+        return DisputeRole.ANSWER if user.pk == self.opener_id else DisputeRole.STATEMENT
+
+    def waiting_on(self) -> tuple[str, datetime] | None:
+        """(role, deadline) of the contribution still expected, or None once both are in."""
+        if self.statement is None:
+            return DisputeRole.STATEMENT, self.statement_due
+        if self.answer is None and self.answer_due is not None:
+            return DisputeRole.ANSWER, self.answer_due
+        return None
+
+
+def dispute_stage(order: Order) -> DisputeStage | None:
+    """Where the order's dispute stands (None if it was never disputed). Two queries."""
+    opened = (
+        OrderEvent.objects.filter(order=order, to_status=S.DISPUTED)
+        .exclude(from_status=S.DISPUTED)
+        .select_related("actor")
+        .order_by("-id")
+        .first()
+    )
+    if opened is None:
+        return None
+    said = {
+        statement.role: statement
+        for statement in DisputeStatement.objects.filter(order=order).select_related("author").prefetch_related("files")
+    }
+    return DisputeStage(opened, said.get(DisputeRole.STATEMENT), said.get(DisputeRole.ANSWER))
+
+
+def _check_turn(order: Order, stage: DisputeStage | None, actor: User, now: datetime) -> str:
+    """The role `actor` speaks in now, or the reason they may not (403 stranger/staff, 409 otherwise)."""
+    if party_of(order, actor) not in (CLIENT, COACH):
+        raise NotPermitted("Only the client and the coach of this order give dispute statements.")
+    if order.status != S.DISPUTED or stage is None:
+        raise InvalidState("This order is not in dispute, so there is nothing to answer.")
+    role = stage.role_of(order, actor)
+    if role == DisputeRole.STATEMENT:
+        if stage.statement is not None:
+            raise InvalidState("You have already given your statement on this dispute.")
+        due: datetime | None = stage.statement_due
+    else:
+        if stage.answer is not None:
+            raise InvalidState("You have already answered the other side's statement.")
+        if stage.statement is None:
+            raise InvalidState("You can answer once the other side has given its statement.")
+        due = stage.answer_due
+    if due is not None and now > due:
+        raise InvalidState(f"The deadline for this was {timezone.localtime(due):%d %b %Y, %H:%M}.")
+    return str(role)
+
+
+def check_dispute_turn(order: Order, actor: User) -> None:
+    """Raise now if `actor` may not write a statement (the view calls it before storing uploads)."""
+    _check_turn(order, dispute_stage(order), actor, timezone.now())
+
+
+def submit_dispute_statement(
+    order_id: int, *, actor: User, body: str, file_ids: Iterable[int] = (), ip_address: str | None = None
+) -> DisputeStatement:
+    """One side's statement (or the opener's one answer) with optional evidence files, under the order lock."""
+    body = body.strip()
+    if len(body) < 10:
+        raise DomainError("Tell our team what happened in at least 10 characters.")
+    with transaction.atomic():
+        order = _locked(order_id)
+        role = _check_turn(order, dispute_stage(order), actor, timezone.now())
+        try:
+            assets = assets_for_attach(actor, list(file_ids), FileCategory.DISPUTE_EVIDENCE)
+        except ValidationError as exc:
+            raise DomainError(" ".join(exc.messages)) from exc
+        locked_files = _lock_live_files(asset.pk for asset in assets)
+        statement = DisputeStatement.objects.create(order=order, author=actor, role=role, body=body[:4000])
+        statement.files.set(locked_files)
+        count = len(locked_files)
+        evidence = f" with {count} file{'s' if count != 1 else ''}" if count else ""
+        OrderEvent.objects.create(
+            order=order,
+            from_status=order.status,
+            to_status=order.status,
+            kind=f"dispute_{role}",
+            note=f"{statement.get_role_display()} given{evidence}.",
+            actor=actor,
+        )
+        other = order.client if actor.pk == order.coach_id else order.coach
+        said = "gave their statement" if role == DisputeRole.STATEMENT else "answered your statement"
+        notify(
+            other,
+            f"dispute_{role}",
+            f"{actor.display_name} {said} on the dispute about order #{order.pk} “{order.title}”.",
+            link=reverse("orders:detail", args=[order.pk]),
+            context={"order_id": order.pk},
+        )
+        _notify_staff(order, f"dispute_{role}", f"New dispute {role} on order #{order.pk} “{order.title}”.")
+    return statement
+
+
+def chase_dispute_statements(now: datetime | None = None) -> int:
+    """Remind the side whose statement or answer is due soon, and record once on the timeline when
+    the deadline passed without it. Idempotent: each step is an OrderEvent kind looked up first."""
+    now = now or timezone.now()
+    before = timedelta(hours=settings.DISPUTE_REMINDER_HOURS_BEFORE)
+    acted = 0
+    for order_id in Order.objects.filter(status=S.DISPUTED).values_list("pk", flat=True):
+        with transaction.atomic():
+            order = Order.objects.select_for_update(of=("self",)).select_related("client", "coach").get(pk=order_id)
+            stage = dispute_stage(order)
+            waiting = stage.waiting_on() if order.status == S.DISPUTED and stage else None
+            if stage is None or waiting is None:
+                continue
+            role, due = waiting
+            opener, other = (
+                (order.client, order.coach) if stage.opener_id == order.client_id else (order.coach, order.client)
+            )
+            party = opener if role == DisputeRole.ANSWER else other
+            kind = f"dispute_{role}_missed" if now > due else f"dispute_{role}_reminder"
+            if (now > due or now >= due - before) and not order.events.filter(kind=kind).exists():
+                _chase(order, party, role, due, kind)
+                acted += 1
+    return acted
+
+
+def _chase(order: Order, party: User, role: str, due: datetime, kind: str) -> None:
+    what = "statement" if role == DisputeRole.STATEMENT else "answer"
+    when = f"{timezone.localtime(due):%d %b %Y, %H:%M}"
+    link = reverse("orders:detail", args=[order.pk])
+    if kind.endswith("_missed"):
+        note = f"No {what} from {party.display_name} by the deadline ({when})."
+        _notify_staff(order, kind, f"Order #{order.pk}: {note}")
+    else:
+        note = f"Reminder sent to {party.display_name}: {what} due by {when}."
+        notify(
+            party,
+            kind,
+            f"Your {what} on the dispute about order #{order.pk} “{order.title}” is due by {when}.",
+            link=link,
+            context={"order_id": order.pk},
+        )
+    OrderEvent.objects.create(order=order, from_status=order.status, to_status=order.status, kind=kind, note=note)
 
 
 # --- Jobs (idempotent: each acts only on orders still due once they are locked) -----------------

@@ -18,3 +18,8 @@ def escalate_overdue_orders() -> int:
 @shared_task
 def cancel_unpaid_orders() -> int:
     return services.cancel_unpaid_orders()
+
+
+@shared_task
+def chase_dispute_statements() -> int:
+    return services.chase_dispute_statements()

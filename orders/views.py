@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -17,8 +18,8 @@ from requests_app.attachments import AttachmentError, attached_again, collect_at
 from requests_app.models import ServiceRequest
 
 from . import services
-from .forms import DeliveryForm, NoteForm, OptionalNoteForm, ReplyForm, ReviewForm
-from .models import ACTIVE_STATUSES, Delivery, Order, OrderEvent, OrderStatus, Review
+from .forms import DeliveryForm, DisputeStatementForm, NoteForm, OptionalNoteForm, ReplyForm, ReviewForm
+from .models import ACTIVE_STATUSES, Delivery, DisputeRole, Order, OrderEvent, OrderStatus, Review
 
 PAGE_SIZE = 20
 
@@ -121,6 +122,28 @@ def order_steps(order: Order) -> list[tuple[str, str]]:
     return steps
 
 
+def _dispute_context(order: Order, user) -> dict:
+    """The dispute panel: both sides' words, whose turn it is and by when."""
+    stage = services.dispute_stage(order)
+    if stage is None:
+        return {"dispute": None}
+    role = stage.role_of(order, user)
+    waiting = stage.waiting_on() if order.status == OrderStatus.DISPUTED else None
+    other = "coach" if user.pk == order.client_id else "client"
+    context: dict[str, object] = {"dispute": stage, "dispute_due": waiting[1] if waiting else None}
+    context["dispute_my_turn"] = False
+    if waiting and role is not None:
+        due = f"{timezone.localtime(waiting[1]):%-d %b %Y, %H:%M}"
+        if waiting[0] == role:
+            context["dispute_my_turn"] = True
+            what = "Give your statement" if role == DisputeRole.STATEMENT else f"Answer the {other}’s statement"
+            context["dispute_waiting"] = f"{what} by {due}; then our team decides."
+        else:
+            what = "statement" if waiting[0] == DisputeRole.STATEMENT else "answer"
+            context["dispute_waiting"] = f"Waiting for the {other}’s {what} (due {due}); then our team decides."
+    return context
+
+
 def _render_detail(request, order: Order, *, status: int = 200, **forms):
     user = request.user
     events = OrderEvent.objects.filter(order=order).select_related("actor")
@@ -150,7 +173,12 @@ def _render_detail(request, order: Order, *, status: int = 200, **forms):
         "review_form": forms.get("review_form") or ReviewForm(),
         "reply_form": forms.get("reply_form") or ReplyForm(),
         "attached": forms.get("attached") or [],
+        "statement_form": forms.get("statement_form") or DisputeStatementForm(),
+        "evidence_attached": forms.get("evidence_attached") or [],
+        **_dispute_context(order, user),
     }
+    if context.get("dispute_waiting") and context["waiting_for"]:
+        context["waiting_for"] = context["dispute_waiting"]
     return render(request, "orders/detail.html", context, status=status)
 
 
@@ -200,21 +228,55 @@ def deliver(request, pk: int):
         return _render_detail(request, order, status=400, deliver_form=form)
     # Refuse a wrong actor or state before storing any upload.
     services.check_move(order, "deliver", request.user)
-    try:
-        files = collect_attachments(request, category=FileCategory.DELIVERY)
-    except AttachmentError as exc:
-        form.add_error(None, exc.message)
-        return _render_detail(
-            request,
-            order,
-            status=exc.status,
-            deliver_form=form,
-            attached=attached_again(request, category=FileCategory.DELIVERY),
-        )
+    files, refused = _attachments_or_refusal(
+        request, order, form, category=FileCategory.DELIVERY, form_key="deliver_form", files_key="attached"
+    )
+    if refused is not None:
+        return refused
     services.deliver(
         order.pk, actor=request.user, note=form.cleaned_data["note"], files=files, ip_address=client_ip(request)
     )
     messages.success(request, "Delivered. The client has been told.")
+    return redirect("orders:detail", pk=order.pk)
+
+
+def _attachments_or_refusal(request, order: Order, form, *, category: str, form_key: str, files_key: str):
+    """(files, None) with the form's uploads stored, or ([], the page again with the error: 400/413/415)."""
+    try:
+        return collect_attachments(request, category=category), None
+    except AttachmentError as exc:
+        form.add_error(None, exc.message)
+        again = attached_again(request, category=category)
+        return [], _render_detail(request, order, status=exc.status, **{form_key: form, files_key: again})
+
+
+@login_required
+@require_POST
+def dispute_statement(request, pk: int):
+    """A side's statement on the dispute (or the opener's one answer), with optional evidence files."""
+    order = get_order_for(request.user, pk)
+    form = DisputeStatementForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, order, status=400, statement_form=form)
+    services.check_dispute_turn(order, request.user)
+    files, refused = _attachments_or_refusal(
+        request,
+        order,
+        form,
+        category=FileCategory.DISPUTE_EVIDENCE,
+        form_key="statement_form",
+        files_key="evidence_attached",
+    )
+    if refused is not None:
+        return refused
+    services.submit_dispute_statement(
+        order.pk,
+        actor=request.user,
+        body=form.cleaned_data["body"],
+        file_ids=[asset.pk for asset in files],
+        ip_address=client_ip(request),
+    )
+    messages.success(request, "Thank you. The other side and our team can read your statement now.")
     return redirect("orders:detail", pk=order.pk)
 
 

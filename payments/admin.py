@@ -9,7 +9,8 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from audit.services import record as audit
 from core.console import ConsoleAdmin, ReadOnlyInline, form_action, money
@@ -18,6 +19,7 @@ from core.http import client_ip
 from core.money import InvalidAmount, format_money, minor_per_major, minor_to_decimal, to_minor
 from orders.admin import OrderAdmin
 from orders.models import Order, OrderStatus
+from orders.services import dispute_stage
 
 from . import services, webhooks
 from .models import LedgerEntry, Payment, PaymentStatus, Refund, WebhookEvent, WebhookStatus
@@ -329,14 +331,33 @@ class DisputeResolutionForm(forms.Form):
         return data
 
 
+def _said(statement, due) -> str:
+    """One side's statement for the facts table: its words and evidence links, or that it is still due."""
+    if statement is None:
+        if due is None:
+            return "(waits for the statement)"
+        return f"(none yet; due by {timezone.localtime(due):%d %b %Y %H:%M})"
+    files = format_html_join(
+        "",
+        ' · <a href="{}">{}</a>',
+        ((reverse("files:download", args=[f.pk]), f.original_name) for f in statement.files.all()),
+    )
+    when = f"{timezone.localtime(statement.created_at):%d %b %Y %H:%M}"
+    return format_html("{} ({}): {}{}", statement.author.display_name, when, statement.body, files)
+
+
 def _dispute_facts(order: Order) -> list[tuple[str, str]]:
-    """What staff need beside the money to decide: who disputed, why, and what was delivered."""
+    """What staff need beside the money to decide: who disputed and why, what the other side says
+    (and the opener's answer), and what was delivered."""
     facts = []
-    opened = order.events.filter(to_status=OrderStatus.DISPUTED).select_related("actor").order_by("-id").first()
-    if opened is not None:
+    stage = dispute_stage(order)
+    if stage is not None:
+        opened = stage.opened_event
         who = opened.actor.display_name if opened.actor else "the system"
         facts.append(("Dispute opened", f"{opened.created_at:%d %b %Y %H:%M} by {who}"))
         facts.append(("Reason given", opened.note or "(none)"))
+        facts.append(("Other side's statement", _said(stage.statement, stage.statement_due)))
+        facts.append(("Opener's answer", _said(stage.answer, stage.answer_due)))
     delivery = order.deliveries.order_by("-number").first()
     if delivery is None:
         facts.append(("Deliveries", "Nothing delivered yet"))

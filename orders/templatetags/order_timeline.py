@@ -21,6 +21,12 @@ _KIND_LABELS: dict[str, tuple[str, str]] = {
     "created": ("Request accepted, order created", "bi-check2-square"),
     "escalated": ("Past its deadline: escalated to our team", "bi-alarm"),
     "review": ("Review left", "bi-star"),
+    "dispute_statement": ("Dispute statement given", "bi-chat-square-quote"),
+    "dispute_answer": ("Answer to the statement given", "bi-reply"),
+    "dispute_statement_reminder": ("Reminder: statement due soon", "bi-bell"),
+    "dispute_answer_reminder": ("Reminder: answer due soon", "bi-bell"),
+    "dispute_statement_missed": ("No statement by the deadline", "bi-hourglass-bottom"),
+    "dispute_answer_missed": ("No answer by the deadline", "bi-hourglass-bottom"),
     "dispute_partial_refund": ("Dispute resolved: partial refund, the rest to the coach", "bi-shield-check"),
 }
 
