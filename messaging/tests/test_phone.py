@@ -79,3 +79,24 @@ def test_the_conversation_fits_a_phone(
     page.screenshot(path=f"{artifacts_dir}/chat-phone-{width}x{height}-sent.png")
     assert errors == []
     context.close()
+
+
+def test_a_client_asks_a_coach_from_the_coach_page_on_a_phone(
+    browser, server, client_user, coach_user, login_cookie, artifacts_dir
+):
+    context = browser.new_context(base_url=server, viewport={"width": 375, "height": 812}, is_mobile=True)
+    name, value = login_cookie(client_user).split("=", 1)
+    context.add_cookies([{"name": name, "value": value, "url": server}])
+    page = context.new_page()
+    page.goto(f"/coaches/{coach_user.coach_profile.pk}/")
+    page.get_by_role("link", name="Message this coach").click()
+    page.get_by_role("button", name="Open the conversation").click()
+    expect(page.get_by_role("heading", name=re.compile("Questions for"))).to_be_visible()
+    expect(page.locator("[data-connection]")).to_have_text("Live")
+    assert in_viewport(page, "#chat-form textarea")
+    page.locator("textarea[name=body]").fill("Do you work with career changers?")
+    page.locator("textarea[name=body]").press("Enter")
+    expect(page.locator(".chat-mine").last.locator("[data-status]")).to_contain_text(re.compile("Sent|Read"))
+    assert Message.objects.get().thread.order is None
+    page.screenshot(path=f"{artifacts_dir}/chat-preorder-phone.png")
+    context.close()

@@ -485,7 +485,14 @@
 
   fitToViewport();
   window.addEventListener("resize", fitToViewport);
-  if (window.ResizeObserver && form) new ResizeObserver(fitToViewport).observe(form);
+  if (window.ResizeObserver) {
+    // The composer grows with attachments; the header rewraps when the connection badge changes.
+    var resized = new ResizeObserver(fitToViewport);
+    if (form) resized.observe(form);
+    var header = document.getElementById("chat-header");
+    if (header) resized.observe(header);
+  }
+  if (document.fonts && document.fonts.ready) document.fonts.ready.then(fitToViewport);
 
   scrollToBottom();
   pollScans();
