@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -15,6 +16,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import urlize
 from django.utils.safestring import SafeString, mark_safe
+
+if TYPE_CHECKING:
+    from .models import MessageThread
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +145,7 @@ def _send(*pushes: tuple[str, dict]) -> None:
         logger.exception("channel layer push to %s failed", [group for group, _ in pushes])
 
 
-def message_created(data: dict, thread) -> None:
+def message_created(data: dict, thread: MessageThread) -> None:
     """After commit: the message to everyone viewing the thread, a nudge to the other party's live channel."""
     preview = {
         "sender_name": data["sender_name"],

@@ -91,7 +91,7 @@ def get_or_create_thread(order: Order) -> MessageThread:
         return MessageThread.objects.get(order=order)
 
 
-def open_preorder_thread(coach, *, actor) -> MessageThread:
+def open_preorder_thread(coach: User, *, actor: User) -> MessageThread:
     """The client's one conversation with `coach` before an order (made on first use).
 
     Once an order follows, that order's thread is the conversation: the client is sent there.
