@@ -39,7 +39,7 @@ def test_the_conversation_fits_a_phone(
 ):
     width, height = size
     for n in range(30):
-        send_message(thread, sender=coach_user if n % 2 else client_user, body=f"Message number {n}")
+        send_message(thread, actor=coach_user if n % 2 else client_user, body=f"Message number {n}")
     newest = Message.objects.order_by("-id").first()
     context = browser.new_context(base_url=server, viewport={"width": width, "height": height}, is_mobile=True)
     name, value = login_cookie(client_user).split("=", 1)

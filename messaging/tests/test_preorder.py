@@ -46,7 +46,7 @@ def test_a_client_opens_one_conversation_with_a_coach_and_both_can_write(client,
 
 def test_the_order_that_follows_carries_the_conversation_on(client_user, coach_user, other_coach):
     thread = open_preorder_thread(coach_user, actor=client_user)
-    send_message(thread, sender=client_user, body="Can you start on Monday?")
+    send_message(thread, actor=client_user, body="Can you start on Monday?")
     elsewhere = open_preorder_thread(other_coach, actor=client_user)
 
     order = make_order(client=client_user, coach=coach_user)
