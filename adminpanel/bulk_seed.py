@@ -303,7 +303,15 @@ def _seed_order_history(history: _History) -> None:
         events.append(
             OrderEvent(order=order, to_status=OrderStatus.PENDING, kind="created", created_at=order.created_at)
         )
-        threads.append(MessageThread(order=order, created_at=order.created_at, updated_at=order.created_at))
+        threads.append(
+            MessageThread(
+                order=order,
+                client_id=order.client_id,
+                coach_id=order.coach_id,
+                created_at=order.created_at,
+                updated_at=order.created_at,
+            )
+        )
         notes.append(
             Notification(
                 user_id=order.client_id,

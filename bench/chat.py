@@ -172,7 +172,9 @@ def seed(pairs: int) -> list[tuple[int, str, str]]:
             )
             for r, c, k in zip(requests, clients, coaches, strict=True)
         )
-    threads = MessageThread.objects.bulk_create(MessageThread(order=o) for o in orders)
+    threads = MessageThread.objects.bulk_create(
+        MessageThread(order=o, client_id=o.client_id, coach_id=o.coach_id) for o in orders
+    )
 
     def session_for(user) -> str:
         store = SessionStore()

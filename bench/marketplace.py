@@ -401,7 +401,9 @@ def seed_extras() -> None:
         order = Order.objects.filter(client=client, status="in_progress").order_by("-id").first()
         if order is None:
             sys.exit("The heaviest client has no order in progress: the seeding step did not run.")
-        thread = MessageThread.objects.create(order=order, last_message_at=now)
+        thread = MessageThread.objects.create(
+            order=order, client_id=order.client_id, coach_id=order.coach_id, last_message_at=now
+        )
         senders = [order.client_id, order.coach_id]
         Message.objects.bulk_create(
             Message(thread=thread, sender_id=senders[i % 2], body=f"Message {i}: here is my next draft.")

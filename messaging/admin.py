@@ -21,23 +21,15 @@ class MessageInline(ReadOnlyInline):
 @admin.register(MessageThread)
 class MessageThreadAdmin(ConsoleAdmin):
     list_display = ("id", "order", "client", "coach", "message_count", "last_message_at", "created_at")
-    search_fields = ("=order__id", "order__title", "order__client__email", "order__coach__email")
-    list_select_related = ("order__client", "order__coach")
+    search_fields = ("=order__id", "order__title", "client__email", "coach__email")
+    list_select_related = ("order", "client", "coach")
     date_hierarchy = "created_at"
-    readonly_fields = ("order", "last_message_at", "created_at")
+    readonly_fields = ("order", "client", "coach", "last_message_at", "created_at")
     fields = readonly_fields
     inlines = (MessageInline,)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(message_count=Count("messages"))
-
-    @admin.display(description="client", ordering="order__client__email")
-    def client(self, obj):
-        return obj.order.client
-
-    @admin.display(description="coach", ordering="order__coach__email")
-    def coach(self, obj):
-        return obj.order.coach
 
     @admin.display(description="messages", ordering="message_count")
     def message_count(self, obj):

@@ -1,10 +1,14 @@
-"""One conversation per order between its client and coach (staff may read and moderate)."""
+"""Conversations between a client and a coach (staff may read and moderate).
+
+A thread belongs to an order, or is the one pre-order thread of a client and a coach (asked from the
+coach page), which becomes the order's thread when that client orders from that coach.
+"""
 
 from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from core.models import TimeStampedModel
 
@@ -15,20 +19,33 @@ class MessageThreadQuerySet(models.QuerySet):
             return self.none()
         if user.is_staff:
             return self.all()
-        return self.filter(Q(order__client=user) | Q(order__coach=user))
+        return self.filter(Q(client=user) | Q(coach=user))
 
 
 class MessageThread(TimeStampedModel):
-    order = models.OneToOneField("orders.Order", on_delete=models.CASCADE, related_name="thread")
+    order = models.OneToOneField("orders.Order", on_delete=models.CASCADE, related_name="thread", null=True, blank=True)
+    # The two people in the conversation: the order's client and coach once there is an order.
+    client = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    coach = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     objects = MessageThreadQuerySet.as_manager()
 
     class Meta:
         ordering = ["-last_message_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "coach"], condition=Q(order__isnull=True), name="messaging_one_preorder_thread"
+            ),
+            models.CheckConstraint(condition=~Q(client=F("coach")), name="messaging_thread_two_people"),
+        ]
 
     def __str__(self) -> str:
-        return f"Thread for order #{self.order_id}"
+        return f"Thread for order #{self.order_id}" if self.order_id else f"Pre-order thread #{self.pk}"
+
+    @property
+    def title(self) -> str:
+        return self.order.title if self.order is not None else "Before an order"
 
 
 class Message(models.Model):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -15,6 +16,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import urlize
 from django.utils.safestring import SafeString, mark_safe
+
+if TYPE_CHECKING:
+    from .models import MessageThread
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +145,7 @@ def _send(*pushes: tuple[str, dict]) -> None:
         logger.exception("channel layer push to %s failed", [group for group, _ in pushes])
 
 
-def message_created(data: dict, order) -> None:
+def message_created(data: dict, thread: MessageThread) -> None:
     """After commit: the message to everyone viewing the thread, a nudge to the other party's live channel."""
     preview = {
         "sender_name": data["sender_name"],
@@ -151,11 +155,11 @@ def message_created(data: dict, order) -> None:
     pushes = [(thread_group(data["thread"]), {"type": "chat.message", "message": data})]
     # The counts are read by each live consumer when it handles the event, not here: that way the
     # last event a consumer handles always shows the current state, whatever order events arrive in.
-    recipients = [user_id for user_id in (order.client_id, order.coach_id) if user_id != data["sender_id"]]
+    recipients = [user_id for user_id in (thread.client_id, thread.coach_id) if user_id != data["sender_id"]]
     pushes += [
         (
             user_group(user_id),
-            {"type": "live.unread", "thread": data["thread"], "title": order.title, "last_message": preview},
+            {"type": "live.unread", "thread": data["thread"], "title": thread.title, "last_message": preview},
         )
         for user_id in _with_live_channel(recipients)
     ]

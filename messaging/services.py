@@ -64,22 +64,65 @@ def recent_threads(user, limit: int) -> list[MessageThread]:
 
 
 def get_or_create_thread(order: Order) -> MessageThread:
-    """The order's thread; made on order creation (signal) and lazily for older orders."""
+    """The order's thread; made on order creation (signal) and lazily for older orders.
+
+    If the client asked the coach something before ordering, that pre-order thread becomes the
+    order's thread, so the conversation carries on where it started.
+    """
     thread = MessageThread.objects.filter(order=order).first()
     if thread is not None:
         return thread
     try:
         with transaction.atomic():
-            thread = MessageThread.objects.create(order=order)
+            preorder = (
+                MessageThread.objects.select_for_update()
+                .filter(order__isnull=True, client_id=order.client_id, coach_id=order.coach_id)
+                .first()
+            )
+            if preorder is not None:
+                preorder.order = order
+                preorder.save(update_fields=["order", "updated_at"])
+                thread = preorder
+            else:
+                thread = MessageThread.objects.create(order=order, client_id=order.client_id, coach_id=order.coach_id)
             threads_changed(order.client_id, order.coach_id)
             return thread
     except IntegrityError:  # created by a concurrent request in between
         return MessageThread.objects.get(order=order)
 
 
+def open_preorder_thread(coach: User, *, actor: User) -> MessageThread:
+    """The client's one conversation with `coach` before an order (made on first use).
+
+    Once an order follows, that order's thread is the conversation: the client is sent there.
+    Only a listed coach can be asked, and not by themselves; staff moderate, they do not ask.
+    """
+    if actor.pk == coach.pk or actor.is_staff:
+        raise NotPermitted("You cannot start a conversation with this coach.")
+    existing = MessageThread.objects.filter(client=actor, coach=coach, order__isnull=True).first()
+    if existing is None:
+        existing = (
+            MessageThread.objects.filter(client=actor, coach=coach, order__isnull=False)
+            .select_related("order")
+            .order_by("-order_id")
+            .first()
+        )
+        if existing is not None and is_read_only(existing):
+            existing = None  # that order is long over: a new question starts a new conversation
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            thread = MessageThread.objects.create(client=actor, coach=coach)
+    except IntegrityError:  # a double click: the first request made it
+        return MessageThread.objects.get(client=actor, coach=coach, order__isnull=True)
+    threads_changed(actor.pk, coach.pk)
+    return thread
+
+
 def thread_for(user: User | AnonymousUser, thread_id: int, *, for_update: bool = False) -> MessageThread:
     """The thread if `user` may read it (a participant or staff), else 404: strangers learn nothing."""
-    queryset = MessageThread.objects.visible_to(user).select_related("order", "order__client", "order__coach")
+    queryset = MessageThread.objects.visible_to(user).select_related("order", "client", "coach")
     if for_update:
         queryset = queryset.select_for_update(of=("self",))
     thread = queryset.filter(pk=thread_id).first()
@@ -89,11 +132,11 @@ def thread_for(user: User | AnonymousUser, thread_id: int, *, for_update: bool =
 
 
 def is_participant(thread: MessageThread, user: User | AnonymousUser) -> bool:
-    return user.pk in (thread.order.client_id, thread.order.coach_id)
+    return user.pk in (thread.client_id, thread.coach_id)
 
 
 def participant_ids(thread: MessageThread) -> tuple[int, int]:
-    return (thread.order.client_id, thread.order.coach_id)
+    return (thread.client_id, thread.coach_id)
 
 
 def can_access(thread: MessageThread, user: User | AnonymousUser) -> bool:
@@ -104,7 +147,7 @@ def can_access(thread: MessageThread, user: User | AnonymousUser) -> bool:
 def read_only_since(thread: MessageThread) -> datetime | None:
     """When the thread became read-only, or None while it is open for new messages."""
     order = thread.order
-    if order.status not in CLOSED_STATUSES:
+    if order is None or order.status not in CLOSED_STATUSES:  # a pre-order thread stays open
         return None
     closed_at = order.completed_at if order.status == OrderStatus.COMPLETED else order.cancelled_at
     closed_at = closed_at or order.updated_at
@@ -207,8 +250,7 @@ def send_message(
             threads_changed(*participant_ids(thread))
             # Built now from what is in hand, so the push after commit needs no queries.
             payload = message.payload = realtime.message_data(message, attachments)
-            order = thread.order
-            transaction.on_commit(lambda: realtime.message_created(payload, order))
+            transaction.on_commit(lambda: realtime.message_created(payload, thread))
     except IntegrityError:
         # A resend, or the same client_token racing in on a second connection: the first save wins.
         existing = Message.objects.filter(sender=sender, client_token=client_token, thread=thread).first()
@@ -308,7 +350,7 @@ def threads_for_list(user: User) -> QuerySet[MessageThread]:
     last_id = Message.objects.filter(thread=OuterRef("pk")).order_by("-id").values("pk")[:1]
     return (
         MessageThread.objects.visible_to(user)
-        .select_related("order", "order__client", "order__coach")
+        .select_related("order", "client", "coach")
         .annotate(
             read_mark=Coalesce(_read_mark(user), Value(0)),
             unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)),
@@ -328,7 +370,7 @@ def attach_last_messages(threads: Iterable[Any]) -> None:  # threads annotated w
 
 
 def participant_q(user: User) -> Q:
-    return Q(order__client=user) | Q(order__coach=user)
+    return Q(client=user) | Q(coach=user)
 
 
 def participant_threads(user: User) -> QuerySet[MessageThread]:
@@ -387,11 +429,9 @@ def send_digests(now: datetime | None = None) -> int:
     # Only threads with a message in the recent past can have something new to mail.
     horizon = now - max(interval * 4, timedelta(days=1))
     sent = 0
-    threads = MessageThread.objects.filter(last_message_at__gte=horizon).select_related(
-        "order", "order__client", "order__coach"
-    )
+    threads = MessageThread.objects.filter(last_message_at__gte=horizon).select_related("order", "client", "coach")
     for thread in threads:
-        for user in (thread.order.client, thread.order.coach):
+        for user in (thread.client, thread.coach):
             if not user.is_active or not user.email or _is_online(user.pk):
                 continue
             with transaction.atomic():

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from coaches.models import CoachProfile
 from core.exceptions import DomainError
 from orders.models import Order
 
@@ -66,7 +67,7 @@ def _render_thread(request, thread, *, form=None, status=200, error=None):
     participant = services.is_participant(thread, request.user)
     if participant and not before and status == 200:
         services.mark_read(thread, actor=request.user)
-    client, coach = thread.order.client, thread.order.coach
+    client, coach = thread.client, thread.coach
     context = {
         "thread": thread,
         "order": thread.order,
@@ -157,3 +158,20 @@ def order_thread(request, order_id: int):
     order = get_object_or_404(Order.objects.visible_to(request.user), pk=order_id)
     thread = services.get_or_create_thread(order)
     return redirect("messaging:detail", thread.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def coach_thread(request, profile_id: int):
+    """From the coach page: ask before ordering. GET asks to confirm (the coach page is cached and
+    carries no form); POST finds or opens the client's conversation with the coach."""
+    profile = get_object_or_404(CoachProfile.objects.listed().select_related("user"), pk=profile_id)
+    if request.method == "POST":
+        try:
+            thread = services.open_preorder_thread(profile.user, actor=request.user)
+        except DomainError as exc:
+            return render(
+                request, "messaging/coach_thread.html", {"profile": profile, "error": exc.message}, status=exc.status
+            )
+        return redirect("messaging:detail", thread.pk)
+    return render(request, "messaging/coach_thread.html", {"profile": profile})

@@ -110,7 +110,7 @@ def test_service_refuses_strangers(thread, other_client):
 
 def test_broadcast_happens_after_commit(thread, client_user, django_capture_on_commit_callbacks, monkeypatch):
     pushed = []
-    monkeypatch.setattr("messaging.realtime.message_created", lambda data, order: pushed.append(data["id"]))
+    monkeypatch.setattr("messaging.realtime.message_created", lambda data, thread: pushed.append(data["id"]))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         message = services.send_message(thread, actor=client_user, body="hi")
     assert pushed == []  # nothing is told before the transaction commits

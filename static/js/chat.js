@@ -436,6 +436,64 @@
     });
   }
 
+  // --- the composer on a phone --------------------------------------------------------------
+
+  var attachPanel = document.getElementById("chat-attach");
+  var clip = document.getElementById("chat-clip");
+  var fileInput = attachPanel ? attachPanel.querySelector("input[type=file]") : null;
+  var phone = window.matchMedia("(max-width: 767.98px)");
+
+  function setAttachOpen(open) {
+    attachPanel.classList.toggle("chat-attach-collapsed", !open);
+    clip.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
+  if (attachPanel && clip && fileInput) {
+    // Files already listed (a re-rendered form) stay in sight; otherwise the drop zone waits for the clip.
+    setAttachOpen(attachPanel.querySelector("[data-file-id]") !== null);
+    clip.classList.remove("d-none");
+    clip.addEventListener("click", function () {
+      var opening = attachPanel.classList.contains("chat-attach-collapsed");
+      setAttachOpen(opening);
+      if (opening) fileInput.click();
+    });
+    form.addEventListener("dragenter", function (event) {
+      if (event.dataTransfer && Array.prototype.indexOf.call(event.dataTransfer.types, "Files") !== -1) {
+        setAttachOpen(true);
+      }
+    });
+  }
+
+  /* On a phone the header, the log and the composer share one screen, so the log gets what is left
+   * (the composer is also sticky, for screens too short for even that). */
+  function fitToViewport() {
+    var stick = nearBottom();
+    if (!phone.matches) {
+      log.style.height = "";
+    } else {
+      var section = log.closest("section");
+      var composer = form || document.querySelector("[data-chat-readonly]");
+      var viewport = window.visualViewport ? window.visualViewport.height : window.innerHeight;
+      var logRect = log.getBoundingClientRect();
+      var below = section.getBoundingClientRect().bottom - logRect.bottom +
+        parseFloat(window.getComputedStyle(section).marginBottom) + (composer ? composer.offsetHeight : 0);
+      var height = Math.floor(viewport - (logRect.top + window.scrollY) - below - 8);
+      log.style.height = Math.max(160, height) + "px";
+    }
+    if (stick) scrollToBottom();
+  }
+
+  fitToViewport();
+  window.addEventListener("resize", fitToViewport);
+  if (window.ResizeObserver) {
+    // The composer grows with attachments; the header rewraps when the connection badge changes.
+    var resized = new ResizeObserver(fitToViewport);
+    if (form) resized.observe(form);
+    var header = document.getElementById("chat-header");
+    if (header) resized.observe(header);
+  }
+  if (document.fonts && document.fonts.ready) document.fonts.ready.then(fitToViewport);
+
   scrollToBottom();
   pollScans();
   connect();
