@@ -19,7 +19,7 @@ from core.exceptions import InvalidState
 from core.http import client_ip
 
 from . import services
-from .models import Role, User
+from .models import ApiRefreshToken, Role, User
 
 
 class VerifiedEmailFilter(admin.SimpleListFilter):
@@ -165,3 +165,16 @@ class UserAdmin(ConsoleAdmin):
             )
         if skipped:
             self.message_user(request, "Not sent: " + "; ".join(skipped), messages.WARNING)
+
+
+@admin.register(ApiRefreshToken)
+class ApiRefreshTokenAdmin(ConsoleAdmin):
+    """API sessions: staff see who holds refresh tokens and which were used or revoked (never the hash)."""
+
+    list_display = ("user", "family", "created_at", "expires_at", "used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), ("used_at", admin.EmptyFieldListFilter))
+    search_fields = ("user__email", "=family")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    fields = ("user", "family", "created_at", "expires_at", "used_at", "revoked_at")
+    readonly_fields = fields

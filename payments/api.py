@@ -89,7 +89,7 @@ class PayPalCapture(PaymentView):
             Payment.objects.filter(client=request.user, order=order, provider=Provider.PAYPAL),
             provider_payment_id=data["token"],
         )
-        outcome = services.capture_paypal(payment)
+        outcome = services.capture_paypal(payment.pk)
         payment.refresh_from_db()
         return Response({"payment_id": payment.pk, "outcome": outcome, "status": payment.status})
 

@@ -240,7 +240,7 @@ def test_resolve_dispute_release_to_coach(staff_client, disputed_order):
     [
         ({"outcome": "partial", "amount": "999999.00"}, "choose a full refund"),
         ({"outcome": "partial"}, "Enter the amount to refund"),
-        ({"outcome": "partial", "amount": "-3"}, "greater than or equal to 0.01"),
+        ({"outcome": "partial", "amount": "-3"}, "greater than or equal to 0"),
         ({"outcome": "sideways"}, "Select a valid choice"),
     ],
 )

@@ -60,7 +60,7 @@ def test_landing_query_count_does_not_grow_with_coaches(client, django_assert_ma
 def test_get_started_and_find_a_coach_lead_to_signup_and_directory(client):
     html = client.get("/").content.decode()
     assert 'href="/accounts/signup/">Get started</a>' in html
-    assert 'href="/coaches/">Find a Coach</a>' in html
+    assert 'href="/coaches/">Find a coach</a>' in html
 
 
 def test_an_empty_marketplace_shows_no_zero_figures(client):
