@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field as default
@@ -18,13 +19,13 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import ApiRefreshToken, Role, User
 from audit.models import AuditLog
 from coaches.models import CoachProfile, CoachService, Language, ServiceType
 from files.models import Avatar, FileAsset, FileCategory, ScanStatus
 from messaging.models import Message, MessageThread, ThreadReadState
 from notifications.models import Notification, SentEmail
-from orders.models import Delivery, Order, OrderEvent, OrderStatus, Review
+from orders.models import Delivery, DisputeRole, DisputeStatement, Order, OrderEvent, OrderStatus, Review
 from payments.models import (
     LedgerEntry,
     LedgerEntryType,
@@ -132,6 +133,7 @@ def seed(
         _seed_money(history)
         _seed_files(history, max(100, orders // 10))
         _seed_chat_and_deliveries(history, orders)
+        _seed_disputes_and_api_sessions(history)
     return history.counts
 
 
@@ -519,6 +521,45 @@ def _seed_chat_and_deliveries(history: _History, orders: int) -> None:
         ],
         batch_size=BATCH,
     )
+
+
+def _seed_disputes_and_api_sessions(history: _History) -> None:
+    """Both sides' statements on the disputed orders, and API refresh tokens for some clients."""
+    statements = []
+    for order in history.orders:
+        if order.status != OrderStatus.DISPUTED:
+            continue
+        at = (order.delivered_at or order.paid_at or order.created_at) + dt.timedelta(hours=6)
+        statements.append(
+            DisputeStatement(
+                order=order,
+                author_id=order.coach_id,
+                role=DisputeRole.STATEMENT,
+                created_at=at,
+                body="I delivered what the brief asked for; the timeline shows each revision.",
+            )
+        )
+        statements.append(
+            DisputeStatement(
+                order=order, author_id=order.client_id, role=DisputeRole.ANSWER, created_at=at + dt.timedelta(hours=3),
+                body="The summary still does not match the roles I am applying for.",
+            )
+        )  # fmt: skip
+    DisputeStatement.objects.bulk_create(statements, batch_size=BATCH)
+    history.counts["dispute_statements"] = len(statements)
+    tokens = [
+        ApiRefreshToken(
+            user=client,
+            family=uuid.UUID(int=history.rng.getrandbits(128)),
+            token_hash=f"{history.tag}-{index:06d}".ljust(64, "0")[:64],
+            created_at=history.now - dt.timedelta(days=1),
+            expires_at=history.now + dt.timedelta(days=13),
+            token_version=client.token_version,
+        )
+        for index, client in enumerate(history.clients[:20])
+    ]
+    ApiRefreshToken.objects.bulk_create(tokens, batch_size=BATCH)
+    history.counts["api_refresh_tokens"] = len(tokens)
 
 
 def _entry(kind, payment, order, gross, fee, at, suffix=""):

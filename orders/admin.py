@@ -23,7 +23,7 @@ from core.console import (
 from core.http import client_ip
 from orders import services
 
-from .models import Delivery, Order, OrderEvent, OrderStatus, Review
+from .models import Delivery, DisputeStatement, Order, OrderEvent, OrderStatus, Review
 
 
 class OrderEventInline(ReadOnlyInline):
@@ -167,6 +167,19 @@ class DeliveryAdmin(ConsoleAdmin):
     @admin.display(description="files", ordering="file_count")
     def file_count(self, obj):
         return obj.file_count
+
+
+@admin.register(DisputeStatement)
+class DisputeStatementAdmin(ConsoleAdmin):
+    """What each side said in a dispute; staff read them here and on the resolve page."""
+
+    list_display = ("order", "role", "author", "created_at")
+    list_filter = ("role",)
+    search_fields = ("=order__id", "author__email", "body")
+    list_select_related = ("order", "author")
+    date_hierarchy = "created_at"
+    fields = ("order", "role", "author", "body", "files", "created_at")
+    readonly_fields = fields
 
 
 @admin.register(Review)
