@@ -23,8 +23,8 @@ def test_landing_page_shows_every_section_without_sideways_scroll(page, live_ser
     for section in SECTIONS:
         expect(page.locator(f"#{section}")).to_be_visible()
     expect(page.locator("footer.site-footer")).to_be_visible()
-    expect(page.get_by_role("link", name="Get started", exact=True)).to_be_visible()
-    expect(page.get_by_role("link", name="Find a coach", exact=True)).to_be_visible()
+    expect(page.locator("#main").get_by_role("link", name="Get started", exact=True)).to_be_visible()
+    expect(page.locator("#main").get_by_role("link", name="Find a coach", exact=True)).to_be_visible()
     assert_no_sideways_scroll(page, width)
     assert errors == [], errors  # e.g. a CSP violation or a missing script
     page.screenshot(path=f"{artifacts_dir}/landing-{width}.png", full_page=True)
