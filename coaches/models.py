@@ -1,10 +1,11 @@
 """Coaches' public profiles and the services (with prices) they offer."""
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from core.models import TimeStampedModel
+from core.models import INT_MAX, TimeStampedModel
 
 
 class ServiceType(models.TextChoices):
@@ -37,13 +38,13 @@ class CoachProfile(TimeStampedModel):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coach_profile")
     headline = models.CharField(max_length=160, blank=True)
     bio = models.TextField(blank=True)
-    years_experience = models.PositiveSmallIntegerField(default=0)
+    years_experience = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(60)])
     languages = models.ManyToManyField(Language, blank=True, related_name="coaches")
     portfolio_links = models.JSONField(default=list, blank=True)
     is_available = models.BooleanField(default=True, db_index=True)
     is_verified = models.BooleanField(default=False, db_index=True)
     rating_avg = models.DecimalField(max_digits=3, decimal_places=2, default=0, db_index=True)
-    ratings_count = models.PositiveIntegerField(default=0)
+    ratings_count = models.PositiveIntegerField(default=0, validators=[INT_MAX])
     response_time_hours = models.FloatField(null=True, blank=True, db_index=True)
     search_text = models.TextField(
         blank=True, editable=False, help_text="Lower-cased name, headline and bio for the directory search. Derived."
@@ -105,10 +106,12 @@ class CoachProfile(TimeStampedModel):
 class CoachService(TimeStampedModel):
     coach = models.ForeignKey(CoachProfile, on_delete=models.CASCADE, related_name="services")
     service_type = models.CharField(max_length=16, choices=ServiceType.choices)
-    price_minor = models.PositiveIntegerField(help_text="Price in minor units (pence, cents).")
+    price_minor = models.PositiveIntegerField(help_text="Price in minor units (pence, cents).", validators=[INT_MAX])
     currency = models.CharField(max_length=3, default="GBP")
-    delivery_days = models.PositiveSmallIntegerField(default=5)
-    revisions_included = models.PositiveSmallIntegerField(default=2)
+    delivery_days = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(60)]
+    )
+    revisions_included = models.PositiveSmallIntegerField(default=2, validators=[MaxValueValidator(10)])
     is_active = models.BooleanField(default=True)
 
     class Meta:

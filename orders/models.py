@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from coaches.models import ServiceType
-from core.models import TimeStampedModel
+from core.models import SMALL_INT_MAX, TimeStampedModel
 
 
 class OrderStatus(models.TextChoices):
@@ -45,7 +45,7 @@ class Order(TimeStampedModel):
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=12, choices=OrderStatus.choices, default=OrderStatus.PENDING, db_index=True)
     deadline = models.DateField()
-    revisions_included = models.PositiveSmallIntegerField(default=2)
+    revisions_included = models.PositiveSmallIntegerField(default=2, validators=[SMALL_INT_MAX])
     revisions_used = models.PositiveSmallIntegerField(default=0)
     paid_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -117,7 +117,7 @@ class Delivery(TimeStampedModel):
     """A numbered delivery; each revision round adds one, so history is kept."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="deliveries")
-    number = models.PositiveSmallIntegerField()
+    number = models.PositiveSmallIntegerField(validators=[SMALL_INT_MAX])
     note = models.TextField(blank=True)
     files = models.ManyToManyField("files.FileAsset", blank=True, related_name="deliveries")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from coaches.models import CoachProfile, CoachService, ServiceType
-from core.models import TimeStampedModel
+from core.models import INT_MAX, TimeStampedModel
 
 
 class RequestStatus(models.TextChoices):
@@ -80,7 +80,10 @@ class ServiceRequest(TimeStampedModel):
     requirements = models.TextField()
     deadline = models.DateField()
     price_minor = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Snapshot of the coach's price; set on acceptance for open requests."
+        validators=[INT_MAX],
+        null=True,
+        blank=True,
+        help_text="Snapshot of the coach's price; set on acceptance for open requests.",
     )
     currency = models.CharField(max_length=3, blank=True)
     status = models.CharField(
