@@ -33,6 +33,9 @@ def test_seed_builds_a_living_marketplace_and_is_idempotent(capsys):
         ServiceRequest.objects.values_list("status", flat=True)
     )
     assert first["reviews"] >= 30
+    # The landing's testimonials come from these: one sentence never appears under two names.
+    comments = list(Review.objects.exclude(comment="").values_list("comment", flat=True))
+    assert len(comments) == len(set(comments)) >= 6
     assert CoachProfile.objects.filter(ratings_count__gt=0, rating_avg__gt=0).count() >= 20
     assert CoachProfile.objects.filter(response_time_hours__isnull=False).count() >= 20
     assert CoachProfile.objects.filter(is_verified=True).exists()

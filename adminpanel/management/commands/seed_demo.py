@@ -73,14 +73,29 @@ REVIEW_COMMENTS = {
         "Quick, thoughtful and honest feedback. The LinkedIn rewrite brought recruiters to me.",
         "Worth every penny: the cover letter was tailored to the role and sounded like me.",
         "Asked great questions up front and delivered ahead of the deadline. Landed the job!",
+        "I had been sending the same CV for months with no replies. The new one got a call back in four days.",
+        "Turned ten years of messy contract work into two tidy pages. I finally know how to explain my career.",
+        "The achievement bullets with real numbers made all the difference at my panel interview.",
+        "Patient with my many questions and clear about why each change mattered. Highly recommended.",
+        "My LinkedIn headline now says what I do in one line, and I get messages from the right recruiters.",
+        "Rewrote my cover letter for a charity role overnight when I found the posting late. Lifesaver.",
+        "Understood the NHS banding and the person specification better than I did. Shortlisted first time.",
+        "Helped me move from teaching into learning design without hiding my classroom years. Brilliant.",
     ],
     4: [
         "Very good work and easy to talk to. One revision round to get the tone right.",
         "Clear structure and strong achievement bullets. Delivery took the full time.",
         "Helpful and professional; the summary section is much stronger now.",
+        "Great rewrite of my experience section; I tweaked the wording of the skills list myself.",
+        "Good advice on keywords for applicant tracking systems. A little slow to reply at weekends.",
+        "The cover letter template is one I can reuse; I would have liked one more example phrase.",
     ],
-    3: ["Solid job, though I expected more industry-specific wording.", "Fine overall, needed two revisions."],
-    2: ["The result felt generic; communication was slow."],
+    3: [
+        "Solid job, though I expected more industry-specific wording.",
+        "Fine overall, needed two revisions.",
+        "Decent layout, but the profile summary still felt a bit generic to me.",
+    ],
+    2: ["The result felt generic; communication was slow.", "Missed the brief on the first draft and ran late."],
 }
 REPLIES = [
     "Thank you, it was a pleasure working with you. Good luck in the new role!",
@@ -235,95 +250,13 @@ class Command(BaseCommand):
 
     def _history(self, rng, staff, clients, coach_users) -> dict[str, int]:
         """Orders in every state for the two main demo accounts, completed reviewed work for the rest."""
-        counts = {"requests": 0, "orders": 0, "reviews": 0}
-        client_cycle = iter(clients * 20)
-        demo_client, demo_coach = clients[0], coach_users[0]
-
-        def new_request(client, coach, service_type=None, *, title=None):
-            profile = coach.coach_profile
-            offered = list(profile.services.filter(is_active=True))
-            service = next((s for s in offered if s.service_type == service_type), None) or rng.choice(offered)
-            counts["requests"] += 1
-            return requests.create_request(
-                actor=client,
-                coach_profile=profile,
-                service_type=service.service_type,
-                title=title or rng.choice(TITLES[service.service_type]),
-                requirements=(
-                    "I am applying for roles in the next month. I can share my current documents once we "
-                    "start; please focus on achievements and keep it to two pages."
-                ),
-                deadline=timezone.localdate() + timedelta(days=service.delivery_days + rng.randint(5, 20)),
-            )
-
-        def new_order(client, coach, service_type=None):
-            service_request = new_request(client, coach, service_type)
-            counts["orders"] += 1
-            return orders.accept_request(service_request.pk, actor=coach)
-
-        def pay(order):
-            _pay(order, staff)
-
-        def complete(order, client, coach, *, rating, days_ago):
-            steps = _Steps()
-            with steps.step("pay"):
-                pay(order)
-            with steps.step("deliver"):
-                orders.deliver(order.pk, actor=coach, note="Here is the first draft; tell me what you think.")
-            if rng.random() < 0.3:
-                with steps.step("revision"):
-                    orders.request_revision(order.pk, actor=client, note="Could you shorten the summary?")
-                with steps.step("deliver"):
-                    orders.deliver(order.pk, actor=coach, note="Revised as discussed.")
-            with steps.step("accept"):
-                orders.accept_delivery(order.pk, actor=client)
-            with steps.step("review"):
-                review = orders.submit_review(
-                    order.pk, actor=client, rating=rating, comment=rng.choice(REVIEW_COMMENTS[rating])
-                )
-                counts["reviews"] += 1
-                if rng.random() < 0.4:
-                    orders.reply_to_review(review.pk, actor=coach, reply=rng.choice(REPLIES))
-            self._backdate(order, steps, days=days_ago, answer_hours=rng.uniform(0.5, 30))
-
-        # The main demo client and coach: one order in every state, so their dashboards are full.
-        new_order(demo_client, demo_coach, "cv")  # stays pending: waiting for payment
-        in_progress = new_order(demo_client, demo_coach, "linkedin")
-        pay(in_progress)
-        delivered = new_order(demo_client, demo_coach, "cover_letter")
-        pay(delivered)
-        orders.deliver(delivered.pk, actor=demo_coach, note="Here is your cover letter.")
-        complete(new_order(demo_client, demo_coach, "bundle"), demo_client, demo_coach, rating=5, days_ago=20)
-        cancelled = new_order(demo_client, demo_coach, "cv")
-        orders.cancel_order(cancelled.pk, actor=demo_client, reason="I found a job before we started.")
-        disputed = new_order(demo_client, demo_coach, "linkedin")
-        pay(disputed)
-        orders.deliver(disputed.pk, actor=demo_coach, note="Delivered.")
-        orders.open_dispute(disputed.pk, actor=demo_client, reason="The profile was delivered for the wrong industry.")
-
-        # Requests still waiting for an answer, one declined and one withdrawn.
-        new_request(clients[1], demo_coach, "cv", title="CV for a move into data analysis")
-        new_request(clients[2], demo_coach, "bundle", title="Everything for a return to work")
-        rejected = new_request(clients[3], demo_coach, "cover_letter")
-        requests.reject_request(rejected.pk, actor=demo_coach, reason="Fully booked until next month, sorry.")
-        withdrawn = new_request(clients[1], coach_users[1], "cv")
-        requests.withdraw_request(withdrawn.pk, actor=clients[1])
-
-        # Everyone else: completed, reviewed work over the past months, plus some active orders.
-        for coach in coach_users[1:]:
-            for _ in range(rng.choice([0, 1, 2, 2, 3, 4])):
-                client = next(client_cycle)
-                rating = rng.choices([5, 4, 3, 2], weights=[60, 28, 9, 3])[0]
-                complete(new_order(client, coach), client, coach, rating=rating, days_ago=rng.randint(3, 110))
-        for coach in coach_users[1:8]:
-            client = next(client_cycle)
-            order = new_order(client, coach)
-            if rng.random() < 0.7:
-                pay(order)
-
+        history = _History(rng, staff, backdate=self._backdate)
+        history.one_order_in_every_state(clients[0], coach_users[0])
+        history.waiting_and_closed_requests(clients, coach_users)
+        history.past_work(clients, coach_users[1:])
         for profile in CoachProfile.objects.filter(user__in=coach_users):
             coaches.recompute_response_time(profile)
-        return counts
+        return history.counts
 
     def _backdate(self, order: Order, steps: _Steps, *, days: int, answer_hours: float) -> None:
         """Move a finished order's history `days` into the past and spread its steps over hours and
@@ -379,6 +312,105 @@ class Command(BaseCommand):
             expires_at=F("expires_at") - timedelta(days=days),
             deadline=F("deadline") - timedelta(days=days),
         )
+
+
+class _History:
+    """The demo marketplace's past, made through the real services (the calls the pages make)."""
+
+    def __init__(self, rng: random.Random, staff: User, *, backdate) -> None:
+        self.rng, self.staff, self.backdate = rng, staff, backdate
+        self.counts = {"requests": 0, "orders": 0, "reviews": 0}
+        # Each review comment is used once: the landing shows testimonials, and one sentence under two
+        # names reads as fake. When a rating's comments run out, the review is a rating without words.
+        self.comments = {rating: rng.sample(texts, len(texts)) for rating, texts in REVIEW_COMMENTS.items()}
+
+    def new_request(self, client, coach, service_type=None, *, title=None) -> ServiceRequest:
+        offered = list(coach.coach_profile.services.filter(is_active=True))
+        service = next((s for s in offered if s.service_type == service_type), None) or self.rng.choice(offered)
+        self.counts["requests"] += 1
+        return requests.create_request(
+            actor=client,
+            coach_profile=coach.coach_profile,
+            service_type=service.service_type,
+            title=title or self.rng.choice(TITLES[service.service_type]),
+            requirements=(
+                "I am applying for roles in the next month. I can share my current documents once we "
+                "start; please focus on achievements and keep it to two pages."
+            ),
+            deadline=timezone.localdate() + timedelta(days=service.delivery_days + self.rng.randint(5, 20)),
+        )
+
+    def new_order(self, client, coach, service_type=None) -> Order:
+        service_request = self.new_request(client, coach, service_type)
+        self.counts["orders"] += 1
+        return orders.accept_request(service_request.pk, actor=coach)
+
+    def pay(self, order: Order) -> None:
+        _pay(order, self.staff)
+
+    def complete(self, order: Order, client, coach, *, rating: int, days_ago: int) -> None:
+        """Pay, deliver (sometimes revise), accept and review, then move it all `days_ago` back."""
+        steps = _Steps()
+        with steps.step("pay"):
+            self.pay(order)
+        with steps.step("deliver"):
+            orders.deliver(order.pk, actor=coach, note="Here is the first draft; tell me what you think.")
+        if self.rng.random() < 0.3:
+            with steps.step("revision"):
+                orders.request_revision(order.pk, actor=client, note="Could you shorten the summary?")
+            with steps.step("deliver"):
+                orders.deliver(order.pk, actor=coach, note="Revised as discussed.")
+        with steps.step("accept"):
+            orders.accept_delivery(order.pk, actor=client)
+        with steps.step("review"):
+            comments = self.comments[rating]
+            review = orders.submit_review(
+                order.pk, actor=client, rating=rating, comment=comments.pop() if comments else ""
+            )
+            self.counts["reviews"] += 1
+            if review.comment and self.rng.random() < 0.4:
+                orders.reply_to_review(review.pk, actor=coach, reply=self.rng.choice(REPLIES))
+        self.backdate(order, steps, days=days_ago, answer_hours=self.rng.uniform(0.5, 30))
+
+    def one_order_in_every_state(self, client, coach) -> None:
+        """The main demo client and coach get one order in every state, so their dashboards are full."""
+        self.new_order(client, coach, "cv")  # stays pending: waiting for payment
+        self.pay(self.new_order(client, coach, "linkedin"))  # in progress
+        delivered = self.new_order(client, coach, "cover_letter")
+        self.pay(delivered)
+        orders.deliver(delivered.pk, actor=coach, note="Here is your cover letter.")
+        self.complete(self.new_order(client, coach, "bundle"), client, coach, rating=5, days_ago=20)
+        cancelled = self.new_order(client, coach, "cv")
+        orders.cancel_order(cancelled.pk, actor=client, reason="I found a job before we started.")
+        disputed = self.new_order(client, coach, "linkedin")
+        self.pay(disputed)
+        orders.deliver(disputed.pk, actor=coach, note="Delivered.")
+        orders.open_dispute(disputed.pk, actor=client, reason="The profile was delivered for the wrong industry.")
+
+    def waiting_and_closed_requests(self, clients, coach_users) -> None:
+        """Requests still waiting for the demo coach's answer, one declined and one withdrawn."""
+        demo_coach = coach_users[0]
+        self.new_request(clients[1], demo_coach, "cv", title="CV for a move into data analysis")
+        self.new_request(clients[2], demo_coach, "bundle", title="Everything for a return to work")
+        rejected = self.new_request(clients[3], demo_coach, "cover_letter")
+        requests.reject_request(rejected.pk, actor=demo_coach, reason="Fully booked until next month, sorry.")
+        withdrawn = self.new_request(clients[1], coach_users[1], "cv")
+        requests.withdraw_request(withdrawn.pk, actor=clients[1])
+
+    def past_work(self, clients, other_coaches) -> None:
+        """Completed, reviewed work over the past months for every other coach, plus some active orders."""
+        client_cycle = iter(clients * 20)
+        for coach in other_coaches:
+            for _ in range(self.rng.choice([0, 1, 2, 2, 3, 4])):
+                client = next(client_cycle)
+                rating = self.rng.choices([5, 4, 3, 2], weights=[60, 28, 9, 3])[0]
+                self.complete(
+                    self.new_order(client, coach), client, coach, rating=rating, days_ago=self.rng.randint(3, 110)
+                )
+        for coach in other_coaches[:7]:
+            order = self.new_order(next(client_cycle), coach)
+            if self.rng.random() < 0.7:
+                self.pay(order)
 
 
 @dataclass(frozen=True)
