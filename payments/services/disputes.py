@@ -44,21 +44,7 @@ def resolve_dispute(
         raise NotPermitted("Only staff can resolve disputes.")
     if not isinstance(refund_minor, int) or refund_minor < 0:
         raise DomainError("The refund amount cannot be negative.")
-    with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order_id)
-        if locked.status != OrderStatus.DISPUTED:
-            raise InvalidState(f"This order is {locked.get_status_display().lower()}, not disputed.")
-        payment = (
-            Payment.objects.filter(order=locked, status__in=(PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED))
-            .exclude(flagged_reason__startswith="Paid after")
-            .order_by("captured_at")
-            .first()
-        )
-        refundable = refundable_minor(payment) if payment else 0
-        if refund_minor > refundable:
-            raise DomainError(f"At most {format_money(refundable, locked.currency)} can be refunded on this order.")
-        _check_no_live_claim(locked)
-        order_services.claim_resolution(locked.pk, actor=actor)
+    order, payment, refundable = _claim_for_resolution(order_id, actor=actor, refund_minor=refund_minor)
     full = refund_minor > 0 and refund_minor == refundable
     if refund_minor:
         assert payment is not None  # refund_minor <= refundable, which is 0 without a payment
@@ -72,30 +58,43 @@ def resolve_dispute(
             )
         except Exception:
             # Nothing reached the provider (or it refused): the dispute is open to resolve again.
-            order_services.release_resolution(locked.pk, actor=actor)
+            order_services.release_resolution(order.pk, actor=actor)
             raise
+    outcome = "refund" if full else ("partial_refund" if refund_minor else "release")
     with transaction.atomic():
         result = order_services.resolve_dispute(
-            locked.pk,
+            order.pk,
             actor=actor,
             release=not full,
             refunded_minor=0 if full else refund_minor,
             note=note,
             ip_address=ip_address,
         )
-        audit(
-            "payment.dispute_resolved",
-            result,
-            actor=actor,
-            ip_address=ip_address,
-            details={
-                "refund_minor": refund_minor,
-                "currency": locked.currency,
-                "outcome": "refund" if full else ("partial_refund" if refund_minor else "release"),
-                "note": note,
-            },
-        )
+        details = {"refund_minor": refund_minor, "currency": order.currency, "outcome": outcome, "note": note}
+        audit("payment.dispute_resolved", result, actor=actor, ip_address=ip_address, details=details)
     return result
+
+
+def _claim_for_resolution(order_id: int, *, actor: User, refund_minor: int) -> tuple[Order, Payment | None, int]:
+    """Lock the disputed order, check the amount against what its payment can still refund, and claim
+    the resolution so no second resolver can act meanwhile. Returns the order, its payment (None when
+    it was never paid through us) and the refundable amount."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status != OrderStatus.DISPUTED:
+            raise InvalidState(f"This order is {order.get_status_display().lower()}, not disputed.")
+        payment = (
+            Payment.objects.filter(order=order, status__in=(PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED))
+            .exclude(flagged_reason__startswith="Paid after")
+            .order_by("captured_at")
+            .first()
+        )
+        refundable = refundable_minor(payment) if payment else 0
+        if refund_minor > refundable:
+            raise DomainError(f"At most {format_money(refundable, order.currency)} can be refunded on this order.")
+        _check_no_live_claim(order)
+        order_services.claim_resolution(order.pk, actor=actor)
+    return order, payment, refundable
 
 
 def _check_no_live_claim(order: Order) -> None:

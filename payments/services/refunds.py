@@ -268,13 +268,11 @@ def record_provider_refund(
             flag_payment(payment.pk, reason=f"{source} reported a refund in {currency.upper()}.")
             return "flagged"
         if cumulative_minor is not None:
-            amount = cumulative_minor - payment.refunded_minor
-            key = f"refund:{payment.pk}:upto:{cumulative_minor}"
+            amount, key = cumulative_minor - payment.refunded_minor, f"refund:{payment.pk}:upto:{cumulative_minor}"
             if amount <= 0:
                 return "already"
         else:
-            amount = int(amount_minor or 0)
-            key = f"refund:{payment.pk}:{provider_refund_id}"
+            amount, key = int(amount_minor or 0), f"refund:{payment.pk}:{provider_refund_id}"
             if payment.refunds.filter(provider_refund_id=provider_refund_id, status=RefundStatus.SUCCEEDED).exists():
                 return "already"
             refund_ids = (provider_refund_id,)
@@ -284,27 +282,27 @@ def record_provider_refund(
                 reason=f"{source} reported a refund of {format_money(amount, payment.currency)}, more than is left.",
             )
             return "flagged"
-        ledger.record_refund(payment, amount_minor=amount, key=key)
-        payment.refunded_minor += amount
-        payment.status = (
-            PaymentStatus.REFUNDED
-            if payment.refunded_minor == payment.amount_minor
-            else PaymentStatus.PARTIALLY_REFUNDED
-        )
-        payment.save(update_fields=["refunded_minor", "status", "updated_at"])
-        _settle_refund_rows(payment, amount, refund_ids)
-        audit(
-            "payment.refunded",
-            payment,
-            details={"amount_minor": amount, "currency": payment.currency, "source": source, "key": key},
-        )
-        notify(
-            payment.client,
-            "payment_refunded",
-            f"{format_money(amount, payment.currency)} was refunded for order #{payment.order_id}.",
-            link=reverse("payments:receipts"),
-        )
+        _book_refund(payment, amount, key=key, source=source, refund_ids=refund_ids)
         return "recorded"
+
+
+def _book_refund(payment: Payment, amount: int, *, key: str, source: str, refund_ids: tuple[str, ...]) -> None:
+    """Money confirmed back to the client (the caller holds the payment's lock): the ledger row, the
+    payment's running total and status, our Refund rows, the audit trail and the client's notice."""
+    ledger.record_refund(payment, amount_minor=amount, key=key)
+    payment.refunded_minor += amount
+    fully = payment.refunded_minor == payment.amount_minor
+    payment.status = PaymentStatus.REFUNDED if fully else PaymentStatus.PARTIALLY_REFUNDED
+    payment.save(update_fields=["refunded_minor", "status", "updated_at"])
+    _settle_refund_rows(payment, amount, refund_ids)
+    details = {"amount_minor": amount, "currency": payment.currency, "source": source, "key": key}
+    audit("payment.refunded", payment, details=details)
+    notify(
+        payment.client,
+        "payment_refunded",
+        f"{format_money(amount, payment.currency)} was refunded for order #{payment.order_id}.",
+        link=reverse("payments:receipts"),
+    )
 
 
 def _settle_refund_rows(payment: Payment, amount: int, refund_ids: tuple[str, ...]) -> None:
