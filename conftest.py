@@ -4,6 +4,7 @@ import os
 import socket
 
 import pytest
+from celery import current_app
 from django.core.cache import cache
 
 from elite.celery import app as celery_app
@@ -63,6 +64,11 @@ def _isolated_cache_and_eager_tasks(settings):
     celery_app.conf.task_eager_propagates = True
     yield
     clear_cache()
+    # A Celery() made in a test becomes the current app unless told otherwise (set_as_current=False);
+    # every shared_task then resolves to it, so later tests' .delay() silently went to its broker.
+    assert current_app._get_current_object() is celery_app, (
+        "this test left another Celery app current (set_as_current=False)"
+    )
 
 
 @pytest.fixture

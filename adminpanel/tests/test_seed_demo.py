@@ -22,6 +22,9 @@ def snapshot():
     }
 
 
+# Seeding twice through the real services took 261-271 s with both cores busy (load 10-11, issue 11's
+# proof runs it that way): too close to the suite's 300 s default.
+@pytest.mark.timeout(600)
 def test_seed_builds_a_living_marketplace_and_is_idempotent(capsys):
     call_command("seed_demo")
     first = snapshot()

@@ -79,7 +79,7 @@ def worker(tmp_path, smtp):
         return process
 
     def send(notification_id: int) -> None:
-        with Celery("faults-producer", broker=broker) as producer:
+        with Celery("faults-producer", broker=broker, set_as_current=False) as producer:
             producer.send_task(TASK, args=[notification_id, {}], queue=queue)
 
     start.send = send
@@ -91,7 +91,7 @@ def worker(tmp_path, smtp):
         process.wait()
     for index in range(len(processes)):
         print(f"--- worker {index} log ---\n" + (tmp_path / f"worker-{index}.log").read_text()[-3000:])
-    with Celery("faults-cleanup", broker=broker) as app, app.connection_for_write() as connection:
+    with Celery("faults-cleanup", broker=broker, set_as_current=False) as app, app.connection_for_write() as connection:
         connection.default_channel.queue_delete(queue)
 
 

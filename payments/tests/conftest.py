@@ -28,11 +28,7 @@ def _paypal_server():
 @pytest.fixture
 def fake_stripe(_stripe_server, settings):
     """The real stripe library pointed at our loopback Stripe, with a webhook secret."""
-    _stripe_server.requests.clear()
-    _stripe_server.failures.clear()
-    _stripe_server.faults.clear()
-    _stripe_server.slow_paths.clear()
-    _stripe_server.slow_request_arrived.clear()
+    _stripe_server.reset()
     settings.STRIPE_SECRET_KEY = FakeStripe.API_KEY
     settings.STRIPE_API_BASE = _stripe_server.url
     settings.STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
@@ -42,10 +38,7 @@ def fake_stripe(_stripe_server, settings):
 
 @pytest.fixture
 def fake_paypal(_paypal_server, settings):
-    _paypal_server.requests.clear()
-    _paypal_server.failures.clear()
-    _paypal_server.faults.clear()
-    _paypal_server.capture_status = "COMPLETED"
+    _paypal_server.reset()
     settings.PAYPAL_CLIENT_ID = FakePayPal.CLIENT_ID
     settings.PAYPAL_CLIENT_SECRET = FakePayPal.CLIENT_SECRET
     settings.PAYPAL_API_BASE = _paypal_server.url

@@ -92,6 +92,22 @@ class _Server:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
+    def reset(self) -> None:
+        """Forget everything a test did: the server lives for the session, its state for one test.
+
+        pytest-django runs transactional tests after the others, so a refund or an idempotency
+        reply left by an earlier test would otherwise answer a later one (ids repeat across tests)."""
+        with self.lock:
+            self.requests.clear()
+            self.failures.clear()
+            self.faults.clear()
+            self.slow_paths.clear()
+            self.slow_request_arrived.clear()
+            self.forget()
+
+    def forget(self) -> None:
+        """The provider's own records (sessions, refunds, orders): each fake clears its own."""
+
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
@@ -187,6 +203,27 @@ class FakeStripe(_Server):
         self.refunds: dict[str, dict] = {}
         self.idempotent: dict[str, tuple[int, dict, dict]] = {}
         super().__init__()
+
+    def forget(self) -> None:
+        self.sessions.clear()
+        self.refunds.clear()
+        self.idempotent.clear()
+
+    def plant_refund(self, refund_id: str, *, amount: int, payment_intent: str, **fields) -> dict:
+        """A refund made outside our API (the Stripe dashboard, another integration), shaped as Stripe's."""
+        refund = {
+            "id": refund_id,
+            "object": "refund",
+            "created": int(time.time()),
+            "amount": amount,
+            "currency": "gbp",
+            "payment_intent": payment_intent,
+            "status": "succeeded",
+            "metadata": {},
+            **fields,
+        }
+        self.refunds[refund_id] = refund
+        return refund
 
     def parse(self, headers, raw):
         return parse_stripe_form(raw) if raw else {}
@@ -350,6 +387,12 @@ class FakePayPal(_Server):
         self.by_request_id: dict[tuple[str, str], tuple[int, dict, dict]] = {}
         self.capture_status = "COMPLETED"
         super().__init__()
+
+    def forget(self) -> None:
+        self.orders.clear()
+        self.tokens.clear()  # the client asks for a new token (the fixture makes it forget its own)
+        self.by_request_id.clear()
+        self.capture_status = "COMPLETED"
 
     def parse(self, headers, raw):
         if headers.get("Content-Type", "").startswith("application/json") and raw:

@@ -86,16 +86,12 @@ def test_a_stripe_session_paid_whose_webhook_never_came_is_reported(stripe_only,
 @pytest.mark.django_db
 def test_a_refund_made_in_the_stripe_dashboard_is_reported(stripe_only, client_login, order):
     payment = stripe_checkout(stripe_only, client_login, order)
-    stripe_only.refunds["re_dashboard"] = {
-        "id": "re_dashboard",
-        "object": "refund",
-        "created": stripe_only.sessions[payment.provider_payment_id]["created"],
-        "amount": 1500,
-        "currency": "gbp",
-        "payment_intent": payment.provider_capture_id,
-        "status": "succeeded",
-        "metadata": {},
-    }
+    stripe_only.plant_refund(
+        "re_dashboard",
+        amount=1500,
+        payment_intent=payment.provider_capture_id,
+        created=stripe_only.sessions[payment.provider_payment_id]["created"],
+    )
 
     problems = compare_with_providers(*everything_until_now())
 

@@ -243,12 +243,12 @@ def test_charge_refunded_records_partial_then_full_refunds(fake_stripe, checkout
     payment, session_id = checkout
     post_stripe(Client(), completed_event(fake_stripe, session_id))
     payment.refresh_from_db()
-    fake_stripe.refunds["re_a"] = {"id": "re_a", "amount": 3000, "payment_intent": payment.provider_capture_id}
+    fake_stripe.plant_refund("re_a", amount=3000, payment_intent=payment.provider_capture_id)
     post_stripe(Client(), stripe_event("charge.refunded", fake_stripe.charge(session_id)))
     payment.refresh_from_db()
     assert payment.refunded_minor == 3000 and payment.status == PaymentStatus.PARTIALLY_REFUNDED
 
-    fake_stripe.refunds["re_b"] = {"id": "re_b", "amount": 9000, "payment_intent": payment.provider_capture_id}
+    fake_stripe.plant_refund("re_b", amount=9000, payment_intent=payment.provider_capture_id)
     post_stripe(Client(), stripe_event("charge.refunded", fake_stripe.charge(session_id)))
     payment.refresh_from_db()
     assert payment.refunded_minor == 12000 and payment.status == PaymentStatus.REFUNDED
@@ -263,9 +263,9 @@ def test_refund_events_delivered_out_of_order_converge(fake_stripe, checkout):
     payment, session_id = checkout
     post_stripe(Client(), completed_event(fake_stripe, session_id))
     payment.refresh_from_db()
-    fake_stripe.refunds["re_a"] = {"id": "re_a", "amount": 3000, "payment_intent": payment.provider_capture_id}
+    fake_stripe.plant_refund("re_a", amount=3000, payment_intent=payment.provider_capture_id)
     first = stripe_event("charge.refunded", fake_stripe.charge(session_id))
-    fake_stripe.refunds["re_b"] = {"id": "re_b", "amount": 2000, "payment_intent": payment.provider_capture_id}
+    fake_stripe.plant_refund("re_b", amount=2000, payment_intent=payment.provider_capture_id)
     second = stripe_event("charge.refunded", fake_stripe.charge(session_id))
 
     post_stripe(Client(), second)
@@ -281,7 +281,7 @@ def test_refund_before_completion_waits_and_ends_right(fake_stripe, checkout, or
     payment, session_id = checkout
     completed = completed_event(fake_stripe, session_id)
     session = fake_stripe.sessions[session_id]
-    fake_stripe.refunds["re_early"] = {"id": "re_early", "amount": 12000, "payment_intent": session["payment_intent"]}
+    fake_stripe.plant_refund("re_early", amount=12000, payment_intent=session["payment_intent"])
     refunded = stripe_event("charge.refunded", fake_stripe.charge(session_id))
 
     first = post_stripe(Client(), refunded)
@@ -304,7 +304,7 @@ def test_a_failed_event_answers_500_alerts_staff_and_a_retry_processes_it(fake_s
     completed = completed_event(fake_stripe, session_id)
     # A refund for a payment intent we cannot place yet, and no metadata to name our payment.
     charge = fake_stripe.charge(session_id)
-    fake_stripe.refunds["re_x"] = {"id": "re_x", "amount": 1000, "payment_intent": charge["payment_intent"]}
+    fake_stripe.plant_refund("re_x", amount=1000, payment_intent=charge["payment_intent"])
     charge = {**fake_stripe.charge(session_id), "metadata": {}}
     refunded = stripe_event("charge.refunded", charge)
 
