@@ -6,6 +6,9 @@ picks the service by name, exactly like the order page's buttons.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django import forms
 from django.conf import settings
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
@@ -17,6 +20,7 @@ from rest_framework.views import APIView
 
 from core.api import StrictSerializer, form_errors, role_permission, validated, validated_query
 from core.exceptions import InvalidState
+from core.http import client_ip
 from core.money import minor_to_decimal
 from files import downloads
 from files.models import FileCategory, ScanStatus
@@ -27,19 +31,14 @@ from . import services
 from .forms import DeliveryForm, NoteForm, OptionalNoteForm
 from .models import Delivery, Order, OrderEvent, OrderStatus
 
-# The moves PATCH orders/{id}/status offers, each with the page's form for its note. Delivering has its
-# own endpoint (files), payment is the webhooks' and resolving a dispute the console's (it moves money).
-MOVES = {
-    "cancel": (OptionalNoteForm, lambda order, user, note: services.cancel_order(order.pk, actor=user, reason=note)),
-    "request_revision": (
-        NoteForm,
-        lambda order, user, note: services.request_revision(order.pk, actor=user, note=note),
-    ),
-    "accept_delivery": (
-        OptionalNoteForm,
-        lambda order, user, note: services.accept_delivery(order.pk, actor=user, note=note),
-    ),
-    "open_dispute": (NoteForm, lambda order, user, note: services.open_dispute(order.pk, actor=user, reason=note)),
+# The moves PATCH orders/{id}/status offers: the page's form for its note, the service and the name the
+# service gives the note. Delivering has its own endpoint (files), payment is the webhooks' and resolving a
+# dispute the console's (it moves money).
+MOVES: dict[str, tuple[type[forms.Form], Callable[..., Order], str]] = {
+    "cancel": (OptionalNoteForm, services.cancel_order, "reason"),
+    "request_revision": (NoteForm, services.request_revision, "note"),
+    "accept_delivery": (OptionalNoteForm, services.accept_delivery, "note"),
+    "open_dispute": (NoteForm, services.open_dispute, "reason"),
 }
 
 
@@ -172,11 +171,12 @@ class OrderStatusView(APIView):
     def patch(self, request, pk: int):
         data = validated(MoveSerializer, request)
         order = order_for(request.user, pk)
-        form_class, perform = MOVES[data["transition"]]
+        form_class, move, note_name = MOVES[data["transition"]]
         form = form_class(data={"note": data["note"]})
         if not form.is_valid():
             raise form_errors(form)
-        perform(order, request.user, form.cleaned_data["note"])
+        note = {note_name: form.cleaned_data["note"]}
+        move(order.pk, actor=request.user, **note, ip_address=client_ip(request))
         return _detail(request, order)
 
 
@@ -208,7 +208,9 @@ class DeliveryFiles(APIView):
         files = collect_attachments(request, category=FileCategory.DELIVERY)
         if not files:
             raise exceptions.ValidationError({"files": ["Attach at least one file to deliver."]})
-        services.deliver(order.pk, actor=request.user, note=form.cleaned_data["note"], files=files)
+        services.deliver(
+            order.pk, actor=request.user, note=form.cleaned_data["note"], files=files, ip_address=client_ip(request)
+        )
         response = _detail(request, order)
         response.status_code = status.HTTP_201_CREATED
         return response
