@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,7 +21,7 @@ from accounts.models import AccountStatus, Role, User
 from coaches import services as coaches
 from coaches.api import CoachDetailSerializer, profile_data
 from coaches.models import CoachProfile
-from core.api import StrictSerializer, form_errors, role_permission, validated
+from core.api import StrictSerializer, form_errors, role_permission, takes
 from core.http import client_ip
 from payments.models import LedgerEntry, LedgerEntryType
 
@@ -47,16 +47,18 @@ class UserFilter(filters.FilterSet):
         fields = ["role", "account_status", "email"]
 
 
-class Users(generics.ListAPIView):
+# A staff-only list narrowed by its django-filter FilterSet (a bad filter value is a 400), cursor-paged.
+# (A comment, not a docstring: drf-spectacular would print a docstring as every list's description.)
+class StaffList(generics.ListAPIView):
     permission_classes = (StaffOnly,)
+    filter_backends = (filters.DjangoFilterBackend,)
+
+
+@extend_schema_view(get=extend_schema(summary="All accounts (staff), filtered by role, status or email"))
+class Users(StaffList):
     serializer_class = StaffUserSerializer
     queryset = User.objects.all()
-    filter_backends = (filters.DjangoFilterBackend,)  # a bad value is a 400
     filterset_class = UserFilter
-
-    @extend_schema(summary="All accounts (staff), filtered by role, status or email")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
 
 
 class SuspendSerializer(StrictSerializer):
@@ -66,13 +68,13 @@ class SuspendSerializer(StrictSerializer):
 class SuspendUser(APIView):
     permission_classes = (StaffOnly,)
 
-    @extend_schema(
+    @takes(
+        SuspendSerializer,
         summary="Suspend an account: its sessions and API tokens end now (staff)",
-        request=SuspendSerializer,
         responses={200: StaffUserSerializer},
     )
-    def patch(self, request, pk: int):
-        reason = validated(SuspendSerializer, request)["reason"]
+    def patch(self, request, data, pk: int):
+        reason = data["reason"]
         user = get_object_or_404(User, pk=pk)
         suspended = accounts.suspend_user(user, actor=request.user, reason=reason, ip_address=client_ip(request))
         return Response(StaffUserSerializer(suspended).data)
@@ -85,13 +87,13 @@ class VerifySerializer(StrictSerializer):
 class VerifyCoach(APIView):
     permission_classes = (StaffOnly,)
 
-    @extend_schema(
+    @takes(
+        VerifySerializer,
         summary="Mark a coach as verified, or take it back (staff)",
-        request=VerifySerializer,
         responses={200: CoachDetailSerializer},
     )
-    def patch(self, request, pk: int):
-        verified = validated(VerifySerializer, request)["verified"]
+    def patch(self, request, data, pk: int):
+        verified = data["verified"]
         profile = get_object_or_404(CoachProfile.objects.select_related("user"), pk=pk)
         coaches.set_verified(profile, actor=request.user, verified=verified, ip_address=client_ip(request))
         return Response(profile_data(profile))
@@ -125,16 +127,11 @@ class LedgerFilter(filters.FilterSet):
         fields = ["entry_type", "currency", "order"]
 
 
-class Transactions(generics.ListAPIView):
-    permission_classes = (StaffOnly,)
+@extend_schema_view(get=extend_schema(summary="The ledger: charges, refunds and payouts (staff)"))
+class Transactions(StaffList):
     serializer_class = LedgerSerializer
     queryset = LedgerEntry.objects.all()
-    filter_backends = (filters.DjangoFilterBackend,)  # a bad value is a 400
     filterset_class = LedgerFilter
-
-    @extend_schema(summary="The ledger: charges, refunds and payouts (staff)")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
 
 
 class AnalyticsOverview(APIView):

@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.response import Response
 
-from core.api import StrictSerializer, validated
+from core.api import StrictSerializer, takes
 from orders.models import Order
 
 from . import services
@@ -72,14 +72,13 @@ class Threads(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(
+    @takes(
+        OpenThreadSerializer,
         summary="Open (or get) the conversation of an order",
-        request=OpenThreadSerializer,
         responses={201: ThreadSerializer, 200: ThreadSerializer},
     )
-    def post(self, request):
-        order_id = validated(OpenThreadSerializer, request)["order_id"]
-        order = get_object_or_404(Order.objects.visible_to(request.user), pk=order_id)
+    def post(self, request, data):
+        order = get_object_or_404(Order.objects.visible_to(request.user), pk=data["order_id"])
         existed = MessageThread.objects.filter(order=order).exists()
         thread = services.get_or_create_thread(order)
         answer = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
@@ -97,13 +96,12 @@ class ThreadMessages(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(
+    @takes(
+        NewMessageSerializer,
         summary="Send a message (participants; staff as moderator)",
-        request=NewMessageSerializer,
         responses={201: MessageSerializer},
     )
-    def post(self, request, pk: int):
-        data = validated(NewMessageSerializer, request)
+    def post(self, request, data, pk: int):
         thread = services.thread_for(request.user, pk)
         try:
             attachments = services.attachments_from_ids(request.user, data.get("attachment_ids", []))

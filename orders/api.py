@@ -18,7 +18,7 @@ from rest_framework import exceptions, generics, parsers, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import StrictSerializer, form_errors, role_permission, validated, validated_query
+from core.api import StrictSerializer, form_errors, role_permission, takes, validated_query
 from core.exceptions import InvalidState
 from core.http import client_ip
 from core.money import minor_to_decimal
@@ -161,15 +161,14 @@ class MoveSerializer(StrictSerializer):
 
 
 class OrderStatusView(APIView):
-    @extend_schema(
+    @takes(
+        MoveSerializer,
         summary="Move an order along (cancel, request_revision, accept_delivery, open_dispute)",
         description="Only the moves in `allowed_transitions` succeed: another party's move is 403, a move the "
         "order's state does not allow is 409.",
-        request=MoveSerializer,
         responses={200: OrderDetailSerializer},
     )
-    def patch(self, request, pk: int):
-        data = validated(MoveSerializer, request)
+    def patch(self, request, data, pk: int):
         order = order_for(request.user, pk)
         form_class, move, note_name = MOVES[data["transition"]]
         form = form_class(data={"note": data["note"]})

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from coaches.models import CoachProfile, ServiceType
-from core.api import StrictSerializer, form_errors, role_permission, validated
+from core.api import StrictSerializer, form_errors, role_permission, takes
 from core.money import minor_to_decimal
 from files.models import FileCategory
 from files.services import assets_for_attach
@@ -78,13 +78,10 @@ class NewRequest(APIView):
 
     permission_classes = (role_permission("client"),)
 
-    @extend_schema(
-        summary="Send a request to a coach, or an open one",
-        request=NewRequestSerializer,
-        responses={201: RequestSerializer},
+    @takes(
+        NewRequestSerializer, summary="Send a request to a coach, or an open one", responses={201: RequestSerializer}
     )
-    def post(self, request):
-        data = validated(NewRequestSerializer, request)
+    def post(self, request, data):
         coach_profile = None
         if data.get("coach_id") is not None:
             coach_profile = CoachProfile.objects.prefetch_related("services").filter(pk=data["coach_id"]).first()
@@ -156,13 +153,13 @@ class RequestDetail(generics.RetrieveAPIView):
 class RejectRequest(APIView):
     permission_classes = (role_permission("coach"),)
 
-    @extend_schema(
+    @takes(
+        RejectSerializer,
         summary="Reject a request addressed to me, or pass on an open one",
-        request=RejectSerializer,
         responses={200: RequestSerializer},
     )
-    def patch(self, request, pk: int):
-        reason = validated(RejectSerializer, request)["reason"]
+    def patch(self, request, data, pk: int):
+        reason = data["reason"]
         form = RejectForm(data={"reason": reason})
         if not form.is_valid():
             raise form_errors(form)
