@@ -16,26 +16,41 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.permissions import VerifiedEmail
-from core.api import StrictSerializer, role_permission, takes
+from core.api import StrictSerializer, examples, role_permission, takes
 from orders.models import Order
 
 from . import services, views
 from .models import Payment, Provider
 
 
+@examples({"My unpaid order": {"order_id": 311}})
 class OrderRefSerializer(StrictSerializer):
     order_id = serializers.IntegerField()
 
 
+@examples({"Back from the PayPal approval page": {"order_id": 311, "token": "5O190127TN364715T"}})
 class CaptureSerializer(OrderRefSerializer):
     token = serializers.CharField(max_length=64, help_text="PayPal's order id (the `token` on the return URL).")
 
 
+@examples(
+    {
+        "Stripe Checkout": {
+            "payment_id": 905,
+            "checkout_url": "https://checkout.stripe.com/c/pay/cs_test_a1B2c3D4e5F6",
+        },
+        "PayPal approval": {
+            "payment_id": 906,
+            "checkout_url": "https://www.paypal.com/checkoutnow?token=5O190127TN364715T",
+        },
+    }
+)
 class CheckoutSerializer(serializers.Serializer):
     payment_id = serializers.IntegerField()
     checkout_url = serializers.URLField(help_text="Send the client's browser here.")
 
 
+@examples({"Captured and paid": {"payment_id": 906, "outcome": "captured", "status": "captured"}})
 class CaptureResultSerializer(serializers.Serializer):
     payment_id = serializers.IntegerField()
     outcome = serializers.CharField(help_text="The fulfilment outcome, or pending / failed.")

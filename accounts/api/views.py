@@ -16,7 +16,7 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.middleware.csrf import get_token
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -34,9 +34,16 @@ from .tokens import token_pair
 
 CHECK_INBOX = "Check your inbox: we sent you an email to finish signing up."
 RESET_SENT = "If an account uses this email, we sent it a link to choose a new password."
+EMAIL_CONFIRMED = "Your email address is confirmed."
+PASSWORD_CHANGED = "Your password was changed. Log in with the new one."
 LOCKOUT_SECONDS = 15 * 60
 # allauth's forms ask for the password twice; the API takes it once and names their errors after it.
 ONE_PASSWORD = {"password1": "password", "password2": "password"}
+
+
+def _answer(detail: str) -> OpenApiResponse:
+    """A `{"detail": …}` answer, documented with the sentence it says."""
+    return OpenApiResponse(s.DetailSerializer, examples=[OpenApiExample("Answer", value={"detail": detail})])
 
 
 @extend_schema(auth=[])  # the document says so for every subclass's operations
@@ -84,7 +91,7 @@ class RegisterView(PublicAuthView):
         s.RegisterSerializer,
         summary="Sign up as a client or a coach",
         description="Answers 202 alike for a new and a registered email (the owner is mailed instead).",
-        responses={202: s.DetailSerializer},
+        responses={202: _answer(CHECK_INBOX)},
     )
     def post(self, request, data):
         _limit(request, "signup")
@@ -174,14 +181,14 @@ class VerifyEmailView(PublicAuthView):
     @takes(
         s.KeySerializer,
         summary="Confirm an email address with the key from the link",
-        responses={200: s.DetailSerializer},
+        responses={200: _answer(EMAIL_CONFIRMED)},
     )
     def post(self, request, data):
         key = data["key"]
         confirmation = get_emailconfirmation_model().from_key(key)
         if confirmation is None or not confirmation.confirm(request._request):
             raise exceptions.ValidationError({"key": ["This link is invalid or has expired."]})
-        return Response({"detail": "Your email address is confirmed."})
+        return Response({"detail": EMAIL_CONFIRMED})
 
 
 class ForgotPasswordView(PublicAuthView):
@@ -189,7 +196,7 @@ class ForgotPasswordView(PublicAuthView):
         s.EmailSerializer,
         summary="Ask for a password reset link",
         description="Answers 202 alike whether or not an account uses the email.",
-        responses={202: s.DetailSerializer},
+        responses={202: _answer(RESET_SENT)},
     )
     def post(self, request, data):
         email = data["email"]
@@ -206,7 +213,7 @@ class ResetPasswordView(PublicAuthView):
         s.ResetPasswordSerializer,
         summary="Choose a new password with the key from the reset link",
         description="Ends every API token issued before (token_version).",
-        responses={200: s.DetailSerializer},
+        responses={200: _answer(PASSWORD_CHANGED)},
     )
     def post(self, request, data):
         _limit(request, "reset_password_from_key")
@@ -220,7 +227,7 @@ class ResetPasswordView(PublicAuthView):
             raise form_errors(form, ONE_PASSWORD)
         form.save()
         finalize_password_reset(request._request, user)
-        return Response({"detail": "Your password was changed. Log in with the new one."})
+        return Response({"detail": PASSWORD_CHANGED})
 
 
 class MeView(APIView):
