@@ -67,6 +67,26 @@ def test_every_body_has_an_example_that_fits_its_schema(generated):
     assert seen > 100  # the walk above really visited the document
 
 
+def test_links_name_operations_and_parameters_that_exist(generated):
+    """The OpenAPI links (elite/api_links.py) that drive the stateful Schemathesis phase point somewhere."""
+    schema = yaml.safe_load(generated)
+    operations = {op["operationId"]: op for methods in schema["paths"].values() for op in methods.values()}
+    links = [
+        (operation["operationId"], link)
+        for operation in operations.values()
+        for response in operation["responses"].values()
+        for link in response.get("links", {}).values()
+    ]
+    assert len(links) >= 20
+    for source, link in links:
+        target = operations[link["operationId"]]
+        names = {parameter["name"] for parameter in target.get("parameters", [])}
+        assert set(link.get("parameters", {})) <= names, f"{source} → {link['operationId']}"
+        if "requestBody" in link:
+            body = target["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+            assert set(link["requestBody"]) <= set(schema["components"]["schemas"][body]["properties"])
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/api/v1/schema/", "/api/v1/docs/", "/api/v1/redoc/"])
 def test_schema_and_docs_are_served(client, path):
