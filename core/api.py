@@ -141,8 +141,11 @@ def examples(named: dict[str, Any]) -> Callable[[type[serializers.Serializer]], 
     examples for what an operation answers. A list answer shows them inside its cursor page."""
 
     def decorate(serializer_class: type[serializers.Serializer]) -> type[serializers.Serializer]:
-        side = {"request_only": True} if issubclass(serializer_class, StrictSerializer) else {"response_only": True}
-        items = [OpenApiExample(name, value=value, **side) for name, value in named.items()]
+        is_input = issubclass(serializer_class, StrictSerializer)
+        items = [
+            OpenApiExample(name, value=value, request_only=is_input, response_only=not is_input)
+            for name, value in named.items()
+        ]
         return extend_schema_serializer(examples=items)(serializer_class)
 
     return decorate
