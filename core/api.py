@@ -213,7 +213,8 @@ def takes(serializer_class: type[serializers.Serializer], **schema: Any) -> Call
     handler receives the validated data after `request` (a 400 naming each bad field before it runs).
 
     Naming the serializer twice, in `extend_schema(request=…)` and in `validated(…)`, let the two drift.
-    `schema` is passed on to extend_schema (summary, responses, description, examples…).
+    `schema` is passed on to extend_schema (summary, description, responses; examples go on serializers
+    or in OpenApiResponse, see core.api_schema.ApiSchema).
     """
 
     def decorate(handler: Callable) -> Callable:
