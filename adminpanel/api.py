@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,7 +21,7 @@ from accounts.models import AccountStatus, Role, User
 from coaches import services as coaches
 from coaches.api import CoachDetailSerializer, profile_data
 from coaches.models import CoachProfile
-from core.api import StrictSerializer, form_errors, role_permission, validated
+from core.api import StrictSerializer, examples, form_errors, role_permission, takes
 from core.http import client_ip
 from payments.models import LedgerEntry, LedgerEntryType
 
@@ -31,6 +31,20 @@ from .forms import AnalyticsFilterForm, analytics_range
 StaffOnly = role_permission("admin")
 
 
+@examples(
+    {
+        "A suspended client": {
+            "id": 42,
+            "email": "sam.client@example.org",
+            "first_name": "Sam",
+            "last_name": "Okafor",
+            "role": "client",
+            "account_status": "suspended",
+            "suspended_reason": "Chargeback fraud",
+            "created_at": "2026-10-02T14:03:11Z",
+        }
+    }
+)
 class StaffUserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
@@ -47,18 +61,21 @@ class UserFilter(filters.FilterSet):
         fields = ["role", "account_status", "email"]
 
 
-class Users(generics.ListAPIView):
+# A staff-only list narrowed by its django-filter FilterSet (a bad filter value is a 400), cursor-paged.
+# (A comment, not a docstring: drf-spectacular would print a docstring as every list's description.)
+class StaffList(generics.ListAPIView):
     permission_classes = (StaffOnly,)
+    filter_backends = (filters.DjangoFilterBackend,)
+
+
+@extend_schema_view(get=extend_schema(summary="All accounts (staff), filtered by role, status or email"))
+class Users(StaffList):
     serializer_class = StaffUserSerializer
     queryset = User.objects.all()
-    filter_backends = (filters.DjangoFilterBackend,)  # a bad value is a 400
     filterset_class = UserFilter
 
-    @extend_schema(summary="All accounts (staff), filtered by role, status or email")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
 
-
+@examples({"With the reason told to the user": {"reason": "Chargeback fraud"}})
 class SuspendSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500, help_text="Told to the user.")
 
@@ -66,18 +83,19 @@ class SuspendSerializer(StrictSerializer):
 class SuspendUser(APIView):
     permission_classes = (StaffOnly,)
 
-    @extend_schema(
+    @takes(
+        SuspendSerializer,
         summary="Suspend an account: its sessions and API tokens end now (staff)",
-        request=SuspendSerializer,
         responses={200: StaffUserSerializer},
     )
-    def patch(self, request, pk: int):
-        reason = validated(SuspendSerializer, request)["reason"]
+    def patch(self, request, data, pk: int):
+        reason = data["reason"]
         user = get_object_or_404(User, pk=pk)
         suspended = accounts.suspend_user(user, actor=request.user, reason=reason, ip_address=client_ip(request))
         return Response(StaffUserSerializer(suspended).data)
 
 
+@examples({"Verify": {"verified": True}, "Take the badge back": {"verified": False}})
 class VerifySerializer(StrictSerializer):
     verified = serializers.BooleanField(default=True)
 
@@ -85,18 +103,35 @@ class VerifySerializer(StrictSerializer):
 class VerifyCoach(APIView):
     permission_classes = (StaffOnly,)
 
-    @extend_schema(
+    @takes(
+        VerifySerializer,
         summary="Mark a coach as verified, or take it back (staff)",
-        request=VerifySerializer,
         responses={200: CoachDetailSerializer},
     )
-    def patch(self, request, pk: int):
-        verified = validated(VerifySerializer, request)["verified"]
+    def patch(self, request, data, pk: int):
+        verified = data["verified"]
         profile = get_object_or_404(CoachProfile.objects.select_related("user"), pk=pk)
         coaches.set_verified(profile, actor=request.user, verified=verified, ip_address=client_ip(request))
         return Response(profile_data(profile))
 
 
+@examples(
+    {
+        "A charge": {
+            "id": 1501,
+            "entry_type": "charge",
+            "order_id": 311,
+            "payment_id": 905,
+            "coach_id": 7,
+            "gross_minor": 12000,
+            "fee_minor": 2400,
+            "payout_minor": 9600,
+            "currency": "GBP",
+            "note": "",
+            "created_at": "2026-11-30T09:20:11Z",
+        }
+    }
+)
 class LedgerSerializer(serializers.ModelSerializer):
     class Meta:
         model = LedgerEntry
@@ -125,16 +160,64 @@ class LedgerFilter(filters.FilterSet):
         fields = ["entry_type", "currency", "order"]
 
 
-class Transactions(generics.ListAPIView):
-    permission_classes = (StaffOnly,)
+@extend_schema_view(get=extend_schema(summary="The ledger: charges, refunds and payouts (staff)"))
+class Transactions(StaffList):
     serializer_class = LedgerSerializer
     queryset = LedgerEntry.objects.all()
-    filter_backends = (filters.DjangoFilterBackend,)  # a bad value is a 400
     filterset_class = LedgerFilter
 
-    @extend_schema(summary="The ledger: charges, refunds and payouts (staff)")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+
+WEEK = "2026-11-23"
+ANALYTICS = {
+    "range": {"start": "2026-11-23", "end": "2026-11-29", "granularity": "week", "currency": "GBP"},
+    "notes": [],
+    "revenue": [{"period": WEEK, "gross": 48000, "refunds": -12000, "fees": 7200, "payouts": 9600, "net": 36000}],
+    "revenue_totals": {"gross": 48000, "refunds": -12000, "fees": 7200, "payouts": 9600, "net": 36000},
+    "orders_by_status": [
+        {"status": "pending", "label": "Awaiting payment", "count": 2},
+        {"status": "in_progress", "label": "In progress", "count": 3},
+        {"status": "delivered", "label": "Delivered", "count": 1},
+        {"status": "completed", "label": "Completed", "count": 1},
+        {"status": "cancelled", "label": "Cancelled", "count": 1},
+        {"status": "disputed", "label": "Disputed", "count": 0},
+    ],
+    "conversion": [
+        {"step": "requests", "label": "Requests sent", "count": 10, "percent": 100.0},
+        {"step": "orders", "label": "Accepted (order created)", "count": 8, "percent": 80.0},
+        {"step": "paid", "label": "Paid", "count": 5, "percent": 50.0},
+        {"step": "completed", "label": "Completed", "count": 1, "percent": 10.0},
+    ],
+    "timings": {"accept": 5.5, "accept_count": 8, "deliver": 52.0, "deliver_count": 2},
+    "top_by_revenue": [
+        {
+            "coach_id": 7,
+            "revenue": 36000,
+            "fees": 7200,
+            "orders": 4,
+            "coach__email": "amira.haddad@example.org",
+            "coach__first_name": "Amira",
+            "coach__last_name": "Haddad",
+        }
+    ],
+    "top_by_rating": [
+        {
+            "coach_id": 3,
+            "rating": 4.8,
+            "reviews": 5,
+            "coach__user__email": "amira.haddad@example.org",
+            "coach__user__first_name": "Amira",
+            "coach__user__last_name": "Haddad",
+        }
+    ],
+    "new_users": {
+        "totals": [
+            {"role": "client", "label": "Client", "count": 9},
+            {"role": "coach", "label": "Coach", "count": 2},
+            {"role": "admin", "label": "Staff", "count": 0},
+        ],
+        "series": [{"period": WEEK, "client": 9, "coach": 2, "admin": 0}],
+    },
+}
 
 
 class AnalyticsOverview(APIView):
@@ -148,7 +231,9 @@ class AnalyticsOverview(APIView):
             OpenApiParameter("granularity", OpenApiTypes.STR, enum=["day", "week", "month"]),
             OpenApiParameter("currency", OpenApiTypes.STR),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, examples=[OpenApiExample("One week in pounds", value=ANALYTICS)])
+        },
     )
     def get(self, request):
         currencies = list(analytics.currencies())

@@ -12,10 +12,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import StrictSerializer, form_errors, validated, validated_query
+from core.api import StrictSerializer, examples, form_errors, validated, validated_query
 from core.money import minor_to_decimal
 
-from . import services
+from . import api_examples, services
 from .directory import MAX_PRICE_MAJOR, MAX_QUERY_LENGTH, SORTS, parse_filters, search
 from .forms import ProfileForm, ServiceForm
 from .models import CoachProfile, CoachService, Language, ServiceType
@@ -42,6 +42,7 @@ class ServiceSerializer(serializers.ModelSerializer):
         return str(minor_to_decimal(service.price_minor, service.currency))
 
 
+@examples(api_examples.COACH_EXAMPLES)
 class CoachSerializer(serializers.ModelSerializer):
     user_id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(source="user.display_name", read_only=True)
@@ -66,6 +67,7 @@ class CoachSerializer(serializers.ModelSerializer):
         ]
 
 
+@examples(api_examples.COACH_DETAIL_EXAMPLES)
 class CoachDetailSerializer(CoachSerializer):
     class Meta(CoachSerializer.Meta):
         fields = [*CoachSerializer.Meta.fields, "bio", "portfolio_links"]
@@ -161,6 +163,7 @@ class OfferSerializer(StrictSerializer):
     is_active = serializers.BooleanField(default=True)
 
 
+@examples(api_examples.PROFILE_CHANGES)
 class ProfileUpdateSerializer(StrictSerializer):
     headline = serializers.CharField(max_length=160, required=False)
     bio = serializers.CharField(max_length=10000, required=False, allow_blank=True)

@@ -8,12 +8,15 @@ the per-field messages of a 400 (empty otherwise). A DomainError a service raise
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
 from rest_framework import exceptions, pagination, parsers, permissions, serializers, status
 from rest_framework.response import Response
 
@@ -132,6 +135,22 @@ class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer):
     pass
 
 
+def examples(named: dict[str, Any]) -> Callable[[type[serializers.Serializer]], type[serializers.Serializer]]:
+    """OpenAPI examples of a serializer's body, shown wherever the serializer is (Swagger UI, ReDoc) and
+    sent by Schemathesis' examples phase: request examples for an input (StrictSerializer), response
+    examples for what an operation answers. A list answer shows them inside its cursor page."""
+
+    def decorate(serializer_class: type[serializers.Serializer]) -> type[serializers.Serializer]:
+        is_input = issubclass(serializer_class, StrictSerializer)
+        items = [
+            OpenApiExample(name, value=value, request_only=is_input, response_only=not is_input)
+            for name, value in named.items()
+        ]
+        return extend_schema_serializer(examples=items)(serializer_class)
+
+    return decorate
+
+
 class Cursor(pagination.CursorPagination):
     """Cursor pagination on every list: stable under inserts, capped page size, newest first by id."""
 
@@ -147,6 +166,31 @@ class Cursor(pagination.CursorPagination):
         return tuple(chosen) if chosen else super().get_ordering(request, queryset, view)
 
 
+# One example of the error shape per status every operation documents (core.api_schema.COMMON_ERRORS),
+# built by problem_body itself so the document cannot show a shape the handler does not answer.
+PROBLEM_EXAMPLES = {
+    "400": ("invalid", "Some fields are invalid: title.", {"title": ["This field is required."]}),
+    "401": ("not_authenticated", "Authentication credentials were not provided.", None),
+    "403": ("permission_denied", "This is not available to your account type.", None),
+    "404": ("not_found", "Not found.", None),
+    "409": ("invalid_state", "This order is cancelled; that action is not possible any more.", None),
+    "413": ("too_large", "A JSON body may be at most 256 KB.", None),
+    "415": ("unsupported_media_type", 'Unsupported media type "text/plain" in request.', None),
+    "429": ("throttled", "Request was throttled. Expected available in 60 seconds.", None),
+}
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            f"Error {code}",
+            value=problem_body(int(code), error, detail, fields),
+            response_only=True,
+            status_codes=[code],
+        )
+        for code, (error, detail, fields) in PROBLEM_EXAMPLES.items()
+    ]
+)
 class ProblemSerializer(serializers.Serializer):
     """The one error shape (documentation only: exception_handler builds it)."""
 
@@ -162,6 +206,25 @@ def validated(serializer_class: type[serializers.Serializer], request, **kwargs)
     serializer = serializer_class(data=request.data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+def takes(serializer_class: type[serializers.Serializer], **schema: Any) -> Callable[[Callable], Callable]:
+    """Declare an operation's body once: the document shows `serializer_class` as its request and the
+    handler receives the validated data after `request` (a 400 naming each bad field before it runs).
+
+    Naming the serializer twice, in `extend_schema(request=…)` and in `validated(…)`, let the two drift.
+    `schema` is passed on to extend_schema (summary, description, responses; examples go on serializers
+    or in OpenApiResponse, see core.api_schema.ApiSchema).
+    """
+
+    def decorate(handler: Callable) -> Callable:
+        @functools.wraps(handler)
+        def with_body(view, request, *args, **kwargs):
+            return handler(view, request, validated(serializer_class, request), *args, **kwargs)
+
+        return extend_schema(request=serializer_class, **schema)(with_body)
+
+    return decorate
 
 
 def validated_query(serializer_class: type[serializers.Serializer], request) -> dict:

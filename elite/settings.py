@@ -576,7 +576,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Our PATCH bodies are not partial copies of a resource: orders/{id}/status needs `transition`, a
+    # suspension its `reason`. Document each body as its serializer says (optional fields stay optional).
+    "COMPONENT_SPLIT_PATCH": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Enum components (drf-spectacular's default hook), then the links between operations (elite/api_links.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "elite.api_links.add_links"],
     "ENUM_NAME_OVERRIDES": {
         "ServiceTypeEnum": "coaches.models.ServiceType",
         "OrderStatusEnum": "orders.models.OrderStatus",

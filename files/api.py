@@ -6,11 +6,12 @@ from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django_ratelimit.core import is_ratelimited
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiRequest, extend_schema
 from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import examples
 from core.exceptions import RateLimited
 
 from . import downloads, services
@@ -21,6 +22,32 @@ from .views import UPLOAD_RATE
 API_UPLOAD_CATEGORIES = [FileCategory.CV_UPLOAD, FileCategory.DELIVERY, FileCategory.MESSAGE_ATTACHMENT]
 
 
+@examples(
+    {
+        "Scanned clean": {
+            "id": 1190,
+            "name": "my-cv-2026.pdf",
+            "size": 184320,
+            "content_type": "application/pdf",
+            "category": "cv_upload",
+            "scan_status": "clean",
+            "download_url": "https://files.example.org/f/1190?sig=Zm9vYmFy&exp=1764580500",
+            "expires_in": 300,
+            "created_at": "2026-11-29T08:55:00Z",
+        },
+        "Still being scanned": {
+            "id": 1191,
+            "name": "cover-letter.docx",
+            "size": 40960,
+            "content_type": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "category": "cv_upload",
+            "scan_status": "pending",
+            "download_url": None,
+            "expires_in": 300,
+            "created_at": "2026-11-29T08:56:00Z",
+        },
+    }
+)
 class FileSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="original_name", read_only=True)
     download_url = serializers.SerializerMethodField(help_text="Short-lived signed link; null until scanned clean.")
@@ -52,16 +79,17 @@ class Upload(APIView):
 
     @extend_schema(
         summary="Upload a PDF or DOCX (checked by content, then scanned for viruses)",
-        request={
-            "multipart/form-data": {
+        request=OpenApiRequest(
+            {  # multipart/form-data, the one parser of this view
                 "type": "object",
                 "properties": {
                     "file": {"type": "string", "format": "binary"},
                     "category": {"type": "string", "enum": [str(c) for c in API_UPLOAD_CATEGORIES]},
                 },
                 "required": ["file"],
-            }
-        },
+            },
+            examples=[OpenApiExample("A CV", value={"file": "(the PDF's bytes)", "category": "cv_upload"})],
+        ),
         responses={201: FileSerializer},
     )
     def post(self, request):

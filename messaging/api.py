@@ -13,13 +13,25 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.response import Response
 
-from core.api import StrictSerializer, validated
+from core.api import StrictSerializer, examples, takes
 from orders.models import Order
 
 from . import services
 from .models import Message, MessageThread
 
 
+@examples(
+    {
+        "The conversation of an order": {
+            "id": 77,
+            "order_id": 311,
+            "last_message_at": "2026-12-01T08:12:30Z",
+            "created_at": "2026-11-30T09:02:45Z",
+            "unread": 2,
+            "read_only": False,
+        }
+    }
+)
 class ThreadSerializer(serializers.ModelSerializer):
     unread = serializers.IntegerField(read_only=True, default=0)
     read_only = serializers.SerializerMethodField(help_text="The order ended: no new messages.")
@@ -32,6 +44,20 @@ class ThreadSerializer(serializers.ModelSerializer):
         return services.is_read_only(thread)
 
 
+@examples(
+    {
+        "A message with an attachment": {
+            "id": 4021,
+            "thread_id": 77,
+            "sender_id": 42,
+            "is_moderator": False,
+            "body": "Here is the job advert I mentioned.",
+            "client_token": "9f1c2b7e-0d6a-4f61-a1f4-3b1e2d9c8a10",
+            "created_at": "2026-12-01T08:12:30Z",
+            "attachment_ids": [1211],
+        }
+    }
+)
 class MessageSerializer(serializers.ModelSerializer):
     attachment_ids = serializers.PrimaryKeyRelatedField(source="attachments", many=True, read_only=True)
 
@@ -49,10 +75,17 @@ class MessageSerializer(serializers.ModelSerializer):
         ]
 
 
+@examples({"The conversation of an order": {"order_id": 311}})
 class OpenThreadSerializer(StrictSerializer):
     order_id = serializers.IntegerField()
 
 
+@examples(
+    {
+        "Text": {"body": "Thanks, the draft reads well.", "client_token": "4b0f8d2a-7c1e-4e59-9a3d-2f6b1c0e7d55"},
+        "An attachment": {"body": "Here is the job advert I mentioned.", "attachment_ids": [1211]},
+    }
+)
 class NewMessageSerializer(StrictSerializer):
     body = serializers.CharField(max_length=20000, required=False, allow_blank=True, default="")
     attachment_ids = serializers.ListField(child=serializers.IntegerField(), required=False, max_length=20)
@@ -72,14 +105,13 @@ class Threads(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(
+    @takes(
+        OpenThreadSerializer,
         summary="Open (or get) the conversation of an order",
-        request=OpenThreadSerializer,
         responses={201: ThreadSerializer, 200: ThreadSerializer},
     )
-    def post(self, request):
-        order_id = validated(OpenThreadSerializer, request)["order_id"]
-        order = get_object_or_404(Order.objects.visible_to(request.user), pk=order_id)
+    def post(self, request, data):
+        order = get_object_or_404(Order.objects.visible_to(request.user), pk=data["order_id"])
         existed = MessageThread.objects.filter(order=order).exists()
         thread = services.get_or_create_thread(order)
         answer = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
@@ -97,13 +129,12 @@ class ThreadMessages(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(
+    @takes(
+        NewMessageSerializer,
         summary="Send a message (participants; staff as moderator)",
-        request=NewMessageSerializer,
         responses={201: MessageSerializer},
     )
-    def post(self, request, pk: int):
-        data = validated(NewMessageSerializer, request)
+    def post(self, request, data, pk: int):
         thread = services.thread_for(request.user, pk)
         try:
             attachments = services.attachments_from_ids(request.user, data.get("attachment_ids", []))

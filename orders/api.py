@@ -6,17 +6,21 @@ picks the service by name, exactly like the order page's buttons.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django import forms
 from django.conf import settings
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiRequest, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, parsers, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import StrictSerializer, form_errors, role_permission, validated, validated_query
+from core.api import StrictSerializer, examples, form_errors, role_permission, takes, validated_query
 from core.exceptions import InvalidState
+from core.http import client_ip
 from core.money import minor_to_decimal
 from files import downloads
 from files.models import FileCategory, ScanStatus
@@ -27,19 +31,89 @@ from . import services
 from .forms import DeliveryForm, NoteForm, OptionalNoteForm
 from .models import Delivery, Order, OrderEvent, OrderStatus
 
-# The moves PATCH orders/{id}/status offers, each with the page's form for its note. Delivering has its
-# own endpoint (files), payment is the webhooks' and resolving a dispute the console's (it moves money).
-MOVES = {
-    "cancel": (OptionalNoteForm, lambda order, user, note: services.cancel_order(order.pk, actor=user, reason=note)),
-    "request_revision": (
-        NoteForm,
-        lambda order, user, note: services.request_revision(order.pk, actor=user, note=note),
-    ),
-    "accept_delivery": (
-        OptionalNoteForm,
-        lambda order, user, note: services.accept_delivery(order.pk, actor=user, note=note),
-    ),
-    "open_dispute": (NoteForm, lambda order, user, note: services.open_dispute(order.pk, actor=user, reason=note)),
+ORDER = {
+    "id": 311,
+    "request_id": 518,
+    "client_id": 42,
+    "coach_id": 7,
+    "service_type": "cv",
+    "title": "CV for a move into product management",
+    "amount_minor": 12000,
+    "currency": "GBP",
+    "amount": "120.00",
+    "status": "in_progress",
+    "deadline": "2026-12-14",
+    "revisions_included": 2,
+    "revisions_used": 0,
+    "paid_at": "2026-11-30T09:20:11Z",
+    "delivered_at": None,
+    "completed_at": None,
+    "cancelled_at": None,
+    "created_at": "2026-11-30T09:02:45Z",
+    "allowed_transitions": ["open_dispute"],
+}
+EVENTS = [
+    {
+        "from_status": "",
+        "to_status": "pending",
+        "kind": "created",
+        "note": "Request accepted; waiting for payment.",
+        "actor_id": 7,
+        "created_at": "2026-11-30T09:02:45Z",
+    },
+    {
+        "from_status": "pending",
+        "to_status": "in_progress",
+        "kind": "status",
+        "note": "Payment received.",
+        "actor_id": None,
+        "created_at": "2026-11-30T09:20:11Z",
+    },
+]
+DELIVERED = {
+    **ORDER,
+    "status": "delivered",
+    "delivered_at": "2026-12-03T16:40:00Z",
+    "allowed_transitions": ["request_revision", "accept_delivery", "open_dispute"],
+    "events": [
+        *EVENTS,
+        {
+            "from_status": "in_progress",
+            "to_status": "delivered",
+            "kind": "status",
+            "note": "First draft, tailored to the PM roles you listed.",
+            "actor_id": 7,
+            "created_at": "2026-12-03T16:40:00Z",
+        },
+    ],
+    "deliveries": [
+        {
+            "id": 90,
+            "number": 1,
+            "note": "First draft, tailored to the PM roles you listed.",
+            "file_ids": [1204],
+            "created_at": "2026-12-03T16:40:00Z",
+        }
+    ],
+}
+PENDING = {
+    **ORDER,
+    "status": "pending",
+    "paid_at": None,
+    "allowed_transitions": ["cancel"],
+    "events": EVENTS[:1],
+    "deliveries": [],
+}
+AS_COACH = {**DELIVERED, "allowed_transitions": ["open_dispute"]}
+
+# The moves PATCH orders/{id}/status offers: the page's form for its note, the service and the name the
+# service gives the note. Delivering has its own endpoint (files), payment is the webhooks' and resolving a
+# dispute the console's (it moves money).
+MOVES: dict[str, tuple[type[forms.Form], Callable[..., Order], str]] = {
+    "cancel": (OptionalNoteForm, services.cancel_order, "reason"),
+    "request_revision": (NoteForm, services.request_revision, "note"),
+    "accept_delivery": (OptionalNoteForm, services.accept_delivery, "note"),
+    "open_dispute": (NoteForm, services.open_dispute, "reason"),
 }
 
 
@@ -57,6 +131,7 @@ class DeliverySerializer(serializers.ModelSerializer):
         fields = ["id", "number", "note", "file_ids", "created_at"]
 
 
+@examples({"Paid and in progress": ORDER})
 class OrderSerializer(serializers.ModelSerializer):
     amount = serializers.SerializerMethodField(help_text="Decimal string in the currency's major unit.")
     allowed_transitions = serializers.SerializerMethodField(help_text="The moves you may make now.")
@@ -93,6 +168,12 @@ class OrderSerializer(serializers.ModelSerializer):
         return services.allowed_transitions(order, self.context["request"].user)
 
 
+@examples(
+    {
+        "Paid and in progress": {**ORDER, "events": EVENTS, "deliveries": []},
+        "Delivered as its client sees it": DELIVERED,
+    }
+)
 class OrderDetailSerializer(OrderSerializer):
     events = EventSerializer(many=True, read_only=True)
     deliveries = DeliverySerializer(many=True, read_only=True)
@@ -121,7 +202,12 @@ class AcceptRequest(APIView):
     @extend_schema(
         summary="Accept a request: it becomes an order waiting for the client's payment",
         request=None,
-        responses={200: OrderDetailSerializer},
+        responses={
+            200: OpenApiResponse(
+                OrderDetailSerializer,
+                examples=[OpenApiExample("A new order waiting for payment", value=PENDING)],
+            )
+        },
         description="An open request another coach took first answers 409.",
     )
     def patch(self, request, pk: int):
@@ -156,27 +242,34 @@ class OrderDetail(APIView):
         return _detail(request, order_for(request.user, pk))
 
 
+@examples(
+    {
+        "Accept the delivery": {"transition": "accept_delivery"},
+        "Ask for a revision": {"transition": "request_revision", "note": "Please lead with the product work."},
+        "Open a dispute": {"transition": "open_dispute", "note": "Nothing was delivered by the deadline."},
+    }
+)
 class MoveSerializer(StrictSerializer):
     transition = serializers.ChoiceField(choices=list(MOVES))
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class OrderStatusView(APIView):
-    @extend_schema(
+    @takes(
+        MoveSerializer,
         summary="Move an order along (cancel, request_revision, accept_delivery, open_dispute)",
         description="Only the moves in `allowed_transitions` succeed: another party's move is 403, a move the "
         "order's state does not allow is 409.",
-        request=MoveSerializer,
         responses={200: OrderDetailSerializer},
     )
-    def patch(self, request, pk: int):
-        data = validated(MoveSerializer, request)
+    def patch(self, request, data, pk: int):
         order = order_for(request.user, pk)
-        form_class, perform = MOVES[data["transition"]]
+        form_class, move, note_name = MOVES[data["transition"]]
         form = form_class(data={"note": data["note"]})
         if not form.is_valid():
             raise form_errors(form)
-        perform(order, request.user, form.cleaned_data["note"])
+        note = {note_name: form.cleaned_data["note"]}
+        move(order.pk, actor=request.user, **note, ip_address=client_ip(request))
         return _detail(request, order)
 
 
@@ -187,17 +280,27 @@ class DeliveryFiles(APIView):
         summary="Deliver files (coach)",
         description="Multipart: `files` (PDF/DOCX, checked by content and scanned), and/or `attachment_ids` of "
         "your own uploads, plus an optional `note`.",
-        request={
-            "multipart/form-data": {
+        request=OpenApiRequest(
+            {  # multipart/form-data, the one parser of this view
                 "type": "object",
                 "properties": {
                     "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
                     "attachment_ids": {"type": "array", "items": {"type": "integer"}},
                     "note": {"type": "string", "maxLength": 2000},
                 },
-            }
+            },
+            examples=[
+                OpenApiExample(
+                    "A file uploaded before and a note",
+                    value={"attachment_ids": [1204], "note": "First draft, tailored to the PM roles you listed."},
+                )
+            ],
+        ),
+        responses={
+            201: OpenApiResponse(
+                OrderDetailSerializer, examples=[OpenApiExample("Delivered as its coach sees it", value=AS_COACH)]
+            )
         },
-        responses={201: OrderDetailSerializer},
     )
     def post(self, request, pk: int):
         order = order_for(request.user, pk)
@@ -208,12 +311,24 @@ class DeliveryFiles(APIView):
         files = collect_attachments(request, category=FileCategory.DELIVERY)
         if not files:
             raise exceptions.ValidationError({"files": ["Attach at least one file to deliver."]})
-        services.deliver(order.pk, actor=request.user, note=form.cleaned_data["note"], files=files)
+        services.deliver(
+            order.pk, actor=request.user, note=form.cleaned_data["note"], files=files, ip_address=client_ip(request)
+        )
         response = _detail(request, order)
         response.status_code = status.HTTP_201_CREATED
         return response
 
 
+@examples(
+    {
+        "The latest delivery": {
+            "id": 1204,
+            "name": "cv-product-manager.pdf",
+            "url": "https://files.example.org/f/1204?sig=Zm9vYmFy&exp=1764780300",
+            "expires_in": 300,
+        }
+    }
+)
 class DownloadLinkSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from coaches.models import CoachProfile, ServiceType
-from core.api import StrictSerializer, form_errors, role_permission, validated
+from core.api import StrictSerializer, examples, form_errors, role_permission, takes
 from core.money import minor_to_decimal
 from files.models import FileCategory
 from files.services import assets_for_attach
@@ -25,6 +25,42 @@ from .forms import RejectForm, ServiceRequestForm
 from .models import ServiceRequest
 
 
+@examples(
+    {
+        "Sent to one coach": {
+            "id": 518,
+            "client_id": 42,
+            "coach_id": 7,
+            "service_type": "cv",
+            "title": "CV for a move into product management",
+            "requirements": "Eight years in support engineering; aiming for associate PM roles in fintech.",
+            "deadline": "2026-12-14",
+            "status": "pending",
+            "price_minor": 12000,
+            "currency": "GBP",
+            "price": "120.00",
+            "expires_at": "2026-12-02T09:00:00Z",
+            "created_at": "2026-11-29T09:00:00Z",
+            "attachment_ids": [1190],
+        },
+        "Open to every matching coach": {
+            "id": 519,
+            "client_id": 42,
+            "coach_id": None,
+            "service_type": "linkedin",
+            "title": "LinkedIn profile refresh",
+            "requirements": "Headline and about section for a data analyst looking for remote work.",
+            "deadline": "2026-12-20",
+            "status": "pending",
+            "price_minor": None,
+            "currency": "",
+            "price": None,
+            "expires_at": "2026-12-03T10:30:00Z",
+            "created_at": "2026-11-30T10:30:00Z",
+            "attachment_ids": [],
+        },
+    }
+)
 class RequestSerializer(serializers.ModelSerializer):
     coach_id = serializers.IntegerField(read_only=True, allow_null=True, help_text="Coach profile; null = open.")
     price = serializers.SerializerMethodField(help_text="Decimal string, null until a price is fixed.")
@@ -56,6 +92,24 @@ class RequestSerializer(serializers.ModelSerializer):
         return str(minor_to_decimal(obj.price_minor, obj.currency))
 
 
+@examples(
+    {
+        "To one coach": {
+            "coach_id": 7,
+            "service_type": "cv",
+            "title": "CV for a move into product management",
+            "requirements": "Eight years in support engineering; aiming for associate PM roles in fintech.",
+            "deadline": "2026-12-14",
+            "attachment_ids": [1190],
+        },
+        "Open to every matching coach": {
+            "service_type": "linkedin",
+            "title": "LinkedIn profile refresh",
+            "requirements": "Headline and about section for a data analyst looking for remote work.",
+            "deadline": "2026-12-20",
+        },
+    }
+)
 class NewRequestSerializer(StrictSerializer):
     coach_id = serializers.IntegerField(required=False, allow_null=True, help_text="Omit for an open request.")
     service_type = serializers.ChoiceField(choices=ServiceType.choices)
@@ -65,6 +119,7 @@ class NewRequestSerializer(StrictSerializer):
     attachment_ids = serializers.ListField(child=serializers.IntegerField(), required=False, max_length=20)
 
 
+@examples({"With a reason": {"reason": "I am fully booked until January."}, "Without one": {}})
 class RejectSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
@@ -78,13 +133,10 @@ class NewRequest(APIView):
 
     permission_classes = (role_permission("client"),)
 
-    @extend_schema(
-        summary="Send a request to a coach, or an open one",
-        request=NewRequestSerializer,
-        responses={201: RequestSerializer},
+    @takes(
+        NewRequestSerializer, summary="Send a request to a coach, or an open one", responses={201: RequestSerializer}
     )
-    def post(self, request):
-        data = validated(NewRequestSerializer, request)
+    def post(self, request, data):
         coach_profile = None
         if data.get("coach_id") is not None:
             coach_profile = CoachProfile.objects.prefetch_related("services").filter(pk=data["coach_id"]).first()
@@ -156,13 +208,13 @@ class RequestDetail(generics.RetrieveAPIView):
 class RejectRequest(APIView):
     permission_classes = (role_permission("coach"),)
 
-    @extend_schema(
+    @takes(
+        RejectSerializer,
         summary="Reject a request addressed to me, or pass on an open one",
-        request=RejectSerializer,
         responses={200: RequestSerializer},
     )
-    def patch(self, request, pk: int):
-        reason = validated(RejectSerializer, request)["reason"]
+    def patch(self, request, data, pk: int):
+        reason = data["reason"]
         form = RejectForm(data={"reason": reason})
         if not form.is_valid():
             raise form_errors(form)

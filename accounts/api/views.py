@@ -16,7 +16,7 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.middleware.csrf import get_token
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -26,7 +26,7 @@ from accounts import services
 from accounts.adapter import LOCKED_MESSAGE, SUSPENDED_MESSAGE
 from accounts.forms import ProfileForm
 from accounts.signup import SignupForm, register
-from core.api import form_errors, validated
+from core.api import form_errors, takes
 from core.http import client_ip
 
 from . import serializers as s
@@ -34,9 +34,19 @@ from .tokens import token_pair
 
 CHECK_INBOX = "Check your inbox: we sent you an email to finish signing up."
 RESET_SENT = "If an account uses this email, we sent it a link to choose a new password."
+EMAIL_CONFIRMED = "Your email address is confirmed."
+PASSWORD_CHANGED = "Your password was changed. Log in with the new one."
 LOCKOUT_SECONDS = 15 * 60
+# allauth's forms ask for the password twice; the API takes it once and names their errors after it.
+ONE_PASSWORD = {"password1": "password", "password2": "password"}
 
 
+def _answer(detail: str) -> OpenApiResponse:
+    """A `{"detail": …}` answer, documented with the sentence it says."""
+    return OpenApiResponse(s.DetailSerializer, examples=[OpenApiExample("Answer", value={"detail": detail})])
+
+
+@extend_schema(auth=[])  # the document says so for every subclass's operations
 class PublicAuthView(APIView):
     """No authentication runs (a stale cookie must not block logging in again); failures still say 401."""
 
@@ -77,44 +87,39 @@ def _clear_cookies(response: Response) -> Response:
 
 
 class RegisterView(PublicAuthView):
-    @extend_schema(
+    @takes(
+        s.RegisterSerializer,
         summary="Sign up as a client or a coach",
         description="Answers 202 alike for a new and a registered email (the owner is mailed instead).",
-        request=s.RegisterSerializer,
-        responses={202: s.DetailSerializer},
-        auth=[],
+        responses={202: _answer(CHECK_INBOX)},
     )
-    def post(self, request):
-        data = validated(s.RegisterSerializer, request)
+    def post(self, request, data):
         _limit(request, "signup")
         form = SignupForm(
             data={
                 "email": data["email"],
-                "password1": data["password"],
-                "password2": data["password"],
+                **dict.fromkeys(ONE_PASSWORD, data["password"]),
                 "first_name": data["first_name"],
                 "last_name": data["last_name"],
                 "role": data["role"],
             }
         )
         if not form.is_valid():
-            raise form_errors(form, {"password1": "password", "password2": "password"})
+            raise form_errors(form, ONE_PASSWORD)
         with contextlib.suppress(ImmediateHttpResponse):  # a page redirect; the API answers alike
             register(request._request, form)
         return Response({"detail": CHECK_INBOX}, status=status.HTTP_202_ACCEPTED)
 
 
 class LoginView(PublicAuthView):
-    @extend_schema(
+    @takes(
+        s.LoginSerializer,
         summary="Log in with email and password",
         description="Returns an access and a refresh token, or sets them as HTTP-only cookies (`cookie: true`). "
         "Five failed attempts per email lock it for 15 minutes (429 with Retry-After).",
-        request=s.LoginSerializer,
         responses={200: s.TokenPairSerializer},
-        auth=[],
     )
-    def post(self, request):
-        data = validated(s.LoginSerializer, request)
+    def post(self, request, data):
         _limit(request, "login")
         form = LoginForm(data={"login": data["email"], "password": data["password"]}, request=request._request)
         if not form.is_valid():
@@ -139,31 +144,28 @@ def _presented_refresh(request, data: dict) -> tuple[str, bool]:
 
 
 class RefreshView(PublicAuthView):
-    @extend_schema(
+    @takes(
+        s.RefreshSerializer,
         summary="Exchange a refresh token for a new pair",
         description="The refresh token is used up. Presenting a used one again revokes every refresh token of "
         "the account and ends its access tokens (401).",
-        request=s.RefreshSerializer,
         responses={200: s.TokenPairSerializer},
-        auth=[],
     )
-    def post(self, request):
-        raw, cookie = _presented_refresh(request, validated(s.RefreshSerializer, request))
+    def post(self, request, data):
+        raw, cookie = _presented_refresh(request, data)
         user, refresh = services.rotate_refresh_token(raw, ip_address=client_ip(request))
         return _token_response(request, user, refresh, cookie=cookie)
 
 
 class LogoutView(PublicAuthView):
-    @extend_schema(
+    @takes(
+        s.LogoutSerializer,
         summary="Log out this device, or everywhere",
         description="Revokes the refresh token's family; `everywhere: true` also ends every access token and "
         "browser session of the account.",
-        request=s.LogoutSerializer,
         responses={204: None},
-        auth=[],
     )
-    def post(self, request):
-        data = validated(s.LogoutSerializer, request)
+    def post(self, request, data):
         raw, _ = _presented_refresh(request, data)
         user = services.owner_of_refresh_token(raw)
         if user is None:
@@ -176,30 +178,28 @@ class LogoutView(PublicAuthView):
 
 
 class VerifyEmailView(PublicAuthView):
-    @extend_schema(
+    @takes(
+        s.KeySerializer,
         summary="Confirm an email address with the key from the link",
-        request=s.KeySerializer,
-        responses={200: s.DetailSerializer},
-        auth=[],
+        responses={200: _answer(EMAIL_CONFIRMED)},
     )
-    def post(self, request):
-        key = validated(s.KeySerializer, request)["key"]
+    def post(self, request, data):
+        key = data["key"]
         confirmation = get_emailconfirmation_model().from_key(key)
         if confirmation is None or not confirmation.confirm(request._request):
             raise exceptions.ValidationError({"key": ["This link is invalid or has expired."]})
-        return Response({"detail": "Your email address is confirmed."})
+        return Response({"detail": EMAIL_CONFIRMED})
 
 
 class ForgotPasswordView(PublicAuthView):
-    @extend_schema(
+    @takes(
+        s.EmailSerializer,
         summary="Ask for a password reset link",
         description="Answers 202 alike whether or not an account uses the email.",
-        request=s.EmailSerializer,
-        responses={202: s.DetailSerializer},
-        auth=[],
+        responses={202: _answer(RESET_SENT)},
     )
-    def post(self, request):
-        email = validated(s.EmailSerializer, request)["email"]
+    def post(self, request, data):
+        email = data["email"]
         form = ResetPasswordForm(data={"email": email})
         if not form.is_valid():
             raise form_errors(form)
@@ -209,27 +209,25 @@ class ForgotPasswordView(PublicAuthView):
 
 
 class ResetPasswordView(PublicAuthView):
-    @extend_schema(
+    @takes(
+        s.ResetPasswordSerializer,
         summary="Choose a new password with the key from the reset link",
         description="Ends every API token issued before (token_version).",
-        request=s.ResetPasswordSerializer,
-        responses={200: s.DetailSerializer},
-        auth=[],
+        responses={200: _answer(PASSWORD_CHANGED)},
     )
-    def post(self, request):
-        data = validated(s.ResetPasswordSerializer, request)
+    def post(self, request, data):
         _limit(request, "reset_password_from_key")
         uidb36, _, key = data["key"].partition("-")
         token_form = UserTokenForm(data={"uidb36": uidb36, "key": key})
         if not token_form.is_valid():
             raise exceptions.ValidationError({"key": ["This link is invalid or has expired."]})
         user = token_form.reset_user
-        form = ResetPasswordKeyForm(data={"password1": data["password"], "password2": data["password"]}, user=user)
+        form = ResetPasswordKeyForm(data=dict.fromkeys(ONE_PASSWORD, data["password"]), user=user)
         if not form.is_valid():
-            raise form_errors(form, {"password1": "password", "password2": "password"})
+            raise form_errors(form, ONE_PASSWORD)
         form.save()
         finalize_password_reset(request._request, user)
-        return Response({"detail": "Your password was changed. Log in with the new one."})
+        return Response({"detail": PASSWORD_CHANGED})
 
 
 class MeView(APIView):
@@ -237,10 +235,9 @@ class MeView(APIView):
     def get(self, request):
         return Response(s.MeSerializer(request.user).data)
 
-    @extend_schema(summary="Change my names or phone", request=s.MeUpdateSerializer, responses={200: s.MeSerializer})
-    def patch(self, request):
+    @takes(s.MeUpdateSerializer, summary="Change my names or phone", responses={200: s.MeSerializer})
+    def patch(self, request, changes):
         user = request.user
-        changes = validated(s.MeUpdateSerializer, request)
         current = {"first_name": user.first_name, "last_name": user.last_name, "phone": user.phone}
         form = ProfileForm(data={**current, **changes}, instance=user)
         if not form.is_valid():

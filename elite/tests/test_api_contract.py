@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 from django.core.management import call_command
+from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "docs" / "openapi.yaml"
@@ -31,6 +32,59 @@ def test_every_operation_has_a_summary_and_its_errors(generated):
             assert operation.get("summary"), f"{method.upper()} {route} has no summary"
             for status in ("400", "401", "404", "429"):
                 assert status in operation["responses"], f"{method.upper()} {route} does not document {status}"
+
+
+def _bodies(schema: dict):
+    """Every (operation, where, media type, content) of the document: request bodies and answers."""
+    for route, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            name = f"{method.upper()} {route}"
+            for media, content in operation.get("requestBody", {}).get("content", {}).items():
+                yield name, "request", media, content
+            for status, response in operation["responses"].items():
+                for media, content in response.get("content", {}).items():
+                    yield name, status, media, content
+
+
+def test_every_body_has_an_example_that_fits_its_schema(generated):
+    """Each request body, answer and error (in the one problem shape) shows an example, and each example
+    validates against the schema next to it: an example that drifted from its serializer fails here."""
+    schema = yaml.safe_load(generated)
+    components = {"components": schema["components"]}
+    seen = 0
+    for name, where, media, content in _bodies(schema):
+        shown = content.get("examples", {})
+        assert shown, f"{name}: the {where} body ({media}) has no example"
+        is_request = where == "request"
+        validator_class = OAS30WriteValidator if is_request else OAS30ReadValidator
+        validator = validator_class({**content["schema"], **components})
+        for label, example in shown.items():
+            errors = [error.message for error in validator.iter_errors(example["value"])]
+            assert not errors, f"{name}: {where} example {label!r} does not fit its schema: {errors}"
+            seen += 1
+        if where.startswith("4"):
+            assert content["schema"] == {"$ref": "#/components/schemas/Problem"}, f"{name}: {where} is not a Problem"
+    assert seen > 100  # the walk above really visited the document
+
+
+def test_links_name_operations_and_parameters_that_exist(generated):
+    """The OpenAPI links (elite/api_links.py) that drive the stateful Schemathesis phase point somewhere."""
+    schema = yaml.safe_load(generated)
+    operations = {op["operationId"]: op for methods in schema["paths"].values() for op in methods.values()}
+    links = [
+        (operation["operationId"], link)
+        for operation in operations.values()
+        for response in operation["responses"].values()
+        for link in response.get("links", {}).values()
+    ]
+    assert len(links) >= 20
+    for source, link in links:
+        target = operations[link["operationId"]]
+        names = {parameter["name"] for parameter in target.get("parameters", [])}
+        assert set(link.get("parameters", {})) <= names, f"{source} → {link['operationId']}"
+        if "requestBody" in link:
+            body = target["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+            assert set(link["requestBody"]) <= set(schema["components"]["schemas"][body]["properties"])
 
 
 @pytest.mark.django_db

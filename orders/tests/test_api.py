@@ -90,6 +90,24 @@ def test_client_cancels_an_unpaid_order(order, client_user, coach_user):
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
 
 
+def test_a_staff_move_audits_the_client_ip_behind_the_proxy(order, staff_user, settings):
+    """The API passes core.http.client_ip to the service, as the order page does: the proxy's hop, not its own."""
+    from audit.models import AuditLog
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    response = client_for(staff_user).patch(
+        f"{API}orders/{order.pk}/status",
+        {"transition": "cancel", "note": "Duplicate order."},
+        format="json",
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="198.51.100.7",
+    )
+    assert response.status_code == 200, response.content
+    row = AuditLog.objects.get(action="order.cancel", target_id=str(order.pk))
+    assert row.actor_id == staff_user.pk and row.ip_address == "198.51.100.7"
+    assert row.details["note"] == "Duplicate order."
+
+
 def _pdf(name="cv.pdf"):
     return SimpleUploadedFile(name, pdf_bytes(), content_type="application/pdf")
 
