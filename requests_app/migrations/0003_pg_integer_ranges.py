@@ -5,15 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('requests_app', '0002_posted_open'),
+        ("requests_app", "0002_posted_open"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='servicerequest',
-            name='price_minor',
-            field=models.PositiveIntegerField(blank=True, help_text="Snapshot of the coach's price; set on acceptance for open requests.", null=True, validators=[django.core.validators.MaxValueValidator(2147483647)]),
+            model_name="servicerequest",
+            name="price_minor",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Snapshot of the coach's price; set on acceptance for open requests.",
+                null=True,
+                validators=[django.core.validators.MaxValueValidator(2147483647)],
+            ),
         ),
     ]
