@@ -104,6 +104,7 @@ KIND_CATEGORIES: dict[str, str] = {
     "payment_failed": Category.MONEY,
     "payment_refunded": Category.MONEY,
     "payment_flagged": Category.MONEY,
+    "payment_disputed": Category.MONEY,  # a chargeback at the provider (staff), not our dispute process
     "payment_unallocated": Category.MONEY,
     "refund_failed": Category.MONEY,
     "webhook_unmatched": Category.MONEY,
