@@ -131,9 +131,9 @@ def unsubscribe(request, token: str):
     try:
         user, scope = services.read_unsubscribe_token(token, max_age_days=settings.NOTIFICATION_UNSUBSCRIBE_DAYS)
     except signing.SignatureExpired:
-        return _bad_link(request, "This unsubscribe link has expired. Sign in to choose which emails you get.")
+        return _bad_link(request, "This unsubscribe link has expired: links work for a few months.", expired=True)
     except (signing.BadSignature, User.DoesNotExist, ValueError, TypeError):
-        return _bad_link(request, "This unsubscribe link is not valid. Copy the whole link from the email, or sign in.")
+        return _bad_link(request, "This unsubscribe link is not valid: copy the whole link from the email.")
     everything = scope == services.ALL_OPTIONAL
     labels = [kinds.info(c).label.lower() for c in (kinds.OPTIONAL_CATEGORIES if everything else [scope])]
     context = {
@@ -141,7 +141,6 @@ def unsubscribe(request, token: str):
         "everything": everything,
         "labels": labels,
         "scope_label": kinds.info(scope).label.lower() if not everything else "",
-        "always_sent": [m for m in kinds.CATEGORIES.values() if m.always_email],
         "masked_email": _masked(user.email),
         "done": False,
     }
@@ -151,9 +150,9 @@ def unsubscribe(request, token: str):
     return _private(render(request, "notifications/unsubscribe.html", context))
 
 
-def _bad_link(request, message: str) -> HttpResponse:
-    context = {"status": 400, "message": message, "back_url": "/accounts/login/?next=/notifications/preferences/"}
-    return _private(render(request, "error.html", context, status=400))
+def _bad_link(request, message: str, *, expired: bool = False) -> HttpResponse:
+    context = {"message": message, "expired": expired}
+    return _private(render(request, "notifications/unsubscribe_invalid.html", context, status=400))
 
 
 def _masked(email: str) -> str:
