@@ -203,7 +203,9 @@ def read_unsubscribe_token(token: str, *, max_age_days: int) -> tuple[User, str]
     payload = signing.TimestampSigner(salt=UNSUBSCRIBE_SALT).unsign_object(token, max_age=max_age_days * 86400)
     if not isinstance(payload, dict):
         raise signing.BadSignature("Unexpected token payload.")
-    scope = payload.get("s")
+    user_id, scope = payload.get("u"), payload.get("s")
+    if not isinstance(user_id, int) or not isinstance(scope, str):
+        raise signing.BadSignature("Unexpected token payload.")
     if scope != ALL_OPTIONAL and scope not in kinds.OPTIONAL_CATEGORIES:
         raise signing.BadSignature("Unknown unsubscribe scope.")
-    return User.objects.get(pk=payload.get("u")), scope
+    return User.objects.get(pk=user_id), scope

@@ -20,7 +20,9 @@ def _email(capture, user, kind):
 
 
 def _link(message) -> str:
-    return re.search(r"https?://[^\s\"<>]+/notifications/unsubscribe/[^\s\"<>]+/", message.body).group(0)
+    found = re.search(r"https?://[^\s\"<>]+/notifications/unsubscribe/[^\s\"<>]+/", message.body)
+    assert found, "no unsubscribe link in the text body"
+    return found.group(0)
 
 
 def _path(url: str) -> str:
@@ -127,6 +129,12 @@ def _tampered(token: str) -> str:
         pytest.param(
             lambda user: signing.TimestampSigner(salt=services.UNSUBSCRIBE_SALT).sign_object(["delivery"]),
             id="a payload of the wrong shape",
+        ),
+        pytest.param(
+            lambda user: signing.TimestampSigner(salt=services.UNSUBSCRIBE_SALT).sign_object(
+                {"u": str(user.pk), "s": "delivery"}
+            ),
+            id="a user id that is not a number",
         ),
     ],
 )
