@@ -5,7 +5,7 @@ from django.db import models
 
 from core.models import TimeStampedModel
 
-from .kinds import CATEGORIES, Category, CategoryInfo
+from .kinds import CATEGORIES, Category, CategoryInfo, category_of
 
 
 class NotificationQuerySet(models.QuerySet):
@@ -36,6 +36,13 @@ class Notification(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.text
+
+    def save(self, *args, **kwargs):
+        # The category is a function of the kind; filed here so no writer can disagree with the map.
+        # (bulk_create skips save(): its callers pass category= themselves, or get the default.)
+        if self._state.adding:
+            self.category = category_of(self.kind)
+        super().save(*args, **kwargs)
 
     @property
     def category_info(self) -> CategoryInfo:

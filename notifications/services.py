@@ -37,8 +37,7 @@ def notify(
     else the generic notification templates. A user who switched the kind's category off gets the
     inbox row and no email (the task checks again when it runs, in case they switched it off since).
     """
-    category = kinds.category_of(kind)
-    notification = Notification.objects.create(user=user, kind=kind, category=category, text=text[:300], link=link)
+    notification = Notification.objects.create(user=user, kind=kind, text=text[:300], link=link)
     _announce_unread_change(user.pk)
     if email and user.email and wants_email(user, kind):
         from .tasks import send_notification_email

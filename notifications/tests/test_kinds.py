@@ -80,3 +80,10 @@ def test_only_money_and_security_notices_are_always_emailed():
     assert kinds.always_emailed("file_infected")  # a delivery-category kind, but a security notice
     assert not kinds.always_emailed("order_deliver")
     assert set(kinds.OPTIONAL_CATEGORIES) == {"request", "delivery", "message", "dispute"}
+
+
+def test_a_row_written_without_notify_is_filed_by_its_kind_too(client_user):
+    note = Notification.objects.create(user=client_user, kind="payment_failed", text="Direct")
+
+    note.refresh_from_db()
+    assert note.category == "money"
