@@ -97,7 +97,7 @@ def test_email_choices_save_and_money_stays_on(page_as, client_user, artifacts_d
     page.set_default_timeout(30_000)
 
     page.goto("/account/profile/")
-    page.get_by_role("link", name="Email notifications").click()
+    page.get_by_role("navigation", name="Account settings").get_by_role("link", name="Email notifications").click()
     expect(page.get_by_role("heading", name="Email notifications")).to_be_visible()
     money = page.get_by_role("switch", name=re.compile("^Money"))
     expect(money).to_be_checked()
