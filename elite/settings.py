@@ -364,6 +364,8 @@ DISPUTE_ANSWER_DAYS = env.int("DISPUTE_ANSWER_DAYS", default=2)
 DISPUTE_REMINDER_HOURS_BEFORE = env.int("DISPUTE_REMINDER_HOURS_BEFORE", default=24)
 THREAD_READ_ONLY_AFTER_DAYS = env.int("THREAD_READ_ONLY_AFTER_DAYS", default=30)
 CHAT_EMAIL_DIGEST_MINUTES = env.int("CHAT_EMAIL_DIGEST_MINUTES", default=15)
+# The signed unsubscribe link in every notification email works this long after the email was sent.
+NOTIFICATION_UNSUBSCRIBE_DAYS = env.int("NOTIFICATION_UNSUBSCRIBE_DAYS", default=90)
 
 # --- Security -------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

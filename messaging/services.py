@@ -423,6 +423,8 @@ def send_digests(now: datetime | None = None) -> int:
     transaction, and a participant is mailed about a thread at most once per CHAT_EMAIL_DIGEST_MINUTES.
     """
     from notifications.emails import send_templated_email
+    from notifications.kinds import Category
+    from notifications.services import wants_category_email
 
     now = now or timezone.now()
     interval = timedelta(minutes=settings.CHAT_EMAIL_DIGEST_MINUTES)
@@ -433,6 +435,8 @@ def send_digests(now: datetime | None = None) -> int:
     for thread in threads:
         for user in (thread.client, thread.coach):
             if not user.is_active or not user.email or _is_online(user.pk):
+                continue
+            if not wants_category_email(user, Category.MESSAGE):  # switched off on the email choices page
                 continue
             with transaction.atomic():
                 state, _ = ThreadReadState.objects.get_or_create(thread=thread, user=user)
@@ -461,6 +465,10 @@ def send_digests(now: datetime | None = None) -> int:
                     "total": total,
                     "thread_url": settings.SITE_URL + reverse("messaging:detail", args=[thread.pk]),
                 }
-                transaction.on_commit(partial(send_templated_email, user.email, "chat_digest", context))
+                transaction.on_commit(
+                    partial(
+                        send_templated_email, user.email, "chat_digest", context, unsubscribe=(user, Category.MESSAGE)
+                    )
+                )
                 sent += 1
     return sent

@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from core.console import ConsoleAdmin
 
-from .models import Notification, SentEmail
+from .models import EmailPreference, Notification, SentEmail
 
 
 class ReadFilter(admin.SimpleListFilter):
@@ -24,12 +24,12 @@ class ReadFilter(admin.SimpleListFilter):
 
 @admin.register(Notification)
 class NotificationAdmin(ConsoleAdmin):
-    list_display = ("created_at", "user", "kind", "text", "read_at")
-    list_filter = ("kind", ReadFilter)
+    list_display = ("created_at", "user", "category", "kind", "text", "read_at")
+    list_filter = ("category", "kind", ReadFilter)
     search_fields = ("user__email", "text")
     list_select_related = ("user",)
     date_hierarchy = "created_at"
-    readonly_fields = ("user", "kind", "text", "link", "read_at", "created_at")
+    readonly_fields = ("user", "category", "kind", "text", "link", "read_at", "created_at")
     fields = readonly_fields
 
 
@@ -41,4 +41,16 @@ class SentEmailAdmin(ConsoleAdmin):
     search_fields = ("key", "description")
     date_hierarchy = "created_at"
     readonly_fields = ("key", "description", "attempts", "sent_at", "created_at")
+    fields = readonly_fields
+
+
+@admin.register(EmailPreference)
+class EmailPreferenceAdmin(ConsoleAdmin):
+    """Who switched which emails off (read-only: users choose on their email page or by unsubscribing)."""
+
+    list_display = ("user", "category", "enabled", "updated_at")
+    list_filter = ("category", "enabled")
+    search_fields = ("user__email",)
+    list_select_related = ("user",)
+    readonly_fields = ("user", "category", "enabled", "created_at", "updated_at")
     fields = readonly_fields

@@ -10,14 +10,18 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.core import signing
 from django.db import transaction
-from django.db.models import F
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from audit.services import record as audit
 from core.cache import bump_version_now, cached_for
+from core.exceptions import DomainError, NotPermitted
 
-from .models import Notification, SentEmail
+from . import kinds
+from .models import EmailPreference, Notification, SentEmail
 from .signals import unread_changed
 
 SCOPE = "notifications"
@@ -30,11 +34,12 @@ def notify(
     """Create an in-app notification and, after commit, email it.
 
     The email uses templates/emails/<kind>_{subject.txt,body.txt,body.html} when they exist,
-    else the generic notification templates.
+    else the generic notification templates. A user who switched the kind's category off gets the
+    inbox row and no email (the task checks again when it runs, in case they switched it off since).
     """
     notification = Notification.objects.create(user=user, kind=kind, text=text[:300], link=link)
     _announce_unread_change(user.pk)
-    if email and user.email:
+    if email and user.email and wants_email(user, kind):
         from .tasks import send_notification_email
 
         transaction.on_commit(lambda: send_notification_email.delay(notification.pk, context or {}))
@@ -84,6 +89,17 @@ def _announce_unread_change(user_id: int) -> None:
     transaction.on_commit(after_commit)
 
 
+def inbox(user: User, *, category: str | None = None, unread_only: bool = False) -> QuerySet[Notification]:
+    """The inbox's rows: unread first, then newest first (the index on user, read_at, created_at)."""
+    queryset = Notification.objects.for_user(user)
+    if category:
+        queryset = queryset.filter(category=category)
+    if unread_only:
+        queryset = queryset.unread()
+    is_unread = ExpressionWrapper(Q(read_at__isnull=True), output_field=BooleanField())
+    return queryset.alias(is_unread=is_unread).order_by("-is_unread", "-created_at", "-id")
+
+
 def unread_count(user: User) -> int:
     """The bell on every page: one indexed count (cheaper to keep exact than to cache)."""
     return Notification.objects.for_user(user).unread().count()
@@ -92,3 +108,103 @@ def unread_count(user: User) -> int:
 def recent(user, limit: int = 5) -> list[Notification]:
     """The user's latest notifications (dashboards), cached until they change (or are read)."""
     return cached_for(SCOPE, user.pk, f"recent:{limit}", lambda: list(Notification.objects.for_user(user)[:limit]))
+
+
+# --- Email preferences and unsubscribing ---------------------------------------------------------
+
+UNSUBSCRIBE_SALT = "notifications.unsubscribe"
+ALL_OPTIONAL = "all"  # the scope of the link in emails whose own category cannot be switched off
+
+
+def email_preferences(user: User) -> dict[str, bool]:
+    """Whether each category's emails go to the user; categories without a row are on."""
+    stored = dict(EmailPreference.objects.filter(user=user).values_list("category", "enabled"))
+    return {
+        category: True if meta.always_email else stored.get(category, True)
+        for category, meta in kinds.CATEGORIES.items()
+    }
+
+
+def wants_email(user: User, kind: str) -> bool:
+    """Whether a notification of this kind may be emailed to the user (transactional ones always)."""
+    category = kinds.category_of(kind)
+    if kinds.always_emailed(kind, category):
+        return True
+    return not EmailPreference.objects.filter(user=user, category=category, enabled=False).exists()
+
+
+def wants_category_email(user: User, category: str) -> bool:
+    """The same question for emails that are not one notification (the chat digest: "message")."""
+    if kinds.info(category).always_email:
+        return True
+    return not EmailPreference.objects.filter(user=user, category=category, enabled=False).exists()
+
+
+def set_email_preferences(
+    user: User, *, actor: User, choices: dict[str, bool], ip_address: str | None = None
+) -> dict[str, bool]:
+    """The user (or a signed unsubscribe link standing for them) chooses which emails they get.
+
+    Only the optional categories can change; asking to switch off a transactional one is refused.
+    Writes one audit row listing what changed (nothing changed: no row). Returns the new choices.
+    """
+    if actor.pk != user.pk:
+        raise NotPermitted("You can only change your own email preferences.")
+    unknown = set(choices) - set(kinds.CATEGORIES)
+    if unknown:
+        raise DomainError(f"Unknown email category: {', '.join(sorted(unknown))}.")
+    locked = [c for c, on in choices.items() if not on and kinds.info(c).always_email]
+    if locked:
+        raise DomainError(f"{kinds.info(locked[0]).label} emails are always sent and cannot be switched off.")
+    with transaction.atomic():
+        before = email_preferences(user)
+        changed = {c: on for c, on in choices.items() if before[c] != on}
+        for category, enabled in changed.items():
+            EmailPreference.objects.update_or_create(user=user, category=category, defaults={"enabled": enabled})
+        if changed:
+            audit(
+                "notifications.email_preferences",
+                user,
+                actor=actor,
+                details={"changed": changed},
+                ip_address=ip_address,
+            )
+    return {**before, **changed}
+
+
+def unsubscribe(user: User, *, scope: str, actor: User, ip_address: str | None = None) -> list[str]:
+    """Switch off one optional category's emails, or all of them (`ALL_OPTIONAL`). Returns what is off now.
+
+    Idempotent: a second click (or a mail app's one-click POST after the person's own) changes nothing.
+    """
+    categories = list(kinds.OPTIONAL_CATEGORIES) if scope == ALL_OPTIONAL else [scope]
+    set_email_preferences(user, actor=actor, choices=dict.fromkeys(categories, False), ip_address=ip_address)
+    return categories
+
+
+def unsubscribe_token(user: User, scope: str) -> str:
+    """A signed, timestamped token naming the user and what one click switches off. No login needed.
+
+    A category that cannot be switched off (money) gets the "all optional emails" scope instead, so
+    every email still carries a working link, and the page says what keeps coming and why.
+    """
+    if scope != ALL_OPTIONAL and kinds.info(scope).always_email:
+        scope = ALL_OPTIONAL
+    return signing.TimestampSigner(salt=UNSUBSCRIBE_SALT).sign_object({"u": user.pk, "s": scope}, compress=True)
+
+
+def read_unsubscribe_token(token: str, *, max_age_days: int) -> tuple[User, str]:
+    """The user and scope a token stands for.
+
+    Raises signing.SignatureExpired (too old), signing.BadSignature (tampered, truncated, another
+    salt) or User.DoesNotExist (the account is gone); the view answers 400 for each.
+    """
+    payload = signing.TimestampSigner(salt=UNSUBSCRIBE_SALT).unsign_object(token, max_age=max_age_days * 86400)
+    if not isinstance(payload, dict):
+        raise signing.BadSignature("Unexpected token payload.")
+    user_id, scope = payload.get("u"), payload.get("s")
+    if not isinstance(user_id, int) or not isinstance(scope, str):
+        raise signing.BadSignature("Unexpected token payload.")
+    if scope != ALL_OPTIONAL and scope not in kinds.OPTIONAL_CATEGORIES:
+        raise signing.BadSignature("Unknown unsubscribe scope.")
+    return User.objects.get(pk=user_id), scope

@@ -1,22 +1,81 @@
-from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from datetime import timedelta
 
-from . import services
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core import signing
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.models import User
+from core.http import client_ip
+
+from . import kinds, services
+from .forms import EmailPreferencesForm
 from .models import Notification
+
+
+def _day_title(day, today) -> str:
+    if day == today:
+        return "Today"
+    if day == today - timedelta(days=1):
+        return "Yesterday"
+    return f"{day:%A %-d %B}" if day.year == today.year else f"{day:%-d %B %Y}"
+
+
+def _groups(rows: list[Notification]) -> list[tuple[str, list[Notification]]]:
+    """A page of the inbox in sections: everything unread first, then the read ones by day."""
+    today = timezone.localdate()
+    groups: list[tuple[str, list[Notification]]] = []
+    for row in rows:
+        title = "Unread" if row.read_at is None else _day_title(timezone.localdate(row.created_at), today)
+        if not groups or groups[-1][0] != title:
+            groups.append((title, []))
+        groups[-1][1].append(row)
+    return groups
 
 
 @login_required
 def inbox(request):
-    page = Paginator(Notification.objects.for_user(request.user), 20).get_page(request.GET.get("page"))
-    return render(request, "notifications/inbox.html", {"page": page})
+    """Unread first, then by day; filter by category (the tabs show each one's unread count)."""
+    category = request.GET.get("category", "")
+    if category not in kinds.CATEGORIES:
+        category = ""
+    page = Paginator(services.inbox(request.user, category=category or None), 20).get_page(request.GET.get("page"))
+    unread = dict(
+        Notification.objects.for_user(request.user)
+        .unread()
+        .values_list("category")
+        .annotate(n=Count("id"))
+        .values_list("category", "n")
+    )
+    tabs = [("", "All", sum(unread.values()), "bi-bell")] + [
+        (value, meta.label, unread.get(value, 0), meta.icon) for value, meta in kinds.CATEGORIES.items()
+    ]
+    return render(
+        request,
+        "notifications/inbox.html",
+        {
+            "page": page,
+            "groups": _groups(list(page.object_list)),
+            "category": category,
+            "category_label": kinds.info(category).label if category else "",
+            "tabs": tabs,
+            "querystring": f"category={category}" if category else "",
+        },
+    )
 
 
 @login_required
 @require_POST
 def mark_read(request):
+    """Mark the given ids read, or with none given all of the user's: only ever the user's own rows."""
     ids = request.POST.getlist("id")
     services.mark_read(actor=request.user, notification_ids=[int(i) for i in ids if i.isdigit()] if ids else None)
     target = request.POST.get("next", "")
@@ -39,3 +98,64 @@ def open_notification(request, pk: int):
     if not target or not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "notifications:inbox"
     return redirect(target)
+
+
+@login_required
+def preferences(request):
+    """Which emails the user gets, one switch per category; the inbox itself always gets everything."""
+    form = EmailPreferencesForm(request.POST or None, current=services.email_preferences(request.user))
+    if request.method == "POST" and form.is_valid():
+        services.set_email_preferences(
+            request.user, actor=request.user, choices=form.choices(), ip_address=client_ip(request)
+        )
+        messages.success(request, "Your email choices were saved.")
+        return redirect("notifications:preferences")
+    return render(request, "notifications/preferences.html", {"form": form})
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    # The token in the URL is a credential: keep it out of caches and other sites' referrers.
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@csrf_exempt  # the signed token is the credential; RFC 8058 mail apps POST without cookies or a form
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token: str):
+    """One signed link from an email, no login: GET asks to confirm, POST switches the emails off.
+
+    A mail app's one-click request (RFC 8058: POST with List-Unsubscribe=One-Click) lands here as well.
+    A tampered, truncated or expired token, or one for a deleted account, is a 400 that changes nothing.
+    """
+    try:
+        user, scope = services.read_unsubscribe_token(token, max_age_days=settings.NOTIFICATION_UNSUBSCRIBE_DAYS)
+    except signing.SignatureExpired:
+        return _bad_link(request, "This unsubscribe link has expired: links work for a few months.", expired=True)
+    except (signing.BadSignature, User.DoesNotExist, ValueError, TypeError):
+        return _bad_link(request, "This unsubscribe link is not valid: copy the whole link from the email.")
+    everything = scope == services.ALL_OPTIONAL
+    labels = [kinds.info(c).label.lower() for c in (kinds.OPTIONAL_CATEGORIES if everything else [scope])]
+    context = {
+        "token": token,
+        "everything": everything,
+        "labels": labels,
+        "scope_label": kinds.info(scope).label.lower() if not everything else "",
+        "masked_email": _masked(user.email),
+        "done": False,
+    }
+    if request.method == "POST":
+        services.unsubscribe(user, scope=scope, actor=user, ip_address=client_ip(request))
+        context["done"] = True
+    return _private(render(request, "notifications/unsubscribe.html", context))
+
+
+def _bad_link(request, message: str, *, expired: bool = False) -> HttpResponse:
+    context = {"message": message, "expired": expired}
+    return _private(render(request, "notifications/unsubscribe_invalid.html", context, status=400))
+
+
+def _masked(email: str) -> str:
+    """Enough of the address for its owner to recognise it; the link may have been forwarded."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}{'•' * max(len(local) - 1, 1)}@{domain}" if domain else "your address"

@@ -66,13 +66,17 @@ def _context(browser, live_server, user, width, height):
 
 
 def _pages(demo) -> dict[str | None, list[str]]:
+    from notifications.services import unsubscribe_token
+
     order, payment, profile = demo["order"], demo["payment"], demo["coach_profile"]
     thread = getattr(order, "thread", None)
+    unsubscribe = f"/notifications/unsubscribe/{unsubscribe_token(demo['client'], 'request')}/"
     return {
         None: ["/", "/coaches/", f"/coaches/{profile.pk}/", "/accounts/login/", "/accounts/signup/",
-               "/accounts/password/reset/"],
+               "/accounts/password/reset/", unsubscribe, "/notifications/unsubscribe/not-a-token/"],
         "client": ["/dashboard/", "/requests/", "/orders/", f"/orders/{order.pk}/", "/threads/",
-                   *([f"/threads/{thread.pk}/"] if thread else []), "/notifications/", "/payments/receipts/",
+                   *([f"/threads/{thread.pk}/"] if thread else []), "/notifications/",
+                   "/notifications/?category=money", "/notifications/preferences/", "/payments/receipts/",
                    *([f"/payments/receipts/{payment.pk}/"] if payment else []), "/files/", "/account/profile/"],
         "coach": ["/dashboard/", "/requests/available/", "/orders/", f"/orders/{order.pk}/", "/coaches/me/profile/",
                   "/payments/earnings/"],

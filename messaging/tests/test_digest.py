@@ -62,3 +62,24 @@ def test_read_messages_and_online_users_get_no_email(
         assert services.send_digests() == 0
     assert mail.outbox == []
     assert ThreadReadState.objects.filter(last_emailed_at__isnull=False).count() == 0
+
+
+def test_switching_message_emails_off_stops_the_digest_and_every_digest_can_unsubscribe(
+    thread, client_user, coach_user, django_capture_on_commit_callbacks
+):
+    from notifications.services import set_email_preferences
+
+    services.send_message(thread, actor=coach_user, body="Are you there?")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send_chat_digests() == 1
+    email = mail.outbox[0]
+    html = email.alternatives[0][0]
+    assert "/notifications/unsubscribe/" in email.body and "/notifications/unsubscribe/" in html
+    assert email.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+    set_email_preferences(client_user, actor=client_user, choices={"message": False})
+    services.send_message(thread, actor=coach_user, body="Hello again")
+    later = timezone.now() + datetime.timedelta(minutes=60)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.send_digests(now=later) == 0
+    assert len(mail.outbox) == 1
