@@ -7,6 +7,7 @@ app_name = "api"
 
 urlpatterns = [
     path("", include("accounts.api.urls")),
+    path("", include("notifications.api")),
     path("", include("files.api")),
     path("", include("coaches.api")),
     path("", include("requests_app.api")),
