@@ -453,6 +453,7 @@ def _announce_deletion(order: Order, state: RetentionState) -> None:
             f"{state.days} days after it ended. Download what you want to keep first: the files on the "
             "order page, or everything with “Export my data”.",
             link=reverse("orders:detail", args=[order.pk]),
+            context={"delete_on": f"{state.delete_on:%d %B %Y}"},
         )
     audit("documents.retention_warned", order, details={"delete_on": state.delete_on.date().isoformat()})
 

@@ -5,6 +5,7 @@ the client and coach are told once, and the order page says when; afterwards it 
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
@@ -43,14 +44,18 @@ def _keys(order):
 def test_the_parties_are_warned_once_fourteen_days_ahead(order_with_cv, deliver, django_capture_on_commit_callbacks):
     order = _finished_order_with_data(order_with_cv, deliver)
     assert services.warn_before_purge(now=_later(165)) == 0
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
         assert services.warn_before_purge(now=_later(167)) == 1
     notes = Notification.objects.filter(kind="documents_retention")
     assert sorted(n.user_id for n in notes) == sorted([order.client_id, order.coach_id])
     assert all(f"/orders/{order.pk}/" == n.link and "will be deleted on" in n.text for n in notes)
-    assert len(callbacks) >= 2  # the two emails, after commit
-    assert services.warn_before_purge(now=_later(168)) == 0  # once: a second run (or redelivery) sends nothing
-    assert notes.count() == 2
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([order.client.email, order.coach.email])
+    assert all("Download your documents: they will be deleted on" in m.subject for m in mail.outbox)
+    assert all(f"/orders/{order.pk}/" in m.body and "Export my data" in m.body for m in mail.outbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.warn_before_purge(now=_later(168)) == 0  # once: a second run (or redelivery) sends nothing
+    assert notes.count() == 2 and len(mail.outbox) == 2
     assert AuditLog.objects.filter(action="documents.retention_warned", target_id=str(order.pk)).count() == 1
 
 
