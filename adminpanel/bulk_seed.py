@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.models import ApiRefreshToken, Role, User
 from audit.models import AuditLog
 from coaches.models import CoachProfile, CoachService, Language, ServiceType
-from files.models import Avatar, FileAsset, FileCategory, ScanStatus
+from files.models import Avatar, DataExport, ExportStatus, FileAsset, FileCategory, ScanStatus
 from messaging.models import Message, MessageThread, ThreadReadState
 from notifications.models import Notification, SentEmail
 from orders.models import Delivery, DisputeRole, DisputeStatement, Order, OrderEvent, OrderStatus, Review
@@ -70,6 +70,7 @@ def historical_timestamps():
         WebhookEvent,
         FileAsset,
         Avatar,
+        DataExport,
         MessageThread,
         Message,
         Notification,
@@ -475,6 +476,44 @@ def _seed_files(history: _History, count: int) -> None:
         [
             Avatar(user=coach, asset=photo, created_at=photo.created_at, updated_at=photo.created_at)
             for coach, photo in zip(photographed, photos, strict=True)
+        ],
+        batch_size=BATCH,
+    )
+    _seed_exports(history)
+
+
+def _seed_exports(history: _History) -> None:
+    """A data export ZIP for one client in ten (the rest never asked)."""
+    asked = history.clients[::10]
+    zips = FileAsset.objects.bulk_create(
+        [
+            FileAsset(
+                owner=client,
+                key=f"{history.tag}/export-{client.pk}.zip",
+                original_name="elite-data-export.zip",
+                content_type="application/zip",
+                size=50_000,
+                sha256=f"{client.pk:064x}",
+                category=FileCategory.DATA_EXPORT,
+                scan_status=ScanStatus.CLEAN,
+                created_at=history.now,
+                updated_at=history.now,
+            )
+            for client in asked
+        ],
+        batch_size=BATCH,
+    )
+    DataExport.objects.bulk_create(
+        [
+            DataExport(
+                user=client,
+                status=ExportStatus.READY,
+                asset=asset,
+                finished_at=history.now,
+                created_at=history.now,
+                updated_at=history.now,
+            )
+            for client, asset in zip(asked, zips, strict=True)
         ],
         batch_size=BATCH,
     )

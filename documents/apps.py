@@ -12,3 +12,17 @@ class DocumentsConfig(AppConfig):
         from .receivers import extract_scanned_file
 
         file_scanned_clean.connect(extract_scanned_file, dispatch_uid="documents.extract_scanned_file")
+
+        # orders announces a new order (inside its transaction): the request's target job comes along.
+        from orders.signals import order_created
+
+        from .receivers import carry_job_onto_order
+
+        order_created.connect(carry_job_onto_order, dispatch_uid="documents.carry_job_onto_order")
+
+        # files builds a user's data export; our section adds the texts, comments and jobs that are theirs.
+        from files.exports import register
+
+        from .exports import section
+
+        register("documents", section)

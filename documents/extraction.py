@@ -3,6 +3,7 @@
 The result is a list of blocks (heading, paragraph, item, table) plus facts that the job-match report
 needs (pages, text layer, images, tables, columns, contact details in headers or footers). Every way a
 file can be unreadable raises ExtractionFailed with a code and a sentence a client understands.
+PDF tables are read where they are drawn (documents.pdf_tables); borderless ones read as lines.
 Nothing here logs the text: it is personal data.
 """
 
@@ -14,8 +15,11 @@ import re
 import statistics
 import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from . import pdf_tables
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -142,6 +146,7 @@ class _Page:
     width: float
     height: float
     images: int
+    tables: list[pdf_tables.Table] = field(default_factory=list)
 
 
 def _read_pdf_page(page) -> _Page:
@@ -153,13 +158,15 @@ def _read_pdf_page(page) -> _Page:
             x, y = cm[0] * tm[4] + cm[2] * tm[5] + cm[4], cm[1] * tm[4] + cm[3] * tm[5] + cm[5]
             fragments.append((text.strip(), x, y, float(font_size) * scale))
 
-    text = page.extract_text(visitor_text=visit) or ""
+    drawn = pdf_tables.EdgeCollector()
+    text = page.extract_text(visitor_text=visit, visitor_operand_before=drawn) or ""
     box = page.mediabox
     try:
         images = len(page.images)
     except Exception:  # noqa: BLE001 - an odd image filter must not stop reading the text
         images = 1
-    return _Page(text, fragments, float(box.width), float(box.height), images)
+    tables = pdf_tables.find_tables(drawn.edges, fragments)
+    return _Page(text, fragments, float(box.width), float(box.height), images, tables)
 
 
 def _assemble_pdf(pages: list[_Page], count: int) -> Extracted:
@@ -178,10 +185,10 @@ def _assemble_pdf(pages: list[_Page], count: int) -> Extracted:
     large = {text for text, _x, _y, size in fragments if body_size and size >= body_size * 1.2}
     blocks: list[dict[str, Any]] = []
     for page in pages:
-        _add_lines(blocks, page.text.splitlines(), large)
+        _add_lines(blocks, page.text.splitlines(), large, page.tables)
     flags = {
         "images": images,
-        "tables": 0,
+        "tables": sum(len(page.tables) for page in pages),
         "multi_column": any(_looks_multi_column(page) for page in pages),
         "contact_in_margins": any(_contact_in_margins(page) for page in pages),
     }
@@ -197,10 +204,26 @@ def _is_heading_line(line: str, large: set[str]) -> bool:
     return all_caps or line in large
 
 
-def _add_lines(blocks: list[dict[str, Any]], lines: list[str], large: set[str]) -> None:
+def _add_lines(
+    blocks: list[dict[str, Any]], lines: list[str], large: set[str], tables: Sequence[pdf_tables.Table] = ()
+) -> None:
+    """Lines become headings, items and paragraphs; the lines of a ruled table become that table, once,
+    where its first line was. A table's lines follow each other and use each cell's words once: a line
+    after it that repeats a cell's words is ordinary text."""
+    open_table: pdf_tables.Table | None = None
+    waiting = list(tables)
     for raw in lines:
         line = raw.strip()
         if not line:
+            continue
+        if open_table is not None and pdf_tables.take_table_line(line, open_table):
+            continue
+        open_table = None
+        table = next((t for t in waiting if pdf_tables.take_table_line(line, t)), None)
+        if table is not None:
+            waiting.remove(table)
+            open_table = table
+            blocks.append({"kind": "table", "rows": table.rows})
             continue
         if BULLET.match(line):
             blocks.append({"kind": "item", "text": BULLET.sub("", line, count=1).strip()})

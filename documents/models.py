@@ -99,9 +99,32 @@ class JobDescription(TimeStampedModel):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     title = models.CharField(max_length=160)
     text = models.TextField()
+    # The job the client attached to the request, carried onto the order when it was created.
+    from_request = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(from_request=True), name="documents_job_one_from_request"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title
+
+
+class OrderRetention(TimeStampedModel):
+    """When a finished order's documents were announced for deletion, and when (and what) was deleted.
+
+    One row per order, written by the retention jobs: `warned_at` makes the advance notice go out once,
+    `purged_at` lets the order page say the documents were removed and after how many days."""
+
+    order = models.OneToOneField("orders.Order", on_delete=models.CASCADE, related_name="document_retention")
+    warned_at = models.DateTimeField(null=True, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+    retention_days = models.PositiveIntegerField()
+    deleted = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"Retention of order #{self.order_id}"

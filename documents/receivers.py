@@ -12,3 +12,10 @@ def extract_scanned_file(sender, *, asset_id: int, category: str, **kwargs) -> N
     from .tasks import extract_text
 
     extract_text.delay(asset_id)
+
+
+def carry_job_onto_order(sender, *, order, **kwargs) -> None:
+    """An order was created from a request: the target job pasted on the request comes along."""
+    from .services import carry_request_job
+
+    carry_request_job(order)

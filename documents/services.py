@@ -1,28 +1,33 @@
 """Every change to documents' tables goes through here: extractions, redlines, comments, job
-descriptions and the retention purge. Text is personal data: no function here logs it."""
+descriptions, and the retention notice and purge. Text is personal data: no function here logs it."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import record as audit
 from core.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
+from files import services as file_services
 from files.models import FileAsset, FileCategory, ScanStatus
+from notifications.services import notify
 from orders import services as order_services
 from orders.models import Delivery, Order, OrderStatus
+from requests_app import services as request_services
+from requests_app.models import ServiceRequest
 
 from . import extraction as reader
 from . import redline as redlines
-from .models import Comment, Extraction, ExtractionStatus, JobDescription, Redline
+from .models import Comment, Extraction, ExtractionStatus, JobDescription, OrderRetention, Redline
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +120,8 @@ def versions(order: Order) -> list[Version]:
         Version(f"o{n}", f"Your original: {asset.original_name}", asset, _extraction_of(asset))
         for n, asset in enumerate(originals, start=1)
     ]
-    deliveries = Delivery.objects.filter(order=order).prefetch_related("files__extraction").order_by("number")
+    live_files = Prefetch("files", queryset=FileAsset.objects.live().select_related("extraction"))
+    deliveries = Delivery.objects.filter(order=order).prefetch_related(live_files).order_by("number")
     for delivery in deliveries:
         files = sorted(delivery.files.all(), key=lambda asset: (asset.created_at, asset.pk))
         for n, asset in enumerate(files, start=1):
@@ -346,30 +352,192 @@ def remove_job_description(job: JobDescription, *, actor, ip_address: str | None
 # --- Retention ------------------------------------------------------------------------------------
 
 
-def purge_expired(now=None) -> int:
-    """Delete the text, comments and job descriptions of orders finished DOCUMENTS_RETENTION_DAYS ago.
+def finished_at(order: Order):
+    """When the order's retention period started: its completion, or its cancellation (else None)."""
+    if order.status == OrderStatus.COMPLETED:
+        return order.completed_at
+    if order.status == OrderStatus.CANCELLED:
+        return order.cancelled_at
+    return None
 
-    Returns how many orders were purged. Idempotent: a second run finds nothing left."""
-    cutoff = (now or timezone.now()) - timedelta(days=settings.DOCUMENTS_RETENTION_DAYS)
-    finished = Order.objects.filter(
-        Q(status=OrderStatus.COMPLETED, completed_at__lt=cutoff)
-        | Q(status=OrderStatus.CANCELLED, cancelled_at__lt=cutoff)
+
+@dataclass
+class RetentionState:
+    """What the order page says about the deletion of this order's documents."""
+
+    days: int
+    notice_days: int
+    delete_on: datetime
+    warn_from: datetime
+    purged_at: datetime | None
+    deleted: dict
+
+    @property
+    def warning_due(self) -> bool:
+        return self.purged_at is None and timezone.now() >= self.warn_from
+
+
+def retention_state(order: Order) -> RetentionState | None:
+    """None while the order is open. Deletion never comes sooner than the notice period after the
+    warning went out, so a late warning moves the date (and the page says the new one)."""
+    started = finished_at(order)
+    if started is None:
+        return None
+    row = OrderRetention.objects.filter(order=order).first()
+    days = row.retention_days if row and row.purged_at else settings.DOCUMENTS_RETENTION_DAYS
+    notice = timedelta(days=settings.DOCUMENTS_RETENTION_WARNING_DAYS)
+    delete_on = started + timedelta(days=days)
+    if row and row.warned_at:
+        delete_on = max(delete_on, row.warned_at + notice)
+    return RetentionState(
+        days=days,
+        notice_days=settings.DOCUMENTS_RETENTION_WARNING_DAYS,
+        delete_on=row.purged_at if row and row.purged_at else delete_on,
+        warn_from=delete_on - notice,
+        purged_at=row.purged_at if row else None,
+        deleted=row.deleted if row else {},
     )
-    holding_data = (
-        Q(document_comments__isnull=False)
-        | Q(job_descriptions__isnull=False)
-        | Q(deliveries__files__extraction__isnull=False)
-        | Q(request__attachments__extraction__isnull=False)
+
+
+def _finished_before(moment) -> QuerySet[Order]:
+    return Order.objects.filter(
+        Q(status=OrderStatus.COMPLETED, completed_at__lt=moment)
+        | Q(status=OrderStatus.CANCELLED, cancelled_at__lt=moment)
     )
-    ids = sorted(set(finished.filter(holding_data).values_list("pk", flat=True)))
-    for order_id in ids:
+
+
+# An order still holding documents: live files of its request or deliveries, texts, comments, jobs.
+_HOLDING_DATA = (
+    Q(request__attachments__deleted_at__isnull=True, request__attachments__isnull=False)
+    | Q(deliveries__files__deleted_at__isnull=True, deliveries__files__isnull=False)
+    | Q(document_comments__isnull=False)
+    | Q(job_descriptions__isnull=False)
+    | ~Q(request__job_description="")
+)
+
+
+def warn_before_purge(now=None) -> int:
+    """Tell the client and the coach, DOCUMENTS_RETENTION_WARNING_DAYS ahead, that an order's documents
+    will be deleted, so they can download them first. Once per order (the row's `warned_at`, under its
+    lock); returns how many orders were announced."""
+    now = now or timezone.now()
+    notice = settings.DOCUMENTS_RETENTION_WARNING_DAYS
+    warn_before = now - timedelta(days=settings.DOCUMENTS_RETENTION_DAYS - notice)
+    due = (
+        _finished_before(warn_before)
+        .filter(_HOLDING_DATA)
+        .exclude(document_retention__warned_at__isnull=False)
+        .values_list("pk", flat=True)
+    )
+    warned = 0
+    for order_id in sorted(set(due)):
         with transaction.atomic():
-            order = Order.objects.select_for_update().get(pk=order_id)
-            assets = list(order.request.attachments.values_list("pk", flat=True)) + list(
-                FileAsset.objects.filter(deliveries__order=order).values_list("pk", flat=True)
+            row = _locked_retention(order_id)
+            if row.warned_at is not None:
+                continue  # another run got there first
+            row.warned_at = now
+            row.save(update_fields=["warned_at", "updated_at"])
+            state = retention_state(row.order)
+            if state is not None:  # always: it was found finished, and a finished order stays finished
+                _announce_deletion(row.order, state)
+            warned += 1
+    return warned
+
+
+def _announce_deletion(order: Order, state: RetentionState) -> None:
+    for person in (order.client, order.coach):
+        notify(
+            person,
+            "documents_retention",
+            f"The documents of your order “{order.title}” will be deleted on {state.delete_on:%d %B %Y}, "
+            f"{state.days} days after it ended. Download what you want to keep first: the files on the "
+            "order page, or everything with “Export my data”.",
+            link=reverse("orders:detail", args=[order.pk]),
+            context={"delete_on": f"{state.delete_on:%d %B %Y}"},
+        )
+    audit("documents.retention_warned", order, details={"delete_on": state.delete_on.date().isoformat()})
+
+
+def _locked_retention(order_id: int) -> OrderRetention:
+    order = Order.objects.select_for_update().select_related("client", "coach", "request").get(pk=order_id)
+    row, _ = OrderRetention.objects.get_or_create(
+        order=order, defaults={"retention_days": settings.DOCUMENTS_RETENTION_DAYS}
+    )
+    row = OrderRetention.objects.select_for_update().get(pk=row.pk)
+    row.order = order
+    return row
+
+
+def purge_expired(now=None) -> int:
+    """Delete the documents of orders finished DOCUMENTS_RETENTION_DAYS ago whose parties were told at
+    least DOCUMENTS_RETENTION_WARNING_DAYS before: the files themselves (storage too), their texts and
+    redlines, comments, target jobs (the request's too). What was deleted is recorded on the order's
+    retention row and in the audit log. Returns how many orders were purged; a second run finds none."""
+    now = now or timezone.now()
+    due = (
+        _finished_before(now - timedelta(days=settings.DOCUMENTS_RETENTION_DAYS))
+        .filter(_HOLDING_DATA)
+        .filter(document_retention__warned_at__lte=now - timedelta(days=settings.DOCUMENTS_RETENTION_WARNING_DAYS))
+        .filter(document_retention__purged_at__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    purged = 0
+    for order_id in sorted(set(due)):
+        with transaction.atomic():
+            row = _locked_retention(order_id)
+            if row.purged_at is not None:
+                continue
+            row.deleted = _delete_documents(row.order, now)
+            row.purged_at = now
+            row.retention_days = settings.DOCUMENTS_RETENTION_DAYS
+            row.save(update_fields=["deleted", "purged_at", "retention_days", "updated_at"])
+            audit("documents.purged", row.order, details={**row.deleted, "retention_days": row.retention_days})
+            purged += 1
+    return purged
+
+
+def _delete_documents(order: Order, now) -> dict[str, int]:
+    """Everything documents holds for one order, and the files it was read from. A CV also attached to
+    another request whose order is still within its period (or has no order) is kept, with its text."""
+    cutoff = now - timedelta(days=settings.DOCUMENTS_RETENTION_DAYS)
+    still_needed = ServiceRequest.objects.exclude(pk=order.request_id).exclude(order__in=_finished_before(cutoff))
+    originals = set(order.request.attachments.values_list("pk", flat=True))
+    shared = set(
+        FileAsset.objects.filter(pk__in=originals, service_requests__in=still_needed).values_list("pk", flat=True)
+    )
+    delivered = set(FileAsset.objects.filter(deliveries__order=order).values_list("pk", flat=True))
+    assets = (originals - shared) | delivered
+    _, texts = Extraction.objects.filter(asset_id__in=assets).delete()  # redlines go with them (cascade)
+    comments, _ = Comment.objects.filter(order=order).delete()
+    jobs, _ = JobDescription.objects.filter(order=order).delete()
+    return {
+        "files": file_services.erase(assets, reason="documents_retention"),
+        "texts": texts.get("documents.Extraction", 0),
+        "redlines": texts.get("documents.Redline", 0),
+        "comments": comments,
+        "job_descriptions": jobs + int(request_services.forget_job_description(order.request)),
+    }
+
+
+# --- Job description carried from the request -----------------------------------------------------
+
+
+def carry_request_job(order: Order) -> JobDescription | None:
+    """The target job the client pasted on the request becomes the order's first job (once)."""
+    service_request = order.request
+    if not service_request.job_description:
+        return None
+    existing = JobDescription.objects.filter(order=order, from_request=True).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return JobDescription.objects.create(
+                order=order,
+                author=order.client,
+                title=service_request.job_title or "Target job",
+                text=service_request.job_description,
+                from_request=True,
             )
-            Extraction.objects.filter(asset_id__in=assets).delete()  # redlines go with them (cascade)
-            Comment.objects.filter(order=order).delete()
-            JobDescription.objects.filter(order=order).delete()
-            audit("documents.purged", order, details={"files": len(assets)})
-    return len(ids)
+    except IntegrityError:  # a second delivery of the signal
+        return JobDescription.objects.get(order=order, from_request=True)

@@ -1,4 +1,4 @@
-"""Celery jobs of documents: read a file's text; delete documents data past retention."""
+"""Celery jobs of documents: read a file's text; announce, then delete, documents past retention."""
 
 from celery import shared_task
 from django.conf import settings
@@ -18,6 +18,12 @@ def extract_text(asset_id: int) -> str | None:
 
 
 @shared_task
+def warn_before_purge() -> int:
+    """Beat job: tell the parties DOCUMENTS_RETENTION_WARNING_DAYS ahead (once per order)."""
+    return services.warn_before_purge()
+
+
+@shared_task
 def purge_expired() -> int:
-    """Beat job: documents data of orders finished more than DOCUMENTS_RETENTION_DAYS ago."""
+    """Beat job: the files and documents data of orders past DOCUMENTS_RETENTION_DAYS, once announced."""
     return services.purge_expired()

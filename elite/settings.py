@@ -316,6 +316,9 @@ FILE_SCAN_RETRY_MAX_DELAY = 3600
 FILE_SCAN_STALE_MINUTES = env.int("FILE_SCAN_STALE_MINUTES", default=60)
 CELERY_BEAT_SCHEDULE["files-requeue-stale-scans"] = {"task": "files.tasks.requeue_stale_scans", "schedule": 15 * 60}
 CELERY_BEAT_SCHEDULE["files-sweep-orphans"] = {"task": "files.tasks.sweep_orphans", "schedule": 6 * 3600}
+# A user's data export (a ZIP of everything that is theirs) can be downloaded this many days.
+FILE_EXPORT_DAYS = env.int("FILE_EXPORT_DAYS", default=7)
+CELERY_BEAT_SCHEDULE["files-expire-exports"] = {"task": "files.tasks.expire_exports", "schedule": 6 * 3600}
 
 # --- Email ------------------------------------------------------------------
 _email = env.email_url("EMAIL_URL", default="consolemail://")
@@ -509,9 +512,15 @@ DOCUMENTS_EXTRACT_SECONDS = env.int("DOCUMENTS_EXTRACT_SECONDS", default=20)
 # Target job descriptions: longest text in characters, and how many one order may hold.
 DOCUMENTS_JOB_MAX_CHARS = env.int("DOCUMENTS_JOB_MAX_CHARS", default=20_000)
 DOCUMENTS_MAX_JOBS = env.int("DOCUMENTS_MAX_JOBS", default=5)
-# Days after an order completes (or is cancelled) before its texts, comments and jobs are deleted.
+# Days after an order completes (or is cancelled) before its files, texts, comments and jobs are deleted.
 DOCUMENTS_RETENTION_DAYS = env.int("DOCUMENTS_RETENTION_DAYS", default=180)
 CELERY_BEAT_SCHEDULE["documents-purge-expired"] = {"task": "documents.tasks.purge_expired", "schedule": 24 * 3600}
+# The client and coach are told this many days before (never less), once per order.
+DOCUMENTS_RETENTION_WARNING_DAYS = env.int("DOCUMENTS_RETENTION_WARNING_DAYS", default=14)
+CELERY_BEAT_SCHEDULE["documents-warn-before-purge"] = {
+    "task": "documents.tasks.warn_before_purge",
+    "schedule": 24 * 3600,
+}
 
 # --- Coaches (coach directory) ------------------------------------------------------
 # Seconds a rendered directory result (count + page of cards) is reused for the same filters.

@@ -7,7 +7,7 @@ from core.console import ConsoleAdmin, apply_to_each
 from core.http import client_ip
 
 from . import services
-from .models import Avatar, FileAsset
+from .models import Avatar, DataExport, FileAsset
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -84,4 +84,17 @@ class AvatarAdmin(ConsoleAdmin):
     search_fields = ("user__email",)
     list_select_related = ("user", "asset")
     readonly_fields = ("user", "asset", "created_at", "updated_at")
+    fields = readonly_fields
+
+
+@admin.register(DataExport)
+class DataExportAdmin(ConsoleAdmin):
+    """Who asked for a copy of their data, and whether it was built (read-only: users ask themselves)."""
+
+    list_display = ("user", "status", "created_at", "finished_at", "asset")
+    list_filter = ("status",)
+    search_fields = ("user__email",)
+    list_select_related = ("user", "asset")
+    date_hierarchy = "created_at"
+    readonly_fields = ("user", "status", "asset", "failure", "created_at", "finished_at")
     fields = readonly_fields

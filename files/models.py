@@ -1,5 +1,7 @@
 """Uploaded files: stored under generated keys, scanned before anyone may download them."""
 
+from datetime import timedelta
+
 from django.apps import apps
 from django.conf import settings
 from django.db import models
@@ -13,6 +15,7 @@ class FileCategory(models.TextChoices):
     MESSAGE_ATTACHMENT = "message_attachment", "Message attachment"
     AVATAR = "avatar", "Avatar"
     DISPUTE_EVIDENCE = "dispute_evidence", "Dispute evidence"
+    DATA_EXPORT = "data_export", "Data export"
 
 
 class ScanStatus(models.TextChoices):
@@ -107,3 +110,38 @@ class Avatar(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"avatar of user {self.user_id}"
+
+
+class ExportStatus(models.TextChoices):
+    BUILDING = "building", "Being prepared"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class DataExport(TimeStampedModel):
+    """A user's request for a copy of their data: a ZIP built in the background, kept FILE_EXPORT_DAYS."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="data_exports")
+    status = models.CharField(max_length=10, choices=ExportStatus.choices, default=ExportStatus.BUILDING)
+    asset = models.OneToOneField(FileAsset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    failure = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One export at a time is being built per user: a second click finds the first one.
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(status="building"), name="files_one_export_building"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Data export #{self.pk} of user {self.user_id} ({self.status})"
+
+    @property
+    def expires_at(self):
+        """When the expiry job erases the ZIP (it counts from the file's creation)."""
+        if self.asset is None:
+            return None
+        return self.asset.created_at + timedelta(days=settings.FILE_EXPORT_DAYS)

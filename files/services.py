@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 import uuid
+import zipfile
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import IO
@@ -24,7 +26,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -34,7 +36,7 @@ from core.exceptions import DomainError, InvalidState, NotPermitted
 from notifications.services import notify
 
 from . import validation
-from .models import Avatar, FileAsset, FileCategory, ScanStatus
+from .models import Avatar, DataExport, ExportStatus, FileAsset, FileCategory, ScanStatus
 from .scanner import ScannerUnavailable, Verdict, get_scanner
 from .signals import file_scanned_clean
 
@@ -415,3 +417,152 @@ def sweep_orphans(*, older_than_minutes: int = 60, months: int = 2) -> int:
     if removed:
         logger.warning("removed %d orphaned uploads from storage", removed)
     return removed
+
+
+# --- Erasing at the end of a retention period --------------------------------------------------------
+
+
+def erase(asset_ids: Iterable[int], *, reason: str, actor: User | None = None, ip_address: str | None = None) -> int:
+    """Delete files for good, whatever their category (the retention jobs, expired exports): hidden now,
+    their bytes removed from storage by a job after commit, one audit row per file. Returns how many
+    were erased; files already deleted are skipped, so a second run erases nothing."""
+    with transaction.atomic():
+        assets = list(FileAsset.objects.select_for_update().filter(pk__in=list(asset_ids), deleted_at__isnull=True))
+        now = timezone.now()
+        for asset in assets:
+            asset.deleted_at = now
+            asset.save(update_fields=["deleted_at", "updated_at"])
+            audit(
+                "files.erased",
+                asset,
+                actor=actor,
+                details={"reason": reason, "category": asset.category, "size": asset.size},
+                ip_address=ip_address,
+            )
+        erased = [asset.pk for asset in assets]
+
+        def remove_bytes() -> None:
+            for pk in erased:
+                _schedule_removal(pk)
+
+        transaction.on_commit(remove_bytes)
+    return len(erased)
+
+
+# --- Data export ---------------------------------------------------------------------------------
+
+
+def latest_export(user: User) -> DataExport | None:
+    return DataExport.objects.filter(user=user).select_related("asset").first()
+
+
+def request_export(user: User, *, actor: User, ip_address: str | None = None) -> DataExport:
+    """The user asks for a copy of their data: a ZIP built by a Celery task after commit. While one is
+    being built, asking again returns that one (the page says so) instead of queueing a second."""
+    if actor is None or actor.pk != user.pk:
+        raise NotPermitted("You can only export your own data.")
+    building = DataExport.objects.filter(user=user, status=ExportStatus.BUILDING).first()
+    if building is not None and building.created_at > timezone.now() - timedelta(hours=1):
+        return building
+    if building is not None:  # its task was lost (a worker died): give up on it, build a new one
+        DataExport.objects.filter(pk=building.pk).update(status=ExportStatus.FAILED, failure="not finished in time")
+    try:
+        with transaction.atomic():
+            export = DataExport.objects.create(user=user)
+            audit("files.export_requested", export, actor=actor, ip_address=ip_address)
+            transaction.on_commit(lambda: _schedule_export(export.pk))
+    except IntegrityError:  # a double click: the other request created it
+        return DataExport.objects.get(user=user, status=ExportStatus.BUILDING)
+    return export
+
+
+def _schedule_export(export_id: int) -> None:
+    from .tasks import build_export
+
+    build_export.delay(export_id)
+
+
+def build_export(export_id: int) -> DataExport | None:
+    """Write the ZIP of every registered section plus the user's files, store it as the user's own
+    file and tell them. Idempotent: an export that is no longer being built is left as it is."""
+    export = DataExport.objects.filter(pk=export_id, status=ExportStatus.BUILDING).select_related("user").first()
+    if export is None:
+        return None
+    user = export.user
+    try:
+        with tempfile.TemporaryFile() as spool:
+            _write_zip(user, spool)
+            asset = _store_export(user, spool)
+    except Exception as exc:  # noqa: BLE001 - recorded and shown; the user may ask again
+        logger.warning("data export %s failed: %s", export.pk, type(exc).__name__)
+        DataExport.objects.filter(pk=export.pk).update(
+            status=ExportStatus.FAILED, failure=type(exc).__name__[:200], finished_at=timezone.now()
+        )
+        return DataExport.objects.get(pk=export.pk)
+    with transaction.atomic():
+        updated = DataExport.objects.filter(pk=export.pk, status=ExportStatus.BUILDING).update(
+            status=ExportStatus.READY, asset=asset, finished_at=timezone.now(), updated_at=timezone.now()
+        )
+        if updated:
+            notify(
+                user,
+                "data_export_ready",
+                f"Your data export is ready to download for {settings.FILE_EXPORT_DAYS} days.",
+                link=reverse("accounts:profile") + "#data-export",
+            )
+    return DataExport.objects.get(pk=export.pk)
+
+
+def _write_zip(user: User, spool: IO[bytes]) -> None:
+    from . import exports
+
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("README.txt", _EXPORT_README.format(email=user.email, when=timezone.now()))
+        for name, section in exports.sections().items():
+            for path, content in section(user):
+                archive.writestr(f"{name}/{path}", content)
+        for asset in exports.exportable_files(user):
+            with default_storage.open(asset.key, "rb") as source, archive.open(exports.file_path(asset), "w") as out:
+                while chunk := source.read(CHUNK):
+                    out.write(chunk)
+
+
+_EXPORT_README = """Your data at Elite Writing Services ({email}), exported {when:%Y-%m-%d %H:%M} UTC.
+
+account/  your profile; files.json lists every file below
+files/    the files you uploaded and, as a client, the files delivered to you
+requests/ orders/ messages/ documents/  what you wrote there, as JSON (and the text we read from your files)
+
+Only your own data is here: other people's messages and comments are not.
+"""
+
+
+def _store_export(user: User, spool: IO[bytes]) -> FileAsset:
+    sha256, size = _hash_and_size(spool)
+    key = generate_key(".zip")
+    stored_key = default_storage.save(key, File(spool, name=key))
+    return FileAsset.objects.create(
+        owner=user,
+        storage=storage_kind(),
+        key=stored_key,
+        original_name=f"elite-data-export-{timezone.now():%Y-%m-%d}.zip",
+        content_type="application/zip",
+        size=size,
+        sha256=sha256,
+        category=FileCategory.DATA_EXPORT,
+        # Built by us from files that had already passed the scan, and only for their owner.
+        scan_status=ScanStatus.CLEAN,
+        scan_detail="built by the export job",
+        scanned_at=timezone.now(),
+    )
+
+
+def expire_exports(*, now=None) -> int:
+    """Export ZIPs are erased FILE_EXPORT_DAYS after they were built (a beat job)."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.FILE_EXPORT_DAYS)
+    ids = (
+        FileAsset.objects.live()
+        .filter(category=FileCategory.DATA_EXPORT, created_at__lt=cutoff)
+        .values_list("pk", flat=True)
+    )
+    return erase(list(ids), reason="export_expired")

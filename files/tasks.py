@@ -48,3 +48,16 @@ def requeue_stale_scans() -> int:
 def sweep_orphans() -> int:
     """Beat job: bytes left in storage by an upload whose database row was rolled back."""
     return services.sweep_orphans()
+
+
+@shared_task(acks_late=True)
+def build_export(export_id: int) -> str | None:
+    """Idempotent: a redelivered task finds the export no longer `building` and leaves it."""
+    export = services.build_export(export_id)
+    return export.status if export else None
+
+
+@shared_task
+def expire_exports() -> int:
+    """Beat job: data export ZIPs older than FILE_EXPORT_DAYS are erased."""
+    return services.expire_exports()

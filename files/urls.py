@@ -14,4 +14,5 @@ urlpatterns = [
     path("avatar/", views.avatar_upload, name="avatar_upload"),
     path("avatar/remove/", views.avatar_remove, name="avatar_remove"),
     path("avatar/<int:user_id>/", views.avatar, name="avatar"),
+    path("export/", views.export_request, name="export"),
 ]

@@ -15,9 +15,10 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_ratelimit.core import is_ratelimited
 
 from core.exceptions import DomainError, InvalidState, RateLimited
+from core.http import client_ip
 
 from . import downloads, services
-from .models import FileAsset, FileCategory, ScanStatus
+from .models import ExportStatus, FileAsset, FileCategory, ScanStatus
 
 UPLOAD_CATEGORIES = {
     FileCategory.CV_UPLOAD,
@@ -101,11 +102,11 @@ def status(request):
 @login_required
 @require_GET
 def file_list(request):
-    # The profile photo has its own card on the page.
+    # The profile photo has its own card on the page; data exports are on the profile page.
     assets = (
         FileAsset.objects.live()
         .filter(owner=request.user)
-        .exclude(category=FileCategory.AVATAR)
+        .exclude(category__in=[FileCategory.AVATAR, FileCategory.DATA_EXPORT])
         .prefetch_related("deliveries")
     )
     page = Paginator(assets, 20).get_page(request.GET.get("page"))
@@ -256,3 +257,22 @@ def avatar(request, user_id: int):
     response["Cache-Control"] = "public, max-age=300"
     response["ETag"] = f'"{asset.sha256[:32]}"'
     return response
+
+
+# A ZIP of all of a user's data is heavy to build: a few per day is plenty.
+EXPORT_RATE = "5/d"
+
+
+@login_required
+@require_POST
+def export_request(request):
+    """'Export my data' on the profile page: the ZIP is built in the background; the page shows it."""
+    if is_ratelimited(request, group="files.export", key="user", rate=EXPORT_RATE, increment=True):
+        raise RateLimited("You have asked for several exports today. Download the latest one, or try tomorrow.")
+    export = services.request_export(request.user, actor=request.user, ip_address=client_ip(request))
+    export.refresh_from_db()  # with eager tasks (the embedded default) it may be built already
+    if export.status == ExportStatus.READY:
+        messages.success(request, "Your data export is ready: download it below.")
+    elif export.status == ExportStatus.BUILDING:
+        messages.success(request, "We are preparing your data export. It will appear here in a moment.")
+    return redirect(reverse("accounts:profile") + "#data-export")

@@ -6,6 +6,13 @@ class MessagingConfig(AppConfig):
     verbose_name = "Messaging"
 
     def ready(self):
+        # files builds a user's data export; our section adds the messages they sent.
+        from files.exports import register
+
+        from .exports import section
+
+        register("messages", section)
+
         # orders sits below messaging, so it announces new orders and we open their thread here.
         from orders.signals import order_created
 

@@ -6,6 +6,13 @@ class OrdersConfig(AppConfig):
     verbose_name = "Orders"
 
     def ready(self) -> None:
+        # files builds a user's data export; our section adds their orders, timeline notes and reviews.
+        from files.exports import register
+
+        from .exports import section
+
+        register("orders", section)
+
         from django.db import transaction
         from django.db.models.signals import post_delete, post_save
 

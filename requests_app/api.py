@@ -83,6 +83,8 @@ class RequestSerializer(serializers.ModelSerializer):
             "expires_at",
             "created_at",
             "attachment_ids",
+            "job_title",
+            "job_description",
         ]
         read_only_fields = fields
 
@@ -117,6 +119,13 @@ class NewRequestSerializer(StrictSerializer):
     requirements = serializers.CharField(max_length=5000)
     deadline = serializers.DateField()
     attachment_ids = serializers.ListField(child=serializers.IntegerField(), required=False, max_length=20)
+    job_title = serializers.CharField(required=False, allow_blank=True, default="", max_length=160)
+    job_description = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The target job for the order's job-match report (at most DOCUMENTS_JOB_MAX_CHARS characters).",
+    )
 
 
 @examples({"With a reason": {"reason": "I am fully booked until January."}, "Without one": {}})
@@ -159,6 +168,8 @@ class NewRequest(APIView):
             requirements=cleaned["requirements"],
             deadline=cleaned["deadline"],
             attachments=attachments,
+            job_title=cleaned["job_title"],
+            job_description=cleaned["job_description"],
         )
         return Response(RequestSerializer(created).data, status=status.HTTP_201_CREATED)
 

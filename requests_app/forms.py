@@ -26,6 +26,19 @@ class ServiceRequestForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="The day you need the finished work by.",
     )
+    job_title = forms.CharField(
+        label="Target job title (optional)",
+        required=False,
+        max_length=160,
+        help_text="E.g. “Senior Project Manager at Gamma”.",
+    )
+    job_description = forms.CharField(
+        label="Target job description (optional)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Paste the advert you are applying for: the order's job-match report measures every "
+        "version of your document against it.",
+    )
 
     def __init__(self, *args, coach_profile=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -52,6 +65,12 @@ class ServiceRequestForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        try:
+            cleaned["job_title"], cleaned["job_description"] = services.clean_job_description(
+                cleaned.get("job_title", ""), cleaned.get("job_description", "")
+            )
+        except DomainError as exc:
+            self.add_error("job_description", exc.message)
         service_type = cleaned.get("service_type")
         if not service_type:
             return cleaned

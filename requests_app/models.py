@@ -97,6 +97,9 @@ class ServiceRequest(TimeStampedModel):
     # Kept after acceptance (when `coach` is filled in), so a coach who lost the race for an open
     # request is told "already taken" (409) rather than "not found".
     posted_open = models.BooleanField(default=False)
+    # A target job the client pastes with the request; it becomes the order's first job-match target.
+    job_title = models.CharField(max_length=160, blank=True)
+    job_description = models.TextField(blank=True)
 
     objects = ServiceRequestQuerySet.as_manager()
 

@@ -121,26 +121,17 @@ def create_request(
     deadline: datetime.date,
     coach_profile: CoachProfile | None = None,
     attachments: Iterable[FileAsset] = (),
+    job_title: str = "",
+    job_description: str = "",
 ) -> ServiceRequest:
-    """A verified client asks one coach (coach_profile) or every matching coach (None) for a piece of work."""
-    client = actor
-    if not client.is_authenticated or not client.is_client:
-        raise NotPermitted("Only client accounts can request work.")
-    if not client.has_verified_email:
-        raise NotPermitted("Please confirm your email address before sending a request.")
-    if coach_profile is not None:
-        service = bookable_service(coach_profile, service_type)
-        check_deadline(deadline, service.delivery_days)
-        price_minor, currency = service.price_minor, service.currency
-    else:
-        min_days = open_request_min_days(service_type)
-        if min_days is None:
-            raise DomainError("No available coach offers this service right now.")
-        check_deadline(deadline, min_days)
-        price_minor, currency = None, ""
+    """A verified client asks one coach (coach_profile) or every matching coach (None) for a piece of work,
+    optionally with the target job their CV should match (it carries onto the order's job-match report)."""
+    _check_may_request(actor)
+    price_minor, currency = _price_for(coach_profile, service_type, deadline)
+    job_title, job_description = clean_job_description(job_title, job_description)
     with transaction.atomic():
         service_request = ServiceRequest.objects.create(
-            client=client,
+            client=actor,
             coach=coach_profile,
             service_type=service_type,
             title=title.strip(),
@@ -150,28 +141,86 @@ def create_request(
             currency=currency,
             posted_open=coach_profile is None,
             expires_at=timezone.now() + timedelta(hours=settings.REQUEST_EXPIRY_HOURS),
+            job_title=job_title,
+            job_description=job_description,
         )
         if attachments:
             service_request.attachments.set(attachments)
-        label = service_request.get_service_type_display()
-        if coach_profile is not None:
-            notify(
-                coach_profile.user,
-                "request_received",
-                f"New request from {client.display_name}: “{service_request.title}” ({label}).",
-                link=_request_link(service_request),
-                context={"request_id": service_request.pk},
-            )
-        else:
-            for profile in _open_request_audience(service_type):
-                notify(
-                    profile.user,
-                    "request_received",
-                    f"A new open request matches your services: “{service_request.title}” ({label}).",
-                    link=_request_link(service_request),
-                    context={"request_id": service_request.pk},
-                )
+        _announce_new_request(service_request)
     return service_request
+
+
+def _check_may_request(actor: User) -> None:
+    if not actor.is_authenticated or not actor.is_client:
+        raise NotPermitted("Only client accounts can request work.")
+    if not actor.has_verified_email:
+        raise NotPermitted("Please confirm your email address before sending a request.")
+
+
+def _price_for(
+    coach_profile: CoachProfile | None, service_type: str, deadline: datetime.date
+) -> tuple[int | None, str]:
+    """The addressed coach's price snapshot; an open request is priced when a coach accepts it. Either
+    way the deadline must leave room for the (fastest) delivery time."""
+    if coach_profile is not None:
+        service = bookable_service(coach_profile, service_type)
+        check_deadline(deadline, service.delivery_days)
+        return service.price_minor, service.currency
+    min_days = open_request_min_days(service_type)
+    if min_days is None:
+        raise DomainError("No available coach offers this service right now.")
+    check_deadline(deadline, min_days)
+    return None, ""
+
+
+def clean_job_description(title: str, text: str) -> tuple[str, str]:
+    """The target job of a request: optional, but a title without text, or a text over the job-match
+    report's limit (DOCUMENTS_JOB_MAX_CHARS, since it becomes one of the order's jobs), is refused."""
+    text = (text or "").replace("\x00", "").replace("\r\n", "\n").strip()
+    title = " ".join((title or "").split())[:160]
+    if not text:
+        if title:
+            raise DomainError("Paste the text of the job description, or leave the job title empty too.")
+        return "", ""
+    limit = settings.DOCUMENTS_JOB_MAX_CHARS
+    if len(text) > limit:
+        raise DomainError(
+            f"A job description can be at most {limit:,} characters long (yours has {len(text):,}). "
+            "Paste the part with the requirements."
+        )
+    return title or "Target job", text
+
+
+def _announce_new_request(service_request: ServiceRequest) -> None:
+    """Tell the addressed coach, or the best-rated matching coaches of an open request."""
+    label = service_request.get_service_type_display()
+    if service_request.coach is not None:
+        audience = [(service_request.coach.user, f"New request from {service_request.client.display_name}")]
+    else:
+        audience = [
+            (profile.user, "A new open request matches your services")
+            for profile in _open_request_audience(service_request.service_type)
+        ]
+    for coach_user, opening in audience:
+        notify(
+            coach_user,
+            "request_received",
+            f"{opening}: “{service_request.title}” ({label}).",
+            link=_request_link(service_request),
+            context={"request_id": service_request.pk},
+        )
+
+
+def forget_job_description(service_request: ServiceRequest) -> bool:
+    """Erase the request's target job: called by documents' retention job (the system, which records the
+    purge in the audit log) once the order's retention period ended. Returns whether there was one."""
+    with transaction.atomic():
+        erased = (
+            ServiceRequest.objects.filter(pk=service_request.pk)
+            .exclude(job_description="", job_title="")
+            .update(job_title="", job_description="", updated_at=timezone.now())
+        )
+    return bool(erased)
 
 
 def _locked_pending(request_id: int) -> ServiceRequest:

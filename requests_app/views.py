@@ -71,6 +71,8 @@ def new_request(request):
                     requirements=data["requirements"],
                     deadline=data["deadline"],
                     attachments=attachments,
+                    job_title=data["job_title"],
+                    job_description=data["job_description"],
                 )
                 if coach_profile is not None:
                     messages.success(request, f"Your request was sent to {coach_profile.user.display_name}.")

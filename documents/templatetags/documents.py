@@ -11,6 +11,12 @@ def order_documents(order):
     return services.versions(order)
 
 
+@register.simple_tag
+def order_retention(order):
+    """When (or whether) the order's documents are deleted, for the order page's panel (one query)."""
+    return services.retention_state(order)
+
+
 @register.filter
 def terms(result, status: str) -> list[str]:
     """The key terms of one job result with this status (present, implied or missing)."""

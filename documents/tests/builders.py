@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 # A line of a PDF page: (text, font size, x, y). Page size is US Letter (612 × 792 points).
 Line = tuple[str, float, float, float]
+Rule = tuple[float, float, float, float]
 
 
 def _escape(text: str) -> str:
@@ -25,8 +27,12 @@ def lines_for(texts: list[str], *, top: float = 740, size: float = 11, step: flo
     return out
 
 
-def pdf_bytes(pages: list[list[Line]], *, image: bool = False) -> bytes:
-    """A valid PDF with a correct xref table: one content stream per page, Helvetica, an optional image."""
+def pdf_bytes(
+    pages: list[list[Line]], *, image: bool = False, rules: Sequence[Rule] = (), strokes: Sequence[Rule] = ()
+) -> bytes:
+    """A valid PDF with a correct xref table: one content stream per page, Helvetica, an optional image.
+    On the first page, `rules` are stroked rectangles (x, y, width, height), as a ruled table's cells
+    are drawn, and `strokes` single lines (x0, y0, x1, y1), as a grid of rules is."""
     objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]  # the page tree is filled in below
     font_id, image_id = 3, 4
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
@@ -35,13 +41,17 @@ def pdf_bytes(pages: list[list[Line]], *, image: bool = False) -> bytes:
         b"<< /Type /XObject /Subtype /Image /Width 4 /Height 4 /ColorSpace /DeviceGray /BitsPerComponent 8 "
         b"/Length %d >>\nstream\n" % len(pixels) + pixels + b"\nendstream"
     )
-    kids = []
+    kids: list[int] = []
     for lines in pages:
         stream = "".join(
             f"BT /F1 {size:g} Tf {x:g} {y:g} Td ({_escape(text)}) Tj ET\n" for text, size, x, y in lines
         ).encode("cp1252")
         if image:
             stream += b"q 200 0 0 200 72 400 cm /Im1 Do Q\n"
+        if rules and not kids:
+            stream += "".join(f"{x:g} {y:g} {w:g} {h:g} re S\n" for x, y, w, h in rules).encode()
+        if strokes and not kids:
+            stream += "".join(f"{a:g} {b:g} m {c:g} {d:g} l S\n" for a, b, c, d in strokes).encode()
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
         content_id = len(objects)
         xobjects = b" /XObject << /Im1 %d 0 R >>" % image_id if image else b""

@@ -1,17 +1,26 @@
-"""Texts, comments and job descriptions are deleted DOCUMENTS_RETENTION_DAYS after an order finishes."""
+"""DOCUMENTS_RETENTION_DAYS after an order finishes, its documents go: the files themselves (storage
+too), their texts and redlines, comments and target jobs. DOCUMENTS_RETENTION_WARNING_DAYS before,
+the client and coach are told once, and the order page says when; afterwards it says what went."""
 
 from datetime import timedelta
 
 import pytest
+from django.core import mail
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from audit.models import AuditLog
 from documents import services
-from documents.models import Comment, Extraction, JobDescription, Redline
+from documents.models import Comment, Extraction, JobDescription, OrderRetention, Redline
+from files.models import FileAsset
+from notifications.models import Notification
 from orders import services as order_services
 
 from . import builders
 
 pytestmark = pytest.mark.django_db
+
+DAY = timedelta(days=1)
 
 
 def _finished_order_with_data(order_with_cv, deliver):
@@ -24,24 +33,101 @@ def _finished_order_with_data(order_with_cv, deliver):
     return order_services.accept_delivery(order.pk, actor=order.client)
 
 
-def test_the_purge_deletes_everything_after_the_retention_period_and_only_then(order_with_cv, deliver, settings):
-    settings.DOCUMENTS_RETENTION_DAYS = 180
+def _later(days: int):
+    return timezone.now() + timedelta(days=days)
+
+
+def _keys(order):
+    return [v.asset.key for v in services.versions(order)]
+
+
+def test_the_parties_are_warned_once_fourteen_days_ahead(order_with_cv, deliver, django_capture_on_commit_callbacks):
     order = _finished_order_with_data(order_with_cv, deliver)
-    assert services.purge_expired(now=timezone.now() + timedelta(days=179)) == 0
-    assert Extraction.objects.count() == 2 and Comment.objects.count() == 1
-    assert services.purge_expired(now=timezone.now() + timedelta(days=181)) == 1
+    assert services.warn_before_purge(now=_later(165)) == 0
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.warn_before_purge(now=_later(167)) == 1
+    notes = Notification.objects.filter(kind="documents_retention")
+    assert sorted(n.user_id for n in notes) == sorted([order.client_id, order.coach_id])
+    assert all(f"/orders/{order.pk}/" == n.link and "will be deleted on" in n.text for n in notes)
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([order.client.email, order.coach.email])
+    assert all("Download your documents: they will be deleted on" in m.subject for m in mail.outbox)
+    assert all(f"/orders/{order.pk}/" in m.body and "Export my data" in m.body for m in mail.outbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.warn_before_purge(now=_later(168)) == 0  # once: a second run (or redelivery) sends nothing
+    assert notes.count() == 2 and len(mail.outbox) == 2
+    assert AuditLog.objects.filter(action="documents.retention_warned", target_id=str(order.pk)).count() == 1
+
+
+def test_the_purge_deletes_files_and_data_only_after_period_and_notice(
+    order_with_cv, deliver, django_capture_on_commit_callbacks
+):
+    order = _finished_order_with_data(order_with_cv, deliver)
+    keys = _keys(order)
+    assert all(default_storage.exists(key) for key in keys)
+    assert services.purge_expired(now=_later(181)) == 0, "nobody was told yet: nothing is deleted"
+    services.warn_before_purge(now=_later(181))
+    assert services.purge_expired(now=_later(190)) == 0, "told 9 days ago: still within the notice period"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.purge_expired(now=_later(196)) == 1
     assert not Extraction.objects.exists() and not Redline.objects.exists()
     assert not Comment.objects.exists() and not JobDescription.objects.exists()
-    assert services.purge_expired(now=timezone.now() + timedelta(days=181)) == 0
+    assert not any(default_storage.exists(key) for key in keys), "the stored bytes are gone, not only rows"
+    assert FileAsset.objects.live().filter(key__in=keys).count() == 0
+    row = OrderRetention.objects.get(order=order)
+    assert row.deleted == {"files": 2, "texts": 2, "redlines": 1, "comments": 1, "job_descriptions": 1}
+    assert row.retention_days == 180
+    audit = AuditLog.objects.get(action="documents.purged", target_id=str(order.pk))
+    assert audit.details["files"] == 2
+    assert AuditLog.objects.filter(action="files.erased").count() == 2
+    assert services.purge_expired(now=_later(197)) == 0
     order.refresh_from_db()
     assert order.status == "completed"
 
 
-def test_an_active_order_keeps_its_documents_data(order_with_cv, deliver):
-    deliver(order_with_cv, builders.CV_V2)
-    assert services.purge_expired(now=timezone.now() + timedelta(days=1000)) == 0
+def test_an_active_order_keeps_its_documents(order_with_cv, deliver):
+    order = deliver(order_with_cv, builders.CV_V2)
+    assert services.warn_before_purge(now=_later(1000)) == 0
+    assert services.purge_expired(now=_later(1000)) == 0
     assert Extraction.objects.count() == 2
+    assert all(default_storage.exists(key) for key in _keys(order))
 
 
-def test_the_purge_runs_as_a_beat_job(settings):
-    assert settings.CELERY_BEAT_SCHEDULE["documents-purge-expired"]["task"] == "documents.tasks.purge_expired"
+def test_a_cv_still_used_by_another_live_request_is_kept(order_with_cv, deliver):
+    from requests_app.tests.factories import ServiceRequestFactory
+
+    order = _finished_order_with_data(order_with_cv, deliver)
+    cv = order.request.attachments.get()
+    ServiceRequestFactory(client=order.client).attachments.add(cv)
+    services.warn_before_purge(now=_later(181))
+    assert services.purge_expired(now=_later(200)) == 1
+    cv.refresh_from_db()
+    assert cv.deleted_at is None and default_storage.exists(cv.key)
+    assert Extraction.objects.filter(asset=cv).exists()
+    assert OrderRetention.objects.get(order=order).deleted["files"] == 1
+
+
+def test_the_order_page_warns_then_says_what_was_removed(order_with_cv, deliver, client):
+    order = _finished_order_with_data(order_with_cv, deliver)
+    client.force_login(order.client)
+    page = client.get(f"/orders/{order.pk}/").content.decode()
+    assert 'data-retention="kept"' in page and "180 days after the order ended" in page
+    services.warn_before_purge(now=_later(167))
+    OrderRetention.objects.update(warned_at=timezone.now() - 170 * DAY)
+    type(order).objects.filter(pk=order.pk).update(completed_at=timezone.now() - 170 * DAY)
+    page = client.get(f"/orders/{order.pk}/").content.decode()
+    assert 'data-retention="warning"' in page and "These documents will be deleted on" in page
+    services.purge_expired(now=_later(20))
+    response = client.get(f"/orders/{order.pk}/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'data-retention="purged"' in page
+    assert "were removed on" in page and "180 days after the order ended" in page
+    assert "2 files" in page and "1 comment" in page and "1 target job" in page
+    assert f"/documents/orders/{order.pk}/read/" not in page
+
+
+def test_the_retention_jobs_run_daily_on_beat(settings):
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    assert schedule["documents-purge-expired"]["task"] == "documents.tasks.purge_expired"
+    assert schedule["documents-warn-before-purge"]["task"] == "documents.tasks.warn_before_purge"

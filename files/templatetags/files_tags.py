@@ -68,3 +68,11 @@ def listed_uploads(user, category, existing=None, show_recent=False) -> list:
     if show_recent:
         return recent_uploads(user, category, limit=3)
     return []
+
+
+@register.simple_tag
+def latest_data_export(user):
+    """The user's latest data export, for the profile page's panel (one query)."""
+    from files.services import latest_export
+
+    return latest_export(user)
