@@ -92,7 +92,7 @@ class CodeView(ConfirmEmailVerificationCodeView):
             process.abort()
         else:
             clear_login(request)
-        return HttpResponseRedirect(reverse("account_login"))
+        return HttpResponseRedirect(reverse("account_signup"))
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)

@@ -130,14 +130,14 @@ def test_typed_codes_are_rate_limited_per_ip(signup_data, settings):
     assert browser.post(CODE_PAGE, {"action": "verify", "code": "BCDF-GHJK"}).status_code == 429
 
 
-def test_log_in_instead_forgets_the_pending_code_for_new_and_taken_emails(signup_data):
+def test_sign_up_again_forgets_the_pending_code_for_new_and_taken_emails(signup_data):
     ClientFactory(email="taken@example.com")
     for email in ("new.person@example.com", "taken@example.com"):
         browser = Client()
         browser.post(SIGNUP, {**signup_data, "email": email})
         assert browser.get("/accounts/login/").url == CODE_PAGE  # allauth sends back to the pending code
 
-        assert browser.post(CODE_PAGE, {"action": "cancel"}).url == "/accounts/login/"
+        assert browser.post(CODE_PAGE, {"action": "cancel"}).url == SIGNUP
 
         assert browser.get("/accounts/login/").status_code == 200
         assert EMAIL_VERIFICATION_CODE_SESSION_KEY not in browser.session
