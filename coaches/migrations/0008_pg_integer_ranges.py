@@ -5,35 +5,46 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('coaches', '0007_in_directory'),
+        ("coaches", "0007_in_directory"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='coachprofile',
-            name='ratings_count',
-            field=models.PositiveIntegerField(default=0, validators=[django.core.validators.MaxValueValidator(2147483647)]),
+            model_name="coachprofile",
+            name="ratings_count",
+            field=models.PositiveIntegerField(
+                default=0, validators=[django.core.validators.MaxValueValidator(2147483647)]
+            ),
         ),
         migrations.AlterField(
-            model_name='coachprofile',
-            name='years_experience',
-            field=models.PositiveSmallIntegerField(default=0, validators=[django.core.validators.MaxValueValidator(60)]),
+            model_name="coachprofile",
+            name="years_experience",
+            field=models.PositiveSmallIntegerField(
+                default=0, validators=[django.core.validators.MaxValueValidator(60)]
+            ),
         ),
         migrations.AlterField(
-            model_name='coachservice',
-            name='delivery_days',
-            field=models.PositiveSmallIntegerField(default=5, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(60)]),
+            model_name="coachservice",
+            name="delivery_days",
+            field=models.PositiveSmallIntegerField(
+                default=5,
+                validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(60)],
+            ),
         ),
         migrations.AlterField(
-            model_name='coachservice',
-            name='price_minor',
-            field=models.PositiveIntegerField(help_text='Price in minor units (pence, cents).', validators=[django.core.validators.MaxValueValidator(2147483647)]),
+            model_name="coachservice",
+            name="price_minor",
+            field=models.PositiveIntegerField(
+                help_text="Price in minor units (pence, cents).",
+                validators=[django.core.validators.MaxValueValidator(2147483647)],
+            ),
         ),
         migrations.AlterField(
-            model_name='coachservice',
-            name='revisions_included',
-            field=models.PositiveSmallIntegerField(default=2, validators=[django.core.validators.MaxValueValidator(10)]),
+            model_name="coachservice",
+            name="revisions_included",
+            field=models.PositiveSmallIntegerField(
+                default=2, validators=[django.core.validators.MaxValueValidator(10)]
+            ),
         ),
     ]
