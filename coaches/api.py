@@ -71,9 +71,8 @@ class CoachSerializer(serializers.ModelSerializer):
     @extend_schema_field(PriceFromSerializer(allow_null=True))
     def get_price_from(self, profile: CoachProfile) -> dict | None:
         facts: DirectoryFacts = self.context.get("facts") or directory_facts()
-        price = card_price(
-            profile.active_services, self.context.get("service", ""), self.context.get("currency", ""), facts
-        )
+        offered = profile.active_services  # type: ignore[attr-defined]  # _with_cards' Prefetch(to_attr=...)
+        price = card_price(offered, self.context.get("service", ""), self.context.get("currency", ""), facts)
         if not price:
             return None
         return {"own": price.own, "converted": price.converted, "unrated": price.unrated}

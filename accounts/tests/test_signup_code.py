@@ -21,7 +21,9 @@ CODE = re.compile(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", re.M)
 
 
 def code_in(message) -> str:
-    return CODE.search(message.body).group(1)
+    found = CODE.search(message.body)
+    assert found, message.body
+    return found.group(1)
 
 
 def signed_in(browser) -> bool:
