@@ -141,10 +141,11 @@ def _compute_facts() -> DirectoryFacts:
     unrated = (
         CoachService.objects.filter(coach__in=listed, is_active=True)
         .exclude(currency__in=list(rates))
+        .order_by()  # the model's ordering would join DISTINCT and repeat currencies
         .values_list("currency", flat=True)
         .distinct()
     )
-    return DirectoryFacts(rates, frozenset(offered.distinct()), tuple(sorted(unrated)))
+    return DirectoryFacts(rates, frozenset(offered.distinct()), tuple(sorted(set(unrated))))
 
 
 def directory_facts() -> DirectoryFacts:
