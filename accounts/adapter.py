@@ -20,7 +20,11 @@ LOCKED_MESSAGE = (
 class AccountAdapter(DefaultAccountAdapter):
     """allauth hooks: suspended accounts may not log in, by any route (password, reset, email link)."""
 
-    error_messages = {**DefaultAccountAdapter.error_messages, "too_many_login_attempts": LOCKED_MESSAGE}
+    error_messages = {
+        **DefaultAccountAdapter.error_messages,
+        "too_many_login_attempts": LOCKED_MESSAGE,
+        "incorrect_code": "That code is not right. Check the email we sent you and type the code again.",
+    }
 
     def pre_login(self, request, user, **kwargs):
         if user.account_status == AccountStatus.SUSPENDED:
@@ -31,6 +35,26 @@ class AccountAdapter(DefaultAccountAdapter):
             messages.error(request, SUSPENDED_MESSAGE)
             return redirect("account_login")
         return super().pre_login(request, user, **kwargs)
+
+    def send_confirmation_mail(self, request, emailconfirmation, signup: bool) -> None:
+        """The code for this browser and, unlike allauth's code mode, a link for any other device
+        (accounts.verification.ConfirmLinkView). The link signs the address's pk, so it needs a saved row."""
+        from allauth.account import app_settings as account_settings
+        from allauth.account.models import EmailConfirmationHMAC
+
+        address = emailconfirmation.email_address
+        if not account_settings.EMAIL_VERIFICATION_BY_CODE_ENABLED or not address.pk:
+            return super().send_confirmation_mail(request, emailconfirmation, signup)
+        link = EmailConfirmationHMAC(address)
+        ctx = {
+            "user": address.user,
+            "code": emailconfirmation.key,
+            "activate_url": self.get_email_confirmation_url(request, link),
+            "code_minutes": account_settings.EMAIL_VERIFICATION_BY_CODE_TIMEOUT // 60,
+            "link_days": account_settings.EMAIL_CONFIRMATION_EXPIRE_DAYS,
+        }
+        template = "account/email/email_confirmation_signup" if signup else "account/email/email_confirmation"
+        self.send_mail(template, address.email, ctx)
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         """Render in the request (allauth's context), send from a task: the SMTP round trip leaves the

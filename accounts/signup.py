@@ -19,8 +19,9 @@ from django.contrib.auth.hashers import make_password
 class SignupForm(AllauthSignupForm):
     """allauth's signup form (email, passwords + RoleSignupForm's names and role) that never says "taken".
 
-    With optional verification allauth answers "already registered" (uniqueness wins over enumeration
-    prevention in allauth.account.internal.flows.manage_email.assess_unique_email). Here a taken address
+    With mandatory verification (our setting) allauth flags a taken address itself; with optional it
+    answers "already registered" (allauth.account.internal.flows.manage_email.assess_unique_email), so
+    this keeps the rule whatever the setting. Here a taken address
     is only flagged, and SignupView mails its owner instead of creating a second account.
     """
 
@@ -37,9 +38,9 @@ class SignupForm(AllauthSignupForm):
 class SignupView(AllauthSignupView):
     """Every valid signup ends on "check your inbox", new email or registered one alike.
 
-    Login does not require a confirmed email (ACCOUNT_EMAIL_VERIFICATION = "optional"), but signup
-    behaves as if it did: it logs nobody in, so the answer cannot differ between the two cases.
-    A new user confirms from the link (which logs them in) or simply logs in.
+    Both end on the code page (accounts.verification): a new user types the emailed code and is signed
+    in; a registered email gets a page that looks the same, whose codes never match (its owner is mailed
+    "you already have an account" instead). Nobody is signed in before a code, so the answers agree.
     """
 
     def get_initial(self):

@@ -21,13 +21,16 @@ def profile(request):
 
 @login_required
 def verify_email_needed(request):
-    """Where verified_email_required sends an unconfirmed user: why, and a button to resend the link.
+    """Where verified_email_required sends an unconfirmed user: why, and a button for a new code.
 
-    POST sends a new link (also from the banner on every page), creating the address row for accounts
-    made outside signup (e.g. `createsuperuser`). allauth's per-address rate limit applies.
+    POST mails a code (and a link for another device) and opens the code page, creating the address row
+    for accounts made outside signup (e.g. `createsuperuser`). allauth's per-address rate limit applies:
+    within it the earlier code still works, so the code page opens with a note instead of a 429.
     """
     from allauth.account.internal.flows.email_verification import send_verification_email_to_address
+    from allauth.account.internal.flows.email_verification_by_code import EMAIL_VERIFICATION_CODE_SESSION_KEY
     from allauth.account.models import EmailAddress
+    from allauth.core.exceptions import ImmediateHttpResponse
     from django.utils.http import url_has_allowed_host_and_scheme
 
     next_url = request.POST.get("next") or request.GET.get("next", "")
@@ -44,10 +47,12 @@ def verify_email_needed(request):
                 primary=not EmailAddress.objects.filter(user=request.user, primary=True).exists(),
                 verified=False,
             )
-        if not send_verification_email_to_address(request, address):
-            messages.info(
-                request, "We sent you a link a moment ago: check your inbox. You can ask again in a few minutes."
-            )
-        target = reverse("accounts:verify_email_needed")
+        try:
+            send_verification_email_to_address(request, address)
+        except ImmediateHttpResponse as exc:  # rate limited
+            if EMAIL_VERIFICATION_CODE_SESSION_KEY not in request.session:
+                return exc.response
+            messages.info(request, "We sent you a code a moment ago: check your inbox. You can ask again soon.")
+        target = reverse("account_email_verification_sent")
         return redirect(f"{target}?{urlencode({'next': next_url})}" if next_url else target)
     return render(request, "accounts/verify_email_needed.html", {"next_url": next_url})

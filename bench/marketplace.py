@@ -132,8 +132,8 @@ def seed() -> None:
     from django.utils import timezone
 
     from accounts.models import User
-    from coaches.models import CoachProfile, CoachService, Language
-    from coaches.services import refresh_all_listings
+    from coaches.models import CoachProfile, CoachService, ExchangeRate, Language
+    from coaches.services import refresh_all_listings, refresh_all_rating_scores, refresh_base_prices
     from orders.models import Order, Review
     from requests_app.models import ServiceRequest
 
@@ -320,6 +320,13 @@ def seed() -> None:
             # Spread sign-up times so "newest" sorts something real.
             cursor.execute("UPDATE coaches_coachprofile SET created_at = NOW() - (id % 5000) * INTERVAL '37 minutes'")
         refresh_all_listings()
+        # Derived prices in the base currency (at demo rates) and rating scores, which the services keep.
+        for currency, units in (("EUR", "1.17"), ("USD", "1.27")):
+            ExchangeRate.objects.update_or_create(
+                currency=currency, defaults={"units_per_base": units, "as_of": timezone.localdate()}
+            )
+        refresh_base_prices()
+        refresh_all_rating_scores()
     log(f"seeded in {time.monotonic() - started:.0f} s")
 
 

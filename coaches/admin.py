@@ -1,13 +1,17 @@
-"""Coaches in the operator console: vetting (verify/unverify through coaches.services)."""
+"""Coaches in the operator console: vetting (verify/unverify) and exchange rates, through coaches.services."""
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 
 from core.console import ConsoleAdmin, apply_to_each, changelist_link, join_links, money
+from core.exceptions import DomainError
 from core.http import client_ip
 
 from . import services
-from .models import CoachProfile, CoachService, Language
+from .models import CoachProfile, CoachService, ExchangeRate, Language
 
 
 class CoachServiceInline(admin.TabularInline):
@@ -153,3 +157,62 @@ class LanguageAdmin(ConsoleAdmin):
     @admin.display(description="coaches", ordering="coach_count")
     def coach_count(self, obj):
         return obj.coach_count
+
+
+class ExchangeRateForm(forms.ModelForm):
+    class Meta:
+        model = ExchangeRate
+        fields = ("currency", "units_per_base", "as_of")
+        labels = {"units_per_base": "Units per 1 base-currency unit", "as_of": "Rate date"}
+
+    def clean_currency(self):
+        return self.cleaned_data["currency"].strip().upper()
+
+    def clean(self):
+        data = super().clean()
+        currency = data.get("currency") or getattr(self.instance, "currency", "")
+        if currency and data.get("units_per_base") is not None and data.get("as_of"):
+            try:
+                services.check_exchange_rate(currency, data["units_per_base"], data["as_of"])
+            except DomainError as error:
+                raise ValidationError(error.message) from error
+        return data
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(ConsoleAdmin):
+    """What the directory converts prices with. Saving re-converts every price in that currency at once
+    (coaches.services.set_exchange_rate, audited); removing one shows those prices in their own money only."""
+
+    staff_can_add = staff_can_change = staff_can_delete = True
+    form = ExchangeRateForm
+    list_display = ("currency", "rate", "as_of", "priced_services", "updated_at")
+    ordering = ("currency",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("currency",) if obj is not None else ()
+
+    @admin.display(description="rate")
+    def rate(self, obj):
+        return f"1 {settings.DEFAULT_CURRENCY} = {obj.units_per_base.normalize():f} {obj.currency}"
+
+    @admin.display(description="active services priced in it")
+    def priced_services(self, obj):
+        return CoachService.objects.filter(currency=obj.currency, is_active=True).count()
+
+    def save_model(self, request, obj, form, change):
+        saved = services.set_exchange_rate(  # the form ran services.check_exchange_rate already
+            obj.currency,
+            actor=request.user,
+            units_per_base=obj.units_per_base,
+            as_of=obj.as_of,
+            ip_address=client_ip(request),
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        services.remove_exchange_rate(obj, actor=request.user, ip_address=client_ip(request))
+
+    def delete_queryset(self, request, queryset):
+        for rate in queryset:
+            self.delete_model(request, rate)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, F, OuterRef, Prefetch, Value
+from django.db.models import F, Prefetch, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, generics, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -16,15 +16,25 @@ from core.api import StrictSerializer, examples, form_errors, validated, validat
 from core.money import minor_to_decimal
 
 from . import api_examples, services
-from .directory import MAX_PRICE_MAJOR, MAX_QUERY_LENGTH, SORTS, parse_filters, search
+from .directory import (
+    MAX_PRICE_MAJOR,
+    MAX_QUERY_LENGTH,
+    SORTS,
+    DirectoryFacts,
+    card_price,
+    directory_facts,
+    parse_filters,
+    search,
+)
 from .forms import ProfileForm, ServiceForm
 from .models import CoachProfile, CoachService, Language, ServiceType
 
 # Cursor orderings per directory sort: the same order as coaches.directory.search, spelled as fields
 # the cursor can read back from a row (NULL response times sort last through a sentinel).
 NO_RESPONSE_TIME = 10.0**9
+NO_BASE_PRICE = 2**62  # prices in a currency without an exchange rate sort after every other price
 CURSOR_ORDERINGS = {
-    "rating": ("-rating_avg", "-ratings_count", "id"),
+    "rating": ("-rating_score", "-ratings_count", "id"),
     "price": ("sort_price", "id"),
     "response_time": ("sort_response", "id"),
     "newest": ("-created_at", "-id"),
@@ -42,12 +52,31 @@ class ServiceSerializer(serializers.ModelSerializer):
         return str(minor_to_decimal(service.price_minor, service.currency))
 
 
+class PriceFromSerializer(serializers.Serializer):
+    own = serializers.CharField(help_text="The coach's price in their own currency, e.g. “€90.00”.")
+    converted = serializers.CharField(
+        help_text="In the `currency` asked for (else the base currency) at the staff-set rate, e.g. “£77.00”; "
+        "empty when it is the coach's own currency or that currency has no exchange rate."
+    )
+    unrated = serializers.CharField(help_text="The coach's currency when it has no exchange rate, else empty.")
+
+
 @examples(api_examples.COACH_EXAMPLES)
 class CoachSerializer(serializers.ModelSerializer):
     user_id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(source="user.display_name", read_only=True)
     languages = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
     services = ServiceSerializer(source="active_services", many=True, read_only=True)
+    price_from = serializers.SerializerMethodField(help_text="The cheapest (or chosen) service, as a card shows it.")
+
+    @extend_schema_field(PriceFromSerializer(allow_null=True))
+    def get_price_from(self, profile: CoachProfile) -> dict | None:
+        facts: DirectoryFacts = self.context.get("facts") or directory_facts()
+        offered = profile.active_services  # type: ignore[attr-defined]  # _with_cards' Prefetch(to_attr=...)
+        price = card_price(offered, self.context.get("service", ""), self.context.get("currency", ""), facts)
+        if not price:
+            return None
+        return {"own": price.own, "converted": price.converted, "unrated": price.unrated}
 
     class Meta:
         model = CoachProfile
@@ -64,6 +93,7 @@ class CoachSerializer(serializers.ModelSerializer):
             "ratings_count",
             "response_time_hours",
             "services",
+            "price_from",
         ]
 
 
@@ -92,7 +122,12 @@ class DirectoryQuery(StrictSerializer):
     max_price = serializers.DecimalField(
         max_digits=8, decimal_places=2, min_value=0, max_value=MAX_PRICE_MAJOR, required=False
     )
-    currency = serializers.ChoiceField(choices=services.CURRENCIES, required=False, help_text="Only prices in it.")
+    currency = serializers.ChoiceField(
+        choices=services.CURRENCIES,
+        required=False,
+        help_text="The currency min_price and max_price are in, and prices are compared and converted into "
+        "(like the page's picker): the base currency or one with an exchange rate. Default: the base currency.",
+    )
     min_rating = serializers.DecimalField(max_digits=3, decimal_places=2, min_value=0, max_value=5, required=False)
     language = serializers.SlugField(required=False, max_length=8)
     available = serializers.BooleanField(required=False, default=False)
@@ -115,20 +150,30 @@ class CoachList(generics.ListAPIView):
     def get_queryset(self):
         return self._matching(validated_query(DirectoryQuery, self.request))
 
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        filters = getattr(self, "filters", None)
+        if filters is not None:
+            context.update(facts=self.facts, service=filters.service, currency=filters.currency)
+        return context
+
     def _matching(self, params: dict):
-        query = {key: str(value) for key, value in params.items() if key not in ("cursor", "page_size", "currency")}
+        query = {key: str(value) for key, value in params.items() if key not in ("cursor", "page_size")}
         query["available"] = "1" if params.get("available") else ""
         query["verified"] = "1" if params.get("verified") else ""
-        filters = parse_filters(query)
+        self.facts = facts = directory_facts()
+        if params.get("currency") and params["currency"] not in facts.rates:
+            raise exceptions.ValidationError(
+                {"currency": [f"{params['currency']} has no exchange rate yet: use one of {', '.join(facts.rates)}."]}
+            )
+        self.filters = filters = parse_filters(query, facts=facts)
         if filters.notices:
             raise exceptions.ValidationError({"language": filters.notices})
-        queryset = search(filters)
-        if params.get("currency"):
-            priced_in = CoachService.objects.filter(coach=OuterRef("pk"), is_active=True, currency=params["currency"])
-            queryset = queryset.filter(Exists(priced_in))
-        price = F("services__price_minor") if filters.service else F("price_from_minor")
+        queryset = search(filters, facts)
+        price = F("services__price_base_minor") if filters.service else F("price_from_base_minor")
         queryset = queryset.annotate(
-            sort_price=price, sort_response=Coalesce("response_time_hours", Value(NO_RESPONSE_TIME))
+            sort_price=Coalesce(price, Value(NO_BASE_PRICE)),
+            sort_response=Coalesce("response_time_hours", Value(NO_RESPONSE_TIME)),
         )
         self.cursor_ordering = CURSOR_ORDERINGS[filters.sort]
         return _with_cards(queryset)

@@ -34,6 +34,7 @@ COACH = {
     "ratings_count": 25,
     "response_time_hours": 5.5,
     "services": SERVICES,
+    "price_from": {"own": "£80.00", "converted": "", "unrated": ""},
 }
 
 COACH_DETAIL = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -23,9 +23,10 @@ from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
-from core.money import exponent, format_money, to_minor
+from core.money import CURRENCY_SYMBOLS, exponent, format_money, to_minor
 
-from .models import CoachProfile, CoachService, Language, ServiceType
+from . import pricing
+from .models import CoachProfile, CoachService, ExchangeRate, Language, ServiceType
 
 PAGE_SIZE = 12
 COUNT_CAP = 500
@@ -35,6 +36,9 @@ MAX_PRICE_MAJOR = Decimal("100000")
 LANGUAGES_CACHE_KEY = "coaches:languages:v4"  # bump when the cached shape changes
 LANGUAGES_CACHE_SECONDS = 600
 VERSION_KEY = "coaches:directory:version"
+FACTS_KEY = "coaches:facts:v1"  # bump when the cached shape changes
+FACTS_SECONDS = 600
+CURRENCY_COOKIE = "currency"
 
 SORTS = {
     "rating": "Highest rated",
@@ -87,6 +91,75 @@ def cached_with_directory(key: str, compute: Callable[[], Any]) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class Rate:
+    currency: str
+    units_per_base: Decimal
+    as_of: Any  # datetime.date; None for the base currency
+
+    @property
+    def text(self) -> str:
+        """“1.17”, not “1.17000000”."""
+        return f"{self.units_per_base.normalize():f}"
+
+
+@dataclass(frozen=True)
+class DirectoryFacts:
+    """What every directory request needs besides its results, from three small queries on a miss:
+    the exchange rates, the languages some listed coach offers, and the currencies listed coaches price
+    in that have no rate (their prices cannot be compared: coaches.pricing)."""
+
+    rates: dict[str, Rate]
+    offered_language_ids: frozenset[int]
+    unrated_currencies: tuple[str, ...]
+
+    @property
+    def base(self) -> str:
+        return settings.DEFAULT_CURRENCY
+
+    def rate(self, currency: str) -> Decimal | None:
+        found = self.rates.get(currency)
+        return None if found is None else found.units_per_base
+
+    def currency_choices(self) -> list[tuple[str, str]]:
+        codes = [self.base, *sorted(code for code in self.rates if code != self.base)]
+        return [(code, f"{code} {CURRENCY_SYMBOLS.get(code, '')}".strip()) for code in codes]
+
+    def shown_rates(self) -> list[Rate]:
+        return [rate for code, rate in sorted(self.rates.items()) if code != self.base]
+
+
+def _compute_facts() -> DirectoryFacts:
+    base = settings.DEFAULT_CURRENCY
+    rates = {base: Rate(base, Decimal(1), None)}
+    for currency, units, as_of in ExchangeRate.objects.values_list("currency", "units_per_base", "as_of"):
+        rates[currency] = Rate(currency, units, as_of)
+    listed = CoachProfile.objects.listed()
+    offered = CoachProfile.languages.through.objects.filter(coachprofile__in=listed).values_list(
+        "language_id", flat=True
+    )
+    unrated = (
+        CoachService.objects.filter(coach__in=listed, is_active=True)
+        .exclude(currency__in=list(rates))
+        .order_by()  # the model's ordering would join DISTINCT and repeat currencies
+        .values_list("currency", flat=True)
+        .distinct()
+    )
+    return DirectoryFacts(rates, frozenset(offered.distinct()), tuple(sorted(set(unrated))))
+
+
+def directory_facts() -> DirectoryFacts:
+    """The facts, from the shared cache while the directory version holds (one round trip), else three
+    queries. Kept whatever COACH_DIRECTORY_CACHE_SECONDS says: the facts are small and every change to
+    them (a rate, a coach's languages, a service, a listing) bumps the version."""
+    version, fresh = _current([FACTS_KEY])
+    if FACTS_KEY in fresh:
+        return fresh[FACTS_KEY]
+    facts = _compute_facts()
+    cache.set(FACTS_KEY, (version, facts), FACTS_SECONDS)
+    return facts
+
+
 def _cacheable_page(page: str) -> bool:
     """Odd page values are rare; do not let them fill the cache."""
     return not page or (page.isdigit() and len(page) <= 4)
@@ -126,10 +199,10 @@ class ResultsCache:
         self.ids = found.get(self.ids_key)
         return found.get(self.key)
 
-    def matching_ids(self, filters: Filters) -> list[int]:
+    def matching_ids(self, filters: Filters, facts: DirectoryFacts | None = None) -> list[int]:
         """The ids of the first COUNT_CAP + 1 matches in sort order, from the cache or one query."""
         if self.ids is None:
-            self.ids = list(search(filters).values_list("pk", flat=True)[: COUNT_CAP + 1])
+            self.ids = list(search(filters, facts).values_list("pk", flat=True)[: COUNT_CAP + 1])
             self.ids_are_new = True
         return self.ids
 
@@ -198,6 +271,12 @@ def language_choices() -> list[tuple[str, str]]:
     return [(code, name) for code, name, _ in _languages()]
 
 
+def offered_language_choices(facts: DirectoryFacts, selected: str = "") -> list[tuple[str, str]]:
+    """(code, name) of the languages some listed coach offers, for the filter form (plus the selected
+    one, so a shared link's choice still shows). A language nobody offers would only lead nowhere."""
+    return [(code, name) for code, name, pk in _languages() if pk in facts.offered_language_ids or code == selected]
+
+
 def language_id(code: str) -> int | None:
     """The id behind a language code: the filter then matches the through table's own column,
     which the planner has statistics for (a join on the code hides how common a language is)."""
@@ -215,7 +294,16 @@ class Filters:
     verified: bool = False
     q: str = ""
     sort: str = DEFAULT_SORT
+    currency: str = ""  # the viewer's: prices are compared and shown in it (base currency when empty)
     notices: list[str] = field(default_factory=list)
+
+    @property
+    def shown_currency(self) -> str:
+        return self.currency or settings.DEFAULT_CURRENCY
+
+    @property
+    def compares_prices(self) -> bool:
+        return self.min_price is not None or self.max_price is not None or self.sort == "price"
 
     def params(self) -> dict[str, str]:
         """The valid filters as URL parameters (what pagination and sharing links carry)."""
@@ -229,6 +317,7 @@ class Filters:
             "available": "1" if self.available else "",
             "verified": "1" if self.verified else "",
             "sort": "" if self.sort == DEFAULT_SORT else self.sort,
+            "currency": "" if self.shown_currency == settings.DEFAULT_CURRENCY else self.currency,
         }
         return {key: value for key, value in values.items() if value}
 
@@ -253,9 +342,9 @@ class Filters:
         if self.service:
             chip("service", ServiceType(self.service).label)
         if self.min_price is not None:
-            chip("min_price", f"From {_plain(self.min_price)}")
+            chip("min_price", f"From {money_label(self.min_price, self.shown_currency)}")
         if self.max_price is not None:
-            chip("max_price", f"Up to {_plain(self.max_price)}")
+            chip("max_price", f"Up to {money_label(self.max_price, self.shown_currency)}")
         if self.min_rating is not None:
             chip("min_rating", f"Rated {_plain(self.min_rating)}+")
         if self.language:
@@ -274,6 +363,12 @@ def _plain(value: Decimal | None) -> str:
     return text
 
 
+def money_label(value: Decimal, currency: str) -> str:
+    """A typed bound as a chip says it: “£100”, “€72.50”, “100 CHF”."""
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    return f"{symbol}{_plain(value)}" if symbol else f"{_plain(value)} {currency}"
+
+
 def _decimal(raw: str, label: str, notices: list[str], *, low: Decimal, high: Decimal) -> Decimal | None:
     raw = raw.strip()
     if not raw:
@@ -289,11 +384,10 @@ def _decimal(raw: str, label: str, notices: list[str], *, low: Decimal, high: De
     return value.quantize(Decimal("0.01"))
 
 
-def _price_minor(value: Decimal | None) -> int | None:
-    """A price bound typed in the site's currency (DEFAULT_CURRENCY), in its minor units."""
+def _price_minor(value: Decimal | None, currency: str) -> int | None:
+    """A price bound typed in the viewer's currency, in its minor units."""
     if value is None:
         return None
-    currency = settings.DEFAULT_CURRENCY
     return to_minor(value.quantize(Decimal(1).scaleb(-exponent(currency))), currency)
 
 
@@ -306,10 +400,22 @@ def _flag(raw: str | None, label: str, notices: list[str]) -> bool:
     return False
 
 
-def parse_filters(query) -> Filters:
-    """Read the directory filters from a QueryDict; invalid values are dropped with a notice."""
+def parse_filters(query, *, facts: DirectoryFacts | None = None, preferred_currency: str = "") -> Filters:
+    """Read the directory filters from a QueryDict; invalid values are dropped with a notice.
+
+    The viewer's currency is `currency` in the query, else `preferred_currency` (the page's cookie),
+    else the base currency; only the base currency and currencies with an exchange rate can be chosen."""
     notices: list[str] = []
     filters = Filters(notices=notices)
+    facts = facts or directory_facts()
+
+    typed = query.get("currency", "").strip().upper()
+    if typed and typed in facts.rates:
+        filters.currency = "" if typed == facts.base else typed
+    elif typed:
+        notices.append(f"We ignored the currency “{typed[:8]}”: choose one from the list.")
+    if not typed and preferred_currency in facts.rates and preferred_currency != facts.base:
+        filters.currency = preferred_currency
 
     service = query.get("service", "").strip()
     if service in ServiceType.values:
@@ -349,34 +455,43 @@ def parse_filters(query) -> Filters:
     return filters
 
 
-def search(filters: Filters) -> QuerySet[CoachProfile]:
+def search(filters: Filters, facts: DirectoryFacts | None = None) -> QuerySet[CoachProfile]:
     """Listed coaches matching `filters`, in the chosen order (take their ids; render_cards loads
     what a card shows, and only for cards that are not cached).
 
+    Prices are compared in the base currency: each service's price_base_minor (coaches.pricing), with the
+    viewer's bounds converted to exact bounds on it, so a bound means the same as the converted price the
+    card shows. A price in a currency without a rate has no base price: it matches no price bound and
+    sorts after every comparable price (the page says so: price_notices).
+
     A chosen service is a join on (coach, service_type), unique per coach, so its price bounds and
-    price order use the index (service_type, is_active, price_minor) and rows are never repeated.
+    price order use the index (service_type, is_active, price_base_minor) and rows are never repeated.
     Without a service, price bounds mean "offers some service in range" and the price order
-    uses the coach's derived cheapest price (price_from_minor).
+    uses the coach's derived cheapest base price (price_from_base_minor).
     """
+    facts = facts or directory_facts()
     qs = CoachProfile.objects.listed()
-    low = _price_minor(filters.min_price)
-    high = _price_minor(filters.max_price)
+    currency = filters.shown_currency
+    rate = facts.rate(currency) or Decimal(1)  # parse_filters only chooses currencies with a rate
+    low, high = pricing.base_bounds(
+        _price_minor(filters.min_price, currency), _price_minor(filters.max_price, currency), currency, rate, facts.base
+    )
 
     if filters.service:
         bounds = {"services__service_type": filters.service, "services__is_active": True}
         if low is not None:
-            bounds["services__price_minor__gte"] = low
+            bounds["services__price_base_minor__gte"] = low
         if high is not None:
-            bounds["services__price_minor__lte"] = high
+            bounds["services__price_base_minor__lte"] = high
         qs = qs.filter(**bounds)
     else:
         if high is not None:
             # Some service costs at most `high` exactly when the cheapest one does (indexed).
-            qs = qs.filter(price_from_minor__lte=high)
+            qs = qs.filter(price_from_base_minor__lte=high)
         if low is not None:
-            in_range = CoachService.objects.filter(coach=OuterRef("pk"), is_active=True, price_minor__gte=low)
+            in_range = CoachService.objects.filter(coach=OuterRef("pk"), is_active=True, price_base_minor__gte=low)
             if high is not None:
-                in_range = in_range.filter(price_minor__lte=high)
+                in_range = in_range.filter(price_base_minor__lte=high)
             qs = qs.filter(Exists(in_range))
 
     if filters.min_rating is not None:
@@ -398,16 +513,32 @@ def search(filters: Filters) -> QuerySet[CoachProfile]:
         qs = qs.filter(search_text__contains=word)
 
     if filters.sort == "price":
-        # Reuses the service join above when a service is chosen.
-        qs = qs.order_by("services__price_minor" if filters.service else "price_from_minor", "id")
+        # Reuses the service join above when a service is chosen; prices without a rate come last.
+        price = F("services__price_base_minor") if filters.service else F("price_from_base_minor")
+        qs = qs.order_by(price.asc(nulls_last=True), "id")
     elif filters.sort == "response_time":
         qs = qs.order_by(F("response_time_hours").asc(nulls_last=True), "id")
     elif filters.sort == "newest":
         qs = qs.order_by("-created_at", "-id")
     else:
-        qs = qs.order_by("-rating_avg", "-ratings_count", "id")
+        # The Bayesian score (coaches.pricing.rating_score): many good reviews beat one perfect one.
+        qs = qs.order_by("-rating_score", "-ratings_count", "id")
 
     return qs
+
+
+def price_notices(filters: Filters, facts: DirectoryFacts) -> list[str]:
+    """What the page says when it compares prices while some listed coaches price in a currency without
+    an exchange rate: their offers are not hidden silently."""
+    if not filters.compares_prices or not facts.unrated_currencies:
+        return []
+    codes = ", ".join(facts.unrated_currencies)
+    if filters.min_price is not None or filters.max_price is not None:
+        return [
+            f"Prices in {codes} have no exchange rate yet, so offers in {codes} are left out of the price "
+            f"filter. Remove the price filter to see them with their own prices."
+        ]
+    return [f"Prices in {codes} have no exchange rate yet: those offers are listed after the others."]
 
 
 # What a card shows (the bio, the user's password hash etc. stay in the database).
@@ -422,6 +553,7 @@ CARD_FIELDS = (
     "ratings_count",
     "response_time_hours",
     "price_from_minor",
+    "price_from_base_minor",
     "user__id",
     "user__email",
     "user__first_name",
@@ -436,15 +568,18 @@ CARD_PREFETCHES = (
 )
 
 
-def render_cards(coach_ids: list[int], service: str, version: int | None) -> list[dict]:
+def render_cards(
+    coach_ids: list[int], service: str, version: int | None, currency: str = "", facts: DirectoryFacts | None = None
+) -> list[dict]:
     """The result cards in `coach_ids` order, each {"coach_id", "html"}; with a `version`, cards
-    are reused from the cache.
+    are reused from the cache. Prices are shown in `currency` (base when empty) beside the coach's own.
 
     A coach appears on many result pages (other filters, sorts, pages), so a page that is not
     cached itself still finds most of its cards rendered; only the missing coaches are loaded,
     with their services and languages, and rendered. Cards are stamped like the pages (ResultsCache).
     """
-    keys = {pk: f"coaches:card:{pk}:{service or '-'}" for pk in coach_ids}
+    shown = currency or settings.DEFAULT_CURRENCY
+    keys = {pk: f"coaches:card:{pk}:{service or '-'}:{shown}" for pk in coach_ids}
     stamped = cache.get_many(list(keys.values())) if version is not None else {}
     html = {}
     for pk in coach_ids:
@@ -453,6 +588,7 @@ def render_cards(coach_ids: list[int], service: str, version: int | None) -> lis
             html[pk] = entry[1]
     missing = [pk for pk in coach_ids if pk not in html]
     if missing:
+        facts = facts or directory_facts()
         coaches = (
             CoachProfile.objects.filter(pk__in=missing)
             .select_related("user__avatar__asset")
@@ -464,7 +600,7 @@ def render_cards(coach_ids: list[int], service: str, version: int | None) -> lis
                 "coaches/partials/coach_card.html",
                 {
                     "coach": coach,
-                    "price_from": card_price(coach, service),
+                    "price": card_price(coach.services.all(), service, shown, facts),
                     "service_label": "Price" if service else "",
                 },
             )
@@ -484,10 +620,35 @@ class CappedPaginator(Paginator):
         super().__init__(matching_ids[:COUNT_CAP], per_page)
 
 
-def card_price(profile: CoachProfile, service: str = "") -> str:
-    """“From £80” on a card: the chosen service's price, else the coach's cheapest service."""
-    services = [s for s in profile.services.all() if not service or s.service_type == service]
+@dataclass(frozen=True)
+class CardPrice:
+    own: str  # the coach's price in their currency, always shown
+    converted: str = ""  # in the viewer's currency, when it differs and has a rate
+    unrated: str = ""  # the coach's currency when it has no exchange rate (nothing to convert with)
+
+    def __bool__(self) -> bool:
+        return bool(self.own)
+
+
+def card_price(
+    offered: Iterable[CoachService], service: str = "", currency: str = "", facts: DirectoryFacts | None = None
+) -> CardPrice:
+    """“≈ €93.60, coach's price £80.00” on a card: of a coach's active services `offered`, the chosen service,
+    else the cheapest by base price (one without a rate only when none has one), in the viewer's `currency`
+    beside the coach's own price."""
+    services = [s for s in offered if not service or s.service_type == service]
     if not services:
-        return ""
-    cheapest = min(services, key=lambda s: s.price_minor)
-    return format_money(cheapest.price_minor, cheapest.currency)
+        return CardPrice("")
+    shown = currency or settings.DEFAULT_CURRENCY
+    cheapest = min(services, key=lambda s: (s.price_base_minor is None, s.price_base_minor or 0, s.price_minor, s.pk))
+    own = format_money(cheapest.price_minor, cheapest.currency)
+    if cheapest.currency == shown:
+        return CardPrice(own)
+    if cheapest.price_base_minor is None:
+        return CardPrice(own, unrated=cheapest.currency)
+    facts = facts or directory_facts()
+    rate = facts.rate(shown)
+    if rate is None:  # the viewer's currency lost its rate since the filters were read
+        return CardPrice(own)
+    converted = pricing.from_base_minor(cheapest.price_base_minor, shown, rate, facts.base)
+    return CardPrice(own, converted=format_money(converted, shown))

@@ -7,6 +7,8 @@ from django.db.models import Q
 
 from core.models import INT_MAX, TimeStampedModel
 
+from .pricing import rating_score
+
 
 class ServiceType(models.TextChoices):
     CV = "cv", "CV writing"
@@ -55,6 +57,21 @@ class CoachProfile(TimeStampedModel):
         editable=False,
         help_text="Cheapest active service price (minor units); empty when no service is offered. Derived.",
     )
+    price_from_base_minor = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Cheapest active service converted to the marketplace's base currency (DEFAULT_CURRENCY), "
+        "minor units; empty when no active service has an exchange rate. Derived (coaches.pricing).",
+    )
+    rating_score = models.DecimalField(
+        max_digits=6,
+        decimal_places=4,
+        default=0,
+        editable=False,
+        help_text="Bayesian average of the visible reviews, what the rating sort orders by. Derived "
+        "(coaches.pricing.rating_score).",
+    )
     in_directory = models.BooleanField(
         default=False,
         editable=False,
@@ -75,6 +92,8 @@ class CoachProfile(TimeStampedModel):
             models.Index(fields=["response_time_hours", "id"], name="coaches_response_sort_idx"),
             models.Index(fields=["-created_at", "-id"], name="coaches_newest_sort_idx"),
             models.Index(fields=["price_from_minor", "id"], name="coaches_price_sort_idx"),
+            models.Index(fields=["price_from_base_minor", "id"], name="coaches_base_price_sort_idx"),
+            models.Index(fields=["-rating_score", "-ratings_count", "id"], name="coaches_score_sort_idx"),
             # search_text also has a trigram (GIN) index on PostgreSQL: migration 0006.
         ]
 
@@ -82,13 +101,22 @@ class CoachProfile(TimeStampedModel):
         return self.user.display_name
 
     SEARCH_SOURCE_FIELDS = frozenset({"headline", "bio", "user"})
+    RATING_FIELDS = frozenset({"rating_avg", "ratings_count"})
 
     def save(self, *args, **kwargs):
-        # The search document is derived here so every save (services, admin, factories) keeps it.
+        # The search document and the rating score are derived here so every save (services, admin,
+        # factories) keeps them; coaches.services.set_rating keeps the score on its .update().
         self.search_text = self.build_search_text(self.user.first_name, self.user.last_name, self.headline, self.bio)
+        self.rating_score = rating_score(self.rating_avg, self.ratings_count)
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and self.SEARCH_SOURCE_FIELDS & set(update_fields):
-            kwargs["update_fields"] = {*update_fields, "search_text"}
+        if update_fields is not None:
+            extra = set()
+            if self.SEARCH_SOURCE_FIELDS & set(update_fields):
+                extra.add("search_text")
+            if self.RATING_FIELDS & set(update_fields):
+                extra.add("rating_score")
+            if extra:
+                kwargs["update_fields"] = {*update_fields, *extra}
         super().save(*args, **kwargs)
 
     @staticmethod
@@ -113,6 +141,13 @@ class CoachService(TimeStampedModel):
     )
     revisions_included = models.PositiveSmallIntegerField(default=2, validators=[MaxValueValidator(10)])
     is_active = models.BooleanField(default=True)
+    price_base_minor = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The price in the base currency (DEFAULT_CURRENCY) at the current exchange rate, minor "
+        "units; empty when its currency has no rate. Derived (coaches.services.refresh_base_prices).",
+    )
 
     class Meta:
         ordering = ["service_type"]
@@ -121,7 +156,31 @@ class CoachService(TimeStampedModel):
             models.CheckConstraint(condition=Q(price_minor__gt=0), name="coaches_service_price_positive"),
             models.CheckConstraint(condition=Q(delivery_days__gte=1), name="coaches_service_delivery_days_min"),
         ]
-        indexes = [models.Index(fields=["service_type", "is_active", "price_minor"])]
+        indexes = [
+            models.Index(fields=["service_type", "is_active", "price_minor"]),
+            models.Index(fields=["service_type", "is_active", "price_base_minor"], name="coaches_service_base_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_service_type_display()} by {self.coach}"
+
+
+class ExchangeRate(TimeStampedModel):
+    """What one unit of the base currency (DEFAULT_CURRENCY) buys in `currency`, as staff entered it in
+    the console on `as_of`. The directory converts prices with it (coaches.pricing); a currency
+    without a row is shown in its own money only and left out of price comparisons."""
+
+    currency = models.CharField(max_length=3, unique=True)
+    units_per_base = models.DecimalField(
+        max_digits=18,
+        decimal_places=8,
+        help_text="How much of this currency one unit of the base currency buys, e.g. 1.17 EUR per GBP.",
+    )
+    as_of = models.DateField(help_text="The day the rate is from.")
+
+    class Meta:
+        ordering = ["currency"]
+        constraints = [models.CheckConstraint(condition=Q(units_per_base__gt=0), name="coaches_rate_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.units_per_base} ({self.as_of:%d %b %Y})"

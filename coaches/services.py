@@ -11,19 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Min, OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.models import AccountStatus, User
 from audit.services import record as audit
 from core.exceptions import DomainError, NotPermitted
+from core.money import exponent
 
+from . import pricing
 from .directory import directory_changed
-from .models import CoachProfile, CoachService, Language, ServiceType
+from .models import CoachProfile, CoachService, ExchangeRate, Language, ServiceType
 
 CURRENCIES = ("GBP", "EUR", "USD")
 MAX_PORTFOLIO_LINKS = 5
@@ -135,24 +138,141 @@ def _set_services(profile: CoachProfile, offers: list[ServiceOffer]) -> list[Coa
 
 
 def refresh_price_from(profile_id: int) -> None:
-    """Re-derive the coach's “price from” (cheapest active service) and whether they are listed.
+    """Re-derive the coach's “price from” (cheapest active service), their services' prices in the base
+    currency, the cheapest of those, and whether they are listed.
 
     Runs inside the caller's transaction whenever a CoachService row is saved or deleted
     (coaches.signals); code that bulk-updates services with .update() must call it itself.
     """
+    services = list(CoachService.objects.filter(coach_id=profile_id).only("id", "price_minor", "currency"))
+    _store_base_prices(services, _rates_by_currency())
     low = CoachService.objects.filter(coach_id=profile_id, is_active=True).aggregate(low=Min("price_minor"))["low"]
     CoachProfile.objects.filter(pk=profile_id).update(price_from_minor=low)
+    _refresh_price_from_base(CoachProfile.objects.filter(pk=profile_id))
     _refresh_listings(CoachProfile.objects.filter(pk=profile_id))
     transaction.on_commit(directory_changed)
 
 
+def _rates_by_currency() -> dict[str, Decimal]:
+    """Units per base unit for every currency with a rate, and 1 for the base currency itself."""
+    rates = dict(ExchangeRate.objects.values_list("currency", "units_per_base"))
+    rates[settings.DEFAULT_CURRENCY] = Decimal(1)
+    return rates
+
+
+def _store_base_prices(services: list[CoachService], rates: dict[str, Decimal]) -> None:
+    base = settings.DEFAULT_CURRENCY
+    for service in services:
+        rate = rates.get(service.currency)
+        service.price_base_minor = (
+            None if rate is None else pricing.to_base_minor(service.price_minor, service.currency, rate, base)
+        )
+    CoachService.objects.bulk_update(services, ["price_base_minor"], batch_size=1000)
+
+
+def _refresh_price_from_base(profiles) -> None:
+    cheapest = (
+        CoachService.objects.filter(coach=OuterRef("pk"), is_active=True, price_base_minor__isnull=False)
+        .order_by("price_base_minor")
+        .values("price_base_minor")[:1]
+    )
+    profiles.update(price_from_base_minor=Subquery(cheapest))
+
+
+def refresh_base_prices(currency: str | None = None) -> int:
+    """Re-derive the base-currency price of every service in `currency` (all services without one), and
+    the “price from” of their coaches: after a rate was set or removed, and for bulk-created services
+    (the benchmark's seed). Returns how many services were recomputed."""
+    rates = _rates_by_currency()
+    services = CoachService.objects.only("id", "coach_id", "price_minor", "currency")
+    if currency is not None:
+        services = services.filter(currency=currency)
+    rows = list(services)
+    _store_base_prices(rows, rates)
+    coach_ids = {row.coach_id for row in rows}
+    profiles = CoachProfile.objects.all() if currency is None else CoachProfile.objects.filter(pk__in=coach_ids)
+    _refresh_price_from_base(profiles)
+    transaction.on_commit(directory_changed)
+    return len(rows)
+
+
+def check_exchange_rate(currency: str, units_per_base: Decimal, as_of: date) -> None:
+    """The rules a rate must meet (the console form shows them as errors; set_exchange_rate enforces them)."""
+    exponent(currency)  # UnsupportedCurrency (a DomainError) for a code core.money does not know
+    if currency == settings.DEFAULT_CURRENCY:
+        raise DomainError(f"{currency} is the base currency: its rate is always 1.")
+    if not units_per_base.is_finite() or units_per_base <= 0:
+        raise DomainError("The rate must be a positive number.")
+    if as_of > timezone.localdate():
+        raise DomainError("The rate's date cannot be in the future.")
+
+
+def set_exchange_rate(
+    currency: str, *, actor: User, units_per_base: Decimal, as_of: date, ip_address: str | None = None
+) -> ExchangeRate:
+    """Staff set what one unit of the base currency buys in `currency` (from the console). Every price in
+    that currency is re-converted in the same transaction, so the directory never mixes two rates. Audited."""
+    if actor is None or not actor.is_staff:
+        raise NotPermitted("Only staff can set exchange rates.")
+    currency = (currency or "").strip().upper()
+    units_per_base = Decimal(units_per_base)
+    check_exchange_rate(currency, units_per_base, as_of)
+    with transaction.atomic():
+        before = ExchangeRate.objects.select_for_update().filter(currency=currency).first()
+        rate, _created = ExchangeRate.objects.update_or_create(
+            currency=currency, defaults={"units_per_base": units_per_base, "as_of": as_of}
+        )
+        refresh_base_prices(currency)
+        audit(
+            "coach.exchange_rate",
+            rate,
+            actor=actor,
+            details={
+                "currency": currency,
+                "from": None if before is None else f"{before.units_per_base.normalize():f}",
+                "to": f"{units_per_base.normalize():f}",
+                "as_of": as_of.isoformat(),
+            },
+            ip_address=ip_address,
+        )
+    return rate
+
+
+def remove_exchange_rate(rate: ExchangeRate, *, actor: User, ip_address: str | None = None) -> None:
+    """Staff remove a rate: prices in that currency are then shown in their own money only. Audited."""
+    if actor is None or not actor.is_staff:
+        raise NotPermitted("Only staff can remove exchange rates.")
+    with transaction.atomic():
+        audit(
+            "coach.exchange_rate_removed",
+            rate,
+            actor=actor,
+            details={"currency": rate.currency, "was": f"{rate.units_per_base.normalize():f}"},
+            ip_address=ip_address,
+        )
+        ExchangeRate.objects.filter(pk=rate.pk).delete()
+        refresh_base_prices(rate.currency)
+
+
 def set_rating(profile_id: int, *, average: Decimal, count: int) -> None:
     """Store a coach's visible-review aggregates (orders computes them from its reviews, holding the
-    profile row lock, in the transaction that changed a review)."""
+    profile row lock, in the transaction that changed a review), and the score the rating sort uses."""
     CoachProfile.objects.filter(pk=profile_id).update(
-        rating_avg=average, ratings_count=count, updated_at=timezone.now()
+        rating_avg=average,
+        ratings_count=count,
+        rating_score=pricing.rating_score(average, count),
+        updated_at=timezone.now(),
     )
     transaction.on_commit(directory_changed)  # .update() sends no post_save (coaches.signals)
+
+
+def refresh_all_rating_scores() -> None:
+    """Re-derive every coach's rating score (after bulk rating updates, e.g. the benchmark's seed)."""
+    rows = list(CoachProfile.objects.only("id", "rating_avg", "ratings_count"))
+    for row in rows:
+        row.rating_score = pricing.rating_score(row.rating_avg, row.ratings_count)
+    CoachProfile.objects.bulk_update(rows, ["rating_score"], batch_size=1000)
+    transaction.on_commit(directory_changed)
 
 
 def refresh_search_text_for_user(user: User) -> None:

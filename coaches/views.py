@@ -13,14 +13,17 @@ from core.exceptions import NotPermitted
 
 from . import services
 from .directory import (
+    CURRENCY_COOKIE,
     PAGE_SIZE,
     RATING_CHOICES,
     SORTS,
     CappedPaginator,
     CoachPageCache,
     ResultsCache,
-    language_choices,
+    directory_facts,
+    offered_language_choices,
     parse_filters,
+    price_notices,
     render_cards,
 )
 from .forms import ProfileForm, service_formset
@@ -33,14 +36,18 @@ SERVICE_ORDER = {value: index for index, value in enumerate(ServiceType.values)}
 def directory(request):
     """The public directory. The filter form and results depend only on the (normalised) filters,
     never on the visitor, so they are rendered without the request and reused from the cache;
-    notices about ignored input and the page chrome are rendered per request."""
-    filters = parse_filters(request.GET)
+    notices about ignored input and the page chrome are rendered per request.
+
+    The viewer's currency is part of the filters (`currency` in the URL); a chosen one is remembered in
+    a cookie, so the next visit without it in the URL shows prices the same way."""
+    facts = directory_facts()
+    filters = parse_filters(request.GET, facts=facts, preferred_currency=request.COOKIES.get(CURRENCY_COOKIE, ""))
     page_param = request.GET.get("page", "").strip()
     results = ResultsCache(filters, page_param)
     body = results.get()
     if body is None:
-        page = CappedPaginator(results.matching_ids(filters), PAGE_SIZE).get_page(page_param)
-        cards = render_cards(list(page.object_list), filters.service, results.card_version)
+        page = CappedPaginator(results.matching_ids(filters, facts), PAGE_SIZE).get_page(page_param)
+        cards = render_cards(list(page.object_list), filters.service, results.card_version, filters.currency, facts)
         body = render_to_string(
             "coaches/partials/directory_body.html",
             {
@@ -50,13 +57,23 @@ def directory(request):
                 "cards": cards,
                 "querystring": filters.querystring(),
                 "service_choices": ServiceType.choices,
-                "language_choices": language_choices(),
+                "language_choices": offered_language_choices(facts, filters.language),
                 "rating_choices": RATING_CHOICES,
                 "sort_choices": SORTS.items(),
+                "currency_choices": facts.currency_choices(),
+                "rates": facts.shown_rates(),
+                "base_currency": facts.base,
             },
         )
         results.set(body)
-    return render(request, "coaches/directory.html", {"filters": filters, "body": mark_safe(body)})  # noqa: S308
+    response = render(
+        request,
+        "coaches/directory.html",
+        {"filters": filters, "price_notices": price_notices(filters, facts), "body": mark_safe(body)},  # noqa: S308
+    )
+    if request.GET.get("currency", "").strip().upper() in facts.rates:  # a valid choice: remember it
+        response.set_cookie(CURRENCY_COOKIE, filters.shown_currency, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
 
 
 def _visible_coach(request, pk: int) -> CoachProfile:

@@ -1,6 +1,7 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
+from accounts import verification
 from accounts.signup import signup as signup_view
 
 from . import views
@@ -17,6 +18,10 @@ urlpatterns = [
     path("metrics", views.metrics, name="metrics"),
     # Our signup view first: same URL and name as allauth's, answers alike for new and registered emails.
     path("accounts/signup/", signup_view, name="account_signup"),
+    # Code page after signup (same path and name as allauth's) and the emailed link, which allauth's code
+    # mode does not register (accounts.verification).
+    path("accounts/confirm-email/", verification.code_view, name="account_email_verification_sent"),
+    re_path(r"^accounts/confirm-email/(?P<key>[-:\w]+)/$", verification.confirm_link, name="account_confirm_email"),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("coaches/", include("coaches.urls")),

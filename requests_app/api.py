@@ -42,6 +42,8 @@ from .models import ServiceRequest
             "expires_at": "2026-12-02T09:00:00Z",
             "created_at": "2026-11-29T09:00:00Z",
             "attachment_ids": [1190],
+            "job_title": "Associate Product Manager",
+            "job_description": "You will own the roadmap of our payments app, work with engineers and designers...",
         },
         "Open to every matching coach": {
             "id": 519,
@@ -58,6 +60,8 @@ from .models import ServiceRequest
             "expires_at": "2026-12-03T10:30:00Z",
             "created_at": "2026-11-30T10:30:00Z",
             "attachment_ids": [],
+            "job_title": "",
+            "job_description": "",
         },
     }
 )

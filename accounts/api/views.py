@@ -10,7 +10,7 @@ import contextlib
 
 from allauth.account.forms import LoginForm, ResetPasswordForm, ResetPasswordKeyForm, UserTokenForm
 from allauth.account.internal.flows.password_reset import finalize_password_reset
-from allauth.account.models import get_emailconfirmation_model
+from allauth.account.models import EmailConfirmationHMAC
 from allauth.core import ratelimit
 from allauth.core.exceptions import ImmediateHttpResponse
 from django.conf import settings
@@ -185,7 +185,7 @@ class VerifyEmailView(PublicAuthView):
     )
     def post(self, request, data):
         key = data["key"]
-        confirmation = get_emailconfirmation_model().from_key(key)
+        confirmation = EmailConfirmationHMAC.from_key(key)  # the link's key; codes are for the signup browser
         if confirmation is None or not confirmation.confirm(request._request):
             raise exceptions.ValidationError({"key": ["This link is invalid or has expired."]})
         return Response({"detail": EMAIL_CONFIRMED})

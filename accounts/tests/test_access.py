@@ -115,12 +115,12 @@ def test_resend_from_the_verify_page_sends_a_confirmation_then_rate_limits(clien
     response = client.post("/account/verify-email/", {"next": "/t/place-request/"})
 
     assert response.status_code == 302
-    assert response.url == "/account/verify-email/?next=%2Ft%2Fplace-request%2F"
+    assert response.url == "/accounts/confirm-email/?next=%2Ft%2Fplace-request%2F"  # the code page
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == [user.email]
-    assert "/accounts/confirm-email/" in mailoutbox[0].body
+    assert "/accounts/confirm-email/" in mailoutbox[0].body  # the link for another device
     again = client.post("/account/verify-email/", follow=True)
-    assert "We sent you a link a moment ago" in again.content.decode()
+    assert "We sent you a code a moment ago" in again.content.decode()
     assert len(mailoutbox) == 1
 
 

@@ -41,7 +41,7 @@ def test_anyone_may_browse_best_rated_first(three_coaches):
         ({"min_rating": "4.5"}, ["cheap", "letters"]),
         ({"available": "true"}, ["cheap", "letters"]),
         ({"sort": "price", "service": "cv"}, ["cheap", "dear"]),
-        ({"currency": "EUR"}, []),
+        ({"currency": "GBP", "max_price": "100"}, ["cheap"]),
     ],
 )
 def test_filters_and_sorts_are_the_directory_ones(three_coaches, params, expected):

@@ -234,7 +234,7 @@ def test_counts_are_capped_for_broad_searches(client, monkeypatch):
 
 
 def test_search_text_follows_renames(client):
-    profile = coach("Ann Before")
+    profile = coach("Ann Before", headline="CVs", bio="")  # Faker's bio could say "before" itself
 
     profile.user.last_name = "Afterwards"
     profile.user.save()
@@ -256,7 +256,8 @@ def test_the_filter_form_shows_the_chosen_values(client):
     assert '<option value="newest" selected>Newest</option>' in body
     assert '<option value="rating">Highest rated</option>' in body
     assert 'name="max_price" min="0" step="any" inputmode="decimal" value="90.50"' in body
-    assert body.count(" selected>") == 4
+    assert '<option value="GBP" selected>GBP £</option>' in body  # the currency picker, base by default
+    assert body.count(" selected>") == 5
 
 
 def test_filter_options_are_escaped():

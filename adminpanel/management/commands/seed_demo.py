@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.hashers import make_password
@@ -24,7 +25,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from coaches import services as coaches
-from coaches.models import CoachProfile, Language
+from coaches.models import CoachProfile, ExchangeRate, Language
 from documents import demo as documents_demo
 from notifications.models import Notification
 from notifications.tasks import send_notification_email
@@ -110,6 +111,10 @@ TITLES = {
 }
 
 
+# Units per 1 GBP (the base currency), roughly late 2026; staff change them in the console.
+DEMO_EXCHANGE_RATES = (("EUR", Decimal("1.17")), ("USD", Decimal("1.27")))
+
+
 def _pay(order, staff) -> None:
     """Pay through the built-in test provider, so charges, fees and coach earnings are real rows."""
     if "test" not in payments.available_providers():  # DEBUG off: the test provider never runs
@@ -172,6 +177,9 @@ class Command(BaseCommand):
         hashed = make_password(DEMO_PASSWORD)  # hash once: 40 users × PBKDF2 would take seconds
         users = {email: self._user(email, role, first, last, hashed) for email, role, first, last in DEMO_ACCOUNTS}
         staff = users["staff@elite.example"]
+        for currency, units in DEMO_EXCHANGE_RATES:  # what the directory converts € and $ prices with
+            if not ExchangeRate.objects.filter(currency=currency).exists():
+                coaches.set_exchange_rate(currency, actor=staff, units_per_base=units, as_of=timezone.localdate())
         clients = [users["client@elite.example"], users["client2@elite.example"]]
         for i, (first, last) in enumerate(EXTRA_CLIENTS, start=3):
             clients.append(self._user(f"client{i}@elite.example", Role.CLIENT, first, last, hashed))
