@@ -410,8 +410,27 @@ class DisputeStage:
         return None
 
 
+def _reachable_from(status: str) -> frozenset[str]:
+    """`status` and every status TRANSITIONS can lead to from it."""
+    seen, todo = {status}, [status]
+    while todo:
+        source = todo.pop()
+        for move in TRANSITIONS.values():
+            if source in move.sources and move.target not in seen:
+                seen.add(move.target)
+                todo.append(move.target)
+    return frozenset(seen)
+
+
+# An order in any other status (pending, in progress, delivered) was never disputed.
+AFTER_A_DISPUTE = _reachable_from(S.DISPUTED)
+
+
 def dispute_stage(order: Order) -> DisputeStage | None:
-    """Where the order's dispute stands (None if it was never disputed). Two queries."""
+    """Where the order's dispute stands (None if it was never disputed). Two queries, none for an
+    order whose status no dispute can lead to."""
+    if order.status not in AFTER_A_DISPUTE:
+        return None
     opened = (
         OrderEvent.objects.filter(order=order, to_status=S.DISPUTED)
         .exclude(from_status=S.DISPUTED)

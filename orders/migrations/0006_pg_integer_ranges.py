@@ -5,20 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0005_dispute_statements'),
+        ("orders", "0005_dispute_statements"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='delivery',
-            name='number',
+            model_name="delivery",
+            name="number",
             field=models.PositiveSmallIntegerField(validators=[django.core.validators.MaxValueValidator(32767)]),
         ),
         migrations.AlterField(
-            model_name='order',
-            name='revisions_included',
-            field=models.PositiveSmallIntegerField(default=2, validators=[django.core.validators.MaxValueValidator(32767)]),
+            model_name="order",
+            name="revisions_included",
+            field=models.PositiveSmallIntegerField(
+                default=2, validators=[django.core.validators.MaxValueValidator(32767)]
+            ),
         ),
     ]
