@@ -56,7 +56,7 @@ def main() -> None:
         post(payments[1])
     print(f"statements for one delivery: {len(captured.captured_queries)}")
     for number, query in enumerate(captured.captured_queries, 1):
-        print(f"  {number:2d}. {query['sql'][:150]}")
+        print(f"  {number:2d}. [{query['time']}s] {query['sql'][:150]}")
 
     plain, profiled = payments[2 : EVENTS + 2], payments[EVENTS + 2 :]
     started = time.perf_counter()
