@@ -262,7 +262,16 @@ def cancel_order(order_id: int, *, actor: User | None, reason: str = "", ip_addr
 
 
 def mark_paid(order_id: int, *, actor: User | None, note: str = "", ip_address: str | None = None) -> Order:
-    """Payment captured (payments calls this from its fulfilment with actor=None, staff from the console)."""
+    """Payment captured (payments calls this from its fulfilment with actor=None, staff from the console).
+
+    Inside the caller's transaction (the fulfilment, which holds the payment lock) it opens no
+    savepoint: the move is checked before anything is written, so a refusal leaves nothing to
+    roll back and the caller's transaction stays usable (two statements fewer per webhook).
+    """
+    if transaction.get_connection().in_atomic_block:
+        order = _locked(order_id)
+        _check(order, "mark_paid", actor)
+        return _apply(order, "mark_paid", actor=actor, note=note or "Payment received.", ip_address=ip_address)
     with transaction.atomic():
         return _apply(
             _locked(order_id), "mark_paid", actor=actor, note=note or "Payment received.", ip_address=ip_address
