@@ -4,6 +4,8 @@ Every list is capped and every relation it shows is joined, so the query count d
 with the rows behind it (orders/tests/test_dashboards.py).
 """
 
+from functools import cache
+
 from django.db.models import Count, Max, Q
 
 from notifications import services as notifications
@@ -36,7 +38,8 @@ def _client(user) -> dict:
         "active_orders": active,
         "open_requests": open_requests,
         "notifications": _recent_notifications(user),
-        "completed_count": Order.objects.filter(client=user, status=OrderStatus.COMPLETED).count(),
+        # Shown only when no order is active: counted then, once (the template calls it).
+        "completed_count": cache(Order.objects.filter(client=user, status=OrderStatus.COMPLETED).count),
     }
 
 

@@ -16,7 +16,7 @@ from orders.models import Order
 
 from . import realtime, services
 from .forms import MessageForm
-from .models import Message
+from .models import Message, ThreadReadState
 
 PAGE_SIZE = 30
 THREADS_PER_PAGE = 20
@@ -59,14 +59,21 @@ def _messages_page(thread, before: int | None):
     return list(reversed(newest_first[:PAGE_SIZE])), has_older
 
 
+def _read_marks(thread) -> dict[int, int]:
+    """How far each participant has read (one query for both: the viewer's mark and the other's)."""
+    rows = ThreadReadState.objects.filter(thread=thread, user_id__in=services.participant_ids(thread))
+    return dict(rows.values_list("user_id", "last_read_message_id"))
+
+
 def _render_thread(request, thread, *, form=None, status=200, error=None):
     before = _int_param(request, "before")
     if before == -1:
         before = None
     messages, has_older = _messages_page(thread, before)
     participant = services.is_participant(thread, request.user)
-    if participant and not before and status == 200:
-        services.mark_read(thread, actor=request.user)
+    marks = _read_marks(thread)
+    if participant and not before and status == 200 and messages and marks.get(request.user.pk, 0) < messages[-1].pk:
+        services.mark_read(thread, actor=request.user)  # a revisit with nothing new writes nothing
     client, coach = thread.client, thread.coach
     context = {
         "thread": thread,
@@ -78,7 +85,7 @@ def _render_thread(request, thread, *, form=None, status=200, error=None):
         "viewing_older": bool(before),
         "is_participant": participant,
         "other": coach if request.user.pk == client.pk else client,
-        "other_read_up_to": services.other_party_read_up_to(thread, request.user),
+        "other_read_up_to": max((m for user_id, m in marks.items() if user_id != request.user.pk), default=0),
         "read_only_since": services.read_only_since(thread),
         "form": form or MessageForm(initial={"client_token": uuid.uuid4().hex}),
         "error": error,

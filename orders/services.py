@@ -262,7 +262,16 @@ def cancel_order(order_id: int, *, actor: User | None, reason: str = "", ip_addr
 
 
 def mark_paid(order_id: int, *, actor: User | None, note: str = "", ip_address: str | None = None) -> Order:
-    """Payment captured (payments calls this from its fulfilment with actor=None, staff from the console)."""
+    """Payment captured (payments calls this from its fulfilment with actor=None, staff from the console).
+
+    Inside the caller's transaction (the fulfilment, which holds the payment lock) it opens no
+    savepoint: the move is checked before anything is written, so a refusal leaves nothing to
+    roll back and the caller's transaction stays usable (two statements fewer per webhook).
+    """
+    if transaction.get_connection().in_atomic_block:
+        order = _locked(order_id)
+        _check(order, "mark_paid", actor)
+        return _apply(order, "mark_paid", actor=actor, note=note or "Payment received.", ip_address=ip_address)
     with transaction.atomic():
         return _apply(
             _locked(order_id), "mark_paid", actor=actor, note=note or "Payment received.", ip_address=ip_address
@@ -410,8 +419,27 @@ class DisputeStage:
         return None
 
 
+def _reachable_from(status: str) -> frozenset[str]:
+    """`status` and every status TRANSITIONS can lead to from it."""
+    seen, todo = {status}, [status]
+    while todo:
+        source = todo.pop()
+        for move in TRANSITIONS.values():
+            if source in move.sources and move.target not in seen:
+                seen.add(move.target)
+                todo.append(move.target)
+    return frozenset(seen)
+
+
+# An order in any other status (pending, in progress, delivered) was never disputed.
+AFTER_A_DISPUTE = _reachable_from(S.DISPUTED)
+
+
 def dispute_stage(order: Order) -> DisputeStage | None:
-    """Where the order's dispute stands (None if it was never disputed). Two queries."""
+    """Where the order's dispute stands (None if it was never disputed). Two queries, none for an
+    order whose status no dispute can lead to."""
+    if order.status not in AFTER_A_DISPUTE:
+        return None
     opened = (
         OrderEvent.objects.filter(order=order, to_status=S.DISPUTED)
         .exclude(from_status=S.DISPUTED)

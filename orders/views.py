@@ -147,7 +147,10 @@ def _dispute_context(order: Order, user) -> dict:
 def _render_detail(request, order: Order, *, status: int = 200, **forms):
     user = request.user
     events = OrderEvent.objects.filter(order=order).select_related("actor")
-    deliveries = Delivery.objects.filter(order=order).prefetch_related("files").select_related("created_by")
+    # By number alone: the model's ordering ("order", "number") joins the order to sort by its dates.
+    deliveries = (
+        Delivery.objects.filter(order=order).order_by("number").prefetch_related("files").select_related("created_by")
+    )
     review = Review.objects.filter(order=order).first()
     # Moves with a button here; staff mark payments and settle disputes in the console.
     allowed = [m for m in services.allowed_transitions(order, user) if m in PAGE_ACTIONS]

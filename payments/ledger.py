@@ -62,30 +62,29 @@ def refund_split(
     return fee_part, amount - fee_part
 
 
-def record_charge(payment: Payment, *, unallocated: bool = False) -> LedgerEntry:
-    """The charge row of a captured payment (caller holds the payment lock).
+def record_charge(payment: Payment, *, unallocated: bool = False) -> None:
+    """The charge row of a captured payment, written once (caller holds the payment lock).
 
     `unallocated`: money taken for an order that can no longer use it (already paid by another
     payment, or cancelled). The platform holds all of it (fee = gross) and nothing is owed to the
-    coach; staff refund it.
+    coach; staff refund it. One INSERT … ON CONFLICT DO NOTHING on the idempotency key: a second
+    call for the same payment adds nothing (get_or_create took a SELECT and a savepoint more).
     """
     gross = payment.amount_minor
     fee, payout = (gross, 0) if unallocated else split_fee(gross)
-    entry, _ = LedgerEntry.objects.get_or_create(
+    entry = LedgerEntry(
         idempotency_key=f"charge:{payment.pk}",
-        defaults={
-            "entry_type": LedgerEntryType.CHARGE,
-            "payment": payment,
-            "order_id": payment.order_id,
-            "coach_id": payment.order.coach_id,
-            "gross_minor": gross,
-            "fee_minor": fee,
-            "payout_minor": payout,
-            "currency": payment.currency,
-            "note": "Payment captured; held for an order that cannot use it." if unallocated else "Payment captured.",
-        },
+        entry_type=LedgerEntryType.CHARGE,
+        payment=payment,
+        order_id=payment.order_id,
+        coach_id=payment.order.coach_id,
+        gross_minor=gross,
+        fee_minor=fee,
+        payout_minor=payout,
+        currency=payment.currency,
+        note="Payment captured; held for an order that cannot use it." if unallocated else "Payment captured.",
     )
-    return entry
+    LedgerEntry.objects.bulk_create([entry], ignore_conflicts=True)
 
 
 def record_refund(payment: Payment, *, amount_minor: int, key: str) -> LedgerEntry:

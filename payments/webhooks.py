@@ -2,10 +2,12 @@
 
 1. Verify the delivery (signature over the raw body, timestamp tolerance; PayPal's verification
    call). Anything wrong → 400 and nothing is stored.
-2. Store it in WebhookEvent under unique (provider, event_id), committed on its own, so its
-   receipt survives whatever happens next.
-3. Process it: the event row is locked, the handler runs inside a savepoint, and the event's new
-   status commits together with the handler's effects. A processed (or ignored, flagged,
+2. Store it in WebhookEvent under unique (provider, event_id) before acting on it. A first
+   delivery is stored and processed in one transaction (one commit, not two): the handler runs
+   inside a savepoint, so whatever it does, the receipt commits with the outcome; the provider
+   gets its 200 only after that commit, and without one it delivers again.
+3. Process it: the event row is locked (a new row is locked by its own insert), the handler runs
+   inside a savepoint, and the event's new status commits together with the handler's effects. A processed (or ignored, flagged,
    deferred) event that arrives again is acknowledged without change; a failure rolls the effects
    back, marks the event failed with the error, alerts staff and answers 500 so the provider
    delivers again, and that retry processes it again.
@@ -17,7 +19,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -80,79 +82,80 @@ def _verify(provider: str, payload: bytes, headers: Mapping[str, str]) -> tuple[
 def receive(provider: str, payload: bytes, headers: Mapping[str, str]) -> Received:
     """The whole path for one delivery. SignatureError / ProviderUnavailable propagate to the view."""
     event_id, event_type, event = _verify(provider, payload, headers)
-    stored = store_event(provider, event_id, event_type, event)
-    stored = process_event(stored.pk)
+    stored = _store_and_process(provider, event_id[:255], event_type[:100], event)
+    if stored is None:  # delivered before, or by a simultaneous delivery: its stored row decides
+        stored = process_event(WebhookEvent.objects.get(provider=provider, event_id=event_id[:255]).pk)
     http_status = 500 if stored.status == WebhookStatus.FAILED else 200
     return Received(http_status, {"event": event_id, "status": stored.status})
 
 
-def store_event(provider: str, event_id: str, event_type: str, payload: dict) -> WebhookEvent:
-    """Record the delivery (once per provider event id) in its own committed transaction."""
-    existing = WebhookEvent.objects.filter(provider=provider, event_id=event_id).first()
-    if existing is not None:
-        return existing
+def _store_and_process(provider: str, event_id: str, event_type: str, payload: dict) -> WebhookEvent | None:
+    """A first delivery, stored and processed in one transaction; None if the event is stored already.
+
+    The receipt is written before the handler runs and the handler runs in a savepoint, so a
+    failing handler still commits the receipt, marked failed. Only a crash before the commit loses
+    it, and then the provider, which got no 200, delivers again. One commit per delivery, not two.
+    A simultaneous delivery of the same event waits on the unique index and then finds it stored.
+    """
+    stored = False
     try:
         with transaction.atomic():
-            _commit_without_waiting_for_disk()
-            return WebhookEvent.objects.create(
-                provider=provider, event_id=event_id[:255], event_type=event_type[:100], payload=payload
+            event = WebhookEvent.objects.create(
+                provider=provider, event_id=event_id, event_type=event_type, payload=payload
             )
+            stored = True
+            return _process(event)
     except IntegrityError:
-        # A simultaneous delivery of the same event stored it first.
-        return WebhookEvent.objects.get(provider=provider, event_id=event_id)
-
-
-def _commit_without_waiting_for_disk() -> None:
-    """The receipt's commit need not wait for its WAL flush: the provider gets its 200 only after
-    processing commits, which flushes the WAL up to and including this row (PostgreSQL writes the
-    log in order). A crash before that loses an unacknowledged receipt, which the provider resends.
-    Saves one disk sync per delivery; the processing commit (ledger, order) stays synchronous."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        if stored:
+            raise
+        return None
 
 
 def process_event(event_pk: int) -> WebhookEvent:
     """Process a stored event exactly once (the row lock serialises concurrent deliveries)."""
     with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
-        if event.status in DONE_STATES:
-            return event
-        was_failed = event.status == WebhookStatus.FAILED
-        event.attempts += 1
-        handler = HANDLERS.get((event.provider, event.event_type))
-        try:
-            with transaction.atomic():
-                result = handler(event.payload) if handler else Result(WebhookStatus.IGNORED, note="Unhandled type.")
-        except UnmatchedEvent as unmatched:
-            result = Result(WebhookStatus.FLAGGED, unmatched.payment, unmatched.note)
-            services.alert_staff(
-                "webhook_unmatched",
-                f"A {event.get_provider_display()} webhook ({event.event_type}, {event.event_id}) was not "
-                f"applied: {unmatched.note}",
-                link=f"/admin/payments/webhookevent/{event.pk}/change/",
-            )
-        except Exception as error:  # any failure is recorded and answered non-2xx
-            logger.exception("Webhook %s %s (%s) failed", event.provider, event.event_id, event.event_type)
-            event.status = WebhookStatus.FAILED
-            event.error = f"{error.__class__.__name__}: {error}"[:2000]
-            event.save(update_fields=["status", "error", "attempts"])
-            if not was_failed:
-                services.alert_staff(
-                    "webhook_failed",
-                    f"A {event.get_provider_display()} webhook ({event.event_type}, {event.event_id}) failed: "
-                    f"{event.error[:200]}",
-                    link=reverse("admin:payments_webhookevent_change", args=[event.pk]),
-                )
-            return event
-        event.status = result.status
-        event.error = result.note if result.status in (WebhookStatus.FLAGGED, WebhookStatus.DEFERRED) else ""
-        if result.payment is not None:
-            event.payment = result.payment
-        if result.status != WebhookStatus.DEFERRED:
-            event.processed_at = timezone.now()
-        event.save(update_fields=["status", "error", "attempts", "payment", "processed_at"])
+        return _process(WebhookEvent.objects.select_for_update().get(pk=event_pk))
+
+
+def _process(event: WebhookEvent) -> WebhookEvent:
+    """Run the event's handler (caller holds the event's row lock, inside its transaction)."""
+    if event.status in DONE_STATES:
         return event
+    was_failed = event.status == WebhookStatus.FAILED
+    event.attempts += 1
+    handler = HANDLERS.get((event.provider, event.event_type))
+    try:
+        with transaction.atomic():
+            result = handler(event.payload) if handler else Result(WebhookStatus.IGNORED, note="Unhandled type.")
+    except UnmatchedEvent as unmatched:
+        result = Result(WebhookStatus.FLAGGED, unmatched.payment, unmatched.note)
+        services.alert_staff(
+            "webhook_unmatched",
+            f"A {event.get_provider_display()} webhook ({event.event_type}, {event.event_id}) was not "
+            f"applied: {unmatched.note}",
+            link=f"/admin/payments/webhookevent/{event.pk}/change/",
+        )
+    except Exception as error:  # any failure is recorded and answered non-2xx
+        logger.exception("Webhook %s %s (%s) failed", event.provider, event.event_id, event.event_type)
+        event.status = WebhookStatus.FAILED
+        event.error = f"{error.__class__.__name__}: {error}"[:2000]
+        event.save(update_fields=["status", "error", "attempts"])
+        if not was_failed:
+            services.alert_staff(
+                "webhook_failed",
+                f"A {event.get_provider_display()} webhook ({event.event_type}, {event.event_id}) failed: "
+                f"{event.error[:200]}",
+                link=reverse("admin:payments_webhookevent_change", args=[event.pk]),
+            )
+        return event
+    event.status = result.status
+    event.error = result.note if result.status in (WebhookStatus.FLAGGED, WebhookStatus.DEFERRED) else ""
+    if result.payment is not None:
+        event.payment = result.payment
+    if result.status != WebhookStatus.DEFERRED:
+        event.processed_at = timezone.now()
+    event.save(update_fields=["status", "error", "attempts", "payment", "processed_at"])
+    return event
 
 
 def replay(event: WebhookEvent) -> WebhookEvent:

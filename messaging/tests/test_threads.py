@@ -215,3 +215,25 @@ def test_thread_page_and_json_insert_the_same_markup_for_each_viewer(client, thr
         assert html in page
         assert ("chat-mine" in html and ">You<" in html and "Sent" in html) is mine
         assert ("chat-theirs" in html and coach_user.display_name in html) is not mine
+
+
+def test_a_revisit_with_nothing_new_writes_nothing_and_a_new_message_is_marked_read(
+    client, thread, client_user, coach_user, django_assert_max_num_queries
+):
+    """Issue 13: the thread page read its marks twice and re-marked a read thread on every visit."""
+    services.send_message(thread, actor=coach_user, body="Here is the draft")
+    client.force_login(client_user)
+    with django_assert_max_num_queries(25) as first:
+        assert client.get(reverse("messaging:detail", args=[thread.pk])).status_code == 200
+    assert ThreadReadState.objects.get(thread=thread, user=client_user).last_read_message_id == thread.messages.get().pk
+
+    with django_assert_max_num_queries(len(first.captured_queries) - 3) as again:
+        assert client.get(reverse("messaging:detail", args=[thread.pk])).status_code == 200
+    statements = [query["sql"] for query in again.captured_queries]
+    assert not [sql for sql in statements if sql.startswith("UPDATE") or "SAVEPOINT" in sql], statements
+    assert sum('FROM "messaging_threadreadstate"' in sql for sql in statements) == 1
+
+    newer = services.send_message(thread, actor=coach_user, body="And a second one")
+    response = client.get(reverse("messaging:detail", args=[thread.pk]))
+    assert response.status_code == 200
+    assert ThreadReadState.objects.get(thread=thread, user=client_user).last_read_message_id == newer.pk

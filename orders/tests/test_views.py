@@ -282,3 +282,18 @@ def test_the_current_step_says_what_is_happening_now(paid_order, coach_user):
     services.deliver(paid_order.pk, actor=coach_user, note="Done")
     paid_order.refresh_from_db()
     assert order_steps(paid_order)[2:] == [("Delivered", "done"), ("Awaiting acceptance", "current")]
+
+
+@pytest.mark.parametrize("status", ["pending", "in_progress", "delivered"])
+def test_a_page_of_an_order_no_dispute_can_have_reached_asks_nothing_about_disputes(
+    client, client_user, coach_user, status
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    order = make_order(client=client_user, coach=coach_user)
+    Order.objects.filter(pk=order.pk).update(status=status)
+    client.force_login(client_user)
+    with CaptureQueriesContext(connection) as page:
+        assert client.get(f"/orders/{order.pk}/").status_code == 200
+    assert not [q["sql"] for q in page.captured_queries if "'disputed'" in q["sql"] or "disputestatement" in q["sql"]]

@@ -43,66 +43,88 @@ def fulfil_payment(payment_id: int, *, amount_minor: int, currency: str, capture
     # No savepoint when nested (a webhook's processing): nothing here catches an error to carry
     # on, so the caller's own savepoint or transaction is the unit that rolls back.
     with transaction.atomic(savepoint=False):
-        payment = lock_payment(payment_id)
+        payment = lock_payment(payment_id)  # and its order: FOR UPDATE locks both joined rows
         if payment.status in CAPTURED_STATES:
             return Outcome.ALREADY
         currency = currency.upper()
         if amount_minor != payment.amount_minor or currency != payment.currency:
-            reason = (
-                f"{source} reported {format_money(amount_minor, currency or payment.currency)} {currency}, "
-                f"but the order is {format_money(payment.amount_minor, payment.currency)} {payment.currency}."
-            )
-            payment.flagged_reason = reason[:300]
-            payment.metadata = {**payment.metadata, "mismatch": {"amount_minor": amount_minor, "currency": currency}}
-            payment.save(update_fields=["flagged_reason", "metadata", "updated_at"])
-            audit("payment.flagged", payment, details={"reason": reason, "source": source})
-            alert_staff(
-                "payment_flagged",
-                f"Payment {payment.pk} for order #{payment.order_id} was flagged: {reason}",
-                link=admin_link(payment),
-            )
+            _flag_mismatch(payment, amount_minor=amount_minor, currency=currency, source=source)
             return Outcome.FLAGGED
-        order = Order.objects.select_for_update().get(pk=payment.order_id)
-        payment.status = PaymentStatus.CAPTURED
-        payment.captured_at = timezone.now()
-        if capture_id:
-            payment.provider_capture_id = capture_id
-        usable = order.status == OrderStatus.PENDING and not (
-            Payment.objects.filter(order=order, status__in=CAPTURED_STATES).exclude(pk=payment.pk).exists()
-        )
-        if not usable:
-            payment.flagged_reason = (
-                f"Paid after the order was already {order.get_status_display().lower()}: refund this payment."
-            )
-        payment.save(
-            update_fields=["status", "captured_at", "provider_capture_id", "flagged_reason", "metadata", "updated_at"]
-        )
+        usable = _order_can_use(payment)
+        _capture(payment, capture_id=capture_id, usable=usable)
         ledger.record_charge(payment, unallocated=not usable)
         audit(
             "payment.captured",
             payment,
-            details={"amount_minor": amount_minor, "currency": currency, "source": source, "order": order.pk},
+            details={"amount_minor": amount_minor, "currency": currency, "source": source, "order": payment.order_id},
         )
-        if usable:
-            order_services.mark_paid(
-                order.pk,
-                actor=None,
-                note=f"Payment of {format_money(amount_minor, currency)} received ({payment.get_provider_display()}).",
-            )
-            outcome = Outcome.CAPTURED
-        else:
-            alert_staff(
-                "payment_unallocated",
-                f"Payment {payment.pk} was captured for order #{order.pk}, which is "
-                f"{order.get_status_display().lower()}. Refund it.",
-                link=admin_link(payment),
-            )
-            outcome = Outcome.UNALLOCATED
+        outcome = _start_the_order(payment) if usable else _hold_unallocated(payment)
         # Events that arrived before this one (a refund before the completion) can apply now.
         from ..webhooks import replay_deferred
 
         replay_deferred(payment.pk)
         return outcome
+
+
+def _flag_mismatch(payment: Payment, *, amount_minor: int, currency: str, source: str) -> None:
+    """The provider took a different amount or currency than the order's: staff decide, nothing is paid."""
+    reason = (
+        f"{source} reported {format_money(amount_minor, currency or payment.currency)} {currency}, "
+        f"but the order is {format_money(payment.amount_minor, payment.currency)} {payment.currency}."
+    )
+    payment.flagged_reason = reason[:300]
+    payment.metadata = {**payment.metadata, "mismatch": {"amount_minor": amount_minor, "currency": currency}}
+    payment.save(update_fields=["flagged_reason", "metadata", "updated_at"])
+    audit("payment.flagged", payment, details={"reason": reason, "source": source})
+    alert_staff(
+        "payment_flagged",
+        f"Payment {payment.pk} for order #{payment.order_id} was flagged: {reason}",
+        link=admin_link(payment),
+    )
+
+
+def _order_can_use(payment: Payment) -> bool:
+    """The order still waits for its money and no other payment of it was captured."""
+    if payment.order.status != OrderStatus.PENDING:
+        return False
+    others = Payment.objects.filter(order_id=payment.order_id, status__in=CAPTURED_STATES).exclude(pk=payment.pk)
+    return not others.exists()
+
+
+def _capture(payment: Payment, *, capture_id: str, usable: bool) -> None:
+    payment.status = PaymentStatus.CAPTURED
+    payment.captured_at = timezone.now()
+    if capture_id:
+        payment.provider_capture_id = capture_id
+    if not usable:
+        state = payment.order.get_status_display().lower()
+        payment.flagged_reason = f"Paid after the order was already {state}: refund this payment."
+    payment.save(
+        update_fields=["status", "captured_at", "provider_capture_id", "flagged_reason", "metadata", "updated_at"]
+    )
+
+
+def _start_the_order(payment: Payment) -> str:
+    order_services.mark_paid(
+        payment.order_id,
+        actor=None,
+        note=(
+            f"Payment of {format_money(payment.amount_minor, payment.currency)} received "
+            f"({payment.get_provider_display()})."
+        ),
+    )
+    return Outcome.CAPTURED
+
+
+def _hold_unallocated(payment: Payment) -> str:
+    order = payment.order
+    alert_staff(
+        "payment_unallocated",
+        f"Payment {payment.pk} was captured for order #{order.pk}, which is "
+        f"{order.get_status_display().lower()}. Refund it.",
+        link=admin_link(payment),
+    )
+    return Outcome.UNALLOCATED
 
 
 def mark_authorized(payment_id: int, *, capture_id: str = "") -> None:

@@ -382,3 +382,49 @@ def test_an_expired_session_ends_the_attempt_but_never_a_paid_one(fake_stripe, c
     post_stripe(Client(), stripe_event("checkout.session.expired", expired))
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CAPTURED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_delivery_is_stored_and_processed_in_one_commit(fake_stripe, checkout, order):
+    """One transaction per delivery (the receipt commits with the outcome), and a statement budget:
+    the fulfilment was 30 statements and two commits; it is 18 and one (issue 13)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    payment, session_id = checkout
+    event = completed_event(fake_stripe, session_id)
+
+    with CaptureQueriesContext(connection) as delivery:
+        response = post_stripe(Client(), event)
+
+    assert response.status_code == 200 and response.json()["status"] == "processed"
+    statements = [query["sql"] for query in delivery.captured_queries]
+    first = statements[: statements.index("COMMIT") + 1]  # after it: the emails (Celery is eager here)
+    assert first[0] == "BEGIN", "nothing is read or committed before the delivery's transaction"
+    assert any(sql.startswith('INSERT INTO "payments_webhookevent"') for sql in first)
+    assert any(sql.startswith('UPDATE "payments_webhookevent" SET "status" = \'processed\'') for sql in first)
+    assert len(first) <= 18, "\n".join(first)
+    assert WebhookEvent.objects.get(event_id=event["id"]).status == WebhookStatus.PROCESSED
+    assert LedgerEntry.objects.filter(payment=payment).count() == 1 and reconcile() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_handler_that_fails_still_commits_its_receipt_marked_failed(fake_stripe, checkout, monkeypatch):
+    """The receipt and the handler share a transaction now: the handler's savepoint keeps the receipt."""
+    from payments import webhooks
+
+    payment, session_id = checkout
+    event = completed_event(fake_stripe, session_id)
+
+    def broken(_event):
+        Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.CAPTURED)  # rolled back with it
+        raise RuntimeError("the handler broke")
+
+    monkeypatch.setitem(webhooks.HANDLERS, ("stripe", "checkout.session.completed"), broken)
+    response = post_stripe(Client(), event)
+
+    assert response.status_code == 500
+    stored = WebhookEvent.objects.get(event_id=event["id"])
+    assert stored.status == WebhookStatus.FAILED and "the handler broke" in stored.error and stored.attempts == 1
+    payment.refresh_from_db()
+    assert payment.status != PaymentStatus.CAPTURED and not LedgerEntry.objects.exists()

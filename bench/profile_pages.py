@@ -1,0 +1,82 @@
+"""Profile the marketplace bench's pages in one process, on its database and settings.
+
+    BENCH_DATABASE_URL=postgres://…/bench_perf .venv/bin/python bench/profile_pages.py dashboard order
+
+Each argument picks the pages whose label holds that word (as BENCH_ONLY does). Per page: the
+statements of one warm request, ms per request over PROFILE_REQUESTS (200) unprofiled requests
+through the real middleware, view and templates (Django's test Client: no network), and
+cProfile's top functions over as many profiled ones. Run bench/marketplace.py once first: it
+creates and seeds the database.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.marketplace import SERVER_ENV  # noqa: E402
+
+REQUESTS = int(os.environ.get("PROFILE_REQUESTS", "200"))
+TOP = int(os.environ.get("PROFILE_TOP", "30"))
+QUIET = os.environ.get("PROFILE_QUIET") == "1"  # figures and statements only
+
+
+def main(words: list[str]) -> None:
+    os.environ.update({**SERVER_ENV, "ALLOWED_HOSTS": "testserver"})
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from bench.marketplace import BASELINE, targets
+
+    pages = [BASELINE, *(p for p in targets() if not p.lua_request and any(w in p.label for w in words))]
+    print(f"load average {'/'.join(f'{x:.2f}' for x in os.getloadavg())}")
+    for page in pages:
+        client = Client()
+        if page.cookie:
+            name, value = page.cookie.split("=", 1)
+            client.cookies[name] = value
+
+        def get(page=page, client=client) -> None:
+            response = client.get(page.path)
+            if response.status_code != 200:
+                raise SystemExit(f"{page.path}: {response.status_code}")
+
+        for _ in range(3):
+            get()  # templates, caches, the connection
+        with CaptureQueriesContext(connection) as captured:
+            get()
+        statements = list(captured.captured_queries)  # the next request clears the log
+        started = time.perf_counter()
+        for _ in range(REQUESTS):
+            get()
+        ms = (time.perf_counter() - started) * 1000 / REQUESTS
+        print(f"\n=== {page.label}: {ms:.2f} ms/request, {len(statements)} statements")
+        for number, query in enumerate(statements, 1):
+            print(f"  {number:2d}. [{query['time']}s] {query['sql'][:160]}")
+        if QUIET:
+            continue
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(REQUESTS):
+            get()
+        profiler.disable()
+        for order in ("cumulative", "tottime"):
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(TOP)
+            print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
