@@ -1,14 +1,18 @@
 # syntax=docker/dockerfile:1
 # One image for every process in the Procfile: `docker run IMAGE web|ws|worker|beat|release`.
+# The base images are build arguments: production builds use the official images below; CI (.ci/image)
+# builds on bases it makes from Debian packages (Python 3.11+ with pip and venv; Node with npm).
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+ARG NODE_IMAGE=node:22-bookworm-slim
 
 # --- 1. Front-end libraries from npm (Bootstrap, icons, Chart.js); never a CDN. ---------------
-FROM node:22-bookworm-slim AS assets
+FROM ${NODE_IMAGE} AS assets
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --omit=dev
 
 # --- 2. Python dependencies in a virtualenv, and static files collected with their hashes. -----
-FROM python:3.11-slim-bookworm AS build
+FROM ${BASE_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
 COPY requirements.txt /tmp/requirements.txt
@@ -22,7 +26,7 @@ RUN DEBUG=false SECRET_KEY=collectstatic-at-build-time-only-not-a-real-secret-01
     python manage.py collectstatic --noinput
 
 # --- 3. Runtime: no compilers, no npm, a non-root user. ------------------------------------
-FROM python:3.11-slim-bookworm AS runtime
+FROM ${BASE_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH \
     DEBUG=false LOG_FORMAT=json PORT=8000 WS_PORT=8001
 # The receipt PDFs draw names in any script with DejaVu (RECEIPT_FONT_DIR).

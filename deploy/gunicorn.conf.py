@@ -5,6 +5,13 @@ makes it empty at start); when a worker exits (--max-requests, a crash) its live
 so "open" values do not linger, while its counters stay added up.
 """
 
+import os
+import tempfile
+
+# gunicorn's control socket (gunicornc) in the temporary directory, one per server, not ~/.gunicorn/:
+# the image's user cannot write its home (/app, the code), and servers started side by side shared it.
+control_socket = os.path.join(tempfile.gettempdir(), f"gunicorn-{os.getpid()}.ctl")
+
 
 def child_exit(server, worker):
     import os
