@@ -21,10 +21,10 @@ from django.utils import timezone
 
 from accounts.models import ApiRefreshToken, Role, User
 from audit.models import AuditLog
-from coaches.models import CoachProfile, CoachService, Language, ServiceType
+from coaches.models import CoachProfile, CoachService, ExchangeRate, Language, ServiceType
 from files.models import Avatar, DataExport, ExportStatus, FileAsset, FileCategory, ScanStatus
 from messaging.models import Message, MessageThread, ThreadReadState
-from notifications.models import Notification, SentEmail
+from notifications.models import EmailPreference, Notification, SentEmail
 from orders.models import Delivery, DisputeRole, DisputeStatement, Order, OrderEvent, OrderStatus, Review
 from payments.models import (
     LedgerEntry,
@@ -139,7 +139,7 @@ def seed(
 
 
 def _seed_people(history: _History, *, n_coaches: int, n_clients: int) -> None:
-    """Coaches and clients, one in five with an unverified email."""
+    """Coaches and clients, one in five with an unverified email, one in ten without chat emails."""
     password = make_password(None)
     users = []
     for i in range(n_coaches + n_clients):
@@ -161,12 +161,15 @@ def _seed_people(history: _History, *, n_coaches: int, n_clients: int) -> None:
         [EmailAddress(user=u, email=u.email, verified=i % 5 != 0, primary=True) for i, u in enumerate(users)],
         batch_size=BATCH,
     )
+    EmailPreference.objects.bulk_create(
+        [EmailPreference(user=u, category="message", enabled=False) for u in users[::10]], batch_size=BATCH
+    )
     history.coaches, history.clients = users[:n_coaches], users[n_coaches:]
     history.counts["users"] = len(users)
 
 
 def _seed_coach_profiles(history: _History) -> None:
-    """A profile per coach with a CV service and one of three languages."""
+    """A profile per coach with a CV service and one of three languages; the demo exchange rates."""
     history.profiles = CoachProfile.objects.bulk_create(
         [
             CoachProfile(
@@ -204,6 +207,10 @@ def _seed_coach_profiles(history: _History) -> None:
         ],
         batch_size=BATCH,
     )
+    for currency, units in (("EUR", "1.17"), ("USD", "1.27")):  # the rates seed_demo enters
+        ExchangeRate.objects.update_or_create(
+            currency=currency, defaults={"units_per_base": units, "as_of": history.now.date()}
+        )
 
 
 def _seed_requests(history: _History, orders: int) -> list[tuple[int, str, int, dt.datetime]]:

@@ -114,11 +114,15 @@ KIND_CATEGORIES: dict[str, str] = {
     "file_infected": Category.DELIVERY,
     "file_infected_staff": Category.DELIVERY,
     "file_scan_error": Category.DELIVERY,
+    # documents and files: the retention warning before an order's documents are deleted, an export ready
+    "documents_retention": Category.DELIVERY,
+    "data_export_ready": Category.DELIVERY,
     # messaging sends no inbox rows (chats have their own unread badge); its email digests are "message"
 }
 
-# Security notices: emailed whatever the category's preference says (someone's file was quarantined).
-ALWAYS_EMAILED_KINDS = frozenset({"file_infected", "file_infected_staff"})
+# Emailed whatever the category's preference says: security notices (someone's file was quarantined),
+# the last warning before documents are deleted, and the export the person asked for themselves.
+ALWAYS_EMAILED_KINDS = frozenset({"file_infected", "file_infected_staff", "documents_retention", "data_export_ready"})
 
 _PREFIXES: tuple[tuple[str, str], ...] = (
     ("dispute_", Category.DISPUTE),

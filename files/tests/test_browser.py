@@ -40,7 +40,7 @@ def test_cv_upload_scan_download_and_delivery(page_as, client_user, coach_user, 
     profile = coach_user.coach_profile
     client = page_as(client_user)
     client.goto(f"/requests/new/?coach={profile.pk}&service=cv")
-    client.get_by_label("Title").fill("CV for product roles")
+    client.locator("#id_title").fill("CV for product roles")
     client.get_by_label("Requirements").fill("Ten years in logistics; moving to product management.")
     client.get_by_label("Deadline").fill((timezone.localdate() + datetime.timedelta(days=10)).isoformat())
 
@@ -141,7 +141,7 @@ def test_cv_from_the_dashboard_is_attached_to_a_request_in_one_click(page_as, cl
     stored = FileAsset.objects.get(owner=client_user)
 
     client.goto(f"/requests/new/?coach={coach_user.coach_profile.pk}&service=cv")
-    client.get_by_label("Title").fill("Cover letter tailored to my CV")
+    client.locator("#id_title").fill("Cover letter tailored to my CV")
     client.get_by_label("Requirements").fill("Please base it on my master CV; target: operations manager roles.")
     client.get_by_label("Deadline").fill((timezone.localdate() + datetime.timedelta(days=7)).isoformat())
     client.get_by_label(re.compile("Master CV.pdf")).check()

@@ -75,9 +75,11 @@ def test_a_kind_is_stored_with_its_category_and_icon(client_user, kind, category
     assert Notification.objects.filter(user=client_user, category=category).count() == 1
 
 
-def test_only_money_and_security_notices_are_always_emailed():
+def test_only_money_security_and_last_warnings_are_always_emailed():
     assert kinds.always_emailed("payment_failed")
     assert kinds.always_emailed("file_infected")  # a delivery-category kind, but a security notice
+    assert kinds.always_emailed("documents_retention")  # documents are deleted after it: it must arrive
+    assert kinds.always_emailed("data_export_ready")  # the person asked for it
     assert not kinds.always_emailed("order_deliver")
     assert set(kinds.OPTIONAL_CATEGORIES) == {"request", "delivery", "message", "dispute"}
 

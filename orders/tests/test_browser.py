@@ -35,7 +35,7 @@ def test_full_order_journey_with_revision_and_review(
     client.goto(f"/coaches/{profile.pk}/")
     client.get_by_role("link", name=re.compile("Request this coach")).first.click()
     expect(client).to_have_url(re.compile(r"/requests/new/\?coach="))
-    client.get_by_label("Title").fill("CV for senior product roles")
+    client.locator("#id_title").fill("CV for senior product roles")
     client.get_by_label("Requirements").fill("Eight years in B2B SaaS; I want product leadership roles in fintech.")
     client.get_by_label("Deadline").fill(_deadline())
     client.locator("input[type=file][name=files]").set_input_files(
@@ -169,7 +169,7 @@ def test_open_request_taken_by_one_of_two_coaches(page_as, client_user, coach_us
     client = page_as(client_user)
     client.goto("/requests/new/")
     client.get_by_label("Service").select_option("cv")
-    client.get_by_label("Title").fill("Graduate CV, any coach")
+    client.locator("#id_title").fill("Graduate CV, any coach")
     client.get_by_label("Requirements").fill("Finishing a chemistry degree; applying to graduate schemes.")
     client.get_by_label("Deadline").fill(_deadline())
     client.get_by_role("button", name="Send request").click()
