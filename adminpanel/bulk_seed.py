@@ -461,23 +461,8 @@ def _seed_files(history: _History, count: int) -> None:
     ]
     FileAsset.objects.bulk_create(files, batch_size=BATCH)
     photographed = history.coaches[::2]
-    photos = FileAsset.objects.bulk_create(
-        [
-            FileAsset(
-                owner=coach,
-                key=f"{history.tag}/avatar-{coach.pk}.png",
-                original_name="me.png",
-                content_type="image/png",
-                size=2000,
-                sha256=f"{coach.pk:064x}",
-                category=FileCategory.AVATAR,
-                scan_status=ScanStatus.CLEAN,
-                created_at=coach.date_joined,
-                updated_at=coach.date_joined,
-            )
-            for coach in photographed
-        ],
-        batch_size=BATCH,
+    photos = _clean_files_of(
+        history, photographed, "avatar", ".png", "me.png", "image/png", 2000, FileCategory.AVATAR, by_joining=True
     )
     Avatar.objects.bulk_create(
         [
@@ -489,26 +474,44 @@ def _seed_files(history: _History, count: int) -> None:
     _seed_exports(history)
 
 
+def _clean_files_of(
+    history: _History,
+    owners: list[User],
+    kind: str,
+    extension: str,
+    name: str,
+    content_type: str,
+    size: int,
+    category: str,
+    *,
+    by_joining: bool = False,
+) -> list[FileAsset]:
+    """One scanned-clean file per owner (an avatar, an export ZIP), dated now or when they joined."""
+    return FileAsset.objects.bulk_create(
+        [
+            FileAsset(
+                owner=owner,
+                key=f"{history.tag}/{kind}-{owner.pk}{extension}",
+                original_name=name,
+                content_type=content_type,
+                size=size,
+                sha256=f"{owner.pk:064x}",
+                category=category,
+                scan_status=ScanStatus.CLEAN,
+                created_at=owner.date_joined if by_joining else history.now,
+                updated_at=owner.date_joined if by_joining else history.now,
+            )
+            for owner in owners
+        ],
+        batch_size=BATCH,
+    )
+
+
 def _seed_exports(history: _History) -> None:
     """A data export ZIP for one client in ten (the rest never asked)."""
     asked = history.clients[::10]
-    zips = FileAsset.objects.bulk_create(
-        [
-            FileAsset(
-                owner=client,
-                key=f"{history.tag}/export-{client.pk}.zip",
-                original_name="elite-data-export.zip",
-                content_type="application/zip",
-                size=50_000,
-                sha256=f"{client.pk:064x}",
-                category=FileCategory.DATA_EXPORT,
-                scan_status=ScanStatus.CLEAN,
-                created_at=history.now,
-                updated_at=history.now,
-            )
-            for client in asked
-        ],
-        batch_size=BATCH,
+    zips = _clean_files_of(
+        history, asked, "export", ".zip", "elite-data-export.zip", "application/zip", 50_000, FileCategory.DATA_EXPORT
     )
     DataExport.objects.bulk_create(
         [
