@@ -58,6 +58,7 @@ bench: install-dev
 	$(PY) bench/marketplace.py
 	$(PY) bench/metrics_overhead.py
 	$(PY) bench/documents.py
+	$(PY) bench/chat.py
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles artifacts
