@@ -6,6 +6,11 @@ class CoachesConfig(AppConfig):
     verbose_name = "Coaches"
 
     def ready(self):
+        from files.exports import register
+
         from . import signals
+        from .exports import section
 
         signals.connect()
+        # files builds a user's data export; our section adds a coach's own profile and services.
+        register("coaches", section)

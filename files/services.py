@@ -532,6 +532,7 @@ _EXPORT_README = """Your data at Elite Writing Services ({email}), exported {whe
 account/  your profile; files.json lists every file below
 files/    the files you uploaded and, as a client, the files delivered to you
 requests/ orders/ messages/ documents/  what you wrote there, as JSON (and the text we read from your files)
+coaches/  as a coach, your public profile and the services you offer
 
 Only your own data is here: other people's messages and comments are not.
 """
