@@ -4,9 +4,10 @@
 
 Posts PROFILE_EVENTS (200) signed `checkout.session.completed` events, each for its own unpaid
 order, through the real URL, middleware and view (Django's test Client: no network, one
-process), under cProfile. Prints the statements of one delivery, the events/s of the profiled
-run and of an unprofiled one, and the top functions by cumulative and own time. Run
-bench/marketplace.py once first: it creates and seeds the database.
+process), under cProfile. Prints the statements, Redis round trips and Celery publishes of one
+delivery, the events/s and CPU ms per event of an unprofiled run, the function calls per event and
+events/s of the profiled run, and the top functions by cumulative and own time. PROFILE_CPU=1 profiles CPU
+time instead of wall time; PROFILE_OUT=<file> keeps the stats. Run bench/marketplace.py once first: it creates and seeds the database.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import os
 import pstats
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from unittest.mock import patch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -27,6 +31,36 @@ from bench.marketplace import SERVER_ENV  # noqa: E402
 EVENTS = int(os.environ.get("PROFILE_EVENTS", "200"))
 TOP = int(os.environ.get("PROFILE_TOP", "40"))
 HOOK = "/payments/webhooks/stripe/"
+
+
+@contextmanager
+def _counting_round_trips() -> Iterator[dict[str, list[str]]]:
+    """Count Redis round trips (a command, or a whole pipeline) and Celery publishes while inside."""
+    from celery.app.task import Task
+    from redis.client import Pipeline, Redis
+
+    seen: dict[str, list[str]] = {"redis": [], "celery": []}
+    command, pipeline, apply_async = Redis.execute_command, Pipeline.execute, Task.apply_async
+
+    def counted_command(self, *args, **options):
+        if not isinstance(self, Pipeline):  # a pipeline's commands are queued, sent by execute()
+            seen["redis"].append(str(args[0]))
+        return command(self, *args, **options)
+
+    def counted_pipeline(self, *args, **options):
+        seen["redis"].append("pipeline(" + "+".join(str(c[0][0]) for c in self.command_stack) + ")")
+        return pipeline(self, *args, **options)
+
+    def counted_publish(self, *args, **options):
+        seen["celery"].append(self.name)
+        return apply_async(self, *args, **options)
+
+    with (
+        patch.object(Redis, "execute_command", counted_command),
+        patch.object(Pipeline, "execute", counted_pipeline),
+        patch.object(Task, "apply_async", counted_publish),
+    ):
+        yield seen
 
 
 def main() -> None:
@@ -52,26 +86,35 @@ def main() -> None:
             raise SystemExit(f"{response.status_code}: {response.content[:300]!r}")
 
     post(payments[0])  # imports, URL resolution, the connection
-    with CaptureQueriesContext(connection) as captured:
+    with CaptureQueriesContext(connection) as captured, _counting_round_trips() as trips:
         post(payments[1])
     print(f"statements for one delivery: {len(captured.captured_queries)}")
     for number, query in enumerate(captured.captured_queries, 1):
         print(f"  {number:2d}. [{query['time']}s] {query['sql'][:150]}")
+    print(f"Redis round trips for one delivery: {len(trips['redis'])}: {', '.join(trips['redis'])}")
+    print(f"Celery publishes for one delivery: {len(trips['celery'])}: {', '.join(trips['celery'])}")
 
     plain, profiled = payments[2 : EVENTS + 2], payments[EVENTS + 2 :]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for payment in plain:
         post(payment)
     rate = len(plain) / (time.perf_counter() - started)
+    cpu_ms = (time.process_time() - cpu) * 1000 / len(plain)
 
-    profiler = cProfile.Profile()
+    # PROFILE_CPU=1 times functions by this process's CPU (time.process_time): round-trip waits
+    # then count only for the CPU they use, so the Python work per event stands out.
+    profiler = cProfile.Profile(time.process_time) if os.environ.get("PROFILE_CPU") else cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
     for payment in profiled:
         post(payment)
     profiler.disable()
     profiled_rate = len(profiled) / (time.perf_counter() - started)
-    print(f"\n{rate:.0f} events/s unprofiled, {profiled_rate:.0f} events/s profiled (one process, no network)")
+    calls = pstats.Stats(profiler).total_calls  # type: ignore[attr-defined]
+    print(
+        f"\n{rate:.0f} events/s unprofiled ({cpu_ms:.1f} ms CPU of this process per event), {profiled_rate:.0f} events/s profiled (one process, no network)"
+    )
+    print(f"function calls per event (profiled): {calls / len(profiled):,.0f}")
     print(f"load average {'/'.join(f'{x:.2f}' for x in os.getloadavg())}")
     if os.environ.get("PROFILE_OUT"):
         profiler.dump_stats(os.environ["PROFILE_OUT"])  # for pstats / snakeviz

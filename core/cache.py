@@ -102,6 +102,30 @@ class RedisCache(DjangoRedisCache):
             self.fallback.set(key, 1, timeout=timeout)
             return 1
 
+    def incr_or_start_many(self, keys: list[str], start: int, timeout: int) -> None:
+        """Add one to every key, starting a missing one at `start` (kept `timeout` s): one round trip
+        for all of them (SET NX + INCR each, pipelined), where Django's incr takes two per key
+        (EXISTS, INCRBY). Into this process's memory while Redis is down."""
+        if not keys:
+            return
+        if not self.redis_down():
+            try:
+                full_keys = [self.make_and_validate_key(key) for key in keys]
+                pipe = self._redis(full_keys[0]).pipeline(transaction=False)
+                for full_key in full_keys:
+                    pipe.set(full_key, start, ex=timeout, nx=True)
+                    pipe.incr(full_key)
+                pipe.execute()
+                return
+            except REDIS_DOWN as exc:
+                self.note_down("incr_or_start_many", exc)
+        for key in keys:
+            if not self.fallback.add(key, start + 1, timeout=timeout):
+                try:
+                    self.fallback.incr(key)
+                except ValueError:  # expired between add and incr
+                    self.fallback.set(key, start + 1, timeout=timeout)
+
 
 def _degrading(name: str) -> Callable[..., Any]:
     redis_method = getattr(DjangoRedisCache, name)
@@ -140,12 +164,17 @@ def _fresh_version() -> int:
 
 def bump_version_now(scope: str, *pks: int) -> None:
     """The immediate half of bump_version, for a caller that has its own after-commit callback
-    to call it from again."""
-    for pk in pks:
+    to call it from again. On Redis one round trip for all the objects."""
+    keys = [_version_key(scope, pk) for pk in pks]
+    incr_or_start_many = getattr(cache, "incr_or_start_many", None)  # core.cache.RedisCache
+    if incr_or_start_many is not None:
+        incr_or_start_many(keys, _fresh_version(), VERSION_SECONDS)
+        return
+    for key in keys:
         try:
-            cache.incr(_version_key(scope, pk))
+            cache.incr(key)
         except ValueError:  # never set, or evicted
-            cache.set(_version_key(scope, pk), _fresh_version(), VERSION_SECONDS)
+            cache.set(key, _fresh_version(), VERSION_SECONDS)
 
 
 def bump_version(scope: str, *pks: int) -> None:

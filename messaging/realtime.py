@@ -173,11 +173,13 @@ def thread_read(thread_id: int, user_id: int, message_id: int) -> None:
     _send(*pushes)
 
 
-def notifications_changed(sender, *, user_id: int, **kwargs) -> None:
+def notifications_changed(sender, *, user_ids: tuple[int, ...], **kwargs) -> None:
     """Receiver of notifications.signals.unread_changed (after commit): refresh the bell's count on
-    the user's open pages. The consumer reads the count itself, so the last push always shows it."""
-    if _with_live_channel([user_id]):
-        _send((user_group(user_id), {"type": "live.notifications"}))
+    the users' open pages (one cache read for all of them). The consumer reads the count itself, so
+    the last push always shows it."""
+    live = _with_live_channel(list(user_ids))
+    if live:
+        _send(*((user_group(user_id), {"type": "live.notifications"}) for user_id in live))
 
 
 def sessions_changed(sender, *, user_id: int, ended_session_key: str | None = None, **kwargs) -> None:

@@ -2,6 +2,6 @@
 
 from django.dispatch import Signal
 
-# kwargs: user_id. A user's unread notifications changed (one arrived, or some were read):
-# messaging pushes the new count to the navbar bell of their open pages.
+# kwargs: user_ids (a tuple). These users' unread notifications changed (one arrived, or some were
+# read): messaging pushes the new count to the navbar bell of their open pages.
 unread_changed = Signal()

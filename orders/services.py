@@ -32,7 +32,7 @@ from core.exceptions import DomainError, InvalidState, NotPermitted
 from core.money import format_money
 from files.models import FileAsset, FileCategory
 from files.services import assets_for_attach
-from notifications.services import notify
+from notifications.services import notify, notify_many
 from requests_app.models import RequestStatus, ServiceRequest
 from requests_app.services import each_still_due, mark_accepted
 
@@ -171,16 +171,21 @@ _MESSAGES = {
 def _notify_parties(order: Order, name: str, actor, *, message: str | None = None) -> None:
     text = message or _MESSAGES[name].format(id=order.pk, title=order.title)
     link = reverse("orders:detail", args=[order.pk])
-    for user in (order.client, order.coach):
-        if actor is None or user.pk != actor.pk:
-            context = {
+    recipients = [
+        (
+            user,
+            {
                 "order_id": order.pk,
                 "order_title": order.title,
                 "is_client": user.pk == order.client_id,
                 "revisions_left": order.revisions_left,
                 "auto_complete_days": settings.ORDER_AUTO_COMPLETE_DAYS,
-            }
-            notify(user, f"order_{name}", text, link=link, context=context)
+            },
+        )
+        for user in (order.client, order.coach)
+        if actor is None or user.pk != actor.pk
+    ]
+    notify_many(recipients, f"order_{name}", text, link=link)
     if name == "open_dispute":
         _notify_staff(order, f"order_{name}", f"Dispute opened on order #{order.pk} “{order.title}”.")
 
@@ -261,15 +266,24 @@ def cancel_order(order_id: int, *, actor: User | None, reason: str = "", ip_addr
         return _apply(_locked(order_id), "cancel", actor=actor, note=reason, ip_address=ip_address)
 
 
-def mark_paid(order_id: int, *, actor: User | None, note: str = "", ip_address: str | None = None) -> Order:
+def mark_paid(
+    order_id: int,
+    *,
+    actor: User | None,
+    note: str = "",
+    ip_address: str | None = None,
+    locked: Order | None = None,
+) -> Order:
     """Payment captured (payments calls this from its fulfilment with actor=None, staff from the console).
 
     Inside the caller's transaction (the fulfilment, which holds the payment lock) it opens no
     savepoint: the move is checked before anything is written, so a refusal leaves nothing to
     roll back and the caller's transaction stays usable (two statements fewer per webhook).
+    `locked`: this order as the caller already row-locked it in this transaction, with client and
+    coach loaded (the fulfilment locks it with the payment), so it is not read and locked again.
     """
     if transaction.get_connection().in_atomic_block:
-        order = _locked(order_id)
+        order = locked if locked is not None and locked.pk == order_id else _locked(order_id)
         _check(order, "mark_paid", actor)
         return _apply(order, "mark_paid", actor=actor, note=note or "Payment received.", ip_address=ip_address)
     with transaction.atomic():

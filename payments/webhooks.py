@@ -189,16 +189,19 @@ def _by_id(provider: str, value) -> Payment | None:
     return Payment.objects.filter(pk=pk, provider=provider).first()
 
 
-def _stripe_payment(obj: dict, *, session_id: str = "", payment_intent: str = "") -> Payment | None:
+def _stripe_payment(obj: dict, *, session_id: str = "", payment_intent: str = "", lock: bool = False) -> Payment | None:
     """Our payment whose stored Checkout Session id (or PaymentIntent id) is the event's, or None.
 
     The event's metadata only tells us which payment it claims; a claim is accepted when Stripe
     itself says the claimed payment's stored session has this PaymentIntent (an intent event that
     arrives before the session's completion), and is otherwise refused (UnmatchedEvent).
+    `lock`: a payment found by its session is found and locked for fulfilment in one query.
     """
     metadata = obj.get("metadata") or {}
     payment = None
-    if session_id:
+    if session_id and lock:
+        payment = services.lock_for_fulfilment(provider=Provider.STRIPE, provider_payment_id=session_id)
+    elif session_id:
         payment = Payment.objects.filter(provider=Provider.STRIPE, provider_payment_id=session_id).first()
     if payment is None and payment_intent:
         payment = Payment.objects.filter(provider=Provider.STRIPE, provider_capture_id=payment_intent).first()
@@ -251,10 +254,12 @@ def _outcome(outcome: str, payment: Payment) -> Result:
 
 def _stripe_session_completed(event: dict) -> Result:
     session = event["data"]["object"]
-    payment = _stripe_payment(session, session_id=session.get("id", ""))
+    payment = _stripe_payment(session, session_id=session.get("id", ""), lock=True)
     if payment is None:
         return _not_ours()
-    return _outcome(services.apply_stripe_session(payment.pk, session, source=f"Stripe {event['type']}"), payment)
+    locked = payment if payment.provider_payment_id == session.get("id") else None  # not a metadata claim
+    outcome = services.apply_stripe_session(payment.pk, session, source=f"Stripe {event['type']}", locked=locked)
+    return _outcome(outcome, payment)
 
 
 def _stripe_session_failed(reason: str):

@@ -2,10 +2,10 @@
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 
 from conftest import require_service
-from core.cache import _version_key, bump_version, cached_for
+from core.cache import _version_key, bump_version, bump_version_now, cached_for
 
 
 def test_the_redis_client_is_built_once_and_reused():
@@ -37,3 +37,35 @@ def test_an_evicted_version_never_revives_an_old_value():
     cached_for("probe", 9, "n", lambda: "old")
     cache.delete(_version_key("probe", 9))
     assert cached_for("probe", 9, "n", lambda: "new") == "new"
+
+
+def test_bumping_several_objects_is_one_redis_round_trip_and_makes_each_stale(monkeypatch):
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
+    from redis.client import Pipeline, Redis
+
+    for pk in (11, 12):
+        cached_for("probe", pk, "n", lambda: "old")
+    cache.delete(_version_key("probe", 12))  # one evicted, one live: both must end stale
+    trips = []
+    command, pipeline = Redis.execute_command, Pipeline.execute
+    monkeypatch.setattr(Redis, "execute_command", lambda self, *a, **k: trips.append(a[0]) or command(self, *a, **k))
+    monkeypatch.setattr(Pipeline, "execute", lambda self, *a, **k: trips.append("pipeline") or pipeline(self, *a, **k))
+    bump_version_now("probe", 11, 12)
+    monkeypatch.undo()
+
+    assert trips == ["pipeline"]
+    assert cached_for("probe", 11, "n", lambda: "new") == "new"
+    assert cached_for("probe", 12, "n", lambda: "new") == "new"
+
+
+def test_bumps_while_redis_is_down_still_make_this_process_values_stale():
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
+    redis_cache = caches["default"]
+    redis_cache._down_until = float("inf")  # as after a failed call: the fallback serves
+    try:
+        cached_for("probe", 13, "n", lambda: "old")
+        bump_version_now("probe", 13)
+        bump_version_now("probe", 13)
+        assert cached_for("probe", 13, "n", lambda: "new") == "new"
+    finally:
+        redis_cache._down_until = 0.0

@@ -118,6 +118,32 @@ def test_a_payment_moves_the_business_counters(client, client_user, order, djang
 
 
 @pytest.mark.django_db
+def test_a_capture_is_counted_from_its_audit_row_without_reading_the_payment(
+    order, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    from audit.services import record as audit
+
+    payment = Payment.objects.create(
+        order=order,
+        client=order.client,
+        provider="stripe",
+        provider_payment_id="cs_metrics_probe",
+        amount_minor=4550,
+        currency="EUR",
+    )
+    details = {"amount_minor": 4550, "currency": "EUR", "provider": "stripe", "source": "test", "order": order.pk}
+    captured = sample("elite_payments_total", provider="stripe", outcome="captured")
+    amount = sample("elite_payment_amount_total", outcome="captured", currency="EUR")
+    with django_capture_on_commit_callbacks() as callbacks:
+        audit("payment.captured", payment, details=details)
+    with django_assert_num_queries(0):
+        for callback in callbacks:
+            callback()
+    assert sample("elite_payments_total", provider="stripe", outcome="captured") == captured + 1
+    assert sample("elite_payment_amount_total", outcome="captured", currency="EUR") == amount + 45.5
+
+
+@pytest.mark.django_db
 def test_a_failed_webhook_is_counted_failed(django_capture_on_commit_callbacks):
     labels = {"provider": "test", "event_type": "payment.succeeded"}
     received, failed = (sample("elite_webhook_events_total", **labels, status=s) for s in ("received", "failed"))

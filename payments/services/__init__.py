@@ -32,7 +32,15 @@ from .checkout import (
 )
 from .common import BLOCKING_STATES, CAPTURED_STATES, admin_link, alert_staff, available_providers, lock_payment
 from .disputes import RESOLUTION_CLAIM_TIMEOUT, resolve_dispute
-from .fulfilment import Outcome, flag_payment, fulfil_payment, mark_authorized, mark_failed, on_order_status_changed
+from .fulfilment import (
+    Outcome,
+    flag_payment,
+    fulfil_payment,
+    lock_for_fulfilment,
+    mark_authorized,
+    mark_failed,
+    on_order_status_changed,
+)
 from .refunds import fail_refund, record_provider_refund, refund, refundable_minor, settle_refund
 from .settling import SETTLE_AFTER, settle_with_providers
 
@@ -52,6 +60,7 @@ __all__ = [
     "fail_refund",
     "flag_payment",
     "fulfil_payment",
+    "lock_for_fulfilment",
     "lock_payment",
     "mark_authorized",
     "mark_failed",

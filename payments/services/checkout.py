@@ -201,8 +201,12 @@ def refresh_stripe_payment(payment_id: int) -> str:
     return apply_stripe_session(payment.pk, session, source="Stripe success page")
 
 
-def apply_stripe_session(payment_id: int, session: dict[str, Any], *, source: str) -> str:
-    """Fulfil (or mark authorized) the payment from a Stripe Checkout session's state."""
+def apply_stripe_session(
+    payment_id: int, session: dict[str, Any], *, source: str, locked: Payment | None = None
+) -> str:
+    """Fulfil (or mark authorized) the payment from a Stripe Checkout session's state.
+
+    `locked`: the payment as the caller's transaction locked it (`lock_for_fulfilment`)."""
     if session.get("payment_status") == "paid":
         return fulfil_payment(
             payment_id,
@@ -210,6 +214,7 @@ def apply_stripe_session(payment_id: int, session: dict[str, Any], *, source: st
             currency=str(session.get("currency") or ""),
             capture_id=str(session.get("payment_intent") or ""),
             source=source,
+            locked=locked,
         )
     if session.get("status") == "complete":
         # Completed but not yet paid (bank debits...): wait for async_payment_succeeded.

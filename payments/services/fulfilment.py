@@ -31,19 +31,31 @@ class Outcome:
     UNALLOCATED = "unallocated"
 
 
-def fulfil_payment(payment_id: int, *, amount_minor: int, currency: str, capture_id: str = "", source: str) -> str:
+def fulfil_payment(
+    payment_id: int,
+    *,
+    amount_minor: int,
+    currency: str,
+    capture_id: str = "",
+    source: str,
+    locked: Payment | None = None,
+) -> str:
     """The provider says this payment is paid: record it once, whoever calls first.
 
     Locked on the payment row, idempotent: the success page, the PayPal return and every webhook
     delivery call this; the first one captures, the others find it captured and change nothing.
     An amount or currency that differs from ours flags the payment for staff and does not pay the
     order. Money taken for an order that is no longer payable is held unallocated and flagged.
+    `locked`: this payment as the caller found it with `lock_for_fulfilment` in its open transaction
+    (a webhook looks the payment up and locks it in one query), so it is not read and locked again.
     Returns one of Outcome's values.
     """
     # No savepoint when nested (a webhook's processing): nothing here catches an error to carry
     # on, so the caller's own savepoint or transaction is the unit that rolls back.
     with transaction.atomic(savepoint=False):
-        payment = lock_payment(payment_id)  # and its order: FOR UPDATE locks both joined rows
+        payment = locked if locked is not None and locked.pk == payment_id else lock_for_fulfilment(pk=payment_id)
+        if payment is None:
+            raise Payment.DoesNotExist(f"Payment {payment_id} does not exist.")
         if payment.status in CAPTURED_STATES:
             return Outcome.ALREADY
         currency = currency.upper()
@@ -56,7 +68,13 @@ def fulfil_payment(payment_id: int, *, amount_minor: int, currency: str, capture
         audit(
             "payment.captured",
             payment,
-            details={"amount_minor": amount_minor, "currency": currency, "source": source, "order": payment.order_id},
+            details={
+                "amount_minor": amount_minor,
+                "currency": currency,
+                "source": source,
+                "order": payment.order_id,
+                "provider": payment.provider,  # ops counts the capture from this row, without a read
+            },
         )
         outcome = _start_the_order(payment) if usable else _hold_unallocated(payment)
         # Events that arrived before this one (a refund before the completion) can apply now.
@@ -64,6 +82,17 @@ def fulfil_payment(payment_id: int, *, amount_minor: int, currency: str, capture
 
         replay_deferred(payment.pk)
         return outcome
+
+
+def lock_for_fulfilment(**lookup: object) -> Payment | None:
+    """The payment matching `lookup` (None if none does) and its order, both row-locked (payment first,
+    the lock order everywhere), with the order's client and coach loaded but not locked: the order's
+    move to in progress uses this locked row instead of reading it again. Call inside a transaction."""
+    locking = Payment.objects.select_for_update(of=("self", "order")).select_related("order__client", "order__coach")
+    try:
+        return locking.get(**lookup)  # a unique lookup; not first(): its ORDER BY costs more to compile
+    except Payment.DoesNotExist:
+        return None
 
 
 def _flag_mismatch(payment: Payment, *, amount_minor: int, currency: str, source: str) -> None:
@@ -107,6 +136,7 @@ def _capture(payment: Payment, *, capture_id: str, usable: bool) -> None:
 def _start_the_order(payment: Payment) -> str:
     order_services.mark_paid(
         payment.order_id,
+        locked=payment.order,
         actor=None,
         note=(
             f"Payment of {format_money(payment.amount_minor, payment.currency)} received "
