@@ -1,10 +1,11 @@
 """Checks the processes .ci/image started from the built image, as a client outside the image would.
 
-usage: image_check.py WEB_URL WS_URL WORKER_METRICS_URL METRICS_TOKEN
+usage: image_check.py WEB_URL WS_URL WORKER_METRICS_URL METRICS_TOKEN WORKER_LOG
 
 The web process sits where nginx would put it: requests carry X-Forwarded-Proto: https (DEBUG=false
-redirects plain http, and the cookies are Secure), so cookies are handled here by hand. Exits non-zero,
-naming the check, on the first one that fails.
+redirects plain http, and the cookies are Secure), so cookies are handled here by hand. The signup's
+verification email is sent by the worker to its log (EMAIL_URL=consolemail://): its code is read from
+WORKER_LOG and typed as a person would. Exits non-zero, naming the check, on the first one that fails.
 """
 
 import http.client
@@ -20,7 +21,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 from websockets.typing import Origin
 
-WEB, WS, WORKER_METRICS, TOKEN = sys.argv[1:5]
+WEB, WS, WORKER_METRICS, TOKEN, WORKER_LOG = sys.argv[1:6]
 HOST = urllib.parse.urlsplit(WEB).netloc
 cookies: dict[str, str] = {}
 
@@ -93,7 +94,8 @@ def form_token(page: str) -> str:
     return match[1]
 
 
-# Sign up and log in through the pages (CSRF, sessions, the database); signup queues its email task.
+# Sign up through the page (CSRF, sessions, the database); signup queues its verification email, which
+# the worker sends (its own /metrics port, with the scraper's token, counts the task).
 email, password = f"image-check-{secrets.token_hex(6)}@example.invalid", secrets.token_urlsafe(18)
 origin = {"Origin": f"https://{HOST}"}
 _, page = request("GET", f"{WEB}/accounts/signup/")
@@ -102,9 +104,49 @@ form.update(first_name="Image", last_name="Check", role="client")
 response, text = request(
     "POST", f"{WEB}/accounts/signup/", form, {**origin, "Referer": f"https://{HOST}/accounts/signup/"}
 )
-check("signup through the page redirects", response.status == 302, f"{response.status} {text[:300]}")
+code_page = response.getheader("Location") or ""
+check(
+    "signup through the page redirects to the code page",
+    response.status == 302 and code_page.endswith("/accounts/confirm-email/"),
+    f"{response.status} {code_page} {text[:300]}",
+)
 response, text = request("POST", f"{WEB}/accounts/signup/", {"email": email}, origin)
 check("a POST without the CSRF token is refused", response.status == 403, str(response.status))
+
+deadline, seen = time.monotonic() + 90, ""
+wanted = {'task="accounts.tasks.send_rendered_email"', 'state="succeeded"'}
+
+
+def succeeded(metrics: str) -> float:
+    for labels, value in re.findall(r"^elite_celery_tasks_total\{([^}]*)\} (\S+)$", metrics, re.MULTILINE):
+        if wanted <= set(labels.split(",")):
+            return float(value)
+    return 0.0
+
+
+while time.monotonic() < deadline:
+    try:
+        response, seen = request("GET", WORKER_METRICS, headers={"Authorization": f"Bearer {TOKEN}"})
+        if response.status == 200 and succeeded(seen) >= 1:
+            break
+    except OSError:
+        pass
+    time.sleep(2)
+else:
+    fail(f"the worker did not run the signup email task within 90 s: {seen[-500:]}")
+print("ok  the worker ran the signup's email task (worker /metrics)")
+
+# The code from the email the worker printed (JSON log lines: newlines are "\n" there), typed on the code page.
+with open(WORKER_LOG, encoding="utf-8", errors="replace") as log:
+    codes = re.findall(r"Your verification code is:(?:\\n|\s)+([A-Z0-9]{4}-[A-Z0-9]{4})", log.read())
+check("the worker sent the verification email with a code", bool(codes))
+_, page = request("GET", f"{WEB}{code_page}")
+form = {"csrfmiddlewaretoken": form_token(page), "action": "verify", "code": codes[-1]}
+response, text = request("POST", f"{WEB}{code_page}", form, {**origin, "Referer": f"https://{HOST}{code_page}"})
+check("the emailed code confirms and signs in", response.status == 302 and "sessionid" in cookies, str(response.status))
+
+# Another browser: login through the page with the confirmed email.
+cookies.clear()
 _, page = request("GET", f"{WEB}/accounts/login/")
 form = {"csrfmiddlewaretoken": form_token(page), "login": email, "password": password}
 response, text = request(
@@ -113,7 +155,7 @@ response, text = request(
 check(
     "login through the page redirects with a session",
     response.status == 302 and "sessionid" in cookies,
-    str(response.status),
+    f"{response.status} {response.getheader('Location')}",
 )
 response, page = request("GET", f"{WEB}/dashboard/")
 check("the dashboard answers the signed-in user", response.status == 200, str(response.status))
@@ -145,27 +187,4 @@ check(
     str(first),
 )
 
-# The worker ran the signup's email task (its own /metrics port, with the scraper's token).
-deadline, seen = time.monotonic() + 90, ""
-wanted = {'task="accounts.tasks.send_rendered_email"', 'state="succeeded"'}
-
-
-def succeeded(metrics: str) -> float:
-    for labels, value in re.findall(r"^elite_celery_tasks_total\{([^}]*)\} (\S+)$", metrics, re.MULTILINE):
-        if wanted <= set(labels.split(",")):
-            return float(value)
-    return 0.0
-
-
-while time.monotonic() < deadline:
-    try:
-        response, seen = request("GET", WORKER_METRICS, headers={"Authorization": f"Bearer {TOKEN}"})
-        if response.status == 200 and succeeded(seen) >= 1:
-            break
-    except OSError:
-        pass
-    time.sleep(2)
-else:
-    fail(f"the worker did not run the signup email task within 90 s: {seen[-500:]}")
-print("ok  the worker ran the signup's email task (worker /metrics)")
 print("image check: all passed")
