@@ -86,8 +86,17 @@ def init(dsn: str, *, release: str, environment: str) -> None:
     )
 
 
+# What every LogRecord carries; anything else on a record came in through `extra=` and is printed by
+# the JSON formatter as a field of its own.
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# Celery logs each task's arguments with "received" (extra={"data": {..., "args", "kwargs"}}): an email
+# task's arguments are the whole message, address and sign-in code included. The task id and name stay.
+_TASK_ARGUMENTS = ("args", "kwargs")
+
+
 class PersonalDataLogFilter(logging.Filter):
-    """Masks emails, card-like numbers and tokens in a log line and its traceback (LOGGING's handlers).
+    """Masks emails, card-like numbers and tokens in a log line, its traceback and its extra fields
+    (LOGGING's handlers), and drops Celery's task arguments.
 
     Messages are ours, but what they quote is not always: an exception can echo a provider's payload
     or a visitor's input. Sentry's logging integration has seen the record already; it scrubs in before_send.
@@ -103,4 +112,12 @@ class PersonalDataLogFilter(logging.Filter):
             record.exc_info = None
         elif record.exc_text:
             record.exc_text = scrub_text(record.exc_text)
+        for name in vars(record).keys() - _RECORD_FIELDS:
+            setattr(record, name, _scrub_extra(name, getattr(record, name)))
         return True
+
+
+def _scrub_extra(name: str, value: Any) -> Any:
+    if name == "data" and isinstance(value, dict) and any(key in value for key in _TASK_ARGUMENTS):
+        value = {key: FILTERED if key in _TASK_ARGUMENTS else item for key, item in value.items()}
+    return scrub(value, name)

@@ -102,3 +102,39 @@ def test_every_line_logged_while_serving_a_request_has_its_id(captured, client_u
     assert during_requests
     for line, request_id in during_requests:
         assert re.fullmatch(r"[0-9a-f]{32}", request_id), line
+
+
+def test_a_json_line_of_a_celery_task_shows_neither_its_arguments_nor_an_email_in_its_extra_fields():
+    """Celery logs "received" and "succeeded" with extra={"data": context}: the JSON formatter prints that
+    context, and an email task's arguments are the whole message (address and sign-in code)."""
+    import io
+    import json
+
+    from celery.app import trace
+
+    config: dict = django_settings.LOGGING
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(import_string(config["formatters"]["json"]["()"])(config["formatters"]["json"]["fmt"]))
+    for name in config["handlers"]["console"]["filters"]:
+        handler.addFilter(import_string(config["filters"][name]["()"])())
+    logger = logging.getLogger("celery.app.trace")
+    logger.addHandler(handler)
+    previous, logger.level = logger.level, logging.INFO
+    payload = {"to": ["secret.person@example.com"], "body": "Your sign-in code is BCDF-GHJK"}
+    try:
+        trace.info(
+            trace.LOG_RECEIVED,
+            {"id": "a1", "name": "accounts.tasks.send_rendered_email", "args": repr((payload,)), "kwargs": "{}"},
+        )
+        trace.info(
+            trace.LOG_SUCCESS, {"id": "a1", "name": "x", "return_value": "sent to someone@example.com", "runtime": 0.1}
+        )
+    finally:
+        logger.removeHandler(handler)
+        logger.level = previous
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["data"]["id"] for line in lines] == ["a1", "a1"]
+    assert lines[0]["data"]["name"] == "accounts.tasks.send_rendered_email"  # still says which task
+    text = out.getvalue()
+    assert "secret.person" not in text and "BCDF-GHJK" not in text and not EMAIL.findall(text), text
