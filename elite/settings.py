@@ -112,6 +112,8 @@ TEMPLATES = [
                 "elite.context_processors.site",
                 "notifications.context_processors.unread",
             ],
+            # {% url %} everywhere answers from a per-process memo of reverse() (core.templatetags.urls).
+            "builtins": ["core.templatetags.urls"],
         },
     },
 ]
