@@ -6,7 +6,6 @@ the channel layer is channels-redis, so a push reaches the consumers on every AS
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -15,7 +14,6 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
 from django.utils.html import urlize
 from django.utils.safestring import SafeString, mark_safe
 
@@ -80,28 +78,32 @@ def attachment_data(message, asset) -> dict:
     }
 
 
+MESSAGE_PARTIAL = "messaging/partials/message.html"
+
+
+def _message_context(message, attachments, *, viewer_id: int | None, other_read_up_to: int) -> dict:
+    return {
+        "m": message,
+        "assets": attachments,
+        "user": {"pk": viewer_id} if viewer_id is not None else None,
+        "other_read_up_to": other_read_up_to,
+    }
+
+
 def message_html(message, attachments, *, viewer_id: int | None, other_read_up_to: int = 0) -> str:
     """The message as the viewer's page shows it, from the one template the thread page uses too."""
     return render_to_string(
-        "messaging/partials/message.html",
-        {
-            "m": message,
-            "assets": attachments,
-            "user": {"pk": viewer_id} if viewer_id is not None else None,
-            "other_read_up_to": other_read_up_to,
-        },
+        MESSAGE_PARTIAL,
+        _message_context(message, attachments, viewer_id=viewer_id, other_read_up_to=other_read_up_to),
     )
 
 
-MESSAGE_HTML_SECONDS = 3600
-
-
-def _message_html_key(message, attachments, *, viewer_id: int | None, other_read_up_to: int) -> str:
-    """Everything the partial's output depends on, so a cached copy can never be stale: the viewer (their
-    own messages read "You" and carry Sent/Read), the message (its rows never change, but the body is
-    in the key anyway), the sender's name, each attachment's state, the time zone and the language."""
+def _message_key(message, attachments, *, viewer_id: int | None, other_read_up_to: int) -> tuple:
+    """Everything the partial shows: the viewer (their own messages read "You" and carry Sent/Read), the
+    message (its rows never change, but the body is in the key anyway), the sender's name and each
+    attachment's state (core.fragments adds the time zone and the language)."""
     mine = message.sender_id == viewer_id
-    parts = (
+    return (
         viewer_id,
         message.pk,
         message.sender_id,
@@ -111,36 +113,22 @@ def _message_html_key(message, attachments, *, viewer_id: int | None, other_read
         message.client_token,
         message.body,
         message.created_at.isoformat(),
-        [(a.pk, a.original_name, a.size, a.scan_status, a.deleted_at is None) for a in attachments],
-        timezone.get_current_timezone_name(),
-        translation.get_language(),
+        tuple((a.pk, a.original_name, a.size, a.scan_status, a.deleted_at is None) for a in attachments),
     )
-    return "chat:message-html:" + hashlib.blake2b(repr(parts).encode(), digest_size=20).hexdigest()
 
 
 def messages_html(messages, *, viewer_id: int | None, other_read_up_to: int = 0) -> list[SafeString]:
-    """message_html for each of a page of messages (their attachments prefetched), the ones rendered for
-    this viewer in this state before from the cache: one round trip, and the partial runs only for the
-    rest (the thread page's 30 includes were most of its time, issue 13)."""
-    from django.core.cache import cache
+    """message_html for each of a page of messages (attachments prefetched), from the cache for those this
+    viewer saw in this state before: the thread page's 30 partials were most of its time (issue 13)."""
+    from core.fragments import rendered_each
 
-    assets = [list(m.attachments.all()) for m in messages]
-    keys = [
-        _message_html_key(m, a, viewer_id=viewer_id, other_read_up_to=other_read_up_to)
-        for m, a in zip(messages, assets, strict=True)
-    ]
-    found = cache.get_many(keys)
-    rendered, missing = [], {}
-    for key, message, attachments in zip(keys, messages, assets, strict=True):
-        html = found.get(key)
-        if html is None:
-            html = missing[key] = message_html(
-                message, attachments, viewer_id=viewer_id, other_read_up_to=other_read_up_to
-            )
-        rendered.append(mark_safe(html))  # noqa: S308 - the partial's own output
-    if missing:
-        cache.set_many(missing, MESSAGE_HTML_SECONDS)
-    return rendered
+    rows = [(m, list(m.attachments.all())) for m in messages]
+    return rendered_each(
+        MESSAGE_PARTIAL,
+        rows,
+        key=lambda row: _message_key(*row, viewer_id=viewer_id, other_read_up_to=other_read_up_to),
+        context=lambda row: _message_context(*row, viewer_id=viewer_id, other_read_up_to=other_read_up_to),
+    )
 
 
 def message_data(message, attachments=None, *, viewer_id: int | None = None, other_read_up_to: int = 0) -> dict:
