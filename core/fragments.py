@@ -48,3 +48,12 @@ def rendered_each(
     if missing:
         cache.set_many(missing, timeout)
     return rendered
+
+
+def rendered_one(
+    template_name: str, key: Iterable[Any], context: Callable[[], dict[str, Any]], timeout: int = ROW_SECONDS
+) -> SafeString:
+    """rendered_each for one fragment (the navbar): `key` must hold every value the template shows;
+    `context()` is asked only on a miss."""
+    parts = tuple(key)
+    return rendered_each(template_name, [None], key=lambda _: parts, context=lambda _: context(), timeout=timeout)[0]
