@@ -22,7 +22,9 @@ def visit(client, user=None, path="/dashboard/"):
 
 
 def navbar(response) -> str:
-    return re.search(r'<nav class="navbar.*?</nav>', response.content.decode(), re.S).group(0)
+    found = re.search(r'<nav class="navbar.*?</nav>', response.content.decode(), re.S)
+    assert found
+    return found.group(0)
 
 
 def test_a_second_page_renders_no_navbar(client, client_user):

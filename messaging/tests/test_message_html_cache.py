@@ -22,7 +22,9 @@ def page(client, user, thread):
 
 def chat_log(response) -> str:
     html = response.content.decode()
-    return re.search(r'<div class="chat-log".*?</div>\s*<div class="chat-typing', html, re.S).group(0)
+    found = re.search(r'<div class="chat-log".*?</div>\s*<div class="chat-typing', html, re.S)
+    assert found
+    return found.group(0)
 
 
 def partials_rendered(response) -> int:
