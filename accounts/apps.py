@@ -15,8 +15,24 @@ class AccountsConfig(AppConfig):
         from .api import schema  # noqa: F401 - registers the API's auth schemes with drf-spectacular
 
         user_logged_out.connect(_logged_out, dispatch_uid="accounts.sessions_changed.logout")
+        from allauth.account.models import EmailAddress
+        from django.db.models.signals import post_delete, post_save
+
+        for model_signal in (post_save, post_delete):
+            model_signal.connect(
+                _email_address_changed, sender=EmailAddress, dispatch_uid=f"accounts.email.{id(model_signal)}"
+            )
         for signal in (password_changed, password_set, password_reset):
             signal.connect(_password_changed, dispatch_uid=f"accounts.sessions_changed.{id(signal)}")
+
+
+def _email_address_changed(sender, instance, **kwargs):
+    """User.has_verified_email is cached per user: an added, verified, changed or removed address shows at once."""
+    from core.cache import bump_version
+
+    from .models import EMAIL_SCOPE
+
+    bump_version(EMAIL_SCOPE, instance.user_id)
 
 
 def _logged_out(sender, request, user, **kwargs):

@@ -1,12 +1,18 @@
 """Users: email is the login, a role decides what they can do, a status can lock them out."""
 
+import hashlib
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models.functions import Lower
 
+from core.cache import cached_for
 from core.models import TimeStampedModel
+
+# core.cache scope of what is cached per user about their email addresses; accounts.apps bumps it
+# whenever one of their EmailAddress rows is saved or deleted.
+EMAIL_SCOPE = "email-addresses"
 
 
 class Role(models.TextChoices):
@@ -121,9 +127,18 @@ class User(AbstractUser, TimeStampedModel):
 
     @property
     def has_verified_email(self) -> bool:
+        """Asked on every logged-in page (the banner) and before requests and payments, so cached per
+        user until one of their EmailAddress rows changes; keyed by the login email too, so a changed
+        email is asked afresh."""
         from allauth.account.models import EmailAddress
 
-        return EmailAddress.objects.filter(user=self, email__iexact=self.email, verified=True).exists()
+        def ask() -> bool:
+            return EmailAddress.objects.filter(user=self, email__iexact=self.email, verified=True).exists()
+
+        if self.pk is None:
+            return ask()
+        email = hashlib.sha256(self.email.lower().encode()).hexdigest()[:20]
+        return cached_for(EMAIL_SCOPE, self.pk, f"verified:{email}", ask)
 
 
 class ApiRefreshToken(models.Model):

@@ -8,6 +8,7 @@ from functools import cache
 
 from django.db.models import Count, Max, Q
 
+from core.fragments import rendered_each
 from notifications import services as notifications
 from orders.models import Order, OrderStatus, Review
 from orders.views import waiting_for
@@ -16,6 +17,36 @@ from requests_app.views import available_for
 
 REVIEWS_TO_ANSWER = 3  # the newest reviews without a reply, each with its reply form
 LIST_SIZE = 8
+
+
+ORDER_ROW = "dashboards/_order_row.html"
+
+
+def _order_row_key(order, user) -> tuple:
+    """Everything dashboards/_order_row.html shows (core.fragments caches each row under it)."""
+    as_coach = user.pk == order.coach_id
+    return (
+        user.pk,
+        as_coach,
+        order.pk,
+        order.title,
+        order.status,
+        (order.client if as_coach else order.coach).display_name,
+        order.deadline.isoformat() if order.deadline else None,
+        order.amount_minor,
+        order.currency,
+        order.escalated_at is not None,
+        order.waiting_for,
+    )
+
+
+def _order_rows(orders, user) -> list:
+    return rendered_each(
+        ORDER_ROW,
+        orders,
+        key=lambda o: _order_row_key(o, user),
+        context=lambda o: {"o": o, "user": {"pk": user.pk}},
+    )
 
 
 def _recent_notifications(user):
@@ -36,6 +67,7 @@ def _client(user) -> dict:
     )
     return {
         "active_orders": active,
+        "active_order_rows": _order_rows(active, user),
         "open_requests": open_requests,
         "notifications": _recent_notifications(user),
         # Shown only when no order is active: counted then, once (the template calls it).
@@ -70,6 +102,7 @@ def _coach(user) -> dict:
         "incoming": incoming,
         "incoming_count": incoming_count,
         "jobs": jobs,
+        "job_rows": _order_rows(jobs, user),
         "completed_count": completed,
         "notifications": _recent_notifications(user),
     }

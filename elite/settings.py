@@ -112,6 +112,8 @@ TEMPLATES = [
                 "elite.context_processors.site",
                 "notifications.context_processors.unread",
             ],
+            # {% url %} everywhere answers from a per-process memo of reverse() (core.templatetags.urls).
+            "builtins": ["core.templatetags.urls"],
         },
     },
 ]
@@ -177,7 +179,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Filled by each app's tasks (see elite.beat); beat reads it at start.
 CELERY_BEAT_SCHEDULE: dict = {}
 
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Read from the cache (Redis in production), written through to the database: a logged-in page's
+# session costs a cache GET instead of a SELECT (issue 13). Logout, rotation on login and
+# UserSession.end() go through the store, which deletes both copies; a row deleted by hand in the
+# database outlives its deletion in the cache until its expiry (chat sockets read the database).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Auth and accounts (django-allauth) ----------------------------------------
 AUTH_USER_MODEL = "accounts.User"

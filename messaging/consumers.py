@@ -34,6 +34,8 @@ from . import realtime, services
 MAX_FRAME_CHARS = 16_000
 # Close code of a socket whose session ended (logout, password change elsewhere, suspension, expiry).
 SESSION_ENDED = 4401
+# The engine whose store reads the session rows themselves, for an engine that caches them.
+FRESH_SESSION_ENGINES = {"django.contrib.sessions.backends.cached_db": "django.contrib.sessions.backends.db"}
 
 
 class _PooledDatabaseSyncToAsync(SyncToAsync):
@@ -125,7 +127,10 @@ class _JsonSocket(AsyncWebsocketConsumer):
         stale password hash. Read afresh from the session store, not the copy loaded at connect."""
         if not self.session_key:
             return False
-        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=self.session_key)
+        # The database itself, not cached_db's cache: a row deleted without the store (by hand, a sweep)
+        # still ends the socket at its next frame.
+        engine = FRESH_SESSION_ENGINES.get(settings.SESSION_ENGINE, settings.SESSION_ENGINE)
+        store = import_module(engine).SessionStore(session_key=self.session_key)
         user = auth.get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
         return user.pk == self.user.pk and _user_allowed(user)
 

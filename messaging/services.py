@@ -63,6 +63,19 @@ def recent_threads(user, limit: int) -> list[MessageThread]:
     return cached_for(THREADS_SCOPE, user.pk, f"recent:{limit}", compute)
 
 
+def order_thread(order: Order, user: User) -> MessageThread | None:
+    """The order's thread as `user`'s lists show it (unread count, last message time), None before it
+    opens. Cached for the order's two parties until threads_changed; staff, whom no change is announced
+    to, ask each time."""
+
+    def compute() -> MessageThread | None:
+        return threads_for_list(user).filter(order=order).first()
+
+    if user.pk not in (order.client_id, order.coach_id):
+        return compute()
+    return cached_for(THREADS_SCOPE, user.pk, f"order:{order.pk}", compute)
+
+
 def get_or_create_thread(order: Order) -> MessageThread:
     """The order's thread; made on order creation (signal) and lazily for older orders.
 

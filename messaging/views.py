@@ -75,17 +75,21 @@ def _render_thread(request, thread, *, form=None, status=200, error=None):
     if participant and not before and status == 200 and messages and marks.get(request.user.pk, 0) < messages[-1].pk:
         services.mark_read(thread, actor=request.user)  # a revisit with nothing new writes nothing
     client, coach = thread.client, thread.coach
+    other_read_up_to = max((m for user_id, m in marks.items() if user_id != request.user.pk), default=0)
     context = {
         "thread": thread,
         "order": thread.order,
         "chat_messages": messages,
+        "chat_messages_html": realtime.messages_html(
+            messages, viewer_id=request.user.pk, other_read_up_to=other_read_up_to
+        ),
         "has_older": has_older,
         "oldest_id": messages[0].pk if messages else None,
         "latest_id": messages[-1].pk if messages else 0,
         "viewing_older": bool(before),
         "is_participant": participant,
         "other": coach if request.user.pk == client.pk else client,
-        "other_read_up_to": max((m for user_id, m in marks.items() if user_id != request.user.pk), default=0),
+        "other_read_up_to": other_read_up_to,
         "read_only_since": services.read_only_since(thread),
         "form": form or MessageForm(initial={"client_token": uuid.uuid4().hex}),
         "error": error,

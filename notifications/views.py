@@ -5,15 +5,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.timesince import timesince
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import User
+from core.fragments import rendered_each
 from core.http import client_ip
 
 from . import kinds, services
@@ -41,6 +42,36 @@ def _groups(rows: list[Notification]) -> list[tuple[str, list[Notification]]]:
     return groups
 
 
+INBOX_ROW = "notifications/partials/inbox_row.html"
+
+
+def _ago(title: str, notification: Notification) -> str:
+    """Unread and today's rows say how long ago ("3 hours"), older ones the time of day."""
+    return timesince(notification.created_at) if title in ("Unread", "Today") else ""
+
+
+def _row_key(row: tuple[Notification, str]) -> tuple:
+    """Everything notifications/partials/inbox_row.html shows (core.fragments caches each row under it):
+    the "… ago" text itself is in it, so a row is re-rendered when that text moves on."""
+    n, ago = row
+    return (n.pk, n.read_at is None, n.category, n.link, n.text, n.created_at.isoformat(), ago)
+
+
+def _rendered_groups(groups: list[tuple[str, list[Notification]]]) -> list[tuple[str, list]]:
+    return [
+        (
+            title,
+            rendered_each(
+                INBOX_ROW,
+                [(n, _ago(title, n)) for n in rows],
+                key=_row_key,
+                context=lambda row: {"n": row[0], "meta": row[0].category_info, "ago": row[1]},
+            ),
+        )
+        for title, rows in groups
+    ]
+
+
 @login_required
 def inbox(request):
     """Unread first, then by day; filter by category (the tabs show each one's unread count)."""
@@ -48,13 +79,7 @@ def inbox(request):
     if category not in kinds.CATEGORIES:
         category = ""
     page = Paginator(services.inbox(request.user, category=category or None), 20).get_page(request.GET.get("page"))
-    unread = dict(
-        Notification.objects.for_user(request.user)
-        .unread()
-        .values_list("category")
-        .annotate(n=Count("id"))
-        .values_list("category", "n")
-    )
+    unread = services.unread_by_category(request.user)
     tabs = [("", "All", sum(unread.values()), "bi-bell")] + [
         (value, meta.label, unread.get(value, 0), meta.icon) for value, meta in kinds.CATEGORIES.items()
     ]
@@ -63,7 +88,7 @@ def inbox(request):
         "notifications/inbox.html",
         {
             "page": page,
-            "groups": _groups(list(page.object_list)),
+            "groups": _rendered_groups(_groups(list(page.object_list))),
             "category": category,
             "category_label": kinds.info(category).label if category else "",
             "tabs": tabs,

@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import role_required, verified_email_required
+from core.fragments import rendered_each
 from orders.models import Order, OrderStatus
 
 from . import receipts as receipt_docs
@@ -276,7 +277,25 @@ def receipts(request):
         .order_by("-created_at", "-id")
     )
     page = Paginator(payments, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "payments/receipts.html", {"page": page})
+    rows = rendered_each(
+        "payments/partials/receipt_row.html", list(page.object_list), key=_receipt_row_key, context=lambda p: {"p": p}
+    )
+    return render(request, "payments/receipts.html", {"page": page, "rows": rows})
+
+
+def _receipt_row_key(payment: Payment) -> tuple:
+    """Everything payments/partials/receipt_row.html shows (core.fragments caches rows under it)."""
+    return (
+        payment.pk,
+        payment.created_at.isoformat(),
+        payment.order_id,
+        payment.order.title,
+        payment.provider,
+        payment.amount_minor,
+        payment.refunded_minor,
+        payment.currency,
+        payment.status,
+    )
 
 
 RECEIPT_STATUSES = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)

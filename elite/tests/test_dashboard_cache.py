@@ -1,6 +1,8 @@
 """Dashboards read each user's recent threads and notifications from the cache, and a new
 message, read mark or notification shows on the very next visit."""
 
+import re
+
 import pytest
 
 from messaging import services as messaging
@@ -43,3 +45,32 @@ def test_a_new_notification_shows_on_the_next_visit(client, paid_order, client_u
     client.get("/dashboard/")
     notify(client_user, "test", "Your coach left a note on the timeline", email=False)
     assert "Your coach left a note on the timeline" in client.get("/dashboard/").content.decode()
+
+
+def _order_rows_rendered(response) -> int:
+    return sum(1 for t in response.templates if t.name == "dashboards/_order_row.html")
+
+
+@pytest.mark.parametrize("who", ["client", "coach"])
+def test_a_revisit_renders_no_order_row_and_a_status_change_shows_at_once(
+    client, paid_order, client_user, coach_user, who
+):
+    from orders import services as orders
+
+    client.force_login(client_user if who == "client" else coach_user)
+    first = client.get("/dashboard/")
+    assert _order_rows_rendered(first) == 1 and f'data-order-id="{paid_order.pk}"' in first.content.decode()
+    assert _order_rows_rendered(client.get("/dashboard/")) == 0
+    orders.deliver(paid_order.pk, actor=coach_user)
+    html = client.get("/dashboard/").content.decode()
+    row = re.search(rf'<a [^>]*data-order-id="{paid_order.pk}">.*?</a>', html, re.S).group(0)
+    assert "Delivered" in row and "In progress" not in row
+
+
+def test_the_coach_and_the_client_each_see_their_own_row(client, paid_order, client_user, coach_user):
+    client.force_login(coach_user)
+    coach_html = client.get("/dashboard/").content.decode()
+    client.force_login(client_user)
+    client_html = client.get("/dashboard/").content.decode()
+    assert f"for {client_user.display_name}" in coach_html and f"with {coach_user.display_name}" not in coach_html
+    assert f"with {coach_user.display_name}" in client_html and f"for {client_user.display_name}" not in client_html

@@ -22,5 +22,4 @@ def recent_threads(user, limit: int = 5):
 @register.simple_tag
 def order_thread_summary(order, user):
     """The order's thread (or None before its first use) with the user's unread count."""
-    thread = services.threads_for_list(user).filter(order=order).first()
-    return thread
+    return services.order_thread(order, user)

@@ -57,3 +57,24 @@ def test_dashboard_panel_leaves_out_threads_nobody_has_written_in(client_user):
     assert html.count("data-thread-row=") == 1
     html = render("messaging/partials/dashboard_threads.html", client_user)
     assert html.count("data-thread-row=") == 1 and "Silent order" not in html
+
+
+def test_order_card_is_cached_for_a_party_and_a_new_message_or_read_mark_shows_at_once(
+    thread, client_user, coach_user, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    render("messaging/partials/order_thread_link.html", client_user, order=thread.order)
+    with django_assert_num_queries(0):
+        render("messaging/partials/order_thread_link.html", client_user, order=thread.order)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.send_message(thread, actor=coach_user, body="New draft")
+    assert "1 unread" in render("messaging/partials/order_thread_link.html", client_user, order=thread.order)
+    assert "unread" not in render("messaging/partials/order_thread_link.html", coach_user, order=thread.order)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.mark_read(thread, actor=client_user)
+    assert "unread" not in render("messaging/partials/order_thread_link.html", client_user, order=thread.order)
+
+
+def test_order_card_for_staff_is_never_cached(thread, staff_user, coach_user):
+    render("messaging/partials/order_thread_link.html", staff_user, order=thread.order)
+    services.send_message(thread, actor=coach_user, body="Seen by staff too")
+    assert "1 unread" in render("messaging/partials/order_thread_link.html", staff_user, order=thread.order)

@@ -1,0 +1,50 @@
+"""User.has_verified_email is asked on every logged-in page: cached per user, and right at once when
+an address is confirmed, removed or changed."""
+
+import pytest
+from allauth.account.models import EmailAddress
+
+from accounts.tests.factories import ClientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def fresh(user):
+    return type(user).objects.get(pk=user.pk)
+
+
+def test_a_second_ask_makes_no_query(client_user, django_assert_num_queries):
+    assert fresh(client_user).has_verified_email
+    with django_assert_num_queries(0):
+        assert client_user.has_verified_email
+
+
+def test_confirming_an_address_shows_at_once(django_capture_on_commit_callbacks):
+    user = ClientFactory(verified=False)
+    EmailAddress.objects.create(user=user, email=user.email, verified=False, primary=True)
+    assert not fresh(user).has_verified_email
+    address = EmailAddress.objects.get(user=user)
+    with django_capture_on_commit_callbacks(execute=True):
+        address.verified = True
+        address.save()
+    assert fresh(user).has_verified_email
+
+
+def test_removing_the_address_shows_at_once(client_user, django_capture_on_commit_callbacks):
+    assert fresh(client_user).has_verified_email
+    with django_capture_on_commit_callbacks(execute=True):
+        EmailAddress.objects.filter(user=client_user).delete()
+    assert not fresh(client_user).has_verified_email
+
+
+def test_a_changed_login_email_is_asked_afresh(client_user):
+    assert fresh(client_user).has_verified_email
+    type(client_user).objects.filter(pk=client_user.pk).update(email="new-address@example.com")
+    assert not fresh(client_user).has_verified_email
+
+
+def test_one_users_answer_is_never_anothers(client_user):
+    unverified = ClientFactory(verified=False)
+    assert fresh(client_user).has_verified_email
+    assert not fresh(unverified).has_verified_email
+    assert fresh(client_user).has_verified_email
