@@ -168,7 +168,13 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # clamd scan of the largest upload, a nightly reconciliation) or a running task would be started twice.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=900)}
+# A worker looks for such messages every CELERY_UNACKED_RESTORE_SECONDS. kombu 5.7 scans only on every
+# tenth look by default (100 s between scans); throttle 1 makes the interval the only control.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=900),
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_SECONDS", default=10),
+    "unacked_restore_throttle": 1,
+}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 # The queue tasks go to and workers read (one name per deployment sharing a Redis).

@@ -64,6 +64,7 @@ def worker(tmp_path, smtp):
             "CELERY_BROKER_URL": broker,
             "CELERY_TASK_ALWAYS_EAGER": "false",
             "CELERY_VISIBILITY_TIMEOUT_SECONDS": "3",  # a killed worker's message comes back quickly
+            "CELERY_UNACKED_RESTORE_SECONDS": "1",  # and is looked for every second
             "EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}",
             "CONN_MAX_AGE": "0",
             "DEBUG": "true",
