@@ -1,5 +1,11 @@
 """The figures of the staff analytics page. Every number is aggregated by the database.
 
+At 100,000 orders the figures of one range cost ~250 ms of aggregates (bench/analytics.py; each
+scans every order, request and review of the range: an index cannot shorten that). So a report is
+cached per range and currency, stamped with one version that every write to its inputs bumps after
+commit (adminpanel.signals: orders, requests, reviews, ledger rows, signups and names): a change
+shows on the next visit, and a page between changes costs one cache round trip.
+
 Ledger conventions (payments.models.LedgerEntry): charges are positive, refunds negative with the
 fee/payout split reversed, payouts record the coach's share released (gross = payout, fee 0).
 So for a period: gross = Σ charge gross, refunds = −Σ refund gross, platform fees = Σ fee over
@@ -11,19 +17,22 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from accounts.models import Role, User
 from coaches.models import CoachProfile
+from core.cache import DEFAULT_SECONDS, bump_version_now, cached_for
 from orders.models import Order, OrderStatus, Review
 from payments.models import LedgerEntry, LedgerEntryType
 from requests_app.models import RequestStatus, ServiceRequest
 
 TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 TOP_N = 10
+FIGURES_SCOPE = "adminpanel:figures"  # one version for every figure below (pk 0)
+REPORT_SHAPE = 1  # bump when the cached report's shape changes
 
 
 @dataclass(frozen=True)
@@ -247,19 +256,39 @@ def new_users(span: Range) -> dict:
 
 
 def currencies() -> list[str]:
-    """Currencies that appear in the ledger (a DISTINCT over the whole table: cached for 10 minutes)."""
-    codes: list[str] = (
-        cache.get_or_set(
-            "adminpanel:ledger-currencies",
-            lambda: sorted(LedgerEntry.objects.order_by().values_list("currency", flat=True).distinct()),
-            600,
-        )
-        or []
-    )  # get_or_set answers None only if the cache itself is unusable
-    return codes
+    """Currencies that appear in the ledger (a DISTINCT over the whole table), cached with the figures."""
+    return cached_for(
+        FIGURES_SCOPE,
+        0,
+        "currencies",
+        lambda: sorted(LedgerEntry.objects.order_by().values_list("currency", flat=True).distinct()),
+        DEFAULT_SECONDS,
+    )
+
+
+def _bump_figures() -> None:
+    bump_version_now(FIGURES_SCOPE, 0)
+
+
+def figures_changed() -> None:
+    """An input of the figures changed: make every cached report stale once the write commits.
+
+    Once per transaction however many rows it writes (a webhook's fulfilment saves several): the
+    callback is registered only if it is not already waiting. A report computed meanwhile read the
+    old rows and is stamped with the version before this bump, so it is never believed afterwards.
+    """
+    if connection.in_atomic_block and any(entry[1] is _bump_figures for entry in connection.run_on_commit):
+        return
+    transaction.on_commit(_bump_figures)
 
 
 def report(span: Range) -> dict:
+    """Every figure of the page for `span`: from the cache while no input changed, else computed."""
+    name = f"report:{REPORT_SHAPE}:{span.start}:{span.end}:{span.granularity}:{span.currency}"
+    return cached_for(FIGURES_SCOPE, 0, name, lambda: compute_report(span), DEFAULT_SECONDS)
+
+
+def compute_report(span: Range) -> dict:
     series = revenue(span)
     return {
         "revenue": series,
