@@ -165,7 +165,7 @@ def _cacheable_page(page: str) -> bool:
     return not page or (page.isdigit() and len(page) <= 4)
 
 
-def _digest(text: str) -> str:
+def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -183,9 +183,9 @@ class ResultsCache:
         self.ids: list[int] | None = None  # the matching ids, once known
         self.ids_are_new = False
         if settings.COACH_DIRECTORY_CACHE_SECONDS > 0:
-            self.ids_key = "coaches:ids:" + _digest(filters.querystring())
+            self.ids_key = "coaches:ids:" + digest(filters.querystring())
             if _cacheable_page(page):
-                self.key = "coaches:directory:" + _digest(f"{filters.querystring()}|{page}")
+                self.key = "coaches:directory:" + digest(f"{filters.querystring()}|{page}")
 
     @property
     def card_version(self) -> int | None:
