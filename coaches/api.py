@@ -148,10 +148,11 @@ class CoachList(generics.ListAPIView):
 
     @extend_schema(summary="Browse the coach directory", parameters=[DirectoryQuery], auth=[])
     def get(self, request, *args, **kwargs):
-        """One page of coaches, reused while the directory version holds (the page's own invalidation:
-        every profile, service, account, review and rate change bumps it). The body depends only on the
-        query and the host its cursor links point at, never on who asks. Bad filters raise before anything
-        is stored, so only answers are cached; a currency whose rate went away bumps the version first."""
+        # One page of coaches, reused while the directory version holds (the page's own invalidation:
+        # every profile, service, account, review and rate change bumps it). The body depends only on the
+        # query and the host its cursor links point at, never on who asks. Bad filters raise before anything
+        # is stored, so only answers are cached; a currency whose rate went away bumps the version first.
+        # (A comment, not a docstring: the schema would publish a docstring as the operation's description.)
         query = request.META.get("QUERY_STRING", "")
         if len(query) > CACHED_QUERY_LENGTH:
             return super().get(request, *args, **kwargs)
