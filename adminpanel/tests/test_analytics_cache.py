@@ -42,12 +42,24 @@ def test_a_revisit_with_nothing_changed_aggregates_nothing(staff_client, order):
 
 def test_an_order_paid_moves_between_statuses_at_once(staff_client, order):
     assert status_count(figures(staff_client), "pending") == 1
+    assert 'data-status="pending">1<' in staff_client.get(reverse("adminpanel:analytics")).content.decode()
 
     order_services.mark_paid(order.pk, actor=None)
 
     data = figures(staff_client)
     assert (status_count(data, "pending"), status_count(data, "in_progress")) == (0, 1)
     assert data["conversion"][2]["count"] == 1  # paid
+    html = staff_client.get(reverse("adminpanel:analytics")).content.decode()  # the tables are cached markup
+    assert 'data-status="pending">0<' in html and 'data-status="in_progress">1<' in html
+    assert '"counts": [0, 1' in html  # the chart's data, rendered with the tables
+
+
+def test_the_export_links_keep_each_visits_own_filters(staff_client, order):
+    today = timezone.localdate().isoformat()
+    plain = staff_client.get(reverse("adminpanel:analytics")).content.decode()
+    ranged = staff_client.get(reverse("adminpanel:analytics"), {"end": today}).content.decode()
+    assert "?export=revenue" in plain
+    assert f"?end={today}&amp;export=revenue" in ranged
 
 
 def test_a_captured_payment_shows_in_revenue_at_once(staff_client, order, client_user, settings):
