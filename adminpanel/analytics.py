@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, FilteredRelation, Q, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 
@@ -38,6 +38,10 @@ REPORT_SHAPE = 1  # bump when the cached report's shape changes
 # After a change (or an expiry) every staff visit at once would run the ~250 ms of aggregates: one does,
 # the others wait up to this long for its figures (core.cache.cached_for's `wait`).
 COMPUTE_WAIT = 5.0
+# An order is made when its request is accepted, so it is never older than its request; the funnel joins only
+# orders created since the range began (less this slack, for servers whose clocks disagree), which the
+# created_at index finds, instead of hashing every order ever placed (30 days on the year-long seed: 20 → 8 ms).
+ORDER_AFTER_REQUEST_SLACK = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -139,11 +143,16 @@ def orders_by_status(span: Range) -> list[dict]:
 
 def conversion(span: Range) -> list[dict]:
     """The funnel for requests created in the range: request → order → paid → completed."""
-    totals = ServiceRequest.objects.filter(span.within("created_at")).aggregate(
-        requests=Count("id"),
-        orders=Count("order"),
-        paid=Count("order", filter=Q(order__paid_at__isnull=False)),
-        completed=Count("order", filter=Q(order__status=OrderStatus.COMPLETED)),
+    placed = FilteredRelation("order", condition=Q(order__created_at__gte=span.since - ORDER_AFTER_REQUEST_SLACK))
+    totals = (
+        ServiceRequest.objects.filter(span.within("created_at"))
+        .annotate(placed=placed)
+        .aggregate(
+            requests=Count("id"),
+            orders=Count("placed"),
+            paid=Count("placed", filter=Q(placed__paid_at__isnull=False)),
+            completed=Count("placed", filter=Q(placed__status=OrderStatus.COMPLETED)),
+        )
     )
     steps = [
         ("requests", "Requests sent"),
