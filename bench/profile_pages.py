@@ -30,7 +30,7 @@ from bench.marketplace import SERVER_ENV  # noqa: E402
 
 REQUESTS = int(os.environ.get("PROFILE_REQUESTS", "200"))
 TOP = int(os.environ.get("PROFILE_TOP", "30"))
-QUIET = os.environ.get("PROFILE_QUIET") == "1"  # figures and statements only
+QUIET = os.environ.get("PROFILE_QUIET") == "1"  # figures, statements and call counts; no function tables
 # PROFILE_CACHE_PREFIX=…: a cache namespace of its own, when other processes write to the bench database
 
 
@@ -47,6 +47,26 @@ def varied_paths(page):
         ids = iter(rng.sample(found.group(1).split(", "), len(found.group(1).split(", "))))
         return lambda: f"/coaches/{next(ids)}/"
     return None
+
+
+def count_redis_round_trips() -> list[int]:
+    """Count what reaches Redis: each command outside a pipeline, and each pipeline, is one round trip."""
+    import redis.client
+
+    counter = [0]
+    command, pipeline = redis.client.Redis.execute_command, redis.client.Pipeline.execute
+
+    def counted_command(self, *args, **kwargs):
+        counter[0] += 1
+        return command(self, *args, **kwargs)
+
+    def counted_pipeline(self, *args, **kwargs):
+        counter[0] += 1
+        return pipeline(self, *args, **kwargs)
+
+    redis.client.Redis.execute_command = counted_command  # type: ignore[method-assign]
+    redis.client.Pipeline.execute = counted_pipeline  # type: ignore[method-assign]
+    return counter
 
 
 def main(words: list[str]) -> None:
@@ -66,6 +86,7 @@ def main(words: list[str]) -> None:
         BASELINE,
         *(p for p in targets() if (not p.lua_request or varied_paths(p)) and any(w in p.label for w in words)),
     ]
+    round_trips = count_redis_round_trips()
     print(f"load average {'/'.join(f'{x:.2f}' for x in os.getloadavg())}")
     for page in pages:
         client = Client()
@@ -87,23 +108,27 @@ def main(words: list[str]) -> None:
 
         for _ in range(3):
             get()  # templates, caches, the connection
+        trips_before = round_trips[0]
         with CaptureQueriesContext(connection) as captured:
             get()
+        trips = round_trips[0] - trips_before
         statements = list(captured.captured_queries)  # the next request clears the log
         started = time.perf_counter()
         for _ in range(REQUESTS):
             get()
         ms = (time.perf_counter() - started) * 1000 / REQUESTS
-        print(f"\n=== {page.label}: {ms:.2f} ms/request, {len(statements)} statements")
+        print(f"\n=== {page.label}: {ms:.2f} ms/request, {len(statements)} statements, {trips} Redis round trips")
         for number, query in enumerate(statements, 1):
             print(f"  {number:2d}. [{query['time']}s] {query['sql'][:160]}")
-        if QUIET:
-            continue
         profiler = cProfile.Profile()
         profiler.enable()
         for _ in range(REQUESTS):
             get()
         profiler.disable()
+        calls = pstats.Stats(profiler).total_calls  # type: ignore[attr-defined]
+        print(f"cProfile: {calls / REQUESTS:,.0f} function calls per request")
+        if QUIET:
+            continue
         for order in ("cumulative", "tottime"):
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(TOP)
