@@ -19,11 +19,9 @@ from .directory import (
     SORTS,
     CappedPaginator,
     CoachPageCache,
-    ResultsCache,
-    directory_facts,
     offered_language_choices,
-    parse_filters,
     price_notices,
+    read_directory,
     render_cards,
 )
 from .forms import ProfileForm, service_formset
@@ -40,14 +38,20 @@ def directory(request):
 
     The viewer's currency is part of the filters (`currency` in the URL); a chosen one is remembered in
     a cookie, so the next visit without it in the URL shows prices the same way."""
-    facts = directory_facts()
-    filters = parse_filters(request.GET, facts=facts, preferred_currency=request.COOKIES.get(CURRENCY_COOKIE, ""))
     page_param = request.GET.get("page", "").strip()
-    results = ResultsCache(filters, page_param)
-    body = results.get()
+    facts, filters, results, body = read_directory(
+        request.GET, page_param, preferred_currency=request.COOKIES.get(CURRENCY_COOKIE, "")
+    )
     if body is None:
         page = CappedPaginator(results.matching_ids(filters, facts), PAGE_SIZE).get_page(page_param)
-        cards = render_cards(list(page.object_list), filters.service, results.card_version, filters.currency, facts)
+        cards = render_cards(
+            list(page.object_list),
+            filters.service,
+            results.card_version,
+            filters.currency,
+            facts,
+            stash=results.pending,
+        )
         body = render_to_string(
             "coaches/partials/directory_body.html",
             {
