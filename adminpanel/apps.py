@@ -19,6 +19,11 @@ class AdminpanelConfig(AppConfig):
         # Likewise one password form (allauth's: its validators, its "password changed" mail).
         admin.site.password_change = _site_password_change
 
+        from . import signals
+
+        # Cached analytics figures go stale when an order, request, review, ledger row or user changes.
+        signals.connect()
+
 
 def _site_password_change(request, extra_context=None):
     from django.shortcuts import redirect

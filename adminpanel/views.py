@@ -12,8 +12,10 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from accounts.access import role_required
 from core.money import minor_per_major, minor_to_decimal
@@ -64,16 +66,18 @@ def analytics_view(request):
             ],
         },
     }
+    figures_context = {"span": span, "data": data, "chart_data": chart_data, "export_query": export_query.urlencode()}
+    figures = analytics.cached_html(
+        span, figures_context["export_query"], lambda: render_to_string("adminpanel/_figures.html", figures_context)
+    )
     return render(
         request,
         "adminpanel/analytics.html",
         {
+            **figures_context,
             "form": form,
-            "span": span,
-            "data": data,
-            "chart_data": chart_data,
+            "figures": mark_safe(figures),  # noqa: S308  # our template's output, escaped when it was rendered
             "section": "analytics",
-            "export_query": export_query.urlencode(),
         },
     )
 

@@ -20,7 +20,7 @@ Targets (issue 13): every page ≥ 0.5 × baseline and p99 < 100 ms; webhooks �
 Environment: BENCH_DATABASE_URL, BENCH_PORT (8765), BENCH_DURATION (5 s per page), BENCH_WARMUP
 (1 s), BENCH_REPETITIONS (3), BENCH_CONNECTIONS (16), BENCH_THREADS (2), BENCH_TIMEOUT (5 s per request), BENCH_WEBHOOK_EVENTS
 (300 per repetition; 0 skips), BENCH_ONLY (comma-separated words: only pages whose label has
-one), REDIS_URL (default redis://127.0.0.1:6379/0).
+one), REDIS_URL (default redis://127.0.0.1:6379/0), BENCH_CACHE_PREFIX (default bench-<database>).
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ SERVER_ENV = {
     "CLAMD_URL": "tcp://127.0.0.1:3310",  # required with DEBUG off; no page here scans files
     "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
     # Its own cache namespace per bench database: two benches on one Redis do not share hits.
-    "CACHE_KEY_PREFIX": "bench-" + urlparse(DATABASE_URL).path.lstrip("/"),
+    # BENCH_CACHE_PREFIX: one of its own while other processes write to the same database (their version
+    # bumps would turn this run's hits into misses).
+    "CACHE_KEY_PREFIX": os.environ.get("BENCH_CACHE_PREFIX") or "bench-" + urlparse(DATABASE_URL).path.lstrip("/"),
     # As in production the fulfilment queues its emails; here to a broker nobody consumes, so
     # no Celery worker of another checkout on this Redis picks up the bench's tasks.
     "CELERY_BROKER_URL": "memory://",

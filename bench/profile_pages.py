@@ -2,8 +2,10 @@
 
     BENCH_DATABASE_URL=postgres://…/bench_perf .venv/bin/python bench/profile_pages.py dashboard order
 
-Each argument picks the pages whose label holds that word (as BENCH_ONLY does). Per page: the
-statements of one warm request, ms per request over PROFILE_REQUESTS (200) unprofiled requests
+Each argument picks the pages whose label holds that word (as BENCH_ONLY does). The two pages
+whose wrk script asks a new URL per request (never-seen directory filters, a random coach) get a
+Python twin of that script: every request a URL not asked before in this run, after a bump of the
+directory version, so each one is a cache miss. Per page: the statements of one warm request, ms per request over PROFILE_REQUESTS (200) unprofiled requests
 through the real middleware, view and templates (Django's test Client: no network), and
 cProfile's top functions over as many profiled ones. Run bench/marketplace.py once first: it
 creates and seeds the database.
@@ -15,6 +17,8 @@ import cProfile
 import io
 import os
 import pstats
+import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -26,11 +30,49 @@ from bench.marketplace import SERVER_ENV  # noqa: E402
 
 REQUESTS = int(os.environ.get("PROFILE_REQUESTS", "200"))
 TOP = int(os.environ.get("PROFILE_TOP", "30"))
-QUIET = os.environ.get("PROFILE_QUIET") == "1"  # figures and statements only
+QUIET = os.environ.get("PROFILE_QUIET") == "1"  # figures, statements and call counts; no function tables
+# PROFILE_CACHE_PREFIX=…: a cache namespace of its own, when other processes write to the bench database
+
+
+def varied_paths(page):
+    """Fresh URLs like the page's wrk script asks (bench.marketplace VARIED_FILTERS, VARIED_COACHES)."""
+    rng = random.Random(os.getpid())
+    if "never-seen" in page.label:
+        prices = iter(rng.sample(range(4000, 40001), 36001))
+        return lambda: f"/coaches/?service=cv&language=en&sort=price&max_price={next(prices) / 100}"
+    if "random coach" in page.label:
+        found = re.search(r"ids = \{([^}]*)\}", page.lua_request or "")
+        if found is None:
+            return None
+        ids = iter(rng.sample(found.group(1).split(", "), len(found.group(1).split(", "))))
+        return lambda: f"/coaches/{next(ids)}/"
+    return None
+
+
+def count_redis_round_trips() -> list[int]:
+    """Count what reaches Redis: each command outside a pipeline, and each pipeline, is one round trip."""
+    import redis.client
+
+    counter = [0]
+    command, pipeline = redis.client.Redis.execute_command, redis.client.Pipeline.execute
+
+    def counted_command(self, *args, **kwargs):
+        counter[0] += 1
+        return command(self, *args, **kwargs)
+
+    def counted_pipeline(self, *args, **kwargs):
+        counter[0] += 1
+        return pipeline(self, *args, **kwargs)
+
+    redis.client.Redis.execute_command = counted_command  # type: ignore[method-assign]
+    redis.client.Pipeline.execute = counted_pipeline  # type: ignore[method-assign]
+    return counter
 
 
 def main(words: list[str]) -> None:
     os.environ.update({**SERVER_ENV, "ALLOWED_HOSTS": "testserver"})
+    if os.environ.get("PROFILE_CACHE_PREFIX"):  # a namespace of its own: others' bench writes bump no version here
+        os.environ["CACHE_KEY_PREFIX"] = os.environ["PROFILE_CACHE_PREFIX"]
     import django
 
     django.setup()
@@ -40,7 +82,11 @@ def main(words: list[str]) -> None:
 
     from bench.marketplace import BASELINE, targets
 
-    pages = [BASELINE, *(p for p in targets() if not p.lua_request and any(w in p.label for w in words))]
+    pages = [
+        BASELINE,
+        *(p for p in targets() if (not p.lua_request or varied_paths(p)) and any(w in p.label for w in words)),
+    ]
+    round_trips = count_redis_round_trips()
     print(f"load average {'/'.join(f'{x:.2f}' for x in os.getloadavg())}")
     for page in pages:
         client = Client()
@@ -48,30 +94,41 @@ def main(words: list[str]) -> None:
             name, value = page.cookie.split("=", 1)
             client.cookies[name] = value
 
-        def get(page=page, client=client) -> None:
-            response = client.get(page.path)
+        paths = varied_paths(page) if page.lua_request else None
+        if paths is not None:
+            from coaches.directory import directory_changed
+
+            directory_changed()  # nothing cached before this run is believed: every URL is a miss
+
+        def get(page=page, client=client, paths=paths) -> None:
+            path = paths() if paths is not None else page.path
+            response = client.get(path)
             if response.status_code != 200:
-                raise SystemExit(f"{page.path}: {response.status_code}")
+                raise SystemExit(f"{path}: {response.status_code}")
 
         for _ in range(3):
             get()  # templates, caches, the connection
+        trips_before = round_trips[0]
         with CaptureQueriesContext(connection) as captured:
             get()
+        trips = round_trips[0] - trips_before
         statements = list(captured.captured_queries)  # the next request clears the log
         started = time.perf_counter()
         for _ in range(REQUESTS):
             get()
         ms = (time.perf_counter() - started) * 1000 / REQUESTS
-        print(f"\n=== {page.label}: {ms:.2f} ms/request, {len(statements)} statements")
+        print(f"\n=== {page.label}: {ms:.2f} ms/request, {len(statements)} statements, {trips} Redis round trips")
         for number, query in enumerate(statements, 1):
             print(f"  {number:2d}. [{query['time']}s] {query['sql'][:160]}")
-        if QUIET:
-            continue
         profiler = cProfile.Profile()
         profiler.enable()
         for _ in range(REQUESTS):
             get()
         profiler.disable()
+        calls = pstats.Stats(profiler).total_calls  # type: ignore[attr-defined]
+        print(f"cProfile: {calls / REQUESTS:,.0f} function calls per request")
+        if QUIET:
+            continue
         for order in ("cumulative", "tottime"):
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(TOP)

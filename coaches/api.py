@@ -21,7 +21,9 @@ from .directory import (
     MAX_QUERY_LENGTH,
     SORTS,
     DirectoryFacts,
+    cached_with_directory,
     card_price,
+    digest,
     directory_facts,
     parse_filters,
     search,
@@ -33,6 +35,7 @@ from .models import CoachProfile, CoachService, Language, ServiceType
 # the cursor can read back from a row (NULL response times sort last through a sentinel).
 NO_RESPONSE_TIME = 10.0**9
 NO_BASE_PRICE = 2**62  # prices in a currency without an exchange rate sort after every other price
+CACHED_QUERY_LENGTH = 400  # longer query strings are answered but not stored (they are not a browsing pattern)
 CURSOR_ORDERINGS = {
     "rating": ("-rating_score", "-ratings_count", "id"),
     "price": ("sort_price", "id"),
@@ -145,7 +148,16 @@ class CoachList(generics.ListAPIView):
 
     @extend_schema(summary="Browse the coach directory", parameters=[DirectoryQuery], auth=[])
     def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        # One page of coaches, reused while the directory version holds (the page's own invalidation:
+        # every profile, service, account, review and rate change bumps it). The body depends only on the
+        # query and the host its cursor links point at, never on who asks. Bad filters raise before anything
+        # is stored, so only answers are cached; a currency whose rate went away bumps the version first.
+        # (A comment, not a docstring: the schema would publish a docstring as the operation's description.)
+        query = request.META.get("QUERY_STRING", "")
+        if len(query) > CACHED_QUERY_LENGTH:
+            return super().get(request, *args, **kwargs)
+        key = "coaches:api:list:" + digest(f"{request.scheme}://{request.get_host()}|{query}")
+        return Response(cached_with_directory(key, lambda: super(CoachList, self).get(request, *args, **kwargs).data))
 
     def get_queryset(self):
         return self._matching(validated_query(DirectoryQuery, self.request))

@@ -148,16 +148,25 @@ def _compute_facts() -> DirectoryFacts:
     return DirectoryFacts(rates, frozenset(offered.distinct()), tuple(sorted(set(unrated))))
 
 
+_last_facts: DirectoryFacts | None = None  # the facts this process read last, whatever their version
+
+
+def _facts_from(version: int, fresh: dict) -> DirectoryFacts:
+    """The facts among `fresh` (entries stamped with `version`), else computed and stored with it."""
+    global _last_facts
+    facts = fresh.get(FACTS_KEY)
+    if not isinstance(facts, DirectoryFacts):
+        facts = _compute_facts()
+        cache.set(FACTS_KEY, (version, facts), FACTS_SECONDS)
+    _last_facts = facts
+    return facts
+
+
 def directory_facts() -> DirectoryFacts:
     """The facts, from the shared cache while the directory version holds (one round trip), else three
     queries. Kept whatever COACH_DIRECTORY_CACHE_SECONDS says: the facts are small and every change to
     them (a rate, a coach's languages, a service, a listing) bumps the version."""
-    version, fresh = _current([FACTS_KEY])
-    if FACTS_KEY in fresh:
-        return fresh[FACTS_KEY]
-    facts = _compute_facts()
-    cache.set(FACTS_KEY, (version, facts), FACTS_SECONDS)
-    return facts
+    return _facts_from(*_current([FACTS_KEY]))
 
 
 def _cacheable_page(page: str) -> bool:
@@ -165,7 +174,7 @@ def _cacheable_page(page: str) -> bool:
     return not page or (page.isdigit() and len(page) <= 4)
 
 
-def _digest(text: str) -> str:
+def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -173,8 +182,9 @@ class ResultsCache:
     """Rendered result pages, one per (filters, page), and the matching coach ids, one list per
     (filters, sort), all stamped with the directory version (directory_changed() bumps it).
 
-    One round trip per request fetches the page, the id list and the version. The id list serves
-    every page of its filters and sort, so paging through results runs no query for ids.
+    One round trip per request fetches the page, the id list, the version and the facts (read_directory),
+    one more the cards of a page not cached, and one stores the page, its ids and its new cards. The id list
+    serves every page of its filters and sort, so paging through results runs no query for ids.
     """
 
     def __init__(self, filters: Filters, page: str):
@@ -182,22 +192,30 @@ class ResultsCache:
         self.version = 0
         self.ids: list[int] | None = None  # the matching ids, once known
         self.ids_are_new = False
+        self.pending: dict[str, object] = {}  # cards rendered for this page, stored with it (set)
         if settings.COACH_DIRECTORY_CACHE_SECONDS > 0:
-            self.ids_key = "coaches:ids:" + _digest(filters.querystring())
+            self.ids_key = "coaches:ids:" + digest(filters.querystring())
             if _cacheable_page(page):
-                self.key = "coaches:directory:" + _digest(f"{filters.querystring()}|{page}")
+                self.key = "coaches:directory:" + digest(f"{filters.querystring()}|{page}")
 
     @property
     def card_version(self) -> int | None:
         """The version cards are stamped with, or None when caching is off."""
         return self.version if settings.COACH_DIRECTORY_CACHE_SECONDS > 0 else None
 
+    def keys(self) -> list[str]:
+        return [key for key in (self.key, self.ids_key) if key]
+
+    def take(self, version: int, found: dict) -> str | None:
+        """The page body among `found` (entries stamped with `version`, from _current), keeping its ids."""
+        self.version = version
+        self.ids = found.get(self.ids_key) if self.ids_key else None
+        return found.get(self.key) if self.key else None
+
     def get(self) -> str | None:
         if self.ids_key is None:
             return None
-        self.version, found = _current([key for key in (self.key, self.ids_key) if key])
-        self.ids = found.get(self.ids_key)
-        return found.get(self.key)
+        return self.take(*_current(self.keys()))
 
     def matching_ids(self, filters: Filters, facts: DirectoryFacts | None = None) -> list[int]:
         """The ids of the first COUNT_CAP + 1 matches in sort order, from the cache or one query."""
@@ -207,10 +225,41 @@ class ResultsCache:
         return self.ids
 
     def set(self, body: str) -> None:
-        entries: dict[str, object] = {self.key: body} if self.key is not None else {}
+        """Store the body, new ids and the cards rendered for them (`pending`, from render_cards): one round trip."""
+        entries: dict[str, object] = {**self.pending}
+        if self.key is not None:
+            entries[self.key] = body
         if self.ids_key is not None and self.ids_are_new and self.ids is not None:
             entries[self.ids_key] = self.ids
         _store(entries, self.version)
+
+
+def read_directory(
+    query, page: str, preferred_currency: str = ""
+) -> tuple[DirectoryFacts, Filters, ResultsCache, str | None]:
+    """The facts, the filters read with them, their ResultsCache and its cached page body: one round trip.
+
+    The filters, and so the results' keys, depend on the facts only through which currencies have a rate
+    (parse_filters). So they are read with the facts this process saw last, and one get_many brings the
+    version, the facts and the results. Only when the fresh facts rate other currencies (a rate was set or
+    removed) are the filters read again, and the results looked up again if their keys changed."""
+    guess = _last_facts
+    if guess is None:  # the first directory request of this process
+        facts = directory_facts()
+        filters = parse_filters(query, facts=facts, preferred_currency=preferred_currency)
+        results = ResultsCache(filters, page)
+        return facts, filters, results, results.get()
+    filters = parse_filters(query, facts=guess, preferred_currency=preferred_currency)
+    results = ResultsCache(filters, page)
+    version, fresh = _current([FACTS_KEY, *results.keys()])
+    facts = _facts_from(version, fresh)
+    body = results.take(version, fresh) if results.keys() else None
+    if facts.rates.keys() != guess.rates.keys():
+        filters = parse_filters(query, facts=facts, preferred_currency=preferred_currency)
+        again = ResultsCache(filters, page)
+        if again.keys() != results.keys():
+            results, body = again, again.get()
+    return facts, filters, results, body
 
 
 class CoachPageCache:
@@ -569,14 +618,21 @@ CARD_PREFETCHES = (
 
 
 def render_cards(
-    coach_ids: list[int], service: str, version: int | None, currency: str = "", facts: DirectoryFacts | None = None
+    coach_ids: list[int],
+    service: str,
+    version: int | None,
+    currency: str = "",
+    facts: DirectoryFacts | None = None,
+    *,
+    stash: dict[str, object] | None = None,
 ) -> list[dict]:
     """The result cards in `coach_ids` order, each {"coach_id", "html"}; with a `version`, cards
     are reused from the cache. Prices are shown in `currency` (base when empty) beside the coach's own.
 
     A coach appears on many result pages (other filters, sorts, pages), so a page that is not
     cached itself still finds most of its cards rendered; only the missing coaches are loaded,
-    with their services and languages, and rendered. Cards are stamped like the pages (ResultsCache).
+    with their services and languages, and rendered. Cards are stamped like the pages (ResultsCache) and
+    stored now, or put in `stash` for the caller to store with its page (ResultsCache.pending).
     """
     shown = currency or settings.DEFAULT_CURRENCY
     keys = {pk: f"coaches:card:{pk}:{service or '-'}:{shown}" for pk in coach_ids}
@@ -605,7 +661,11 @@ def render_cards(
                 },
             )
         if version is not None:
-            _store({keys[pk]: html[pk] for pk in missing if pk in html}, version)
+            rendered = {keys[pk]: html[pk] for pk in missing if pk in html}
+            if stash is None:
+                _store(rendered, version)
+            else:
+                stash.update(rendered)
     # A coach deleted between the two queries is simply left out.
     return [{"coach_id": pk, "html": mark_safe(html[pk])} for pk in coach_ids if pk in html]  # noqa: S308
 

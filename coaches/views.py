@@ -19,11 +19,9 @@ from .directory import (
     SORTS,
     CappedPaginator,
     CoachPageCache,
-    ResultsCache,
-    directory_facts,
     offered_language_choices,
-    parse_filters,
     price_notices,
+    read_directory,
     render_cards,
 )
 from .forms import ProfileForm, service_formset
@@ -40,14 +38,20 @@ def directory(request):
 
     The viewer's currency is part of the filters (`currency` in the URL); a chosen one is remembered in
     a cookie, so the next visit without it in the URL shows prices the same way."""
-    facts = directory_facts()
-    filters = parse_filters(request.GET, facts=facts, preferred_currency=request.COOKIES.get(CURRENCY_COOKIE, ""))
     page_param = request.GET.get("page", "").strip()
-    results = ResultsCache(filters, page_param)
-    body = results.get()
+    facts, filters, results, body = read_directory(
+        request.GET, page_param, preferred_currency=request.COOKIES.get(CURRENCY_COOKIE, "")
+    )
     if body is None:
         page = CappedPaginator(results.matching_ids(filters, facts), PAGE_SIZE).get_page(page_param)
-        cards = render_cards(list(page.object_list), filters.service, results.card_version, filters.currency, facts)
+        cards = render_cards(
+            list(page.object_list),
+            filters.service,
+            results.card_version,
+            filters.currency,
+            facts,
+            stash=results.pending,
+        )
         body = render_to_string(
             "coaches/partials/directory_body.html",
             {
@@ -76,13 +80,57 @@ def directory(request):
     return response
 
 
+# What the coach page shows of a profile, its coach and their photo, and what is_listed reads; the search text,
+# the user's password hash and the rest stay in the database.
+PAGE_FIELDS = (
+    "id",
+    "user_id",
+    "headline",
+    "bio",
+    "portfolio_links",
+    "years_experience",
+    "is_available",
+    "is_verified",
+    "rating_avg",
+    "ratings_count",
+    "response_time_hours",
+    "price_from_minor",
+    "user__id",
+    "user__email",
+    "user__first_name",
+    "user__last_name",
+    "user__is_active",
+    "user__account_status",
+    "user__avatar__asset__id",
+    "user__avatar__asset__scan_status",
+    "user__avatar__asset__deleted_at",
+)
+SERVICE_FIELDS = ("id", "coach_id", "service_type", "price_minor", "currency", "delivery_days", "revisions_included")
+REVIEW_FIELDS = (
+    "id",
+    "coach_id",
+    "order_id",
+    "rating",
+    "comment",
+    "reply",
+    "created_at",
+    "client",
+    "client__first_name",
+    "client__last_name",
+)
+VISIBLE = Q(reviews__is_hidden=False)
+
+
 def _visible_coach(request, pk: int) -> CoachProfile:
-    """A listed coach, or the signed-in coach's own profile (so they can preview it unlisted)."""
+    """A listed coach, or the signed-in coach's own profile (so they can preview it unlisted), with the count
+    of visible reviews per rating (`r1`…`r5`) counted in the same query."""
     profile = (
         CoachProfile.objects.filter(pk=pk)
         .select_related("user__avatar__asset")
+        .only(*PAGE_FIELDS)
+        .annotate(**{f"r{n}": Count("reviews", filter=VISIBLE & Q(reviews__rating=n)) for n in range(1, 6)})
         .prefetch_related(
-            Prefetch("services", queryset=CoachService.objects.filter(is_active=True)),
+            Prefetch("services", queryset=CoachService.objects.filter(is_active=True).only(*SERVICE_FIELDS)),
             Prefetch("languages", queryset=Language.objects.order_by("name")),
         )
         .first()
@@ -127,15 +175,15 @@ def _coach_page(request, pk: int, can_request: bool, *, for_owner: bool | None =
     profile = _visible_coach(request, pk)
     if for_owner is None:
         for_owner = profile.user_id == request.user.pk
-    reviews = profile.reviews.filter(is_hidden=False)
-    counts = reviews.aggregate(total=Count("id"), **{f"r{n}": Count("id", filter=Q(rating=n)) for n in range(1, 6)})
-    total = counts["total"]
+    counts = {n: getattr(profile, f"r{n}") for n in range(1, 6)}
+    total = sum(counts.values())  # a rating is 1 to 5 (orders_review_rating_range)
     distribution = [
-        {"stars": n, "count": counts[f"r{n}"], "percent": round(counts[f"r{n}"] * 100 / total) if total else 0}
+        {"stars": n, "count": counts[n], "percent": round(counts[n] * 100 / total) if total else 0}
         for n in range(5, 0, -1)
     ]
-    review_page = Paginator(reviews.select_related("client").order_by("-created_at", "-id"), REVIEWS_PER_PAGE)
-    review_page.count = total  # known from the aggregate: no second COUNT
+    reviews = profile.reviews.filter(is_hidden=False).select_related("client").only(*REVIEW_FIELDS)
+    review_page = Paginator(reviews.order_by("-created_at", "-id"), REVIEWS_PER_PAGE)
+    review_page.count = total  # known from the profile's counts: no COUNT
     body = render_to_string(
         "coaches/partials/detail_body.html",
         {

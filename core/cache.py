@@ -151,6 +151,7 @@ for _name in _DEGRADING:
 
 VERSION_SECONDS = 24 * 3600  # outlives every value cached under it
 DEFAULT_SECONDS = 300  # a bound on staleness for writes that skip the services (bulk seeds, shell)
+POLL_SECONDS = 0.02  # how often a caller waiting for another's computation looks for its result
 
 
 def _version_key(scope: str, pk: int) -> str:
@@ -186,8 +187,14 @@ def bump_version(scope: str, *pks: int) -> None:
     transaction.on_commit(lambda: bump_version_now(scope, *pks))
 
 
-def cached_for(scope: str, pk: int, name: str, compute: Callable[[], T], timeout: int = DEFAULT_SECONDS) -> T:
-    """`compute()`, cached for one object (a user) until bump_version(scope, pk): one round trip on a hit."""
+def cached_for(
+    scope: str, pk: int, name: str, compute: Callable[[], T], timeout: int = DEFAULT_SECONDS, *, wait: float = 0
+) -> T:
+    """`compute()`, cached for one object (a user) until bump_version(scope, pk): one round trip on a hit.
+
+    `wait` > 0, for a value that is slow to compute and asked by many at once (the staff figures): on a
+    miss only one caller computes it; the others poll for its result, stamped with the version they
+    read (never an older one), for up to `wait` seconds, then compute it themselves."""
     version_key, value_key = _version_key(scope, pk), f"{scope}:{pk}:{name}"
     found = cache.get_many([version_key, value_key])
     version = found.get(version_key)
@@ -197,6 +204,13 @@ def cached_for(scope: str, pk: int, name: str, compute: Callable[[], T], timeout
     entry = found.get(value_key)
     if entry is not None and entry[0] == version:
         return entry[1]
+    if wait > 0 and not cache.add(f"{value_key}:computing:{version}", 1, int(wait) + 1):
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+            entry = cache.get(value_key)
+            if entry is not None and entry[0] == version:
+                return entry[1]
     value = compute()
     cache.set(value_key, (version, value), timeout)
     return value

@@ -8,6 +8,8 @@ partial gets only `context(row)`: nothing of the request (no CSRF token), so not
 """
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -50,10 +52,29 @@ def rendered_each(
     return rendered
 
 
+# rendered_one's fragments also kept in this process (the navbar: one per visitor state, the same for
+# every anonymous visitor), so a page that is otherwise served from the cache pays no round trip for it.
+# Bounded: the least recently used go first. Keys hold every value shown, so nothing here goes stale.
+_LOCAL: OrderedDict[str, SafeString] = OrderedDict()
+LOCAL_SIZE = 256
+_LOCAL_LOCK = threading.Lock()
+
+
 def rendered_one(
     template_name: str, key: Iterable[Any], context: Callable[[], dict[str, Any]], timeout: int = ROW_SECONDS
 ) -> SafeString:
     """rendered_each for one fragment (the navbar): `key` must hold every value the template shows;
-    `context()` is asked only on a miss."""
+    `context()` is asked only on a miss. Served from this process's memory when it rendered or read it."""
     parts = tuple(key)
-    return rendered_each(template_name, [None], key=lambda _: parts, context=lambda _: context(), timeout=timeout)[0]
+    local_key = _cache_key(template_name, parts)
+    with _LOCAL_LOCK:  # sync views run in threads under ASGI
+        html = _LOCAL.get(local_key)
+        if html is not None:
+            _LOCAL.move_to_end(local_key)
+            return html
+    html = rendered_each(template_name, [None], key=lambda _: parts, context=lambda _: context(), timeout=timeout)[0]
+    with _LOCAL_LOCK:
+        _LOCAL[local_key] = html
+        if len(_LOCAL) > LOCAL_SIZE:
+            _LOCAL.popitem(last=False)
+    return html

@@ -27,7 +27,7 @@ from files.models import FileCategory, ScanStatus
 from requests_app.attachments import collect_attachments
 from requests_app.models import ServiceRequest
 
-from . import services
+from . import listing, services
 from .forms import DeliveryForm, NoteForm, OptionalNoteForm
 from .models import Delivery, Order, OrderEvent, OrderStatus
 
@@ -226,7 +226,10 @@ class MyOrders(generics.ListAPIView):
 
     @extend_schema(summary="My orders (staff: all orders)", parameters=[OrderQuery])
     def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        # Reused until one of the user's orders changes (orders.listing); bad filters raise uncached.
+        query, host = request.META.get("QUERY_STRING", ""), f"{request.scheme}://{request.get_host()}"
+        compute = lambda: super(MyOrders, self).get(request, *args, **kwargs).data  # noqa: E731
+        return Response(listing.cached_page(request.user, query, host, compute))
 
     def get_queryset(self):
         params = validated_query(OrderQuery, self.request)

@@ -27,3 +27,10 @@ class OrdersConfig(AppConfig):
 
         post_save.connect(review_changed, sender=Review, dispatch_uid="orders-review-directory", weak=False)
         post_delete.connect(review_changed, sender=Review, dispatch_uid="orders-review-directory-delete", weak=False)
+
+        from .listing import order_changed
+        from .models import Order
+
+        # The API's "my orders" pages are cached per user: a saved or deleted order makes its parties' stale.
+        post_save.connect(order_changed, sender=Order, dispatch_uid="orders-listing-save", weak=False)
+        post_delete.connect(order_changed, sender=Order, dispatch_uid="orders-listing-delete", weak=False)

@@ -31,6 +31,7 @@ from django.db.models import Count, F, Q, Sum
 from orders.models import Order, OrderStatus
 
 from .models import LedgerEntry, LedgerEntryType, Payment, PaymentStatus, Refund, RefundStatus
+from .signals import ledger_written
 
 CAPTURED_STATES = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
 
@@ -85,6 +86,7 @@ def record_charge(payment: Payment, *, unallocated: bool = False) -> None:
         note="Payment captured; held for an order that cannot use it." if unallocated else "Payment captured.",
     )
     LedgerEntry.objects.bulk_create([entry], ignore_conflicts=True)
+    ledger_written.send(sender=LedgerEntry, entry=entry)  # bulk_create sends no post_save
 
 
 def record_refund(payment: Payment, *, amount_minor: int, key: str) -> LedgerEntry:

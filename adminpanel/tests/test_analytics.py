@@ -169,6 +169,19 @@ def test_conversion_funnel(march):
     assert funnel == {"requests": (4, 100.0), "orders": (3, 75.0), "paid": (2, 50.0), "completed": (1, 25.0)}
 
 
+def test_conversion_follows_the_request_s_date_not_the_order_s(march):
+    """The funnel joins only orders made since the range began (less a slack): it must still count an order
+    accepted after the range for a request sent in it, one stamped a little before its request by a server
+    whose clock is behind, and never an order made in the range for a request sent before it."""
+    a, b = march["a"], march["b"]
+    c = ClientFactory()
+    make_order(c, a, created=at(10, 23), decided=at(14, 9), status="completed", paid=at(14, 10))
+    make_order(c, b, created=at(1, 0) + dt.timedelta(minutes=10), decided=at(28, 23, month=2))
+    make_order(c, a, created=at(28, 22, month=2), decided=at(1, 2))
+    funnel = {row["step"]: (row["count"], row["percent"]) for row in analytics.conversion(MARCH)}
+    assert funnel == {"requests": (6, 100.0), "orders": (5, 83.3), "paid": (3, 50.0), "completed": (2, 33.3)}
+
+
 def test_average_time_to_accept_and_to_deliver(march):
     timings = analytics.timings(MARCH)
     assert timings == {"accept": 4.0, "accept_count": 3, "deliver": 48.0, "deliver_count": 1}

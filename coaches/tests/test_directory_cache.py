@@ -162,3 +162,66 @@ def test_a_changed_coach_card_is_rendered_again(client, django_capture_on_commit
 
     assert "After the edit" in response.content.decode()
     assert "Before the edit" not in response.content.decode()
+
+
+def count_cache_calls(monkeypatch) -> list[str]:
+    """The cache calls the code makes from now on, by name: each is one round trip to Redis (a backend's own
+    calls inside one, such as LocMemCache's get_many calling get, are not counted)."""
+    from django.core.cache import caches
+
+    backend, calls, depth = caches["default"], [], [0]
+
+    def counting(name, method):
+        def counted(*args, **kwargs):
+            if not depth[0]:
+                calls.append(name)
+            depth[0] += 1
+            try:
+                return method(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        return counted
+
+    for name in ("get", "get_many", "set", "set_many", "add", "incr", "delete", "delete_many", "touch", "has_key"):
+        monkeypatch.setattr(backend, name, counting(name, getattr(backend, name)))
+    return calls
+
+
+def test_a_page_is_one_cache_round_trip_and_a_new_one_three(client, monkeypatch):
+    CoachProfileFactory(headline="Round trip coach")
+    get(client, {"service": "cv"})  # the facts and this coach's card with the CV price
+    calls = count_cache_calls(monkeypatch)
+
+    get(client)  # a new page: its card shows another price, so it is rendered too
+    assert calls == ["get_many", "get_many", "set_many"]  # version + facts + page + ids; cards; all it made
+
+    calls.clear()
+    response, queries = get(client)
+    assert calls == ["get_many"] and queries == 0
+    assert "Round trip coach" in response.content.decode()
+
+
+def test_a_currency_given_or_taken_a_rate_applies_at_once(client, staff_user, django_capture_on_commit_callbacks):
+    """The filters are read with the facts this process saw last, before the fresh ones arrive: a rate set or
+    removed since must still decide whether `currency` is accepted (and which cached page is shown)."""
+    from datetime import date
+    from decimal import Decimal
+
+    from coaches.models import ExchangeRate
+
+    CoachProfileFactory(headline="Priced coach")
+    refused, _ = get(client, {"currency": "EUR"})
+    assert "We ignored the currency “EUR”" in refused.content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.set_exchange_rate("EUR", actor=staff_user, units_per_base=Decimal("1.17"), as_of=date(2026, 11, 30))
+    accepted, _ = get(client, {"currency": "EUR"})
+    assert "We ignored the currency" not in accepted.content.decode()
+    assert "€140.40" in accepted.content.decode()  # the factory's £120.00 at 1.17
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.remove_exchange_rate(ExchangeRate.objects.get(), actor=staff_user)
+    refused_again, _ = get(client, {"currency": "EUR"})
+    assert "We ignored the currency “EUR”" in refused_again.content.decode()
+    assert "€140.40" not in refused_again.content.decode()

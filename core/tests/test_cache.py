@@ -1,5 +1,8 @@
 """The cache: one reused Redis client, and per-object values that a bump makes stale."""
 
+import threading
+import time
+
 import pytest
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -69,3 +72,35 @@ def test_bumps_while_redis_is_down_still_make_this_process_values_stale():
         assert cached_for("probe", 13, "n", lambda: "new") == "new"
     finally:
         redis_cache._down_until = 0.0
+
+
+@pytest.mark.django_db
+def test_a_slow_value_asked_at_once_is_computed_once_and_shared():
+    calls, results = [], []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.3)
+        return "fresh"
+
+    def ask():
+        results.append(cached_for("probe", 10, "slow", slow, wait=5))
+
+    askers = [threading.Thread(target=ask) for _ in range(4)]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join()
+    assert results == ["fresh"] * 4
+    assert len(calls) == 1
+
+
+@pytest.mark.django_db
+def test_a_waiter_never_takes_a_value_of_an_older_version_and_computes_after_its_wait():
+    cached_for("probe", 11, "slow", lambda: "old")
+    bump_version("probe", 11)
+    version = cache.get(_version_key("probe", 11))
+    cache.add(f"probe:11:slow:computing:{version}", 1, 5)  # another caller is computing, and never finishes
+    started = time.monotonic()
+    assert cached_for("probe", 11, "slow", lambda: "new", wait=0.2) == "new"
+    assert time.monotonic() - started >= 0.2
