@@ -20,7 +20,7 @@ def _entries(user, django_capture_on_commit_callbacks) -> dict[str, bytes]:
     with django_capture_on_commit_callbacks(execute=True):
         export = file_services.request_export(user, actor=user)
     export.refresh_from_db()
-    assert export.status == ExportStatus.READY, export.failure
+    assert export.status == ExportStatus.READY and export.asset is not None, export.failure
     with default_storage.open(export.asset.key, "rb") as stored:
         archive = zipfile.ZipFile(io.BytesIO(stored.read()))
     return {name: archive.read(name) for name in archive.namelist()}
