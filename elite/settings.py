@@ -452,6 +452,7 @@ LOGGING = {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "json_encoder": "ext://ops.sentry.ScrubbingJsonEncoder",
         },
     },
     "handlers": {

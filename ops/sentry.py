@@ -13,6 +13,8 @@ import logging
 import re
 from typing import Any
 
+from pythonjsonlogger.json import JsonEncoder
+
 from core.http import current_request_id
 
 FILTERED = "[Filtered]"
@@ -120,4 +122,14 @@ class PersonalDataLogFilter(logging.Filter):
 def _scrub_extra(name: str, value: Any) -> Any:
     if name == "data" and isinstance(value, dict) and any(key in value for key in _TASK_ARGUMENTS):
         value = {key: FILTERED if key in _TASK_ARGUMENTS else item for key, item in value.items()}
-    return scrub(value, name)
+    return scrub(value, name)  # objects stay objects (other filters read them); the JSON encoder scrubs their text
+
+
+class ScrubbingJsonEncoder(JsonEncoder):
+    """The JSON formatter's encoder (LOGGING): an object in a record's extra fields is printed by its
+    str(), and Django's request logger passes the request, whose text holds the path and query string
+    (?email=…). The filter cannot change the object: another filter reads the request id from it."""
+
+    def default(self, o: Any) -> Any:
+        encoded = super().default(o)
+        return scrub_text(encoded) if isinstance(encoded, str) else encoded

@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils.module_loading import import_string
 
 from ops.sentry import CARD, EMAIL
+from ops.tests.suite_logs import production_json_formatter
 from payments.models import Payment
 from payments.providers import test_provider
 
@@ -115,7 +116,7 @@ def test_a_json_line_of_a_celery_task_shows_neither_its_arguments_nor_an_email_i
     config: dict = django_settings.LOGGING
     out = io.StringIO()
     handler = logging.StreamHandler(out)
-    handler.setFormatter(import_string(config["formatters"]["json"]["()"])(config["formatters"]["json"]["fmt"]))
+    handler.setFormatter(production_json_formatter())
     for name in config["handlers"]["console"]["filters"]:
         handler.addFilter(import_string(config["filters"][name]["()"])())
     logger = logging.getLogger("celery.app.trace")
@@ -138,3 +139,28 @@ def test_a_json_line_of_a_celery_task_shows_neither_its_arguments_nor_an_email_i
     assert lines[0]["data"]["name"] == "accounts.tasks.send_rendered_email"  # still says which task
     text = out.getvalue()
     assert "secret.person" not in text and "BCDF-GHJK" not in text and not EMAIL.findall(text), text
+
+
+def test_a_json_line_of_django_request_shows_no_email_from_the_query_string():
+    """django.request passes the request in extra=; the JSON encoder prints its text (path and query)."""
+    import io
+
+    from django.test import RequestFactory
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(production_json_formatter())
+    config: dict = django_settings.LOGGING
+    for name in config["handlers"]["console"]["filters"]:
+        handler.addFilter(import_string(config["filters"][name]["()"])())
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    try:
+        request = RequestFactory().get("/no-such-page/?email=someone@example.com")
+        request.request_id = "f" * 32
+        logger.warning("Not Found: %s", request.path, extra={"status_code": 404, "request": request})
+    finally:
+        logger.removeHandler(handler)
+    text = out.getvalue()
+    assert "someone@example.com" not in text and "/no-such-page/?email=[email]" in text, text
+    assert '"request_id": "' + "f" * 32 in text  # the id filter still read it from the request object
