@@ -10,6 +10,8 @@ from django.core.cache import cache
 from elite.celery import app as celery_app
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Every log line of the run is checked for personal data and secrets (ops/tests/suite_logs.py).
+pytest_plugins = ["ops.tests.suite_logs"]
 # Playwright's sync API runs an event loop in the test thread; Django would then refuse ORM
 # calls from the test body. The test body is still plain synchronous code, so this is safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -1,0 +1,113 @@
+"""A pytest plugin (root conftest): every log line the whole suite writes, passed through production's
+console filters and JSON formatter, is searched for email addresses, card-like numbers, tokens and
+the suite's known secrets. One found fails the run and names the test that logged it (issue 17).
+
+The filters mask those patterns, so the search mostly proves that no line escapes them: a field a
+library adds to the record (Celery's task arguments), a formatter that prints what the filter did not
+see. Records are copied first: the filters change what they are given, and other handlers (caplog,
+Sentry's integration) must see the original. Lines of worker subprocesses are their own processes'.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+
+# A card number as it would leak: 13–19 digits (spaces or dashes allowed) passing the Luhn check, not the
+# fraction of a float (Celery's task runtime, 0.0006253829997149296, is 19 digits after a dot) nor digits
+# inside a hex id.
+CARD_LIKE = re.compile(r"(?<![.\w])(?:\d[ -]?){12,18}\d(?![\w.])")
+
+
+def luhn_valid(number: str) -> bool:
+    digits = [int(d) for d in number if d.isdigit()][::-1]
+    return sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(digits)) % 10 == 0
+
+
+_watch: _SuiteLogs | None = None
+
+
+class _SuiteLogs(logging.Handler):
+    def __init__(self) -> None:
+        from django.conf import settings
+        from django.utils.module_loading import import_string
+
+        super().__init__(level=logging.DEBUG)
+        config: dict = settings.LOGGING
+        for name in config["handlers"]["console"]["filters"]:
+            self.addFilter(import_string(config["filters"][name]["()"])())
+        self.setFormatter(production_json_formatter())
+        self.test = "(outside a test)"
+        self.lines = 0
+        self.leaks: list[tuple[str, str, str]] = []
+        self._forbidden = _forbidden_strings(settings)
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        return bool(super().handle(logging.makeLogRecord(dict(vars(record)))))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from ops.sentry import EMAIL, TOKEN
+
+        try:
+            line = self.format(record)
+        except (TypeError, ValueError):  # a bad %-format: logging's own report, as every handler does
+            self.handleError(record)
+            return
+        self.lines += 1
+        card = next((m for m in CARD_LIKE.finditer(line) if luhn_valid(m.group())), None)
+        for what, found in (("email", EMAIL.search(line)), ("card", card), ("token", TOKEN.search(line))):
+            if found:
+                self.leaks.append((self.test, what, line[:400]))
+        for secret in self._forbidden:
+            if secret in line:
+                self.leaks.append((self.test, "secret", line[:400].replace(secret, "<the secret>")))
+
+
+def production_json_formatter() -> logging.Formatter:
+    """The JSON formatter exactly as LOGGING builds it (its encoder given as ext://module.name)."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    logging_config: dict = settings.LOGGING
+    options: dict[str, str] = dict(logging_config["formatters"]["json"])
+    factory = import_string(options.pop("()"))
+    resolved = {k: import_string(v.removeprefix("ext://")) if v.startswith("ext://") else v for k, v in options.items()}
+    return factory(**resolved)
+
+
+def _forbidden_strings(settings) -> list[str]:
+    from accounts.tests.factories import DEFAULT_PASSWORD
+
+    values = [settings.SECRET_KEY, DEFAULT_PASSWORD, "correct-horse-battery-77"]
+    values += [getattr(settings, name, "") for name in dir(settings) if name.endswith(("_SECRET", "_SECRET_KEY"))]
+    return sorted({value for value in values if isinstance(value, str) and len(value) >= 12})
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _watch
+    _watch = _SuiteLogs()
+    logging.getLogger().addHandler(_watch)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if _watch is not None:
+        _watch.test = item.nodeid
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _watch is None:
+        return
+    logging.getLogger().removeHandler(_watch)
+    if _watch.leaks:
+        print(f"\n\nPersonal data or secrets in {len(_watch.leaks)} of {_watch.lines} log lines:")
+        for test, what, line in _watch.leaks[:20]:
+            print(f"  [{what}] {test}\n      {line}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _watch is not None and not _watch.leaks:
+        terminalreporter.write_line(f"log lines of the suite checked for personal data: {_watch.lines}, none found")
