@@ -88,13 +88,18 @@ def _forbidden_strings(settings) -> list[str]:
 def pytest_sessionstart(session: pytest.Session) -> None:
     global _watch
     _watch = _SuiteLogs()
-    logging.getLogger().addHandler(_watch)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if _watch is not None:
-        _watch.test = item.nodeid
+    """(Re-)attach before every test: configuring logging again (django.setup() in a test module,
+    a subprocess helper) empties the root logger's handlers, and a detached watch would see nothing."""
+    if _watch is None:
+        return
+    _watch.test = item.nodeid
+    root = logging.getLogger()
+    if _watch not in root.handlers:
+        root.addHandler(_watch)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -105,6 +110,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         print(f"\n\nPersonal data or secrets in {len(_watch.leaks)} of {_watch.lines} log lines:")
         for test, what, line in _watch.leaks[:20]:
             print(f"  [{what}] {test}\n      {line}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    elif not _watch.lines and session.testscollected >= 200:
+        # Hundreds of tests log signups, refusals and webhooks: seeing none means the watch was cut off.
+        print(f"\n\nThe log check saw no line in {session.testscollected} tests: it was detached.")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
