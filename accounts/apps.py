@@ -6,6 +6,9 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
+        from . import pages
+
+        pages.connect()  # which cached pages show accounts (core.pages)
         from django.contrib.auth.signals import user_logged_in
 
         user_logged_in.connect(_track_session, dispatch_uid="accounts.track_session")

@@ -19,6 +19,7 @@ from django.utils.safestring import mark_safe
 
 from accounts.access import role_required
 from core.money import minor_per_major, minor_to_decimal
+from core.pages import cached_page
 from payments.models import LedgerEntry
 
 from . import analytics, exports
@@ -28,6 +29,7 @@ staff_required = role_required("admin")
 
 
 @staff_required
+@cached_page(staff=True, also=lambda request: [(analytics.FIGURES_SCOPE, 0)])  # figures: adminpanel.signals
 def analytics_view(request):
     currencies = list(analytics.currencies())
     if settings.DEFAULT_CURRENCY not in currencies:

@@ -11,3 +11,9 @@ class AuditConfig(AppConfig):
         from .services import record
 
         register_staff_action_recorder(record)
+
+        from core.pages import ignore
+
+        from .models import AuditLog
+
+        ignore(AuditLog)  # staff read it in the console, which is never cached (core.pages)

@@ -12,5 +12,8 @@ class CoachesConfig(AppConfig):
         from .exports import section
 
         signals.connect()
+        from . import pages
+
+        pages.connect()  # which cached pages show coaches (core.pages)
         # files builds a user's data export; our section adds a coach's own profile and services.
         register("coaches", section)

@@ -6,6 +6,10 @@ class DocumentsConfig(AppConfig):
     verbose_name = "Documents"
 
     def ready(self):
+        from . import pages
+
+        pages.connect()  # which cached pages show documents (core.pages)
+
         # files sits below us: it announces a clean scan, and we read the file's text then.
         from files.signals import file_scanned_clean
 

@@ -12,6 +12,8 @@ from django.views.decorators.cache import never_cache
 
 from core.api import problem_response
 from core.http import client_ip
+from core.pages import cached_page
+from requests_app.pages import OPEN_REQUESTS
 
 from .landing import landing_figures
 
@@ -23,7 +25,13 @@ def landing(request):
     return render(request, "pages/landing.html", landing_figures())
 
 
+def _dashboard_topics(request) -> tuple[str, ...]:
+    """A coach's dashboard lists the open requests their services match: every coach's changes with one."""
+    return (OPEN_REQUESTS,) if getattr(request.user, "is_coach", False) else ()
+
+
 @login_required
+@cached_page(topics=_dashboard_topics)
 def dashboard(request):
     from elite.dashboards import dashboard_context
 

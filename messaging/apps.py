@@ -6,6 +6,10 @@ class MessagingConfig(AppConfig):
     verbose_name = "Messaging"
 
     def ready(self):
+        from . import pages
+
+        pages.connect()  # which cached pages show messaging (core.pages)
+
         # files builds a user's data export; our section adds the messages they sent.
         from files.exports import register
 

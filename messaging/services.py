@@ -31,6 +31,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.cache import bump_version, cached_for
 from core.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
+from core.pages import users_changed
 from files.models import FileAsset
 from orders.models import Order, OrderStatus
 
@@ -304,6 +305,7 @@ def _advance_read_state(thread: MessageThread, user, message_id: int) -> bool:
         )
     if moved:
         threads_changed(user.pk)
+        users_changed(thread.client_id, thread.coach_id)  # the other's page shows the read receipt
     return bool(moved)
 
 

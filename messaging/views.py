@@ -1,7 +1,5 @@
 """Conversation pages and the plain-form / JSON endpoints. Thin: every change goes through services."""
 
-import uuid
-
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -12,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from coaches.models import CoachProfile
 from core.exceptions import DomainError
+from core.pages import cached_page, fresh_per_visit
 from orders.models import Order
 
 from . import realtime, services
@@ -91,7 +90,7 @@ def _render_thread(request, thread, *, form=None, status=200, error=None):
         "other": coach if request.user.pk == client.pk else client,
         "other_read_up_to": other_read_up_to,
         "read_only_since": services.read_only_since(thread),
-        "form": form or MessageForm(initial={"client_token": uuid.uuid4().hex}),
+        "form": form or MessageForm(initial={"client_token": fresh_per_visit(request)}),
         "error": error,
     }
     return render(request, "messaging/thread_detail.html", context, status=status)
@@ -99,6 +98,7 @@ def _render_thread(request, thread, *, form=None, status=200, error=None):
 
 @login_required
 @require_GET
+@cached_page
 def thread_detail(request, thread_id: int):
     thread = services.thread_for(request.user, thread_id)
     return _render_thread(request, thread)

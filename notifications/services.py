@@ -19,6 +19,7 @@ from accounts.models import User
 from audit.services import record as audit
 from core.cache import bump_version_now, cached_for
 from core.exceptions import DomainError, NotPermitted
+from core.pages import users_changed
 
 from . import kinds
 from .kinds import category_of
@@ -115,6 +116,7 @@ def mark_read(*, actor: User, notification_ids: Iterable[int] | None = None) -> 
 
 def _announce_unread_change(*user_ids: int) -> None:
     bump_version_now(SCOPE, *user_ids)
+    users_changed(*user_ids)  # their cached pages show the bell and the rows (bulk_create, update: no signal)
 
     def after_commit() -> None:
         bump_version_now(SCOPE, *user_ids)  # again: a reader in between cached the rows before ours

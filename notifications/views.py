@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import User
 from core.fragments import rendered_each
 from core.http import client_ip
+from core.pages import cached_page
 
 from . import kinds, services
 from .forms import EmailPreferencesForm
@@ -73,6 +74,7 @@ def _rendered_groups(groups: list[tuple[str, list[Notification]]]) -> list[tuple
 
 
 @login_required
+@cached_page
 def inbox(request):
     """Unread first, then by day; filter by category (the tabs show each one's unread count)."""
     category = request.GET.get("category", "")

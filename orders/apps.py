@@ -6,6 +6,10 @@ class OrdersConfig(AppConfig):
     verbose_name = "Orders"
 
     def ready(self) -> None:
+        from . import pages
+
+        pages.connect()  # which cached pages show orders (core.pages)
+
         # files builds a user's data export; our section adds their orders, timeline notes and reviews.
         from files.exports import register
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts.access import role_required
 from core.exceptions import InvalidState
 from core.http import client_ip
+from core.pages import cached_page
 from files.models import FileCategory
 from requests_app.attachments import AttachmentError, attached_again, collect_attachments
 from requests_app.models import ServiceRequest
@@ -186,6 +187,7 @@ def _render_detail(request, order: Order, *, status: int = 200, **forms):
 
 
 @login_required
+@cached_page
 def order_detail(request, pk: int):
     return _render_detail(request, get_order_for(request.user, pk))
 

@@ -6,6 +6,10 @@ class PaymentsConfig(AppConfig):
     verbose_name = "Payments"
 
     def ready(self) -> None:
+        from . import pages
+
+        pages.connect()  # which cached pages show payments (core.pages)
+
         from orders.signals import order_status_changed
 
         from .services import on_order_status_changed

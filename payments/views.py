@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import role_required, verified_email_required
 from core.fragments import rendered_each
+from core.pages import cached_page
 from orders.models import Order, OrderStatus
 
 from . import receipts as receipt_docs
@@ -269,6 +270,7 @@ def test_webhook(request):
 
 
 @login_required
+@cached_page
 def receipts(request):
     payments = (
         Payment.objects.filter(client=request.user)

@@ -6,6 +6,10 @@ class RequestsAppConfig(AppConfig):
     verbose_name = "Requests"
 
     def ready(self) -> None:
+        from . import pages
+
+        pages.connect()  # which cached pages show requests (core.pages)
+
         # files builds a user's data export; our section adds the requests they sent.
         from files.exports import register
 

@@ -27,6 +27,7 @@ from accounts.models import User
 from coaches.models import CoachProfile, CoachService
 from coaches.services import recompute_response_time
 from core.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
+from core.pages import rows_changed
 from files.models import FileAsset
 from notifications.services import notify
 
@@ -220,6 +221,8 @@ def forget_job_description(service_request: ServiceRequest) -> bool:
             .exclude(job_description="", job_title="")
             .update(job_title="", job_description="", updated_at=timezone.now())
         )
+        if erased:
+            rows_changed(service_request)  # an update sends no signal (core.pages)
     return bool(erased)
 
 

@@ -4,6 +4,8 @@ These tests commit for real (transactional database): the cache is made stale by
 callbacks, exactly as in production.
 """
 
+import itertools
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -20,8 +22,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 AGGREGATED = ("orders_order", "requests_app_servicerequest", "orders_review", "payments_ledgerentry")
 
 
+VISITS = itertools.count()
+
+
 def figures(staff_client, **params):
-    response = staff_client.get(reverse("adminpanel:analytics"), params)
+    """The report the page was rendered from. Each visit has its own URL, so the page itself is never
+    served from core.pages' cache (elite/tests/test_page_cache.py): the figures' own cache is what is tested."""
+    response = staff_client.get(reverse("adminpanel:analytics"), {**params, "visit": next(VISITS)})
     assert response.status_code == 200
     return response.context["data"]
 

@@ -15,6 +15,7 @@ from accounts.models import User
 from audit.services import record as audit
 from core.exceptions import DomainError, InvalidState, NotPermitted
 from core.money import format_money
+from core.pages import users_changed
 from notifications.services import notify
 
 from .. import ledger
@@ -113,6 +114,7 @@ def _send(pending: Refund, *, actor=None, ip_address: str | None = None) -> dict
             Refund.objects.filter(pk=pending.pk).update(
                 status=RefundStatus.FAILED, error=error.message[:500], updated_at=timezone.now()
             )
+            users_changed(payment.client_id, payment.order.coach_id)  # an update sends no signal (core.pages)
             audit(
                 "payment.refund_failed",
                 payment,
@@ -339,6 +341,7 @@ def fail_refund(payment_id: int, *, provider_refund_id: str, reason: str) -> boo
         rows = payment.refunds.filter(provider_refund_id=provider_refund_id, status=RefundStatus.REQUESTED)
         if not rows.update(status=RefundStatus.FAILED, error=reason[:500], updated_at=timezone.now()):
             return False
+        users_changed(payment.client_id, payment.order.coach_id)  # an update sends no signal (core.pages)
         audit("payment.refund_failed", payment, details={"provider_refund_id": provider_refund_id, "error": reason})
         flag_payment(payment.pk, reason=f"A refund failed at the provider: {reason}", kind="refund_failed")
         return True

@@ -4,6 +4,7 @@ revisit renders no row, and a refund or a renamed order shows at once."""
 import pytest
 from django.test import Client
 
+from core.pages import users_changed
 from orders.models import Order
 from orders.tests.factories import make_order
 from payments.models import Payment, PaymentStatus
@@ -43,6 +44,7 @@ def test_a_refund_and_a_new_title_show_at_once(client_user, coach_user):
     payment = Payment.objects.get(order=order)
     Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.REFUNDED, refunded_minor=payment.amount_minor)
     Order.objects.filter(pk=order.pk).update(title="CV for an analytics role")
+    users_changed(client_user.pk)  # an .update() sends no signal: the writer names whose pages changed (core.pages)
     html = visit(client_user).content.decode()
     assert "refunded" in html and "CV for an analytics role" in html and "CV for a data role" not in html
 

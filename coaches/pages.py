@@ -1,0 +1,24 @@
+"""Which cached pages (core.pages) show coaches' rows: the coach's own dashboard (rating, response time,
+the requests their services match), and everyone's for a profile that appears or goes (order pages link it)
+and for rates and languages."""
+
+from core.pages import Everyone, follow
+
+from .models import CoachProfile, CoachService, ExchangeRate, Language
+
+
+def _profile(profile: CoachProfile, *, created: bool, deleted: bool, **_) -> tuple[int, ...]:
+    if created or deleted:
+        raise Everyone
+    return (profile.user_id,)
+
+
+def _everyone(*args, **kwargs):
+    raise Everyone
+
+
+def connect() -> None:
+    follow(CoachProfile, _profile)
+    follow(CoachService, lambda service, **_: (service.coach.user_id,))
+    follow(ExchangeRate, _everyone)
+    follow(Language, _everyone)

@@ -1,0 +1,290 @@
+"""Whole pages of a signed-in user served from the cache until something they show changes (issue 13).
+
+A logged-in page cost 3–7× the bare view even with its rows cached: the ORM, the template tree and the
+navbar for every visit, though a dashboard or an order page changes only when someone writes to what it
+shows. `@cached_page` keeps the page's HTML per user and URL under that user's version of "their pages"
+(and the versions of any topic the page also shows, e.g. the open requests on a coach's dashboard). A
+hit costs the session, the user row and one Redis round trip.
+
+What makes a version move: every model is either followed, with the users who see its rows
+(`follow(Order, lambda order: (order.client_id, order.coach_id))`, connected in the app that owns the
+model, or the app above it that shows it), or `ignore`d because no cached page shows it; a test fails
+on a model that is neither. Writes that skip the signals (`.update()`, `bulk_create`) call
+`users_changed` themselves. What is left (a shell, a raw SQL fix, the clock: "3 hours ago") shows within
+PAGE_SECONDS.
+
+Bumps are collected per transaction and sent once it commits (one pipelined round trip for a webhook's
+dozen writes); a page read in the same thread before then bumps what is pending first, so a test or a
+view that renders inside the writing transaction sees its own writes.
+
+The CSRF token is not kept: every masked token of the user's secret in the stored page is replaced by
+a slot, filled with a fresh mask on each hit (BREACH). A page that showed flash messages, set a cookie or
+answered other than 200 is not stored, and pending messages make a visit render afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any
+
+from django.apps import apps
+from django.contrib.messages import get_messages
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import Model
+from django.db.models.signals import post_delete, post_save
+from django.http import HttpRequest, HttpResponse
+from django.middleware import csrf
+from django.utils import timezone, translation
+
+from .cache import VERSION_SECONDS, _fresh_version, _version_key, bump_version_now
+
+SCOPE = "pages"
+EVERYONE = 0  # the version every user's pages also depend on (a coach renamed, a rate changed)
+PAGE_SECONDS = 60  # relative times and writes that skip the signals show within this
+TOKEN_SLOT = "@@csrf-token-slot@@"
+FRESH_SLOT = "@@fresh-value-slot-{}@@"
+_MASKED_TOKEN = re.compile(r"\b[A-Za-z0-9]{64}\b")
+
+Audience = Callable[..., Iterable[int | None] | None]
+_AUDIENCES: dict[type[Model], list[Audience]] = {}
+_IGNORED: set[type[Model]] = set()
+
+
+class Everyone(Exception):
+    """Raised by an audience: this write changes what every user's pages show."""
+
+
+# --- what changed --------------------------------------------------------------------------------
+
+
+class _PendingBumps:
+    """The users whose pages the current transaction changed: bumped once, when it commits."""
+
+    def __init__(self) -> None:
+        self.pks: set[int] = set()
+        self.unread: set[int] = set()  # changed since a page was last read in this transaction
+
+    def add(self, pks: set[int]) -> None:
+        self.pks |= pks
+        self.unread |= pks
+
+    def before_read(self) -> None:
+        """A page read inside the writing transaction: its own writes make its pages stale now."""
+        if self.unread:
+            bump_version_now(SCOPE, *self.unread)
+            self.unread = set()
+
+    def __call__(self) -> None:
+        if self.pks:
+            bump_version_now(SCOPE, *self.pks)
+
+
+def _pending() -> _PendingBumps | None:
+    for entry in reversed(connection.run_on_commit):
+        if isinstance(entry[1], _PendingBumps):
+            return entry[1]
+    return None
+
+
+def users_changed(*user_ids: int | None) -> None:
+    """What these users' pages show changed: their cached pages are stale once this commits
+    (and at once for a page read in this thread)."""
+    pks = {pk for pk in user_ids if pk is not None}
+    if not pks:
+        return
+    if not connection.in_atomic_block:
+        bump_version_now(SCOPE, *pks)
+        return
+    pending = _pending()
+    if pending is None:
+        pending = _PendingBumps()
+        transaction.on_commit(pending)
+    pending.add(pks)
+
+
+def everyone_changed() -> None:
+    """Something every page may show changed (a user's name, an exchange rate)."""
+    users_changed(EVERYONE)
+
+
+def topic_changed(topic: str) -> None:
+    """A topic some pages show besides their user's rows changed (the open requests every coach sees)."""
+    users_changed(_topic_pk(topic))
+
+
+def _topic_pk(topic: str) -> int:
+    """Topics share the user scope under negative numbers, so a page's versions are one round trip."""
+    return -int.from_bytes(hashlib.blake2b(topic.encode(), digest_size=6).digest(), "big") - 1
+
+
+def follow(model: type[Model], audience: Audience) -> None:
+    """`audience(instance, created=…, update_fields=…, deleted=…)` names the users whose cached pages show the row
+    (or raises Everyone); each save and delete of `model` makes those pages stale. Several apps may
+    follow one model (a file shows on orders, threads, comments): every audience is asked."""
+    first = model not in _AUDIENCES
+    _AUDIENCES.setdefault(model, []).append(audience)
+    if first:
+        label = model._meta.label_lower
+        post_save.connect(_saved, sender=model, dispatch_uid=f"core.pages.save.{label}", weak=False)
+        post_delete.connect(_deleted, sender=model, dispatch_uid=f"core.pages.delete.{label}", weak=False)
+
+
+def ignore(*models: type[Model]) -> None:
+    """No cached page shows these models' rows (audit rows, webhook receipts, sessions)."""
+    _IGNORED.update(models)
+
+
+def audience_of(
+    instance: Model, *, created: bool = False, update_fields: Iterable[str] | None = None, deleted: bool = False
+) -> set[int]:
+    """The users every follower of the instance's model names; {EVERYONE} when one said Everyone."""
+    pks: set[int] = set()
+    for audience in _AUDIENCES.get(type(instance), ()):
+        try:
+            named = audience(instance, created=created, update_fields=update_fields, deleted=deleted)
+            pks.update(pk for pk in named or () if pk is not None)
+        except Everyone:
+            return {EVERYONE}
+    return pks
+
+
+def rows_changed(instance: Model) -> None:
+    """For a write that sends no signal (`.update()` of one row): the row's audience, as a save would."""
+    users_changed(*audience_of(instance))
+
+
+def _saved(
+    sender: type[Model], instance: Model, created: bool = False, update_fields: Any = None, **kwargs: Any
+) -> None:
+    if kwargs.get("raw"):
+        return  # loaddata
+    users_changed(*audience_of(instance, created=created, update_fields=update_fields))
+
+
+def _deleted(sender: type[Model], instance: Model, **kwargs: Any) -> None:
+    users_changed(*audience_of(instance, deleted=True))
+
+
+def unclassified_models() -> list[str]:
+    """Models neither followed nor ignored: a new model must say whether a cached page shows it."""
+    known = set(_AUDIENCES) | _IGNORED
+    return sorted(m._meta.label for m in apps.get_models() if m not in known and not m._meta.auto_created)
+
+
+# --- serving ---------------------------------------------------------------------------------------
+
+
+def _versions(keys: list[str], found: dict[str, Any]) -> tuple:
+    missing = [key for key in keys if found.get(key) is None]
+    for key in missing:
+        cache.add(key, _fresh_version(), VERSION_SECONDS)
+    if missing:
+        found = {**found, **cache.get_many(missing)}
+    return tuple(found.get(key) for key in keys)
+
+
+def _page_key(request: HttpRequest) -> str:
+    where = (
+        request.get_full_path(),
+        request.scheme,
+        request.get_host(),
+        translation.get_language(),
+        timezone.get_current_timezone_name(),
+    )
+    digest = hashlib.blake2b(repr(where).encode(), digest_size=16).hexdigest()
+    return f"page:{request.user.pk}:{digest}"
+
+
+def fresh_per_visit(request: HttpRequest) -> str:
+    """A random hex value the page must show anew on every visit (a form's idempotency key: two tabs
+    of one cached page must not send under one key). A cached page gets a new one on each hit."""
+    value = uuid.uuid4().hex
+    request.__dict__.setdefault("_fresh_per_visit", []).append(value)
+    return value
+
+
+def _with_slots(html: str, request: HttpRequest) -> tuple[str, int]:
+    """The page with each masked token of the user's CSRF secret replaced by TOKEN_SLOT and each
+    fresh_per_visit value by a FRESH_SLOT; and how many fresh values it had."""
+    fresh = request.__dict__.get("_fresh_per_visit", [])
+    for number, value in enumerate(fresh):
+        html = html.replace(value, FRESH_SLOT.format(number))
+    secret = request.META.get("CSRF_COOKIE")
+    if secret:
+        mine = csrf._unmask_cipher_token  # type: ignore[attr-defined]  # how Django checks a posted token
+        for token in {t for t in _MASKED_TOKEN.findall(html) if mine(t) == secret}:
+            html = html.replace(token, TOKEN_SLOT)
+    return html, len(fresh)
+
+
+def _filled(html: str, fresh: int, request: HttpRequest) -> str:
+    for number in range(fresh):
+        html = html.replace(FRESH_SLOT.format(number), uuid.uuid4().hex)
+    if TOKEN_SLOT in html:
+        html = html.replace(TOKEN_SLOT, csrf.get_token(request))
+    return html
+
+
+def _cacheable_visit(request: HttpRequest, staff: bool) -> bool:
+    user = getattr(request, "user", None)
+    if request.method != "GET" or user is None or not user.is_authenticated:
+        return False
+    if user.is_staff and not staff:
+        return False  # staff see others' rows, which bump only their parties' versions
+    return len(get_messages(request)) == 0  # a message to show: render it (and do not store it)
+
+
+def _storable(response: HttpResponse, request: HttpRequest) -> bool:
+    return (
+        response.status_code == 200
+        and not response.streaming
+        and not response.cookies
+        and len(get_messages(request)) == 0  # the view added a message (a warning about its filters)
+        and "no-store" not in response.get("Cache-Control", "")
+    )
+
+
+def cached_page(
+    view: Callable[..., HttpResponse] | None = None,
+    *,
+    topics: Callable[[HttpRequest], Iterable[str]] | None = None,
+    staff: bool = False,
+    also: Callable[[HttpRequest], Iterable[tuple[str, int]]] | None = None,
+) -> Any:
+    """Serve a signed-in user's GET of this view from the cache while their pages' version (and each of
+    `topics(request)`'s, and each (scope, pk) version of `also(request)`) is the one it was stored
+    under. Staff are served afresh unless `staff=True` (a page that shows them only what `also` covers)."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not _cacheable_visit(request, staff):
+                return view(request, *args, **kwargs)
+            pending = _pending() if connection.in_atomic_block else None
+            if pending is not None:
+                pending.before_read()
+            user_pk: int = request.user.pk  # type: ignore[assignment]  # signed in: _cacheable_visit
+            version_keys = [_version_key(SCOPE, user_pk), _version_key(SCOPE, EVERYONE)]
+            version_keys += [_version_key(SCOPE, _topic_pk(t)) for t in (topics(request) if topics else ())]
+            version_keys += [_version_key(scope, pk) for scope, pk in (also(request) if also else ())]
+            page_key = _page_key(request)
+            found = cache.get_many([*version_keys, page_key])
+            versions = _versions(version_keys, found)
+            entry = found.get(page_key)
+            if entry is not None and entry[0] == versions:
+                content_type, html, fresh = entry[1]
+                return HttpResponse(_filled(html, fresh, request), content_type=content_type)
+            response = view(request, *args, **kwargs)
+            if _storable(response, request):
+                html, fresh = _with_slots(response.content.decode(response.charset), request)
+                cache.set(page_key, (versions, (response["Content-Type"], html, fresh)), PAGE_SECONDS)
+            return response
+
+        return wrapper
+
+    return decorate(view) if view is not None else decorate
