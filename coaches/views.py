@@ -73,8 +73,7 @@ def directory(request):
                 "rating_choices": RATING_CHOICES,
                 "sort_choices": SORTS.items(),
                 "currency_choices": facts.currency_choices(),
-                "rates": facts.shown_rates(),
-                "base_currency": facts.base,
+                "rates_text": facts.rates_text(),
             },
         )
         results.set(body)
@@ -239,14 +238,12 @@ def _coach_page(request, pk: int, can_request: bool, *, for_owner: bool | None =
         for_owner = profile.user_id == request.user.pk
     counts = {n: getattr(profile, f"r{n}") for n in range(1, 6)}
     total = sum(counts.values())  # a rating is 1 to 5 (orders_review_rating_range)
-    # Display values made here, not by template filters: each {{ }} of a number costs the template ~40 calls.
+    # Rendered by coach_tags.rating_distribution, not a template loop.
     distribution = [
         {
             "stars": n,
-            "stars_text": str(n),
             "star_word": "star" if n == 1 else "stars",
             "count": counts[n],
-            "count_text": str(counts[n]),
             "percent": str(round(counts[n] * 100 / total) if total else 0),
         }
         for n in range(5, 0, -1)

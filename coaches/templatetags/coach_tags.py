@@ -4,7 +4,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 from django.urls import reverse
-from django.utils.html import escape, format_html
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from files.services import avatar_of
@@ -90,4 +90,32 @@ def coach_avatar(user, large: bool = False) -> str:
         )
     return format_html(
         '<span class="avatar {} {}" aria-hidden="true">{}</span>', size, avatar_tone(user), initials(user)
+    )
+
+
+# Rows a page repeats are joined here: a template loop costs ~25 calls per {{ }} and per iteration.
+_CARD_ITEM = '\n          <li class="col-md-6 col-xl-4">{}</li>\n        '
+_DISTRIBUTION_ROW = (
+    '\n              <li class="d-flex align-items-center gap-2">\n'
+    '                <span class="dist-label">{} <i class="bi bi-star-fill rating-stars" aria-hidden="true"></i>'
+    '<span class="visually-hidden"> {}</span></span>\n'
+    '                <span class="dist-bar flex-grow-1" aria-hidden="true"><span class="dist-fill pct-{}"></span></span>\n'
+    '                <span class="dist-count">{}</span>\n'
+    "              </li>\n            "
+)
+
+
+@register.simple_tag
+def card_items(cards) -> str:
+    """The directory's result cards (rendered and escaped by coach_card.html), one list item each."""
+    return format_html_join("", _CARD_ITEM, ((card["html"],) for card in cards))
+
+
+@register.simple_tag
+def rating_distribution(distribution) -> str:
+    """One row per star rating, 5 to 1: its count and the share of the bar (coaches.views)."""
+    return format_html_join(
+        "",
+        _DISTRIBUTION_ROW,
+        ((row["stars"], row["star_word"], row["percent"], row["count"]) for row in distribution),
     )
