@@ -57,17 +57,29 @@ def response_time(hours) -> str:
     return f"within {days} day{'s' if days != 1 else ''}"
 
 
+_OPTIONS_MEMO: dict[tuple, str] = {}
+_OPTIONS_MEMO_SIZE = 512
+
+
 @register.simple_tag
 def select_options(choices, selected) -> str:
     """The <option>s of a filter <select>, `selected` marked: a template loop with an {% if %} per
-    option costs more than the rest of a directory page (30 languages, 4 sorts, …)."""
+    option costs more than the rest of a directory page (30 languages, 4 sorts, …).
+
+    The markup depends only on the choices and the selected value, and a directory page made for a
+    filter set not asked before still has the same few selects: each is joined once per process."""
     selected = "" if selected is None else str(selected)
-    return mark_safe(  # noqa: S308 - every value and label is escaped here
-        "".join(
-            f'<option value="{escape(value)}"{" selected" if str(value) == selected else ""}>{escape(label)}</option>'
-            for value, label in choices
+    key = (tuple((str(value), str(label)) for value, label in choices), selected)  # lazy labels: as translated now
+    html = _OPTIONS_MEMO.get(key)
+    if html is None:
+        html = "".join(
+            f'<option value="{escape(value)}"{" selected" if value == selected else ""}>{escape(label)}</option>'
+            for value, label in key[0]
         )
-    )
+        if len(_OPTIONS_MEMO) >= _OPTIONS_MEMO_SIZE:
+            _OPTIONS_MEMO.clear()
+        _OPTIONS_MEMO[key] = html
+    return mark_safe(html)  # noqa: S308 - every value and label is escaped above
 
 
 @register.simple_tag
