@@ -242,9 +242,8 @@ def _coach_page(request, pk: int, can_request: bool, *, for_owner: bool | None =
     distribution = [
         {
             "stars": n,
-            "star_word": "star" if n == 1 else "stars",
             "count": counts[n],
-            "percent": str(round(counts[n] * 100 / total) if total else 0),
+            "percent": round(counts[n] * 100 / total) if total else 0,
         }
         for n in range(5, 0, -1)
     ]
