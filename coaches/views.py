@@ -11,12 +11,14 @@ from django.db.models.base import DEFERRED
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.safestring import mark_safe
 
 from accounts.models import User
 from core import sqlmemo
 from core.exceptions import NotPermitted
+from core.money import format_money
 from files.models import Avatar, FileAsset
 
 from . import services
@@ -34,6 +36,7 @@ from .directory import (
 )
 from .forms import ProfileForm, service_formset
 from .models import CoachProfile, CoachService, Language, ServiceType
+from .templatetags.coach_tags import stars
 
 REVIEWS_PER_PAGE = 5
 SERVICE_ORDER = {value: index for index, value in enumerate(ServiceType.values)}
@@ -195,6 +198,7 @@ def _reviews(profile: CoachProfile, offset: int) -> list:
         review.client_name = (client.first_name or "A client") + (
             f" {client.last_name[:1]}." if client.last_name else ""
         )
+        review.stars = stars(review.rating)
         created = timezone.localtime(review.created_at)  # as the date filter shows it
         review.created_iso, review.created_text = created.isoformat(), dateformat.format(created, "j M Y")
         reviews.append(review)
@@ -255,11 +259,14 @@ def _coach_page(request, pk: int, can_request: bool, *, for_owner: bool | None =
         _instance(CoachService, SERVICE_COLUMNS, row)
         for row in sqlmemo.rows("coach page: services", _service_rows, {"pk": pk})
     ]
+    request_url = reverse("requests_app:new")  # once, not per service
     for service in services:
         service.label = service.get_service_type_display()
         service.delivery_text = f"{service.delivery_days}-day delivery"
         revisions = service.revisions_included
         service.revisions_text = f"{revisions} revision{'' if revisions == 1 else 's'}"
+        service.price_text = format_money(service.price_minor, service.currency)
+        service.request_url = f"{request_url}?coach={pk}&service={service.service_type}"
     body = render_to_string(
         "coaches/partials/detail_body.html",
         {
