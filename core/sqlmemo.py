@@ -21,7 +21,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet, FullResultSet
+from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
 from django.db import connections
 from django.db.models import QuerySet
 from django.db.models.sql.compiler import SQLCompiler
@@ -50,39 +50,52 @@ _local = threading.local()
 def _sentinels(values: Mapping[str, Value]) -> dict[str, Value]:
     out: dict[str, Value] = {}
     for index, (name, value) in enumerate(sorted(values.items())):
-        if isinstance(value, bool):
-            raise TypeError(f"{name}: booleans are structure, not values: put them in the shape")
         if isinstance(value, int):
             out[name] = _BIG + 7919 * index + 13
         elif isinstance(value, Decimal):
-            out[name] = Decimal(f"-{index + 1}.37")  # negative: fits any DecimalField, matches no real rating or price
-        elif isinstance(value, str):
-            out[name] = f"zqxsentinel{index}qz"
+            # Negative, with more places than any column keeps: a value the ORM rounds is then not found.
+            out[name] = Decimal(f"-{index + 1}.3737")
         else:
-            raise TypeError(f"{name}: {type(value).__name__} values are not memoised")
+            # LIKE's wildcards inside: a value the ORM escapes for a LIKE is told from one it passes as it is.
+            out[name] = f"zqx%sentinel{index}_qz"
     return out
+
+
+def _slot(params: tuple, sentinel: Value, escaped: str) -> tuple[int, str | None] | None:
+    """Where `sentinel` sits among the compiled parameters: (index, None) for the whole value, (index, the
+    escaped sentinel) inside a LIKE pattern; None when it is not found exactly once, as it was given."""
+    if not isinstance(sentinel, str):
+        # isinstance: the PostgreSQL backend wraps some integers (psycopg's Int4/Int8); the wrapper is kept
+        found = [i for i, p in enumerate(params) if isinstance(p, type(sentinel)) and p == sentinel]
+        return (found[0], None) if len(found) == 1 else None
+    found = [i for i, p in enumerate(params) if isinstance(p, str) and (sentinel in p or escaped in p)]
+    if len(found) != 1:
+        return None
+    param = params[found[0]]
+    if param == sentinel:
+        return found[0], None
+    if param in (escaped, f"%{escaped}%", f"{escaped}%", f"%{escaped}"):  # contains, startswith, endswith, iexact…
+        return found[0], escaped
+    return None  # transformed some other way (JSON, a regex…)
 
 
 def _compile(build: Builder, values: Mapping[str, Value], using: str) -> _Compiled | None:
     sentinels = _sentinels(values)
-    compiler = build(sentinels).query.get_compiler(using=using)
+    connection = connections[using]
     try:
+        compiler = build(sentinels).query.get_compiler(using=using)
         sql, params = compiler.as_sql()
-    except (EmptyResultSet, FullResultSet):  # the ORM folded a sentinel away
-        return None
+    except (EmptyResultSet, FullResultSet, ValidationError, ArithmeticError, ValueError, TypeError):
+        return None  # the ORM folded a sentinel away, or refused it: this shape runs through the ORM
     params = tuple(params)
     slots: dict[str, tuple[int, str | None]] = {}
     for name, sentinel in sentinels.items():
-        if isinstance(sentinel, str):
-            found = [i for i, p in enumerate(params) if isinstance(p, str) and sentinel in p]
-            like = None if len(found) == 1 and params[found[0]] == sentinel else sentinel
-        else:
-            # isinstance: the PostgreSQL backend wraps some integers (psycopg's Int4/Int8); the wrapper is kept
-            found = [i for i, p in enumerate(params) if isinstance(p, type(sentinel)) and p == sentinel]
-            like = None
-        if len(found) != 1 or str(sentinel) in sql:  # repeated, folded away, or inlined in the SQL
+        slot = _slot(
+            params, sentinel, connection.ops.prep_for_like_query(sentinel) if isinstance(sentinel, str) else ""
+        )
+        if slot is None or str(sentinel) in sql:  # repeated, transformed, or inlined in the SQL
             return None
-        slots[name] = (found[0], like)
+        slots[name] = slot
     return _Compiled(compiler, sql, params, slots)
 
 

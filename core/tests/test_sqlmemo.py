@@ -104,3 +104,17 @@ def test_none_and_huge_integers_take_the_orm_path():
 
     assert sqlmemo.rows("huge", by_pk, {"pk": 2**70}) == []
     assert sqlmemo.rows("huge", by_pk, {"pk": permission.pk}) == [(permission.pk,)]
+
+
+@pytest.mark.parametrize("lookup", ["iexact", "startswith", "icontains", "exact"])
+def test_a_value_with_wildcards_matches_as_the_orm_matches_it(lookup, compilations):
+    for name in ("50%", "50% off", "5000", "a_b", "axb", "A_B"):
+        Group.objects.create(name=name)
+
+    def by(values):
+        return Group.objects.filter(**{f"name__{lookup}": values["name"]}).order_by("name").values_list("name")
+
+    for value in ("50%", "a_b", "A_B", "5", "x"):
+        assert sqlmemo.rows(("by", lookup), by, {"name": value}) == list(by({"name": value})), value
+    memoised = len([model for model in compilations if model is Group]) - 5  # less the ORM's own five
+    assert memoised == 1
