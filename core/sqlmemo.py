@@ -26,7 +26,7 @@ from django.db import connections
 from django.db.models import QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
-MAX_SHAPES = 256  # per thread; the pages above have a few dozen
+MAX_SHAPES = 256  # per thread (~16 KB each: ≤ 4 MB); the pages above use a few dozen
 _BIG = 2_000_000_000  # integer sentinels: inside a 32-bit column's range (the ORM folds away a value beyond it)
 _INT64 = 2**63
 
