@@ -5,7 +5,8 @@
 Each argument picks the pages whose label holds that word (as BENCH_ONLY does). The two pages
 whose wrk script asks a new URL per request (never-seen directory filters, a random coach) get a
 Python twin of that script: every request a URL not asked before in this run, after a bump of the
-directory version, so each one is a cache miss. Per page: the statements of one warm request, ms per request over PROFILE_REQUESTS (200) unprofiled requests
+directory version, so each one is a cache miss. Per page: the statements of one warm request, ms per request (and this process's CPU ms, which
+the load of other processes changes less) over PROFILE_REQUESTS (200) unprofiled requests
 through the real middleware, view and templates (Django's test Client: no network), and
 cProfile's top functions over as many profiled ones. Run bench/marketplace.py once first: it
 creates and seeds the database.
@@ -113,11 +114,15 @@ def main(words: list[str]) -> None:
             get()
         trips = round_trips[0] - trips_before
         statements = list(captured.captured_queries)  # the next request clears the log
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for _ in range(REQUESTS):
             get()
         ms = (time.perf_counter() - started) * 1000 / REQUESTS
-        print(f"\n=== {page.label}: {ms:.2f} ms/request, {len(statements)} statements, {trips} Redis round trips")
+        cpu_ms = (time.process_time() - cpu_started) * 1000 / REQUESTS  # this process only: not PostgreSQL's or Redis's
+        print(
+            f"\n=== {page.label}: {ms:.2f} ms/request ({cpu_ms:.2f} ms CPU), {len(statements)} statements, "
+            f"{trips} Redis round trips"
+        )
         for number, query in enumerate(statements, 1):
             print(f"  {number:2d}. [{query['time']}s] {query['sql'][:160]}")
         profiler = cProfile.Profile()

@@ -21,8 +21,10 @@ from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
 from django.template.loader import render_to_string
+from django.utils import dateformat
 from django.utils.safestring import mark_safe
 
+from core import sqlmemo
 from core.money import CURRENCY_SYMBOLS, exponent, format_money, to_minor
 
 from . import pricing
@@ -128,6 +130,14 @@ class DirectoryFacts:
     def shown_rates(self) -> list[Rate]:
         return [rate for code, rate in sorted(self.rates.items()) if code != self.base]
 
+    def rates_text(self) -> str:
+        """“1 GBP = 1.17 EUR (30 Nov 2026); …”: the directory's note on the rates used, as the date filter
+        writes dates (made here: the template loop cost ~500 calls a page)."""
+        return "; ".join(
+            f"1 {self.base} = {rate.text} {rate.currency} ({dateformat.format(rate.as_of, 'j M Y')})"
+            for rate in self.shown_rates()
+        )
+
 
 def _compute_facts() -> DirectoryFacts:
     base = settings.DEFAULT_CURRENCY
@@ -220,7 +230,7 @@ class ResultsCache:
     def matching_ids(self, filters: Filters, facts: DirectoryFacts | None = None) -> list[int]:
         """The ids of the first COUNT_CAP + 1 matches in sort order, from the cache or one query."""
         if self.ids is None:
-            self.ids = list(search(filters, facts).values_list("pk", flat=True)[: COUNT_CAP + 1])
+            self.ids = matching_ids(filters, facts)
             self.ids_are_new = True
         return self.ids
 
@@ -518,16 +528,40 @@ def search(filters: Filters, facts: DirectoryFacts | None = None) -> QuerySet[Co
     Without a service, price bounds mean "offers some service in range" and the price order
     uses the coach's derived cheapest base price (price_from_base_minor).
     """
+    shape, values = _search_terms(filters, facts)
+    return _build_search(shape, values)
+
+
+def _search_terms(filters: Filters, facts: DirectoryFacts | None = None) -> tuple[tuple, dict[str, Any]]:
+    """search() as a query shape (what changes the SQL's text) and the values that fill it (core.sqlmemo)."""
     facts = facts or directory_facts()
-    qs = CoachProfile.objects.listed()
     currency = filters.shown_currency
     rate = facts.rate(currency) or Decimal(1)  # parse_filters only chooses currencies with a rate
     low, high = pricing.base_bounds(
         _price_minor(filters.min_price, currency), _price_minor(filters.max_price, currency), currency, rate, facts.base
     )
-
+    values: dict[str, Any] = {}
     if filters.service:
-        bounds = {"services__service_type": filters.service, "services__is_active": True}
+        values["service"] = filters.service
+    if low is not None:
+        values["low"] = low
+    if high is not None:
+        values["high"] = high
+    if filters.min_rating is not None:
+        values["min_rating"] = filters.min_rating
+    if filters.language:
+        values["language"] = language_id(filters.language)  # None: removed since the filters were read
+    for index, word in enumerate(filters.q.lower().split()[:MAX_QUERY_WORDS]):
+        values[f"word{index}"] = word
+    return ("directory", filters.available, filters.verified, filters.sort), values
+
+
+def _build_search(shape: tuple, values: dict[str, Any]) -> QuerySet[CoachProfile]:
+    _, available, verified, sort = shape
+    qs = CoachProfile.objects.listed()
+    service, low, high = values.get("service"), values.get("low"), values.get("high")
+    if service:
+        bounds = {"services__service_type": service, "services__is_active": True}
         if low is not None:
             bounds["services__price_base_minor__gte"] = low
         if high is not None:
@@ -543,37 +577,50 @@ def search(filters: Filters, facts: DirectoryFacts | None = None) -> QuerySet[Co
                 in_range = in_range.filter(price_base_minor__lte=high)
             qs = qs.filter(Exists(in_range))
 
-    if filters.min_rating is not None:
-        qs = qs.filter(rating_avg__gte=filters.min_rating)
-    if filters.language:
-        spoken = language_id(filters.language)
-        if spoken is None:  # removed since the filters were read: nobody speaks it
+    if "min_rating" in values:
+        qs = qs.filter(rating_avg__gte=values["min_rating"])
+    if "language" in values:
+        spoken = values["language"]
+        if spoken is None:  # nobody speaks it
             qs = qs.none()
         else:
             # EXISTS on the through table's (coachprofile, language) index: no duplicates, stops at the first row.
             speaks = CoachProfile.languages.through.objects.filter(coachprofile_id=OuterRef("pk"), language_id=spoken)
             qs = qs.filter(Exists(speaks))
-    if filters.available:
+    if available:
         qs = qs.filter(is_available=True)
-    if filters.verified:
+    if verified:
         qs = qs.filter(is_verified=True)
-    for word in filters.q.lower().split()[:MAX_QUERY_WORDS]:
+    index = 0
+    while f"word{index}" in values:
         # Every word must appear in the name, headline or bio (trigram index on PostgreSQL).
-        qs = qs.filter(search_text__contains=word)
+        qs = qs.filter(search_text__contains=values[f"word{index}"])
+        index += 1
 
-    if filters.sort == "price":
+    if sort == "price":
         # Reuses the service join above when a service is chosen; prices without a rate come last.
-        price = F("services__price_base_minor") if filters.service else F("price_from_base_minor")
+        price = F("services__price_base_minor") if service else F("price_from_base_minor")
         qs = qs.order_by(price.asc(nulls_last=True), "id")
-    elif filters.sort == "response_time":
+    elif sort == "response_time":
         qs = qs.order_by(F("response_time_hours").asc(nulls_last=True), "id")
-    elif filters.sort == "newest":
+    elif sort == "newest":
         qs = qs.order_by("-created_at", "-id")
     else:
         # The Bayesian score (coaches.pricing.rating_score): many good reviews beat one perfect one.
         qs = qs.order_by("-rating_score", "-ratings_count", "id")
 
     return qs
+
+
+def matching_ids(filters: Filters, facts: DirectoryFacts | None = None) -> list[int]:
+    """The ids of the first COUNT_CAP + 1 listed coaches matching `filters`, in order: search()'s SQL,
+    compiled once per filter shape (core.sqlmemo): a filter set never asked before is a new set of
+    values, rarely a new shape."""
+    shape, values = _search_terms(filters, facts)
+    found = sqlmemo.rows(
+        (*shape, COUNT_CAP), lambda given: _build_search(shape, dict(given)).values_list("pk")[: COUNT_CAP + 1], values
+    )
+    return [pk for (pk,) in found]
 
 
 def price_notices(filters: Filters, facts: DirectoryFacts) -> list[str]:

@@ -1,15 +1,25 @@
 """Coach directory, public coach pages and the coach's own profile editor."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, Q
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import Count, Q, QuerySet
+from django.db.models.base import DEFERRED
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import dateformat, timezone
 from django.utils.safestring import mark_safe
 
+from accounts.models import User
+from core import sqlmemo
 from core.exceptions import NotPermitted
+from core.money import format_money
+from files.models import Avatar, FileAsset
 
 from . import services
 from .directory import (
@@ -26,6 +36,7 @@ from .directory import (
 )
 from .forms import ProfileForm, service_formset
 from .models import CoachProfile, CoachService, Language, ServiceType
+from .templatetags.coach_tags import stars
 
 REVIEWS_PER_PAGE = 5
 SERVICE_ORDER = {value: index for index, value in enumerate(ServiceType.values)}
@@ -65,8 +76,7 @@ def directory(request):
                 "rating_choices": RATING_CHOICES,
                 "sort_choices": SORTS.items(),
                 "currency_choices": facts.currency_choices(),
-                "rates": facts.shown_rates(),
-                "base_currency": facts.base,
+                "rates_text": facts.rates_text(),
             },
         )
         results.set(body)
@@ -81,8 +91,9 @@ def directory(request):
 
 
 # What the coach page shows of a profile, its coach and their photo, and what is_listed reads; the search text,
-# the user's password hash and the rest stay in the database.
-PAGE_FIELDS = (
+# the user's password hash and the rest stay in the database. Loaded as rows (core.sqlmemo: each query is
+# compiled once per process, a miss runs it with the coach's id) and made into the instances the template reads.
+PROFILE_COLUMNS = (
     "id",
     "user_id",
     "headline",
@@ -95,49 +106,103 @@ PAGE_FIELDS = (
     "ratings_count",
     "response_time_hours",
     "price_from_minor",
-    "user__id",
-    "user__email",
-    "user__first_name",
-    "user__last_name",
-    "user__is_active",
-    "user__account_status",
-    "user__avatar__asset__id",
-    "user__avatar__asset__scan_status",
-    "user__avatar__asset__deleted_at",
 )
-SERVICE_FIELDS = ("id", "coach_id", "service_type", "price_minor", "currency", "delivery_days", "revisions_included")
-REVIEW_FIELDS = (
-    "id",
-    "coach_id",
-    "order_id",
-    "rating",
-    "comment",
-    "reply",
-    "created_at",
-    "client",
-    "client__first_name",
-    "client__last_name",
-)
+USER_COLUMNS = ("id", "email", "first_name", "last_name", "is_active", "account_status")
+ASSET_COLUMNS = ("id", "scan_status", "deleted_at")
+SERVICE_COLUMNS = ("id", "coach_id", "service_type", "price_minor", "currency", "delivery_days", "revisions_included")
+REVIEW_COLUMNS = ("id", "coach_id", "order_id", "rating", "comment", "reply", "created_at", "client_id")
+CLIENT_COLUMNS = ("first_name", "last_name")
 VISIBLE = Q(reviews__is_hidden=False)
+RATING_COUNTS = tuple(f"r{n}" for n in range(1, 6))
+
+
+def _profile_rows(given) -> QuerySet:
+    return (
+        CoachProfile.objects.filter(pk=given["pk"])
+        .annotate(**{f"r{n}": Count("reviews", filter=VISIBLE & Q(reviews__rating=n)) for n in range(1, 6)})
+        .order_by()
+        .values_list(
+            *PROFILE_COLUMNS,
+            *(f"user__{name}" for name in USER_COLUMNS),
+            *(f"user__avatar__asset__{name}" for name in ASSET_COLUMNS),
+            *RATING_COUNTS,
+        )
+    )
+
+
+def _service_rows(given) -> QuerySet:
+    return CoachService.objects.filter(coach_id=given["pk"], is_active=True).order_by().values_list(*SERVICE_COLUMNS)
+
+
+def _language_rows(given) -> QuerySet:
+    return Language.objects.filter(coaches__id=given["pk"]).order_by("name").values_list("name")
+
+
+def _review_rows(offset: int):
+    review_model: Any = CoachProfile._meta.get_field("reviews").related_model  # orders.Review, a layer above
+
+    def build(given) -> QuerySet:
+        return (
+            review_model.objects.filter(coach_id=given["pk"], is_hidden=False)
+            .order_by("-created_at", "-id")
+            .values_list(*REVIEW_COLUMNS, *(f"client__{name}" for name in CLIENT_COLUMNS))[
+                offset : offset + REVIEWS_PER_PAGE
+            ]
+        )
+
+    return build
+
+
+def _instance(model, names: tuple[str, ...], values) -> Any:
+    """A model instance from some of its columns, as the ORM makes one for .only() (the rest deferred)."""
+    given = dict(zip(names, values, strict=True))
+    return model.from_db(DEFAULT_DB_ALIAS, names, [given.get(f.attname, DEFERRED) for f in model._meta.concrete_fields])
 
 
 def _visible_coach(request, pk: int) -> CoachProfile:
     """A listed coach, or the signed-in coach's own profile (so they can preview it unlisted), with the count
-    of visible reviews per rating (`r1`…`r5`) counted in the same query."""
-    profile = (
-        CoachProfile.objects.filter(pk=pk)
-        .select_related("user__avatar__asset")
-        .only(*PAGE_FIELDS)
-        .annotate(**{f"r{n}": Count("reviews", filter=VISIBLE & Q(reviews__rating=n)) for n in range(1, 6)})
-        .prefetch_related(
-            Prefetch("services", queryset=CoachService.objects.filter(is_active=True).only(*SERVICE_FIELDS)),
-            Prefetch("languages", queryset=Language.objects.order_by("name")),
-        )
-        .first()
-    )
-    if profile is None or not (profile.is_listed or profile.user_id == request.user.pk):
+    of visible reviews per rating (`r1`…`r5`) counted in the same query, its user and photo."""
+    found = sqlmemo.rows("coach page: profile", _profile_rows, {"pk": pk})
+    if not found:
+        raise Http404("No such coach.")
+    row = found[0]
+    profile_end = len(PROFILE_COLUMNS)
+    user_end = profile_end + len(USER_COLUMNS)
+    asset_end = user_end + len(ASSET_COLUMNS)
+    profile = _instance(CoachProfile, PROFILE_COLUMNS, row[:profile_end])
+    user = _instance(User, USER_COLUMNS, row[profile_end:user_end])
+    CoachProfile.user.field.set_cached_value(profile, user)
+    asset_id = row[user_end]
+    if asset_id is None:
+        User.avatar.related.set_cached_value(user, None)
+    else:
+        avatar = _instance(Avatar, ("user_id", "asset_id"), (user.pk, asset_id))
+        Avatar.asset.field.set_cached_value(avatar, _instance(FileAsset, ASSET_COLUMNS, row[user_end:asset_end]))
+        User.avatar.related.set_cached_value(user, avatar)
+    for name, count in zip(RATING_COUNTS, row[asset_end:], strict=True):
+        setattr(profile, name, count)
+    if not (profile.is_listed or profile.user_id == request.user.pk):
         raise Http404("No such coach.")
     return profile
+
+
+def _reviews(profile: CoachProfile, offset: int) -> list:
+    """A page of the coach's visible reviews, newest first, each with its client's names."""
+    review_model: Any = CoachProfile._meta.get_field("reviews").related_model  # orders.Review, a layer above
+    reviews = []
+    for row in sqlmemo.rows(("coach page: reviews", offset), _review_rows(offset), {"pk": profile.pk}):
+        review = _instance(review_model, REVIEW_COLUMNS, row[: len(REVIEW_COLUMNS)])
+        client = _instance(User, ("id", *CLIENT_COLUMNS), (review.client_id, *row[len(REVIEW_COLUMNS) :]))
+        review_model.client.field.set_cached_value(review, client)
+        # “Ann B.”: the reviewer as the page names them (first name, last initial)
+        review.client_name = (client.first_name or "A client") + (
+            f" {client.last_name[:1]}." if client.last_name else ""
+        )
+        review.stars = stars(review.rating)
+        created = timezone.localtime(review.created_at)  # as the date filter shows it
+        review.created_iso, review.created_text = created.isoformat(), dateformat.format(created, "j M Y")
+        reviews.append(review)
+    return reviews
 
 
 def detail(request, pk: int):
@@ -177,21 +242,40 @@ def _coach_page(request, pk: int, can_request: bool, *, for_owner: bool | None =
         for_owner = profile.user_id == request.user.pk
     counts = {n: getattr(profile, f"r{n}") for n in range(1, 6)}
     total = sum(counts.values())  # a rating is 1 to 5 (orders_review_rating_range)
+    # Rendered by coach_tags.rating_distribution, not a template loop.
     distribution = [
-        {"stars": n, "count": counts[n], "percent": round(counts[n] * 100 / total) if total else 0}
+        {
+            "stars": n,
+            "count": counts[n],
+            "percent": round(counts[n] * 100 / total) if total else 0,
+        }
         for n in range(5, 0, -1)
     ]
-    reviews = profile.reviews.filter(is_hidden=False).select_related("client").only(*REVIEW_FIELDS)
-    review_page = Paginator(reviews.order_by("-created_at", "-id"), REVIEWS_PER_PAGE)
-    review_page.count = total  # known from the profile's counts: no COUNT
+    # The count is known from the profile's counts: the paginator counts a range, and the page's reviews are
+    # one query for just that page (none for a coach without reviews).
+    review_page = Paginator(range(total), REVIEWS_PER_PAGE).get_page(request.GET.get("page"))
+    review_page.object_list = _reviews(profile, review_page.start_index() - 1) if total else []
+    services = [
+        _instance(CoachService, SERVICE_COLUMNS, row)
+        for row in sqlmemo.rows("coach page: services", _service_rows, {"pk": pk})
+    ]
+    request_url = reverse("requests_app:new")  # once, not per service
+    for service in services:
+        service.label = service.get_service_type_display()
+        service.delivery_text = f"{service.delivery_days}-day delivery"
+        revisions = service.revisions_included
+        service.revisions_text = f"{revisions} revision{'' if revisions == 1 else 's'}"
+        service.price_text = format_money(service.price_minor, service.currency)
+        service.request_url = f"{request_url}?coach={pk}&service={service.service_type}"
     body = render_to_string(
         "coaches/partials/detail_body.html",
         {
             "profile": profile,
-            "coach_services": sorted(profile.services.all(), key=lambda s: SERVICE_ORDER[s.service_type]),
+            "languages": [name for (name,) in sqlmemo.rows("coach page: languages", _language_rows, {"pk": pk})],
+            "coach_services": sorted(services, key=lambda s: SERVICE_ORDER[s.service_type]),
             "distribution": distribution,
             "review_total": total,
-            "page": review_page.get_page(request.GET.get("page")),
+            "page": review_page,
             "can_request": can_request,
             "reply_forms": for_owner,
         },

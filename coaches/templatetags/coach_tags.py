@@ -4,7 +4,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 from django.urls import reverse
-from django.utils.html import escape, format_html
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from files.services import avatar_of
@@ -57,17 +57,29 @@ def response_time(hours) -> str:
     return f"within {days} day{'s' if days != 1 else ''}"
 
 
+_OPTIONS_MEMO: dict[tuple, str] = {}
+_OPTIONS_MEMO_SIZE = 512
+
+
 @register.simple_tag
 def select_options(choices, selected) -> str:
     """The <option>s of a filter <select>, `selected` marked: a template loop with an {% if %} per
-    option costs more than the rest of a directory page (30 languages, 4 sorts, …)."""
+    option costs more than the rest of a directory page (30 languages, 4 sorts, …).
+
+    The markup depends only on the choices and the selected value, and a directory page made for a
+    filter set not asked before still has the same few selects: each is joined once per process."""
     selected = "" if selected is None else str(selected)
-    return mark_safe(  # noqa: S308 - every value and label is escaped here
-        "".join(
-            f'<option value="{escape(value)}"{" selected" if str(value) == selected else ""}>{escape(label)}</option>'
-            for value, label in choices
+    key = (tuple((str(value), str(label)) for value, label in choices), selected)  # lazy labels: as translated now
+    html = _OPTIONS_MEMO.get(key)
+    if html is None:
+        html = "".join(
+            f'<option value="{escape(value)}"{" selected" if value == selected else ""}>{escape(label)}</option>'
+            for value, label in key[0]
         )
-    )
+        if len(_OPTIONS_MEMO) >= _OPTIONS_MEMO_SIZE:
+            _OPTIONS_MEMO.clear()
+        _OPTIONS_MEMO[key] = html
+    return mark_safe(html)  # noqa: S308 - every value and label is escaped above
 
 
 @register.simple_tag
@@ -90,4 +102,36 @@ def coach_avatar(user, large: bool = False) -> str:
         )
     return format_html(
         '<span class="avatar {} {}" aria-hidden="true">{}</span>', size, avatar_tone(user), initials(user)
+    )
+
+
+# Rows a page repeats are joined here: a template loop costs ~25 calls per {{ }} and per iteration.
+_CARD_ITEM = '\n          <li class="col-md-6 col-xl-4">{}</li>\n        '
+_DISTRIBUTION_ROW = (
+    '\n              <li class="d-flex align-items-center gap-2">\n'
+    '                <span class="dist-label">{} <i class="bi bi-star-fill rating-stars" aria-hidden="true"></i>'
+    '<span class="visually-hidden"> {}</span></span>\n'
+    '                <span class="dist-bar flex-grow-1" aria-hidden="true"><span class="dist-fill pct-{}"></span></span>\n'
+    '                <span class="dist-count">{}</span>\n'
+    "              </li>\n            "
+)
+
+
+@register.simple_tag
+def card_items(cards) -> str:
+    """The directory's result cards (rendered and escaped by coach_card.html), one list item each."""
+    return format_html_join("", _CARD_ITEM, ((card["html"],) for card in cards))
+
+
+@register.simple_tag
+def rating_distribution(distribution) -> str:
+    """One row per star rating, 5 to 1: its count and the share of the bar (coaches.views). Only
+    integers and fixed words go in, so nothing needs escaping."""
+    return mark_safe(  # noqa: S308 - integers and constant words only
+        "".join(
+            _DISTRIBUTION_ROW.format(
+                int(row["stars"]), "star" if row["stars"] == 1 else "stars", int(row["percent"]), int(row["count"])
+            )
+            for row in distribution
+        )
     )

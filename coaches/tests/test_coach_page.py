@@ -1,8 +1,11 @@
 import pytest
+from django.db import connection
+from django.db.models.sql.compiler import SQLCompiler
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import AccountStatus
-from coaches.models import CoachService, ServiceType
+from coaches.models import CoachService, Language, ServiceType
 from coaches.tests.factories import CoachProfileFactory, CoachServiceFactory
 from orders import services as orders
 
@@ -113,3 +116,29 @@ def test_reviews_paginate_with_constant_queries(client, review_for, django_asser
     assert len(second.context["page"].object_list) == 2
     assert "Review number 0" in second.content.decode()
     assert client.get(url(profile), {"page": "abc"}).status_code == 200
+
+
+def test_a_coach_page_not_seen_before_compiles_no_query(client, review_for, monkeypatch):
+    """Each of the page's queries is compiled once per process (core.sqlmemo); another coach's page, with
+    its reviews, photo-less avatar and languages, only runs them with that coach's id."""
+    seen, other = CoachProfileFactory(), CoachProfileFactory(user__first_name="Otto", headline="Other coach")
+    other.languages.set(Language.objects.filter(code__in=["fr", "en"]))
+    for coach in (seen, other):
+        review_for(coach.user, rating=4, comment=f"Fine work for {coach.pk}")
+    client.get(reverse("coaches:detail", args=[seen.pk]))
+    compiled = []
+    as_sql = SQLCompiler.as_sql
+
+    def counted(self, *args, **kwargs):
+        compiled.append(self.query.model)
+        return as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counted)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("coaches:detail", args=[other.pk]))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Other coach" in page and f"Fine work for {other.pk}" in page and "Writes in English, French" in page
+    assert len(queries) == 4  # profile with its counts, services, languages, a page of reviews
+    assert compiled == []

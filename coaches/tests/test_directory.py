@@ -270,6 +270,24 @@ def test_filter_options_are_escaped():
     )
 
 
+def test_filter_options_are_joined_once_per_choices_and_selection(monkeypatch):
+    from django.utils import translation
+
+    from coaches.templatetags import coach_tags
+
+    escaped = []
+    monkeypatch.setattr(coach_tags, "_OPTIONS_MEMO", {})
+    monkeypatch.setattr(coach_tags, "escape", lambda text: escaped.append(text) or text)
+    choices = [("x1", "One"), ("x2", "Two")]
+
+    first = coach_tags.select_options(choices, "x1")
+    assert coach_tags.select_options(list(choices), "x1") == first and len(escaped) == 4  # the second: memoised
+    assert coach_tags.select_options(choices, "x2") != first and len(escaped) == 8
+    with translation.override("en"):
+        labels = [(value, translation.gettext_lazy(label)) for value, label in choices]
+        assert coach_tags.select_options(labels, "x1") == first  # a lazy label keys as its text
+
+
 def test_a_new_language_is_filterable_at_once(client, django_capture_on_commit_callbacks):
     client.get(URL)  # caches the language list
     with django_capture_on_commit_callbacks(execute=True):

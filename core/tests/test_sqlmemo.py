@@ -1,0 +1,120 @@
+"""core.sqlmemo: a query shape compiled once, then run with new values, returns what the ORM returns."""
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.db import connection
+from django.db.models.sql.compiler import SQLCompiler
+from django.test.utils import CaptureQueriesContext
+
+from core import sqlmemo
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memo():
+    sqlmemo.forget()
+    yield
+    sqlmemo.forget()
+
+
+def groups(values):
+    qs = Group.objects.all()
+    if "above" in values:
+        qs = qs.filter(pk__gt=values["above"])
+    if "word" in values:
+        qs = qs.filter(name__contains=values["word"])
+    return qs.order_by("name").values_list("name")
+
+
+@pytest.fixture
+def compilations(monkeypatch):
+    seen = []
+    as_sql = SQLCompiler.as_sql
+
+    def counted(self, *args, **kwargs):
+        seen.append(self.query.model)
+        return as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counted)
+    return seen
+
+
+def test_a_shape_is_compiled_once_and_runs_with_each_calls_values(compilations):
+    for name in ("alpha", "beta", "gamma", "delta"):
+        Group.objects.create(name=name)
+    first = Group.objects.order_by("pk").first()
+
+    assert sqlmemo.rows("groups", groups, {"above": first.pk}) == [("beta",), ("delta",), ("gamma",)]
+    assert sqlmemo.rows("groups", groups, {"above": first.pk + 2}) == [("delta",)]
+    with CaptureQueriesContext(connection) as queries:
+        assert sqlmemo.rows("groups", groups, {"above": 0}) == [("alpha",), ("beta",), ("delta",), ("gamma",)]
+
+    assert compilations == [Group, Group]  # first(), then the memo's one: the others reuse its SQL
+    assert len(queries) == 1  # still one statement, seen by the query log like any other
+
+
+def test_a_like_value_is_escaped_as_the_orm_escapes_it(compilations):
+    for name in ("100% sure", "100 percent", "a_b", "axb"):
+        Group.objects.create(name=name)
+
+    for word in ("%", "0%", "_", "a_b", "x", "percent"):
+        expected = list(groups({"word": word}))
+        assert sqlmemo.rows("by word", groups, {"word": word}) == expected, word
+    assert sqlmemo.rows("by word", groups, {"word": "%"}) == [("100% sure",)]
+    assert sqlmemo.rows("by word", groups, {"word": "_"}) == [("a_b",)]
+    assert len([model for model in compilations if model is Group]) == 1 + 6  # the memo's one, the ORM's six
+
+
+def test_values_are_part_of_the_key_only_by_name():
+    Group.objects.create(name="one")
+    assert sqlmemo.rows("groups", groups, {}) == [("one",)]
+    assert sqlmemo.rows("groups", groups, {"word": "on"}) == [("one",)]
+    assert sqlmemo.rows("groups", groups, {"word": "x"}) == []
+
+
+def test_a_shape_the_orm_folds_away_runs_through_the_orm(compilations):
+    Group.objects.create(name="one")
+
+    def none_or_all(values):
+        return (Group.objects.none() if values["nobody"] == "yes" else Group.objects.all()).values_list("name")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert sqlmemo.rows("folded", none_or_all, {"nobody": "yes"}) == []
+        assert sqlmemo.rows("folded", none_or_all, {"nobody": "yes"}) == []
+    assert len(queries) == 0
+
+
+def test_a_value_repeated_in_the_sql_is_not_memoised(compilations):
+    Group.objects.create(name="one")
+
+    def twice(values):
+        return Group.objects.filter(name=values["name"]).exclude(name__gt=values["name"]).values_list("pk")
+
+    for _ in range(3):
+        assert len(sqlmemo.rows("twice", twice, {"name": "one"})) == 1
+    assert len(compilations) == 1 + 3  # the memo tried once, then the ORM compiles every time
+
+
+def test_none_and_huge_integers_take_the_orm_path():
+    permission = Permission.objects.order_by("pk").first()
+
+    def by_pk(values):
+        return Permission.objects.filter(pk__gte=values["pk"]).order_by("pk").values_list("pk")[:1]
+
+    assert sqlmemo.rows("huge", by_pk, {"pk": 2**70}) == []
+    assert sqlmemo.rows("huge", by_pk, {"pk": permission.pk}) == [(permission.pk,)]
+
+
+@pytest.mark.parametrize("lookup", ["iexact", "startswith", "icontains", "exact"])
+def test_a_value_with_wildcards_matches_as_the_orm_matches_it(lookup, compilations):
+    for name in ("50%", "50% off", "5000", "a_b", "axb", "A_B"):
+        Group.objects.create(name=name)
+
+    def by(values):
+        return Group.objects.filter(**{f"name__{lookup}": values["name"]}).order_by("name").values_list("name")
+
+    for value in ("50%", "a_b", "A_B", "5", "x"):
+        assert sqlmemo.rows(("by", lookup), by, {"name": value}) == list(by({"name": value})), value
+    memoised = len([model for model in compilations if model is Group]) - 5  # less the ORM's own five
+    assert memoised == 1
