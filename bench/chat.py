@@ -46,6 +46,8 @@ RUNS = int(os.environ.get("CHAT_BENCH_RUNS", "6"))
 MORE_CLIENTS = int(os.environ.get("CHAT_BENCH_MORE_CLIENTS", "1000")) // 2 * 2
 PORT = int(os.environ.get("CHAT_BENCH_PORT", "8766"))
 WORKERS = int(os.environ.get("CHAT_BENCH_WORKERS", "2"))
+# Per-stage timestamps from the servers (bench/chat_trace.py) and their GC pauses; off by default.
+TRACE = os.environ.get("CHAT_BENCH_TRACE", "") not in ("", "0")
 WARMUP = 3.0
 TARGET_P99_MS = 50.0  # issue 13 (issue 6 asked for 100 ms)
 PREFIX = "chatbench"
@@ -189,10 +191,32 @@ def seed(pairs: int) -> list[tuple[int, str, str]]:
 class Server:
     process: subprocess.Popen[bytes]
     log_path: Path
+    trace_dir: str = ""
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return [int(pid) for pid in children.read_text().split()]
+        except OSError:
+            return []
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the master and its workers so far (from /proc)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in [self.process.pid, *self.worker_pids()]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick
+        return total
 
 
 def start_server() -> Server:
     env = {**os.environ, **SERVER_ENV, "DJANGO_SETTINGS_MODULE": "elite.settings"}
+    trace_dir = tempfile.mkdtemp(prefix="chat-bench-trace-") if TRACE else ""
+    env["CHAT_BENCH_TRACE_DIR"] = trace_dir
     logfile = tempfile.NamedTemporaryFile(prefix="chat-bench-uvicorn-", suffix=".log", delete=False)  # noqa: SIM115
     log(f"starting uvicorn ({WORKERS} workers) on :{PORT}, log {logfile.name}")
     process = subprocess.Popen(
@@ -200,7 +224,7 @@ def start_server() -> Server:
             sys.executable,
             "-m",
             "uvicorn",
-            "elite.asgi:application",
+            "bench.chat_trace:application" if TRACE else "elite.asgi:application",
             "--host",
             "127.0.0.1",
             "--port",
@@ -221,7 +245,7 @@ def start_server() -> Server:
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: the workers are stopped with it
     )
-    return Server(process, Path(logfile.name))
+    return Server(process, Path(logfile.name), trace_dir)
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:
@@ -270,6 +294,11 @@ class Stats:
         self.measure_from = float("inf")
         self.stop_at = float("inf")
         self.go = asyncio.Event()
+        # CHAT_BENCH_TRACE: token -> (wall-clock send time, server stamps of the ack, of the delivery)
+        self.sent_wall: dict[str, float] = {}
+        self.ack_trace: dict[str, dict] = {}
+        self.new_trace: dict[str, dict] = {}
+        self.cpu: dict[str, float] = {}  # CPU seconds over the measured window: server, generator
 
 
 async def open_pair(thread_id, cookies, stats: Stats, interval: float):
@@ -286,6 +315,7 @@ async def open_pair(thread_id, cookies, stats: Stats, interval: float):
     async def reader(ws, me):
         async for raw in ws:
             now = time.perf_counter()
+            wall = time.time()
             event = json.loads(raw)
             kind = event["type"]
             if kind == "message:new":
@@ -294,10 +324,14 @@ async def open_pair(thread_id, cookies, stats: Stats, interval: float):
                 if sent is not None and not token.startswith(me + "-") and sent >= stats.measure_from:
                     stats.delivery.append(now - sent)
                     stats.delivered += 1
+                    if TRACE and "_trace" in event["message"]:
+                        stats.new_trace[token] = {**event["message"]["_trace"], "arrived": wall}
             elif kind == "message:ack":
                 sent = stats.sent.get(event["client_token"])
                 if sent is not None and sent >= stats.measure_from:
                     stats.ack.append(now - sent)
+                    if TRACE and "_trace" in event:
+                        stats.ack_trace[event["client_token"]] = {**event["_trace"], "ack_arrived": wall}
             elif kind == "error":
                 stats.errors.append(event.get("code", "?"))
 
@@ -310,6 +344,8 @@ async def open_pair(thread_id, cookies, stats: Stats, interval: float):
             n += 1
             token = f"{me}-{n}"
             stats.sent[token] = time.perf_counter()
+            if TRACE:
+                stats.sent_wall[token] = time.time()
             await ws.send(json.dumps({"type": "message:send", "body": f"bench {token}", "client_token": token}))
             next_at += interval
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
@@ -320,7 +356,7 @@ async def open_pair(thread_id, cookies, stats: Stats, interval: float):
     return sockets, tasks
 
 
-async def run_clients(pairs) -> tuple[Stats, float, int]:
+async def run_clients(pairs, server: Server) -> tuple[Stats, float, int]:
     stats = Stats()
     interval = len(pairs) * 2 / RATE  # each client's seconds between messages
     connect_started = time.perf_counter()
@@ -338,7 +374,11 @@ async def run_clients(pairs) -> tuple[Stats, float, int]:
     stats.measure_from = time.perf_counter() + WARMUP
     stats.stop_at = stats.measure_from + DURATION
     stats.go.set()
-    await asyncio.sleep(max(0.0, stats.stop_at - time.perf_counter()) + 2.0)  # + time for the last deliveries
+    await asyncio.sleep(max(0.0, stats.measure_from - time.perf_counter()))
+    cpu_from = (server.cpu_seconds(), time.process_time())
+    await asyncio.sleep(max(0.0, stats.stop_at - time.perf_counter()))
+    stats.cpu = {"server": server.cpu_seconds() - cpu_from[0], "generator": time.process_time() - cpu_from[1]}
+    await asyncio.sleep(2.0)  # time for the last deliveries
     for _sockets, tasks in opened:
         for task in tasks:
             task.cancel()
@@ -374,6 +414,13 @@ class Run:
     ack_p99: float
     errors: list[str]
     load: tuple[float, float]
+    cpu: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @property
+    def cpu_ms_per_message(self) -> tuple[float, float]:
+        """(server, generator) CPU ms per message sent in the measured window: load-independent-ish."""
+        sent = max(1, self.sent)
+        return self.cpu.get("server", 0.0) * 1000 / sent, self.cpu.get("generator", 0.0) * 1000 / sent
 
     @property
     def met(self) -> bool:
@@ -392,7 +439,7 @@ def one_run(label: str, clients: int) -> Run:
     server = start_server()
     try:
         wait_for_port(server)
-        stats, connect_seconds, connected = asyncio.run(run_clients(pairs))
+        stats, connect_seconds, connected = asyncio.run(run_clients(pairs, server))
     finally:
         stop_server(server.process)
     from messaging.models import Message
@@ -412,15 +459,86 @@ def one_run(label: str, clients: int) -> Run:
         ack_p99=percentile([d * 1000 for d in stats.ack], 99),
         errors=stats.errors,
         load=(load_at_start, os.getloadavg()[0]),
+        cpu=stats.cpu,
     )
+    if TRACE:
+        report_trace(stats, server.trace_dir)
     log(f"{label}: {run.connected}/{clients} connected, p99 {run.p99:.1f} ms, {run.delivered_per_second:.0f} msg/s")
     return run
+
+
+STAGES = [
+    # (label, from, to, which frame's stamps): see bench/chat_trace.py for what each stamp marks
+    ("client send -> server receive", "sent", "recv", "new"),
+    ("session re-check (db thread)", "recv", "checked", "new"),
+    ("wait for the save's db thread", "checked", "db_start", "new"),
+    ("rate limit (Redis)", "db_start", "rate", "new"),
+    ("INSERT+UPDATE+COMMIT, payload", "rate", "committed", "new"),
+    ("live-channel lookup (Redis)", "committed", "push_start", "new"),
+    ("group_send (sender's loop)", "push_start", "published", "ack"),
+    ("pub/sub -> receiving handler", "push_start", "handler", "new"),
+    ("handler -> frame out", "handler", "out", "new"),
+    ("frame out -> partner receives", "out", "arrived", "new"),
+    ("total: send -> delivery", "sent", "arrived", "new"),
+]
+
+
+def report_trace(stats: Stats, trace_dir: str) -> None:
+    """Per-stage p50/p99/max of the traced messages, what the slowest 1 % spent where, and GC pauses."""
+    rows = []
+    for token, new in stats.new_trace.items():
+        ack = stats.ack_trace.get(token)
+        if ack is None or token not in stats.sent_wall:
+            continue
+        rows.append({"new": {**new, "sent": stats.sent_wall[token]}, "ack": ack})
+    if not rows:
+        log("trace: no traced messages")
+        return
+
+    def span(row, start, end, frame):
+        stamps = row[frame]
+        if start not in stamps or end not in stamps:
+            return None
+        return (stamps[end] - stamps[start]) * 1000
+
+    rows.sort(key=lambda row: span(row, "sent", "arrived", "new") or 0.0)
+    tail = rows[-max(1, len(rows) // 100) :]
+    log(f"trace files in {trace_dir}")
+    print(f"\nper stage, ms, {len(rows)} traced messages (tail = the slowest {len(tail)}: their mean per stage)")
+    print(f"| {'stage':<34} | p50 | p99 | max | tail mean |")
+    print("|---|---:|---:|---:|---:|")
+    for label, start, end, frame in STAGES:
+        values = [v for v in (span(row, start, end, frame) for row in rows) if v is not None]
+        tail_values = [v for v in (span(row, start, end, frame) for row in tail) if v is not None]
+        tail_mean = sum(tail_values) / len(tail_values) if tail_values else float("nan")
+        print(
+            f"| {label:<34} | {percentile(values, 50):.1f} | {percentile(values, 99):.1f} "
+            f"| {max(values, default=float('nan')):.1f} | {tail_mean:.1f} |"
+        )
+    window = (min(r["new"]["sent"] for r in rows), max(r["new"]["arrived"] for r in rows))
+    for name in sorted(Path(trace_dir).glob("[0-9]*[0-9].json")) if trace_dir else []:
+        data = json.loads(name.read_text())
+        pauses = [(g, at, ms) for g, at, ms in data["gc"] if window[0] <= at <= window[1]]
+        lag = [ms for at, ms in data["loop_lag"] if window[0] <= at <= window[1]]
+        by_gen = {g: [ms for gg, _, ms in pauses if gg == g] for g in (0, 1, 2)}
+        print(
+            f"worker {name.stem}: GC "
+            + ", ".join(f"gen{g} {len(v)}× max {max(v, default=0):.1f} ms" for g, v in by_gen.items())
+            + f"; loop late > 2 ms {len(lag)}×, > 20 ms {sum(ms > 20 for ms in lag)}×, max {max(lag, default=0):.1f} ms"
+        )
+        # Slow messages whose life overlaps a long pause of this worker.
+        long_pauses = [(at, ms) for _, at, ms in pauses if ms > 5]
+        hit = sum(
+            any(r["new"]["sent"] <= at + ms / 1000 and at <= r["new"]["arrived"] for at, ms in long_pauses)
+            for r in tail
+        )
+        print(f"  tail messages overlapping one of its GC pauses > 5 ms: {hit} of {len(tail)}")
 
 
 def print_table(runs: list[Run]) -> None:
     header = (
         "| run | clients | connected | delivered/s | saved | p50 ms | p99 ms | max ms | ack p99 ms "
-        "| errors | load start/end | target |"
+        "| errors | CPU ms/msg server, generator | load start/end | target |"
     )
     print()
     print(
@@ -437,6 +555,7 @@ def print_table(runs: list[Run]) -> None:
         print(
             f"| {r.label} | {r.clients} | {r.connected} | {r.delivered_per_second:.0f} | {r.saved} "
             f"| {r.p50:.1f} | {r.p99:.1f} | {r.worst:.1f} | {r.ack_p99:.1f} | {errors} "
+            f"| {r.cpu_ms_per_message[0]:.2f}, {r.cpu_ms_per_message[1]:.2f} "
             f"| {r.load[0]:.1f}/{r.load[1]:.1f} | {target} |"
         )
 
