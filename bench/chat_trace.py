@@ -5,8 +5,8 @@ unchanged, its functions are wrapped here. Each stamp is time.time() (one clock 
 the machine). The stamps ride on the frames the bench already receives:
 
 - the sender's `message:ack` carries `_trace` with every stage on the sending worker:
-  recv (the frame reached ThreadConsumer.receive), checked (the session re-check done), db_start (the
-  save's thread started), rate (rate limit checked), committed (on_commit ran: INSERT, UPDATE, COMMIT and
+  recv (the frame reached ThreadConsumer.receive), checked (the session re-check's queries done, in a
+  database thread), db_start (the save's database call started), rate (rate limit checked), committed (on_commit ran: INSERT, UPDATE, COMMIT and
   the payload built), push_start (the live-channel lookup done, group_send handed to the loop), published
   (group_send returned), ack (the ack frame handed to the websocket);
 - the partner's `message:new` carries the sending worker's stamps up to push_start, plus handler (the
@@ -47,13 +47,13 @@ async def receive(self, text_data=None, bytes_data=None):
     return await _receive(self, text_data, bytes_data)
 
 
-_closed_for_ended_session = consumers._JsonSocket.closed_for_ended_session
+_session_is_live = consumers._JsonSocket._session_is_live
 
 
-async def closed_for_ended_session(self):
-    closed = await _closed_for_ended_session(self)
+def session_is_live(self):
+    live = _session_is_live(self)
     _stamp("checked")
-    return closed
+    return live
 
 
 _save = consumers.ThreadConsumer.__dict__["_save"].func
@@ -121,7 +121,7 @@ async def chat_message(self, event):
 
 
 consumers._JsonSocket.receive = receive
-consumers._JsonSocket.closed_for_ended_session = closed_for_ended_session
+consumers._JsonSocket._session_is_live = session_is_live
 consumers.ThreadConsumer._save = consumers.db_call(save)
 services.check_rate_limit = check_rate_limit
 realtime.message_created = message_created
