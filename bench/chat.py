@@ -299,6 +299,7 @@ class Stats:
         self.ack_trace: dict[str, dict] = {}
         self.new_trace: dict[str, dict] = {}
         self.cpu: dict[str, float] = {}  # CPU seconds over the measured window: server, generator
+        self.generator_lag: list[float] = []  # ms the bench's own loop woke late, every 10 ms
 
 
 async def open_pair(thread_id, cookies, stats: Stats, interval: float):
@@ -356,6 +357,18 @@ async def open_pair(thread_id, cookies, stats: Stats, interval: float):
     return sockets, tasks
 
 
+async def watch_generator_loop(stats: Stats) -> None:
+    """How late this process's own event loop runs (a late loop stamps arrivals late: the generator's
+    share of the tail, not the servers')."""
+    period = 0.01
+    while True:
+        before = time.perf_counter()
+        await asyncio.sleep(period)
+        now = time.perf_counter()
+        if stats.measure_from <= before < stats.stop_at:
+            stats.generator_lag.append((now - before - period) * 1000)
+
+
 async def run_clients(pairs, server: Server) -> tuple[Stats, float, int]:
     stats = Stats()
     interval = len(pairs) * 2 / RATE  # each client's seconds between messages
@@ -372,6 +385,7 @@ async def run_clients(pairs, server: Server) -> tuple[Stats, float, int]:
         f"({WARMUP:g} s warm-up + {DURATION:g} s measured)"
     )
     stats.measure_from = time.perf_counter() + WARMUP
+    watcher = asyncio.create_task(watch_generator_loop(stats))
     stats.stop_at = stats.measure_from + DURATION
     stats.go.set()
     await asyncio.sleep(max(0.0, stats.measure_from - time.perf_counter()))
@@ -383,6 +397,7 @@ async def run_clients(pairs, server: Server) -> tuple[Stats, float, int]:
         "saved": saved_count() - cpu_from[2],
     }
     await asyncio.sleep(2.0)  # time for the last deliveries
+    watcher.cancel()
     for _sockets, tasks in opened:
         for task in tasks:
             task.cancel()
@@ -478,12 +493,29 @@ def one_run(label: str, clients: int) -> Run:
     )
     if TRACE:
         report_trace(stats, server.trace_dir)
-    log(f"{label}: {run.connected}/{clients} connected, p99 {run.p99:.1f} ms, {run.delivered_per_second:.0f} msg/s")
+    lag = stats.generator_lag
+    log(
+        f"{label}: {run.connected}/{clients} connected, p99 {run.p99:.1f} ms, {run.delivered_per_second:.0f} msg/s; "
+        f"the generator's loop late by p99 {percentile(lag, 99):.1f} ms, max {max(lag, default=0):.1f} ms "
+        f"({sum(v > 5 for v in lag)} of {len(lag)} wake-ups > 5 ms)"
+    )
     return run
 
 
 # The sending worker's stamps, in whatever order the code under test makes them (bench/chat_trace.py).
-SENDER_STAMPS = ("sent", "recv", "checked", "db_start", "rate", "committed", "push_start", "published", "ack")
+SENDER_STAMPS = (
+    "sent",
+    "recv",
+    "checked",
+    "db_start",
+    "rate",
+    "inserted",
+    "rendered",
+    "committed",
+    "push_start",
+    "published",
+    "ack",
+)
 RECEIVER_STAGES = [
     ("push_start", "handler", "new"),  # pub/sub to the receiving worker, its queue, the consumer's dispatch
     ("handler", "out", "new"),

@@ -6,8 +6,8 @@ the machine). The stamps ride on the frames the bench already receives:
 
 - the sender's `message:ack` carries `_trace` with every stage on the sending worker:
   recv (the frame reached ThreadConsumer.receive), checked (the session re-check's queries done, in a
-  database thread), db_start (the save's database call started), rate (rate limit checked), committed (on_commit ran: INSERT, UPDATE, COMMIT and
-  the payload built), push_start (the live-channel lookup done, group_send handed to the loop), published
+  database thread), db_start (the save's database call started), rate (rate limit checked), inserted (INSERT, UPDATE and the version bump done), rendered
+  (the payload's two HTML forms rendered), committed (COMMIT done, on_commit running), push_start (the live-channel lookup done, group_send handed to the loop), published
   (group_send returned), ack (the ack frame handed to the websocket);
 - the partner's `message:new` carries the sending worker's stamps up to push_start, plus handler (the
   receiving consumer's chat_message started) and out (the frame handed to the websocket).
@@ -72,6 +72,16 @@ def check_rate_limit(user):
     _stamp("rate")
 
 
+_message_data = realtime.message_data
+
+
+def message_data(*args, **kwargs):
+    _stamp("inserted")  # send_message builds the payload after its INSERT, UPDATE and version bump
+    data = _message_data(*args, **kwargs)
+    _stamp("rendered")
+    return data
+
+
 _message_created = realtime.message_created
 
 
@@ -125,6 +135,7 @@ consumers._JsonSocket._session_is_live = session_is_live
 consumers.ThreadConsumer._save = consumers.db_call(save)
 services.check_rate_limit = check_rate_limit
 realtime.message_created = message_created
+realtime.message_data = message_data
 realtime._send = send
 consumers._JsonSocket.send_json = send_json
 consumers.ThreadConsumer.chat_message = chat_message
