@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
 from types import SimpleNamespace
@@ -290,6 +291,7 @@ class ThreadConsumer(_JsonSocket):
         self.thread_id = int(self.scope["url_route"]["kwargs"]["thread_id"])
         self.group = realtime.thread_group(self.thread_id)
         self.last_typing = 0.0
+        self._acked: deque[int] = deque(maxlen=64)  # ids of messages this socket sent and was acked for
         if not _user_allowed(self.user) or not await self._load_thread():
             await self.close(code=4403)
             return
@@ -356,6 +358,7 @@ class ThreadConsumer(_JsonSocket):
             await self.send_error("forbidden", "You no longer have access to this conversation.")
             await self.close(code=4403)
         else:
+            self._acked.append(payload["id"])
             await self.send_json({"type": "message:ack", "client_token": token, "message": payload})
 
     @db_call
@@ -396,6 +399,11 @@ class ThreadConsumer(_JsonSocket):
     # --- Channel layer events ------------------------------------------------------------
 
     async def chat_message(self, event):
+        if event["message"]["id"] in self._acked:
+            # The socket that sent it has it (chat.js confirms a message by its ack or by this event):
+            # one frame less per message. The sender's other tabs still get it.
+            self._acked.remove(event["message"]["id"])
+            return
         await self.send_json({"type": "message:new", "message": realtime.as_seen_by(event["message"], self.user.pk)})
 
     async def chat_read(self, event):

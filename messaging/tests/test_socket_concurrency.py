@@ -11,7 +11,7 @@ from channels.layers import get_channel_layer
 from messaging import consumers
 from messaging.models import Message
 from messaging.tests.asyncutil import run
-from messaging.tests.test_consumers import communicator, receive_type, send
+from messaging.tests.test_consumers import communicator, receive, receive_type, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -130,3 +130,35 @@ def test_a_message_sent_just_before_closing_is_still_saved(thread, client_user, 
 
     run(scenario)
     assert Message.objects.get().body == "last words"
+
+
+def test_the_sending_socket_gets_its_ack_but_not_the_echo_and_the_senders_other_tab_gets_the_message(
+    thread, client_user, coach_user, login_cookie
+):
+    tab_cookie, other_tab_cookie, bob_cookie = (
+        login_cookie(client_user),
+        login_cookie(client_user),
+        login_cookie(coach_user),
+    )
+
+    async def scenario():
+        tab = communicator(thread.pk, tab_cookie)
+        other_tab = communicator(thread.pk, other_tab_cookie)
+        bob = communicator(thread.pk, bob_cookie)
+        for comm in (tab, other_tab, bob):
+            assert (await comm.connect())[0]
+        await send(tab, type="message:send", body="Hello", client_token="a1")
+        await receive_type(bob, "message:new")
+        in_other_tab = await receive_type(other_tab, "message:new")
+        # The echo would have been dispatched before this ping's pong (it was queued first).
+        await send(tab, type="ping")
+        seen = []
+        while (event := await receive(tab))["type"] != "pong":
+            seen.append(event["type"])
+        for comm in (tab, other_tab, bob):
+            await comm.disconnect()
+        return seen, in_other_tab
+
+    seen, in_other_tab = run(scenario)
+    assert seen == ["message:ack"]
+    assert in_other_tab["message"]["body"] == "Hello"
