@@ -16,7 +16,10 @@ emptied chat tables. Then one run at CHAT_BENCH_MORE_CLIENTS (1,000) clients, re
 same figures but not a target. One table row per run.
 Environment: CHAT_BENCH_DATABASE_URL, REDIS_URL (redis://127.0.0.1:6379/0), CHAT_BENCH_CLIENTS (200),
 CHAT_BENCH_RATE (200 messages/s in all), CHAT_BENCH_DURATION (20 s), CHAT_BENCH_PORT (8766),
-CHAT_BENCH_WORKERS (2), CHAT_BENCH_RUNS (6), CHAT_BENCH_MORE_CLIENTS (1000; 0 skips that run).
+CHAT_BENCH_WORKERS (2), CHAT_BENCH_RUNS (6), CHAT_BENCH_MORE_CLIENTS (1000; 0 skips that run),
+CHAT_BENCH_TRACE (1: per-stage times from the servers, their GC pauses and loop lag; bench/chat_trace.py),
+CHAT_BENCH_PROFILE (1, with TRACE: a CPU-time cProfile per server thread, in the trace folder).
+Every run also reports the servers' CPU ms per message saved and the generator's per message sent.
 """
 
 from __future__ import annotations
@@ -548,7 +551,7 @@ def report_trace(stats: Stats, trace_dir: str) -> None:
         if frame != "sender":
             return span(row, start, end, frame)
         stamps = {**row["ack"], "sent": row["new"]["sent"]}
-        order = sorted((name for name in SENDER_STAMPS if name in stamps), key=stamps.get)
+        order = sorted((name for name in SENDER_STAMPS if name in stamps), key=lambda name: stamps[name])
         if start not in order or order[order.index(start) + 1 :][:1] != [end]:
             return None
         return (stamps[end] - stamps[start]) * 1000
@@ -562,7 +565,7 @@ def report_trace(stats: Stats, trace_dir: str) -> None:
     stages: dict[tuple[str, str, str], None] = {}
     for row in rows:
         stamps = {**row["ack"], "sent": row["new"]["sent"]}
-        order = sorted((name for name in SENDER_STAMPS if name in stamps), key=stamps.get)
+        order = sorted((name for name in SENDER_STAMPS if name in stamps), key=lambda name: stamps[name])
         for start, end in zip(order, order[1:], strict=False):
             stages.setdefault((start, end, "sender"), None)
     for start, end, frame in [*stages, *RECEIVER_STAGES]:

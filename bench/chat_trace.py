@@ -130,15 +130,19 @@ async def chat_message(self, event):
     return await _chat_message(self, event)
 
 
-consumers._JsonSocket.receive = receive
-consumers._JsonSocket._session_is_live = session_is_live
-consumers.ThreadConsumer._save = consumers.db_call(save)
-services.check_rate_limit = check_rate_limit
-realtime.message_created = message_created
-realtime.message_data = message_data
-realtime._send = send
-consumers._JsonSocket.send_json = send_json
-consumers.ThreadConsumer.chat_message = chat_message
+# setattr: these replace methods and functions on purpose (mypy's method-assign).
+for owner, name, replacement in (
+    (consumers._JsonSocket, "receive", receive),
+    (consumers._JsonSocket, "_session_is_live", session_is_live),
+    (consumers.ThreadConsumer, "_save", consumers.db_call(save)),
+    (services, "check_rate_limit", check_rate_limit),
+    (realtime, "message_created", message_created),
+    (realtime, "message_data", message_data),
+    (realtime, "_send", send),
+    (consumers._JsonSocket, "send_json", send_json),
+    (consumers.ThreadConsumer, "chat_message", chat_message),
+):
+    setattr(owner, name, replacement)
 
 # --- Garbage-collector pauses and event-loop lag, per worker ---------------------------------------
 _gc_pauses: list[tuple[int, float, float]] = []  # (generation, started at, ms)
@@ -189,7 +193,7 @@ if PROFILE:
         _profile_this_thread()
         return _thread_handler(self, loop, *args, **kwargs)
 
-    consumers._PooledDatabaseSyncToAsync.thread_handler = thread_handler
+    consumers._PooledDatabaseSyncToAsync.thread_handler = thread_handler  # type: ignore[method-assign]
 
 
 async def application(scope, receive, send):  # type: ignore[no-redef]

@@ -29,7 +29,7 @@ def django_says(key: str, user) -> bool:
     """auth.get_user on the same row, as the consumer asked before."""
     from types import SimpleNamespace
 
-    found = auth.get_user(SimpleNamespace(session=SessionStore(session_key=key)))
+    found = auth.get_user(SimpleNamespace(session=SessionStore(session_key=key)))  # type: ignore[arg-type]
     return not isinstance(found, AnonymousUser) and found.pk == user.pk and found.is_active
 
 
