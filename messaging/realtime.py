@@ -200,7 +200,10 @@ def _send(*pushes: tuple[str, dict]) -> None:
     if loop is not None and not loop.is_closed():
         loop.call_soon_threadsafe(_start_push, send_all)
         return
-    async_to_sync(send_all)()
+    try:
+        async_to_sync(send_all)()
+    except Exception:  # e.g. called where an event loop already runs: the message is saved all the same
+        logger.exception("channel layer push to %s failed", [group for group, _ in pushes])
 
 
 _pushing: set[asyncio.Task] = set()  # the loop keeps only weak references to its tasks

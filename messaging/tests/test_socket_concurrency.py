@@ -162,3 +162,15 @@ def test_the_sending_socket_gets_its_ack_but_not_the_echo_and_the_senders_other_
     seen, in_other_tab = run(scenario)
     assert seen == ["message:ack"]
     assert in_other_tab["message"]["body"] == "Hello"
+
+
+def test_a_push_that_cannot_be_made_is_logged_and_the_caller_goes_on(caplog):
+    """Outside a consumer, where an event loop already runs in the thread (a sync caller under Playwright's
+    loop), async_to_sync refuses: the save that pushed must stand all the same."""
+    from messaging import realtime
+
+    async def scenario():
+        realtime._send(("thread-0", {"type": "chat.read", "user_id": 1, "message_id": 1}))
+
+    run(scenario)
+    assert "channel layer push to ['thread-0'] failed" in caplog.text
