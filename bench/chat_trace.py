@@ -24,11 +24,16 @@ import cProfile
 import gc
 import json
 import os
+import sys
 import threading
 import time
 
 from elite.asgi import application  # what uvicorn serves, wrapped below
 from messaging import consumers, realtime, services
+
+# An experiment knob, not a product setting: the GIL's switch interval in the servers (default 5 ms).
+if os.environ.get("CHAT_BENCH_SWITCH_INTERVAL"):
+    sys.setswitchinterval(float(os.environ["CHAT_BENCH_SWITCH_INTERVAL"]))
 
 _trace: contextvars.ContextVar[dict | None] = contextvars.ContextVar("chat_trace", default=None)
 
