@@ -16,7 +16,10 @@ emptied chat tables. Then one run at CHAT_BENCH_MORE_CLIENTS (1,000) clients, re
 same figures but not a target. One table row per run.
 Environment: CHAT_BENCH_DATABASE_URL, REDIS_URL (redis://127.0.0.1:6379/0), CHAT_BENCH_CLIENTS (200),
 CHAT_BENCH_RATE (200 messages/s in all), CHAT_BENCH_DURATION (20 s), CHAT_BENCH_PORT (8766),
-CHAT_BENCH_WORKERS (2), CHAT_BENCH_RUNS (6), CHAT_BENCH_MORE_CLIENTS (1000; 0 skips that run).
+CHAT_BENCH_WORKERS (2), CHAT_BENCH_RUNS (6), CHAT_BENCH_MORE_CLIENTS (1000; 0 skips that run),
+CHAT_BENCH_TRACE (1: per-stage times from the servers, their GC pauses and loop lag; bench/chat_trace.py),
+CHAT_BENCH_PROFILE (1, with TRACE: a CPU-time cProfile per server thread, in the trace folder).
+Every run also reports the servers' CPU ms per message saved and the generator's per message sent.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ RUNS = int(os.environ.get("CHAT_BENCH_RUNS", "6"))
 MORE_CLIENTS = int(os.environ.get("CHAT_BENCH_MORE_CLIENTS", "1000")) // 2 * 2
 PORT = int(os.environ.get("CHAT_BENCH_PORT", "8766"))
 WORKERS = int(os.environ.get("CHAT_BENCH_WORKERS", "2"))
+# Per-stage timestamps from the servers (bench/chat_trace.py) and their GC pauses; off by default.
+TRACE = os.environ.get("CHAT_BENCH_TRACE", "") not in ("", "0")
 WARMUP = 3.0
 TARGET_P99_MS = 50.0  # issue 13 (issue 6 asked for 100 ms)
 PREFIX = "chatbench"
@@ -189,10 +194,32 @@ def seed(pairs: int) -> list[tuple[int, str, str]]:
 class Server:
     process: subprocess.Popen[bytes]
     log_path: Path
+    trace_dir: str = ""
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return [int(pid) for pid in children.read_text().split()]
+        except OSError:
+            return []
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the master and its workers so far (from /proc)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in [self.process.pid, *self.worker_pids()]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick
+        return total
 
 
 def start_server() -> Server:
     env = {**os.environ, **SERVER_ENV, "DJANGO_SETTINGS_MODULE": "elite.settings"}
+    trace_dir = tempfile.mkdtemp(prefix="chat-bench-trace-") if TRACE else ""
+    env["CHAT_BENCH_TRACE_DIR"] = trace_dir
     logfile = tempfile.NamedTemporaryFile(prefix="chat-bench-uvicorn-", suffix=".log", delete=False)  # noqa: SIM115
     log(f"starting uvicorn ({WORKERS} workers) on :{PORT}, log {logfile.name}")
     process = subprocess.Popen(
@@ -200,7 +227,7 @@ def start_server() -> Server:
             sys.executable,
             "-m",
             "uvicorn",
-            "elite.asgi:application",
+            "bench.chat_trace:application" if TRACE else "elite.asgi:application",
             "--host",
             "127.0.0.1",
             "--port",
@@ -221,7 +248,7 @@ def start_server() -> Server:
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: the workers are stopped with it
     )
-    return Server(process, Path(logfile.name))
+    return Server(process, Path(logfile.name), trace_dir)
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:
@@ -270,6 +297,12 @@ class Stats:
         self.measure_from = float("inf")
         self.stop_at = float("inf")
         self.go = asyncio.Event()
+        # CHAT_BENCH_TRACE: token -> (wall-clock send time, server stamps of the ack, of the delivery)
+        self.sent_wall: dict[str, float] = {}
+        self.ack_trace: dict[str, dict] = {}
+        self.new_trace: dict[str, dict] = {}
+        self.cpu: dict[str, float] = {}  # CPU seconds over the measured window: server, generator
+        self.generator_lag: list[float] = []  # ms the bench's own loop woke late, every 10 ms
 
 
 async def open_pair(thread_id, cookies, stats: Stats, interval: float):
@@ -286,6 +319,7 @@ async def open_pair(thread_id, cookies, stats: Stats, interval: float):
     async def reader(ws, me):
         async for raw in ws:
             now = time.perf_counter()
+            wall = time.time()
             event = json.loads(raw)
             kind = event["type"]
             if kind == "message:new":
@@ -294,10 +328,14 @@ async def open_pair(thread_id, cookies, stats: Stats, interval: float):
                 if sent is not None and not token.startswith(me + "-") and sent >= stats.measure_from:
                     stats.delivery.append(now - sent)
                     stats.delivered += 1
+                    if TRACE and "_trace" in event["message"]:
+                        stats.new_trace[token] = {**event["message"]["_trace"], "arrived": wall}
             elif kind == "message:ack":
                 sent = stats.sent.get(event["client_token"])
                 if sent is not None and sent >= stats.measure_from:
                     stats.ack.append(now - sent)
+                    if TRACE and "_trace" in event:
+                        stats.ack_trace[event["client_token"]] = {**event["_trace"], "ack_arrived": wall}
             elif kind == "error":
                 stats.errors.append(event.get("code", "?"))
 
@@ -310,6 +348,8 @@ async def open_pair(thread_id, cookies, stats: Stats, interval: float):
             n += 1
             token = f"{me}-{n}"
             stats.sent[token] = time.perf_counter()
+            if TRACE:
+                stats.sent_wall[token] = time.time()
             await ws.send(json.dumps({"type": "message:send", "body": f"bench {token}", "client_token": token}))
             next_at += interval
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
@@ -320,7 +360,19 @@ async def open_pair(thread_id, cookies, stats: Stats, interval: float):
     return sockets, tasks
 
 
-async def run_clients(pairs) -> tuple[Stats, float, int]:
+async def watch_generator_loop(stats: Stats) -> None:
+    """How late this process's own event loop runs (a late loop stamps arrivals late: the generator's
+    share of the tail, not the servers')."""
+    period = 0.01
+    while True:
+        before = time.perf_counter()
+        await asyncio.sleep(period)
+        now = time.perf_counter()
+        if stats.measure_from <= before < stats.stop_at:
+            stats.generator_lag.append((now - before - period) * 1000)
+
+
+async def run_clients(pairs, server: Server) -> tuple[Stats, float, int]:
     stats = Stats()
     interval = len(pairs) * 2 / RATE  # each client's seconds between messages
     connect_started = time.perf_counter()
@@ -336,9 +388,19 @@ async def run_clients(pairs) -> tuple[Stats, float, int]:
         f"({WARMUP:g} s warm-up + {DURATION:g} s measured)"
     )
     stats.measure_from = time.perf_counter() + WARMUP
+    watcher = asyncio.create_task(watch_generator_loop(stats))
     stats.stop_at = stats.measure_from + DURATION
     stats.go.set()
-    await asyncio.sleep(max(0.0, stats.stop_at - time.perf_counter()) + 2.0)  # + time for the last deliveries
+    await asyncio.sleep(max(0.0, stats.measure_from - time.perf_counter()))
+    cpu_from = (server.cpu_seconds(), time.process_time(), saved_count())
+    await asyncio.sleep(max(0.0, stats.stop_at - time.perf_counter()))
+    stats.cpu = {
+        "server": server.cpu_seconds() - cpu_from[0],
+        "generator": time.process_time() - cpu_from[1],
+        "saved": saved_count() - cpu_from[2],
+    }
+    await asyncio.sleep(2.0)  # time for the last deliveries
+    watcher.cancel()
     for _sockets, tasks in opened:
         for task in tasks:
             task.cancel()
@@ -349,6 +411,15 @@ async def run_clients(pairs) -> tuple[Stats, float, int]:
 
     await asyncio.gather(*(close(ws) for sockets, _ in opened for ws in sockets))
     return stats, connect_seconds, connected
+
+
+def saved_count() -> int:
+    """Messages in the bench database now (a plain connection: this runs on the bench's event loop)."""
+    import psycopg
+
+    with psycopg.connect(DATABASE_URL) as conn:
+        row = conn.execute("SELECT count(*) FROM messaging_message").fetchone()
+    return int(row[0]) if row else 0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -374,6 +445,15 @@ class Run:
     ack_p99: float
     errors: list[str]
     load: tuple[float, float]
+    cpu: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @property
+    def cpu_ms_per_message(self) -> tuple[float, float]:
+        """CPU ms in the measured window per message: the servers' (uvicorn master and workers, not
+        PostgreSQL or Redis) per message they saved in it, the generator's per message it sent.
+        Less load-dependent than the latencies."""
+        saved, sent = max(1, int(self.cpu.get("saved", 0))), max(1, self.sent)
+        return self.cpu.get("server", 0.0) * 1000 / saved, self.cpu.get("generator", 0.0) * 1000 / sent
 
     @property
     def met(self) -> bool:
@@ -392,7 +472,7 @@ def one_run(label: str, clients: int) -> Run:
     server = start_server()
     try:
         wait_for_port(server)
-        stats, connect_seconds, connected = asyncio.run(run_clients(pairs))
+        stats, connect_seconds, connected = asyncio.run(run_clients(pairs, server))
     finally:
         stop_server(server.process)
     from messaging.models import Message
@@ -412,15 +492,115 @@ def one_run(label: str, clients: int) -> Run:
         ack_p99=percentile([d * 1000 for d in stats.ack], 99),
         errors=stats.errors,
         load=(load_at_start, os.getloadavg()[0]),
+        cpu=stats.cpu,
     )
-    log(f"{label}: {run.connected}/{clients} connected, p99 {run.p99:.1f} ms, {run.delivered_per_second:.0f} msg/s")
+    if TRACE:
+        report_trace(stats, server.trace_dir)
+    lag = stats.generator_lag
+    log(
+        f"{label}: {run.connected}/{clients} connected, p99 {run.p99:.1f} ms, {run.delivered_per_second:.0f} msg/s; "
+        f"the generator's loop late by p99 {percentile(lag, 99):.1f} ms, max {max(lag, default=0):.1f} ms "
+        f"({sum(v > 5 for v in lag)} of {len(lag)} wake-ups > 5 ms)"
+    )
     return run
+
+
+# The sending worker's stamps, in whatever order the code under test makes them (bench/chat_trace.py).
+SENDER_STAMPS = (
+    "sent",
+    "recv",
+    "checked",
+    "db_start",
+    "rate",
+    "inserted",
+    "rendered",
+    "committed",
+    "push_start",
+    "published",
+    "ack",
+)
+RECEIVER_STAGES = [
+    ("push_start", "handler", "new"),  # pub/sub to the receiving worker, its queue, the consumer's dispatch
+    ("handler", "out", "new"),
+    ("out", "arrived", "new"),
+    ("published", "ack_arrived", "ack"),
+    ("sent", "arrived", "new"),
+]
+
+
+def report_trace(stats: Stats, trace_dir: str) -> None:
+    """Per-stage p50/p99/max of the traced messages, what the slowest 1 % spent where, and GC pauses."""
+    rows = []
+    for token, new in stats.new_trace.items():
+        ack = stats.ack_trace.get(token)
+        if ack is None or token not in stats.sent_wall:
+            continue
+        rows.append({"new": {**new, "sent": stats.sent_wall[token]}, "ack": ack})
+    if not rows:
+        log("trace: no traced messages")
+        return
+
+    def span(row, start, end, frame):
+        stamps = row[frame]
+        if start not in stamps or end not in stamps:
+            return None
+        return (stamps[end] - stamps[start]) * 1000
+
+    def stage_ms(row, start, end, frame):
+        """A sender-side stage counts only where `end` is the stamp right after `start` in time."""
+        if frame != "sender":
+            return span(row, start, end, frame)
+        stamps = {**row["ack"], "sent": row["new"]["sent"]}
+        order = sorted((name for name in SENDER_STAMPS if name in stamps), key=lambda name: stamps[name])
+        if start not in order or order[order.index(start) + 1 :][:1] != [end]:
+            return None
+        return (stamps[end] - stamps[start]) * 1000
+
+    rows.sort(key=lambda row: span(row, "sent", "arrived", "new") or 0.0)
+    tail = rows[-max(1, len(rows) // 100) :]
+    log(f"trace files in {trace_dir}")
+    print(f"\nper stage, ms, {len(rows)} traced messages (tail = the slowest {len(tail)}: their mean per stage)")
+    print(f"| {'stage (sending worker, then receiving)':<34} | n | p50 | p99 | max | tail mean |")
+    print("|---|---:|---:|---:|---:|---:|")
+    stages: dict[tuple[str, str, str], None] = {}
+    for row in rows:
+        stamps = {**row["ack"], "sent": row["new"]["sent"]}
+        order = sorted((name for name in SENDER_STAMPS if name in stamps), key=lambda name: stamps[name])
+        for start, end in zip(order, order[1:], strict=False):
+            stages.setdefault((start, end, "sender"), None)
+    for start, end, frame in [*stages, *RECEIVER_STAGES]:
+        values = [v for v in (stage_ms(row, start, end, frame) for row in rows) if v is not None]
+        tail_values = [v for v in (stage_ms(row, start, end, frame) for row in tail) if v is not None]
+        tail_mean = sum(tail_values) / len(tail_values) if tail_values else float("nan")
+        label = f"{start} -> {end}"
+        print(
+            f"| {label:<34} | {len(values)} | {percentile(values, 50):.1f} | {percentile(values, 99):.1f} "
+            f"| {max(values, default=float('nan')):.1f} | {tail_mean:.1f} |"
+        )
+    window = (min(r["new"]["sent"] for r in rows), max(r["new"]["arrived"] for r in rows))
+    for name in sorted(Path(trace_dir).glob("[0-9]*[0-9].json")) if trace_dir else []:
+        data = json.loads(name.read_text())
+        pauses = [(g, at, ms) for g, at, ms in data["gc"] if window[0] <= at <= window[1]]
+        lag = [ms for at, ms in data["loop_lag"] if window[0] <= at <= window[1]]
+        by_gen = {g: [ms for gg, _, ms in pauses if gg == g] for g in (0, 1, 2)}
+        print(
+            f"worker {name.stem}: GC "
+            + ", ".join(f"gen{g} {len(v)}× max {max(v, default=0):.1f} ms" for g, v in by_gen.items())
+            + f"; loop late > 2 ms {len(lag)}×, > 20 ms {sum(ms > 20 for ms in lag)}×, max {max(lag, default=0):.1f} ms"
+        )
+        # Slow messages whose life overlaps a long pause of this worker.
+        long_pauses = [(at, ms) for _, at, ms in pauses if ms > 5]
+        hit = sum(
+            any(r["new"]["sent"] <= at + ms / 1000 and at <= r["new"]["arrived"] for at, ms in long_pauses)
+            for r in tail
+        )
+        print(f"  tail messages overlapping one of its GC pauses > 5 ms: {hit} of {len(tail)}")
 
 
 def print_table(runs: list[Run]) -> None:
     header = (
         "| run | clients | connected | delivered/s | saved | p50 ms | p99 ms | max ms | ack p99 ms "
-        "| errors | load start/end | target |"
+        "| errors | CPU ms/msg server, generator | load start/end | target |"
     )
     print()
     print(
@@ -437,6 +617,7 @@ def print_table(runs: list[Run]) -> None:
         print(
             f"| {r.label} | {r.clients} | {r.connected} | {r.delivered_per_second:.0f} | {r.saved} "
             f"| {r.p50:.1f} | {r.p99:.1f} | {r.worst:.1f} | {r.ack_p99:.1f} | {errors} "
+            f"| {r.cpu_ms_per_message[0]:.2f}, {r.cpu_ms_per_message[1]:.2f} "
             f"| {r.load[0]:.1f}/{r.load[1]:.1f} | {target} |"
         )
 

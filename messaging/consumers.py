@@ -7,9 +7,13 @@ it is accepted, so nothing is sent.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
 from types import SimpleNamespace
@@ -24,12 +28,16 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.http import Http404
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from core import metrics
 from core.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
 from notifications.services import unread_count as unread_notifications
 
 from . import realtime, services
+
+logger = logging.getLogger(__name__)
 
 MAX_FRAME_CHARS = 16_000
 # Close code of a socket whose session ended (logout, password change elsewhere, suspension, expiry).
@@ -83,10 +91,94 @@ def _user_allowed(user) -> bool:
     return bool(user and user.is_authenticated and user.is_active and not getattr(user, "is_suspended", False))
 
 
+DB_SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# django.contrib.sessions' and accounts.User's tables (a test checks the names against the models).
+SESSION_AND_USER_SQL = (
+    "SELECT s.session_data, u.password, u.is_active, u.account_status FROM django_session s, accounts_user u "
+    "WHERE s.session_key = %s AND s.expire_date > %s AND u.id = %s"
+)
+
+
+def db_session_logs_in(session_key: str, user_pk: int) -> bool:
+    """What auth.get_user decides for a database session, in one statement for both rows: the socket
+    knows whose session it is, so the session row (unexpired) and that user's row are read together, each
+    as it is now. Then Django's checks on them: the session names this user and a configured backend, its
+    password hash matches the user's (or a fallback secret's), and the user may log in.
+
+    Every frame makes this check; auth.get_user made two ORM queries, about 1.2 ms of CPU a frame (issue 13).
+    A hash matching only a fallback secret is accepted without cycling the session key: the browser's next
+    page does that (a socket cannot set the cookie)."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    user_model = auth.get_user_model()
+    with connection.cursor() as cursor:
+        cursor.execute(SESSION_AND_USER_SQL, [session_key, timezone.now(), user_pk])
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    data = SessionStore().decode(row[0])
+    if (
+        str(data.get(auth.SESSION_KEY)) != str(user_pk)
+        or data.get(auth.BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS
+    ):
+        return False
+    user = user_model(pk=user_pk, password=row[1], is_active=row[2], account_status=row[3])
+    session_hash = data.get(auth.HASH_SESSION_KEY)
+    if not session_hash:
+        return False
+    verified = constant_time_compare(session_hash, user.get_session_auth_hash()) or any(
+        constant_time_compare(session_hash, fallback) for fallback in user.get_session_auth_fallback_hash()
+    )
+    return verified and _user_allowed(user)
+
+
 class _JsonSocket(AsyncWebsocketConsumer):
-    """Shared frame parsing, error events, heartbeat and presence."""
+    """Shared frame parsing, error events, heartbeat and presence.
+
+    The client's frames are handled one after the other by a task of their own, not by channels'
+    dispatch loop: that loop also forwards the channel layer's events (the other party's messages), and
+    while it awaited this socket's own save (a database round trip or more) every message for this socket
+    waited behind it. Measured under load as the largest stage of a delivery (issue 13).
+    """
 
     handlers: dict[str, str] = {}
+    # Handlers that re-check the session themselves, in the database call they make anyway.
+    checks_session: frozenset[str] = frozenset()
+
+    async def __call__(self, scope, receive, send):
+        self._frames: asyncio.Queue[dict | None] = asyncio.Queue()
+        self._frame_task: asyncio.Task | None = None
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self._frame_task is not None and not self._frame_task.done():
+                self._frame_task.cancel()
+
+    async def websocket_receive(self, message):
+        """Queue the frame for this socket's frame task (started with the first frame)."""
+        if self._frame_task is None:
+            realtime.push_without_waiting()  # the task's database calls inherit it
+            self._frame_task = asyncio.create_task(self._handle_frames())
+        self._frames.put_nowait(message)
+
+    async def _handle_frames(self) -> None:
+        while (message := await self._frames.get()) is not None:
+            try:
+                await super().websocket_receive(message)
+            except Exception:
+                # As an exception in dispatch would: logged, and the socket closed (1011).
+                logger.exception("websocket frame failed")
+                await self.close(code=1011)
+                return
+
+    async def websocket_disconnect(self, message):
+        """The frames the client sent before it closed are handled first (a message sent just before
+        closing is still saved), then channels leaves the groups and stops the consumer."""
+        if self._frame_task is not None:
+            self._frames.put_nowait(None)
+            with contextlib.suppress(Exception):
+                await self._frame_task
+        await super().websocket_disconnect(message)
 
     async def dispatch(self, message):
         """channels' dispatch without its per-event database connection check.
@@ -130,6 +222,8 @@ class _JsonSocket(AsyncWebsocketConsumer):
         # The database itself, not cached_db's cache: a row deleted without the store (by hand, a sweep)
         # still ends the socket at its next frame.
         engine = FRESH_SESSION_ENGINES.get(settings.SESSION_ENGINE, settings.SESSION_ENGINE)
+        if engine == DB_SESSION_ENGINE:
+            return db_session_logs_in(self.session_key, self.user.pk)
         store = import_module(engine).SessionStore(session_key=self.session_key)
         user = auth.get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
         return user.pk == self.user.pk and _user_allowed(user)
@@ -148,32 +242,39 @@ class _JsonSocket(AsyncWebsocketConsumer):
         await self.closed_for_ended_session()
 
     async def receive(self, text_data=None, bytes_data=None):
-        # Every frame, whatever it is: a socket never outlives its session.
-        if await self.closed_for_ended_session():
+        data, error = _parse_frame(text_data)
+        handler = self.handlers.get(data["type"]) if data else None
+        # Every frame, whatever it is: a socket never outlives its session. A message:send checks it in
+        # the database call that saves it (one thread hop per message instead of two).
+        if handler not in self.checks_session and await self.closed_for_ended_session():
             return
-        if text_data is None:
-            await self.send_error("bad_frame", "Frames must be JSON text.")
+        if error is not None:
+            await self.send_error(*error)
             return
-        if len(text_data) > MAX_FRAME_CHARS:
-            await self.send_error("too_large", "That frame is too large.")
-            return
-        try:
-            data = json.loads(text_data)
-        except ValueError:
-            await self.send_error("bad_json", "That frame is not valid JSON.")
-            return
-        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-            await self.send_error("bad_frame", 'A frame must be a JSON object with a "type".')
-            return
+        assert data is not None
         if data["type"] == "ping":
             await self.mark_present()
             await self.send_json({"type": "pong"})
             return
-        handler = self.handlers.get(data["type"])
         if handler is None:
             await self.send_error("unknown_type", f"Unknown event type “{data['type'][:40]}”.")
             return
         await getattr(self, handler)(data)
+
+
+def _parse_frame(text_data: str | None) -> tuple[dict | None, tuple[str, str] | None]:
+    """(the frame, None) or (None, (error code, message))."""
+    if text_data is None:
+        return None, ("bad_frame", "Frames must be JSON text.")
+    if len(text_data) > MAX_FRAME_CHARS:
+        return None, ("too_large", "That frame is too large.")
+    try:
+        data = json.loads(text_data)
+    except ValueError:
+        return None, ("bad_json", "That frame is not valid JSON.")
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        return None, ("bad_frame", 'A frame must be a JSON object with a "type".')
+    return data, None
 
 
 class ThreadConsumer(_JsonSocket):
@@ -183,12 +284,14 @@ class ThreadConsumer(_JsonSocket):
         "message:read": "on_read",
         "thread:typing": "on_typing",
     }
+    checks_session = frozenset({"on_send"})
 
     async def connect(self):
         self.user = self.scope.get("user")
         self.thread_id = int(self.scope["url_route"]["kwargs"]["thread_id"])
         self.group = realtime.thread_group(self.thread_id)
         self.last_typing = 0.0
+        self._acked: deque[int] = deque(maxlen=64)  # ids of messages this socket sent and was acked for
         if not _user_allowed(self.user) or not await self._load_thread():
             await self.close(code=4403)
             return
@@ -233,10 +336,14 @@ class ThreadConsumer(_JsonSocket):
         body = data.get("body", "")
         ids = data.get("attachment_ids") or []
         if not isinstance(body, str) or not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
-            await self.send_error("invalid", "A message needs a text body.", client_token=token)
+            if not await self.closed_for_ended_session():  # _save, which checks it, is not called
+                await self.send_error("invalid", "A message needs a text body.", client_token=token)
             return
         try:
             payload = await self._save(body, token, ids)
+            if payload is None:
+                await self.close(code=SESSION_ENDED)
+                return
         except RateLimited as exc:
             await self.send_error("rate_limited", exc.message, client_token=token)
         except InvalidState as exc:
@@ -251,10 +358,14 @@ class ThreadConsumer(_JsonSocket):
             await self.send_error("forbidden", "You no longer have access to this conversation.")
             await self.close(code=4403)
         else:
+            self._acked.append(payload["id"])
             await self.send_json({"type": "message:ack", "client_token": token, "message": payload})
 
     @db_call
-    def _save(self, body: str, token: str, attachment_ids: list[int]) -> dict:
+    def _save(self, body: str, token: str, attachment_ids: list[int]) -> dict | None:
+        """The message saved and its payload for the sender; None (nothing saved) if the socket's session ended."""
+        if not self._session_is_live():
+            return None
         thread = self._current_thread()
         attachments = services.attachments_from_ids(self.user, attachment_ids) if attachment_ids else []
         message = services.send_message(thread, actor=self.user, body=body, attachments=attachments, client_token=token)
@@ -288,6 +399,11 @@ class ThreadConsumer(_JsonSocket):
     # --- Channel layer events ------------------------------------------------------------
 
     async def chat_message(self, event):
+        if event["message"]["id"] in self._acked:
+            # The socket that sent it has it (chat.js confirms a message by its ack or by this event):
+            # one frame less per message. The sender's other tabs still get it.
+            self._acked.remove(event["message"]["id"])
+            return
         await self.send_json({"type": "message:new", "message": realtime.as_seen_by(event["message"], self.user.pk)})
 
     async def chat_read(self, event):
