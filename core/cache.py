@@ -17,8 +17,10 @@ values can be stale for their (short) timeouts after Redis returns.
 """
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.core.cache import cache
@@ -163,10 +165,7 @@ def _fresh_version() -> int:
     return time.time_ns() // 1000
 
 
-def bump_version_now(scope: str, *pks: int) -> None:
-    """The immediate half of bump_version, for a caller that has its own after-commit callback
-    to call it from again. On Redis one round trip for all the objects."""
-    keys = [_version_key(scope, pk) for pk in pks]
+def _bump_keys(keys: list[str]) -> None:
     incr_or_start_many = getattr(cache, "incr_or_start_many", None)  # core.cache.RedisCache
     if incr_or_start_many is not None:
         incr_or_start_many(keys, _fresh_version(), VERSION_SECONDS)
@@ -178,13 +177,86 @@ def bump_version_now(scope: str, *pks: int) -> None:
             cache.set(key, _fresh_version(), VERSION_SECONDS)
 
 
+def bump_version_now(scope: str, *pks: int) -> None:
+    """The immediate half of bump_version, for a caller that has its own after-commit callback
+    to call it from again. On Redis one round trip for all the objects."""
+    _bump_keys([_version_key(scope, pk) for pk in pks])
+
+
+class _AfterCommit:
+    """The version keys that bump_version made stale in one transaction: bumped together, in one round
+    trip, once it commits (one on_commit callback per transaction, not one per call)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, None] = {}  # an ordered set
+
+    def __call__(self) -> None:
+        pending = getattr(_deferral, "pending", None)
+        for key in self.keys if pending else ():
+            pending.pop(key, None)  # its immediate half is this bump
+        _bump_keys(list(self.keys))
+
+
+def _after_commit() -> _AfterCommit:
+    """This transaction's _AfterCommit. One registered inside a savepoint that rolled back is gone from
+    run_on_commit with it (and so are the keys of its rolled-back writes): a new one is registered."""
+    for entry in transaction.get_connection().run_on_commit:
+        if isinstance(entry[1], _AfterCommit):
+            return entry[1]
+    after_commit = _AfterCommit()
+    transaction.on_commit(after_commit)
+    return after_commit
+
+
+_deferral = threading.local()  # .pending: the immediate halves waiting, inside deferred_bumps()
+
+
+@contextmanager
+def deferred_bumps() -> Iterator[None]:
+    """Inside, bump_version's immediate half waits for the first cached read in this thread (which sends
+    it first) or for the commit, where it joins the after-commit half: a request's bumps take one round
+    trip instead of one per call and two per object. For every other reader nothing changes: until the
+    commit it cannot see the transaction's rows, so a value it cached meanwhile is old either way and
+    the after-commit bump makes it stale. What waits when the transaction rolls back is sent on leaving,
+    as the immediate half would have been."""
+    outer = getattr(_deferral, "pending", None)
+    if outer is not None:
+        yield
+        return
+    _deferral.pending = {}
+    try:
+        yield
+    finally:
+        left, _deferral.pending = _deferral.pending, None
+        if left:
+            _bump_keys(list(left))
+
+
+def _send_deferred() -> None:
+    pending = getattr(_deferral, "pending", None)
+    if pending:
+        keys = list(pending)
+        pending.clear()
+        _bump_keys(keys)
+
+
 def bump_version(scope: str, *pks: int) -> None:
     """Make what is cached for these objects in `scope` stale.
 
     Now, so the rest of this request (and a test) reads fresh rows, and again after commit, so a
-    reader that cached the old rows between the two (it could not see ours yet) is not believed."""
-    bump_version_now(scope, *pks)
-    transaction.on_commit(lambda: bump_version_now(scope, *pks))
+    reader that cached the old rows between the two (it could not see ours yet) is not believed. The
+    after-commit halves of one transaction are sent together (_AfterCommit); inside deferred_bumps()
+    the immediate half waits for this thread's next cached read or the commit."""
+    keys = [_version_key(scope, pk) for pk in pks]
+    if not transaction.get_connection().in_atomic_block:
+        _bump_keys(keys)  # autocommit: the write is committed already
+        return
+    pending = getattr(_deferral, "pending", None)
+    if pending is None:
+        _bump_keys(keys)
+    else:
+        pending.update(dict.fromkeys(keys))
+    _after_commit().keys.update(dict.fromkeys(keys))
 
 
 def cached_for(
@@ -195,6 +267,7 @@ def cached_for(
     `wait` > 0, for a value that is slow to compute and asked by many at once (the staff figures): on a
     miss only one caller computes it; the others poll for its result, stamped with the version they
     read (never an older one), for up to `wait` seconds, then compute it themselves."""
+    _send_deferred()  # this thread's own bumps first: its reads see its writes
     version_key, value_key = _version_key(scope, pk), f"{scope}:{pk}:{name}"
     found = cache.get_many([version_key, value_key])
     version = found.get(version_key)

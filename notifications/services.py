@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.services import record as audit
-from core.cache import bump_version_now, cached_for
+from core.cache import bump_version, cached_for
 from core.exceptions import DomainError, NotPermitted
 from core.pages import users_changed
 
@@ -115,14 +115,11 @@ def mark_read(*, actor: User, notification_ids: Iterable[int] | None = None) -> 
 
 
 def _announce_unread_change(*user_ids: int) -> None:
-    bump_version_now(SCOPE, *user_ids)
+    # Now and again after commit (core.cache.bump_version); the after-commit bump is registered first,
+    # so the live pages that the signal tells to read the count read the new one.
+    bump_version(SCOPE, *user_ids)
     users_changed(*user_ids)  # their cached pages show the bell and the rows (bulk_create, update: no signal)
-
-    def after_commit() -> None:
-        bump_version_now(SCOPE, *user_ids)  # again: a reader in between cached the rows before ours
-        unread_changed.send(sender=Notification, user_ids=user_ids)
-
-    transaction.on_commit(after_commit)
+    transaction.on_commit(lambda: unread_changed.send(sender=Notification, user_ids=user_ids))
 
 
 def inbox(user: User, *, category: str | None = None, unread_only: bool = False) -> QuerySet[Notification]:

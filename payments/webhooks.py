@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from core.cache import deferred_bumps
 from core.money import format_money
 
 from . import services
@@ -82,9 +83,10 @@ def _verify(provider: str, payload: bytes, headers: Mapping[str, str]) -> tuple[
 def receive(provider: str, payload: bytes, headers: Mapping[str, str]) -> Received:
     """The whole path for one delivery. SignatureError / ProviderUnavailable propagate to the view."""
     event_id, event_type, event = _verify(provider, payload, headers)
-    stored = _store_and_process(provider, event_id[:255], event_type[:100], event)
-    if stored is None:  # delivered before, or by a simultaneous delivery: its stored row decides
-        stored = process_event(WebhookEvent.objects.get(provider=provider, event_id=event_id[:255]).pk)
+    with deferred_bumps():  # the delivery's cache-version bumps: one round trip after its commit
+        stored = _store_and_process(provider, event_id[:255], event_type[:100], event)
+        if stored is None:  # delivered before, or by a simultaneous delivery: its stored row decides
+            stored = process_event(WebhookEvent.objects.get(provider=provider, event_id=event_id[:255]).pk)
     http_status = 500 if stored.status == WebhookStatus.FAILED else 200
     return Received(http_status, {"event": event_id, "status": stored.status})
 

@@ -104,3 +104,57 @@ def test_a_waiter_never_takes_a_value_of_an_older_version_and_computes_after_its
     started = time.monotonic()
     assert cached_for("probe", 11, "slow", lambda: "new", wait=0.2) == "new"
     assert time.monotonic() - started >= 0.2
+
+
+def _counting_trips(monkeypatch) -> list[str]:
+    from redis.client import Pipeline, Redis
+
+    trips: list[str] = []
+    command, pipeline = Redis.execute_command, Pipeline.execute
+    monkeypatch.setattr(Redis, "execute_command", lambda self, *a, **k: trips.append(a[0]) or command(self, *a, **k))
+    monkeypatch.setattr(Pipeline, "execute", lambda self, *a, **k: trips.append("pipeline") or pipeline(self, *a, **k))
+    return trips
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transactions_bumps_go_in_one_round_trip_after_commit_and_its_own_reads_see_them(monkeypatch):
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
+    from django.db import transaction
+
+    from core.cache import deferred_bumps
+
+    for scope, pk in (("probe-a", 21), ("probe-b", 22)):
+        cached_for(scope, pk, "n", lambda: "old")
+    committed = cache.get(_version_key("probe-a", 21))
+    trips = _counting_trips(monkeypatch)
+    with deferred_bumps(), transaction.atomic():
+        bump_version("probe-a", 21)
+        bump_version("probe-b", 22)
+        bump_version("probe-a", 21)
+        assert trips == []  # nothing sent yet: no reader outside can see the transaction's rows
+        assert cached_for("probe-a", 21, "n", lambda: "mine") == "mine"  # its own read sends them first
+        assert trips[0] == "pipeline" and cache.get(_version_key("probe-a", 21)) != committed
+        trips.clear()
+        bump_version("probe-b", 22)
+    assert trips.count("pipeline") == 1  # every key once, after the commit
+    monkeypatch.undo()
+    assert cached_for("probe-b", 22, "n", lambda: "new") == "new"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deferred_bumps_of_a_rolled_back_transaction_are_still_sent(monkeypatch):
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
+    from django.db import transaction
+
+    from core.cache import deferred_bumps
+
+    cached_for("probe-c", 23, "n", lambda: "old")
+    trips = _counting_trips(monkeypatch)
+    with deferred_bumps():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            bump_version("probe-c", 23)
+            raise RuntimeError("rolled back")
+        assert trips == []
+    assert trips == ["pipeline"]  # as the immediate half would have been
+    monkeypatch.undo()
+    assert cached_for("probe-c", 23, "n", lambda: "new") == "new"
