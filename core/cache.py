@@ -192,8 +192,9 @@ class _AfterCommit:
 
     def __call__(self) -> None:
         pending = getattr(_deferral, "pending", None)
-        for key in self.keys if pending else ():
-            pending.pop(key, None)  # its immediate half is this bump
+        if pending:
+            for key in self.keys:
+                pending.pop(key, None)  # its immediate half is this bump
         _bump_keys(list(self.keys))
 
 
