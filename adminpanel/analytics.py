@@ -19,14 +19,13 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import connection, transaction
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, FilteredRelation, Q, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from accounts.models import Role, User
 from coaches.models import CoachProfile
-from core.cache import DEFAULT_SECONDS, bump_version_now, cached_for
+from core.cache import DEFAULT_SECONDS, bump_after_commit, cached_for
 from orders.models import Order, OrderStatus, Review
 from payments.models import LedgerEntry, LedgerEntryType
 from requests_app.models import RequestStatus, ServiceRequest
@@ -280,20 +279,15 @@ def currencies() -> list[str]:
     )
 
 
-def _bump_figures() -> None:
-    bump_version_now(FIGURES_SCOPE, 0)
-
-
 def figures_changed() -> None:
     """An input of the figures changed: make every cached report stale once the write commits.
 
-    Once per transaction however many rows it writes (a webhook's fulfilment saves several): the
-    callback is registered only if it is not already waiting. A report computed meanwhile read the
-    old rows and is stamped with the version before this bump, so it is never believed afterwards.
+    Once per transaction however many rows it writes (a webhook's fulfilment saves several), in the
+    same round trip as the transaction's other version bumps (core.cache.bump_after_commit). A report
+    computed meanwhile read the old rows and is stamped with the version before this bump, so it is
+    never believed afterwards.
     """
-    if connection.in_atomic_block and any(entry[1] is _bump_figures for entry in connection.run_on_commit):
-        return
-    transaction.on_commit(_bump_figures)
+    bump_after_commit(FIGURES_SCOPE, 0)
 
 
 def _span_name(span: Range) -> str:

@@ -260,6 +260,16 @@ def bump_version(scope: str, *pks: int) -> None:
     _after_commit().keys.update(dict.fromkeys(keys))
 
 
+def bump_after_commit(scope: str, *pks: int) -> None:
+    """Make what is cached for these objects stale once the transaction commits (now, outside one):
+    for values that nothing reads inside the writing transaction. With its other bumps, once per key."""
+    keys = [_version_key(scope, pk) for pk in pks]
+    if not transaction.get_connection().in_atomic_block:
+        _bump_keys(keys)
+        return
+    _after_commit().keys.update(dict.fromkeys(keys))
+
+
 def cached_for(
     scope: str, pk: int, name: str, compute: Callable[[], T], timeout: int = DEFAULT_SECONDS, *, wait: float = 0
 ) -> T:
