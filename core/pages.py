@@ -13,9 +13,9 @@ on a model that is neither. Writes that skip the signals (`.update()`, `bulk_cre
 `users_changed` themselves. What is left (a shell, a raw SQL fix, the clock: "3 hours ago") shows within
 PAGE_SECONDS.
 
-Bumps are collected per transaction and sent once it commits (one pipelined round trip for a webhook's
-dozen writes); a page read in the same thread before then bumps what is pending first, so a test or a
-view that renders inside the writing transaction sees its own writes.
+Bumps are collected per transaction and sent once it commits, with its other version bumps (one pipelined
+round trip for a webhook's dozen writes); a page read in the same thread before then bumps what is
+pending first, so a test or a view that renders inside the writing transaction sees its own writes.
 
 The CSRF token is not kept: every masked token of the user's secret in the stored page is replaced by
 a slot, filled with a fresh mask on each hit (BREACH). A page that showed flash messages, set a cookie or
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from functools import wraps
@@ -34,14 +35,14 @@ from typing import Any
 from django.apps import apps
 from django.contrib.messages import get_messages
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse
 from django.middleware import csrf
 from django.utils import timezone, translation
 
-from .cache import VERSION_SECONDS, _fresh_version, _version_key, bump_version_now
+from .cache import VERSION_SECONDS, _fresh_version, _version_key, bump_after_commit, bump_version_now
 
 SCOPE = "pages"
 EVERYONE = 0  # the version every user's pages also depend on (a coach renamed, a rate changed)
@@ -62,49 +63,36 @@ class Everyone(Exception):
 # --- what changed --------------------------------------------------------------------------------
 
 
-class _PendingBumps:
-    """The users whose pages the current transaction changed: bumped once, when it commits."""
-
-    def __init__(self) -> None:
-        self.pks: set[int] = set()
-        self.unread: set[int] = set()  # changed since a page was last read in this transaction
-
-    def add(self, pks: set[int]) -> None:
-        self.pks |= pks
-        self.unread |= pks
-
-    def before_read(self) -> None:
-        """A page read inside the writing transaction: its own writes make its pages stale now."""
-        if self.unread:
-            bump_version_now(SCOPE, *self.unread)
-            self.unread = set()
-
-    def __call__(self) -> None:
-        if self.pks:
-            bump_version_now(SCOPE, *self.pks)
+_unread = threading.local()  # .pks: users whose pages this thread changed since it last read one
 
 
-def _pending() -> _PendingBumps | None:
-    for entry in reversed(connection.run_on_commit):
-        if isinstance(entry[1], _PendingBumps):
-            return entry[1]
-    return None
+def _unread_pks() -> set[int]:
+    if not hasattr(_unread, "pks"):
+        _unread.pks = set()
+    return _unread.pks
 
 
 def users_changed(*user_ids: int | None) -> None:
-    """What these users' pages show changed: their cached pages are stale once this commits
-    (and at once for a page read in this thread)."""
+    """What these users' pages show changed: their cached pages are stale once this commits (with the
+    transaction's other version bumps, one round trip: core.cache.bump_after_commit), and at once for a
+    page read in this thread before then."""
     pks = {pk for pk in user_ids if pk is not None}
     if not pks:
         return
     if not connection.in_atomic_block:
         bump_version_now(SCOPE, *pks)
         return
-    pending = _pending()
-    if pending is None:
-        pending = _PendingBumps()
-        transaction.on_commit(pending)
-    pending.add(pks)
+    bump_after_commit(SCOPE, *pks)
+    _unread_pks().update(pks)
+
+
+def _before_read() -> None:
+    """This thread's own writes make its pages stale before it reads one (a test, a view that renders
+    after writing). Left over from a transaction that rolled back, they cost one needless bump."""
+    pks = _unread_pks()
+    if pks:
+        bump_version_now(SCOPE, *pks)
+        pks.clear()
 
 
 def everyone_changed() -> None:
@@ -265,9 +253,7 @@ def cached_page(
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not _cacheable_visit(request, staff):
                 return view(request, *args, **kwargs)
-            pending = _pending() if connection.in_atomic_block else None
-            if pending is not None:
-                pending.before_read()
+            _before_read()
             user_pk: int = request.user.pk  # type: ignore[assignment]  # signed in: _cacheable_visit
             version_keys = [_version_key(SCOPE, user_pk), _version_key(SCOPE, EVERYONE)]
             version_keys += [_version_key(SCOPE, _topic_pk(t)) for t in (topics(request) if topics else ())]

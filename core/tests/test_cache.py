@@ -111,8 +111,17 @@ def _counting_trips(monkeypatch) -> list[str]:
 
     trips: list[str] = []
     command, pipeline = Redis.execute_command, Pipeline.execute
-    monkeypatch.setattr(Redis, "execute_command", lambda self, *a, **k: trips.append(a[0]) or command(self, *a, **k))
-    monkeypatch.setattr(Pipeline, "execute", lambda self, *a, **k: trips.append("pipeline") or pipeline(self, *a, **k))
+
+    def counted_command(self, *args, **kwargs):
+        trips.append(args[0])
+        return command(self, *args, **kwargs)
+
+    def counted_pipeline(self, *args, **kwargs):
+        trips.append("pipeline")
+        return pipeline(self, *args, **kwargs)
+
+    monkeypatch.setattr(Redis, "execute_command", counted_command)
+    monkeypatch.setattr(Pipeline, "execute", counted_pipeline)
     return trips
 
 
