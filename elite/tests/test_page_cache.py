@@ -19,10 +19,10 @@ TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 CLIENT_TOKEN = re.compile(r'name="client_token" value="([0-9a-f]{32})"')
 
 
-def browser(user, **kwargs) -> Client:
-    signed_in = Client(**kwargs)
-    signed_in.force_login(user)
-    return signed_in
+def signed_in(user, **kwargs) -> Client:
+    visitor = Client(**kwargs)
+    visitor.force_login(user)
+    return visitor
 
 
 def same_page(one, other) -> bool:
@@ -51,15 +51,15 @@ def test_every_model_says_whether_a_cached_page_shows_it():
     assert pages.unclassified_models() == []
 
 
-@pytest.mark.parametrize("page", ["dashboard", "order", "thread", "inbox", "receipts"])
+@pytest.mark.parametrize("name", ["dashboard", "order", "thread", "inbox", "receipts"])
 @pytest.mark.parametrize("who", ["client", "coach"])
 def test_a_revisit_reads_only_the_user(
-    page, who, paid_order, thread, client_user, coach_user, django_assert_max_num_queries
+    name, who, paid_order, thread, client_user, coach_user, django_assert_max_num_queries
 ):
-    if who == "coach" and page == "receipts":
+    if who == "coach" and name == "receipts":
         pytest.skip("receipts are the client's page")
-    url = page_urls(paid_order, thread)[page]
-    visitor = browser(client_user if who == "client" else coach_user)
+    url = page_urls(paid_order, thread)[name]
+    visitor = signed_in(client_user if who == "client" else coach_user)
     first = visitor.get(url)
     assert first.status_code == 200
     with django_assert_max_num_queries(1) as revisit:  # the session's user; the session is in the cache
@@ -70,14 +70,14 @@ def test_a_revisit_reads_only_the_user(
 
 
 def test_staff_analytics_revisit_reads_only_the_user(staff_user, django_assert_max_num_queries):
-    visitor = browser(staff_user)
+    visitor = signed_in(staff_user)
     assert visitor.get("/staff/analytics/").status_code == 200
     with django_assert_max_num_queries(1):
         assert visitor.get("/staff/analytics/").status_code == 200
 
 
 def test_the_other_partys_moves_show_on_the_next_visit(paid_order, thread, client_user, coach_user):
-    visitor = browser(client_user)
+    visitor = signed_in(client_user)
     for url in page_urls(paid_order, thread).values():
         visitor.get(url)
     orders.deliver(paid_order.pk, actor=coach_user, note="Here is your new CV")
@@ -90,7 +90,7 @@ def test_the_other_partys_moves_show_on_the_next_visit(paid_order, thread, clien
 
 
 def test_a_new_notification_shows_in_the_bell_and_the_inbox_at_once(client_user):
-    visitor = browser(client_user)
+    visitor = signed_in(client_user)
     visitor.get("/notifications/")
     notify(client_user, "test", "Your coach replied to your comment", email=False)
     assert "Your coach replied to your comment" in visitor.get("/notifications/").content.decode()
@@ -98,14 +98,14 @@ def test_a_new_notification_shows_in_the_bell_and_the_inbox_at_once(client_user)
 
 def test_marking_read_shows_at_once(client_user):
     notify(client_user, "test", "Your order is due tomorrow", email=False)
-    visitor = browser(client_user)
+    visitor = signed_in(client_user)
     assert "Mark read" in visitor.get("/notifications/").content.decode()
     visitor.post("/notifications/read/")
     assert "Mark read" not in visitor.get("/notifications/").content.decode()
 
 
 def test_a_coach_renamed_shows_on_the_clients_pages(paid_order, client_user, coach_user):
-    visitor = browser(client_user)
+    visitor = signed_in(client_user)
     assert coach_user.display_name in visitor.get(f"/orders/{paid_order.pk}/").content.decode()
     coach_user.first_name, coach_user.last_name = "Imogen", "Okafor-Reyes"
     coach_user.save()
@@ -113,7 +113,7 @@ def test_a_coach_renamed_shows_on_the_clients_pages(paid_order, client_user, coa
 
 
 def test_a_login_changes_no_page(client_user):
-    visitor = browser(client_user)
+    visitor = signed_in(client_user)
     visitor.get("/dashboard/")
     User.objects.get(pk=client_user.pk).save(update_fields=["last_login"])
     with pytest.MonkeyPatch.context() as patch:
@@ -124,7 +124,7 @@ def test_a_login_changes_no_page(client_user):
 def test_a_new_open_request_shows_on_every_matching_coachs_dashboard(client_user, coach_user, other_coach):
     from requests_app.tests.factories import ServiceRequestFactory
 
-    visitors = [browser(coach_user), browser(other_coach)]  # both offer a CV (the factory's default)
+    visitors = [signed_in(coach_user), signed_in(other_coach)]  # both offer a CV (the factory's default)
     for visitor in visitors:
         visitor.get("/dashboard/")
     open_request = ServiceRequestFactory(client=client_user, coach=None, title="Open request for a CV rewrite")
@@ -135,14 +135,14 @@ def test_a_new_open_request_shows_on_every_matching_coachs_dashboard(client_user
 
 def test_each_user_gets_their_own_page_and_a_stranger_still_gets_404(paid_order, client_user, coach_user, other_client):
     url = f"/orders/{paid_order.pk}/"
-    client_html = browser(client_user).get(url).content.decode()
-    coach_html = browser(coach_user).get(url).content.decode()
+    client_html = signed_in(client_user).get(url).content.decode()
+    coach_html = signed_in(coach_user).get(url).content.decode()
     assert TOKEN.sub("", client_html) != TOKEN.sub("", coach_html)
-    assert browser(other_client).get(url).status_code == 404
+    assert signed_in(other_client).get(url).status_code == 404
 
 
 def test_staff_see_an_order_afresh(paid_order, staff_user, django_assert_max_num_queries):
-    visitor = browser(staff_user)
+    visitor = signed_in(staff_user)
     url = f"/orders/{paid_order.pk}/"
     visitor.get(url)
     with django_assert_max_num_queries(60) as again:
@@ -151,7 +151,7 @@ def test_staff_see_an_order_afresh(paid_order, staff_user, django_assert_max_num
 
 
 def test_a_cached_page_carries_a_fresh_csrf_token_that_works(paid_order, thread, client_user):
-    visitor = browser(client_user, enforce_csrf_checks=True)
+    visitor = signed_in(client_user, enforce_csrf_checks=True)
     url = f"/threads/{thread.pk}/"
     tokens = [TOKEN.search(visitor.get(url).content.decode()).group(1) for _ in range(3)]
     assert len(set(tokens)) == 3  # masked anew on every visit (BREACH), though the page came from the cache
@@ -163,7 +163,7 @@ def test_a_cached_page_carries_a_fresh_csrf_token_that_works(paid_order, thread,
 
 
 def test_two_visits_of_a_cached_thread_never_share_a_message_key(thread, client_user):
-    visitor = browser(client_user)
+    visitor = signed_in(client_user)
     url = f"/threads/{thread.pk}/"
     keys = {CLIENT_TOKEN.search(visitor.get(url).content.decode()).group(1) for _ in range(3)}
     assert len(keys) == 3  # two tabs of one cached page must not send under one idempotency key
@@ -175,7 +175,7 @@ def test_a_pending_flash_message_is_shown_once_and_never_stored(paid_order, clie
     from django.http import HttpResponse
     from django.test import RequestFactory
 
-    visitor = browser(client_user)
+    visitor = signed_in(client_user)
     url = f"/orders/{paid_order.pk}/"
     visitor.get(url)  # cached without a message
     storage = CookieStorage(RequestFactory().get("/"))
