@@ -129,6 +129,22 @@ def paid_order(order):
 
 
 @pytest.fixture
+def compilations(monkeypatch):
+    """The models of the queries the ORM compiles to SQL from here on (core.sqlmemo compiles each shape once)."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    seen = []
+    as_sql = SQLCompiler.as_sql
+
+    def counted(self, *args, **kwargs):
+        seen.append(self.query.model)
+        return as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counted)
+    return seen
+
+
+@pytest.fixture
 def local_media(settings, tmp_path):
     """Uploads go to a throwaway local folder and the dev no-op scanner marks them clean."""
     settings.MEDIA_ROOT = str(tmp_path / "media")

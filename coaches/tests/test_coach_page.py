@@ -1,6 +1,5 @@
 import pytest
 from django.db import connection
-from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -118,7 +117,7 @@ def test_reviews_paginate_with_constant_queries(client, review_for, django_asser
     assert client.get(url(profile), {"page": "abc"}).status_code == 200
 
 
-def test_a_coach_page_not_seen_before_compiles_no_query(client, review_for, monkeypatch):
+def test_a_coach_page_not_seen_before_compiles_no_query(client, review_for, compilations):
     """Each of the page's queries is compiled once per process (core.sqlmemo); another coach's page, with
     its reviews, photo-less avatar and languages, only runs them with that coach's id."""
     seen, other = CoachProfileFactory(), CoachProfileFactory(user__first_name="Otto", headline="Other coach")
@@ -126,14 +125,8 @@ def test_a_coach_page_not_seen_before_compiles_no_query(client, review_for, monk
     for coach in (seen, other):
         review_for(coach.user, rating=4, comment=f"Fine work for {coach.pk}")
     client.get(reverse("coaches:detail", args=[seen.pk]))
-    compiled = []
-    as_sql = SQLCompiler.as_sql
-
-    def counted(self, *args, **kwargs):
-        compiled.append(self.query.model)
-        return as_sql(self, *args, **kwargs)
-
-    monkeypatch.setattr(SQLCompiler, "as_sql", counted)
+    compiled = compilations
+    compiled.clear()  # what the first visit compiled
     with CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("coaches:detail", args=[other.pk]))
 

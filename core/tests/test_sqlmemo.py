@@ -3,7 +3,6 @@
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.db import connection
-from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 
 from core import sqlmemo
@@ -25,19 +24,6 @@ def groups(values):
     if "word" in values:
         qs = qs.filter(name__contains=values["word"])
     return qs.order_by("name").values_list("name")
-
-
-@pytest.fixture
-def compilations(monkeypatch):
-    seen = []
-    as_sql = SQLCompiler.as_sql
-
-    def counted(self, *args, **kwargs):
-        seen.append(self.query.model)
-        return as_sql(self, *args, **kwargs)
-
-    monkeypatch.setattr(SQLCompiler, "as_sql", counted)
-    return seen
 
 
 def test_a_shape_is_compiled_once_and_runs_with_each_calls_values(compilations):

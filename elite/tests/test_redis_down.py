@@ -81,3 +81,18 @@ def test_ready_still_answers_503(client):
         response = client.get("/ready")
     assert response.status_code == 503
     assert response.json()["checks"]["cache"] == "error"
+
+
+def test_cached_signed_in_pages_still_answer_and_show_each_write(client, client_user, paid_order):
+    """core.pages reads and stores through the degrading cache: the page is rendered, then served from the
+    per-process fallback, and a notification written meanwhile still shows on the next visit."""
+    from notifications.services import notify
+
+    client.force_login(client_user)
+    with redis_down():
+        assert client.get("/dashboard/").status_code == 200
+        assert client.get(f"/orders/{paid_order.pk}/").status_code == 200
+        notify(client_user, "test", "Written while Redis was down", email=False)
+        response = client.get("/dashboard/")
+    assert response.status_code == 200
+    assert "Written while Redis was down" in response.content.decode()
