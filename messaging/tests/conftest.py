@@ -12,6 +12,7 @@ from django.test import Client
 
 from conftest import port_open, require_service
 from messaging.models import MessageThread
+from ops.tests.suite_logs import watch_process_log
 
 
 @pytest.fixture
@@ -110,6 +111,7 @@ def asgi_servers(tmp_path):
             **(extra_env or {}),
         }
         log = open(tmp_path / f"uvicorn-{port}.log", "wb")  # noqa: SIM115 - closed at teardown
+        watch_process_log(tmp_path / f"uvicorn-{port}.log")
         process = subprocess.Popen(
             [
                 sys.executable,

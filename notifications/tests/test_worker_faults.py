@@ -21,6 +21,7 @@ from django.conf import settings
 from conftest import port_open, require_service
 from messaging.tests.conftest import database_url_of_test_db
 from notifications.models import Notification, SentEmail
+from ops.tests.suite_logs import watch_process_log
 
 from .smtp_server import LoopbackSMTP
 
@@ -70,6 +71,7 @@ def worker(tmp_path, smtp):
             "DEBUG": "true",
         }
         log = open(tmp_path / f"worker-{len(processes)}.log", "wb")  # noqa: SIM115 - the process keeps it
+        watch_process_log(tmp_path / f"worker-{len(processes)}.log")
         command = [sys.executable, "-m", "celery", "-A", "elite", "worker", "-Q", queue, "-c", "1", "-P", "prefork"]
         command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"]
         command += ["-n", f"{queue}-{len(processes)}@%h"]

@@ -5,13 +5,18 @@ the suite's known secrets. One found fails the run and names the test that logge
 The filters mask those patterns, so the search mostly proves that no line escapes them: a field a
 library adds to the record (Celery's task arguments), a formatter that prints what the filter did not
 see. Records are copied first: the filters change what they are given, and other handlers (caplog,
-Sentry's integration) must see the original. Lines of worker subprocesses are their own processes'.
+Sentry's integration) must see the original.
+
+Our own servers and workers that tests start as processes (gunicorn, uvicorn, Celery) log through their own
+filters into files; a test hands each file to `watch_process_log` and its lines are searched the same way at
+the end of the run. Third-party servers (clamd, moto) are not ours and are not read.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +32,12 @@ def luhn_valid(number: str) -> bool:
 
 
 _watch: _SuiteLogs | None = None
+_process_logs: list[tuple[str, Path]] = []
+
+
+def watch_process_log(path: Path) -> None:
+    """Search the log file of a process the running test started (one of our own) at the end of the run."""
+    _process_logs.append((_watch.test if _watch else "(outside a test)", Path(path)))
 
 
 class _SuiteLogs(logging.Handler):
@@ -48,21 +59,32 @@ class _SuiteLogs(logging.Handler):
         return bool(super().handle(logging.makeLogRecord(dict(vars(record)))))
 
     def emit(self, record: logging.LogRecord) -> None:
-        from ops.sentry import EMAIL, TOKEN
-
         try:
             line = self.format(record)
         except (TypeError, ValueError):  # a bad %-format: logging's own report, as every handler does
             self.handleError(record)
             return
+        self.check(line, self.test)
+
+    def check(self, line: str, test: str) -> None:
+        from ops.sentry import EMAIL, TOKEN
+
         self.lines += 1
         card = next((m for m in CARD_LIKE.finditer(line) if luhn_valid(m.group())), None)
         for what, found in (("email", EMAIL.search(line)), ("card", card), ("token", TOKEN.search(line))):
             if found:
-                self.leaks.append((self.test, what, line[:400]))
+                self.leaks.append((test, what, line[:400]))
         for secret in self._forbidden:
             if secret in line:
-                self.leaks.append((self.test, "secret", line[:400].replace(secret, "<the secret>")))
+                self.leaks.append((test, "secret", line[:400].replace(secret, "<the secret>")))
+
+
+def read_process_logs(watch: _SuiteLogs, logs: list[tuple[str, Path]]) -> None:
+    """Search every line of the processes' log files, each named after the test that started it."""
+    for test, path in logs:
+        if path.exists():  # a test whose process never started leaves no file
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                watch.check(line, f"{test} ({path.name})")
 
 
 def production_json_formatter() -> logging.Formatter:
@@ -106,6 +128,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _watch is None:
         return
     logging.getLogger().removeHandler(_watch)
+    read_process_logs(_watch, _process_logs)
     if _watch.leaks:
         print(f"\n\nPersonal data or secrets in {len(_watch.leaks)} of {_watch.lines} log lines:")
         for test, what, line in _watch.leaks[:20]:
@@ -119,4 +142,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter) -> None:
     if _watch is not None and not _watch.leaks:
-        terminalreporter.write_line(f"log lines of the suite checked for personal data: {_watch.lines}, none found")
+        terminalreporter.write_line(
+            f"log lines of the suite checked for personal data: {_watch.lines}"
+            f" (with {len(_process_logs)} log files of processes the tests started), none found"
+        )

@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils.module_loading import import_string
 
 from ops.sentry import CARD, EMAIL
-from ops.tests.suite_logs import production_json_formatter
+from ops.tests.suite_logs import _SuiteLogs, production_json_formatter, read_process_logs
 from payments.models import Payment
 from payments.providers import test_provider
 
@@ -164,3 +164,21 @@ def test_a_json_line_of_django_request_shows_no_email_from_the_query_string():
     text = out.getvalue()
     assert "someone@example.com" not in text and "/no-such-page/?email=[email]" in text, text
     assert '"request_id": "' + "f" * 32 in text  # the id filter still read it from the request object
+
+
+def test_the_log_file_of_a_process_a_test_started_is_searched_line_by_line(tmp_path):
+    """The workers and servers the suite starts log in their own processes; their files are read too."""
+    worker_log = tmp_path / "worker-0.log"
+    worker_log.write_text(
+        '{"level": "INFO", "message": "Task notifications.tasks.send_email succeeded"}\n'
+        '{"level": "WARNING", "message": "could not deliver to someone@example.com"}\n'
+        f'{{"level": "ERROR", "message": "signing with {django_settings.SECRET_KEY}"}}\n'
+    )
+    watch = _SuiteLogs()
+    read_process_logs(watch, [("a_test", worker_log), ("a_test_whose_process_never_started", tmp_path / "none.log")])
+    assert watch.lines == 3
+    assert [(test, what) for test, what, _ in watch.leaks] == [
+        ("a_test (worker-0.log)", "email"),
+        ("a_test (worker-0.log)", "secret"),
+    ]
+    assert "<the secret>" in watch.leaks[1][2] and django_settings.SECRET_KEY not in watch.leaks[1][2]

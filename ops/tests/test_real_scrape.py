@@ -24,6 +24,7 @@ import requests
 from conftest import port_open, require_service
 from files.tests.conftest import free_port
 from messaging.tests.conftest import database_url_of_test_db, require_postgres_and_redis
+from ops.tests.suite_logs import watch_process_log
 from payments.providers import test_provider
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +41,7 @@ class Processes:
 
     def start(self, name: str, argv: list[str], port: int, **extra_env: str) -> int:
         log = open(self.folder / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop_all
+        watch_process_log(self.folder / f"{name}.log")
         process = subprocess.Popen(
             argv,
             cwd=ROOT,
