@@ -10,6 +10,13 @@ the load of other processes changes less) over PROFILE_REQUESTS (200) unprofiled
 through the real middleware, view and templates (Django's test Client: no network), and
 cProfile's top functions over as many profiled ones. Run bench/marketplace.py once first: it
 creates and seeds the database.
+
+PROFILE_COLD measures the signed-in pages on a miss, which wrk's rows (all hits: nothing writes while
+they run) do not show; the invalidation runs outside the timed and profiled part of each request:
+  PROFILE_COLD=page  the user's pages are stale before every request (core.pages.users_changed: what
+                     a write to anything the page shows does); the caches below the page stay warm
+  PROFILE_COLD=all   this prefix's whole cache is emptied before every request (a first visit after a
+                     deploy or an eviction; the session is re-read from the database)
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from bench.marketplace import SERVER_ENV  # noqa: E402
 REQUESTS = int(os.environ.get("PROFILE_REQUESTS", "200"))
 TOP = int(os.environ.get("PROFILE_TOP", "30"))
 QUIET = os.environ.get("PROFILE_QUIET") == "1"  # figures, statements and call counts; no function tables
+COLD = os.environ.get("PROFILE_COLD", "")
 # PROFILE_CACHE_PREFIX=…: a cache namespace of its own, when other processes write to the bench database
 
 
@@ -70,6 +78,28 @@ def count_redis_round_trips() -> list[int]:
     return counter
 
 
+spent = [0.0, 0.0]  # wall and CPU seconds of the invalidations, not counted as the page's
+
+
+def cold_maker(client):
+    """What makes the next request of this signed-in client a miss (PROFILE_COLD)."""
+    from django.conf import settings
+    from django.contrib.auth import get_user
+
+    from conftest import clear_cache
+    from core.pages import users_changed
+
+    if COLD == "page":
+        request = type("Request", (), {"session": client.session})()
+        user_id = get_user(request).pk
+        return lambda: users_changed(user_id)
+    if COLD == "all":
+        if not settings.REDIS_URL:
+            raise SystemExit("PROFILE_COLD=all needs the Redis cache")
+        return clear_cache
+    raise SystemExit(f"PROFILE_COLD={COLD!r}: page or all")
+
+
 def main(words: list[str]) -> None:
     os.environ.update({**SERVER_ENV, "ALLOWED_HOSTS": "testserver"})
     if os.environ.get("PROFILE_CACHE_PREFIX"):  # a namespace of its own: others' bench writes bump no version here
@@ -101,8 +131,20 @@ def main(words: list[str]) -> None:
 
             directory_changed()  # nothing cached before this run is believed: every URL is a miss
 
-        def get(page=page, client=client, paths=paths) -> None:
+        chill = cold_maker(client) if COLD and page.cookie else None
+
+        def get(page=page, client=client, paths=paths, chill=chill, profiler=None) -> None:
             path = paths() if paths is not None else page.path
+            if chill is not None:
+                if profiler is not None:
+                    profiler.disable()
+                paused, trips = (time.perf_counter(), time.process_time()), round_trips[0]
+                chill()
+                spent[0] += time.perf_counter() - paused[0]
+                spent[1] += time.process_time() - paused[1]
+                round_trips[0] = trips  # the invalidation's round trips are not the page's
+                if profiler is not None:
+                    profiler.enable()
             response = client.get(path)
             if response.status_code != 200:
                 raise SystemExit(f"{path}: {response.status_code}")
@@ -114,13 +156,15 @@ def main(words: list[str]) -> None:
             get()
         trips = round_trips[0] - trips_before
         statements = list(captured.captured_queries)  # the next request clears the log
+        spent[:] = [0.0, 0.0]  # the invalidation's own time, taken out of the figures
         started, cpu_started = time.perf_counter(), time.process_time()
         for _ in range(REQUESTS):
             get()
-        ms = (time.perf_counter() - started) * 1000 / REQUESTS
-        cpu_ms = (time.process_time() - cpu_started) * 1000 / REQUESTS  # this process only: not PostgreSQL's or Redis's
+        ms = (time.perf_counter() - started - spent[0]) * 1000 / REQUESTS
+        # this process only: not PostgreSQL's or Redis's
+        cpu_ms = (time.process_time() - cpu_started - spent[1]) * 1000 / REQUESTS
         print(
-            f"\n=== {page.label}: {ms:.2f} ms/request ({cpu_ms:.2f} ms CPU), {len(statements)} statements, "
+            f"\n=== {page.label}{' (cold: ' + COLD + ')' if chill else ''}: {ms:.2f} ms/request ({cpu_ms:.2f} ms CPU), {len(statements)} statements, "
             f"{trips} Redis round trips"
         )
         for number, query in enumerate(statements, 1):
@@ -128,7 +172,7 @@ def main(words: list[str]) -> None:
         profiler = cProfile.Profile()
         profiler.enable()
         for _ in range(REQUESTS):
-            get()
+            get(profiler=profiler)
         profiler.disable()
         calls = pstats.Stats(profiler).total_calls  # type: ignore[attr-defined]
         print(f"cProfile: {calls / REQUESTS:,.0f} function calls per request")
