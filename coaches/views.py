@@ -5,8 +5,8 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import DEFAULT_DB_ALIAS
-from django.db.models import Count, Q, QuerySet
+from django.db import DEFAULT_DB_ALIAS, connection
+from django.db.models import Aggregate, Count, F, JSONField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.base import DEFERRED
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -116,26 +116,64 @@ VISIBLE = Q(reviews__is_hidden=False)
 RATING_COUNTS = tuple(f"r{n}" for n in range(1, 6))
 
 
+class _JSONRows(Aggregate):
+    """A JSON array with one array of the given columns per row: JSONB_AGG(JSONB_BUILD_ARRAY(…)) on PostgreSQL
+    (jsonb: the backend hands it over as text, which JSONField decodes), JSON_GROUP_ARRAY(JSON_ARRAY(…)) on SQLite.
+    `ordered`: the rows in the order of the first column, on PostgreSQL in the aggregate (its collation, as an
+    ORDER BY would); SQLite's aggregates take no ORDER BY before 3.44, so there the caller sorts (_coach_lists)."""
+
+    output_field = JSONField()
+
+    def __init__(self, *columns: str, ordered: bool = False):
+        self.ordered = ordered
+        super().__init__(*(F(column) for column in columns))
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        order = ""
+        if self.ordered:
+            first, params = compiler.compile(self.get_source_expressions()[0])
+            if params:
+                raise ValueError("order by a column")
+            order = f" ORDER BY {first}"
+        return self.as_sql(
+            compiler, connection, template=f"JSONB_AGG(JSONB_BUILD_ARRAY(%(expressions)s){order})", **extra_context
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler, connection, template="JSON_GROUP_ARRAY(JSON_ARRAY(%(expressions)s))", **extra_context
+        )
+
+
+def _json_rows(queryset: QuerySet, group: str, *columns: str, ordered: bool = False) -> Subquery:
+    """`columns` of the rows of `queryset` for the outer coach (`group` = the coach's column) as one JSON value
+    (NULL without rows): a scalar subquery of the profile's query, so its rows cost no statement of their own."""
+    return Subquery(
+        queryset.order_by().values(group).annotate(rows=_JSONRows(*columns, ordered=ordered)).values("rows")
+    )
+
+
 def _profile_rows(given) -> QuerySet:
     return (
         CoachProfile.objects.filter(pk=given["pk"])
-        .annotate(**{f"r{n}": Count("reviews", filter=VISIBLE & Q(reviews__rating=n)) for n in range(1, 6)})
+        .annotate(
+            **{f"r{n}": Count("reviews", filter=VISIBLE & Q(reviews__rating=n)) for n in range(1, 6)},
+            # The active services and the language names, in the same statement (not two more).
+            service_rows=_json_rows(
+                CoachService.objects.filter(coach=OuterRef("pk"), is_active=True), "coach", *SERVICE_COLUMNS
+            ),
+            language_names=_json_rows(Language.objects.filter(coaches=OuterRef("pk")), "coaches", "name", ordered=True),
+        )
         .order_by()
         .values_list(
             *PROFILE_COLUMNS,
             *(f"user__{name}" for name in USER_COLUMNS),
             *(f"user__avatar__asset__{name}" for name in ASSET_COLUMNS),
             *RATING_COUNTS,
+            "service_rows",
+            "language_names",
         )
     )
-
-
-def _service_rows(given) -> QuerySet:
-    return CoachService.objects.filter(coach_id=given["pk"], is_active=True).order_by().values_list(*SERVICE_COLUMNS)
-
-
-def _language_rows(given) -> QuerySet:
-    return Language.objects.filter(coaches__id=given["pk"]).order_by("name").values_list("name")
 
 
 def _review_rows(offset: int):
@@ -179,11 +217,24 @@ def _visible_coach(request, pk: int) -> CoachProfile:
         avatar = _instance(Avatar, ("user_id", "asset_id"), (user.pk, asset_id))
         Avatar.asset.field.set_cached_value(avatar, _instance(FileAsset, ASSET_COLUMNS, row[user_end:asset_end]))
         User.avatar.related.set_cached_value(user, avatar)
-    for name, count in zip(RATING_COUNTS, row[asset_end:], strict=True):
+    counts_end = asset_end + len(RATING_COUNTS)
+    for name, count in zip(RATING_COUNTS, row[asset_end:counts_end], strict=True):
         setattr(profile, name, count)
+    profile.service_rows, profile.language_names = row[counts_end:]
     if not (profile.is_listed or profile.user_id == request.user.pk):
         raise Http404("No such coach.")
     return profile
+
+
+def _coach_lists(profile: Any) -> tuple[list[Any], list[str]]:
+    """The coach's active services and their languages' names by name, from the profile's row (_visible_coach)."""
+    services = [_instance(CoachService, SERVICE_COLUMNS, row) for row in profile.service_rows or ()]
+    languages = [name for (name,) in profile.language_names or ()]
+    if connection.vendor == "sqlite":
+        # No ORDER BY in SQLite's aggregates (before 3.44): sorted here. Its default (BINARY) collation compares
+        # code points, as Python's str does, so this is the order ORDER BY name gives there.
+        languages.sort()
+    return services, languages
 
 
 def _reviews(profile: CoachProfile, offset: int) -> list:
@@ -255,10 +306,7 @@ def _coach_page(request, pk: int, can_request: bool, *, for_owner: bool | None =
     # one query for just that page (none for a coach without reviews).
     review_page = Paginator(range(total), REVIEWS_PER_PAGE).get_page(request.GET.get("page"))
     review_page.object_list = _reviews(profile, review_page.start_index() - 1) if total else []
-    services = [
-        _instance(CoachService, SERVICE_COLUMNS, row)
-        for row in sqlmemo.rows("coach page: services", _service_rows, {"pk": pk})
-    ]
+    services, languages = _coach_lists(profile)
     request_url = reverse("requests_app:new")  # once, not per service
     for service in services:
         service.label = service.get_service_type_display()
@@ -271,7 +319,7 @@ def _coach_page(request, pk: int, can_request: bool, *, for_owner: bool | None =
         "coaches/partials/detail_body.html",
         {
             "profile": profile,
-            "languages": [name for (name,) in sqlmemo.rows("coach page: languages", _language_rows, {"pk": pk})],
+            "languages": languages,
             "coach_services": sorted(services, key=lambda s: SERVICE_ORDER[s.service_type]),
             "distribution": distribution,
             "review_total": total,

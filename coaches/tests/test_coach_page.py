@@ -106,8 +106,8 @@ def test_reviews_paginate_with_constant_queries(client, review_for, django_asser
     for i in range(7):
         review_for(profile.user, rating=4 + i % 2, comment=f"Review number {i}")
 
-    # the profile with its review counts, its services, its languages, a page of reviews with their clients
-    with django_assert_max_num_queries(4):
+    # the profile with its review counts, services and languages; a page of reviews with their clients
+    with django_assert_max_num_queries(2):
         first = client.get(url(profile))
     second = client.get(url(profile), {"page": 2})
 
@@ -133,5 +133,29 @@ def test_a_coach_page_not_seen_before_compiles_no_query(client, review_for, comp
     page = response.content.decode()
     assert response.status_code == 200
     assert "Other coach" in page and f"Fine work for {other.pk}" in page and "Writes in English, French" in page
-    assert len(queries) == 4  # profile with its counts, services, languages, a page of reviews
+    assert len(queries) == 2  # profile with its counts, services and languages; a page of reviews
     assert compiled == []
+
+
+def test_languages_are_listed_by_name_whatever_order_they_were_added_in(client):
+    """The language names come in the profile's statement (an aggregate), in the order ORDER BY name gives:
+    added last, created last, "Aa…" still comes first; a coach without languages or services shows neither."""
+    late, early = (
+        Language.objects.create(code="zz", name="Zz Last"),
+        Language.objects.create(code="aa", name="Aa First"),
+    )
+    profile = CoachProfileFactory(services=[ServiceType.CV])
+    profile.languages.add(late)
+    profile.languages.add(Language.objects.get(code="en"))
+    profile.languages.add(early)
+    bare = CoachProfileFactory(services=[ServiceType.LINKEDIN])
+    CoachService.objects.filter(coach=bare).update(is_active=False)
+
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get(url(profile)).content.decode()
+    statements = len(queries)  # before the next request, which empties the query log
+    bare_body = client.get(url(bare)).content.decode()
+
+    assert "Writes in Aa First, English, Zz Last" in body
+    assert statements == 1  # no reviews: the profile's statement alone
+    assert "Writes in" not in bare_body and "/requests/new/" not in bare_body

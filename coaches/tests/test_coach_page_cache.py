@@ -32,7 +32,7 @@ def test_a_second_visit_runs_no_query(client):
     first, first_queries = get(client, profile)
     second, second_queries = get(client, profile)
 
-    assert first_queries == 3  # the profile with its review counts, its services, its languages
+    assert first_queries == 1  # the profile with its review counts, its services and its languages
     assert second_queries == 0
     assert first.content == second.content
     assert "Cached headline" in second.content.decode()
