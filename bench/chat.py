@@ -16,7 +16,7 @@ emptied chat tables. Then one run at CHAT_BENCH_MORE_CLIENTS (1,000) clients, re
 same figures but not a target. One table row per run.
 Environment: CHAT_BENCH_DATABASE_URL, REDIS_URL (redis://127.0.0.1:6379/0), CHAT_BENCH_CLIENTS (200),
 CHAT_BENCH_RATE (200 messages/s in all), CHAT_BENCH_DURATION (20 s), CHAT_BENCH_PORT (8766),
-CHAT_BENCH_WORKERS (2), CHAT_BENCH_RUNS (6), CHAT_BENCH_MORE_CLIENTS (1000; 0 skips that run),
+CHAT_BENCH_WORKERS (2), CHAT_BENCH_RUNS (6), CHAT_BENCH_CACHE_PREFIX (chatbench), CHAT_BENCH_MORE_CLIENTS (1000; 0 skips that run),
 CHAT_BENCH_TRACE (1: per-stage times from the servers, their GC pauses and loop lag; bench/chat_trace.py),
 CHAT_BENCH_PROFILE (1, with TRACE: a CPU-time cProfile per server thread, in the trace folder).
 Every run also reports the servers' CPU ms per message saved and the generator's per message sent.
@@ -53,7 +53,7 @@ WORKERS = int(os.environ.get("CHAT_BENCH_WORKERS", "2"))
 TRACE = os.environ.get("CHAT_BENCH_TRACE", "") not in ("", "0")
 WARMUP = 3.0
 TARGET_P99_MS = 50.0  # issue 13 (issue 6 asked for 100 ms)
-PREFIX = "chatbench"
+PREFIX = os.environ.get("CHAT_BENCH_CACHE_PREFIX", "chatbench")  # the servers' cache keys
 
 SERVER_ENV = {
     "DATABASE_URL": DATABASE_URL,

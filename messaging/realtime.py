@@ -81,22 +81,29 @@ def attachment_data(message, asset) -> dict:
 
 
 MESSAGE_PARTIAL = "messaging/partials/message.html"
+SHARED_PARTIAL = "messaging/partials/message_shared.html"  # the part that reads the same for every viewer
 
 
-def _message_context(message, attachments, *, viewer_id: int | None, other_read_up_to: int) -> dict:
+def _message_context(
+    message, attachments, *, viewer_id: int | None, other_read_up_to: int, shared: str | None = None
+) -> dict:
     return {
         "m": message,
         "assets": attachments,
         "user": {"pk": viewer_id} if viewer_id is not None else None,
         "other_read_up_to": other_read_up_to,
+        "shared": shared,
     }
 
 
-def message_html(message, attachments, *, viewer_id: int | None, other_read_up_to: int = 0) -> str:
-    """The message as the viewer's page shows it, from the one template the thread page uses too."""
+def message_html(
+    message, attachments, *, viewer_id: int | None, other_read_up_to: int = 0, shared: str | None = None
+) -> str:
+    """The message as the viewer's page shows it, from the one template the thread page uses too (with
+    `shared`, its viewer-independent part rendered already, for another viewer)."""
     return render_to_string(
         MESSAGE_PARTIAL,
-        _message_context(message, attachments, viewer_id=viewer_id, other_read_up_to=other_read_up_to),
+        _message_context(message, attachments, viewer_id=viewer_id, other_read_up_to=other_read_up_to, shared=shared),
     )
 
 
@@ -157,8 +164,10 @@ def message_data(message, attachments=None, *, viewer_id: int | None = None, oth
     if viewer_id is not None:
         data["html"] = message_html(message, attachments, viewer_id=viewer_id, other_read_up_to=other_read_up_to)
     else:
-        data["html_by_sender"] = message_html(message, attachments, viewer_id=message.sender_id)
-        data["html_by_others"] = message_html(message, attachments, viewer_id=None)
+        # Body, attachments and time read the same for both: rendered once (they were most of a render).
+        shared = render_to_string(SHARED_PARTIAL, {"m": message, "assets": attachments})  # a SafeString
+        data["html_by_sender"] = message_html(message, attachments, viewer_id=message.sender_id, shared=shared)
+        data["html_by_others"] = message_html(message, attachments, viewer_id=None, shared=shared)
     return data
 
 

@@ -1,6 +1,7 @@
 """Sending through the plain form (no JavaScript) and its JSON variant; the service's rules."""
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from core.exceptions import DomainError, RateLimited
@@ -189,3 +190,75 @@ def test_body_is_normalised(thread, client_user):
     assert message.body == "line one\nline two"
     with pytest.raises(DomainError):
         services.send_message(thread, actor=client_user, body="\x00\x00")
+
+
+class TestBroadcastForms:
+    """A fresh message carries both forms of its markup (the sender's, everyone else's): the part that reads
+    the same for both (body, attachments, time) is rendered once, and each form is what the thread page
+    renders for that viewer."""
+
+    @pytest.fixture(autouse=True)
+    def _media(self, media_root):
+        return media_root
+
+    def test_each_form_is_the_viewers_partial(self, thread, client_user, coach_user, pdf_upload):
+        from messaging import realtime
+
+        assets = [store_upload(pdf_upload(name), actor=client_user, category="message_attachment") for name in "ab"]
+        record_verdict(assets[0].pk, Verdict(infected=False))  # one downloadable, one still being scanned
+        message = services.send_message(
+            thread, actor=client_user, body="See <b>www.example.com</b> & this", attachments=assets
+        )
+        attachments = list(message.attachments.all())
+        mine = realtime.message_html(message, attachments, viewer_id=client_user.pk)
+        theirs = realtime.message_html(message, attachments, viewer_id=coach_user.pk)
+        assert message.payload["html_by_sender"] == mine and message.payload["html_by_others"] == theirs
+        assert "You</span>" in mine and "data-status" in mine and "data-status" not in theirs
+        assert "&lt;b&gt;" in mine and 'href="http://www.example.com"' in mine
+        assert mine.count("data-attachment-id=") == 2 and "scanning" in mine
+        assert reverse("files:download", args=[assets[0].pk]) in mine
+        assert reverse("files:download", args=[assets[1].pk]) not in mine
+
+    def test_the_shared_part_and_the_links_are_made_once_per_message(self, thread, client_user, monkeypatch):
+        from django.test.signals import template_rendered
+
+        from messaging import realtime
+
+        rendered, urlized = [], []
+        urlize = realtime.urlize
+        monkeypatch.setattr(realtime, "urlize", lambda *a, **k: urlized.append(1) or urlize(*a, **k))
+        template_rendered.connect(receiver := lambda sender, template, **_: rendered.append(template.name))
+        try:
+            services.send_message(thread, actor=client_user, body="A body seen once www.example.org")
+        finally:
+            template_rendered.disconnect(receiver)
+        assert rendered.count(realtime.SHARED_PARTIAL) == 1
+        assert rendered.count(realtime.MESSAGE_PARTIAL) == 2
+        assert len(urlized) == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the save commits: its after-commit bumps run
+def test_a_message_bumps_its_cache_versions_in_one_round_trip_after_commit(thread, client_user, monkeypatch):
+    """The rate limit, then the thread lists' and pages' version bumps together once the message commits
+    (their immediate half waits for the commit: nothing in the save reads a cached value)."""
+    from conftest import require_service
+
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
+    from redis.client import Pipeline, Redis
+
+    from messaging.services import recent_threads
+
+    before = recent_threads(coach_user := thread.coach, 5)
+    trips = []
+    command, pipeline = Redis.execute_command, Pipeline.execute
+    monkeypatch.setattr(Redis, "execute_command", lambda self, *a, **k: trips.append(a[0]) or command(self, *a, **k))
+    monkeypatch.setattr(
+        Pipeline,
+        "execute",
+        lambda self, *a, **k: trips.append("+".join(c[0][0] for c in self.command_stack)) or pipeline(self, *a, **k),
+    )
+    services.send_message(thread, actor=client_user, body="Counted")
+    monkeypatch.undo()
+    bumps = [trip for trip in trips if "INCRBY" in trip and "EXPIRE" not in trip]
+    assert len(bumps) == 1 and bumps[0].count("SET") >= 2  # at least both users' thread lists
+    assert before == [] and [t.pk for t in recent_threads(coach_user, 5)] == [thread.pk]
