@@ -109,6 +109,7 @@ PROFILE_COLUMNS = (
 )
 USER_COLUMNS = ("id", "email", "first_name", "last_name", "is_active", "account_status")
 ASSET_COLUMNS = ("id", "scan_status", "deleted_at")
+# Read back through _json_rows (JSON), so only JSON-native types: no dates or decimals, which would arrive as text.
 SERVICE_COLUMNS = ("id", "coach_id", "service_type", "price_minor", "currency", "delivery_days", "revisions_included")
 REVIEW_COLUMNS = ("id", "coach_id", "order_id", "rating", "comment", "reply", "created_at", "client_id")
 CLIENT_COLUMNS = ("first_name", "last_name")
