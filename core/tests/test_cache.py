@@ -44,21 +44,30 @@ def test_an_evicted_version_never_revives_an_old_value():
 
 def test_bumping_several_objects_is_one_redis_round_trip_and_makes_each_stale(monkeypatch):
     require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
-    from redis.client import Pipeline, Redis
-
+    bump_version_now("probe", 10)  # the script is loaded on this server (by now, or by an earlier test)
     for pk in (11, 12):
         cached_for("probe", pk, "n", lambda: "old")
     cache.delete(_version_key("probe", 12))  # one evicted, one live: both must end stale
-    trips = []
-    command, pipeline = Redis.execute_command, Pipeline.execute
-    monkeypatch.setattr(Redis, "execute_command", lambda self, *a, **k: trips.append(a[0]) or command(self, *a, **k))
-    monkeypatch.setattr(Pipeline, "execute", lambda self, *a, **k: trips.append("pipeline") or pipeline(self, *a, **k))
+    trips = _counting_trips(monkeypatch)
     bump_version_now("probe", 11, 12)
     monkeypatch.undo()
 
-    assert trips == ["pipeline"]
+    assert trips == ["bump 2 keys"]
     assert cached_for("probe", 11, "n", lambda: "new") == "new"
     assert cached_for("probe", 12, "n", lambda: "new") == "new"
+
+
+def test_a_bump_after_redis_lost_its_scripts_loads_the_script_again_and_still_makes_values_stale():
+    """A restarted Redis (or SCRIPT FLUSH) no longer knows the bump script: redis-py gets NOSCRIPT, loads it
+    and runs it again. Without that, every bump would fail over to this process's memory."""
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
+    redis_cache = caches["default"]
+    cached_for("probe", 14, "n", lambda: "old")
+    bump_version_now("probe", 15)  # registered and loaded
+    redis_cache._redis().script_flush()
+    bump_version_now("probe", 14)
+    assert not redis_cache.redis_down()
+    assert cached_for("probe", 14, "n", lambda: "new") == "new"
 
 
 def test_bumps_while_redis_is_down_still_make_this_process_values_stale():
@@ -113,7 +122,7 @@ def _counting_trips(monkeypatch) -> list[str]:
     command, pipeline = Redis.execute_command, Pipeline.execute
 
     def counted_command(self, *args, **kwargs):
-        trips.append(args[0])
+        trips.append(f"bump {args[2]} keys" if args[0] == "EVALSHA" else args[0])  # the bump script
         return command(self, *args, **kwargs)
 
     def counted_pipeline(self, *args, **kwargs):
@@ -142,10 +151,10 @@ def test_a_transactions_bumps_go_in_one_round_trip_after_commit_and_its_own_read
         bump_version("probe-a", 21)
         assert trips == []  # nothing sent yet: no reader outside can see the transaction's rows
         assert cached_for("probe-a", 21, "n", lambda: "mine") == "mine"  # its own read sends them first
-        assert trips[0] == "pipeline" and cache.get(_version_key("probe-a", 21)) != committed
+        assert trips[0] == "bump 2 keys" and cache.get(_version_key("probe-a", 21)) != committed
         trips.clear()
         bump_version("probe-b", 22)
-    assert trips.count("pipeline") == 1  # every key once, after the commit
+    assert trips == ["bump 2 keys"]  # every key once, after the commit
     monkeypatch.undo()
     assert cached_for("probe-b", 22, "n", lambda: "new") == "new"
 
@@ -164,6 +173,6 @@ def test_deferred_bumps_of_a_rolled_back_transaction_are_still_sent(monkeypatch)
             bump_version("probe-c", 23)
             raise RuntimeError("rolled back")
         assert trips == []
-    assert trips == ["pipeline"]  # as the immediate half would have been
+    assert trips == ["bump 1 keys"]  # as the immediate half would have been
     monkeypatch.undo()
     assert cached_for("probe-c", 23, "n", lambda: "new") == "new"
