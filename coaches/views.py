@@ -237,7 +237,7 @@ def _instance(model, names: tuple[str, ...], values) -> Any:
 def _visible_coach(request, pk: int) -> CoachProfile:
     """A listed coach, or the signed-in coach's own profile (so they can preview it unlisted), with the count
     of visible reviews per rating (`r1`…`r5`) counted in the same query, its user and photo."""
-    found = sqlmemo.rows("coach page: profile", _profile_rows, {"pk": pk})
+    found = sqlmemo.rows("coach page: profile", _profile_rows, {"pk": pk}, prepare=True)
     if not found:
         raise Http404("No such coach.")
     row = found[0]
@@ -291,7 +291,7 @@ def _json_review(row: list) -> list:
 def _review_rows_from(profile: Any, offset: int) -> list:
     """A page of review rows: the first from the profile's own statement, a later one by a statement of its own."""
     if offset:
-        return sqlmemo.rows(("coach page: reviews", offset), _review_rows(offset), {"pk": profile.pk})
+        return sqlmemo.rows(("coach page: reviews", offset), _review_rows(offset), {"pk": profile.pk}, prepare=True)
     rows = [_json_review(row) for row in profile.first_reviews or ()]
     # Newest first, as REVIEW_ORDER: the page's rows are right, the aggregate's order is not promised.
     rows.sort(key=lambda row: (row[CREATED], row[0]), reverse=True)
