@@ -1,5 +1,7 @@
 """Coach directory, public coach pages and the coach's own profile editor."""
 
+import datetime
+import functools
 from typing import Any
 
 from django.contrib import messages
@@ -12,7 +14,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import dateformat, timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.safestring import mark_safe
 
@@ -298,21 +300,26 @@ def _review_rows_from(profile: Any, offset: int) -> list:
     return rows
 
 
+@functools.lru_cache(maxsize=4096)
+def _day_text(day: datetime.date, language: str | None) -> str:
+    """“28 Mar 2026”, as the date filter shows it: once per day and language per process (a page shows
+    a date per review; the month's name is translated)."""
+    return dateformat.format(day, "j M Y")
+
+
 def _reviews(profile: CoachProfile, offset: int) -> list:
-    """A page of the coach's visible reviews, newest first, each with its client's names."""
+    """A page of the coach's visible reviews, newest first, each with its client's name as the page shows it."""
     review_model: Any = CoachProfile._meta.get_field("reviews").related_model  # orders.Review, a layer above
     reviews = []
     for row in _review_rows_from(profile, offset):
         review = _instance(review_model, REVIEW_COLUMNS, row[: len(REVIEW_COLUMNS)])
-        client = _instance(User, ("id", *CLIENT_COLUMNS), (review.client_id, *row[len(REVIEW_COLUMNS) :]))
-        review_model.client.field.set_cached_value(review, client)
+        first_name, last_name = row[len(REVIEW_COLUMNS) :]
         # “Ann B.”: the reviewer as the page names them (first name, last initial)
-        review.client_name = (client.first_name or "A client") + (
-            f" {client.last_name[:1]}." if client.last_name else ""
-        )
+        review.client_name = (first_name or "A client") + (f" {last_name[:1]}." if last_name else "")
         review.stars = stars(review.rating)
         created = timezone.localtime(review.created_at)  # as the date filter shows it
-        review.created_iso, review.created_text = created.isoformat(), dateformat.format(created, "j M Y")
+        review.created_iso = created.isoformat()
+        review.created_text = _day_text(created.date(), translation.get_language())
         reviews.append(review)
     return reviews
 

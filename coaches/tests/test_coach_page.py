@@ -199,3 +199,23 @@ def test_the_first_page_of_reviews_shows_what_the_orm_reads(client, review_for, 
             local = timezone.localtime(review.created_at)
             assert f'datetime="{local.isoformat()}">{dateformat.format(local, "j M Y")}</time>' in body
     assert 'datetime="2026-03-29T13:15:00.000001+13:45">29 Mar 2026</time>' in body
+
+
+def test_stars_are_built_once_per_rating_text(monkeypatch):
+    """A coach page shows stars per review: the markup for a rating's text is built once per process."""
+    from decimal import Decimal
+
+    from coaches.templatetags import coach_tags
+
+    built = []
+    monkeypatch.setattr(coach_tags, "_STARS_MEMO", {})
+    format_html = coach_tags.format_html
+    monkeypatch.setattr(coach_tags, "format_html", lambda *args: built.append(args) or format_html(*args))
+
+    four_and_a_half = coach_tags.stars(Decimal("4.25"))
+    assert coach_tags.stars(Decimal("4.25")) == four_and_a_half and len(built) == 1
+    assert four_and_a_half.count("bi-star-fill") == 4 and "bi-star-half" in four_and_a_half
+    assert "Rated 4.2 out of 5" in four_and_a_half  # the text as before: the rating to one place
+    assert coach_tags.stars(5) != four_and_a_half and len(built) == 2
+    assert coach_tags.stars(None) == coach_tags.stars(0) and len(built) == 3
+    assert hasattr(coach_tags.stars(5), "__html__")  # still safe markup
