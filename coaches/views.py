@@ -12,6 +12,7 @@ from django.db.models import Aggregate, Count, F, Func, JSONField, OuterRef, Q, 
 from django.db.models.base import DEFERRED
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import floatformat
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import dateformat, timezone, translation
@@ -394,6 +395,10 @@ def _coach_page(request, pk: int, can_request: bool, *, for_owner: bool | None =
             "page": review_page,
             "can_request": can_request,
             "reply_forms": for_owner,
+            # each shown twice, or once per review: made once
+            "rating_stars": stars(profile.rating_avg),
+            "rating_text": floatformat(profile.rating_avg, 1),
+            "reply_from": profile.user.first_name or profile.user.display_name,
         },
         request=request if for_owner else None,
     )
