@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
-from django.db import connections
+from django.db import NotSupportedError, connections
 from django.db.models import QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
@@ -146,10 +146,31 @@ def rows(
             params[index] = compiled_value.replace(like, connection.ops.prep_for_like_query(value))
         else:
             params[index] = type(compiled_value)(value)
-    with _prepared_cursor(connection) if prepare else connection.cursor() as cursor:
-        cursor.execute(compiled.sql, params)
-        fetched = cursor.fetchall()
+    if not prepare:
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            fetched = cursor.fetchall()
+    else:
+        fetched = _run_prepared(connection, compiled.sql, params)
     return list(compiled.compiler.results_iter(results=[fetched], tuple_expected=True))
+
+
+def _run_prepared(connection: Any, sql: str, params: list) -> list:
+    try:
+        with _prepared_cursor(connection) as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    except NotSupportedError as exc:
+        # "cached plan must not change result type": a column it reads changed type (a migration while this
+        # process runs), and PostgreSQL refuses the prepared statement until it is prepared again. DEALLOCATE
+        # ALL drops this connection's statements, and psycopg, seeing it, forgets its own; then once more.
+        if getattr(exc.__cause__, "sqlstate", None) != "0A000" or connection.in_atomic_block:
+            raise
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    with _prepared_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 @functools.cache

@@ -145,3 +145,26 @@ def test_an_unprepared_shape_is_not_prepared():
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%session_data%"])
             assert cursor.fetchone() == (0,)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_prepared_statement_survives_a_column_changing_type():
+    """A migration while the process runs can change a column's type under a prepared statement; PostgreSQL
+    then refuses it ("cached plan must not change result type") on every run until it is prepared again."""
+    Session.objects.create(session_key="altered", session_data="w", expire_date=datetime.datetime.now(datetime.UTC))
+
+    def data(values):
+        return Session.objects.filter(pk=values["key"]).values_list("session_data")
+
+    assert sqlmemo.rows("altered", data, {"key": "altered"}, prepare=True) == [("w",)]
+    elsewhere = connection.copy()  # the migration runs in another process: this connection sees no ALTER
+    with elsewhere.cursor() as cursor:
+        cursor.execute("ALTER TABLE django_session ALTER COLUMN session_data TYPE varchar(100000)")
+    try:
+        for _ in range(2):
+            assert sqlmemo.rows("altered", data, {"key": "altered"}, prepare=True) == [("w",)]
+    finally:
+        with elsewhere.cursor() as cursor:
+            cursor.execute("ALTER TABLE django_session ALTER COLUMN session_data TYPE text")
+        elsewhere.close()
