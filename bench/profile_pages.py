@@ -78,6 +78,20 @@ def count_redis_round_trips() -> list[int]:
     return counter
 
 
+def backend_cpu_seconds(connection) -> float | None:
+    """CPU seconds this connection's PostgreSQL backend has used (it runs on this machine: /proc), or None."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 spent = [0.0, 0.0]  # wall and CPU seconds of the invalidations, not counted as the page's
 
 
@@ -157,15 +171,22 @@ def main(words: list[str]) -> None:
         trips = round_trips[0] - trips_before
         statements = list(captured.captured_queries)  # the next request clears the log
         spent[:] = [0.0, 0.0]  # the invalidation's own time, taken out of the figures
+        backend_started = backend_cpu_seconds(connection)
         started, cpu_started = time.perf_counter(), time.process_time()
         for _ in range(REQUESTS):
             get()
         ms = (time.perf_counter() - started - spent[0]) * 1000 / REQUESTS
         # this process only: not PostgreSQL's or Redis's
         cpu_ms = (time.process_time() - cpu_started - spent[1]) * 1000 / REQUESTS
+        backend_ended = backend_cpu_seconds(connection)
+        backend = (
+            f", PostgreSQL {(backend_ended - backend_started) * 1000 / REQUESTS:.2f} ms CPU"
+            if backend_started is not None and backend_ended is not None
+            else ""
+        )
         print(
-            f"\n=== {page.label}{' (cold: ' + COLD + ')' if chill else ''}: {ms:.2f} ms/request ({cpu_ms:.2f} ms CPU), {len(statements)} statements, "
-            f"{trips} Redis round trips"
+            f"\n=== {page.label}{' (cold: ' + COLD + ')' if chill else ''}: {ms:.2f} ms/request ({cpu_ms:.2f} ms CPU{backend}), "
+            f"{len(statements)} statements, {trips} Redis round trips"
         )
         for number, query in enumerate(statements, 1):
             print(f"  {number:2d}. [{query['time']}s] {query['sql'][:160]}")

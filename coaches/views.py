@@ -1,18 +1,22 @@
 """Coach directory, public coach pages and the coach's own profile editor."""
 
+import datetime
+import functools
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import DEFAULT_DB_ALIAS, connection
-from django.db.models import Aggregate, Count, F, JSONField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Aggregate, Count, F, Func, JSONField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.base import DEFERRED
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import floatformat
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import dateformat, timezone, translation
+from django.utils.dateparse import parse_datetime
 from django.utils.safestring import mark_safe
 
 from accounts.models import User
@@ -110,11 +114,26 @@ PROFILE_COLUMNS = (
 USER_COLUMNS = ("id", "email", "first_name", "last_name", "is_active", "account_status")
 ASSET_COLUMNS = ("id", "scan_status", "deleted_at")
 # Read back through _json_rows (JSON), so only JSON-native types: no dates or decimals, which would arrive as text.
+# (The first page of reviews comes as JSON too: its one date is parsed back in _review_row.)
 SERVICE_COLUMNS = ("id", "coach_id", "service_type", "price_minor", "currency", "delivery_days", "revisions_included")
 REVIEW_COLUMNS = ("id", "coach_id", "order_id", "rating", "comment", "reply", "created_at", "client_id")
 CLIENT_COLUMNS = ("first_name", "last_name")
+CLIENT_NAMES = tuple(f"client__{name}" for name in CLIENT_COLUMNS)
+REVIEW_ORDER = ("-created_at", "-id")
 VISIBLE = Q(reviews__is_hidden=False)
 RATING_COUNTS = tuple(f"r{n}" for n in range(1, 6))
+
+
+class _JSONArray(Func):
+    """One row's columns as a JSON array: JSONB_BUILD_ARRAY on PostgreSQL, JSON_ARRAY on SQLite."""
+
+    output_field = JSONField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, function="JSONB_BUILD_ARRAY", **extra_context)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, function="JSON_ARRAY", **extra_context)
 
 
 class _JSONRows(Aggregate):
@@ -127,23 +146,19 @@ class _JSONRows(Aggregate):
 
     def __init__(self, *columns: str, ordered: bool = False):
         self.ordered = ordered
-        super().__init__(*(F(column) for column in columns))
+        super().__init__(_JSONArray(*(F(column) for column in columns)))
 
     def as_postgresql(self, compiler, connection, **extra_context):
         order = ""
         if self.ordered:
-            first, params = compiler.compile(self.get_source_expressions()[0])
+            first, params = compiler.compile(self.get_source_expressions()[0].get_source_expressions()[0])
             if params:
                 raise ValueError("order by a column")
             order = f" ORDER BY {first}"
-        return self.as_sql(
-            compiler, connection, template=f"JSONB_AGG(JSONB_BUILD_ARRAY(%(expressions)s){order})", **extra_context
-        )
+        return self.as_sql(compiler, connection, template=f"JSONB_AGG(%(expressions)s{order})", **extra_context)
 
     def as_sqlite(self, compiler, connection, **extra_context):
-        return self.as_sql(
-            compiler, connection, template="JSON_GROUP_ARRAY(JSON_ARRAY(%(expressions)s))", **extra_context
-        )
+        return self.as_sql(compiler, connection, template="JSON_GROUP_ARRAY(%(expressions)s)", **extra_context)
 
 
 def _json_rows(queryset: QuerySet, group: str, *columns: str, ordered: bool = False) -> Subquery:
@@ -152,6 +167,27 @@ def _json_rows(queryset: QuerySet, group: str, *columns: str, ordered: bool = Fa
     return Subquery(
         queryset.order_by().values(group).annotate(rows=_JSONRows(*columns, ordered=ordered)).values("rows")
     )
+
+
+class _JSONPage(Subquery):
+    """`columns` of the rows of an ordered, sliced queryset (a page of them) as one JSON array of arrays: the
+    aggregate runs over the page as a derived table, so the slice holds (an aggregate over the table itself
+    would take every row). Neither vendor promises the aggregate keeps the derived table's order: the caller
+    sorts. JSON_GROUP_ARRAY gives [] without rows, JSONB_AGG NULL."""
+
+    output_field = JSONField()
+
+    def __init__(self, queryset: QuerySet, *columns: str):
+        super().__init__(queryset.annotate(item=_JSONArray(*(F(column) for column in columns))).values("item"))
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        template = '(SELECT JSONB_AGG(page."item") FROM (%(subquery)s) page)'
+        return self.as_sql(compiler, connection, template=template, **extra_context)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # JSON(): the inner JSON_ARRAY reaches the outer query as text, which JSON_GROUP_ARRAY would quote
+        template = '(SELECT JSON_GROUP_ARRAY(JSON(page."item")) FROM (%(subquery)s) page)'
+        return self.as_sql(compiler, connection, template=template, **extra_context)
 
 
 def _profile_rows(given) -> QuerySet:
@@ -164,6 +200,8 @@ def _profile_rows(given) -> QuerySet:
                 CoachService.objects.filter(coach=OuterRef("pk"), is_active=True), "coach", *SERVICE_COLUMNS
             ),
             language_names=_json_rows(Language.objects.filter(coaches=OuterRef("pk")), "coaches", "name", ordered=True),
+            # and the first page of reviews, which is the page most visits show (a later page is a statement more)
+            first_reviews=_JSONPage(_review_page(OuterRef("pk"), 0), *REVIEW_COLUMNS, *CLIENT_NAMES),
         )
         .order_by()
         .values_list(
@@ -173,21 +211,22 @@ def _profile_rows(given) -> QuerySet:
             *RATING_COUNTS,
             "service_rows",
             "language_names",
+            "first_reviews",
         )
     )
 
 
-def _review_rows(offset: int):
+def _review_page(coach, offset: int) -> QuerySet:
+    """The coach's visible reviews from `offset` on, newest first, one page of them."""
     review_model: Any = CoachProfile._meta.get_field("reviews").related_model  # orders.Review, a layer above
+    return review_model.objects.filter(coach_id=coach, is_hidden=False).order_by(*REVIEW_ORDER)[
+        offset : offset + REVIEWS_PER_PAGE
+    ]
 
+
+def _review_rows(offset: int):
     def build(given) -> QuerySet:
-        return (
-            review_model.objects.filter(coach_id=given["pk"], is_hidden=False)
-            .order_by("-created_at", "-id")
-            .values_list(*REVIEW_COLUMNS, *(f"client__{name}" for name in CLIENT_COLUMNS))[
-                offset : offset + REVIEWS_PER_PAGE
-            ]
-        )
+        return _review_page(given["pk"], offset).values_list(*REVIEW_COLUMNS, *CLIENT_NAMES)
 
     return build
 
@@ -201,7 +240,7 @@ def _instance(model, names: tuple[str, ...], values) -> Any:
 def _visible_coach(request, pk: int) -> CoachProfile:
     """A listed coach, or the signed-in coach's own profile (so they can preview it unlisted), with the count
     of visible reviews per rating (`r1`…`r5`) counted in the same query, its user and photo."""
-    found = sqlmemo.rows("coach page: profile", _profile_rows, {"pk": pk})
+    found = sqlmemo.rows("coach page: profile", _profile_rows, {"pk": pk}, prepare=True)
     if not found:
         raise Http404("No such coach.")
     row = found[0]
@@ -221,7 +260,7 @@ def _visible_coach(request, pk: int) -> CoachProfile:
     counts_end = asset_end + len(RATING_COUNTS)
     for name, count in zip(RATING_COUNTS, row[asset_end:counts_end], strict=True):
         setattr(profile, name, count)
-    profile.service_rows, profile.language_names = row[counts_end:]
+    profile.service_rows, profile.language_names, profile.first_reviews = row[counts_end:]
     if not (profile.is_listed or profile.user_id == request.user.pk):
         raise Http404("No such coach.")
     return profile
@@ -238,21 +277,50 @@ def _coach_lists(profile: Any) -> tuple[list[Any], list[str]]:
     return services, languages
 
 
+CREATED = REVIEW_COLUMNS.index("created_at")
+
+
+def _json_review(row: list) -> list:
+    """A review row of the profile's JSON (first_reviews) as the ORM's own query returns it: the date came as
+    text, ISO 8601 with the session's offset on PostgreSQL, naive UTC on SQLite (its converter's reading)."""
+    created = parse_datetime(row[CREATED])
+    if created is None:
+        raise ValueError(f"not a date: {row[CREATED]!r}")
+    if timezone.is_naive(created):
+        created = timezone.make_aware(created, connection.timezone)
+    return [*row[:CREATED], created, *row[CREATED + 1 :]]
+
+
+def _review_rows_from(profile: Any, offset: int) -> list:
+    """A page of review rows: the first from the profile's own statement, a later one by a statement of its own."""
+    if offset:
+        return sqlmemo.rows(("coach page: reviews", offset), _review_rows(offset), {"pk": profile.pk}, prepare=True)
+    rows = [_json_review(row) for row in profile.first_reviews or ()]
+    # Newest first, as REVIEW_ORDER: the page's rows are right, the aggregate's order is not promised.
+    rows.sort(key=lambda row: (row[CREATED], row[0]), reverse=True)
+    return rows
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_text(day: datetime.date, language: str | None) -> str:
+    """“28 Mar 2026”, as the date filter shows it: once per day and language per process (a page shows
+    a date per review; the month's name is translated)."""
+    return dateformat.format(day, "j M Y")
+
+
 def _reviews(profile: CoachProfile, offset: int) -> list:
-    """A page of the coach's visible reviews, newest first, each with its client's names."""
+    """A page of the coach's visible reviews, newest first, each with its client's name as the page shows it."""
     review_model: Any = CoachProfile._meta.get_field("reviews").related_model  # orders.Review, a layer above
     reviews = []
-    for row in sqlmemo.rows(("coach page: reviews", offset), _review_rows(offset), {"pk": profile.pk}):
+    for row in _review_rows_from(profile, offset):
         review = _instance(review_model, REVIEW_COLUMNS, row[: len(REVIEW_COLUMNS)])
-        client = _instance(User, ("id", *CLIENT_COLUMNS), (review.client_id, *row[len(REVIEW_COLUMNS) :]))
-        review_model.client.field.set_cached_value(review, client)
+        first_name, last_name = row[len(REVIEW_COLUMNS) :]
         # “Ann B.”: the reviewer as the page names them (first name, last initial)
-        review.client_name = (client.first_name or "A client") + (
-            f" {client.last_name[:1]}." if client.last_name else ""
-        )
+        review.client_name = (first_name or "A client") + (f" {last_name[:1]}." if last_name else "")
         review.stars = stars(review.rating)
         created = timezone.localtime(review.created_at)  # as the date filter shows it
-        review.created_iso, review.created_text = created.isoformat(), dateformat.format(created, "j M Y")
+        review.created_iso = created.isoformat()
+        review.created_text = _day_text(created.date(), translation.get_language())
         reviews.append(review)
     return reviews
 
@@ -327,6 +395,10 @@ def _coach_page(request, pk: int, can_request: bool, *, for_owner: bool | None =
             "page": review_page,
             "can_request": can_request,
             "reply_forms": for_owner,
+            # each shown twice, or once per review: made once
+            "rating_stars": stars(profile.rating_avg),
+            "rating_text": floatformat(profile.rating_avg, 1),
+            "reply_from": profile.user.first_name or profile.user.display_name,
         },
         request=request if for_owner else None,
     )

@@ -19,7 +19,7 @@ values can be stale for their (short) timeouts after Redis returns.
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -50,6 +50,24 @@ class ReusedRedisCacheClient(DjangoRedisCacheClient):
         if client is None:
             client = self._clients[write] = super().get_client(key, write=write)
         return client
+
+    def set_many(self, data: Mapping[Any, Any], timeout: Any) -> None:  # timeout: seconds, or None for ever
+        """A SET with its expiry per key, pipelined without MULTI/EXEC: Django's MSET plus one EXPIRE per key
+        inside a transaction is 3 + n commands for what n SETs do (a page miss stores one entry: 4 commands,
+        now 1). Each key gets its value and expiry at once; keys apart need no atomicity in a cache."""
+        if timeout is not None and timeout <= 0:
+            super().set_many(data, timeout)  # Django's reading of a timeout that expires at once
+            return
+        client = self.get_client(None, write=True)
+        dumps = self._serializer.dumps  # type: ignore[attr-defined]
+        if len(data) == 1:
+            ((key, value),) = data.items()
+            client.set(key, dumps(value), ex=timeout)
+            return
+        pipeline = client.pipeline(transaction=False)
+        for key, value in data.items():
+            pipeline.set(key, dumps(value), ex=timeout)
+        pipeline.execute()
 
 
 # SET NX + INCR for every key, run by Redis as one EVALSHA: the same commands a pipeline would send, but

@@ -12,17 +12,23 @@ The mechanism checks itself: a shape whose sentinels do not each appear exactly 
 parameters (a value inlined in the SQL, repeated, transformed or folded away by the ORM) is never
 memoised, and runs through the ORM every time. Values the ORM would treat specially (None, integers
 beyond 64 bits) also take the ORM path.
+
+`prepare=True` (PostgreSQL) also keeps the statement prepared on the server, per connection: PostgreSQL then
+parses and plans it once instead of on every run (Django binds parameters on the client, so it parses and
+plans every other statement each time). Only for shapes whose best plan does not depend on the values (a
+lookup by primary key): after five runs PostgreSQL may settle on one generic plan for all values.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
-from django.db import connections
+from django.db import NotSupportedError, connections
 from django.db.models import QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
@@ -110,12 +116,14 @@ def _usable(values: Mapping[str, Any]) -> bool:
     return True
 
 
-def rows(shape: Hashable, build: Builder, values: Mapping[str, Any], using: str = "default") -> list[Sequence[Any]]:
+def rows(
+    shape: Hashable, build: Builder, values: Mapping[str, Any], using: str = "default", *, prepare: bool = False
+) -> list[Sequence[Any]]:
     """The rows of `build(values)` (a values_list() queryset), compiled once per `shape`.
 
     `shape` must name everything that changes the SQL's text: which filters are present, the order, the
     slice. `values` are what change between calls of one shape (ints, strings, Decimals); a string may
-    sit in a LIKE pattern (`__contains`), where it is escaped as the ORM escapes it."""
+    sit in a LIKE pattern (`__contains`), where it is escaped as the ORM escapes it. `prepare`: see above."""
     if not _usable(values):
         return list(build(values))
     memo: dict[tuple, _Compiled | None] | None = getattr(_local, "memo", None)
@@ -138,10 +146,74 @@ def rows(shape: Hashable, build: Builder, values: Mapping[str, Any], using: str 
             params[index] = compiled_value.replace(like, connection.ops.prep_for_like_query(value))
         else:
             params[index] = type(compiled_value)(value)
-    with connection.cursor() as cursor:
-        cursor.execute(compiled.sql, params)
-        fetched = cursor.fetchall()
+    if not prepare:
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            fetched = cursor.fetchall()
+    else:
+        fetched = _run_prepared(connection, compiled.sql, params)
     return list(compiled.compiler.results_iter(results=[fetched], tuple_expected=True))
+
+
+def _run_prepared(connection: Any, sql: str, params: list) -> list:
+    try:
+        with _prepared_cursor(connection) as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    except NotSupportedError as exc:
+        # "cached plan must not change result type": a column it reads changed type (a migration while this
+        # process runs), and PostgreSQL refuses the prepared statement until it is prepared again. DEALLOCATE
+        # ALL drops this connection's statements, and psycopg, seeing it, forgets its own; then once more.
+        if getattr(exc.__cause__, "sqlstate", None) != "0A000" or connection.in_atomic_block:
+            raise
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    with _prepared_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@functools.cache
+def _preparing_cursor_class() -> type | None:
+    """Django's psycopg 3 cursor that binds on the server, preparing every statement it runs (Django's cursor
+    wrapper passes no `prepare` of its own)."""
+    from django.db.backends.postgresql import base  # psycopg is installed only where PostgreSQL is used
+
+    server_binding: Any = getattr(base, "ServerBindingCursor", None)  # psycopg 3 only
+    if server_binding is None:
+        return None
+
+    class PreparingCursor(server_binding):
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            return super().execute(query, params, prepare=True, binary=binary)
+
+        def _convert_query(self, query, params=None):
+            # Kept where the query log reads it (Django's last_executed_query for client-binding cursors, which
+            # this backend is configured as): the SQL as prepared, $1… for the values.
+            self._query = converted = super()._convert_query(query, params)
+            return converted
+
+    return PreparingCursor
+
+
+def _prepared_cursor(connection: Any) -> Any:
+    """Django's cursor wrapper (query log, execute wrappers, error translation) around a preparing cursor, made
+    as the backend's create_cursor makes its own; Django's cursor on other databases, or with prepared
+    statements turned off (the connection's prepare_threshold None: settings, DATABASE_PREPARED_STATEMENTS)."""
+    preparing = _preparing_cursor_class() if connection.vendor == "postgresql" else None
+    if preparing is None:
+        return connection.cursor()
+    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, Format, register_tzloader  # type: ignore[attr-defined]
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    if connection.connection.prepare_threshold is None:
+        return connection.cursor()
+    with connection.wrap_database_errors:
+        cursor = preparing(connection.connection)
+        if connection.timezone != connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone:
+            register_tzloader(connection.timezone, cursor)
+        return connection._prepare_cursor(cursor)
 
 
 def forget() -> None:

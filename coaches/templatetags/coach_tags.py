@@ -16,18 +16,32 @@ _HALF = '<i class="bi bi-star-half" aria-hidden="true"></i>'
 _EMPTY = '<i class="bi bi-star" aria-hidden="true"></i>'
 
 
+_STARS_MEMO: dict[str, str] = {}
+_STARS_MEMO_SIZE = 1024  # an average keeps two places: 501 values from 0.00 to 5.00, and the ratings 1–5
+
+
 @register.simple_tag
 def stars(value) -> str:
-    """Five star icons for a 0–5 rating rounded to the nearest half, with a text for screen readers."""
-    rating = Decimal(str(value or 0))
-    halves = int((rating * 2).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    full, half = divmod(halves, 2)
-    icons = _FULL * full + _HALF * half + _EMPTY * (5 - full - half)
-    return format_html(
-        '<span class="rating-stars">{}</span><span class="visually-hidden">Rated {} out of 5</span>',
-        mark_safe(icons),  # noqa: S308 - constant markup built above, no user input
-        f"{rating:.1f}",
-    )
+    """Five star icons for a 0–5 rating rounded to the nearest half, with a text for screen readers.
+
+    The markup depends only on the rating's text, and a coach page shows it once per review: each is
+    built once per process."""
+    text = str(value or 0)
+    html = _STARS_MEMO.get(text)
+    if html is None:
+        rating = Decimal(text)
+        halves = int((rating * 2).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        full, half = divmod(halves, 2)
+        icons = _FULL * full + _HALF * half + _EMPTY * (5 - full - half)
+        html = format_html(
+            '<span class="rating-stars">{}</span><span class="visually-hidden">Rated {} out of 5</span>',
+            mark_safe(icons),  # noqa: S308 - constant markup built above, no user input
+            f"{rating:.1f}",
+        )
+        if len(_STARS_MEMO) >= _STARS_MEMO_SIZE:
+            _STARS_MEMO.clear()
+        _STARS_MEMO[text] = html
+    return html
 
 
 @register.filter

@@ -1,12 +1,16 @@
+import datetime
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import dateformat, timezone
 
 from accounts.models import AccountStatus
 from coaches.models import CoachService, Language, ServiceType
 from coaches.tests.factories import CoachProfileFactory, CoachServiceFactory
 from orders import services as orders
+from orders.models import Review
 
 pytestmark = pytest.mark.django_db
 
@@ -100,16 +104,17 @@ def test_rating_distribution_and_reviews_with_replies(client, review_for):
     assert "pct-67" in body and "pct-33" in body
 
 
-def test_reviews_paginate_with_constant_queries(client, review_for, django_assert_max_num_queries):
+def test_reviews_paginate_with_constant_queries(client, review_for, django_assert_num_queries):
     profile = CoachProfileFactory(services=[ServiceType.CV, ServiceType.LINKEDIN])
     profile.languages.set(profile.languages.model.objects.filter(code__in=["en", "fr"]))
     for i in range(7):
         review_for(profile.user, rating=4 + i % 2, comment=f"Review number {i}")
 
-    # the profile with its review counts, services and languages; a page of reviews with their clients
-    with django_assert_max_num_queries(2):
+    # the profile with its review counts, services, languages and first page of reviews with their clients
+    with django_assert_num_queries(1):
         first = client.get(url(profile))
-    second = client.get(url(profile), {"page": 2})
+    with django_assert_num_queries(2):  # and a later page of reviews
+        second = client.get(url(profile), {"page": 2})
 
     assert len(first.context["page"].object_list) == 5
     assert len(second.context["page"].object_list) == 2
@@ -133,7 +138,7 @@ def test_a_coach_page_not_seen_before_compiles_no_query(client, review_for, comp
     page = response.content.decode()
     assert response.status_code == 200
     assert "Other coach" in page and f"Fine work for {other.pk}" in page and "Writes in English, French" in page
-    assert len(queries) == 2  # profile with its counts, services and languages; a page of reviews
+    assert len(queries) == 1  # the profile with its counts, services, languages and first page of reviews
     assert compiled == []
 
 
@@ -159,3 +164,58 @@ def test_languages_are_listed_by_name_whatever_order_they_were_added_in(client):
     assert "Writes in Aa First, English, Zz Last" in body
     assert statements == 1  # no reviews: the profile's statement alone
     assert "Writes in" not in bare_body and "/requests/new/" not in bare_body
+
+
+def test_the_first_page_of_reviews_shows_what_the_orm_reads(client, review_for, django_assert_num_queries):
+    """The first page of reviews comes in the profile's statement as JSON, its dates as text: they must read
+    back as the ORM reads them (microseconds, time zone), newest first, ties by id, hidden ones left out."""
+    profile = CoachProfileFactory()
+    made = [review_for(profile.user, rating=4, comment=f"Review number {i}") for i in range(7)]
+    base = timezone.make_aware(datetime.datetime(2026, 3, 28, 23, 30), datetime.UTC)
+    stamps = [  # out of id order; two the same (the later id comes first); whole seconds and microseconds
+        base + datetime.timedelta(microseconds=1),
+        base + datetime.timedelta(days=-3),
+        base + datetime.timedelta(seconds=5, microseconds=999_999),
+        base + datetime.timedelta(seconds=5, microseconds=999_999),
+        base + datetime.timedelta(days=1),
+        base + datetime.timedelta(hours=-1, microseconds=120_000),
+        base + datetime.timedelta(days=2),
+    ]
+    for review, stamp in zip(made, stamps, strict=True):
+        Review.objects.filter(pk=review.pk).update(created_at=stamp)
+    Review.objects.filter(pk=made[6].pk).update(is_hidden=True)
+    expected = list(Review.objects.filter(coach=profile, is_hidden=False).order_by("-created_at", "-id")[:5])
+
+    with timezone.override("Pacific/Chatham"), django_assert_num_queries(1):  # UTC+13:45: the date moves on
+        response = client.get(url(profile))
+
+    shown = response.context["page"].object_list
+    assert [review.pk for review in shown] == [review.pk for review in expected]
+    assert [review.created_at for review in shown] == [review.created_at for review in expected]
+    assert all(review.created_at.utcoffset() == datetime.timedelta(0) for review in shown)
+    body = response.content.decode()
+    with timezone.override("Pacific/Chatham"):
+        for review in expected:
+            local = timezone.localtime(review.created_at)
+            assert f'datetime="{local.isoformat()}">{dateformat.format(local, "j M Y")}</time>' in body
+    assert 'datetime="2026-03-29T13:15:00.000001+13:45">29 Mar 2026</time>' in body
+
+
+def test_stars_are_built_once_per_rating_text(monkeypatch):
+    """A coach page shows stars per review: the markup for a rating's text is built once per process."""
+    from decimal import Decimal
+
+    from coaches.templatetags import coach_tags
+
+    built = []
+    monkeypatch.setattr(coach_tags, "_STARS_MEMO", {})
+    format_html = coach_tags.format_html
+    monkeypatch.setattr(coach_tags, "format_html", lambda *args: built.append(args) or format_html(*args))
+
+    four_and_a_half = coach_tags.stars(Decimal("4.25"))
+    assert coach_tags.stars(Decimal("4.25")) == four_and_a_half and len(built) == 1
+    assert four_and_a_half.count("bi-star-fill") == 4 and "bi-star-half" in four_and_a_half
+    assert "Rated 4.2 out of 5" in four_and_a_half  # the text as before: the rating to one place
+    assert coach_tags.stars(5) != four_and_a_half and len(built) == 2
+    assert coach_tags.stars(None) == coach_tags.stars(0) and len(built) == 3
+    assert hasattr(coach_tags.stars(5), "__html__")  # still safe markup

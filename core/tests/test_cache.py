@@ -176,3 +176,37 @@ def test_deferred_bumps_of_a_rolled_back_transaction_are_still_sent(monkeypatch)
     assert trips == ["bump 1 keys"]  # as the immediate half would have been
     monkeypatch.undo()
     assert cached_for("probe-c", 23, "n", lambda: "new") == "new"
+
+
+def test_set_many_is_one_set_per_key_each_with_its_expiry(monkeypatch):
+    """Not Django's MULTI, MSET, EXPIRE per key, EXEC: one SET … EX per key, one round trip for all."""
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
+    from redis.client import Pipeline, Redis
+
+    sent = []
+    command, pipeline = Redis.execute_command, Pipeline.execute
+    monkeypatch.setattr(Redis, "execute_command", lambda self, *a, **k: sent.append(a) or command(self, *a, **k))
+    monkeypatch.setattr(
+        Pipeline, "execute", lambda self, *a, **k: sent.append([c[0] for c in self.command_stack]) or pipeline(self)
+    )
+    cache.set_many({"set-many-one": {"page": 1}}, 30)
+    cache.set_many({"set-many-a": "a", "set-many-b": ["b"]}, 40)
+    cache.set_many({"set-many-forever": 1}, None)
+    monkeypatch.undo()
+
+    one, many, forever = sent
+    assert one[0] == "SET" and one[-2:] == ("EX", 30)
+    assert [args[0] for args in many] == ["SET", "SET"] and all(args[-2:] == ("EX", 40) for args in many)
+    assert forever[0] == "SET" and "EX" not in forever
+    assert cache.get_many(["set-many-one", "set-many-a", "set-many-b", "set-many-forever"]) == {
+        "set-many-one": {"page": 1},
+        "set-many-a": "a",
+        "set-many-b": ["b"],
+        "set-many-forever": 1,
+    }
+    redis = cache._cache.get_client(write=True)
+    assert 25 < redis.ttl(cache.make_and_validate_key("set-many-one")) <= 30
+    assert 35 < redis.ttl(cache.make_and_validate_key("set-many-b")) <= 40
+    assert redis.ttl(cache.make_and_validate_key("set-many-forever")) == -1
+    cache.set_many({"set-many-one": 2}, 0)  # Django's "expires at once"
+    assert cache.get("set-many-one") is None

@@ -1,7 +1,10 @@
 """core.sqlmemo: a query shape compiled once, then run with new values, returns what the ORM returns."""
 
+import datetime
+
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -104,3 +107,64 @@ def test_a_value_with_wildcards_matches_as_the_orm_matches_it(lookup, compilatio
         assert sqlmemo.rows(("by", lookup), by, {"name": value}) == list(by({"name": value})), value
     memoised = len([model for model in compilations if model is Group]) - 5  # less the ORM's own five
     assert memoised == 1
+
+
+def test_a_prepared_shape_returns_what_the_orm_returns_and_is_prepared_once():
+    """prepare=True: PostgreSQL keeps the statement prepared on the connection (parsed and planned once);
+    the rows, their dates among them, are the ORM's, and the query log still sees every run."""
+    stamps = [datetime.datetime(2026, 1, 2, 3, 4, 5, micro, datetime.UTC) for micro in (0, 6, 999_999)]
+    keys = [
+        Session.objects.create(session_key=f"prepared{i}", session_data="x", expire_date=stamp).pk
+        for i, stamp in enumerate(stamps)
+    ]
+
+    def expiring(values):
+        return Session.objects.filter(pk=values["key"]).values_list("session_key", "expire_date")
+
+    with CaptureQueriesContext(connection) as queries:
+        for key in keys * 2:
+            assert sqlmemo.rows("expiring", expiring, {"key": key}, prepare=True) == list(expiring({"key": key}))
+    assert len(queries) == 12  # six memoised runs, six through the ORM
+    assert [row[1] for row in sqlmemo.rows("expiring", expiring, {"key": keys[2]}, prepare=True)] == stamps[2:]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", ["%expire_date%"])
+            prepared = [statement for (statement,) in cursor.fetchall()]
+        assert len(prepared) == 1 and '"django_session"."session_key" = $1' in prepared[0]
+
+
+def test_an_unprepared_shape_is_not_prepared():
+    Session.objects.create(session_key="unprepared", session_data="y", expire_date=datetime.datetime.now(datetime.UTC))
+
+    def data(values):
+        return Session.objects.filter(pk=values["key"]).values_list("session_data")
+
+    for _ in range(6):
+        assert sqlmemo.rows("unprepared", data, {"key": "unprepared"}) == [("y",)]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%session_data%"])
+            assert cursor.fetchone() == (0,)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_prepared_statement_survives_a_column_changing_type():
+    """A migration while the process runs can change a column's type under a prepared statement; PostgreSQL
+    then refuses it ("cached plan must not change result type") on every run until it is prepared again."""
+    Session.objects.create(session_key="altered", session_data="w", expire_date=datetime.datetime.now(datetime.UTC))
+
+    def data(values):
+        return Session.objects.filter(pk=values["key"]).values_list("session_data")
+
+    assert sqlmemo.rows("altered", data, {"key": "altered"}, prepare=True) == [("w",)]
+    elsewhere = connection.copy()  # the migration runs in another process: this connection sees no ALTER
+    with elsewhere.cursor() as cursor:
+        cursor.execute("ALTER TABLE django_session ALTER COLUMN session_data TYPE varchar(100000)")
+    try:
+        for _ in range(2):
+            assert sqlmemo.rows("altered", data, {"key": "altered"}, prepare=True) == [("w",)]
+    finally:
+        with elsewhere.cursor() as cursor:
+            cursor.execute("ALTER TABLE django_session ALTER COLUMN session_data TYPE text")
+        elsewhere.close()

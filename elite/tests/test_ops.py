@@ -186,3 +186,16 @@ def test_deploy_checks_are_clean_with_production_settings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.parametrize(("setting", "threshold"), [(None, "5"), ("false", "None")])
+def test_prepared_statements_can_be_turned_off_for_a_pooler(setting, threshold):
+    """core.sqlmemo's prepare=True needs the connection's prepare_threshold (Django's default None prepares
+    nothing); DATABASE_PREPARED_STATEMENTS=false leaves it at None, for a pooler that cannot keep them."""
+    code = "import django; django.setup(); from django.db import connection; print(connection.get_connection_params()['prepare_threshold'])"
+    env = {"DATABASE_URL": "postgres://nobody@127.0.0.1:5432/nothing", "DEBUG": "true"}
+    if setting is not None:
+        env["DATABASE_PREPARED_STATEMENTS"] = setting
+    result = run_django(code, **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == threshold
