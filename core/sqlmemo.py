@@ -23,7 +23,8 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
+from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 from django.db.models.sql.compiler import SQLCompiler
 
 MAX_SHAPES = 256  # per thread (~16 KB each: ≤ 4 MB); the pages above use a few dozen
@@ -118,6 +119,14 @@ def rows(shape: Hashable, build: Builder, values: Mapping[str, Any], using: str 
     sit in a LIKE pattern (`__contains`), where it is escaped as the ORM escapes it."""
     if not _usable(values):
         return list(build(values))
+    compiled = _compiled(shape, build, values, using)
+    if compiled is None:
+        return list(build(values))
+    fetched = _fetch(compiled, values, connections[using])
+    return list(compiled.compiler.results_iter(results=[fetched], tuple_expected=True))
+
+
+def _compiled(shape: Hashable, build: Builder, values: Mapping[str, Any], using: str) -> _Compiled | None:
     memo: dict[tuple, _Compiled | None] | None = getattr(_local, "memo", None)
     if memo is None:
         memo = _local.memo = {}
@@ -127,9 +136,11 @@ def rows(shape: Hashable, build: Builder, values: Mapping[str, Any], using: str 
         if len(memo) >= MAX_SHAPES:
             memo.pop(next(iter(memo)))
         memo[key] = _compile(build, values, using)  # None: the ORM path, every time
-    compiled = memo[key]
-    if compiled is None:
-        return list(build(values))
+    return memo[key]
+
+
+def _fetch(compiled: _Compiled, values: Mapping[str, Any], connection: Any) -> list:
+    """Run the compiled SQL with `values` in their slots."""
     params = list(compiled.params)
     for name, (index, like) in compiled.slots.items():
         value = values[name]
@@ -140,8 +151,36 @@ def rows(shape: Hashable, build: Builder, values: Mapping[str, Any], using: str 
             params[index] = type(compiled_value)(value)
     with connection.cursor() as cursor:
         cursor.execute(compiled.sql, params)
-        fetched = cursor.fetchall()
-    return list(compiled.compiler.results_iter(results=[fetched], tuple_expected=True))
+        return cursor.fetchall()
+
+
+def instances(shape: Hashable, build: Builder, values: Mapping[str, Any], using: str = "default") -> list[Model]:
+    """The model instances of `build(values)` (a queryset of model instances, select_related allowed),
+    compiled once per `shape` as `rows()` is, and built from the rows as Django's ModelIterable builds
+    them (from_db, then the select_related populators). A shape with annotations, or a locking one
+    outside a transaction (the ORM raises for it), runs through the ORM. `build` must be a plain
+    queryset, not a related manager's (its known related objects are not attached)."""
+    connection = connections[using]
+    compiled = _compiled(shape, build, values, using) if _usable(values) else None
+    if (
+        compiled is None
+        or compiled.compiler.klass_info is None
+        or compiled.compiler.query.annotation_select
+        or (compiled.compiler.query.select_for_update and not connection.in_atomic_block)
+    ):
+        return list(build(values))
+    compiler = compiled.compiler
+    klass_info = compiler.klass_info
+    start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    init_list = [column[0].target.attname for column in compiler.select[start:end]]
+    populators = get_related_populators(klass_info, compiler.select, using)
+    found = []
+    for row in compiler.results_iter(results=[_fetch(compiled, values, connection)]):
+        obj = klass_info["model"].from_db(using, init_list, row[start:end])
+        for populator in populators:
+            populator.populate(row, obj)
+        found.append(obj)
+    return found
 
 
 def forget() -> None:

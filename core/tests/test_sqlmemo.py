@@ -104,3 +104,41 @@ def test_a_value_with_wildcards_matches_as_the_orm_matches_it(lookup, compilatio
         assert sqlmemo.rows(("by", lookup), by, {"name": value}) == list(by({"name": value})), value
     memoised = len([model for model in compilations if model is Group]) - 5  # less the ORM's own five
     assert memoised == 1
+
+
+def _permissions(values):
+    return Permission.objects.select_related("content_type").filter(codename=values["codename"])
+
+
+def _locked_permissions(values):
+    return _permissions(values).select_for_update(of=("self",))
+
+
+def test_instances_are_the_orms_with_their_select_related_rows_and_compiled_once(compilations):
+    codenames = list(Permission.objects.order_by("pk").values_list("codename", flat=True)[:3])
+    compilations.clear()
+
+    for codename in codenames:
+        found = sqlmemo.instances("permission", _permissions, {"codename": codename})
+        expected = list(_permissions({"codename": codename}))
+        assert [(p.pk, p.name, p.codename, p.content_type_id) for p in found] == [
+            (p.pk, p.name, p.codename, p.content_type_id) for p in expected
+        ]
+        with CaptureQueriesContext(connection) as queries:
+            assert found[0].content_type.model == expected[0].content_type.model  # loaded with it: no query
+        assert not found[0]._state.adding and found[0]._state.db == "default"
+        assert len(queries) == 0
+    assert compilations.count(Permission) == 1 + len(codenames)  # the memo's one, then the ORM's for comparison
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locking_shape_runs_in_a_transaction_and_outside_one_fails_as_the_orm_does():
+    from django.db import transaction
+    from django.db.transaction import TransactionManagementError
+
+    codename = Permission.objects.values_list("codename", flat=True).first()
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        assert sqlmemo.instances("locked", _locked_permissions, {"codename": codename})
+    assert "FOR UPDATE" in queries[-1]["sql"]
+    with pytest.raises(TransactionManagementError):
+        sqlmemo.instances("locked", _locked_permissions, {"codename": codename})

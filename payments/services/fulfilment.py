@@ -4,15 +4,18 @@ entry when an order completes."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import record as audit
 from audit.services import record_write as audit_write
-from core import writes
+from core import sqlmemo, writes
 from core.money import format_money
 from notifications.services import notify
 from orders import services as order_services
@@ -150,11 +153,17 @@ def lock_for_fulfilment(**lookup: object) -> Payment | None:
     """The payment matching `lookup` (None if none does) and its order, both row-locked (payment first,
     the lock order everywhere), with the order's client and coach loaded but not locked: the order's
     move to in progress uses this locked row instead of reading it again. Call inside a transaction."""
+    found = sqlmemo.instances(("lock for fulfilment", tuple(sorted(lookup))), _locking, lookup)
+    if len(found) > 1:
+        raise Payment.MultipleObjectsReturned(f"{len(found)} payments match {sorted(lookup)}.")
+    return cast(Payment, found[0]) if found else None
+
+
+def _locking(lookup: Mapping[str, Any]) -> QuerySet[Payment]:
+    """lock_for_fulfilment's query: compiled once per process and lookup (core.sqlmemo), not per delivery.
+    A unique lookup, no ORDER BY (first()'s cost more to compile)."""
     locking = Payment.objects.select_for_update(of=("self", "order")).select_related("order__client", "order__coach")
-    try:
-        return locking.get(**lookup)  # a unique lookup; not first(): its ORDER BY costs more to compile
-    except Payment.DoesNotExist:
-        return None
+    return locking.filter(**lookup).order_by()
 
 
 def _flag_mismatch(payment: Payment, *, amount_minor: int, currency: str, source: str) -> None:
