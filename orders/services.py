@@ -308,15 +308,15 @@ def mark_paid_writes(order: Order, *, note: str, after: str) -> list[writes.Writ
     now = timezone.now()
     from_status = order.status
     changes: dict[str, object] = {"status": move.target, "updated_at": now, str(move.timestamp_field): now}
-    event = OrderEvent(
-        order=order,
-        from_status=from_status,
-        to_status=move.target,
-        kind="status",
-        note=note,
-        actor=None,
-        created_at=now,
-    )
+    event_values = {
+        "from_status": from_status,
+        "to_status": move.target,
+        "kind": "status",
+        "note": note,
+        "actor": None,
+        "created_at": now,
+    }
+    event = OrderEvent(order=order, **event_values)
 
     def moved(results: writes.Results) -> None:
         for field, value in changes.items():
@@ -336,19 +336,12 @@ def mark_paid_writes(order: Order, *, note: str, after: str) -> list[writes.Writ
             note=note,
         )
 
-    event_values = {
-        "order": order.pk,
-        "from_status": from_status,
-        "to_status": move.target,
-        "kind": "status",
-        "note": note,
-        "actor": None,
-        "created_at": now,
-    }
     text, link, recipients = _party_notices(order, "mark_paid", None)
     return [
         writes.update("paid_order", Order, order.pk, changes, after=after, done=moved),
-        writes.insert("order_event", OrderEvent, event_values, after="paid_order", done=recorded),
+        writes.insert(
+            "order_event", OrderEvent, {"order": order.pk, **event_values}, after="paid_order", done=recorded
+        ),
         *notify_many_writes("order_notice", recipients, "order_mark_paid", text, link=link, after="paid_order"),
     ]
 
