@@ -29,7 +29,8 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
 from django.db import NotSupportedError, connections
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
+from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 from django.db.models.sql.compiler import SQLCompiler
 
 MAX_SHAPES = 256  # per thread (~16 KB each: ≤ 4 MB); the pages above use a few dozen
@@ -126,6 +127,14 @@ def rows(
     sit in a LIKE pattern (`__contains`), where it is escaped as the ORM escapes it. `prepare`: see above."""
     if not _usable(values):
         return list(build(values))
+    compiled = _compiled(shape, build, values, using)
+    if compiled is None:
+        return list(build(values))
+    fetched = _fetch(compiled, values, connections[using], prepare=prepare)
+    return list(compiled.compiler.results_iter(results=[fetched], tuple_expected=True))
+
+
+def _compiled(shape: Hashable, build: Builder, values: Mapping[str, Any], using: str) -> _Compiled | None:
     memo: dict[tuple, _Compiled | None] | None = getattr(_local, "memo", None)
     if memo is None:
         memo = _local.memo = {}
@@ -135,9 +144,11 @@ def rows(
         if len(memo) >= MAX_SHAPES:
             memo.pop(next(iter(memo)))
         memo[key] = _compile(build, values, using)  # None: the ORM path, every time
-    compiled = memo[key]
-    if compiled is None:
-        return list(build(values))
+    return memo[key]
+
+
+def _fetch(compiled: _Compiled, values: Mapping[str, Any], connection: Any, *, prepare: bool = False) -> list:
+    """Run the compiled SQL with `values` in their slots (`prepare`: kept prepared on the server)."""
     params = list(compiled.params)
     for name, (index, like) in compiled.slots.items():
         value = values[name]
@@ -146,13 +157,40 @@ def rows(
             params[index] = compiled_value.replace(like, connection.ops.prep_for_like_query(value))
         else:
             params[index] = type(compiled_value)(value)
-    if not prepare:
-        with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, params)
-            fetched = cursor.fetchall()
-    else:
-        fetched = _run_prepared(connection, compiled.sql, params)
-    return list(compiled.compiler.results_iter(results=[fetched], tuple_expected=True))
+    if prepare:
+        return _run_prepared(connection, compiled.sql, params)
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, params)
+        return cursor.fetchall()
+
+
+def instances(shape: Hashable, build: Builder, values: Mapping[str, Any], using: str = "default") -> list[Model]:
+    """The model instances of `build(values)` (a queryset of model instances, select_related allowed),
+    compiled once per `shape` as `rows()` is, and built from the rows as Django's ModelIterable builds
+    them (from_db, then the select_related populators). A shape with annotations, or a locking one
+    outside a transaction (the ORM raises for it), runs through the ORM. `build` must be a plain
+    queryset, not a related manager's (its known related objects are not attached)."""
+    connection = connections[using]
+    compiled = _compiled(shape, build, values, using) if _usable(values) else None
+    if (
+        compiled is None
+        or compiled.compiler.klass_info is None
+        or compiled.compiler.query.annotation_select
+        or (compiled.compiler.query.select_for_update and not connection.in_atomic_block)
+    ):
+        return list(build(values))
+    compiler = compiled.compiler
+    klass_info = compiler.klass_info
+    start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    init_list = [column[0].target.attname for column in compiler.select[start:end]]
+    populators = get_related_populators(klass_info, compiler.select, using)
+    found = []
+    for row in compiler.results_iter(results=[_fetch(compiled, values, connection)]):
+        obj = klass_info["model"].from_db(using, init_list, row[start:end])
+        for populator in populators:
+            populator.populate(row, obj)
+        found.append(obj)
+    return found
 
 
 def _run_prepared(connection: Any, sql: str, params: list) -> list:

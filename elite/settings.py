@@ -389,6 +389,9 @@ PAYPAL_API_BASE = env("PAYPAL_API_BASE", default="https://api-m.sandbox.paypal.c
 # payments.tasks.settle_with_providers asks the provider what happened).
 PAYMENT_PROVIDER_TIMEOUT_SECONDS = env.float("PAYMENT_PROVIDER_TIMEOUT_SECONDS", default=20.0)
 # The built-in test provider can never run with DEBUG off.
+# A webhook's common-case capture writes its rows in one statement on PostgreSQL (payments.services.
+# fulfilment._capture_in_one_statement); off, every capture takes the ORM path (the tests compare both).
+PAYMENTS_ONE_STATEMENT_CAPTURE = env.bool("PAYMENTS_ONE_STATEMENT_CAPTURE", default=True)
 TEST_PAYMENTS_ENABLED = DEBUG and env.bool("TEST_PAYMENTS_ENABLED", default=True)
 TEST_PAYMENTS_WEBHOOK_SECRET = env("TEST_PAYMENTS_WEBHOOK_SECRET", default="whsec_test_provider_" + SECRET_KEY[:16])
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.services import record as audit
+from core import writes
 from core.cache import bump_version, cached_for
 from core.exceptions import DomainError, NotPermitted
 from core.pages import users_changed
@@ -64,10 +65,23 @@ def notify_many(
     if len(recipients) == 1:
         user, context = recipients[0]
         return [notify(user, kind, text, link=link, email=email, context=context)]
+    notifications = Notification.objects.bulk_create(_rows(recipients, kind, text, link))
+    _written(notifications, recipients, kind, email)
+    return notifications
+
+
+def _rows(recipients: Sequence[tuple[User, Any]], kind: str, text: str, link: str) -> list[Notification]:
     category = category_of(kind)
-    notifications = Notification.objects.bulk_create(
-        [Notification(user=user, kind=kind, category=category, text=text[:300], link=link) for user, _ in recipients]
-    )
+    return [Notification(user=user, kind=kind, category=category, text=text[:300], link=link) for user, _ in recipients]
+
+
+def _written(
+    notifications: list[Notification],
+    recipients: Sequence[tuple[User, dict[str, Any] | None]],
+    kind: str,
+    email: bool,
+) -> None:
+    """What notify_many does once its rows are in: the versions, the live pages, the emails after commit."""
     _announce_unread_change(*(user.pk for user, _ in recipients))
     emails = [
         (notification.pk, context or {})
@@ -78,7 +92,49 @@ def notify_many(
         from .tasks import send_notification_emails
 
         transaction.on_commit(lambda: send_notification_emails.delay(emails))
-    return notifications
+
+
+def notify_many_writes(
+    prefix: str,
+    recipients: Sequence[tuple[User, dict[str, Any] | None]],
+    kind: str,
+    text: str,
+    *,
+    link: str,
+    after: str,
+) -> list[writes.Write]:
+    """`notify_many` (two or more recipients, emails on) as CTEs of a caller's statement (core.writes):
+    the same rows, one INSERT each, and the same versions, live-page signal and email task once it ran."""
+    if len(recipients) < 2:
+        raise ValueError("notify_many writes one recipient's row through notify().")
+    now = timezone.now()
+    rows = _rows(recipients, kind, text, link)
+    names = [f"{prefix}{number}" for number in range(len(rows))]
+
+    def done(results: writes.Results) -> None:
+        for name, row in zip(names, rows, strict=True):
+            row.pk, row.created_at, row.updated_at = results[name][0], now, now
+            row._state.adding = False
+        _written(rows, recipients, kind, True)
+
+    return [
+        writes.insert(
+            name,
+            Notification,
+            {
+                "user": row.user_id,
+                "kind": row.kind,
+                "category": row.category,
+                "text": row.text,
+                "link": row.link,
+                "created_at": now,
+                "updated_at": now,
+            },
+            after=after,
+            done=done if name == names[-1] else None,
+        )
+        for name, row in zip(names, rows, strict=True)
+    ]
 
 
 def deliver_once(key: str, send: Callable[[], object], *, description: str = "") -> bool:

@@ -28,11 +28,12 @@ from accounts.models import User
 from audit.services import record as audit
 from coaches.models import CoachProfile, CoachService
 from coaches.services import recompute_response_time, set_rating
+from core import writes
 from core.exceptions import DomainError, InvalidState, NotPermitted
 from core.money import format_money
 from files.models import FileAsset, FileCategory
 from files.services import assets_for_attach
-from notifications.services import notify, notify_many
+from notifications.services import notify, notify_many, notify_many_writes
 from requests_app.models import RequestStatus, ServiceRequest
 from requests_app.services import each_still_due, mark_accepted
 
@@ -169,6 +170,14 @@ _MESSAGES = {
 
 
 def _notify_parties(order: Order, name: str, actor, *, message: str | None = None) -> None:
+    text, link, recipients = _party_notices(order, name, actor, message=message)
+    notify_many(recipients, f"order_{name}", text, link=link)
+    if name == "open_dispute":
+        _notify_staff(order, f"order_{name}", f"Dispute opened on order #{order.pk} “{order.title}”.")
+
+
+def _party_notices(order: Order, name: str, actor, *, message: str | None = None):
+    """The text, link and (recipient, email context) pairs of a move's notification to the parties."""
     text = message or _MESSAGES[name].format(id=order.pk, title=order.title)
     link = reverse("orders:detail", args=[order.pk])
     recipients = [
@@ -185,9 +194,7 @@ def _notify_parties(order: Order, name: str, actor, *, message: str | None = Non
         for user in (order.client, order.coach)
         if actor is None or user.pk != actor.pk
     ]
-    notify_many(recipients, f"order_{name}", text, link=link)
-    if name == "open_dispute":
-        _notify_staff(order, f"order_{name}", f"Dispute opened on order #{order.pk} “{order.title}”.")
+    return text, link, recipients
 
 
 def _notify_staff(order: Order, kind: str, text: str) -> None:
@@ -290,6 +297,53 @@ def mark_paid(
         return _apply(
             _locked(order_id), "mark_paid", actor=actor, note=note or "Payment received.", ip_address=ip_address
         )
+
+
+def mark_paid_writes(order: Order, *, note: str, after: str) -> list[writes.Write]:
+    """`mark_paid(order.pk, locked=order, actor=None, note=note)` as CTEs of a caller's statement (payments'
+    one-statement fulfilment, core.writes): the order's move, its timeline row and both parties'
+    notifications, then, once it ran, the same instance, post_saves, order_status_changed and
+    after-commit effects as `_apply`. Checked here, before anything is written."""
+    move = _check(order, "mark_paid", None)
+    now = timezone.now()
+    from_status = order.status
+    changes: dict[str, object] = {"status": move.target, "updated_at": now, str(move.timestamp_field): now}
+    event_values = {
+        "from_status": from_status,
+        "to_status": move.target,
+        "kind": "status",
+        "note": note,
+        "actor": None,
+        "created_at": now,
+    }
+    event = OrderEvent(order=order, **event_values)
+
+    def moved(results: writes.Results) -> None:
+        for field, value in changes.items():
+            setattr(order, field, value)
+        writes.saved(order, created=False, update_fields=list(changes))
+
+    def recorded(results: writes.Results) -> None:
+        event.pk = results["order_event"][0]
+        writes.saved(event, created=True)
+        order_status_changed.send(
+            sender=Order,
+            order=order,
+            from_status=from_status,
+            to_status=move.target,
+            transition="mark_paid",
+            actor=None,
+            note=note,
+        )
+
+    text, link, recipients = _party_notices(order, "mark_paid", None)
+    return [
+        writes.update("paid_order", Order, order.pk, changes, after=after, done=moved),
+        writes.insert(
+            "order_event", OrderEvent, {"order": order.pk, **event_values}, after="paid_order", done=recorded
+        ),
+        *notify_many_writes("order_notice", recipients, "order_mark_paid", text, link=link, after="paid_order"),
+    ]
 
 
 def deliver(

@@ -27,7 +27,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
 
+from core import writes
 from orders.models import Order, OrderStatus
 
 from .models import LedgerEntry, LedgerEntryType, Payment, PaymentStatus, Refund, RefundStatus
@@ -71,9 +73,15 @@ def record_charge(payment: Payment, *, unallocated: bool = False) -> None:
     coach; staff refund it. One INSERT … ON CONFLICT DO NOTHING on the idempotency key: a second
     call for the same payment adds nothing (get_or_create took a SELECT and a savepoint more).
     """
+    entry = _charge_entry(payment, unallocated=unallocated)
+    LedgerEntry.objects.bulk_create([entry], ignore_conflicts=True)
+    ledger_written.send(sender=LedgerEntry, entry=entry)  # bulk_create sends no post_save
+
+
+def _charge_entry(payment: Payment, *, unallocated: bool) -> LedgerEntry:
     gross = payment.amount_minor
     fee, payout = (gross, 0) if unallocated else split_fee(gross)
-    entry = LedgerEntry(
+    return LedgerEntry(
         idempotency_key=f"charge:{payment.pk}",
         entry_type=LedgerEntryType.CHARGE,
         payment=payment,
@@ -85,8 +93,21 @@ def record_charge(payment: Payment, *, unallocated: bool = False) -> None:
         currency=payment.currency,
         note="Payment captured; held for an order that cannot use it." if unallocated else "Payment captured.",
     )
-    LedgerEntry.objects.bulk_create([entry], ignore_conflicts=True)
-    ledger_written.send(sender=LedgerEntry, entry=entry)  # bulk_create sends no post_save
+
+
+def charge_write(name: str, payment: Payment, *, after: str) -> writes.Write:
+    """`record_charge(payment)` (an order that can use it) as one CTE of a caller's statement
+    (core.writes): the same row, ON CONFLICT DO NOTHING, and the same ledger_written once it ran."""
+    entry = _charge_entry(payment, unallocated=False)
+    entry.created_at = timezone.now()
+    values = {
+        field.name: getattr(entry, field.attname) for field in LedgerEntry._meta.concrete_fields if field.name != "id"
+    }
+
+    def done(results: writes.Results) -> None:
+        ledger_written.send(sender=LedgerEntry, entry=entry)  # as record_charge: the entry unsaved
+
+    return writes.insert(name, LedgerEntry, values, after=after, conflict="idempotency_key", expect=None, done=done)
 
 
 def record_refund(payment: Payment, *, amount_minor: int, key: str) -> LedgerEntry:

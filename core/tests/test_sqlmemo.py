@@ -168,3 +168,43 @@ def test_a_prepared_statement_survives_a_column_changing_type():
         with elsewhere.cursor() as cursor:
             cursor.execute("ALTER TABLE django_session ALTER COLUMN session_data TYPE text")
         elsewhere.close()
+
+
+def _permissions(values):
+    return Permission.objects.select_related("content_type").filter(codename=values["codename"])
+
+
+def _locked_permissions(values):
+    return _permissions(values).select_for_update(of=("self",))
+
+
+def test_instances_are_the_orms_with_their_select_related_rows_and_compiled_once(compilations):
+    codenames = list(Permission.objects.order_by("pk").values_list("codename", flat=True)[:3])
+    compilations.clear()
+
+    for codename in codenames:
+        found = sqlmemo.instances("permission", _permissions, {"codename": codename})
+        expected = list(_permissions({"codename": codename}))
+        assert [(p.pk, p.name, p.codename, p.content_type_id) for p in found] == [
+            (p.pk, p.name, p.codename, p.content_type_id) for p in expected
+        ]
+        with CaptureQueriesContext(connection) as queries:
+            assert found[0].content_type.model == expected[0].content_type.model  # loaded with it: no query
+        assert not found[0]._state.adding and found[0]._state.db == "default"
+        assert len(queries) == 0
+    assert compilations.count(Permission) == 1 + len(codenames)  # the memo's one, then the ORM's for comparison
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locking_shape_runs_in_a_transaction_and_outside_one_fails_as_the_orm_does():
+    from django.db import transaction
+    from django.db.transaction import TransactionManagementError
+
+    if not connection.features.has_select_for_update:
+        pytest.skip("this database has no row locks (SQLite): select_for_update is a no-op there")
+    codename = Permission.objects.values_list("codename", flat=True).first()
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        assert sqlmemo.instances("locked", _locked_permissions, {"codename": codename})
+    assert "FOR UPDATE" in queries[-1]["sql"]
+    with pytest.raises(TransactionManagementError):
+        sqlmemo.instances("locked", _locked_permissions, {"codename": codename})

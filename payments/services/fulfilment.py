@@ -4,19 +4,25 @@ entry when an order completes."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any, cast
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import record as audit
+from audit.services import record_write as audit_write
+from core import sqlmemo, writes
 from core.money import format_money
 from notifications.services import notify
 from orders import services as order_services
 from orders.models import Order, OrderStatus
 
 from .. import ledger
-from ..models import Payment, PaymentStatus
+from ..models import Payment, PaymentStatus, WebhookEvent, WebhookStatus
 from .common import CAPTURED_STATES, admin_link, alert_staff, lock_payment
 
 logger = logging.getLogger(__name__)
@@ -62,20 +68,12 @@ def fulfil_payment(
         if amount_minor != payment.amount_minor or currency != payment.currency:
             _flag_mismatch(payment, amount_minor=amount_minor, currency=currency, source=source)
             return Outcome.FLAGGED
+        if locked is not None and _capture_in_one_statement(payment, capture_id=capture_id, source=source):
+            return Outcome.CAPTURED
         usable = _order_can_use(payment)
         _capture(payment, capture_id=capture_id, usable=usable)
         ledger.record_charge(payment, unallocated=not usable)
-        audit(
-            "payment.captured",
-            payment,
-            details={
-                "amount_minor": amount_minor,
-                "currency": currency,
-                "source": source,
-                "order": payment.order_id,
-                "provider": payment.provider,  # ops counts the capture from this row, without a read
-            },
-        )
+        audit("payment.captured", payment, details=_captured_details(payment, source))
         outcome = _start_the_order(payment) if usable else _hold_unallocated(payment)
         # Events that arrived before this one (a refund before the completion) can apply now.
         from ..webhooks import replay_deferred
@@ -84,15 +82,88 @@ def fulfil_payment(
         return outcome
 
 
+def _captured_details(payment: Payment, source: str) -> dict[str, object]:
+    return {
+        "amount_minor": payment.amount_minor,  # the provider's, which matched
+        "currency": payment.currency,
+        "source": source,
+        "order": payment.order_id,
+        "provider": payment.provider,  # ops counts the capture from this row, without a read
+    }
+
+
+def _capture_in_one_statement(payment: Payment, *, capture_id: str, source: str) -> bool:
+    """The common case of a capture, written in one statement (issue 13): the payment, its charge row,
+    its audit row, the order's move, its timeline row and both parties' notifications, each app's
+    write built by its own services (core.writes), with the same signals and after-commit effects as
+    the ORM path below. It applies when the amount and currency matched (checked by the caller), the
+    order (locked with the payment) is pending, and, as the statement itself checks after the lock (a
+    fresh snapshot), no other payment of the order is captured and no event waits for this one.
+    Otherwise nothing is written and False sends the caller down the ORM path. PostgreSQL only."""
+    order = payment.order
+    if not (
+        settings.PAYMENTS_ONE_STATEMENT_CAPTURE
+        and connection.vendor == "postgresql"
+        and order.status == OrderStatus.PENDING
+        and order.client_id != order.coach_id  # notify_many: two recipients
+    ):
+        return False
+    now = timezone.now()
+    changes = {
+        "status": PaymentStatus.CAPTURED,
+        "captured_at": now,
+        "provider_capture_id": capture_id or payment.provider_capture_id,
+        "flagged_reason": payment.flagged_reason,
+        "metadata": payment.metadata,
+        "updated_at": now,
+    }
+    quote = connection.ops.quote_name
+    guard = writes.Write(
+        "usable",
+        f"SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM {quote(Payment._meta.db_table)} WHERE order_id = %s"  # noqa: S608
+        f" AND status IN ({', '.join(['%s'] * len(CAPTURED_STATES))}) AND id <> %s)"
+        f" AND NOT EXISTS (SELECT 1 FROM {quote(WebhookEvent._meta.db_table)} WHERE payment_id = %s AND status = %s)",
+        [order.pk, *CAPTURED_STATES, payment.pk, payment.pk, WebhookStatus.DEFERRED],
+    )
+
+    def captured(results: writes.Results) -> None:
+        for field, value in changes.items():
+            setattr(payment, field, value)
+        writes.saved(payment, created=False, update_fields=list(changes))
+
+    done = writes.run(
+        guard,
+        [
+            writes.update("captured", Payment, payment.pk, changes, after="usable", done=captured),
+            ledger.charge_write("charge", payment, after="captured"),
+            audit_write(
+                "capture_audit",
+                "payment.captured",
+                payment,
+                after="captured",
+                details=_captured_details(payment, source),
+            ),
+            *order_services.mark_paid_writes(order, note=_paid_note(payment), after="captured"),
+        ],
+    )
+    return done is not None
+
+
 def lock_for_fulfilment(**lookup: object) -> Payment | None:
     """The payment matching `lookup` (None if none does) and its order, both row-locked (payment first,
     the lock order everywhere), with the order's client and coach loaded but not locked: the order's
     move to in progress uses this locked row instead of reading it again. Call inside a transaction."""
+    found = sqlmemo.instances(("lock for fulfilment", tuple(sorted(lookup))), _locking, lookup)
+    if len(found) > 1:
+        raise Payment.MultipleObjectsReturned(f"{len(found)} payments match {sorted(lookup)}.")
+    return cast(Payment, found[0]) if found else None
+
+
+def _locking(lookup: Mapping[str, Any]) -> QuerySet[Payment]:
+    """lock_for_fulfilment's query: compiled once per process and lookup (core.sqlmemo), not per delivery.
+    A unique lookup, no ORDER BY (first()'s cost more to compile)."""
     locking = Payment.objects.select_for_update(of=("self", "order")).select_related("order__client", "order__coach")
-    try:
-        return locking.get(**lookup)  # a unique lookup; not first(): its ORDER BY costs more to compile
-    except Payment.DoesNotExist:
-        return None
+    return locking.filter(**lookup).order_by()
 
 
 def _flag_mismatch(payment: Payment, *, amount_minor: int, currency: str, source: str) -> None:
@@ -134,16 +205,15 @@ def _capture(payment: Payment, *, capture_id: str, usable: bool) -> None:
 
 
 def _start_the_order(payment: Payment) -> str:
-    order_services.mark_paid(
-        payment.order_id,
-        locked=payment.order,
-        actor=None,
-        note=(
-            f"Payment of {format_money(payment.amount_minor, payment.currency)} received "
-            f"({payment.get_provider_display()})."
-        ),
-    )
+    order_services.mark_paid(payment.order_id, locked=payment.order, actor=None, note=_paid_note(payment))
     return Outcome.CAPTURED
+
+
+def _paid_note(payment: Payment) -> str:
+    return (
+        f"Payment of {format_money(payment.amount_minor, payment.currency)} received "
+        f"({payment.get_provider_display()})."
+    )
 
 
 def _hold_unallocated(payment: Payment) -> str:

@@ -405,7 +405,8 @@ def test_a_first_delivery_is_stored_and_processed_in_one_commit(fake_stripe, che
     assert first[0] == "BEGIN", "nothing is read or committed before the delivery's transaction"
     assert any(sql.startswith('INSERT INTO "payments_webhookevent"') for sql in first)
     assert any(sql.startswith('UPDATE "payments_webhookevent" SET "status" = \'processed\'') for sql in first)
-    assert len(first) <= 15, "\n".join(first)
+    # PostgreSQL: the capture's writes are one statement (payments.services.fulfilment._capture_in_one_statement)
+    assert len(first) <= (8 if connection.vendor == "postgresql" else 15), "\n".join(first)
     assert sum(sql.startswith('SELECT "payments_payment"') for sql in first) == 1, "\n".join(first)
     assert not any(sql.startswith('SELECT "orders_order"') for sql in first), "\n".join(first)
     after = statements[len(first) :]
