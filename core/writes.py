@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, cast
 
 from django.db import connections
@@ -42,14 +43,19 @@ def _pk(model: type[Model]) -> str:
     return cast(Field, model._meta.pk).column
 
 
+@lru_cache(maxsize=256)
+def _fields(model: type[Model], names: tuple[str, ...], using: str) -> tuple[tuple[str, ...], tuple[Field, ...]]:
+    """The quoted columns and the fields of `names`: looked up once per model and shape, not per write."""
+    quote = connections[using].ops.quote_name
+    fields = tuple(_field(model, name) for name in names)
+    return tuple(quote(field.column) for field in fields), fields
+
+
 def _columns(model: type[Model], values: Mapping[str, Any], using: str) -> tuple[list[str], list[Any]]:
     connection = connections[using]
-    columns, params = [], []
-    for name, value in values.items():
-        field = _field(model, name)
-        columns.append(connection.ops.quote_name(field.column))
-        params.append(field.get_db_prep_save(value, connection))
-    return columns, params
+    columns, fields = _fields(model, tuple(values), using)
+    prepared = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values.values(), strict=True)]
+    return list(columns), prepared
 
 
 def insert(
