@@ -25,6 +25,7 @@ from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from core import writes
 from core.cache import deferred_bumps
 from core.money import format_money
 
@@ -110,9 +111,11 @@ def _store_and_process(
     stored = False
     try:
         with transaction.atomic():
-            event = WebhookEvent.objects.create(
-                provider=provider, event_id=event_id, event_type=event_type, payload=payload
-            )
+            event = WebhookEvent(provider=provider, event_id=event_id, event_type=event_type, payload=payload)
+            if savepoint:
+                event.save(force_insert=True)
+            else:  # the hot path: the same row and post_save, without the ORM's insert compiler
+                writes.create(event)
             stored = True
             return _process(event, savepoint=savepoint)
     except _Replay:

@@ -453,6 +453,7 @@ KNOWN_RECEIVERS = {
     (post_save, AuditLog): {"ops.receivers.on_audit_row"},
     (post_save, LedgerEntry): {"core.pages._saved", "adminpanel.signals._changed"},
     (post_save, Notification): {"core.pages._saved"},
+    (post_save, WebhookEvent): {"ops.receivers.on_webhook_saved"},  # the receipt's INSERT and final UPDATE
     (ledger_written, LedgerEntry): {"adminpanel.signals._changed", "payments.pages._ledger_written"},
     (order_status_changed, Order): {
         "ops.receivers.on_order_status_changed",
