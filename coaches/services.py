@@ -303,27 +303,36 @@ def refresh_all_listings() -> int:
 def refresh_offers(profiles: QuerySet[CoachProfile] | None = None) -> int:
     """Re-derive the directory's offers (coaches.models.DirectoryOffer) of `profiles`, of every coach when
     None: one row per active service of a listed coach × language they write in. Runs inside the
-    transaction of whatever changed a listing, a service (added, removed, paused, activated, repriced, a
+    transaction (its own when there is none) of whatever changed a listing, a service (added, removed, paused, activated, repriced, a
     rate) or a coach's languages (coaches.signals); code that does so with .update() must call it itself.
     Returns how many rows `profiles` have now."""
     offers = DirectoryOffer.objects.all()
     spoken = CoachProfile.languages.through.objects.filter(
         coachprofile__in_directory=True, coachprofile__services__is_active=True
     )
-    if profiles is not None:  # a subquery in both statements: `profiles` must not be defined by the offers
+    locked = CoachProfile.objects.select_for_update().order_by("pk")
+    if profiles is not None:  # a subquery in each statement: `profiles` must not be defined by the offers
         offers = offers.filter(coach__in=profiles.values("pk"))
         spoken = spoken.filter(coachprofile__in=profiles.values("pk"))
-    offers.delete()
-    rows = [
-        DirectoryOffer(coach_id=coach_id, service_type=service_type, language_id=language_id, price_base_minor=price)
-        for coach_id, service_type, language_id, price in spoken.values_list(
-            "coachprofile_id",
-            "coachprofile__services__service_type",
-            "language_id",
-            "coachprofile__services__price_base_minor",
-        ).iterator(chunk_size=2000)
-    ]
-    DirectoryOffer.objects.bulk_create(rows, batch_size=1000)
+        locked = locked.filter(pk__in=profiles.values("pk"))
+    with transaction.atomic(savepoint=False):
+        # Two refreshes of one coach at once (a service saved while a language is added) would each delete
+        # the rows they see and the later one's INSERT meet the earlier one's new rows: one at a time, and
+        # each statement after the lock sees what the other committed.
+        list(locked.values_list("pk", flat=True))
+        offers.delete()
+        rows = [
+            DirectoryOffer(
+                coach_id=coach_id, service_type=service_type, language_id=language_id, price_base_minor=price
+            )
+            for coach_id, service_type, language_id, price in spoken.values_list(
+                "coachprofile_id",
+                "coachprofile__services__service_type",
+                "language_id",
+                "coachprofile__services__price_base_minor",
+            ).iterator(chunk_size=2000)
+        ]
+        DirectoryOffer.objects.bulk_create(rows, batch_size=1000)
     return len(rows)
 
 

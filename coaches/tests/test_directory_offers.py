@@ -1,6 +1,8 @@
 """The directory offers (coaches.models.DirectoryOffer) mirror listed coaches' active services × languages
 after every write that changes them, and the ids read from them are exactly the plain join's."""
 
+import threading
+import time
 from decimal import Decimal
 from importlib import import_module
 from urllib.parse import urlencode
@@ -8,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 from django.apps import apps
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -19,6 +21,7 @@ from accounts.services import reactivate_user, suspend_user
 from coaches import directory, services
 from coaches.models import CoachProfile, CoachService, DirectoryOffer, ExchangeRate, Language, ServiceType
 from coaches.tests.factories import CoachProfileFactory, CoachServiceFactory
+from conftest import require_service
 from core import sqlmemo
 
 pytestmark = pytest.mark.django_db
@@ -351,3 +354,52 @@ def test_the_migration_reverses_and_fills_again():
     assert DirectoryOffer._meta.db_table not in connection.introspection.table_names()
     call_command("migrate", "coaches", "0010", verbosity=0)
     assert stored() == expected == derived()
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_two_refreshes_of_one_coach_at_once_both_land():
+    require_service(
+        "PostgreSQL",
+        connection.vendor == "postgresql",
+        "row locks need a real server; SQLite serialises whole-database writes, so there is no race to test",
+    )
+    coach = CoachProfileFactory(services=[ServiceType.CV, ServiceType.LINKEDIN])
+    english = Language.objects.get_or_create(code="en", defaults={"name": "English"})[0]
+    welsh = Language.objects.get_or_create(code="cy", defaults={"name": "Welsh"})[0]
+    coach.languages.add(english)
+    refreshed = threading.Event()
+    errors: list[Exception] = []
+
+    def save_a_service():
+        try:
+            with transaction.atomic():
+                service = CoachService.objects.get(coach=coach, service_type=ServiceType.CV)
+                service.price_minor = 9100
+                service.save()  # refreshes the offers, holding them until commit
+                refreshed.set()
+                time.sleep(0.5)  # the other transaction now waits on these rows (or, with the fix, the lock)
+        except Exception as error:  # noqa: BLE001 — reported by the assertion below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    def add_a_language():
+        try:
+            refreshed.wait(timeout=10)
+            with transaction.atomic():
+                CoachProfile.objects.get(pk=coach.pk).languages.add(welsh)
+        except Exception as error:  # noqa: BLE001
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=save_a_service), threading.Thread(target=add_a_language)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert stored() == derived()
+    assert (coach.pk, ServiceType.CV, welsh.pk, 9100) in stored()
