@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from accounts.services import reactivate_user, suspend_user
 from coaches import directory, services
 from coaches.models import CoachProfile, CoachService, DirectoryOffer, ExchangeRate, Language, ServiceType
-from coaches.tests.factories import CoachProfileFactory, CoachServiceFactory
+from coaches.tests.factories import CoachProfileFactory, CoachServiceFactory, seed_languages
 from conftest import require_service
 from core import sqlmemo
 
@@ -69,6 +69,7 @@ def _world():
     """Sixteen coaches: some unlisted (suspended, nothing active), prices in three currencies, 0–3 languages."""
     sqlmemo.forget()
     ExchangeRate.objects.create(currency="EUR", units_per_base=Decimal("1.17"), as_of="2026-11-01")
+    seed_languages()  # after a transaction=True test (this file has one) they are flushed
     languages = {code: Language.objects.get(code=code) for code in CODES}
     for index in range(16):
         profile = CoachProfileFactory(
