@@ -17,11 +17,13 @@ from dataclasses import field as default
 from allauth.account.models import EmailAddress
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.models import ApiRefreshToken, Role, User
 from audit.models import AuditLog
 from coaches.models import CoachProfile, CoachService, ExchangeRate, Language, ServiceType
+from coaches.services import refresh_all_listings, refresh_base_prices
 from files.models import Avatar, DataExport, ExportStatus, FileAsset, FileCategory, ScanStatus
 from messaging.models import Message, MessageThread, ThreadReadState
 from notifications.models import EmailPreference, Notification, SentEmail
@@ -211,6 +213,14 @@ def _seed_coach_profiles(history: _History) -> None:
         ExchangeRate.objects.update_or_create(
             currency=currency, defaults={"units_per_base": units, "as_of": history.now.date()}
         )
+    # What the services' signal handler derives (bulk_create sends no signals): "price from", base prices,
+    # listings and the directory offers, so the console shows them as they are for real coaches.
+    cheapest = (
+        CoachService.objects.filter(coach=OuterRef("pk"), is_active=True).order_by("price_minor").values("price_minor")
+    )
+    CoachProfile.objects.filter(pk__in=[p.pk for p in history.profiles]).update(price_from_minor=Subquery(cheapest[:1]))
+    refresh_base_prices()
+    refresh_all_listings()
 
 
 def _seed_requests(history: _History, orders: int) -> list[tuple[int, str, int, dt.datetime]]:

@@ -11,7 +11,7 @@ from core.exceptions import DomainError
 from core.http import client_ip
 
 from . import services
-from .models import CoachProfile, CoachService, ExchangeRate, Language
+from .models import CoachProfile, CoachService, DirectoryOffer, ExchangeRate, Language
 
 
 class CoachServiceInline(admin.TabularInline):
@@ -143,6 +143,18 @@ class CoachServiceAdmin(ConsoleAdmin):
     @admin.display(description="price", ordering="price_minor")
     def price(self, obj):
         return money(obj.price_minor, obj.currency)
+
+
+@admin.register(DirectoryOffer)
+class DirectoryOfferAdmin(ConsoleAdmin):
+    """Read-only: what the directory's "service in a language, by price" search reads (derived from the
+    listing, the services and the languages; coaches.services.refresh_offers), to see why a coach shows."""
+
+    list_display = ("coach", "service_type", "language", "price_base_minor")
+    list_filter = ("service_type", "language")
+    search_fields = ("coach__user__email", "coach__user__first_name", "coach__user__last_name")
+    list_select_related = ("coach__user", "language")
+    readonly_fields = ("coach", "service_type", "language", "price_base_minor")
 
 
 @admin.register(Language)

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import dateformat
 from django.utils.safestring import mark_safe
@@ -28,7 +28,7 @@ from core import sqlmemo
 from core.money import CURRENCY_SYMBOLS, exponent, format_money, to_minor
 
 from . import pricing
-from .models import CoachProfile, CoachService, ExchangeRate, Language, ServiceType
+from .models import CoachProfile, CoachService, DirectoryOffer, ExchangeRate, Language, ServiceType
 
 PAGE_SIZE = 12
 COUNT_CAP = 500
@@ -557,7 +557,7 @@ def _search_terms(filters: Filters, facts: DirectoryFacts | None = None) -> tupl
 
 
 def _build_search(shape: tuple, values: dict[str, Any]) -> QuerySet[CoachProfile]:
-    _, available, verified, sort = shape
+    sort = shape[3]
     qs = CoachProfile.objects.listed()
     service, low, high = values.get("service"), values.get("low"), values.get("high")
     if service:
@@ -577,8 +577,7 @@ def _build_search(shape: tuple, values: dict[str, Any]) -> QuerySet[CoachProfile
                 in_range = in_range.filter(price_base_minor__lte=high)
             qs = qs.filter(Exists(in_range))
 
-    if "min_rating" in values:
-        qs = qs.filter(rating_avg__gte=values["min_rating"])
+    qs = qs.filter(_coach_conditions(shape, values))
     if "language" in values:
         spoken = values["language"]
         if spoken is None:  # nobody speaks it
@@ -587,16 +586,6 @@ def _build_search(shape: tuple, values: dict[str, Any]) -> QuerySet[CoachProfile
             # EXISTS on the through table's (coachprofile, language) index: no duplicates, stops at the first row.
             speaks = CoachProfile.languages.through.objects.filter(coachprofile_id=OuterRef("pk"), language_id=spoken)
             qs = qs.filter(Exists(speaks))
-    if available:
-        qs = qs.filter(is_available=True)
-    if verified:
-        qs = qs.filter(is_verified=True)
-    index = 0
-    while f"word{index}" in values:
-        # Every word must appear in the name, headline or bio (trigram index on PostgreSQL).
-        qs = qs.filter(search_text__contains=values[f"word{index}"])
-        index += 1
-
     if sort == "price":
         # Reuses the service join above when a service is chosen; prices without a rate come last.
         price = F("services__price_base_minor") if service else F("price_from_base_minor")
@@ -612,14 +601,57 @@ def _build_search(shape: tuple, values: dict[str, Any]) -> QuerySet[CoachProfile
     return qs
 
 
+def _coach_conditions(shape: tuple, values: dict[str, Any], prefix: str = "") -> Q:
+    """The filters on the profile's own columns (rating, available, verified, search words), reached from
+    the profile (prefix "") or from its directory offers ("coach__")."""
+    _, available, verified, _sort = shape
+    conditions = Q()
+    if "min_rating" in values:
+        conditions &= Q(**{f"{prefix}rating_avg__gte": values["min_rating"]})
+    if available:
+        conditions &= Q(**{f"{prefix}is_available": True})
+    if verified:
+        conditions &= Q(**{f"{prefix}is_verified": True})
+    index = 0
+    while f"word{index}" in values:
+        # Every word must appear in the name, headline or bio (trigram index on PostgreSQL).
+        conditions &= Q(**{f"{prefix}search_text__contains": values[f"word{index}"]})
+        index += 1
+    return conditions
+
+
+def _by_offers(shape: tuple, values: dict[str, Any]) -> bool:
+    """A chosen service in a chosen language, by price: the directory offers hold exactly those rows
+    (listed coaches' active services × their languages) in that order, so no row probes the profile or
+    the languages. Other filter sets read the profiles (search())."""
+    return shape[3] == "price" and bool(values.get("service")) and values.get("language") is not None
+
+
+def _build_offer_ids(shape: tuple, values: dict[str, Any]) -> QuerySet:
+    """search()'s ids for a filter set _by_offers serves, from the offers' index (service, language, price,
+    coach): the same rows in the same order (price, NULLS LAST, then the coach's id)."""
+    offers = DirectoryOffer.objects.filter(service_type=values["service"], language_id=values["language"])
+    if values.get("low") is not None:
+        offers = offers.filter(price_base_minor__gte=values["low"])
+    if values.get("high") is not None:
+        offers = offers.filter(price_base_minor__lte=values["high"])
+    offers = offers.filter(_coach_conditions(shape, values, prefix="coach__"))
+    return offers.order_by(F("price_base_minor").asc(nulls_last=True), "coach_id").values_list("coach_id")
+
+
+def _build_ids(shape: tuple, values: dict[str, Any]) -> QuerySet:
+    ids = (
+        _build_offer_ids(shape, values) if _by_offers(shape, values) else _build_search(shape, values).values_list("pk")
+    )
+    return ids[: COUNT_CAP + 1]
+
+
 def matching_ids(filters: Filters, facts: DirectoryFacts | None = None) -> list[int]:
-    """The ids of the first COUNT_CAP + 1 listed coaches matching `filters`, in order: search()'s SQL,
+    """The ids of the first COUNT_CAP + 1 listed coaches matching `filters`, in order: what search() finds,
     compiled once per filter shape (core.sqlmemo): a filter set never asked before is a new set of
     values, rarely a new shape."""
     shape, values = _search_terms(filters, facts)
-    found = sqlmemo.rows(
-        (*shape, COUNT_CAP), lambda given: _build_search(shape, dict(given)).values_list("pk")[: COUNT_CAP + 1], values
-    )
+    found = sqlmemo.rows((*shape, COUNT_CAP), lambda given: _build_ids(shape, dict(given)), values)
     return [pk for (pk,) in found]
 
 

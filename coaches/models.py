@@ -184,3 +184,39 @@ class ExchangeRate(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.currency} {self.units_per_base} ({self.as_of:%d %b %Y})"
+
+
+class DirectoryOffer(models.Model):
+    """One active service of a listed coach in one language the coach writes in: the directory's
+    "this service, in this language, by price" ids come from one index of this table, with no probe of the
+    profile (listed?) or the languages (speaks it?) per row. Derived, never edited: rows exist exactly for
+    listed coaches' active services × their languages (coaches.services.refresh_offers keeps them)."""
+
+    coach = models.ForeignKey(
+        CoachProfile,
+        on_delete=models.CASCADE,
+        related_name="directory_offers",
+        db_index=False,  # the unique constraint's index starts with coach_id
+    )
+    service_type = models.CharField(max_length=16, choices=ServiceType.choices)
+    # No index of its own: a language is deleted rarely, the main index serves every read.
+    language = models.ForeignKey(Language, on_delete=models.CASCADE, related_name="+", db_index=False)
+    price_base_minor = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="The service's price_base_minor (empty: its currency has no rate)."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["coach", "service_type", "language"], name="coaches_offer_unique_per_language"
+            )
+        ]
+        indexes = [
+            # The ids in the directory's price order (NULLS LAST is the ascending default), index-only.
+            models.Index(
+                fields=["service_type", "language", "price_base_minor", "coach"], name="coaches_offer_price_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_type} in {self.language_id} by coach {self.coach_id}"

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min, OuterRef, Subquery
+from django.db.models import Min, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import AccountStatus, User
@@ -26,7 +26,7 @@ from core.money import exponent
 
 from . import pricing
 from .directory import directory_changed
-from .models import CoachProfile, CoachService, ExchangeRate, Language, ServiceType
+from .models import CoachProfile, CoachService, DirectoryOffer, ExchangeRate, Language, ServiceType
 
 CURRENCIES = ("GBP", "EUR", "USD")
 MAX_PORTFOLIO_LINKS = 5
@@ -150,6 +150,7 @@ def refresh_price_from(profile_id: int) -> None:
     CoachProfile.objects.filter(pk=profile_id).update(price_from_minor=low)
     _refresh_price_from_base(CoachProfile.objects.filter(pk=profile_id))
     _refresh_listings(CoachProfile.objects.filter(pk=profile_id))
+    refresh_offers(CoachProfile.objects.filter(pk=profile_id))
     transaction.on_commit(directory_changed)
 
 
@@ -192,6 +193,7 @@ def refresh_base_prices(currency: str | None = None) -> int:
     coach_ids = {row.coach_id for row in rows}
     profiles = CoachProfile.objects.all() if currency is None else CoachProfile.objects.filter(pk__in=coach_ids)
     _refresh_price_from_base(profiles)
+    refresh_offers(None if currency is None else CoachProfile.objects.filter(services__currency=currency))
     transaction.on_commit(directory_changed)
     return len(rows)
 
@@ -284,15 +286,54 @@ def refresh_search_text_for_user(user: User) -> None:
 
 def refresh_listing_for_user(user: User) -> None:
     """A coach's account was saved (suspended, reactivated, deactivated): re-derive their listing."""
-    _refresh_listings(CoachProfile.objects.filter(user_id=user.pk))
+    profiles = CoachProfile.objects.filter(user_id=user.pk)
+    if _refresh_listings(profiles):
+        refresh_offers(profiles)
 
 
 def refresh_all_listings() -> int:
     """Re-derive every coach's listing (bulk imports, bulk account updates, the benchmark's seed)."""
     changed = _refresh_listings(CoachProfile.objects.all())
     if changed:
+        refresh_offers()
         transaction.on_commit(directory_changed)
     return changed
+
+
+def refresh_offers(profiles: QuerySet[CoachProfile] | None = None) -> int:
+    """Re-derive the directory's offers (coaches.models.DirectoryOffer) of `profiles`, of every coach when
+    None: one row per active service of a listed coach × language they write in. Runs inside the
+    transaction (its own when there is none) of whatever changed a listing, a service (added, removed, paused, activated, repriced, a
+    rate) or a coach's languages (coaches.signals); code that does so with .update() must call it itself.
+    Returns how many rows `profiles` have now."""
+    offers = DirectoryOffer.objects.all()
+    spoken = CoachProfile.languages.through.objects.filter(
+        coachprofile__in_directory=True, coachprofile__services__is_active=True
+    )
+    locked = CoachProfile.objects.select_for_update().order_by("pk")
+    if profiles is not None:  # a subquery in each statement: `profiles` must not be defined by the offers
+        offers = offers.filter(coach__in=profiles.values("pk"))
+        spoken = spoken.filter(coachprofile__in=profiles.values("pk"))
+        locked = locked.filter(pk__in=profiles.values("pk"))
+    with transaction.atomic(savepoint=False):
+        # Two refreshes of one coach at once (a service saved while a language is added) would each delete
+        # the rows they see and the later one's INSERT meet the earlier one's new rows: one at a time, and
+        # each statement after the lock sees what the other committed.
+        list(locked.values_list("pk", flat=True))
+        offers.delete()
+        rows = [
+            DirectoryOffer(
+                coach_id=coach_id, service_type=service_type, language_id=language_id, price_base_minor=price
+            )
+            for coach_id, service_type, language_id, price in spoken.values_list(
+                "coachprofile_id",
+                "coachprofile__services__service_type",
+                "language_id",
+                "coachprofile__services__price_base_minor",
+            ).iterator(chunk_size=2000)
+        ]
+        DirectoryOffer.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
 
 
 def _refresh_listings(profiles) -> int:

@@ -2,8 +2,9 @@
 
 Receivers here only invalidate caches or call coaches.services (which writes the derived fields).
 
-A saved or deleted service re-derives the coach's “price from” and listing; a saved coach account
-re-derives the listing (suspension, reactivation).
+A saved or deleted service re-derives the coach's “price from”, listing and directory offers; a saved
+coach account re-derives the listing (suspension, reactivation) and, when it changed, the offers; a
+change to a coach's languages re-derives their offers.
 
 The staff console (admin) saves profiles and services directly, and accounts suspends or renames
 users; a saved row of any of these makes cached directory results stale. Bulk `.update()`s send no
@@ -16,7 +17,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from files.models import Avatar, FileAsset, FileCategory
 
 from .directory import directory_changed, forget_languages
-from .models import CoachProfile, CoachService, Language
+from .models import CoachProfile, CoachService, DirectoryOffer, Language
 
 
 def _changed(**kwargs) -> None:
@@ -65,6 +66,9 @@ def connect() -> None:
     post_save.connect(_service_changed, sender=CoachService, dispatch_uid="coaches-price-from-save")
     post_delete.connect(_service_changed, sender=CoachService, dispatch_uid="coaches-price-from-delete")
     m2m_changed.connect(_changed, sender=CoachProfile.languages.through, dispatch_uid="coaches-dir-languages")
+    m2m_changed.connect(
+        _coach_languages_changed, sender=CoachProfile.languages.through, dispatch_uid="coaches-offer-languages"
+    )
     post_save.connect(_user_changed, sender="accounts.User", dispatch_uid="coaches-dir-user")
     post_save.connect(_user_renamed, sender="accounts.User", dispatch_uid="coaches-search-user")
     post_save.connect(_photo_checked, sender=FileAsset, dispatch_uid="coaches-dir-photo")
@@ -72,6 +76,23 @@ def connect() -> None:
     post_delete.connect(_changed, sender=Avatar, dispatch_uid="coaches-dir-avatar-delete")
     post_save.connect(_languages_changed, sender=Language, dispatch_uid="coaches-languages-save")
     post_delete.connect(_languages_changed, sender=Language, dispatch_uid="coaches-languages-delete")
+
+
+def _coach_languages_changed(sender, instance, action, reverse, pk_set=None, **kwargs) -> None:
+    """The directory's offers are per language (coaches.models.DirectoryOffer): re-derive those of the
+    coaches whose languages changed, from either side (profile.languages, language.coaches)."""
+    from .services import refresh_offers
+
+    if action not in ("post_add", "post_remove", "post_clear") or (action != "post_clear" and not pk_set):
+        return
+    if not reverse:
+        coaches = CoachProfile.objects.filter(pk=instance.pk)
+    elif action == "post_clear":  # the language left every coach; its offers still name them
+        coach_ids = DirectoryOffer.objects.filter(language=instance).values_list("coach_id", flat=True)
+        coaches = CoachProfile.objects.filter(pk__in=list(coach_ids.distinct()))
+    else:
+        coaches = CoachProfile.objects.filter(pk__in=pk_set or ())
+    refresh_offers(coaches)
 
 
 def _languages_changed(**kwargs) -> None:

@@ -1,7 +1,16 @@
+from importlib import import_module
+
 import factory
 
 from accounts.tests.factories import CoachUserFactory
-from coaches.models import CoachProfile, CoachService, ServiceType
+from coaches.models import CoachProfile, CoachService, Language, ServiceType
+
+
+def seed_languages() -> None:
+    """The languages migration 0003 seeds: a transaction=True test flushes every table between tests,
+    those rows included, so a test that needs them after such a test puts them back."""
+    for code, name in import_module("coaches.migrations.0003_seed_languages").LANGUAGES:
+        Language.objects.get_or_create(code=code, defaults={"name": name})
 
 
 class CoachProfileFactory(factory.django.DjangoModelFactory):

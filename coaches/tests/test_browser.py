@@ -1,6 +1,5 @@
 """Anonymous visitor finds a coach: filter the directory, open a coach, read services and reviews."""
 
-import importlib
 import io
 import os
 import re
@@ -10,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from coaches.models import Language, ServiceType
-from coaches.tests.factories import CoachProfileFactory, CoachServiceFactory
+from coaches.tests.factories import CoachProfileFactory, CoachServiceFactory, seed_languages
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -27,10 +26,7 @@ def make_coach(first, last, *, services, languages, headline, **fields):
 
 @pytest.fixture(autouse=True)
 def languages():
-    """transaction=True tests flush every table between tests, the migration-seeded languages included."""
-    seeded = importlib.import_module("coaches.migrations.0003_seed_languages")
-    for code, name in seeded.LANGUAGES:
-        Language.objects.get_or_create(code=code, defaults={"name": name})
+    seed_languages()
 
 
 def give_photo(profile, settings, tmp_path, monkeypatch):

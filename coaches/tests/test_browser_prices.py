@@ -1,7 +1,6 @@
 """The directory with £, € and $ prices in real Chromium: pick a currency, filter, read converted prices
 beside the coaches' own, and see the staff-set rates with their date (phone and desktop)."""
 
-import importlib
 import re
 from datetime import date
 from decimal import Decimal
@@ -10,8 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from coaches import services
-from coaches.models import Language
-from coaches.tests.factories import CoachProfileFactory, CoachServiceFactory
+from coaches.tests.factories import CoachProfileFactory, CoachServiceFactory, seed_languages
 from elite.tests.test_accessibility import AXE, RULES, RUN_AXE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -19,9 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture(autouse=True)
 def languages():
-    seeded = importlib.import_module("coaches.migrations.0003_seed_languages")
-    for code, name in seeded.LANGUAGES:
-        Language.objects.get_or_create(code=code, defaults={"name": name})
+    seed_languages()
 
 
 @pytest.fixture

@@ -402,7 +402,6 @@ def test_a_first_delivery_is_stored_and_processed_in_one_commit(fake_stripe, che
     assert response.status_code == 200 and response.json()["status"] == "processed"
     statements = [query["sql"] for query in delivery.captured_queries]
     first = statements[: statements.index("COMMIT") + 1]  # after it: the emails (Celery is eager here)
-    # (SQLite's transactions here start as BEGIN IMMEDIATE: settings' transaction_mode)
     assert first[0] in ("BEGIN", "BEGIN IMMEDIATE"), "nothing is read or committed before the delivery's transaction"
     assert any(sql.startswith('INSERT INTO "payments_webhookevent"') for sql in first)
     # The event's final UPDATE, every column the ORM saves (PostgreSQL: inside the capture's one statement)
