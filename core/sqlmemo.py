@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -42,13 +42,31 @@ Builder = Callable[[Mapping[str, Any]], QuerySet]
 
 
 class _Compiled:
-    __slots__ = ("compiler", "params", "slots", "sql")
+    __slots__ = ("compiler", "params", "slots", "sql", "_converting")
 
     def __init__(self, compiler: SQLCompiler, sql: str, params: tuple, slots: dict[str, tuple[int, str | None]]):
         self.compiler = compiler
         self.sql = sql
         self.params = params
         self.slots = slots  # name → (parameter index, the sentinel inside a LIKE pattern, or None: the whole value)
+        self._converting: tuple[dict, list, bool] | None = None
+
+    def results(self, fetched: list, *, tuple_expected: bool = False) -> Iterable[Sequence[Any]]:
+        """compiler.results_iter(results=[fetched]), with the row converters found once per shape, not
+        on every call (they depend only on the compiled select)."""
+        compiler = self.compiler
+        if self._converting is None:
+            fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
+            self._converting = (compiler.get_converters(fields), fields, compiler.has_composite_fields(fields))
+        converters, fields, composite = self._converting
+        rows: Iterable[Sequence[Any]] = fetched
+        if converters:
+            rows = compiler.apply_converters(rows, converters)
+        if composite:
+            rows = compiler.composite_fields_to_tuples(rows, fields)
+        if tuple_expected:
+            rows = map(tuple, rows)
+        return rows
 
 
 _local = threading.local()
@@ -131,7 +149,7 @@ def rows(
     if compiled is None:
         return list(build(values))
     fetched = _fetch(compiled, values, connections[using], prepare=prepare)
-    return list(compiled.compiler.results_iter(results=[fetched], tuple_expected=True))
+    return list(compiled.results(fetched, tuple_expected=True))
 
 
 def _compiled(shape: Hashable, build: Builder, values: Mapping[str, Any], using: str) -> _Compiled | None:
@@ -185,7 +203,7 @@ def instances(shape: Hashable, build: Builder, values: Mapping[str, Any], using:
     init_list = [column[0].target.attname for column in compiler.select[start:end]]
     populators = get_related_populators(klass_info, compiler.select, using)
     found = []
-    for row in compiler.results_iter(results=[_fetch(compiled, values, connection)]):
+    for row in compiled.results(_fetch(compiled, values, connection)):
         obj = klass_info["model"].from_db(using, init_list, row[start:end])
         for populator in populators:
             populator.populate(row, obj)

@@ -5,7 +5,8 @@
 2. Store it in WebhookEvent under unique (provider, event_id) before acting on it. A first
    delivery is stored and processed in one transaction (one commit, not two): the handler runs
    inside a savepoint, so whatever it does, the receipt commits with the outcome; the provider
-   gets its 200 only after that commit, and without one it delivers again.
+   gets its 200 only after that commit, and without one it delivers again. A completed Checkout
+   Session runs without the savepoint: an error rolls the delivery back whole and replays it with one.
 3. Process it: the event row is locked (a new row is locked by its own insert), the handler runs
    inside a savepoint, and the event's new status commits together with the handler's effects. A processed (or ignored, flagged,
    deferred) event that arrives again is acknowledged without change; a failure rolls the effects
@@ -19,10 +20,12 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from core import writes
 from core.cache import deferred_bumps
 from core.money import format_money
 
@@ -91,26 +94,58 @@ def receive(provider: str, payload: bytes, headers: Mapping[str, str]) -> Receiv
     return Received(http_status, {"event": event_id, "status": stored.status})
 
 
-def _store_and_process(provider: str, event_id: str, event_type: str, payload: dict) -> WebhookEvent | None:
+def _store_and_process(
+    provider: str, event_id: str, event_type: str, payload: dict, *, savepoint: bool | None = None
+) -> WebhookEvent | None:
     """A first delivery, stored and processed in one transaction; None if the event is stored already.
 
     The receipt is written before the handler runs and the handler runs in a savepoint, so a
     failing handler still commits the receipt, marked failed. Only a crash before the commit loses
     it, and then the provider, which got no 200, delivers again. One commit per delivery, not two.
     A simultaneous delivery of the same event waits on the unique index and then finds it stored.
+    A completed Checkout Session (the common delivery, issue 13) runs without the savepoint: any error
+    rolls the whole delivery back and it is stored and processed again with one (_Replay).
     """
+    if savepoint is None:
+        savepoint = not _without_savepoint(provider, event_type)
     stored = False
     try:
         with transaction.atomic():
-            event = WebhookEvent.objects.create(
-                provider=provider, event_id=event_id, event_type=event_type, payload=payload
-            )
+            event = WebhookEvent(provider=provider, event_id=event_id, event_type=event_type, payload=payload)
+            if savepoint:
+                event.save(force_insert=True)
+            else:  # the hot path: the same row and post_save, without the ORM's insert compiler
+                writes.create(event)
             stored = True
-            return _process(event)
+            return _process(event, savepoint=savepoint)
+    except _Replay:
+        return _store_and_process(provider, event_id, event_type, payload, savepoint=True)
     except IntegrityError:
         if stored:
             raise
         return None
+
+
+# Their common case writes everything, the event's final UPDATE too, in one statement
+# (payments.services.fulfilment._capture_in_one_statement), so a first delivery needs no savepoint.
+WITHOUT_SAVEPOINT = {
+    (Provider.STRIPE, "checkout.session.completed"),
+    (Provider.STRIPE, "checkout.session.async_payment_succeeded"),
+}
+
+
+def _without_savepoint(provider: str, event_type: str) -> bool:
+    return (
+        (provider, event_type) in WITHOUT_SAVEPOINT
+        and settings.PAYMENTS_ONE_STATEMENT_CAPTURE
+        and connection.vendor == "postgresql"
+    )
+
+
+class _Replay(Exception):
+    """A handler run without a savepoint failed: its delivery's transaction rolls back whole (the receipt
+    too, its after-commit work with it) and the delivery is stored and processed again in a savepoint,
+    which records the failure (or, if it was passing, the outcome)."""
 
 
 def process_event(event_pk: int) -> WebhookEvent:
@@ -119,13 +154,27 @@ def process_event(event_pk: int) -> WebhookEvent:
         return _process(WebhookEvent.objects.select_for_update().get(pk=event_pk))
 
 
-def _process(event: WebhookEvent) -> WebhookEvent:
-    """Run the event's handler (caller holds the event's row lock, inside its transaction)."""
+def _process(event: WebhookEvent, *, savepoint: bool = True) -> WebhookEvent:
+    """Run the event's handler (caller holds the event's row lock, inside its transaction).
+    `savepoint=False` (a first delivery, see _store_and_process): an error raises _Replay; a capture in
+    one statement writes the event's final UPDATE itself."""
     if event.status in DONE_STATES:
         return event
     was_failed = event.status == WebhookStatus.FAILED
     event.attempts += 1
     handler = HANDLERS.get((event.provider, event.event_type))
+    if not savepoint and handler is not None:
+        try:
+            with services.receipt_in_capture(event) as receipt:
+                result = handler(event.payload)
+        except Exception as error:
+            logger.info(
+                "Webhook %s %s: replayed in a savepoint after %s", event.provider, event.event_id, type(error).__name__
+            )
+            raise _Replay from error
+        if receipt.written:
+            return event
+        return _processed(event, result)
     try:
         with transaction.atomic():
             result = handler(event.payload) if handler else Result(WebhookStatus.IGNORED, note="Unhandled type.")
@@ -150,6 +199,10 @@ def _process(event: WebhookEvent) -> WebhookEvent:
                 link=reverse("admin:payments_webhookevent_change", args=[event.pk]),
             )
         return event
+    return _processed(event, result)
+
+
+def _processed(event: WebhookEvent, result: Result) -> WebhookEvent:
     event.status = result.status
     event.error = result.note if result.status in (WebhookStatus.FLAGGED, WebhookStatus.DEFERRED) else ""
     if result.payment is not None:

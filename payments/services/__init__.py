@@ -40,6 +40,7 @@ from .fulfilment import (
     mark_authorized,
     mark_failed,
     on_order_status_changed,
+    receipt_in_capture,
 )
 from .refunds import fail_refund, record_provider_refund, refund, refundable_minor, settle_refund
 from .settling import SETTLE_AFTER, settle_with_providers
@@ -65,6 +66,7 @@ __all__ = [
     "mark_authorized",
     "mark_failed",
     "on_order_status_changed",
+    "receipt_in_capture",
     "record_provider_refund",
     "refresh_stripe_payment",
     "refund",

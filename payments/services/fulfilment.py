@@ -4,7 +4,11 @@ entry when an order completes."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from django.conf import settings
@@ -82,6 +86,52 @@ def fulfil_payment(
         return outcome
 
 
+@dataclass
+class Receipt:
+    """The webhook event being processed (row locked, `attempts` counted): a one-statement capture also
+    writes its final UPDATE (processed, this payment, processed_at) and says so in `written`."""
+
+    event: WebhookEvent
+    written: bool = False
+
+
+_receipt: ContextVar[Receipt | None] = ContextVar("payments_receipt", default=None)
+
+
+@contextmanager
+def receipt_in_capture(event: WebhookEvent) -> Iterator[Receipt]:
+    """Inside, a capture in one statement also marks `event` processed in that statement (webhooks)."""
+    receipt = Receipt(event)
+    token = _receipt.set(receipt)
+    try:
+        yield receipt
+    finally:
+        _receipt.reset(token)
+
+
+RECEIPT_FIELDS = ("status", "error", "attempts", "payment", "processed_at")  # what webhooks._process saves
+
+
+def _receipt_write(payment: Payment, now: datetime) -> list[writes.Write]:
+    """The event's final UPDATE, as webhooks._process would save it for Result(PROCESSED, payment)."""
+    receipt = _receipt.get()
+    if receipt is None:
+        return []
+    event = receipt.event
+    _receipt.set(None)  # one capture per event
+    values = {"status": WebhookStatus.PROCESSED, "error": "", "attempts": event.attempts, "payment": payment}
+
+    def processed(results: writes.Results) -> None:
+        for field, value in values.items():
+            setattr(event, field, value)
+        event.processed_at = now
+        receipt.written = True
+        writes.saved(event, created=False, update_fields=RECEIPT_FIELDS)
+
+    changes = {**values, "payment": payment.pk, "processed_at": now}
+    return [writes.update("receipt", WebhookEvent, event.pk, changes, after="captured", done=processed)]
+
+
 def _captured_details(payment: Payment, source: str) -> dict[str, object]:
     return {
         "amount_minor": payment.amount_minor,  # the provider's, which matched
@@ -144,6 +194,7 @@ def _capture_in_one_statement(payment: Payment, *, capture_id: str, source: str)
                 details=_captured_details(payment, source),
             ),
             *order_services.mark_paid_writes(order, note=_paid_note(payment), after="captured"),
+            *_receipt_write(payment, now),  # last: the ORM path saves the event after the handler
         ],
     )
     return done is not None
