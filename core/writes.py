@@ -74,7 +74,7 @@ def insert(
     quote = connections[using].ops.quote_name
     columns, params = _columns(model, values, using)
     sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608 - names from meta
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608 - names from meta  # nosec B608
         f"SELECT {', '.join(['%s'] * len(params))} FROM {after}"
     )
     if conflict:
@@ -98,7 +98,7 @@ def update(
     columns, params = _columns(model, values, using)
     pk_column = quote(_pk(model))
     sql = (
-        f"UPDATE {quote(model._meta.db_table)} SET {', '.join(f'{c} = %s' for c in columns)} "  # noqa: S608 - meta
+        f"UPDATE {quote(model._meta.db_table)} SET {', '.join(f'{c} = %s' for c in columns)} "  # noqa: S608  # nosec B608
         f"WHERE {pk_column} = %s AND EXISTS (SELECT 1 FROM {after}) RETURNING {pk_column}"
     )
     return Write(name, sql, [*params, pk], 1, done)
@@ -119,7 +119,7 @@ def create(instance: Model, using: str = "default") -> None:
     quote = connections[using].ops.quote_name
     columns, params = _columns(model, values, using)
     sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "  # noqa: S608 - names from meta
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "  # noqa: S608 - names from meta  # nosec B608
         f"VALUES ({', '.join(['%s'] * len(params))}) RETURNING {quote(_pk(model))}"
     )
     with connections[using].cursor() as cursor:
@@ -156,7 +156,7 @@ def run(guard: Write, writes: Sequence[Write], using: str = "default") -> Result
         "WITH "  # noqa: S608 - CTE names from the code; every value is a parameter
         + ", ".join(f"{part.name} AS ({part.sql})" for part in parts)
         + " "
-        + " UNION ALL ".join(f"SELECT '{part.name}', * FROM {part.name}" for part in parts)  # noqa: S608
+        + " UNION ALL ".join(f"SELECT '{part.name}', * FROM {part.name}" for part in parts)  # noqa: S608  # nosec B608
     )
     params = [param for part in parts for param in part.params]
     results: Results = {part.name: [] for part in parts}

@@ -170,7 +170,7 @@ def _capture_in_one_statement(payment: Payment, *, capture_id: str, source: str)
     quote = connection.ops.quote_name
     guard = writes.Write(
         "usable",
-        f"SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM {quote(Payment._meta.db_table)} WHERE order_id = %s"  # noqa: S608
+        f"SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM {quote(Payment._meta.db_table)} WHERE order_id = %s"  # noqa: S608  # nosec B608
         f" AND status IN ({', '.join(['%s'] * len(CAPTURED_STATES))}) AND id <> %s)"
         f" AND NOT EXISTS (SELECT 1 FROM {quote(WebhookEvent._meta.db_table)} WHERE payment_id = %s AND status = %s)",
         [order.pk, *CAPTURED_STATES, payment.pk, payment.pk, WebhookStatus.DEFERRED],
