@@ -19,6 +19,8 @@ from django.db import connections
 from django.db.models import Field, Model
 from django.db.models.signals import post_save
 
+from core import sqlmemo
+
 Results = dict[str, list[int]]
 
 
@@ -147,10 +149,12 @@ def saved(
     )
 
 
-def run(guard: Write, writes: Sequence[Write], using: str = "default") -> Results | None:
+def run(guard: Write, writes: Sequence[Write], using: str = "default", *, prepare: bool = False) -> Results | None:
     """All the writes in one statement, each only if `guard` (a SELECT of one row, or none) finds its
     row; then their `done` callbacks in order. None: the guard found nothing and nothing was written.
-    Raises WroteTooLittle (the caller's transaction must roll back) when a write missed its row."""
+    Raises WroteTooLittle (the caller's transaction must roll back) when a write missed its row.
+    `prepare`: kept prepared on the server (core.sqlmemo.run_prepared), for a caller whose writes build
+    the same SQL text on every run and whose rows are found by their keys."""
     parts = [guard, *writes]
     sql = (
         "WITH "  # noqa: S608 - CTE names from the code; every value is a parameter
@@ -160,10 +164,15 @@ def run(guard: Write, writes: Sequence[Write], using: str = "default") -> Result
     )
     params = [param for part in parts for param in part.params]
     results: Results = {part.name: [] for part in parts}
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
-        for name, pk in cursor.fetchall():
-            results[name].append(pk)
+    connection = connections[using]
+    if prepare:
+        fetched = sqlmemo.run_prepared(connection, sql, params)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            fetched = cursor.fetchall()
+    for name, pk in fetched:
+        results[name].append(pk)
     if not results[guard.name]:
         return None
     for write in writes:
