@@ -106,11 +106,11 @@ def update(
     return Write(name, sql, [*params, pk], 1, done)
 
 
-def create(instance: Model, using: str = "default") -> None:
+def create(instance: Model, using: str = "default", *, prepare: bool = False) -> None:
     """`instance.save()` of a new row, as one INSERT … RETURNING its id built here: every concrete
     field's `pre_save(add=True)` value (auto_now_add, defaults), prepared as save() prepares it; then
     `saved()`. The ORM's compiler costs more than the statement on a hot path (a webhook's receipt).
-    For a model with no pre_save receiver and no column the database computes."""
+    For a model with no pre_save receiver and no column the database computes. `prepare`: as run()'s."""
     model = type(instance)
     meta = model._meta
     values = {
@@ -124,9 +124,13 @@ def create(instance: Model, using: str = "default") -> None:
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "  # noqa: S608 - names from meta  # nosec B608
         f"VALUES ({', '.join(['%s'] * len(params))}) RETURNING {quote(_pk(model))}"
     )
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
-        (pk,) = cursor.fetchone()
+    connection = connections[using]
+    if prepare:
+        ((pk,),) = sqlmemo.run_prepared(connection, sql, params)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            (pk,) = cursor.fetchone()
     setattr(instance, cast(Field, meta.pk).attname, pk)
     saved(instance, created=True, using=using)
 
