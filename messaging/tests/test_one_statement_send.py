@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -80,7 +81,7 @@ def _run(case, thread, staff, *, one_statement: bool, settings, capture, monkeyp
             post_save.disconnect(dispatch_uid="test-one-statement-send")
             thread_row = MessageThread.objects.values().get(pk=thread.pk)
             rows = list(Message.objects.filter(thread=thread).order_by("pk"))
-            seen = {
+            seen: dict[str, Any] = {
                 "messages": [
                     {**m.__dict__, "_state": None, "attachments": [(a.pk, a.scan_status) for a in m.attachments.all()]}
                     for m in rows
