@@ -92,18 +92,24 @@ def update(
     values: Mapping[str, Any],
     *,
     after: str,
+    where: str = "",
+    where_params: Sequence[Any] = (),
+    expect: int | None = 1,
     done: Callable[[Results], None] | None = None,
     using: str = "default",
 ) -> Write:
-    """`save(update_fields=values)` of one row, written when the CTE `after` has a row."""
+    """`save(update_fields=values)` of one row, written when the CTE `after` has a row. `where`: a further
+    condition on the row (SQL from the code, its values in `where_params`), as `filter(…).update(…)`
+    adds one; with it, `expect=None` when the row may be left alone."""
     quote = connections[using].ops.quote_name
     columns, params = _columns(model, values, using)
     pk_column = quote(_pk(model))
     sql = (
         f"UPDATE {quote(model._meta.db_table)} SET {', '.join(f'{c} = %s' for c in columns)} "  # noqa: S608  # nosec B608
-        f"WHERE {pk_column} = %s AND EXISTS (SELECT 1 FROM {after}) RETURNING {pk_column}"
+        f"WHERE {pk_column} = %s {f'AND ({where}) ' if where else ''}AND EXISTS (SELECT 1 FROM {after}) "
+        f"RETURNING {pk_column}"
     )
-    return Write(name, sql, [*params, pk], 1, done)
+    return Write(name, sql, [*params, pk, *where_params], expect, done)
 
 
 def create(instance: Model, using: str = "default", *, prepare: bool = False) -> None:

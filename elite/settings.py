@@ -392,6 +392,9 @@ PAYMENT_PROVIDER_TIMEOUT_SECONDS = env.float("PAYMENT_PROVIDER_TIMEOUT_SECONDS",
 # A webhook's common-case capture writes its rows in one statement on PostgreSQL (payments.services.
 # fulfilment._capture_in_one_statement); off, every capture takes the ORM path (the tests compare both).
 PAYMENTS_ONE_STATEMENT_CAPTURE = env.bool("PAYMENTS_ONE_STATEMENT_CAPTURE", default=True)
+# A chat message's row and its thread's activity time are written in one statement on PostgreSQL
+# (messaging.services._create_with_activity); off, the ORM's two (the tests compare both).
+MESSAGING_ONE_STATEMENT_SEND = env.bool("MESSAGING_ONE_STATEMENT_SEND", default=True)
 TEST_PAYMENTS_ENABLED = DEBUG and env.bool("TEST_PAYMENTS_ENABLED", default=True)
 TEST_PAYMENTS_WEBHOOK_SECRET = env("TEST_PAYMENTS_WEBHOOK_SECRET", default="whsec_test_provider_" + SECRET_KEY[:16])
 

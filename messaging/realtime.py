@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.base import render_value_in_context
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils.html import urlize
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 if TYPE_CHECKING:
     from .models import MessageThread
@@ -107,6 +111,72 @@ def message_html(
     )
 
 
+# A broadcast's two forms differ from message.html rendered for a viewer only in what the partial's outer
+# markup prints: the message's id, its sender's id and name, its client token, and the shared part. Each
+# form is rendered once per process and shape with a slot for each of those, then filled in (issue 13:
+# the two renders were a fifth of a message's CPU). The first fill of each shape is checked against a real
+# render: a partial that prints anything else than these, or prints them otherwise, is rendered each time.
+_SLOT = "@@chat-slot-{}@@"
+_SLOTS = re.compile(r"@@chat-slot-(pk|sender|token|name|shared)@@")
+_MISSING = object()
+_forms: dict[tuple, str | None] = {}
+_AS_THE_PARTIAL = Context(autoescape=True)  # how a {{ value }} of the partial prints (read only)
+
+
+class _SlotMessage:
+    """Stands for a fresh message in message.html: each value its outer markup prints is a slot."""
+
+    def __init__(self, *, is_moderator: bool, has_token: bool) -> None:
+        self.pk = _SLOT.format("pk")
+        self.sender_id = _SLOT.format("sender")
+        self.client_token = _SLOT.format("token") if has_token else ""
+        self.sender = {"display_name": _SLOT.format("name")}
+        self.is_moderator = is_moderator
+
+
+def _broadcast_form(message, attachments, *, mine: bool, shared: SafeString) -> str:
+    """message_html(message, attachments, viewer_id=the sender if mine else None, shared=shared) for a
+    fresh message (other_read_up_to 0: the sender's form reads "Sent"), from the shape's slotted form."""
+    template = get_template(MESSAGE_PARTIAL)
+    # Its compiled template is a new object when the loaders are reset (autoreload after an edit).
+    shape = (
+        getattr(template, "template", template),
+        get_language(),
+        mine,
+        bool(message.is_moderator),
+        bool(message.client_token),
+    )
+    form: object = _forms.get(shape, _MISSING)
+    if form is None:
+        return message_html(message, attachments, viewer_id=message.sender_id if mine else None, shared=shared)
+    values = {
+        "pk": render_value_in_context(message.pk, _AS_THE_PARTIAL),
+        "sender": render_value_in_context(message.sender_id, _AS_THE_PARTIAL),
+        "token": render_value_in_context(message.client_token, _AS_THE_PARTIAL),
+        "name": render_value_in_context(message.sender.display_name, _AS_THE_PARTIAL),
+        "shared": shared,
+    }
+    if form is _MISSING:
+        slots = _SlotMessage(is_moderator=bool(message.is_moderator), has_token=bool(message.client_token))
+        sender = _SLOT.format("sender")
+        slotted = template.render(
+            {
+                "m": slots,
+                "assets": attachments,
+                "user": {"pk": sender} if mine else None,
+                "other_read_up_to": "",  # the slot is no id below it: "Sent", as for a fresh message
+                "shared": _SLOT.format("shared"),
+            }
+        )
+        real = message_html(message, attachments, viewer_id=message.sender_id if mine else None, shared=shared)
+        usable = _SLOTS.sub(lambda match: values[match[1]], slotted) == real
+        if not usable:
+            logger.warning("%s prints more than the slots of a broadcast: rendered for each message", MESSAGE_PARTIAL)
+        _forms[shape] = slotted if usable else None
+        return real
+    return mark_safe(_SLOTS.sub(lambda match: values[match[1]], cast(str, form)))  # noqa: S308 - the partial's own output, values escaped as it escapes them
+
+
 def _message_key(message, attachments, *, viewer_id: int | None, other_read_up_to: int) -> tuple:
     """Everything the partial shows: the viewer (their own messages read "You" and carry Sent/Read), the
     message (its rows never change, but the body is in the key anyway), the sender's name and each
@@ -166,8 +236,8 @@ def message_data(message, attachments=None, *, viewer_id: int | None = None, oth
     else:
         # Body, attachments and time read the same for both: rendered once (they were most of a render).
         shared = render_to_string(SHARED_PARTIAL, {"m": message, "assets": attachments})  # a SafeString
-        data["html_by_sender"] = message_html(message, attachments, viewer_id=message.sender_id, shared=shared)
-        data["html_by_others"] = message_html(message, attachments, viewer_id=None, shared=shared)
+        data["html_by_sender"] = _broadcast_form(message, attachments, mine=True, shared=shared)
+        data["html_by_others"] = _broadcast_form(message, attachments, mine=False, shared=shared)
     return data
 
 

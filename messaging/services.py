@@ -21,14 +21,16 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.db.models.signals import pre_save
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from core import writes
 from core.cache import bump_version, cached_for, deferred_bumps
 from core.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
 from core.pages import users_changed
@@ -221,6 +223,64 @@ def check_can_send(thread: MessageThread, *, actor: User, body: str, has_attachm
     return body
 
 
+def _record_activity(thread: MessageThread, message: Message) -> None:
+    """The thread's activity time is the message's (never moved backwards when two messages commit out
+    of order)."""
+    MessageThread.objects.filter(pk=thread.pk).filter(
+        Q(last_message_at__isnull=True) | Q(last_message_at__lt=message.created_at)
+    ).update(last_message_at=message.created_at, updated_at=message.created_at)
+
+
+def _create_with_activity(message: Message) -> Message | None:
+    """`Message.objects.create` and `_record_activity` in one statement (core.writes), for the hot path
+    of a chat message (issue 13: the ORM's compiler cost more than both statements): the same row, the
+    same post_save, the same thread update, and a unique violation (a resend's client_token) raises the
+    same IntegrityError. None, having written nothing, where the ORM path must do it: off
+    (MESSAGING_ONE_STATEMENT_SEND), not PostgreSQL, a pre_save receiver on Message (this path sends
+    none), or the thread row gone. messaging/tests/test_one_statement_send.py compares both paths."""
+    if not (
+        settings.MESSAGING_ONE_STATEMENT_SEND
+        and connection.vendor == "postgresql"
+        and not pre_save.has_listeners(Message)
+    ):
+        return None
+    meta = Message._meta
+    values = {
+        field.name: field.pre_save(message, True)
+        for field in meta.local_concrete_fields
+        if field is not meta.auto_field
+    }
+    thread = message.thread
+    when = message.created_at
+    guard = writes.Write(
+        "thread_row",
+        f"SELECT id FROM {connection.ops.quote_name(MessageThread._meta.db_table)} WHERE id = %s",  # noqa: S608 - name from meta  # nosec B608
+        [thread.pk],
+    )
+
+    def inserted(results: writes.Results) -> None:
+        message.pk = results["message"][0]
+        writes.saved(message, created=True)
+
+    done = writes.run(
+        guard,
+        [
+            writes.insert("message", Message, values, after="thread_row", done=inserted),
+            writes.update(
+                "activity",
+                MessageThread,
+                thread.pk,
+                {"last_message_at": when, "updated_at": when},
+                after="thread_row",
+                where="last_message_at IS NULL OR last_message_at < %s",
+                where_params=[when],
+                expect=None,
+            ),
+        ],
+    )
+    return message if done is not None else None
+
+
 def send_message(
     thread: MessageThread,
     *,
@@ -247,21 +307,15 @@ def send_message(
         # Nothing here reads a cached value after the bumps: their immediate half joins the after-commit
         # half, one round trip for the message's version bumps instead of two (issue 13).
         with deferred_bumps(), transaction.atomic():
-            message = Message.objects.create(
-                thread=thread,
-                sender=sender,
-                body=body,
-                client_token=client_token,
-                is_moderator=not participant,
-            )
+            fields = {"thread": thread, "sender": sender, "body": body, "client_token": client_token}
+            message = _create_with_activity(Message(**fields, is_moderator=not participant))
+            if message is None:  # the ORM path
+                message = Message.objects.create(**fields, is_moderator=not participant)
+                _record_activity(thread, message)
             if attachments:
                 message.attachments.set(attachments)
                 # Fresh rows: an upload stored a moment ago may have been scanned since it was loaded.
                 attachments = list(message.attachments.all())
-            # Never move the activity time backwards when two messages commit out of order.
-            MessageThread.objects.filter(pk=thread.pk).filter(
-                Q(last_message_at__isnull=True) | Q(last_message_at__lt=message.created_at)
-            ).update(last_message_at=message.created_at, updated_at=message.created_at)
             thread.last_message_at = message.created_at
             threads_changed(*participant_ids(thread))
             # Built now from what is in hand, so the push after commit needs no queries.
