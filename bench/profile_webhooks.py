@@ -94,12 +94,21 @@ def main() -> None:
     print(f"Redis round trips for one delivery: {len(trips['redis'])}: {', '.join(trips['redis'])}")
     print(f"Celery publishes for one delivery: {len(trips['celery'])}: {', '.join(trips['celery'])}")
 
+    from bench.profile_pages import backend_cpu_seconds
+
     plain, profiled = payments[2 : EVENTS + 2], payments[EVENTS + 2 :]
+    backend_started = backend_cpu_seconds(connection)
     started, cpu = time.perf_counter(), time.process_time()
     for payment in plain:
         post(payment)
     rate = len(plain) / (time.perf_counter() - started)
     cpu_ms = (time.process_time() - cpu) * 1000 / len(plain)
+    backend_ended = backend_cpu_seconds(connection)
+    backend = (
+        f", PostgreSQL backend {(backend_ended - backend_started) * 1000 / len(plain):.2f} ms CPU per event"
+        if backend_started is not None and backend_ended is not None
+        else ""
+    )
 
     # PROFILE_CPU=1 times functions by this process's CPU (time.process_time): round-trip waits
     # then count only for the CPU they use, so the Python work per event stands out.
@@ -112,7 +121,7 @@ def main() -> None:
     profiled_rate = len(profiled) / (time.perf_counter() - started)
     calls = pstats.Stats(profiler).total_calls  # type: ignore[attr-defined]
     print(
-        f"\n{rate:.0f} events/s unprofiled ({cpu_ms:.1f} ms CPU of this process per event), {profiled_rate:.0f} events/s profiled (one process, no network)"
+        f"\n{rate:.0f} events/s unprofiled ({cpu_ms:.1f} ms CPU of this process per event{backend}), {profiled_rate:.0f} events/s profiled (one process, no network)"
     )
     print(f"function calls per event (profiled): {calls / len(profiled):,.0f}")
     print(f"load average {'/'.join(f'{x:.2f}' for x in os.getloadavg())}")

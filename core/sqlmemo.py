@@ -176,18 +176,20 @@ def _fetch(compiled: _Compiled, values: Mapping[str, Any], connection: Any, *, p
         else:
             params[index] = type(compiled_value)(value)
     if prepare:
-        return _run_prepared(connection, compiled.sql, params)
+        return run_prepared(connection, compiled.sql, params)
     with connection.cursor() as cursor:
         cursor.execute(compiled.sql, params)
         return cursor.fetchall()
 
 
-def instances(shape: Hashable, build: Builder, values: Mapping[str, Any], using: str = "default") -> list[Model]:
+def instances(
+    shape: Hashable, build: Builder, values: Mapping[str, Any], using: str = "default", *, prepare: bool = False
+) -> list[Model]:
     """The model instances of `build(values)` (a queryset of model instances, select_related allowed),
     compiled once per `shape` as `rows()` is, and built from the rows as Django's ModelIterable builds
     them (from_db, then the select_related populators). A shape with annotations, or a locking one
     outside a transaction (the ORM raises for it), runs through the ORM. `build` must be a plain
-    queryset, not a related manager's (its known related objects are not attached)."""
+    queryset, not a related manager's (its known related objects are not attached). `prepare`: as rows()."""
     connection = connections[using]
     compiled = _compiled(shape, build, values, using) if _usable(values) else None
     if (
@@ -203,7 +205,7 @@ def instances(shape: Hashable, build: Builder, values: Mapping[str, Any], using:
     init_list = [column[0].target.attname for column in compiler.select[start:end]]
     populators = get_related_populators(klass_info, compiler.select, using)
     found = []
-    for row in compiled.results(_fetch(compiled, values, connection)):
+    for row in compiled.results(_fetch(compiled, values, connection, prepare=prepare)):
         obj = klass_info["model"].from_db(using, init_list, row[start:end])
         for populator in populators:
             populator.populate(row, obj)
@@ -211,7 +213,11 @@ def instances(shape: Hashable, build: Builder, values: Mapping[str, Any], using:
     return found
 
 
-def _run_prepared(connection: Any, sql: str, params: list) -> list:
+def run_prepared(connection: Any, sql: str, params: Sequence[Any]) -> list:
+    """The rows of `sql` (Django's %s placeholders) run with `params`, kept prepared on the server on
+    PostgreSQL: parsed and planned once per connection (with Django's own cursor where nothing can be
+    prepared). For SQL whose text is the same on every run of one shape, and whose best plan does not
+    depend on the values."""
     try:
         with _prepared_cursor(connection) as cursor:
             cursor.execute(sql, params)
@@ -220,6 +226,8 @@ def _run_prepared(connection: Any, sql: str, params: list) -> list:
         # "cached plan must not change result type": a column it reads changed type (a migration while this
         # process runs), and PostgreSQL refuses the prepared statement until it is prepared again. DEALLOCATE
         # ALL drops this connection's statements, and psycopg, seeing it, forgets its own; then once more.
+        # Inside a transaction, which the error aborted, the caller's transaction fails this once (as on any
+        # database error): psycopg deallocates every prepared statement on the rollback.
         if getattr(exc.__cause__, "sqlstate", None) != "0A000" or connection.in_atomic_block:
             raise
     with connection.cursor() as cursor:

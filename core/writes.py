@@ -19,6 +19,8 @@ from django.db import connections
 from django.db.models import Field, Model
 from django.db.models.signals import post_save
 
+from core import sqlmemo
+
 Results = dict[str, list[int]]
 
 
@@ -110,11 +112,11 @@ def update(
     return Write(name, sql, [*params, pk, *where_params], expect, done)
 
 
-def create(instance: Model, using: str = "default") -> None:
+def create(instance: Model, using: str = "default", *, prepare: bool = False) -> None:
     """`instance.save()` of a new row, as one INSERT … RETURNING its id built here: every concrete
     field's `pre_save(add=True)` value (auto_now_add, defaults), prepared as save() prepares it; then
     `saved()`. The ORM's compiler costs more than the statement on a hot path (a webhook's receipt).
-    For a model with no pre_save receiver and no column the database computes."""
+    For a model with no pre_save receiver and no column the database computes. `prepare`: as run()'s."""
     model = type(instance)
     meta = model._meta
     values = {
@@ -128,9 +130,13 @@ def create(instance: Model, using: str = "default") -> None:
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "  # noqa: S608 - names from meta  # nosec B608
         f"VALUES ({', '.join(['%s'] * len(params))}) RETURNING {quote(_pk(model))}"
     )
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
-        (pk,) = cursor.fetchone()
+    connection = connections[using]
+    if prepare:
+        ((pk,),) = sqlmemo.run_prepared(connection, sql, params)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            (pk,) = cursor.fetchone()
     setattr(instance, cast(Field, meta.pk).attname, pk)
     saved(instance, created=True, using=using)
 
@@ -153,10 +159,12 @@ def saved(
     )
 
 
-def run(guard: Write, writes: Sequence[Write], using: str = "default") -> Results | None:
+def run(guard: Write, writes: Sequence[Write], using: str = "default", *, prepare: bool = False) -> Results | None:
     """All the writes in one statement, each only if `guard` (a SELECT of one row, or none) finds its
     row; then their `done` callbacks in order. None: the guard found nothing and nothing was written.
-    Raises WroteTooLittle (the caller's transaction must roll back) when a write missed its row."""
+    Raises WroteTooLittle (the caller's transaction must roll back) when a write missed its row.
+    `prepare`: kept prepared on the server (core.sqlmemo.run_prepared), for a caller whose writes build
+    the same SQL text on every run and whose rows are found by their keys."""
     parts = [guard, *writes]
     sql = (
         "WITH "  # noqa: S608 - CTE names from the code; every value is a parameter
@@ -166,10 +174,15 @@ def run(guard: Write, writes: Sequence[Write], using: str = "default") -> Result
     )
     params = [param for part in parts for param in part.params]
     results: Results = {part.name: [] for part in parts}
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
-        for name, pk in cursor.fetchall():
-            results[name].append(pk)
+    connection = connections[using]
+    if prepare:
+        fetched = sqlmemo.run_prepared(connection, sql, params)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            fetched = cursor.fetchall()
+    for name, pk in fetched:
+        results[name].append(pk)
     if not results[guard.name]:
         return None
     for write in writes:

@@ -115,7 +115,7 @@ def _store_and_process(
             if savepoint:
                 event.save(force_insert=True)
             else:  # the hot path: the same row and post_save, without the ORM's insert compiler
-                writes.create(event)
+                writes.create(event, prepare=True)  # one SQL text: prepared on the server
             stored = True
             return _process(event, savepoint=savepoint)
     except _Replay:

@@ -170,6 +170,48 @@ def test_a_prepared_statement_survives_a_column_changing_type():
         elsewhere.close()
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_prepared_statement_refused_inside_a_transaction_is_prepared_again_by_the_next_run():
+    """Inside a transaction the refusal aborts it and cannot be retried there: that transaction fails (as on
+    any database error). It does not repeat on every run (a webhook's locking read runs in the delivery's
+    transaction): psycopg deallocates the connection's prepared statements on the rollback."""
+    from django.db import NotSupportedError, transaction
+
+    Session.objects.create(session_key="stale", session_data="v", expire_date=datetime.datetime.now(datetime.UTC))
+
+    def data(values):
+        return Session.objects.filter(pk=values["key"]).values_list("session_data")
+
+    assert sqlmemo.rows("stale", data, {"key": "stale"}, prepare=True) == [("v",)]
+    elsewhere = connection.copy()
+    with elsewhere.cursor() as cursor:
+        cursor.execute("ALTER TABLE django_session ALTER COLUMN session_data TYPE varchar(100000)")
+    try:
+        with pytest.raises(NotSupportedError), transaction.atomic():
+            sqlmemo.rows("stale", data, {"key": "stale"}, prepare=True)
+        for _ in range(2):
+            with transaction.atomic():
+                assert sqlmemo.rows("stale", data, {"key": "stale"}, prepare=True) == [("v",)]
+    finally:
+        with elsewhere.cursor() as cursor:
+            cursor.execute("ALTER TABLE django_session ALTER COLUMN session_data TYPE text")
+        elsewhere.close()
+
+
+def test_run_prepared_runs_raw_sql_prepared_once():
+    """core.writes' one statement runs through run_prepared: rows as the cursor returns them, one prepared
+    statement per SQL text on PostgreSQL, Django's own cursor elsewhere."""
+    sql = "SELECT %s + 1, %s"
+    assert [tuple(row) for run in range(6) for row in sqlmemo.run_prepared(connection, sql, [run, "x"])] == [
+        (run + 1, "x") for run in range(6)
+    ]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", ["%$1 + 1%"])
+            assert cursor.fetchall() == [("SELECT $1 + 1, $2",)]
+
+
 def _permissions(values):
     return Permission.objects.select_related("content_type").filter(codename=values["codename"])
 

@@ -196,6 +196,7 @@ def _capture_in_one_statement(payment: Payment, *, capture_id: str, source: str)
             *order_services.mark_paid_writes(order, note=_paid_note(payment), after="captured"),
             *_receipt_write(payment, now),  # last: the ORM path saves the event after the handler
         ],
+        prepare=True,  # one SQL text per shape (values are parameters), every row found by its key
     )
     return done is not None
 
@@ -204,7 +205,8 @@ def lock_for_fulfilment(**lookup: object) -> Payment | None:
     """The payment matching `lookup` (None if none does) and its order, both row-locked (payment first,
     the lock order everywhere), with the order's client and coach loaded but not locked: the order's
     move to in progress uses this locked row instead of reading it again. Call inside a transaction."""
-    found = sqlmemo.instances(("lock for fulfilment", tuple(sorted(lookup))), _locking, lookup)
+    # Prepared on the server: PostgreSQL plans the 4-table locking join in ~0.7 ms, 5× what it takes to run.
+    found = sqlmemo.instances(("lock for fulfilment", tuple(sorted(lookup))), _locking, lookup, prepare=True)
     if len(found) > 1:
         raise Payment.MultipleObjectsReturned(f"{len(found)} payments match {sorted(lookup)}.")
     return cast(Payment, found[0]) if found else None

@@ -347,8 +347,8 @@ def _deliver(case: str, run: int, one_statement: bool, fake_stripe, settings) ->
         bumps.append(list(keys))
         return bump_keys(keys)
 
-    def counted_run(guard, parts, using="default"):
-        results = run_writes(guard, parts, using)
+    def counted_run(guard, parts, using="default", **options):
+        results = run_writes(guard, parts, using, **options)
         used.append(results is not None)
         return results
 
