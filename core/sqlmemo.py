@@ -182,12 +182,14 @@ def _fetch(compiled: _Compiled, values: Mapping[str, Any], connection: Any, *, p
         return cursor.fetchall()
 
 
-def instances(shape: Hashable, build: Builder, values: Mapping[str, Any], using: str = "default") -> list[Model]:
+def instances(
+    shape: Hashable, build: Builder, values: Mapping[str, Any], using: str = "default", *, prepare: bool = False
+) -> list[Model]:
     """The model instances of `build(values)` (a queryset of model instances, select_related allowed),
     compiled once per `shape` as `rows()` is, and built from the rows as Django's ModelIterable builds
     them (from_db, then the select_related populators). A shape with annotations, or a locking one
     outside a transaction (the ORM raises for it), runs through the ORM. `build` must be a plain
-    queryset, not a related manager's (its known related objects are not attached)."""
+    queryset, not a related manager's (its known related objects are not attached). `prepare`: as rows()'s."""
     connection = connections[using]
     compiled = _compiled(shape, build, values, using) if _usable(values) else None
     if (
@@ -203,7 +205,7 @@ def instances(shape: Hashable, build: Builder, values: Mapping[str, Any], using:
     init_list = [column[0].target.attname for column in compiler.select[start:end]]
     populators = get_related_populators(klass_info, compiler.select, using)
     found = []
-    for row in compiled.results(_fetch(compiled, values, connection)):
+    for row in compiled.results(_fetch(compiled, values, connection, prepare=prepare)):
         obj = klass_info["model"].from_db(using, init_list, row[start:end])
         for populator in populators:
             populator.populate(row, obj)
