@@ -1,6 +1,8 @@
 """The dashboards' queries on a miss (issue 13): compiled once per process (core.sqlmemo), and still showing
 what the ORM reads: the same rows, in the same order, for every kind of request, job and review."""
 
+import re
+
 import pytest
 from django.db.models import Q
 from django.urls import reverse
@@ -183,3 +185,30 @@ def test_statuses_a_dashboard_leaves_out_are_left_out(marketplace):
     assert context["jobs"] == []
     _template, context = dashboard_context(marketplace["client"])
     assert context["open_requests"] == []
+
+
+@pytest.mark.parametrize("who", ["client", "coach"])
+def test_a_second_miss_reads_its_cached_values_in_one_round_trip(client, marketplace, monkeypatch, who):
+    """core.pages reads ahead what the view's last miss read through cached_for (the bell count, the verified
+    email, threads, notifications): one MGET instead of one each, and the same page."""
+    from django.conf import settings
+    from redis.client import Redis
+
+    from conftest import require_service
+    from core.pages import users_changed
+
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
+    user = marketplace[who]
+    client.force_login(user)
+    first = client.get(reverse("dashboard")).content.decode()
+    users_changed(user.pk)
+    sent: list[tuple] = []
+    command = Redis.execute_command
+    monkeypatch.setattr(Redis, "execute_command", lambda self, *a, **k: sent.append(a) or command(self, *a, **k))
+    second = client.get(reverse("dashboard")).content.decode()
+
+    token = re.compile(r"\b[A-Za-z0-9]{64}\b")  # the CSRF tokens: a fresh mask on each render
+    assert token.sub("", second) == token.sub("", first)
+    reads = [a for a in sent if a[0] in ("GET", "MGET")]
+    # the session, the page and its versions, the values read ahead, the dashboard's rows
+    assert len(reads) == 4, [a[:3] for a in reads]
