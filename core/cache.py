@@ -19,7 +19,7 @@ values can be stale for their (short) timeouts after Redis returns.
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -197,6 +197,7 @@ def _fresh_version() -> int:
 
 
 def _bump_keys(keys: list[str]) -> None:
+    _prefetched.found = None  # this thread made versions move: what it read ahead may be stale
     incr_or_start_many = getattr(cache, "incr_or_start_many", None)  # core.cache.RedisCache
     if incr_or_start_many is not None:
         incr_or_start_many(keys, _fresh_version(), VERSION_SECONDS)
@@ -301,6 +302,54 @@ def bump_after_commit(scope: str, *pks: int) -> None:
     _after_commit().keys.update(dict.fromkeys(keys))
 
 
+# --- reading ahead: a page's cached_for values in one round trip -----------------------------------
+
+# .found: values read ahead by prefetch_for (key → value, None for a miss), each handed out once; None when
+# this thread has bumped a version since. .reads: the (scope, pk, name) cached_for read, while recording.
+_prefetched = threading.local()
+
+
+def prefetch_for(wanted: Iterable[tuple[str, int, str]]) -> None:
+    """Read what cached_for(scope, pk, name) will read for each of `wanted`, in one round trip; each
+    cached_for call then finds its two keys here (once) instead of asking Redis. Reading early is reading
+    a moment before: the same answer another process's write could have made stale anyway. This thread's own
+    bumps are sent first (as cached_for does), and any later bump of this thread drops what was read."""
+    keys: dict[str, None] = {}  # an ordered set: values of one object share its version key
+    for scope, pk, name in wanted:
+        keys.update(dict.fromkeys([_version_key(scope, pk), f"{scope}:{pk}:{name}"]))
+    if not keys:
+        return
+    _send_deferred()
+    found = cache.get_many(list(keys))
+    _prefetched.found = {key: found.get(key) for key in keys}
+
+
+def end_prefetch() -> None:
+    _prefetched.found = None
+
+
+@contextmanager
+def recorded_reads() -> Iterator[list[tuple[str, int, str]]]:
+    """The (scope, pk, name) of every cached_for call inside, in order."""
+    outer = getattr(_prefetched, "reads", None)
+    reads: list[tuple[str, int, str]] = []
+    _prefetched.reads = reads
+    try:
+        yield reads
+    finally:
+        _prefetched.reads = outer
+        if outer is not None:
+            outer.extend(reads)
+
+
+def _read_ahead(version_key: str, value_key: str) -> dict[str, Any] | None:
+    found = getattr(_prefetched, "found", None)
+    if not found or version_key not in found or value_key not in found:
+        return None
+    # the value once (a second read of it sees what the first stored); the version for every value under it
+    return {version_key: found[version_key], value_key: found.pop(value_key)}
+
+
 def cached_for(
     scope: str, pk: int, name: str, compute: Callable[[], T], timeout: int = DEFAULT_SECONDS, *, wait: float = 0
 ) -> T:
@@ -311,7 +360,12 @@ def cached_for(
     read (never an older one), for up to `wait` seconds, then compute it themselves."""
     _send_deferred()  # this thread's own bumps first: its reads see its writes
     version_key, value_key = _version_key(scope, pk), f"{scope}:{pk}:{name}"
-    found = cache.get_many([version_key, value_key])
+    reads = getattr(_prefetched, "reads", None)
+    if reads is not None:
+        reads.append((scope, pk, name))
+    found = _read_ahead(version_key, value_key)
+    if found is None:
+        found = cache.get_many([version_key, value_key])
     version = found.get(version_key)
     if version is None:
         cache.add(version_key, _fresh_version(), VERSION_SECONDS)

@@ -6,14 +6,14 @@ with the rows behind it (orders/tests/test_dashboards.py).
 
 from functools import cache
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, QuerySet
 
+from core import sqlmemo
 from core.fragments import rendered_each
 from notifications import services as notifications
 from orders.models import Order, OrderStatus, Review
 from orders.views import waiting_for
 from requests_app.models import RequestStatus, ServiceRequest
-from requests_app.views import available_for
 
 REVIEWS_TO_ANSWER = 3  # the newest reviews without a reply, each with its reply form
 LIST_SIZE = 8
@@ -53,18 +53,27 @@ def _recent_notifications(user):
     return notifications.recent(user, 5)
 
 
+# The context's queries are compiled once per process and kept prepared (core.sqlmemo: a dashboard on a miss
+# spent more on building these querysets than on running them). Each is a lookup by the user's id, whose
+# generic plan is the custom one (an index on the user's column).
+
+
+def _client_active_orders(given) -> QuerySet:
+    orders = Order.objects.filter(client_id=given["user"]).active().select_related("coach")
+    return orders.order_by("deadline", "id")[:LIST_SIZE]
+
+
+def _client_open_requests(given) -> QuerySet:
+    requests = ServiceRequest.objects.for_client(given["user"]).pending().select_related("coach__user")
+    return requests.order_by("expires_at", "id")[:LIST_SIZE]
+
+
 def _client(user) -> dict:
-    active = list(
-        Order.objects.filter(client=user).active().select_related("coach").order_by("deadline", "id")[:LIST_SIZE]
-    )
+    mine = {"user": user.pk}
+    active: list = sqlmemo.instances("client dashboard: active orders", _client_active_orders, mine, prepare=True)
     for order in active:
         order.waiting_for = waiting_for(order, user)
-    open_requests = list(
-        ServiceRequest.objects.for_client(user)
-        .pending()
-        .select_related("coach__user")
-        .order_by("expires_at", "id")[:LIST_SIZE]
-    )
+    open_requests = sqlmemo.instances("client dashboard: open requests", _client_open_requests, mine, prepare=True)
     return {
         "active_orders": active,
         "active_order_rows": _order_rows(active, user),
@@ -75,26 +84,61 @@ def _client(user) -> dict:
     }
 
 
+def _coach_jobs(given) -> QuerySet:
+    jobs = Order.objects.filter(coach_id=given["user"]).active().select_related("client")
+    return jobs.order_by("deadline", "id")[:LIST_SIZE]
+
+
+def _coach_completed(given) -> QuerySet:
+    # COUNT(*) as a row: what .count() sends, in a shape sqlmemo can keep
+    orders = Order.objects.filter(coach_id=given["user"], status=OrderStatus.COMPLETED)
+    return orders.order_by().values("coach_id").annotate(n=Count("*")).values_list("n")
+
+
+def _coach_unanswered(given) -> QuerySet:
+    reviews = Review.objects.filter(coach_id=given["profile"], replied_at__isnull=True, is_hidden=False)
+    return (
+        reviews.select_related("client", "order")
+        .only("rating", "comment", "created_at", "order__title", "client__first_name", "client__email")
+        .order_by("-created_at", "-id")[:REVIEWS_TO_ANSWER]
+    )
+
+
+def _coach_incoming(is_available: bool):
+    def build(given) -> QuerySet:
+        return ServiceRequest.objects.available_to_profile_id(
+            given["addressed"], given["offering"], given["declined"], is_available=is_available
+        )
+
+    return build
+
+
 def _coach(user) -> dict:
     profile = getattr(user, "coach_profile", None)
     incoming, incoming_count = [], 0
     if profile is not None:
-        queryset = available_for(profile)
-        incoming = list(queryset[:LIST_SIZE])
-        incoming_count = queryset.count()
-    jobs = list(
-        Order.objects.filter(coach=user).active().select_related("client").order_by("deadline", "id")[:LIST_SIZE]
-    )
+        # available_for(profile), its first rows and their count
+        build = _coach_incoming(profile.is_available)
+        ids = {"addressed": profile.pk, "offering": profile.pk, "declined": profile.pk}
+        shape = ("coach dashboard: incoming", profile.is_available)
+        incoming = sqlmemo.instances(shape, lambda given: build(given)[:LIST_SIZE], ids, prepare=True)
+        counted = sqlmemo.rows(
+            (*shape, "count"),
+            lambda given: build(given).order_by().values("status").annotate(n=Count("*")).values_list("n"),
+            ids,
+            prepare=True,
+        )
+        incoming_count = counted[0][0] if counted else 0
+    mine = {"user": user.pk}
+    jobs: list = sqlmemo.instances("coach dashboard: jobs", _coach_jobs, mine, prepare=True)
     for order in jobs:
         order.waiting_for = waiting_for(order, user)
-    completed = Order.objects.filter(coach=user, status=OrderStatus.COMPLETED).count()
+    counted = sqlmemo.rows("coach dashboard: completed", _coach_completed, mine, prepare=True)
+    completed = counted[0][0] if counted else 0
     unanswered = []
     if profile is not None:
-        unanswered = list(
-            Review.objects.filter(coach=profile, replied_at__isnull=True, is_hidden=False)
-            .select_related("client", "order")
-            .only("rating", "comment", "created_at", "order__title", "client__first_name", "client__email")
-            .order_by("-created_at", "-id")[:REVIEWS_TO_ANSWER]
+        unanswered = sqlmemo.instances(
+            "coach dashboard: reviews to answer", _coach_unanswered, {"profile": profile.pk}, prepare=True
         )
     return {
         "profile": profile,

@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import role_required, verified_email_required
+from core import sqlmemo
 from core.fragments import rendered_each
 from core.pages import cached_page
 from orders.models import Order, OrderStatus
@@ -337,20 +338,33 @@ def coach_earnings(user):
         )
         .order_by("-order_id")
     )
-    totals: dict[str, dict] = {}
-    for row in (
-        LedgerEntry.objects.filter(coach=user)
+    return per_order, coach_earnings_totals(user)
+
+
+def _earnings_by_currency_and_status(given):
+    money_rows = ~Q(entry_type=LedgerEntryType.PAYOUT)
+    return (
+        LedgerEntry.objects.filter(coach_id=given["coach"])
         .values("currency", "order__status")
         .annotate(
             share=Sum("payout_minor", filter=money_rows, default=0),
             released=Sum("gross_minor", filter=Q(entry_type=LedgerEntryType.PAYOUT), default=0),
         )
-    ):
-        total = totals.setdefault(row["currency"], {"currency": row["currency"], "pending": 0, "released": 0})
-        total["released"] += row["released"]
-        if row["order__status"] not in (OrderStatus.COMPLETED, OrderStatus.CANCELLED):
-            total["pending"] += row["share"] - row["released"]
-    return per_order, sorted(totals.values(), key=lambda t: t["currency"])
+        .values_list("currency", "order__status", "share", "released")
+    )
+
+
+def coach_earnings_totals(user) -> list[dict]:
+    """Per currency: the coach's share released and pending. On every coach dashboard: compiled once per
+    process (core.sqlmemo; the rows come in no set order, and are summed and sorted here)."""
+    totals: dict[str, dict] = {}
+    found = sqlmemo.rows("coach earnings: totals", _earnings_by_currency_and_status, {"coach": user.pk})
+    for currency, status, share, released in found:
+        total = totals.setdefault(currency, {"currency": currency, "pending": 0, "released": 0})
+        total["released"] += released
+        if status not in (OrderStatus.COMPLETED, OrderStatus.CANCELLED):
+            total["pending"] += share - released
+    return sorted(totals.values(), key=lambda t: t["currency"])
 
 
 @login_required

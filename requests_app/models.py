@@ -43,14 +43,19 @@ class ServiceRequestQuerySet(models.QuerySet):
 
     def available_to(self, profile: CoachProfile):
         """Pending requests a coach can act on: addressed to them, or open, matching and not declined by them."""
-        addressed = Q(coach=profile)
-        if profile.is_available:
-            offered = CoachService.objects.filter(coach=profile, is_active=True).values("service_type")
-            addressed |= Q(coach__isnull=True, service_type__in=offered)
+        return self.available_to_profile_id(profile.pk, profile.pk, profile.pk, is_available=profile.is_available)
+
+    def available_to_profile_id(self, addressed: int, offering: int, declined: int, *, is_available: bool):
+        """available_to by the profile's id, given once for each place the query uses it (core.sqlmemo, which
+        the coach's dashboard runs it through, finds each value once among the parameters)."""
+        wanted = Q(coach=addressed)
+        if is_available:
+            offered = CoachService.objects.filter(coach=offering, is_active=True).values("service_type")
+            wanted |= Q(coach__isnull=True, service_type__in=offered)
         return (
             self.pending()
-            .filter(addressed)
-            .exclude(declines__coach=profile)
+            .filter(wanted)
+            .exclude(declines__coach=declined)
             .select_related("client", "coach")
             .order_by("expires_at", "id")
         )

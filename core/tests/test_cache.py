@@ -8,7 +8,15 @@ from django.conf import settings
 from django.core.cache import cache, caches
 
 from conftest import require_service
-from core.cache import _version_key, bump_version, bump_version_now, cached_for
+from core.cache import (
+    _version_key,
+    bump_version,
+    bump_version_now,
+    cached_for,
+    end_prefetch,
+    prefetch_for,
+    recorded_reads,
+)
 
 
 def test_the_redis_client_is_built_once_and_reused():
@@ -210,3 +218,37 @@ def test_set_many_is_one_set_per_key_each_with_its_expiry(monkeypatch):
     assert redis.ttl(cache.make_and_validate_key("set-many-forever")) == -1
     cache.set_many({"set-many-one": 2}, 0)  # Django's "expires at once"
     assert cache.get("set-many-one") is None
+
+
+@pytest.mark.django_db
+def test_values_read_ahead_come_in_one_round_trip_and_are_what_cached_for_reads(monkeypatch):
+    """prefetch_for: one MGET for every value (shared version keys once); cached_for then asks Redis nothing
+    for them, and returns what it returns without it: a hit, a stale value recomputed, a missing one."""
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
+    cached_for("ahead", 7, "a", lambda: "first a")
+    cached_for("ahead", 7, "b", lambda: "first b")
+    cached_for("ahead", 8, "c", lambda: "old c")
+    bump_version_now("ahead", 8)  # c is stale now
+    trips = _counting_trips(monkeypatch)
+    with recorded_reads() as reads:
+        prefetch_for([("ahead", 7, "a"), ("ahead", 7, "b"), ("ahead", 8, "c"), ("ahead", 9, "d")])
+        assert trips == ["MGET"]
+        assert cached_for("ahead", 7, "a", lambda: "new a") == "first a"
+        assert cached_for("ahead", 7, "b", lambda: "new b") == "first b"
+        assert cached_for("ahead", 8, "c", lambda: "new c") == "new c"
+        assert cached_for("ahead", 9, "d", lambda: "new d") == "new d"
+        assert cached_for("ahead", 7, "a", lambda: "again") == "first a"  # read once ahead: Redis now
+    end_prefetch()
+    assert reads == [("ahead", 7, "a"), ("ahead", 7, "b"), ("ahead", 8, "c"), ("ahead", 9, "d"), ("ahead", 7, "a")]
+    # reads only: the read ahead, d's new version read back after its SET NX, a's second read
+    assert [t for t in trips if t in ("MGET", "GET")] == ["MGET", "GET", "MGET"]
+
+
+@pytest.mark.django_db
+def test_a_bump_of_this_thread_drops_what_was_read_ahead():
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
+    cached_for("ahead", 17, "a", lambda: "before")
+    prefetch_for([("ahead", 17, "a")])
+    bump_version_now("ahead", 17)  # a write of this request, after the read ahead
+    assert cached_for("ahead", 17, "a", lambda: "after") == "after"
+    end_prefetch()

@@ -133,6 +133,36 @@ def test_a_prepared_shape_returns_what_the_orm_returns_and_is_prepared_once():
         assert len(prepared) == 1 and '"django_session"."session_key" = $1' in prepared[0]
 
 
+def test_prepared_instances_are_the_orms_and_are_prepared_once():
+    """instances(prepare=True), as the dashboards run their lists: the ORM's instances, the statement kept
+    prepared on PostgreSQL."""
+    keys = [
+        Session.objects.create(
+            session_key=f"instance{i}",
+            session_data=f"d{i}",
+            expire_date=datetime.datetime(2026, 5, 1, i, tzinfo=datetime.UTC),
+        ).pk
+        for i in range(3)
+    ]
+
+    def by_key(values):
+        return Session.objects.filter(pk=values["key"], session_data__startswith="d")
+
+    for key in keys * 2:
+        found = sqlmemo.instances("instance by key", by_key, {"key": key}, prepare=True)
+        orm = list(by_key({"key": key}))
+        assert [(s.pk, s.session_data, s.expire_date) for s in found] == [
+            (s.pk, s.session_data, s.expire_date) for s in orm
+        ]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", ["%session_data%LIKE%"]
+            )
+            prepared = [statement for (statement,) in cursor.fetchall()]
+        assert len(prepared) == 1 and '"django_session"."session_key" = $1' in prepared[0]
+
+
 def test_an_unprepared_shape_is_not_prepared():
     Session.objects.create(session_key="unprepared", session_data="y", expire_date=datetime.datetime.now(datetime.UTC))
 

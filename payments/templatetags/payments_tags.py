@@ -61,7 +61,6 @@ def order_payment_panel(context, order):
 
 @register.inclusion_tag("payments/partials/_coach_earnings_summary.html")
 def coach_earnings_summary(user):
-    from ..views import coach_earnings
+    from ..views import coach_earnings_totals
 
-    _, totals = coach_earnings(user)
-    return {"totals": totals}
+    return {"totals": coach_earnings_totals(user)}

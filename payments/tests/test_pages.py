@@ -167,3 +167,43 @@ def test_pending_attempts_are_not_listed(client_login, order):
         currency="GBP",
     )
     assert "pending_x" not in client_login.get("/payments/receipts/").content.decode()
+
+
+@pytest.mark.django_db
+def test_earnings_totals_are_what_the_orm_sums(coach_user, client_user, staff_user, other_coach):
+    """The dashboard's totals (core.sqlmemo, compiled once) against the plain ORM sum: pending, released,
+    partly and wholly refunded, and another coach's rows left out."""
+    from django.db.models import Q, Sum
+
+    from orders.models import OrderStatus
+    from payments.models import LedgerEntry, LedgerEntryType
+    from payments.services.refunds import refund
+    from payments.views import coach_earnings_totals
+
+    orders = [make_order(client=client_user, coach=coach_user) for _ in range(4)]
+    payments = [pay(order) for order in orders]
+    pay(make_order(client=client_user, coach=other_coach))
+    order_services.deliver(orders[1].pk, actor=coach_user)
+    order_services.accept_delivery(orders[1].pk, actor=client_user)
+    refund(payments[2].pk, actor=staff_user, amount_minor=1500, reason="Partly")
+    refund(payments[3].pk, actor=staff_user, amount_minor=payments[3].amount_minor, reason="All of it")
+
+    money_rows = ~Q(entry_type=LedgerEntryType.PAYOUT)
+    orm: dict[str, dict] = {}
+    for row in (
+        LedgerEntry.objects.filter(coach=coach_user)
+        .values("currency", "order__status")
+        .annotate(
+            share=Sum("payout_minor", filter=money_rows, default=0),
+            released=Sum("gross_minor", filter=Q(entry_type=LedgerEntryType.PAYOUT), default=0),
+        )
+    ):
+        total = orm.setdefault(row["currency"], {"currency": row["currency"], "pending": 0, "released": 0})
+        total["released"] += row["released"]
+        if row["order__status"] not in (OrderStatus.COMPLETED, OrderStatus.CANCELLED):
+            total["pending"] += row["share"] - row["released"]
+
+    totals = coach_earnings_totals(coach_user)
+    assert totals == sorted(orm.values(), key=lambda t: t["currency"])
+    assert totals[0]["pending"] > 0 and totals[0]["released"] > 0
+    assert coach_earnings_totals(other_coach)[0]["released"] == 0
