@@ -651,8 +651,19 @@ def matching_ids(filters: Filters, facts: DirectoryFacts | None = None) -> list[
     compiled once per filter shape (core.sqlmemo): a filter set never asked before is a new set of
     values, rarely a new shape."""
     shape, values = _search_terms(filters, facts)
-    found = sqlmemo.rows((*shape, COUNT_CAP), lambda given: _build_ids(shape, dict(given)), values)
+    found = sqlmemo.rows(
+        (*shape, COUNT_CAP), lambda given: _build_ids(shape, dict(given)), values, prepare=_preparable(shape, values)
+    )
     return [pk for (pk,) in found]
+
+
+def _preparable(shape: tuple, values: dict[str, Any]) -> bool:
+    """Kept prepared on the server (core.sqlmemo): the offers' ids with no condition on the profile. Their plan is
+    one index-only scan of (service, language, price, coach) in its own order whatever the values (the generic
+    plan is that scan: checked with force_generic_plan), so planning once per connection loses nothing. A
+    condition on the profile (rating, flags, words) adds a join whose best plan depends on how selective the
+    values are, and the plain join's generic plan is 10x slower (session 7): those are planned every time."""
+    return _by_offers(shape, values) and not _coach_conditions(shape, values)
 
 
 def price_notices(filters: Filters, facts: DirectoryFacts) -> list[str]:
