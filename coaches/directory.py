@@ -12,7 +12,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -75,7 +75,7 @@ def _current(keys: list[str]) -> tuple[int, dict]:
     return version, {key: entry[1] for key, entry in found.items() if entry and entry[0] == version}
 
 
-def _store(entries: dict[str, object], version: int) -> None:
+def _store(entries: Mapping[str, object], version: int) -> None:
     if entries:
         cache.set_many(
             {key: (version, value) for key, value in entries.items()}, settings.COACH_DIRECTORY_CACHE_SECONDS
