@@ -114,8 +114,6 @@ TEMPLATES = [
             ],
             # {% url %} everywhere answers from a per-process memo of reverse() (core.templatetags.urls).
             "builtins": ["core.templatetags.urls"],
-            # {% load static %} everywhere loads Django's tags with {% static %} remembered per process.
-            "libraries": {"static": "core.templatetags.static_urls"},
         },
     },
 ]

@@ -1,5 +1,7 @@
-"""`{% static %}` answering from a per-process memo of the storage's url(): settings.TEMPLATES maps the `static`
-library to this one, so every `{% load static %}` (ours, the admin's, allauth's) gets it.
+"""`{% load static_urls %}`: Django's `static` library with `{% static %}` answering from a per-process memo of the
+storage's url(). Our templates load it instead of `static` (core/tests/test_static_tag.py checks that every one
+does); the admin's and allauth's keep Django's. (Mapping the name `static` to it in settings.TEMPLATES would reach
+those too, but Django's check templates.W003 refuses one library name for two modules.)
 
 Every page renders 8–10 static URLs in base.html; each was the storage's url() (a urljoin and a quote, or the
 manifest's lookup), ~10 µs, 0.1 ms of every page (issue 13). The URL of a path depends only on the storage, the

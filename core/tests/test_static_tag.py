@@ -1,5 +1,8 @@
-"""{% static %} (every {% load static %}) is core.templatetags.static_urls': Django's URLs, looked up once per
+"""{% static %} of {% load static_urls %} (every template of ours) is core.templatetags.static_urls': Django's URLs, looked up once per
 path and script prefix per process, and looked up again when a setting they depend on changes."""
+
+import re
+from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles.storage import staticfiles_storage
@@ -10,13 +13,15 @@ from django.utils.html import conditional_escape
 
 from core.templatetags import static_urls
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def render(source: str, **context) -> str:
-    return Template("{% load static %}" + source).render(Context(context))
+    return Template("{% load static_urls %}" + source).render(Context(context))
 
 
-def test_load_static_gets_the_remembered_tag_and_djangos_others():
-    nodes = Template("{% load static %}{% static 'css/site.css' %}").nodelist
+def test_load_static_urls_gets_the_remembered_tag_and_djangos_others():
+    nodes = Template("{% load static_urls %}{% static 'css/site.css' %}").nodelist
     assert isinstance(nodes[1], static_urls.RememberedStaticNode)
     assert render("{% get_static_prefix %}|{% get_media_prefix %}") != "|"
 
@@ -34,7 +39,7 @@ def test_a_path_is_looked_up_once(monkeypatch):
     looked_up = []
     real = staticfiles_storage.url
     monkeypatch.setattr(staticfiles_storage, "url", lambda name: looked_up.append(name) or real(name))
-    template = Template("{% load static %}{% static 'css/site.css' %} {% static p %}")
+    template = Template("{% load static_urls %}{% static 'css/site.css' %} {% static p %}")
 
     first = template.render(Context({"p": "js/dom.js"}))
     again = template.render(Context({"p": "js/dom.js"}))
@@ -61,4 +66,14 @@ def test_under_another_script_prefix_it_answers_what_django_answers_there(settin
 
 def test_errors_are_djangos():
     with pytest.raises(TemplateSyntaxError):
-        Template("{% load static %}{% static %}")
+        Template("{% load static_urls %}{% static %}")
+
+
+def test_every_template_of_ours_loads_the_remembered_tag():
+    """A template that loads Django's `static` library gets the storage lookup on every render."""
+    loads = re.compile(r"{%\s*load\s[^%]*\bstatic\b(?!_)")
+    templates = [
+        p for p in ROOT.glob("**/templates/**/*.html") if ".venv" not in p.parts and "node_modules" not in p.parts
+    ]
+    assert templates
+    assert [str(p.relative_to(ROOT)) for p in templates if loads.search(p.read_text())] == []
