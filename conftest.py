@@ -40,9 +40,10 @@ def clear_cache() -> None:
     which would also wipe the counters and channel-layer keys of another test run sharing that Redis."""
     from django.conf import settings as django_settings
 
-    from coaches.directory import forget_languages
+    from coaches.directory import forget_cards, forget_languages
 
     forget_languages()  # its in-process copy holds ids, which a flushed test database renumbers
+    forget_cards()  # stamped with a directory version, which restarts at 0 in an emptied cache
     if not django_settings.REDIS_URL:
         cache.clear()
         return

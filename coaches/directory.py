@@ -9,8 +9,10 @@ cards not rendered yet their coaches with two prefetches (services, languages).
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -73,7 +75,7 @@ def _current(keys: list[str]) -> tuple[int, dict]:
     return version, {key: entry[1] for key, entry in found.items() if entry and entry[0] == version}
 
 
-def _store(entries: dict[str, object], version: int) -> None:
+def _store(entries: Mapping[str, object], version: int) -> None:
     if entries:
         cache.set_many(
             {key: (version, value) for key, value in entries.items()}, settings.COACH_DIRECTORY_CACHE_SECONDS
@@ -651,8 +653,19 @@ def matching_ids(filters: Filters, facts: DirectoryFacts | None = None) -> list[
     compiled once per filter shape (core.sqlmemo): a filter set never asked before is a new set of
     values, rarely a new shape."""
     shape, values = _search_terms(filters, facts)
-    found = sqlmemo.rows((*shape, COUNT_CAP), lambda given: _build_ids(shape, dict(given)), values)
+    found = sqlmemo.rows(
+        (*shape, COUNT_CAP), lambda given: _build_ids(shape, dict(given)), values, prepare=_preparable(shape, values)
+    )
     return [pk for (pk,) in found]
+
+
+def _preparable(shape: tuple, values: dict[str, Any]) -> bool:
+    """Kept prepared on the server (core.sqlmemo): the offers' ids with no condition on the profile. Their plan is
+    one index-only scan of (service, language, price, coach) in its own order whatever the values (the generic
+    plan is that scan: checked with force_generic_plan), so planning once per connection loses nothing. A
+    condition on the profile (rating, flags, words) adds a join whose best plan depends on how selective the
+    values are, and the plain join's generic plan is 10x slower (session 7): those are planned every time."""
+    return _by_offers(shape, values) and not _coach_conditions(shape, values)
 
 
 def price_notices(filters: Filters, facts: DirectoryFacts) -> list[str]:
@@ -696,6 +709,52 @@ CARD_PREFETCHES = (
 )
 
 
+# Cards this process rendered or read, kept in its memory too: the same entries as the shared cache's, each with
+# the version it was stamped with and the wall-clock time its shared entry expires (stored with it), so a copy here
+# is believed exactly while that entry would be. A miss's cards are mostly ones other pages showed moments ago
+# (the cheapest coaches of a service), so they cost no round trip. Bounded: the least recently used go first.
+_local_cards: OrderedDict[str, tuple[int, str, float]] = OrderedDict()
+LOCAL_CARDS = 1024  # ~2 KB each
+_local_cards_lock = threading.Lock()  # sync views run in threads under ASGI
+
+
+def forget_cards() -> None:
+    """Drop this process's copies of cards (tests: an emptied cache restarts the directory version at 0)."""
+    with _local_cards_lock:
+        _local_cards.clear()
+
+
+def _cached_cards(keys: list[str], version: int) -> dict[str, str]:
+    """The cards among `keys` still current at `version`: this process's copies, then the shared cache's (one
+    round trip, none when every card is here); those read are kept here too."""
+    now = time.time()
+    found: dict[str, str] = {}
+    with _local_cards_lock:
+        for key in keys:
+            local = _local_cards.get(key)
+            if local is not None and local[0] == version and now < local[2]:
+                found[key] = local[1]
+                _local_cards.move_to_end(key)
+    remote = [key for key in keys if key not in found]
+    if not remote:
+        return found
+    read: dict[str, tuple[str, float]] = {}
+    for key, entry in cache.get_many(remote).items():
+        if entry and entry[0] == version and now < entry[1][1]:
+            read[key] = entry[1]
+    _remember_cards(read, version)
+    return found | {key: html for key, (html, _expires) in read.items()}
+
+
+def _remember_cards(cards: dict[str, tuple[str, float]], version: int) -> None:
+    with _local_cards_lock:
+        for key, (html, expires) in cards.items():
+            _local_cards[key] = (version, html, expires)
+            _local_cards.move_to_end(key)
+        while len(_local_cards) > LOCAL_CARDS:
+            _local_cards.popitem(last=False)
+
+
 def render_cards(
     coach_ids: list[int],
     service: str,
@@ -711,16 +770,14 @@ def render_cards(
     A coach appears on many result pages (other filters, sorts, pages), so a page that is not
     cached itself still finds most of its cards rendered; only the missing coaches are loaded,
     with their services and languages, and rendered. Cards are stamped like the pages (ResultsCache) and
-    stored now, or put in `stash` for the caller to store with its page (ResultsCache.pending).
+    stored now, or put in `stash` for the caller to store with its page (ResultsCache.pending), each as
+    (html, the time it expires) so that this process's copies (_cached_cards) expire with it.
     """
     shown = currency or settings.DEFAULT_CURRENCY
-    keys = {pk: f"coaches:card:{pk}:{service or '-'}:{shown}" for pk in coach_ids}
-    stamped = cache.get_many(list(keys.values())) if version is not None else {}
-    html = {}
-    for pk in coach_ids:
-        entry = stamped.get(keys[pk])
-        if entry and entry[0] == version:
-            html[pk] = entry[1]
+    # v2: the value holds its expiry beside the html
+    keys = {pk: f"coaches:card:v2:{pk}:{service or '-'}:{shown}" for pk in coach_ids}
+    cached = _cached_cards(list(keys.values()), version) if version is not None else {}
+    html = {pk: cached[keys[pk]] for pk in coach_ids if keys[pk] in cached}
     missing = [pk for pk in coach_ids if pk not in html]
     if missing:
         facts = facts or directory_facts()
@@ -740,7 +797,9 @@ def render_cards(
                 },
             )
         if version is not None:
-            rendered = {keys[pk]: html[pk] for pk in missing if pk in html}
+            expires = time.time() + settings.COACH_DIRECTORY_CACHE_SECONDS
+            rendered = {keys[pk]: (html[pk], expires) for pk in missing if pk in html}
+            _remember_cards(rendered, version)
             if stash is None:
                 _store(rendered, version)
             else:

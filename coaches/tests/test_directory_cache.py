@@ -202,6 +202,32 @@ def test_a_page_is_one_cache_round_trip_and_a_new_one_three(client, monkeypatch)
     assert "Round trip coach" in response.content.decode()
 
 
+def test_a_new_page_of_cards_this_process_has_is_two_cache_round_trips(client, monkeypatch):
+    CoachProfileFactory(headline="Remembered coach")
+    get(client, {"service": "cv"})  # renders the card with the CV price; this process keeps a copy
+    calls = count_cache_calls(monkeypatch)
+
+    response, queries = get(client, {"service": "cv", "sort": "newest"})  # a new page, the same card
+
+    assert calls == ["get_many", "set_many"]  # version + facts + page + ids; the page and its ids
+    assert queries == 1  # the ids
+    assert "Remembered coach" in response.content.decode()
+
+
+def test_a_card_copy_is_believed_only_while_its_shared_entry_would_be(client, monkeypatch):
+    from coaches import directory
+
+    CoachProfileFactory(headline="Ageing coach")
+    get(client, {"service": "cv"})
+    later = directory.time.time() + 61  # the entries' 60 s are over, here and in the shared cache
+    monkeypatch.setattr(directory.time, "time", lambda: later)
+
+    response, queries = get(client, {"service": "cv", "sort": "newest"})
+
+    assert queries == 1 + 3  # the ids; the card again: its coach, services and languages
+    assert "Ageing coach" in response.content.decode()
+
+
 def test_a_currency_given_or_taken_a_rate_applies_at_once(client, staff_user, django_capture_on_commit_callbacks):
     """The filters are read with the facts this process saw last, before the fresh ones arrive: a rate set or
     removed since must still decide whether `currency` is accepted (and which cached page is shown)."""

@@ -258,6 +258,31 @@ def test_a_service_in_a_language_by_price_reads_only_the_offers():
     assert CoachProfile._meta.db_table not in sql  # no profile probe (listed?), no languages probe (speaks it?)
 
 
+def _prepared_offer_reads() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s",
+            [f"%{DirectoryOffer._meta.db_table}%"],
+        )
+        return [statement for (statement,) in cursor.fetchall()]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_the_offers_alone_are_read_prepared_and_with_a_profile_condition_planned_each_time():
+    """The offers' ids without a profile condition keep one prepared statement (one index scan whatever the
+    values); with a rating, flag or word the join to the profile is planned for its values every time."""
+    for price in ("90", "150", "200"):
+        query = offer_query("cv", "en", max_price=price)
+        assert read_ids(query) == plain_ids(query)
+    prepared = _prepared_offer_reads()
+    assert len(prepared) == 1 and "$1" in prepared[0]
+
+    for extra in ({"min_rating": "3"}, {"available": "1"}, {"verified": "1"}, {"q": "tech"}):
+        query = offer_query("cv", "en", max_price="150", **extra)
+        assert read_ids(query) == plain_ids(query)
+    assert _prepared_offer_reads() == prepared
+
+
 # One test per write path, each failing with its maintenance removed.
 
 

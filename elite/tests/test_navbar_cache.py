@@ -11,6 +11,7 @@ from accounts.tests.factories import ClientFactory
 pytestmark = pytest.mark.django_db
 
 NAVBAR = "partials/navbar.html"
+FOOTER = "partials/footer.html"
 
 
 def visit(client, user=None, path="/dashboard/"):
@@ -62,3 +63,30 @@ def test_anonymous_visitors_get_the_anonymous_navbar(client, client_user):
     client.logout()
     nav = navbar(visit(client, path="/"))
     assert "Log in" in nav and client_user.display_name not in nav
+
+
+def test_the_footer_is_rendered_once_and_shows_this_year(client):
+    from django.utils import timezone
+
+    first = visit(client, path="/")
+    second = visit(client, path="/coaches/")
+
+    assert [t.name for t in first.templates].count(FOOTER) <= 1
+    assert FOOTER not in [t.name for t in second.templates]
+    year = str(timezone.localdate().year)
+    for response in (first, second):
+        assert f"&copy; {year} Elite Writing Services" in response.content.decode()
+
+
+def test_the_footer_of_another_year_is_another_fragment():
+    from django.template.loader import get_template
+
+    base = get_template("partials/footer.html")
+    assert "&copy; 2031 " in base.render({"footer_year": "2031"})
+    from core.fragments import rendered_one
+
+    made = []
+    for year in ("2030", "2031", "2030"):
+        html = rendered_one(FOOTER, [year], lambda year=year: made.append(year) or {"footer_year": year})
+        assert f"&copy; {year} " in html
+    assert made == ["2030", "2031"]
