@@ -7,6 +7,6 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "elite.settings")
 
-from elite.handlers import get_wsgi_application  # noqa: E402
+from elite.handlers import get_wsgi_application
 
 application = get_wsgi_application()

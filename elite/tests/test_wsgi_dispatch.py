@@ -96,7 +96,9 @@ def _walk(patterns, prefix=""):
 
 def test_every_view_under_a_webhook_prefix_is_csrf_exempt():
     """The short chain has no CSRF, session or user: only csrf_exempt POST endpoints may live under it."""
-    under = [(route, view) for route, view in _walk(get_resolver().url_patterns) if route.startswith("/payments/webhooks/")]
+    under = [
+        (route, view) for route, view in _walk(get_resolver().url_patterns) if route.startswith("/payments/webhooks/")
+    ]
     assert sorted(route for route, _ in under) == [
         "/payments/webhooks/paypal/",
         "/payments/webhooks/stripe/",
