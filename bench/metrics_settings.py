@@ -4,7 +4,8 @@ metrics middleware left out (the only difference between the two servers it comp
 import os
 
 from elite.settings import *  # noqa: F403
-from elite.settings import MIDDLEWARE
+from elite.settings import MIDDLEWARE, WEBHOOK_MIDDLEWARE
 
 if os.environ.get("BENCH_METRICS") == "off":
     MIDDLEWARE = [name for name in MIDDLEWARE if name != "ops.middleware.MetricsMiddleware"]
+    WEBHOOK_MIDDLEWARE = [name for name in WEBHOOK_MIDDLEWARE if name != "ops.middleware.MetricsMiddleware"]

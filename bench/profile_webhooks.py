@@ -3,8 +3,8 @@
     BENCH_DATABASE_URL=postgres://…/bench_perf .venv/bin/python bench/profile_webhooks.py
 
 Posts PROFILE_EVENTS (200) signed `checkout.session.completed` events, each for its own unpaid
-order, through the real URL, middleware and view (Django's test Client: no network, one
-process), under cProfile. Prints the statements, Redis round trips and Celery publishes of one
+order, through the WSGI entry point gunicorn serves (elite.wsgi.application, so elite/handlers.py's
+webhook middleware chain; no network, one process), under cProfile. Prints the statements, Redis round trips and Celery publishes of one
 delivery, the events/s and CPU ms per event of an unprofiled run, the function calls per event and
 events/s of the profiled run, and the top functions by cumulative and own time. PROFILE_CPU=1 profiles CPU
 time instead of wall time; PROFILE_OUT=<file> keeps the stats. Run bench/marketplace.py once first: it creates and seeds the database.
@@ -69,13 +69,13 @@ def main() -> None:
 
     django.setup()
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     from bench.webhooks import make_payments, session_event, sign
+    from elite.tests.wsgi_client import WsgiClient
 
     payments = make_payments(2 * EVENTS + 2)
-    client = Client()
+    client = WsgiClient()  # the real entry point; Django's test Client would build its own full chain
 
     def post(payment) -> None:
         body = session_event(payment)

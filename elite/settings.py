@@ -95,6 +95,25 @@ MIDDLEWARE = [
     "elite.middleware.DomainErrorMiddleware",
 ]
 
+# Payment providers' webhook deliveries take a shorter chain (elite/handlers.py): csrf_exempt POSTs with no
+# session, user, messages or HTML, so these are left out for them. Derived from MIDDLEWARE, so a new entry
+# there reaches webhooks too; the handler refuses to start unless this is MIDDLEWARE's order with gaps.
+WEBHOOK_PATH_PREFIXES = ["/payments/webhooks/"]
+_NOT_FOR_WEBHOOKS = frozenset(
+    {
+        "whitenoise.middleware.WhiteNoiseMiddleware",  # static files only
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",  # the webhook views are csrf_exempt
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "accounts.middleware.SuspendedUserMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",  # JSON answers to machines, never framed
+        "csp.middleware.CSPMiddleware",
+        "allauth.account.middleware.AccountMiddleware",
+    }
+)
+WEBHOOK_MIDDLEWARE = [name for name in MIDDLEWARE if name not in _NOT_FOR_WEBHOOKS]
+
 ROOT_URLCONF = "elite.urls"
 WSGI_APPLICATION = "elite.wsgi.application"
 ASGI_APPLICATION = "elite.asgi.application"
