@@ -53,8 +53,11 @@ def test_a_visitor_compares_prices_in_euros(browser, live_server, mixed, artifac
 
     page.get_by_label("Show prices in").select_option("EUR")  # submits by itself
     expect(page).to_have_url(re.compile(r"currency=EUR"))
+    page.wait_for_load_state("load")  # the new page's scripts have run: the Filters button works
     if width == 375:
         page.get_by_role("button", name="Filters").click()
+        # Bootstrap's collapse is "collapsing" (clipped) for its transition: act once it is open.
+        expect(page.locator("#filter-panel")).to_have_class(re.compile(r"(^|\s)show(\s|$)"))
     page.get_by_label("Max").fill("76")
     page.get_by_role("button", name="Show coaches").click()
 

@@ -1,5 +1,7 @@
 """The public face in real Chromium: landing page at desktop and phone widths, auth pages on a phone."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -37,6 +39,8 @@ def test_phone_menu_opens_and_leads_to_signup(page, live_server):
     expect(signup).to_be_hidden()
     page.get_by_role("button", name="Toggle navigation").click()
     expect(signup).to_be_visible()
+    # Bootstrap's collapse is "collapsing" (clipped) for its transition: click once it is open.
+    expect(page.locator("#mainNav")).to_have_class(re.compile(r"(^|\s)show(\s|$)"))
     signup.click()
     expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
 
