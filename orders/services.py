@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -516,7 +517,7 @@ def dispute_stage(order: Order) -> DisputeStage | None:
         return None
     # Compiled once per process and kept prepared (core.sqlmemo; by the order's id): every completed order's
     # page asks it, and on a miss built this queryset each time (issue 13).
-    found = sqlmemo.instances("dispute_stage: opened", _dispute_opened, {"order": order.pk}, prepare=True)
+    found: list[Any] = sqlmemo.instances("dispute_stage: opened", _dispute_opened, {"order": order.pk}, prepare=True)
     opened = found[0] if found else None
     if opened is None:
         return None
