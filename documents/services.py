@@ -6,16 +6,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import record as audit
+from core import sqlmemo
 from core.exceptions import DomainError, InvalidState, NotPermitted, RateLimited
 from files import services as file_services
 from files.models import FileAsset, FileCategory, ScanStatus
@@ -108,25 +110,41 @@ class Version:
         return self.label.split(":", 1)[0]
 
 
+def _originals(given) -> QuerySet:
+    """The client's CVs attached to the order's request (what order.request.attachments.live() reads)."""
+    originals = FileAsset.objects.live().filter(service_requests=given["request"], category=FileCategory.CV_UPLOAD)
+    return originals.select_related("extraction").order_by("created_at", "id")
+
+
+def _delivered_files(given) -> QuerySet:
+    """Every live file of the order's deliveries, by delivery number, then oldest first."""
+    links = Delivery.files.through.objects.filter(delivery__order_id=given["order"], fileasset__deleted_at__isnull=True)
+    return links.select_related("delivery", "fileasset__extraction").order_by(
+        "delivery__number", "fileasset__created_at", "fileasset_id"
+    )
+
+
 def versions(order: Order) -> list[Version]:
-    """The client's original documents, then every delivery's files, oldest first (three queries)."""
-    originals = (
-        order.request.attachments.live()
-        .filter(category=FileCategory.CV_UPLOAD)
-        .select_related("extraction")
-        .order_by("created_at", "id")
+    """The client's original documents, then every delivery's files, oldest first (two queries).
+
+    Compiled once per process and kept prepared (core.sqlmemo; lookups by the request's and the order's id,
+    a few rows each): the order page shows this panel, and on a miss built these querysets each time."""
+    originals: list[Any] = sqlmemo.instances(
+        "documents: originals", _originals, {"request": order.request_id}, prepare=True
     )
     found = [
         Version(f"o{n}", f"Your original: {asset.original_name}", asset, _extraction_of(asset))
         for n, asset in enumerate(originals, start=1)
     ]
-    live_files = Prefetch("files", queryset=FileAsset.objects.live().select_related("extraction"))
-    deliveries = Delivery.objects.filter(order=order).prefetch_related(live_files).order_by("number")
-    for delivery in deliveries:
-        files = sorted(delivery.files.all(), key=lambda asset: (asset.created_at, asset.pk))
-        for n, asset in enumerate(files, start=1):
-            label = f"Delivery {delivery.number}: {asset.original_name}"
-            found.append(Version(f"d{delivery.number}.{n}", label, asset, _extraction_of(asset)))
+    links: list[Any] = sqlmemo.instances(
+        "documents: delivered files", _delivered_files, {"order": order.pk}, prepare=True
+    )
+    slots: dict[int, int] = {}
+    for link in links:
+        number, asset = link.delivery.number, link.fileasset
+        slots[number] = slot = slots.get(number, 0) + 1
+        label = f"Delivery {number}: {asset.original_name}"
+        found.append(Version(f"d{number}.{slot}", label, asset, _extraction_of(asset)))
     return found
 
 

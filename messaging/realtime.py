@@ -196,12 +196,15 @@ def _message_key(message, attachments, *, viewer_id: int | None, other_read_up_t
     )
 
 
-def messages_html(messages, *, viewer_id: int | None, other_read_up_to: int = 0) -> list[SafeString]:
-    """message_html for each of a page of messages (attachments prefetched), from the cache for those this
-    viewer saw in this state before: the thread page's 30 partials were most of its time (issue 13)."""
+def messages_html(
+    messages, *, attachments: dict[int, list], viewer_id: int | None, other_read_up_to: int = 0
+) -> list[SafeString]:
+    """message_html for each of a page of messages (`attachments`: each one's files, by message id), from the
+    cache for those this viewer saw in this state before: the thread page's 30 partials were most of its
+    time (issue 13)."""
     from core.fragments import rendered_each
 
-    rows = [(m, list(m.attachments.all())) for m in messages]
+    rows = [(m, attachments[m.pk]) for m in messages]
     return rendered_each(
         MESSAGE_PARTIAL,
         rows,

@@ -1,14 +1,18 @@
 """Conversation pages and the plain-form / JSON endpoints. Thin: every change goes through services."""
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from coaches.models import CoachProfile
+from core import sqlmemo
 from core.exceptions import DomainError
 from core.pages import cached_page, fresh_per_visit
 from orders.models import Order
@@ -49,26 +53,62 @@ def thread_list(request):
     return render(request, "messaging/thread_list.html", {"page": page, "threads": threads})
 
 
+# The page's queries are compiled once per process (core.sqlmemo: on a miss the thread page spent more on
+# building them than on running them, issue 13). The messages and their attachments are planned on every run,
+# not kept prepared: their best plan depends on the thread's size (a generic plan sorts a whole thread for a
+# page of 30). The read marks, a lookup by (thread, user), are kept prepared.
+
+
+def _newest_messages(given) -> QuerySet:
+    queryset = Message.objects.filter(thread_id=given["thread"]).select_related("sender")
+    if "before" in given:
+        queryset = queryset.filter(pk__lt=given["before"])
+    return queryset.order_by("-id")[: PAGE_SIZE + 1]
+
+
+def _attachment_links(given) -> QuerySet:
+    """Each attachment of the thread's messages with ids in [first, last], in FileAsset's own order (what
+    prefetch_related("attachments") reads). A page is the thread's messages between its oldest and newest id."""
+    links = Message.attachments.through.objects.filter(
+        message__thread_id=given["thread"], message_id__gte=given["first"], message_id__lte=given["last"]
+    )
+    return links.select_related("fileasset").order_by("-fileasset__created_at", "-fileasset__id")
+
+
 def _messages_page(thread, before: int | None):
-    queryset = Message.objects.filter(thread=thread).select_related("sender").prefetch_related("attachments")
-    if before:
-        queryset = queryset.filter(pk__lt=before)
-    newest_first = list(queryset.order_by("-id")[: PAGE_SIZE + 1])
+    """The page's messages (oldest first), whether older ones exist, and each message's attachments."""
+    given = {"thread": thread.pk, **({"before": before} if before else {})}
+    shape = ("thread page: messages", "before" in given)
+    newest_first: list[Any] = sqlmemo.instances(shape, _newest_messages, given)
     has_older = len(newest_first) > PAGE_SIZE
-    return list(reversed(newest_first[:PAGE_SIZE])), has_older
+    messages = list(reversed(newest_first[:PAGE_SIZE]))
+    attachments: dict[int, list] = {m.pk: [] for m in messages}
+    if messages:
+        span = {"thread": thread.pk, "first": messages[0].pk, "last": messages[-1].pk}
+        links: list[Any] = sqlmemo.instances("thread page: attachments", _attachment_links, span)
+        for link in links:
+            attachments[link.message_id].append(link.fileasset)
+    return messages, has_older, attachments
+
+
+def _read_marks_query(given) -> QuerySet:
+    marks = ThreadReadState.objects.filter(thread_id=given["thread"], user_id__in=[given["client"], given["coach"]])
+    return marks.values_list("user_id", "last_read_message_id")
 
 
 def _read_marks(thread) -> dict[int, int]:
     """How far each participant has read (one query for both: the viewer's mark and the other's)."""
-    rows = ThreadReadState.objects.filter(thread=thread, user_id__in=services.participant_ids(thread))
-    return dict(rows.values_list("user_id", "last_read_message_id"))
+    client_id, coach_id = services.participant_ids(thread)
+    given = {"thread": thread.pk, "client": client_id, "coach": coach_id}
+    marks: list[Any] = sqlmemo.rows("thread page: read marks", _read_marks_query, given, prepare=True)
+    return dict(marks)
 
 
 def _render_thread(request, thread, *, form=None, status=200, error=None):
     before = _int_param(request, "before")
     if before == -1:
         before = None
-    messages, has_older = _messages_page(thread, before)
+    messages, has_older, attachments = _messages_page(thread, before)
     participant = services.is_participant(thread, request.user)
     marks = _read_marks(thread)
     if participant and not before and status == 200 and messages and marks.get(request.user.pk, 0) < messages[-1].pk:
@@ -80,7 +120,7 @@ def _render_thread(request, thread, *, form=None, status=200, error=None):
         "order": thread.order,
         "chat_messages": messages,
         "chat_messages_html": realtime.messages_html(
-            messages, viewer_id=request.user.pk, other_read_up_to=other_read_up_to
+            messages, viewer_id=request.user.pk, other_read_up_to=other_read_up_to, attachments=attachments
         ),
         "has_older": has_older,
         "oldest_id": messages[0].pk if messages else None,

@@ -16,11 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Avg, Count
+from django.db.models import Avg, Count, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -28,7 +29,7 @@ from accounts.models import User
 from audit.services import record as audit
 from coaches.models import CoachProfile, CoachService
 from coaches.services import recompute_response_time, set_rating
-from core import writes
+from core import sqlmemo, writes
 from core.exceptions import DomainError, InvalidState, NotPermitted
 from core.money import format_money
 from files.models import FileAsset, FileCategory
@@ -503,18 +504,21 @@ def _reachable_from(status: str) -> frozenset[str]:
 AFTER_A_DISPUTE = _reachable_from(S.DISPUTED)
 
 
+def _dispute_opened(given) -> QuerySet:
+    """The event that opened the order's dispute (the latest move into it from another status)."""
+    events = OrderEvent.objects.filter(order_id=given["order"], to_status=S.DISPUTED).exclude(from_status=S.DISPUTED)
+    return events.select_related("actor").order_by("-id")[:1]
+
+
 def dispute_stage(order: Order) -> DisputeStage | None:
     """Where the order's dispute stands (None if it was never disputed). Two queries, none for an
     order whose status no dispute can lead to."""
     if order.status not in AFTER_A_DISPUTE:
         return None
-    opened = (
-        OrderEvent.objects.filter(order=order, to_status=S.DISPUTED)
-        .exclude(from_status=S.DISPUTED)
-        .select_related("actor")
-        .order_by("-id")
-        .first()
-    )
+    # Compiled once per process and kept prepared (core.sqlmemo; by the order's id): every completed order's
+    # page asks it, and on a miss built this queryset each time (issue 13).
+    found: list[Any] = sqlmemo.instances("dispute_stage: opened", _dispute_opened, {"order": order.pk}, prepare=True)
+    opened = found[0] if found else None
     if opened is None:
         return None
     said = {

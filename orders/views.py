@@ -1,9 +1,12 @@
 """Order pages and the POST views of each move; every move goes through orders.services."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -11,6 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
+from core import sqlmemo
 from core.exceptions import InvalidState
 from core.http import client_ip
 from core.pages import cached_page
@@ -47,11 +51,27 @@ def waiting_for(order: Order, user) -> str:
     return WAITING_FOR[party].get(order.status, "")
 
 
+def _party_order(given) -> QuerySet:
+    """visible_to(user) for a party, the user's id given once per place it is used (core.sqlmemo)."""
+    mine = Q(client_id=given["as_client"]) | Q(coach_id=given["as_coach"])
+    orders = Order.objects.filter(mine).select_related("client", "coach", "coach__coach_profile", "request")
+    return orders.filter(pk=given["order"]).order_by()[:2]
+
+
 def get_order_for(user, pk: int) -> Order:
-    """The order if `user` is a party to it (or staff), else 404."""
-    return get_object_or_404(
-        Order.objects.visible_to(user).select_related("client", "coach", "coach__coach_profile", "request"), pk=pk
-    )
+    """The order if `user` is a party to it (or staff), else 404.
+
+    A party's read is compiled once per process and kept prepared (core.sqlmemo; a lookup by primary key):
+    the order page on a miss spent more on building its querysets than on running them (issue 13)."""
+    if not user.is_authenticated or user.is_staff or not isinstance(pk, int):
+        return get_object_or_404(
+            Order.objects.visible_to(user).select_related("client", "coach", "coach__coach_profile", "request"), pk=pk
+        )
+    given = {"as_client": user.pk, "as_coach": user.pk, "order": pk}
+    found: list[Any] = sqlmemo.instances("get_order_for: party", _party_order, given, prepare=True)
+    if not found:
+        raise Http404(f"No {Order._meta.object_name} matches the given query.")
+    return found[0]
 
 
 TABS = [("", "All"), ("active", "Active"), *OrderStatus.choices]
@@ -145,14 +165,50 @@ def _dispute_context(order: Order, user) -> dict:
     return context
 
 
+# The order page's rows, compiled once per process and kept prepared (core.sqlmemo): each is a lookup by the
+# order's id on an index of its order column, a few rows per order, whose generic plan is the custom one.
+
+
+def _order_events(given) -> QuerySet:
+    return OrderEvent.objects.filter(order_id=given["order"]).select_related("actor")
+
+
+def _order_deliveries(given) -> QuerySet:
+    # By number alone: the model's ordering ("order", "number") joins the order to sort by its dates.
+    return Delivery.objects.filter(order_id=given["order"]).order_by("number").select_related("created_by")
+
+
+def _order_delivery_files(given) -> QuerySet:
+    """Every file of the order's deliveries, in FileAsset's own order (what prefetch_related("files") reads)."""
+    links = Delivery.files.through.objects.filter(delivery__order_id=given["order"]).select_related("fileasset")
+    return links.order_by("-fileasset__created_at", "-fileasset__id")
+
+
+def _order_review(given) -> QuerySet:
+    return Review.objects.filter(order_id=given["order"])[:1]
+
+
+def order_deliveries(order: Order) -> list[Delivery]:
+    """The order's deliveries by number, each with `shown_files` (its files, newest first): two statements."""
+    this = {"order": order.pk}
+    deliveries: list[Any] = sqlmemo.instances("order page: deliveries", _order_deliveries, this, prepare=True)
+    files: dict[int, list] = {delivery.pk: [] for delivery in deliveries}
+    if deliveries:
+        links: list[Any] = sqlmemo.instances("order page: delivery files", _order_delivery_files, this, prepare=True)
+        for link in links:
+            files[link.delivery_id].append(link.fileasset)
+    for delivery in deliveries:
+        delivery.shown_files = files[delivery.pk]
+    return deliveries
+
+
 def _render_detail(request, order: Order, *, status: int = 200, **forms):
     user = request.user
-    events = OrderEvent.objects.filter(order=order).select_related("actor")
-    # By number alone: the model's ordering ("order", "number") joins the order to sort by its dates.
-    deliveries = (
-        Delivery.objects.filter(order=order).order_by("number").prefetch_related("files").select_related("created_by")
-    )
-    review = Review.objects.filter(order=order).first()
+    this = {"order": order.pk}
+    events = sqlmemo.instances("order page: events", _order_events, this, prepare=True)
+    deliveries = order_deliveries(order)
+    reviews = sqlmemo.instances("order page: review", _order_review, this, prepare=True)
+    review: Any = reviews[0] if reviews else None
     # Moves with a button here; staff mark payments and settle disputes in the console.
     allowed = [m for m in services.allowed_transitions(order, user) if m in PAGE_ACTIONS]
     is_client, is_coach = order.client_id == user.pk, order.coach_id == user.pk

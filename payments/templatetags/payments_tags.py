@@ -1,7 +1,11 @@
 """Payment panels other apps' pages include: the order page's payment box, the coach's earnings."""
 
-from django import template
+from typing import Any
 
+from django import template
+from django.db.models import QuerySet
+
+from core import sqlmemo
 from orders.models import OrderStatus
 
 from .. import services
@@ -32,14 +36,18 @@ def payment_status(payment):
     return {"label": STATUS_LABELS.get(payment.status, payment.status), "style": STATUS_STYLES.get(payment.status)}
 
 
+def _order_payments(given) -> QuerySet:
+    """The order's payments the panel lists: compiled once per process and kept prepared (core.sqlmemo; a
+    lookup by the order's id, a few rows per order, whose generic plan is the custom one)."""
+    payments = Payment.objects.filter(order_id=given["order"]).exclude(provider_payment_id__startswith="pending_")
+    return payments.order_by("-created_at", "-id")[:20]
+
+
 @register.inclusion_tag("payments/partials/_order_payment_panel.html", takes_context=True)
 def order_payment_panel(context, order):
     user = context["request"].user
-    payments = list(
-        Payment.objects.filter(order=order)
-        .exclude(provider_payment_id__startswith="pending_")
-        .order_by("-created_at", "-id")[:20]
-    )
+    this = {"order": order.pk}
+    payments: list[Any] = sqlmemo.instances("order page: payments", _order_payments, this, prepare=True)
     is_client = user.is_authenticated and user.pk == order.client_id
     blocking = any(p.status in services.BLOCKING_STATES for p in payments)
     can_pay = is_client and order.status == OrderStatus.PENDING and not blocking

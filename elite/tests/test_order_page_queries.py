@@ -1,0 +1,168 @@
+"""The order page's queries on a miss (issue 13): compiled once per process (core.sqlmemo), and still showing
+what the ORM reads: the order for its parties only, its timeline, deliveries with their files in the same
+order, the review, the payments the panel lists and the documents panel's versions."""
+
+import datetime
+import itertools
+
+import pytest
+from django.db.models import Prefetch
+from django.urls import reverse
+from django.utils import timezone
+
+from documents import services as documents
+from documents.models import Extraction
+from files.models import FileAsset, FileCategory, ScanStatus
+from orders import services as orders
+from orders.models import Delivery, Order, OrderEvent, Review
+from orders.tests.factories import make_order
+from payments.models import Payment
+from payments.templatetags.payments_tags import order_payment_panel
+
+pytestmark = pytest.mark.django_db
+_keys = itertools.count()
+
+
+def _asset(owner, name: str, category: str, *, age_minutes: int, deleted: bool = False, read: bool = False):
+    asset = FileAsset.objects.create(
+        owner=owner,
+        key=f"test/order-page/{next(_keys)}",
+        original_name=name,
+        content_type="application/pdf",
+        size=2048,
+        sha256="0" * 64,
+        category=category,
+        scan_status=ScanStatus.CLEAN,
+        deleted_at=timezone.now() if deleted else None,
+    )
+    # FileAsset's own order (newest first) differs from the id order here.
+    FileAsset.objects.filter(pk=asset.pk).update(created_at=timezone.now() - datetime.timedelta(minutes=age_minutes))
+    if read:
+        Extraction.objects.create(asset=asset, status="ok")
+    return FileAsset.objects.get(pk=asset.pk)
+
+
+def _delivered(client, coach, *, rounds: int):
+    """An order delivered `rounds` times, each delivery with files out of id order (one deleted), accepted
+    and reviewed, with payments the panel lists and one it leaves out; its request has CVs and another file."""
+    order = make_order(client=client, coach=coach)
+    order.request.attachments.add(
+        _asset(client, "cv new.pdf", FileCategory.CV_UPLOAD, age_minutes=3, read=True),
+        _asset(client, "cv old.pdf", FileCategory.CV_UPLOAD, age_minutes=90),
+        _asset(client, "cv gone.pdf", FileCategory.CV_UPLOAD, age_minutes=50, deleted=True),
+        _asset(client, "not a cv.pdf", FileCategory.DELIVERY, age_minutes=10),
+    )
+    orders.mark_paid(order.pk, actor=None)
+    for number in range(1, rounds + 1):
+        files = [
+            _asset(coach, f"round {number} late.pdf", FileCategory.DELIVERY, age_minutes=5, read=True),
+            _asset(coach, f"round {number} early.pdf", FileCategory.DELIVERY, age_minutes=500),
+            _asset(coach, f"round {number} middle.pdf", FileCategory.DELIVERY, age_minutes=60),
+        ]
+        orders.deliver(order.pk, actor=coach, note=f"Round {number}", files=files)
+        Delivery.objects.get(order=order, number=number).files.add(
+            _asset(coach, f"round {number} removed.pdf", FileCategory.DELIVERY, age_minutes=30, deleted=True)
+        )
+        if number < rounds:
+            orders.request_revision(order.pk, actor=client, note="Shorter, please")
+    orders.accept_delivery(order.pk, actor=client)
+    orders.submit_review(order.pk, actor=client, rating=4, comment="Good")
+    for n, prefix in enumerate(("cs_", "pending_", "cs_")):
+        Payment.objects.create(
+            order=order,
+            client=client,
+            provider="stripe",
+            provider_payment_id=f"{prefix}{order.pk}_{n}",
+            amount_minor=order.amount_minor,
+            currency=order.currency,
+            status="captured" if n == 2 else "failed",
+        )
+    return Order.objects.get(pk=order.pk)
+
+
+@pytest.fixture
+def two_orders(client_user, coach_user, other_client, other_coach):
+    return _delivered(client_user, coach_user, rounds=2), _delivered(other_client, other_coach, rounds=3)
+
+
+def _files(assets) -> list[tuple]:
+    return [(a.pk, a.original_name, a.deleted_at is None) for a in assets]
+
+
+def test_the_orders_rows_are_what_the_orm_reads(client, rf, two_orders, client_user):
+    order, _other = two_orders
+    client.force_login(client_user)
+    context = client.get(reverse("orders:detail", args=[order.pk])).context
+    expected = Delivery.objects.filter(order=order).order_by("number").prefetch_related("files")
+    assert [(d.pk, d.number, d.note, d.created_by.email, _files(d.shown_files)) for d in context["deliveries"]] == [
+        (d.pk, d.number, d.note, d.created_by.email, _files(d.files.all())) for d in expected
+    ]
+    assert len(expected) == 2 and len(expected[0].files.all()) == 4  # several files, one deleted, were compared
+    events = OrderEvent.objects.filter(order=order).select_related("actor")
+    assert [(e.pk, e.actor) for e in context["events"]] == [(e.pk, e.actor) for e in events] and len(events) > 4
+    assert context["review"] == Review.objects.get(order=order)
+    assert context["order"] == order and context["order"].coach.coach_profile == order.coach.coach_profile
+
+    request = rf.get("/")
+    request.user = client_user
+    panel = order_payment_panel({"request": request}, order)["payments"]
+    listed = Payment.objects.filter(order=order).exclude(provider_payment_id__startswith="pending_")
+    assert panel == list(listed.order_by("-created_at", "-id")[:20]) and len(panel) == 2
+
+
+def _orm_versions(order: Order) -> list[tuple]:
+    """What documents.services.versions read before core.sqlmemo: the related manager and a Prefetch."""
+    originals = (
+        order.request.attachments.live()
+        .filter(category=FileCategory.CV_UPLOAD)
+        .select_related("extraction")
+        .order_by("created_at", "id")
+    )
+    found = [(f"o{n}", f"Your original: {a.original_name}", a.pk) for n, a in enumerate(originals, start=1)]
+    live_files = Prefetch("files", queryset=FileAsset.objects.live().select_related("extraction"))
+    for delivery in Delivery.objects.filter(order=order).prefetch_related(live_files).order_by("number"):
+        files = sorted(delivery.files.all(), key=lambda asset: (asset.created_at, asset.pk))
+        for n, a in enumerate(files, start=1):
+            found.append((f"d{delivery.number}.{n}", f"Delivery {delivery.number}: {a.original_name}", a.pk))
+    return found
+
+
+def test_the_documents_versions_are_what_the_orm_reads(two_orders):
+    for order in two_orders:
+        found = documents.versions(order)
+        assert [(v.key, v.label, v.asset.pk) for v in found] == _orm_versions(order)
+        assert [v.extraction is not None for v in found] == [
+            Extraction.objects.filter(asset=v.asset).exists() for v in found
+        ]
+    assert len(documents.versions(two_orders[1])) == 2 + 3 * 3  # two live CVs, three live files a round
+
+
+@pytest.mark.parametrize("who", ["client_user", "coach_user"])
+def test_someone_elses_order_is_still_404_once_the_query_is_memoised(client, two_orders, other_client, who, request):
+    """The memoised read keeps visible_to's condition: a party's compiled statement run for a stranger finds
+    nothing."""
+    order, theirs = two_orders
+    client.force_login(request.getfixturevalue(who))
+    assert client.get(reverse("orders:detail", args=[order.pk])).status_code == 200
+    assert client.get(reverse("orders:detail", args=[theirs.pk])).status_code == 404
+    client.force_login(other_client)
+    assert client.get(reverse("orders:detail", args=[order.pk])).status_code == 404
+    assert client.get(reverse("orders:detail", args=[theirs.pk])).status_code == 200
+
+
+@pytest.mark.parametrize("who", ["client", "coach"])
+def test_an_order_page_not_seen_before_compiles_none_of_its_queries(
+    client, two_orders, client_user, coach_user, other_client, other_coach, compilations, who
+):
+    """The second order's page runs the first one's compiled statements with other ids: the ORM builds no
+    order, timeline, delivery, file, review or payment query for it (the session and cached_for values may)."""
+    order, theirs = two_orders
+    viewer = {"client": (client_user, other_client), "coach": (coach_user, other_coach)}[who]
+    client.force_login(viewer[0])
+    assert client.get(reverse("orders:detail", args=[order.pk])).status_code == 200
+    client.force_login(viewer[1])
+    compilations.clear()
+    response = client.get(reverse("orders:detail", args=[theirs.pk]))
+    assert response.status_code == 200 and "round 3 early.pdf" in response.content.decode()
+    listed = {Order, OrderEvent, Delivery, Delivery.files.through, Review, Payment, FileAsset}
+    assert [model for model in compilations if model in listed] == []
