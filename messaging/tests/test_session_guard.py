@@ -16,7 +16,7 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.models import AccountStatus
+from accounts.models import AccountStatus, User
 from conftest import require_service
 from messaging import services
 from messaging.consumers import ThreadConsumer
@@ -40,7 +40,7 @@ def signed_in_socket(user, thread) -> ThreadConsumer:
     browser = Client()
     browser.force_login(user)
     consumer = ThreadConsumer()
-    consumer.user = user
+    consumer.user = User.objects.get(pk=user.pk)  # as the socket's scope loaded it
     consumer.thread_id = thread.pk
     consumer.session_key = browser.cookies["sessionid"].value
     consumer._acked = deque(maxlen=64)
@@ -76,19 +76,19 @@ def _expire(socket, user):
     Session.objects.filter(session_key=socket.session_key).update(expire_date=timezone.now() - timedelta(seconds=1))
 
 
+# The rows change elsewhere: the socket's own User instance (loaded at connect) is left as it was.
 def _change_password(socket, user):
-    user.set_password("another-secret-phrase-7")
-    user.save(update_fields=["password"])
+    elsewhere = User.objects.get(pk=user.pk)
+    elsewhere.set_password("another-secret-phrase-7")
+    elsewhere.save(update_fields=["password"])
 
 
 def _suspend(socket, user):
-    user.account_status = AccountStatus.SUSPENDED
-    user.save(update_fields=["account_status"])
+    User.objects.filter(pk=user.pk).update(account_status=AccountStatus.SUSPENDED)
 
 
 def _deactivate(socket, user):
-    user.is_active = False
-    user.save(update_fields=["is_active"])
+    User.objects.filter(pk=user.pk).update(is_active=False)
 
 
 def _someone_else_s(socket, user):
