@@ -14,6 +14,7 @@ unprofiled run of PROFILE_MESSAGES (300), and the top functions of a CPU-time cP
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import cProfile
 import io
 import os
@@ -99,7 +100,26 @@ async def _one(sender, partner, events: asyncio.Queue) -> None:
     await partner.chat_message(event)
 
 
+def _database_backends_cpu_seconds() -> float | None:
+    """CPU seconds used so far by every PostgreSQL backend on this database (the pool threads' connections
+    and this one; nothing else connects to the bench's database while this runs), or None off PostgreSQL."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        pids = [pid for (pid,) in cursor.fetchall()]
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 async def main() -> None:
+    from asgiref.sync import sync_to_async
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -143,12 +163,19 @@ async def main() -> None:
         f"Redis round trips for one message (sync client; the pub/sub publish on the loop is not counted): {len(trips['redis'])}: {', '.join(trips['redis'])}"
     )
 
+    backends = await sync_to_async(_database_backends_cpu_seconds)()
     started, cpu = time.perf_counter(), time.process_time()
     for _ in range(MESSAGES):
         await _one(sender, partner, events)
     wall_ms = (time.perf_counter() - started) * 1000 / MESSAGES
     cpu_ms = (time.process_time() - cpu) * 1000 / MESSAGES
-    print(f"\n{cpu_ms:.2f} ms CPU per message ({wall_ms:.2f} ms wall), {MESSAGES} messages, one at a time")
+    backends_after = await sync_to_async(_database_backends_cpu_seconds)()
+    postgres = (
+        f", PostgreSQL backends {(backends_after - backends) * 1000 / MESSAGES:.2f} ms CPU"
+        if backends is not None and backends_after is not None
+        else ""
+    )
+    print(f"\n{cpu_ms:.2f} ms CPU per message{postgres} ({wall_ms:.2f} ms wall), {MESSAGES} messages, one at a time")
 
     # One CPU-time profiler for the loop's thread and one for each pool thread, merged.
     profilers: dict[str, cProfile.Profile] = {}

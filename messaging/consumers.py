@@ -100,12 +100,19 @@ SESSION_AND_USER_SQL = (
 
 
 def db_session_logs_in(session_key: str, user_pk: int) -> bool:
+    """Whether the database session logs this user in now (db_session_signed_in)."""
+    return db_session_signed_in(session_key, user_pk) is not None
+
+
+def db_session_signed_in(session_key: str, user_pk: int) -> services.SignedIn | None:
     """What auth.get_user decides for a database session, in one statement for both rows: the socket
     knows whose session it is, so the session row (unexpired) and that user's row are read together, each
     as it is now. Then Django's checks on them: the session names this user and a configured backend, its
-    password hash matches the user's (or a fallback secret's), and the user may log in.
+    password hash matches the user's (or a fallback secret's), and the user may log in. The rows as
+    accepted, or None.
 
-    Every frame makes this check; auth.get_user made two ORM queries, about 1.2 ms of CPU a frame (issue 13).
+    auth.get_user made two ORM queries, about 1.2 ms of CPU a frame (issue 13); a message:send whose
+    socket holds the rows accepted last needs not even this statement (services.SignedIn).
     A hash matching only a fallback secret is accepted without cycling the session key: the browser's next
     page does that (a socket cannot set the cookie)."""
     from django.contrib.sessions.backends.db import SessionStore
@@ -115,21 +122,23 @@ def db_session_logs_in(session_key: str, user_pk: int) -> bool:
         cursor.execute(SESSION_AND_USER_SQL, [session_key, timezone.now(), user_pk])
         row = cursor.fetchone()
     if row is None:
-        return False
+        return None
     data = SessionStore().decode(row[0])
     if (
         str(data.get(auth.SESSION_KEY)) != str(user_pk)
         or data.get(auth.BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS
     ):
-        return False
+        return None
     user = user_model(pk=user_pk, password=row[1], is_active=row[2], account_status=row[3])
     session_hash = data.get(auth.HASH_SESSION_KEY)
     if not session_hash:
-        return False
+        return None
     verified = constant_time_compare(session_hash, user.get_session_auth_hash()) or any(
         constant_time_compare(session_hash, fallback) for fallback in user.get_session_auth_fallback_hash()
     )
-    return verified and _user_allowed(user)
+    if not (verified and _user_allowed(user)):
+        return None
+    return services.SignedIn(session_key, row[0], user_pk, row[1], row[2], row[3])
 
 
 class _JsonSocket(AsyncWebsocketConsumer):
@@ -216,14 +225,17 @@ class _JsonSocket(AsyncWebsocketConsumer):
 
     def _session_is_live(self) -> bool:
         """The socket's session still logs its user in: not logged out, expired, suspended or left with a
-        stale password hash. Read afresh from the session store, not the copy loaded at connect."""
+        stale password hash. Read afresh from the session store, not the copy loaded at connect. With the
+        database store, the rows it accepted are kept (`signed_in`) for the next message's guard."""
+        self.signed_in: services.SignedIn | None = None
         if not self.session_key:
             return False
         # The database itself, not cached_db's cache: a row deleted without the store (by hand, a sweep)
         # still ends the socket at its next frame.
         engine = FRESH_SESSION_ENGINES.get(settings.SESSION_ENGINE, settings.SESSION_ENGINE)
         if engine == DB_SESSION_ENGINE:
-            return db_session_logs_in(self.session_key, self.user.pk)
+            self.signed_in = db_session_signed_in(self.session_key, self.user.pk)
+            return self.signed_in is not None
         store = import_module(engine).SessionStore(session_key=self.session_key)
         user = auth.get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
         return user.pk == self.user.pk and _user_allowed(user)
@@ -361,17 +373,38 @@ class ThreadConsumer(_JsonSocket):
             self._acked.append(payload["id"])
             await self.send_json({"type": "message:ack", "client_token": token, "message": payload})
 
-    @db_call
-    def _save(self, body: str, token: str, attachment_ids: list[int]) -> dict | None:
-        """The message saved and its payload for the sender; None (nothing saved) if the socket's session ended."""
-        if not self._session_is_live():
+    def _save_now(self, body: str, token: str, attachment_ids: list[int]) -> dict | None:
+        """The message saved and its payload for the sender; None (nothing saved) if the socket's session ended.
+
+        The session is checked by the message's own statement where it can be (services.SignedIn: the rows
+        the last full check accepted, still so): one statement less per message. A save that it stopped,
+        or that was refused before its statement, checks the session in full first, so an ended session
+        is always answered by closing the socket, never by another error."""
+        signed_in = getattr(self, "signed_in", None) if services.sends_in_one_statement() else None
+        if signed_in is None and not self._session_is_live():
             return None
-        thread = self._current_thread()
-        attachments = services.attachments_from_ids(self.user, attachment_ids) if attachment_ids else []
-        message = services.send_message(thread, actor=self.user, body=body, attachments=attachments, client_token=token)
+        try:
+            thread = self._current_thread()
+            attachments = services.attachments_from_ids(self.user, attachment_ids) if attachment_ids else []
+            message = services.send_message(
+                thread, actor=self.user, body=body, attachments=attachments, client_token=token, signed_in=signed_in
+            )
+        except services.SignedInChanged:
+            if not self._session_is_live():
+                return None
+            # Still signed in (the session row changed otherwise, or the thread is gone): as without a guard.
+            message = services.send_message(
+                thread, actor=self.user, body=body, attachments=attachments, client_token=token
+            )
+        except Exception:
+            if signed_in is not None and not self._session_is_live():
+                return None
+            raise
         # A fresh save carries its payload; a resend returns the stored message.
         payload = message.payload or realtime.message_data(message, viewer_id=self.user.pk)
         return realtime.as_seen_by(payload, self.user.pk)
+
+    _save = db_call(_save_now)
 
     async def on_read(self, data: dict) -> None:
         message_id = data.get("message_id")

@@ -13,12 +13,14 @@ Queries take the viewer as `user`; jobs (digests) take only `now`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
@@ -245,18 +247,70 @@ def _record_activity(thread: MessageThread, message: Message) -> None:
     ).update(last_message_at=message.created_at, updated_at=message.created_at)
 
 
-def _create_with_activity(message: Message) -> Message | None:
+@dataclass(frozen=True)
+class SignedIn:
+    """A socket's session row and its user's row exactly as a full session check accepted them
+    (messaging.consumers). Django's verdict is a function of these columns (and settings), so while both
+    rows are still so and the session unexpired it holds: a message saved with them (send_message's
+    `signed_in`) is written only then, and its frame needs no session statement of its own (issue 13)."""
+
+    session_key: str
+    session_data: str
+    user_pk: int
+    password: str
+    is_active: bool
+    account_status: str
+
+
+class SignedInChanged(Exception):
+    """send_message(signed_in=…) wrote nothing: the rows are no longer as accepted (or the thread is gone,
+    or this save cannot carry the guard). The caller checks the session afresh."""
+
+
+def sends_in_one_statement() -> bool:
+    """Whether send_message takes the one-statement path (_create_with_activity), the only one that can
+    carry a `signed_in` guard."""
+    return bool(
+        settings.MESSAGING_ONE_STATEMENT_SEND
+        and connection.vendor == "postgresql"
+        and not pre_save.has_listeners(Message)
+    )
+
+
+def _thread_guard(thread: MessageThread, signed_in: SignedIn | None) -> writes.Write:
+    """The statement's guard: the thread row, and with `signed_in` the unexpired session and user rows as
+    they were accepted."""
+    quote = connection.ops.quote_name
+    sql = f"SELECT id FROM {quote(MessageThread._meta.db_table)} WHERE id = %s"  # noqa: S608 - name from meta  # nosec B608
+    params: list[Any] = [thread.pk]
+    if signed_in is not None:
+        sql += (
+            f" AND EXISTS (SELECT 1 FROM {quote(Session._meta.db_table)} s, {quote(User._meta.db_table)} u "  # noqa: S608 - names from meta  # nosec B608
+            "WHERE s.session_key = %s AND s.session_data = %s AND s.expire_date > %s "
+            "AND u.id = %s AND u.password = %s AND u.is_active = %s AND u.account_status = %s)"
+        )
+        params += [
+            signed_in.session_key,
+            signed_in.session_data,
+            timezone.now(),
+            signed_in.user_pk,
+            signed_in.password,
+            signed_in.is_active,
+            signed_in.account_status,
+        ]
+    return writes.Write("thread_row", sql, params)
+
+
+def _create_with_activity(message: Message, signed_in: SignedIn | None = None) -> Message | None:
     """`Message.objects.create` and `_record_activity` in one statement (core.writes), for the hot path
     of a chat message (issue 13: the ORM's compiler cost more than both statements): the same row, the
     same post_save, the same thread update, and a unique violation (a resend's client_token) raises the
     same IntegrityError. None, having written nothing, where the ORM path must do it: off
     (MESSAGING_ONE_STATEMENT_SEND), not PostgreSQL, a pre_save receiver on Message (this path sends
-    none), or the thread row gone. messaging/tests/test_one_statement_send.py compares both paths."""
-    if not (
-        settings.MESSAGING_ONE_STATEMENT_SEND
-        and connection.vendor == "postgresql"
-        and not pre_save.has_listeners(Message)
-    ):
+    none), or the guard's rows gone (the thread; with `signed_in`, the session as accepted).
+    Prepared on the server: its text is the same for every message of a shape and its rows are found by
+    their keys. messaging/tests/test_one_statement_send.py compares both paths."""
+    if not sends_in_one_statement():
         return None
     meta = Message._meta
     values = {
@@ -266,18 +320,13 @@ def _create_with_activity(message: Message) -> Message | None:
     }
     thread = message.thread
     when = message.created_at
-    guard = writes.Write(
-        "thread_row",
-        f"SELECT id FROM {connection.ops.quote_name(MessageThread._meta.db_table)} WHERE id = %s",  # noqa: S608 - name from meta  # nosec B608
-        [thread.pk],
-    )
 
     def inserted(results: writes.Results) -> None:
         message.pk = results["message"][0]
         writes.saved(message, created=True)
 
     done = writes.run(
-        guard,
+        _thread_guard(thread, signed_in),
         [
             writes.insert("message", Message, values, after="thread_row", done=inserted),
             writes.update(
@@ -291,6 +340,7 @@ def _create_with_activity(message: Message) -> Message | None:
                 expect=None,
             ),
         ],
+        prepare=True,
     )
     return message if done is not None else None
 
@@ -302,12 +352,18 @@ def send_message(
     body: str,
     attachments: Iterable[FileAsset] = (),
     client_token: str = "",
+    signed_in: SignedIn | None = None,
 ) -> Message:
     """Save a message from a participant (or staff, marked as moderator) and broadcast it after commit.
 
     A resend with the same `client_token` (after a dropped connection) returns the message saved
     the first time instead of saving it twice (the unique constraint decides, so no extra query).
+    `signed_in`: written only while the actor's session and user rows are as accepted, else
+    SignedInChanged with nothing written (the checks before the statement, the rate limit among them,
+    have run).
     """
+    if signed_in is not None and not sends_in_one_statement():
+        raise SignedInChanged("Only the one-statement save carries the session guard.")
     sender = actor
     client_token = (client_token or "")[:64]
     attachments = list(attachments)
@@ -322,7 +378,9 @@ def send_message(
         # half, one round trip for the message's version bumps instead of two (issue 13).
         with deferred_bumps(), transaction.atomic():
             fields = {"thread": thread, "sender": sender, "body": body, "client_token": client_token}
-            message = _create_with_activity(Message(**fields, is_moderator=not participant))
+            message = _create_with_activity(Message(**fields, is_moderator=not participant), signed_in)
+            if message is None and signed_in is not None:
+                raise SignedInChanged("The session, its user or the thread is no longer as it was accepted.")
             if message is None:  # the ORM path
                 message = Message.objects.create(**fields, is_moderator=not participant)
                 _record_activity(thread, message)
