@@ -22,9 +22,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# One line per request, easy to parse: status, method, path with its query string.
-ACCESS_FORMAT = "ACCESS %(s)s %(m)s %(U)s%(q)s"
-ACCESS_LINE = re.compile(r"^ACCESS (\d{3}) (\w+) (\S+)$")
+# One line per request, easy to parse: status, method, path with its query string, and the Cookie header
+# ("-" without one): the cold rows count the distinct sessions they sent, as the varied rows count URLs.
+ACCESS_FORMAT = "ACCESS %(s)s %(m)s %(U)s%(q)s %({cookie}i)s"
+ACCESS_LINE = re.compile(r"^ACCESS (\d{3}) (\w+) (\S+) (.*)$")
 
 # Every wrk thread gets its own seed: setup() runs once per thread in wrk's main state and
 # numbers the threads; init() runs in the thread with the run's salt passed after `--`.
@@ -36,6 +37,7 @@ function setup(thread)
   thread:set("thread_number", counter)
 end
 function init(args)
+  run_salt = tonumber(args[1])
   math.randomseed(tonumber(args[1]) * 7919 + thread_number * 104729)
   math.random(); math.random(); math.random()
 end
@@ -49,6 +51,9 @@ class Page:
     cookie: str = ""
     lua_request: str | None = None  # body of a wrk `request` function for varied URLs
     random_urls: bool = False
+    # A cold row: each request one of these users' sessions, none twice in a run (COLD_LUA_REQUEST), and
+    # their pages made stale (core.pages.users_changed) before the measured run, so every request is a miss.
+    cold_users: tuple[int, ...] = ()
 
     def lua(self) -> str | None:
         if self.lua_request is None:
@@ -64,7 +69,8 @@ class Result:
     errors: int = 0
     socket: str = ""
     requests: int = 0  # counted in the access log
-    distinct: int = 0
+    distinct: int = 0  # distinct URLs; on a cold row distinct sessions (Cookie headers)
+    not_ok: int = 0  # answers other than 200 in the access log (wrk counts a redirect to the login as a success)
     extra: dict = field(default_factory=dict)
 
 
@@ -180,12 +186,12 @@ class AccessLog:
     def mark(self) -> None:
         self.offset = os.path.getsize(self.path)
 
-    def since_mark(self) -> list[tuple[str, str, str]]:
+    def since_mark(self) -> list[tuple[str, str, str, str]]:
         time.sleep(0.2)  # the workers write their last lines after wrk's last response
         with open(self.path, encoding="utf-8", errors="replace") as log:
             log.seek(self.offset)
             lines = log.read().splitlines()
-        return [(m.group(1), m.group(2), m.group(3)) for line in lines if (m := ACCESS_LINE.match(line))]
+        return [m.groups() for line in lines if (m := ACCESS_LINE.match(line))]  # type: ignore[misc]
 
 
 def run_wrk(

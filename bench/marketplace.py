@@ -10,7 +10,12 @@
    measures the bare baseline view first, so a page's ratio is to the baseline of its own
    repetition (on a shared machine the baseline moves 3× within minutes). Pages with random URLs
    seed each wrk thread differently, and the gunicorn access log counts the distinct URLs each
-   run asked for (the "URLs" column: distinct / requests).
+   run asked for (the "distinct" column: distinct / requests). The signed-in rows are cache hits (nothing
+   writes while they run); their "cold" rows are misses by construction: BENCH_COLD_USERS (3,000) users
+   with the most orders, a session each, their pages made stale (core.pages.users_changed, what a write
+   does) before the measured run, and a wrk script that sends each request with a session not sent
+   before in that run. There the column counts the distinct sessions the access log saw: distinct =
+   requests is the proof that no request could be a hit.
 4. Posts signed Stripe `checkout.session.completed` events over HTTP (each for its own unpaid
    order) and reports fulfilments per second, and each worker's RSS growth per 10,000 requests.
 
@@ -19,7 +24,7 @@ Targets (issue 13): every page ≥ 0.5 × baseline and p99 < 100 ms; webhooks �
 < 1 MB RSS growth per 10,000 requests per worker.
 Environment: BENCH_DATABASE_URL, BENCH_PORT (8765), BENCH_DURATION (5 s per page), BENCH_WARMUP
 (1 s), BENCH_REPETITIONS (3), BENCH_CONNECTIONS (16), BENCH_THREADS (2), BENCH_TIMEOUT (5 s per request), BENCH_WEBHOOK_EVENTS
-(300 per repetition; 0 skips), BENCH_ONLY (comma-separated words: only pages whose label has
+(300 per repetition; 0 skips), BENCH_COLD_USERS (3000), BENCH_ONLY (comma-separated words: only pages whose label has
 one), REDIS_URL (default redis://127.0.0.1:6379/0), BENCH_CACHE_PREFIX (default bench-<database>).
 """
 
@@ -52,6 +57,7 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 WEBHOOK_EVENTS = int(os.environ.get("BENCH_WEBHOOK_EVENTS", "300"))
 WEBHOOK_CONCURRENCY = 8
+COLD_USERS = int(os.environ.get("BENCH_COLD_USERS", "3000"))
 ONLY = [word for word in os.environ.get("BENCH_ONLY", "").split(",") if word]
 N_COACHES, N_CLIENTS, N_ORDERS, N_BASELINE = 10_000, 5_000, 100_000, 10_000
 TARGET_RATIO, TARGET_P99_MS = 0.5, 100.0
@@ -459,6 +465,21 @@ request = function()
 end
 """
 
+# A cold row: request n of wrk thread t sends entry offset + n × threads + t of the pool (a session and its
+# path), so no entry comes twice in a run while the run asks fewer than the pool holds; the offset comes
+# from the run's salt, so the warm-up and each repetition start elsewhere in the pool.
+COLD_REQUESTS = """
+sessions = {%(sessions)s}
+paths = {%(paths)s}
+local sent = 0
+request = function()
+  if offset == nil then offset = (run_salt * 7919) %% #sessions end
+  local i = (offset + sent * %(threads)d + thread_number - 1) %% #sessions + 1
+  sent = sent + 1
+  return wrk.format("GET", paths[i], {Cookie = sessions[i]})
+end
+"""
+
 BASELINE = Page("baseline: bare view (20 of 10k rows)", "/bench/baseline/?category=7")
 
 
@@ -514,6 +535,96 @@ def targets() -> list[Page]:
     ]
 
 
+COLD_LABELS = {
+    "client": f"client dashboard, cold: {COLD_USERS:,} clients",
+    "coach": f"coach dashboard, cold: {COLD_USERS:,} coaches",
+    "order": f"order page, cold: {COLD_USERS:,} clients",
+}
+
+
+def cold_wanted() -> bool:
+    return not ONLY or any(word in label for label in COLD_LABELS.values() for word in ONLY)
+
+
+def most_orders(role: str, count: int) -> list:
+    from django.db.models import Count
+
+    from accounts.models import User
+
+    orders = "client_orders" if role == "client" else "coach_orders"
+    seeded = User.objects.filter(email__endswith="@bench.example", role=role)
+    return list(seeded.annotate(n=Count(orders)).order_by("-n", "id")[:count])
+
+
+def pool_sessions(users: list) -> list[str]:
+    """A signed-in session per user, as login() stores it (without the last_login write): its key."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.cached_db import SessionStore
+
+    keys = []
+    for user in users:
+        store = SessionStore()
+        store[SESSION_KEY] = str(user.pk)
+        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store.create()
+        keys.append(str(store.session_key))  # create() gave it one
+    return keys
+
+
+def forget_sessions(keys: list[str]) -> None:
+    """The cold rows' sessions, from the database and the cache: a run leaves none behind."""
+    from django.conf import settings
+    from django.contrib.sessions.backends.cached_db import SessionStore
+    from django.contrib.sessions.models import Session
+    from django.core.cache import caches
+    from django.db import connections
+
+    Session.objects.filter(session_key__in=keys).delete()
+    caches[settings.SESSION_CACHE_ALIAS].delete_many([SessionStore(key).cache_key for key in keys])
+    connections.close_all()
+
+
+def cold_page(label: str, first_path: str, entries: list[tuple[int, str, str]]) -> Page:
+    """entries: (user id, path, session key); the page's own path and cookie are the first entry's (check_page)."""
+    quoted = ", ".join
+    lua = COLD_REQUESTS % {
+        "sessions": quoted(f'"sessionid={key}"' for _pk, _path, key in entries),
+        "paths": quoted(f'"{path}"' for _pk, path, _key in entries),
+        "threads": THREADS,
+    }
+    return Page(label, first_path, f"sessionid={entries[0][2]}", lua, cold_users=tuple(pk for pk, _p, _k in entries))
+
+
+def cold_targets() -> tuple[list[Page], list[str]]:
+    """The client and coach dashboards and the client's order page on a miss; and the sessions made for them."""
+    from django.db.models import Max
+
+    from orders.models import Order
+
+    clients, coaches = most_orders("client", COLD_USERS), most_orders("coach", COLD_USERS)
+    log(f"signing in {len(clients) + len(coaches):,} users for the cold rows")
+    client_keys, coach_keys = pool_sessions(clients), pool_sessions(coaches)
+    newest = dict(
+        Order.objects.filter(client__in=clients)
+        .values("client_id")
+        .annotate(last=Max("id"))
+        .values_list("client_id", "last")
+    )
+    client_entries = [(c.pk, "/dashboard/", key) for c, key in zip(clients, client_keys, strict=True)]
+    coach_entries = [(c.pk, "/dashboard/", key) for c, key in zip(coaches, coach_keys, strict=True)]
+    order_entries = [
+        (c.pk, f"/orders/{newest[c.pk]}/", key) for c, key in zip(clients, client_keys, strict=True) if c.pk in newest
+    ]
+    pages = [
+        cold_page(COLD_LABELS["client"], "/dashboard/", client_entries),
+        cold_page(COLD_LABELS["coach"], "/dashboard/", coach_entries),
+        cold_page(COLD_LABELS["order"], order_entries[0][1], order_entries),
+    ]
+    return pages, client_keys + coach_keys
+
+
 def year_span():
     from datetime import date
 
@@ -562,11 +673,17 @@ def measure(page: Page, scripts: dict[str, Path], access: AccessLog, salt: int) 
 
     run(WARMUP, salt)  # connections, templates, caches
     load.wait_until_idle(PORT)
-    access.mark()
+    access.mark()  # before the bump: a warm-up request still queued is counted, its session with the run's
+    if page.cold_users:
+        from core.pages import users_changed
+
+        users_changed(*page.cold_users)  # what a write to what they show does: every page of theirs is stale
     result = run(DURATION, salt + 1)
     load.wait_until_idle(PORT)
-    paths = [path for _status, _method, path in access.since_mark() if path != "/health"]
-    result.requests, result.distinct = len(paths), len(set(paths))
+    asked = [line for line in access.since_mark() if line[2] != "/health"]
+    seen = {cookie for *_, cookie in asked} if page.cold_users else {path for _s, _m, path, _c in asked}
+    result.requests, result.distinct = len(asked), len(seen)
+    result.not_ok = sum(status != "200" for status, *_ in asked)
     return result
 
 
@@ -601,7 +718,11 @@ def main() -> None:
     seed()
     seed_extras()
     settle_database()
-    pages = [page for page in targets() if not ONLY or any(word in page.label for word in ONLY)]
+    every, cold_sessions = targets(), list[str]()
+    if cold_wanted():
+        cold, cold_sessions = cold_targets()
+        every += cold
+    pages = [page for page in every if not ONLY or any(word in page.label for word in ONLY)]
     webhooks = webhook_batches(REPETITIONS) if WEBHOOK_EVENTS else None
     from django.db import connections
 
@@ -626,16 +747,24 @@ def main() -> None:
                 reps[-1]["requests"] = len(whole.since_mark())
         finally:
             load.stop_server(server)
+            if cold_sessions:
+                forget_sessions(cold_sessions)
     print_table([BASELINE, *pages], reps)
     log(f"total {time.monotonic() - started:.0f} s; gunicorn log: {logfile.name}")
 
 
-def _verdict(label: str, ratio: float, p99: float, result: Result) -> str:
-    if label.startswith("baseline"):
+def _verdict(page: Page, ratio: float, p99: float, rows: list[Result]) -> str:
+    if page.label.startswith("baseline"):
         return ""
     verdict = "met" if ratio >= TARGET_RATIO and p99 < TARGET_P99_MS else "MISSED"
+    repeated = [f"{row.distinct}/{row.requests}" for row in rows if page.cold_users and row.distinct < row.requests]
+    if repeated:  # a session came twice (the run asked more than the pool holds, or the warm-up's leftovers)
+        verdict = "NOT COLD " + " ".join(repeated)
+    result = rows[-1]
     if result.errors or result.socket:
         verdict += f"; errors {result.errors} {result.socket}".rstrip()
+    if any(row.not_ok for row in rows):
+        verdict += f"; non-200 {sum(row.not_ok for row in rows)}"
     return verdict
 
 
@@ -655,7 +784,7 @@ def print_table(pages: list[Page], reps: list[dict]) -> None:
     baselines = [rep["results"][BASELINE.label].rps for rep in reps]
     print("baseline per repetition: " + ", ".join(f"{b:.0f}" for b in baselines) + " req/s")
     header = f"| {'page':<38} | {'req/s':>6} | {'p50 ms':>7} | {'p99 ms':>7} | {'× baseline':>10} "
-    header += f"| {'per repetition':<16} | {'URLs':>11} | target (≥{TARGET_RATIO}×, p99<{TARGET_P99_MS:.0f}) |"
+    header += f"| {'per repetition':<16} | {'distinct':>11} | target (≥{TARGET_RATIO}×, p99<{TARGET_P99_MS:.0f}) |"
     print(header)
     print("|" + "|".join("-" * len(part) for part in header.split("|")[1:-1]) + "|")
     for page in pages:
@@ -667,8 +796,12 @@ def print_table(pages: list[Page], reps: list[dict]) -> None:
         urls = f"{median(r.distinct for r in rows):.0f}/{median(r.requests for r in rows):.0f}"
         print(
             f"| {page.label:<38} | {rps:>6.0f} | {p50:>7.1f} | {p99:>7.1f} | {ratio:>10.2f} "
-            f"| {' '.join(f'{x:.2f}' for x in ratios):<16} | {urls:>11} | {_verdict(page.label, ratio, p99, rows[-1]):<23} |"
+            f"| {' '.join(f'{x:.2f}' for x in ratios):<16} | {urls:>11} | {_verdict(page, ratio, p99, rows):<23} |"
         )
+    print(
+        "distinct: URLs asked / requests; on a cold row, sessions / requests (each a user whose pages were made "
+        "stale before the run: distinct = requests means every request was a miss)"
+    )
     if "webhook fulfilment" in reps[0]["results"]:
         noop = [rep["results"]["webhook no-op POST"].rps for rep in reps]
         hooks = [rep["results"]["webhook fulfilment"] for rep in reps]
