@@ -22,6 +22,8 @@ lookup by primary key): after five runs PostgreSQL may settle on one generic pla
 from __future__ import annotations
 
 import functools
+import itertools
+import re
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -247,9 +249,14 @@ def _preparing_cursor_class() -> type | None:
     if server_binding is None:
         return None
 
-    class PreparingCursor(server_binding):
+    from psycopg.raw_cursor import RawCursorMixin
+
+    class PreparingCursor(RawCursorMixin, server_binding):
+        """Sends the statement as numbered ($1…) once per text: psycopg's own conversion of %s is cached only
+        for statements of at most 50 parameters, so it split a longer one (the webhook's 64) on every run."""
+
         def execute(self, query, params=None, *, prepare=None, binary=None):
-            return super().execute(query, params, prepare=True, binary=binary)
+            return super().execute(numbered_placeholders(query), params, prepare=True, binary=binary)
 
         def _convert_query(self, query, params=None):
             # Kept where the query log reads it (Django's last_executed_query for client-binding cursors, which
@@ -258,6 +265,24 @@ def _preparing_cursor_class() -> type | None:
             return converted
 
     return PreparingCursor
+
+
+_PERCENT = re.compile(r"%(.|$)", re.DOTALL)
+
+
+@functools.lru_cache(maxsize=MAX_SHAPES)
+def numbered_placeholders(sql: str) -> str:
+    """`sql` with Django's placeholders as PostgreSQL's: each %s the next $n, %% a literal %; once per text."""
+    numbers = itertools.count(1)
+
+    def replace(match: re.Match) -> str:
+        if match.group(1) == "s":
+            return f"${next(numbers)}"
+        if match.group(1) == "%":
+            return "%"
+        raise ValueError(f"Only %s and %% may follow a % in a prepared statement: {match.group(0)!r}")
+
+    return _PERCENT.sub(replace, sql)
 
 
 def _prepared_cursor(connection: Any) -> Any:

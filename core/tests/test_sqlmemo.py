@@ -242,6 +242,36 @@ def test_run_prepared_runs_raw_sql_prepared_once():
             assert cursor.fetchall() == [("SELECT $1 + 1, $2",)]
 
 
+def test_run_prepared_keeps_a_literal_percent_and_refuses_another_placeholder():
+    """Django's %% is a literal % on every database; on PostgreSQL the text is numbered once per text."""
+    assert [tuple(row) for row in sqlmemo.run_prepared(connection, "SELECT '100%%', %s", ["x"])] == [("100%", "x")]
+    assert sqlmemo.numbered_placeholders("SELECT '5%%' || %s, %s") == "SELECT '5%' || $1, $2"
+    for bad in ("SELECT %(name)s", "SELECT %d", "SELECT 5 %"):
+        with pytest.raises(ValueError, match="prepared statement"):
+            sqlmemo.numbered_placeholders(bad)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="psycopg's own conversion is PostgreSQL's")
+def test_a_statement_of_many_parameters_is_not_split_again_on_each_run(monkeypatch):
+    """psycopg caches its conversion of %s only for statements of at most 50 parameters; the webhook's one
+    statement has 64, so psycopg split its text on every delivery. The preparing cursor sends it numbered
+    ($1…, converted once per text), which psycopg passes through without splitting."""
+    from psycopg import _queries
+
+    splits = []
+    split = _queries._split_query
+
+    def counted(query, *args, **kwargs):
+        splits.append(query)
+        return split(query, *args, **kwargs)
+
+    monkeypatch.setattr(_queries, "_split_query", counted)
+    sql = "SELECT " + ", ".join(["%s::int"] * 64)
+    for run in range(3):
+        assert list(sqlmemo.run_prepared(connection, sql, list(range(run, run + 64)))[0]) == list(range(run, run + 64))
+    assert [query for query in splits if b"::int" in query] == []
+
+
 def _permissions(values):
     return Permission.objects.select_related("content_type").filter(codename=values["codename"])
 

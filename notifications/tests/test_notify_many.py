@@ -91,3 +91,47 @@ def test_one_recipient_is_a_plain_notify(client_user, django_capture_on_commit_c
     with django_capture_on_commit_callbacks(execute=True):
         (row,) = services.notify_many([(client_user, None)], "order_mark_paid", "Paid.")
     assert row.category == "money" and [m.to for m in mail.outbox] == [[client_user.email]]
+
+
+@pytest.mark.parametrize("parties", [1, 2])
+def test_the_email_task_s_message_shows_the_ids_and_carries_every_context(
+    parties, client_user, coach_user, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The message published after commit (notify: one email, notify_many: several) names the notifications in
+    its argsrepr header, what the worker's log and monitoring show, instead of Celery's repr of every email's
+    context; the task's arguments still carry the contexts whole. Published for real, to an in-memory broker
+    (tests otherwise run tasks eagerly, and nothing else reads from this one)."""
+    from celery.app.task import Task
+    from kombu import Connection
+
+    from elite.celery import app as celery_app
+
+    recipients = [(client_user, {"order_id": 7, "is_client": True}), (coach_user, {"order_id": 7, "is_client": False})]
+    recipients = recipients[:parties]
+    apply_async = Task.apply_async
+    with Connection("memory://") as broker, broker.Producer() as producer:
+
+        def to_memory(self, args=None, kwargs=None, **options):
+            return apply_async(self, args, kwargs, producer=producer, **options)
+
+        monkeypatch.setattr(Task, "apply_async", to_memory)
+        celery_app.conf.task_always_eager = False  # the conftest makes it eager again for the next test
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                rows = services.notify_many(recipients, "order_mark_paid", "Paid.")
+        finally:
+            celery_app.conf.task_always_eager = True
+        queue = broker.SimpleQueue(celery_app.conf.task_default_queue)
+        try:
+            message = queue.get(timeout=1)
+            message.ack()
+        finally:
+            queue.close()
+
+    emails = [[row.pk, context] for row, (_, context) in zip(rows, recipients, strict=True)]
+    assert message.headers["argsrepr"] == f"(notifications {[row.pk for row in rows]!r})"
+    assert message.headers["kwargsrepr"] == "{}"
+    args, kwargs, _ = message.decode()
+    assert (args, kwargs) == ((emails[0] if parties == 1 else [emails]), {})
+    assert message.headers["task"] == f"notifications.tasks.send_notification_email{'s' if parties > 1 else ''}"
+    assert mail.outbox == []  # published, not run here
