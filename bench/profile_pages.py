@@ -17,6 +17,19 @@ they run) do not show; the invalidation runs outside the timed and profiled part
                      a write to anything the page shows does); the caches below the page stay warm
   PROFILE_COLD=all   this prefix's whole cache is emptied before every request (a first visit after a
                      deploy or an eviction; the session is re-read from the database)
+  PROFILE_COLD=user  every request is another user of the page's kind (the seeded users of its role with
+                     the most orders, as bench/marketplace.py's cold rows: PROFILE_COLD_USERS, 3000), none
+                     asked twice in the run, each made stale first (users_changed): the page and what it
+                     reads below it (bell count, verified email, threads, notifications, order-row fragments)
+                     are cold, the process's memories (templates, compiled statements, static URLs) warm from
+                     the warm-up, and the session cached (made as login() makes it, deleted at the end). Its
+                     cache namespace is new per run unless PROFILE_CACHE_PREFIX names one, so no user was
+                     served in it before. A page on the user's own object (the order page) asks each user's
+                     newest order.
+
+Each page's figures end with where its profiled time went ("inclusive"): templates rendering (with what
+they query), SQL (the driver and PostgreSQL, from the cursor), the ORM's compiling, Redis round trips,
+and core.pages' CSRF slot scan; cProfile's overhead inflates them alike, so read them as shares.
 """
 
 from __future__ import annotations
@@ -40,6 +53,7 @@ REQUESTS = int(os.environ.get("PROFILE_REQUESTS", "200"))
 TOP = int(os.environ.get("PROFILE_TOP", "30"))
 QUIET = os.environ.get("PROFILE_QUIET") == "1"  # figures, statements and call counts; no function tables
 COLD = os.environ.get("PROFILE_COLD", "")
+COLD_USERS = int(os.environ.get("PROFILE_COLD_USERS", "3000"))
 # PROFILE_CACHE_PREFIX=…: a cache namespace of its own, when other processes write to the bench database
 
 
@@ -93,10 +107,46 @@ def backend_cpu_seconds(connection) -> float | None:
 
 
 spent = [0.0, 0.0]  # wall and CPU seconds of the invalidations, not counted as the page's
+made_sessions: list[str] = []  # PROFILE_COLD=user's sessions, deleted at the end
 
 
-def cold_maker(client):
-    """What makes the next request of this signed-in client a miss (PROFILE_COLD)."""
+def user_pool(client, page, wanted: int):
+    """PROFILE_COLD=user: `wanted` (path, session key, user id) of users like the page's, never the same twice,
+    from a place in the pool that differs per run."""
+    from django.contrib.auth import get_user
+    from django.db.models import Max
+
+    from bench.marketplace import most_orders, pool_sessions
+    from orders.models import Order
+
+    request = type("Request", (), {"session": client.session})()
+    role = get_user(request).role  # type: ignore[union-attr]  # the page's signed-in user
+    pool = most_orders(role, COLD_USERS)
+    if wanted > len(pool):
+        raise SystemExit(f"PROFILE_COLD=user: {wanted} requests, {len(pool)} {role}s in the pool")
+    start = random.Random(os.getpid()).randrange(len(pool))
+    users = [pool[(start + n) % len(pool)] for n in range(wanted)]
+    if page.path == "/dashboard/":
+        paths = ["/dashboard/"] * wanted
+    elif page.path.startswith("/orders/"):
+        field = "client_id" if role == "client" else "coach_id"
+        newest = dict(
+            Order.objects.filter(**{f"{field}__in": users})
+            .values(field)
+            .annotate(last=Max("id"))
+            .values_list(field, "last")
+        )
+        paths = [f"/orders/{newest[user.pk]}/" for user in users]
+    else:
+        raise SystemExit(f"PROFILE_COLD=user: no pool for {page.label}")
+    keys = pool_sessions(users)
+    made_sessions.extend(keys)
+    return iter(list(zip(paths, keys, [user.pk for user in users], strict=True)))
+
+
+def cold_maker(client, page):
+    """What makes the next request of this signed-in client a miss (PROFILE_COLD): called before it, it
+    returns the path to ask instead of the page's, or None."""
     from django.conf import settings
     from django.contrib.auth import get_user
 
@@ -111,13 +161,52 @@ def cold_maker(client):
         if not settings.REDIS_URL:
             raise SystemExit("PROFILE_COLD=all needs the Redis cache")
         return clear_cache
-    raise SystemExit(f"PROFILE_COLD={COLD!r}: page or all")
+    if COLD == "user":
+        pool = user_pool(client, page, 2 * REQUESTS + 4)
+
+        def next_user() -> str:
+            path, session_key, user_id = next(pool)
+            client.cookies["sessionid"] = session_key
+            users_changed(user_id)
+            return path
+
+        return next_user
+    raise SystemExit(f"PROFILE_COLD={COLD!r}: page, all or user")
+
+
+def inclusive_ms(stats: dict, requests: int) -> str:
+    """Where the profiled time went, per request: the cumulative time of a few functions (recursion counted once)."""
+    import django.db.backends.utils as db_utils
+    import django.db.models.sql.compiler as compiler
+    import django.template.base as template_base
+    import redis.client
+
+    from core import pages
+
+    def code(function) -> tuple:
+        function = getattr(function, "__wrapped__", function)
+        return (function.__code__.co_filename, function.__code__.co_firstlineno, function.__code__.co_name)
+
+    parts: dict[str, list] = {
+        "templates": [template_base.Template.render],
+        "SQL": [db_utils.CursorWrapper.execute, db_utils.CursorWrapper.executemany],
+        "ORM compiling": [compiler.SQLCompiler.as_sql],
+        "Redis": [redis.client.Redis.execute_command, redis.client.Pipeline.execute],
+        "CSRF slot scan": [pages._with_slots],
+    }
+    shown = []
+    for name, functions in parts.items():
+        seconds = sum(stats.get(code(f), (0, 0, 0, 0))[3] for f in functions)
+        shown.append(f"{name} {seconds * 1000 / requests:.2f}")
+    return "inclusive ms (profiled): " + ", ".join(shown)
 
 
 def main(words: list[str]) -> None:
     os.environ.update({**SERVER_ENV, "ALLOWED_HOSTS": "testserver"})
     if os.environ.get("PROFILE_CACHE_PREFIX"):  # a namespace of its own: others' bench writes bump no version here
         os.environ["CACHE_KEY_PREFIX"] = os.environ["PROFILE_CACHE_PREFIX"]
+    elif COLD == "user":  # no user of the pool served in this namespace before
+        os.environ["CACHE_KEY_PREFIX"] = f"profile-user-{os.getpid()}-{time.time_ns()}"
     import django
 
     django.setup()
@@ -145,7 +234,7 @@ def main(words: list[str]) -> None:
 
             directory_changed()  # nothing cached before this run is believed: every URL is a miss
 
-        chill = cold_maker(client) if COLD and page.cookie else None
+        chill = cold_maker(client, page) if COLD and page.cookie else None
 
         def get(page=page, client=client, paths=paths, chill=chill, profiler=None) -> None:
             path = paths() if paths is not None else page.path
@@ -153,7 +242,7 @@ def main(words: list[str]) -> None:
                 if profiler is not None:
                     profiler.disable()
                 paused, trips = (time.perf_counter(), time.process_time()), round_trips[0]
-                chill()
+                path = chill() or path
                 spent[0] += time.perf_counter() - paused[0]
                 spent[1] += time.process_time() - paused[1]
                 round_trips[0] = trips  # the invalidation's round trips are not the page's
@@ -197,6 +286,7 @@ def main(words: list[str]) -> None:
         profiler.disable()
         calls = pstats.Stats(profiler).total_calls  # type: ignore[attr-defined]
         print(f"cProfile: {calls / REQUESTS:,.0f} function calls per request")
+        print(inclusive_ms(pstats.Stats(profiler).stats, REQUESTS))  # type: ignore[attr-defined]
         if QUIET:
             continue
         for order in ("cumulative", "tottime"):
@@ -206,4 +296,10 @@ def main(words: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    try:
+        main(sys.argv[1:])
+    finally:
+        if made_sessions:
+            from bench.marketplace import forget_sessions
+
+            forget_sessions(made_sessions)
