@@ -18,6 +18,8 @@ from django.template.loader import get_template
 from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 
+from .cache import held_many, store_many
+
 Row = TypeVar("Row")
 ROW_SECONDS = 3600
 
@@ -38,7 +40,7 @@ def rendered_each(
     """`template_name` rendered with `context(row)` for each row, one cache round trip for all of them;
     only the rows not cached under `key(row)` are rendered (and stored)."""
     keys = [_cache_key(template_name, key(row)) for row in rows]
-    found = cache.get_many(keys) if keys else {}
+    found = {**cache.get_many(keys), **held_many(keys)} if keys else {}
     template = get_template(template_name)
     rendered: list[SafeString] = []
     missing: dict[str, str] = {}
@@ -48,7 +50,7 @@ def rendered_each(
             html = missing[cache_key] = template.render(context(row))
         rendered.append(mark_safe(html))  # noqa: S308 - the partial's own output
     if missing:
-        cache.set_many(missing, timeout)
+        store_many(missing, timeout)  # with the page's other writes, inside core.cache.deferred_writes()
     return rendered
 
 

@@ -49,9 +49,11 @@ from .cache import (
     _version_key,
     bump_after_commit,
     bump_version_now,
+    deferred_writes,
     end_prefetch,
     prefetch_for,
     recorded_reads,
+    store,
 )
 
 SCOPE = "pages"
@@ -179,10 +181,14 @@ def unclassified_models() -> list[str]:
 
 def _versions(keys: list[str], found: dict[str, Any]) -> tuple:
     missing = [key for key in keys if found.get(key) is None]
-    for key in missing:
-        cache.add(key, _fresh_version(), VERSION_SECONDS)
     if missing:
-        found = {**found, **cache.get_many(missing)}
+        start_and_get_many = getattr(cache, "start_and_get_many", None)  # core.cache.RedisCache: one round trip
+        if start_and_get_many is not None:
+            found = {**found, **start_and_get_many(missing, _fresh_version(), VERSION_SECONDS)}
+        else:
+            for key in missing:
+                cache.add(key, _fresh_version(), VERSION_SECONDS)
+            found = {**found, **cache.get_many(missing)}
     return tuple(found.get(key) for key in keys)
 
 
@@ -253,12 +259,26 @@ def _storable(response: HttpResponse, request: HttpRequest) -> bool:
 _READS: OrderedDict[tuple[str, int], tuple[tuple[str, int, str], ...]] = OrderedDict()
 READS_SIZE = 10_000
 _READS_LOCK = threading.Lock()
+# A user this process has not served the view to reads ahead what the view's last miss read for its user, with
+# that user's id replaced by theirs: the same names (a bell count, a dashboard's threads), so most of a first
+# miss's values come in one round trip too. A name that holds the other user's own value (an email address)
+# reads a key this user's page does not ask for, never a wrong value: cached_for takes only its own two keys.
+_PATTERNS: dict[str, tuple[int, tuple[tuple[str, int, str], ...]]] = {}
+
+
+def _as_user(pattern: tuple[int, tuple[tuple[str, int, str], ...]], user_pk: int) -> tuple[tuple[str, int, str], ...]:
+    other, reads = pattern
+    return tuple((scope, user_pk if pk == other else pk, name) for scope, pk, name in reads)
 
 
 def _render_reading_ahead(view: Callable[..., HttpResponse], request: HttpRequest, user_pk: int, *args, **kwargs):
-    where = (f"{view.__module__}.{view.__qualname__}", user_pk)
+    name = f"{view.__module__}.{view.__qualname__}"
+    where = (name, user_pk)
     with _READS_LOCK:
-        ahead = _READS.get(where, ())
+        ahead = _READS.get(where)
+        if ahead is None:
+            pattern = _PATTERNS.get(name)
+            ahead = _as_user(pattern, user_pk) if pattern is not None else ()
     try:
         prefetch_for(ahead)
         with recorded_reads() as reads:
@@ -272,6 +292,7 @@ def _render_reading_ahead(view: Callable[..., HttpResponse], request: HttpReques
             _READS.move_to_end(where)
             if len(_READS) > READS_SIZE:
                 _READS.popitem(last=False)
+            _PATTERNS[name] = (user_pk, read)
     return response
 
 
@@ -303,10 +324,11 @@ def cached_page(
             if entry is not None and entry[0] == versions:
                 content_type, html, fresh = entry[1]
                 return HttpResponse(_filled(html, fresh, request), content_type=content_type)
-            response = _render_reading_ahead(view, request, user_pk, *args, **kwargs)
-            if _storable(response, request):
-                html, fresh = _with_slots(response.content.decode(response.charset), request)
-                cache.set(page_key, (versions, (response["Content-Type"], html, fresh)), PAGE_SECONDS)
+            with deferred_writes():  # the values, fragments and page this miss stores: one round trip
+                response = _render_reading_ahead(view, request, user_pk, *args, **kwargs)
+                if _storable(response, request):
+                    html, fresh = _with_slots(response.content.decode(response.charset), request)
+                    store(page_key, (versions, (response["Content-Type"], html, fresh)), PAGE_SECONDS)
             return response
 
         return wrapper

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.services import record as audit
-from core import writes
+from core import sqlmemo, writes
 from core.cache import bump_version, cached_for
 from core.exceptions import DomainError, NotPermitted
 from core.pages import users_changed
@@ -197,10 +197,23 @@ def inbox(user: User, *, category: str | None = None, unread_only: bool = False)
     return queryset.alias(is_unread=is_unread).order_by("-is_unread", "-created_at", "-id")
 
 
+def _unread_counted(given) -> QuerySet:
+    # COUNT(*) as a row (no row: none unread), in a shape core.sqlmemo can keep
+    unread = Notification.objects.filter(user_id=given["user"]).unread()
+    return unread.order_by().values("user_id").annotate(n=Count("*")).values_list("n")
+
+
+def _counted_unread(user: User) -> int:
+    """Notification.objects.for_user(user).unread().count(), compiled once per process and kept prepared
+    (a lookup by the user's id, on the (user, read_at) index): a first visit's bell built and compiled it."""
+    counted = sqlmemo.rows("notifications: unread count", _unread_counted, {"user": user.pk}, prepare=True)
+    return counted[0][0] if counted else 0
+
+
 def unread_count(user: User) -> int:
     """The bell on every page, cached until notify or mark_read bumps the user's version: one cache
     round trip instead of a count (a SELECT and its ORM compilation)."""
-    return cached_for(SCOPE, user.pk, "unread", lambda: Notification.objects.for_user(user).unread().count())
+    return cached_for(SCOPE, user.pk, "unread", lambda: _counted_unread(user))
 
 
 def unread_by_category(user: User) -> dict[str, int]:
@@ -213,9 +226,20 @@ def unread_by_category(user: User) -> dict[str, int]:
     return cached_for(SCOPE, user.pk, "unread-by-category", count)
 
 
+def _latest(user, limit: int) -> list[Notification]:
+    """list(Notification.objects.for_user(user)[:limit]), compiled once per process and limit, kept prepared
+    (the user's newest by the (user, read_at, -created_at) index's user column)."""
+    return sqlmemo.instances(
+        ("notifications: latest", int(limit)),
+        lambda given: Notification.objects.filter(user_id=given["user"])[:limit],
+        {"user": user.pk},
+        prepare=True,
+    )
+
+
 def recent(user, limit: int = 5) -> list[Notification]:
     """The user's latest notifications (dashboards), cached until they change (or are read)."""
-    return cached_for(SCOPE, user.pk, f"recent:{limit}", lambda: list(Notification.objects.for_user(user)[:limit]))
+    return cached_for(SCOPE, user.pk, f"recent:{limit}", lambda: _latest(user, limit))
 
 
 # --- Email preferences and unsubscribing ---------------------------------------------------------

@@ -48,3 +48,32 @@ def test_one_users_answer_is_never_anothers(client_user):
     assert fresh(client_user).has_verified_email
     assert not fresh(unverified).has_verified_email
     assert fresh(client_user).has_verified_email
+
+
+def test_the_memoised_ask_is_the_orms(client_user):
+    """The ask runs a statement compiled once per process (core.sqlmemo): the same answer as the ORM's exists()
+    for a verified, an unverified, a differently cased address and a login email that moved."""
+    unverified = ClientFactory(verified=False)
+    EmailAddress.objects.create(user=unverified, email=unverified.email, verified=False, primary=True)
+    cased = ClientFactory()
+    type(cased).objects.filter(pk=cased.pk).update(email=cased.email.upper())
+    moved = ClientFactory()  # a verified address, then another login email
+    type(moved).objects.filter(pk=moved.pk).update(email="moved-elsewhere@example.com")
+    for user in (client_user, unverified, cased, moved):
+        user = fresh(user)
+        orm = EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists()
+        assert user.has_verified_email is orm
+    assert [fresh(u).has_verified_email for u in (client_user, unverified, cased, moved)] == [
+        True,
+        False,
+        True,
+        False,
+    ]
+
+
+def test_a_first_ask_compiles_no_query(client_user, compilations):
+    other = ClientFactory()
+    assert fresh(client_user).has_verified_email
+    compilations.clear()
+    assert fresh(other).has_verified_email
+    assert EmailAddress not in compilations

@@ -13,9 +13,12 @@ from core.cache import (
     bump_version,
     bump_version_now,
     cached_for,
+    deferred_writes,
     end_prefetch,
     prefetch_for,
     recorded_reads,
+    store,
+    store_many,
 )
 
 
@@ -232,7 +235,7 @@ def test_values_read_ahead_come_in_one_round_trip_and_are_what_cached_for_reads(
     trips = _counting_trips(monkeypatch)
     with recorded_reads() as reads:
         prefetch_for([("ahead", 7, "a"), ("ahead", 7, "b"), ("ahead", 8, "c"), ("ahead", 9, "d")])
-        assert trips == ["MGET"]
+        assert trips == ["MGET", "bump 1 keys"]  # the read; d's missing version started and read back (script)
         assert cached_for("ahead", 7, "a", lambda: "new a") == "first a"
         assert cached_for("ahead", 7, "b", lambda: "new b") == "first b"
         assert cached_for("ahead", 8, "c", lambda: "new c") == "new c"
@@ -240,8 +243,8 @@ def test_values_read_ahead_come_in_one_round_trip_and_are_what_cached_for_reads(
         assert cached_for("ahead", 7, "a", lambda: "again") == "first a"  # read once ahead: Redis now
     end_prefetch()
     assert reads == [("ahead", 7, "a"), ("ahead", 7, "b"), ("ahead", 8, "c"), ("ahead", 9, "d"), ("ahead", 7, "a")]
-    # reads only: the read ahead, d's new version read back after its SET NX, a's second read
-    assert [t for t in trips if t in ("MGET", "GET")] == ["MGET", "GET", "MGET"]
+    # reads only: the read ahead (d's missing version started and read back in its script), a's second read
+    assert [t for t in trips if t in ("MGET", "GET")] == ["MGET", "MGET"]
 
 
 @pytest.mark.django_db
@@ -252,3 +255,80 @@ def test_a_bump_of_this_thread_drops_what_was_read_ahead():
     bump_version_now("ahead", 17)  # a write of this request, after the read ahead
     assert cached_for("ahead", 17, "a", lambda: "after") == "after"
     end_prefetch()
+
+
+@pytest.mark.django_db
+def test_missing_versions_read_ahead_are_started_and_read_in_one_round_trip(monkeypatch):
+    """Objects never seen in this cache namespace have no version: read ahead, their SET NX and the reading back
+    of what is stored go in one script for all of them (cached_for then asks Redis nothing for them); a version
+    another process set first is the one read back."""
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
+    cache.set("version:fresh:32", 5, 60)  # set first by another process: not replaced
+    trips = _counting_trips(monkeypatch)
+    prefetch_for([("fresh", 31, "a"), ("fresh", 32, "b"), ("fresh", 33, "c")])
+    assert trips == ["MGET", "bump 2 keys"]  # the MGET, then one script for the two missing versions
+    for pk, name in ((31, "a"), (32, "b"), (33, "c")):
+        assert cached_for("fresh", pk, name, lambda name=name: f"new {name}") == f"new {name}"
+    end_prefetch()
+    monkeypatch.undo()
+    assert set(trips[2:]) == {"SET"}  # the three values stored; no read, no SET NX
+    assert cache.get("version:fresh:32") == 5
+    versions = cache.get_many(["version:fresh:31", "version:fresh:33"])
+    assert len(versions) == 2 and all(isinstance(v, int) for v in versions.values())
+    assert cache.get("fresh:32:b") == (5, "new b")  # stamped with the version read back
+    assert cache.get("fresh:31:a") == (versions["version:fresh:31"], "new a")
+
+
+@pytest.mark.django_db
+def test_a_version_cached_for_starts_is_not_read_back(monkeypatch):
+    """A missing version outside a read-ahead: SET NX, and when it stored ours, no GET to read it back."""
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
+    trips = _counting_trips(monkeypatch)
+    assert cached_for("fresh", 41, "a", lambda: "a") == "a"
+    monkeypatch.undo()
+    assert trips == ["MGET", "SET", "SET"]  # the read, the version's SET NX, the value
+    assert cached_for("fresh", 41, "a", lambda: "again") == "a"
+
+
+@pytest.mark.django_db
+def test_deferred_writes_go_in_one_round_trip_each_with_its_expiry_and_this_thread_reads_them(monkeypatch):
+    """Inside deferred_writes() cached_for's values and store()/store_many() wait; leaving sends them in one
+    pipeline, each key with its own expiry. Meanwhile this thread's cached_for finds what waits (no compute)."""
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
+    cached_for("deferred", 51, "warm", lambda: "warm")  # the version exists: no SET NX below
+    trips = _counting_trips(monkeypatch)
+    with deferred_writes():
+        assert cached_for("deferred", 51, "a", lambda: "a", timeout=100) == "a"
+        assert cached_for("deferred", 51, "a", lambda: "computed twice") == "a"
+        store("deferred-page", {"html": "<p>"}, 30)
+        store_many({"deferred-x": "x", "deferred-y": "y"}, 200)
+        with deferred_writes():  # nested: the outer one sends
+            store("deferred-inner", 1, 50)
+        assert "pipeline" not in trips and "SET" not in trips
+    monkeypatch.undo()
+    assert trips[-1] == "pipeline" and trips.count("pipeline") == 1 and "SET" not in trips
+    redis = cache._cache.get_client(write=True)
+    ttls = {
+        key: redis.ttl(cache.make_and_validate_key(key)) for key in ("deferred:51:a", "deferred-page", "deferred-x")
+    }
+    assert 95 < ttls["deferred:51:a"] <= 100 and 25 < ttls["deferred-page"] <= 30 and 195 < ttls["deferred-x"] <= 200
+    assert cache.get_many(["deferred-page", "deferred-y", "deferred-inner"]) == {
+        "deferred-page": {"html": "<p>"},
+        "deferred-y": "y",
+        "deferred-inner": 1,
+    }
+    assert cached_for("deferred", 51, "a", lambda: "not cached") == "a"
+
+
+@pytest.mark.django_db
+def test_a_value_computed_inside_deferred_writes_is_stale_after_a_bump_meanwhile():
+    """Sent late, a value keeps the version it was computed under: a bump before it is sent makes it stale."""
+    with deferred_writes():
+        assert cached_for("deferred", 61, "a", lambda: "old") == "old"
+        bump_version_now("deferred", 61)
+        assert cached_for("deferred", 61, "a", lambda: "new") == "new"
+    assert cached_for("deferred", 61, "a", lambda: "newer") == "new"
+    with deferred_writes():
+        assert cached_for("deferred", 62, "a", lambda: "old") == "old"
+    bump_version_now("deferred", 62)
+    assert cached_for("deferred", 62, "a", lambda: "new") == "new"
