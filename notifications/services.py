@@ -229,12 +229,13 @@ def unread_by_category(user: User) -> dict[str, int]:
 def _latest(user, limit: int) -> list[Notification]:
     """list(Notification.objects.for_user(user)[:limit]), compiled once per process and limit, kept prepared
     (the user's newest by the (user, read_at, -created_at) index's user column)."""
-    return sqlmemo.instances(
+    latest: list[Any] = sqlmemo.instances(
         ("notifications: latest", int(limit)),
         lambda given: Notification.objects.filter(user_id=given["user"])[:limit],
         {"user": user.pk},
         prepare=True,
     )
+    return latest
 
 
 def recent(user, limit: int = 5) -> list[Notification]:
