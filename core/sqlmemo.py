@@ -185,19 +185,26 @@ def _fetch(compiled: _Compiled, values: Mapping[str, Any], connection: Any, *, p
 
 
 def instances(
-    shape: Hashable, build: Builder, values: Mapping[str, Any], using: str = "default", *, prepare: bool = False
+    shape: Hashable,
+    build: Builder,
+    values: Mapping[str, Any],
+    using: str = "default",
+    *,
+    prepare: bool = False,
+    annotations: bool = False,
 ) -> list[Model]:
     """The model instances of `build(values)` (a queryset of model instances, select_related allowed),
     compiled once per `shape` as `rows()` is, and built from the rows as Django's ModelIterable builds
-    them (from_db, then the select_related populators). A shape with annotations, or a locking one
-    outside a transaction (the ORM raises for it), runs through the ORM. `build` must be a plain
-    queryset, not a related manager's (its known related objects are not attached). `prepare`: as rows()."""
+    them (from_db, then the select_related populators, then `annotations=True`: each annotation set on the
+    instance). A shape with annotations without `annotations=True`, or a locking one outside a transaction
+    (the ORM raises for it), runs through the ORM. `build` must be a plain queryset, not a related manager's
+    (its known related objects are not attached). `prepare`: as rows()."""
     connection = connections[using]
     compiled = _compiled(shape, build, values, using) if _usable(values) else None
     if (
         compiled is None
         or compiled.compiler.klass_info is None
-        or compiled.compiler.query.annotation_select
+        or (compiled.compiler.query.annotation_select and not annotations)
         or (compiled.compiler.query.select_for_update and not connection.in_atomic_block)
     ):
         return list(build(values))
@@ -206,11 +213,14 @@ def instances(
     start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
     init_list = [column[0].target.attname for column in compiler.select[start:end]]
     populators = get_related_populators(klass_info, compiler.select, using)
+    annotated = list(compiler.annotation_col_map.items()) if annotations else []
     found = []
     for row in compiled.results(_fetch(compiled, values, connection, prepare=prepare)):
         obj = klass_info["model"].from_db(using, init_list, row[start:end])
         for populator in populators:
             populator.populate(row, obj)
+        for name, position in annotated:
+            setattr(obj, name, row[position])
         found.append(obj)
     return found
 
