@@ -101,3 +101,19 @@ def test_the_inbox_query_count_does_not_grow(client, client_user, django_assert_
     users_changed(client_user.pk)
     with django_assert_max_num_queries(misses):
         client.get(reverse("notifications:inbox"))
+
+
+def test_a_page_over_many_days_reads_its_rows_in_one_cache_round_trip(client, client_user, monkeypatch):
+    """The page's rows are rendered (or read from the cache) in one call for all its day groups, not one a day."""
+    from notifications import views
+
+    _inbox_of(client_user, 40, word="Spread")
+    for n, note in enumerate(Notification.objects.filter(user=client_user).order_by("id")):
+        at = timezone.now() - datetime.timedelta(days=n // 4)  # read, four a day: grouped by day
+        Notification.objects.filter(pk=note.pk).update(created_at=at, read_at=at)
+    rendered_each = views.rendered_each
+    calls = []
+    monkeypatch.setattr(views, "rendered_each", lambda *a, **k: calls.append(len(a[1])) or rendered_each(*a, **k))
+    client.force_login(client_user)
+    html = client.get(reverse("notifications:inbox")).content.decode()
+    assert html.count("notification-group-title") >= 3 and calls == [20]
