@@ -85,3 +85,20 @@ def test_a_receipts_page_not_seen_before_compiles_none_of_its_queries(
         response = client.get(reverse("payments:receipts"), query)
         assert response.status_code == 200 and "Theirs" in response.content.decode()
         assert Payment not in compilations, query
+
+
+@pytest.mark.parametrize(
+    "status", ["created", "authorized", "captured", "failed", "refunded", "partially_refunded", "odd<&>"]
+)
+def test_the_status_badge_is_what_its_template_printed(status):
+    """payment_status was an inclusion tag of `<span class="badge {{ style }}">{{ label }}</span>` and a newline."""
+    from django.template import Context, Template
+
+    from payments.templatetags.payments_tags import STATUS_LABELS, STATUS_STYLES, payment_status
+
+    payment = Payment(status=status)
+    printed = Template('<span class="badge {{ style }}">{{ label }}</span>\n').render(
+        Context({"label": STATUS_LABELS.get(status, status), "style": STATUS_STYLES.get(status)})
+    )
+    assert payment_status(payment) == printed
+    assert Template("{% load payments_tags %}{% payment_status p %}").render(Context({"p": payment})) == printed
