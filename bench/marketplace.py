@@ -539,6 +539,8 @@ COLD_LABELS = {
     "client": f"client dashboard, cold: {COLD_USERS:,} clients",
     "coach": f"coach dashboard, cold: {COLD_USERS:,} coaches",
     "order": f"order page, cold: {COLD_USERS:,} clients",
+    "notifications": f"notifications, cold: {COLD_USERS:,} clients",
+    "receipts": f"receipts, cold: {COLD_USERS:,} clients",
 }
 
 
@@ -598,7 +600,8 @@ def cold_page(label: str, first_path: str, entries: list[tuple[int, str, str]]) 
 
 
 def cold_targets() -> tuple[list[Page], list[str]]:
-    """The client and coach dashboards and the client's order page on a miss; and the sessions made for them."""
+    """The client and coach dashboards, the client's order page, notifications and receipts on a miss; and the
+    sessions made for them."""
     from django.db.models import Max
 
     from orders.models import Order
@@ -621,6 +624,16 @@ def cold_targets() -> tuple[list[Page], list[str]]:
         cold_page(COLD_LABELS["client"], "/dashboard/", client_entries),
         cold_page(COLD_LABELS["coach"], "/dashboard/", coach_entries),
         cold_page(COLD_LABELS["order"], order_entries[0][1], order_entries),
+        cold_page(
+            COLD_LABELS["notifications"],
+            "/notifications/",
+            [(pk, "/notifications/", k) for pk, _p, k in client_entries],
+        ),
+        cold_page(
+            COLD_LABELS["receipts"],
+            "/payments/receipts/",
+            [(pk, "/payments/receipts/", k) for pk, _p, k in client_entries],
+        ),
     ]
     return pages, client_keys + coach_keys
 

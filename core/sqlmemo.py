@@ -31,7 +31,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
 from django.db import NotSupportedError, connections
-from django.db.models import Model, QuerySet
+from django.db.models import Count, Model, QuerySet
 from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 from django.db.models.sql.compiler import SQLCompiler
 
@@ -223,6 +223,57 @@ def instances(
             setattr(obj, name, row[position])
         found.append(obj)
     return found
+
+
+MEMOISED_PAGES = 3  # a Paged list's pages kept compiled; later ones (rarely asked) take the ORM path
+
+
+class Paged:
+    """What Django's Paginator asks of a queryset, each through rows()/instances(): `count()` (COUNT(*) grouped by
+    `count_by`, a column equal on every row the filter keeps: one row or none, in a shape rows() can keep) and a
+    slice. A slice reads a whole page (LIMIT per_page) and keeps as many rows as were asked: Paginator asks the
+    last page up to the count it got, which would make a shape per count; the rows kept are the same first
+    ones. Pages after MEMOISED_PAGES run through the ORM (a shape per page would crowd out the others).
+    `shape` and `build`, `values`, `prepare` as for instances()."""
+
+    def __init__(
+        self,
+        shape: Hashable,
+        build: Builder,
+        values: Mapping[str, Any],
+        *,
+        count_by: str,
+        per_page: int,
+        prepare: bool = False,
+        using: str = "default",
+    ):
+        self.shape, self.build, self.values, self.count_by = shape, build, values, count_by
+        self.per_page, self.prepare, self.using = per_page, prepare, using
+
+    def _counted(self, given: Mapping[str, Any]) -> QuerySet:
+        return self.build(given).order_by().values(self.count_by).annotate(n=Count("*")).values_list("n")
+
+    def count(self) -> int:
+        counted = rows((self.shape, "count"), self._counted, self.values, self.using, prepare=self.prepare)
+        return counted[0][0] if counted else 0
+
+    def __getitem__(self, window: slice) -> list[Model]:
+        start, stop = window.start or 0, window.stop
+        if window.step is not None or stop is None or start % self.per_page or not 0 <= stop - start <= self.per_page:
+            return list(self.build(self.values)[window])
+        if stop == start:
+            return []  # what an empty slice of a queryset reads: nothing
+        if start >= self.per_page * MEMOISED_PAGES:
+            return list(self.build(self.values)[window])
+        end = start + self.per_page
+        found = instances(
+            (self.shape, start, end),
+            lambda given: self.build(given)[start:end],
+            self.values,
+            self.using,
+            prepare=self.prepare,
+        )
+        return found[: stop - start]
 
 
 def run_prepared(connection: Any, sql: str, params: Sequence[Any]) -> list:

@@ -1,15 +1,17 @@
 """Order pages and the POST views of each move; every move goes through orders.services."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
+from django.forms import Form
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -202,6 +204,33 @@ def order_deliveries(order: Order) -> list[Delivery]:
     return deliveries
 
 
+# The page's forms when nothing was sent back: unbound, so the same on every visit (issue 13: rendering them
+# was ~20 % of a miss). Each is made once per process and language and rendered once (order_forms.crispy_once).
+EMPTY_FORMS: dict[str, Callable[[], Form]] = {
+    "cancel_form": lambda: OptionalNoteForm(label="Reason (optional)"),
+    "deliver_form": DeliveryForm,
+    "revision_form": lambda: NoteForm(
+        label="What should change?", help_text="Be specific: the coach works from this note."
+    ),
+    "dispute_form": lambda: NoteForm(
+        label="What went wrong?", help_text="Our team reads this and both sides’ messages."
+    ),
+    "review_form": ReviewForm,
+    "reply_form": ReplyForm,
+    "statement_form": DisputeStatementForm,
+}
+_empty_forms: dict[tuple[str, str | None], Form] = {}
+
+
+def empty_form(name: str) -> Form:
+    """The page's unbound form `name`, one per process and language (only ever read: never bound or cleaned)."""
+    key = (name, translation.get_language())
+    form = _empty_forms.get(key)
+    if form is None:
+        form = _empty_forms[key] = EMPTY_FORMS[name]()
+    return form
+
+
 def _render_detail(request, order: Order, *, status: int = 200, **forms):
     user = request.user
     this = {"order": order.pk}
@@ -224,16 +253,8 @@ def _render_detail(request, order: Order, *, status: int = 200, **forms):
         "review": review,
         "can_review": is_client and order.status == OrderStatus.COMPLETED and review is None,
         "can_reply": is_coach and review is not None and review.replied_at is None,
-        "cancel_form": forms.get("cancel_form") or OptionalNoteForm(label="Reason (optional)"),
-        "deliver_form": forms.get("deliver_form") or DeliveryForm(),
-        "revision_form": forms.get("revision_form")
-        or NoteForm(label="What should change?", help_text="Be specific: the coach works from this note."),
-        "dispute_form": forms.get("dispute_form")
-        or NoteForm(label="What went wrong?", help_text="Our team reads this and both sides’ messages."),
-        "review_form": forms.get("review_form") or ReviewForm(),
-        "reply_form": forms.get("reply_form") or ReplyForm(),
+        **{name: forms.get(name) or empty_form(name) for name in EMPTY_FORMS},
         "attached": forms.get("attached") or [],
-        "statement_form": forms.get("statement_form") or DisputeStatementForm(),
         "evidence_attached": forms.get("evidence_attached") or [],
         **_dispute_context(order, user),
     }

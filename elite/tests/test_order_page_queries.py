@@ -10,6 +10,7 @@ from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
 
+from core.pages import users_changed
 from documents import services as documents
 from documents.models import Extraction
 from files.models import FileAsset, FileCategory, ScanStatus
@@ -166,3 +167,45 @@ def test_an_order_page_not_seen_before_compiles_none_of_its_queries(
     assert response.status_code == 200 and "round 3 early.pdf" in response.content.decode()
     listed = {Order, OrderEvent, Delivery, Delivery.files.through, Review, Payment, FileAsset}
     assert [model for model in compilations if model in listed] == []
+
+
+def test_the_empty_forms_render_as_crispy_renders_them():
+    """Each empty form of the page is made once per process and rendered once, as `|crispy` renders a new one."""
+    from crispy_forms.templatetags.crispy_forms_filters import as_crispy_form
+
+    from orders.templatetags.order_forms import crispy_once
+    from orders.views import EMPTY_FORMS, empty_form
+
+    for name, make in EMPTY_FORMS.items():
+        assert empty_form(name) is empty_form(name) and not empty_form(name).is_bound
+        assert crispy_once(empty_form(name)) == as_crispy_form(make()) == crispy_once(empty_form(name))
+
+
+def test_an_order_page_renders_no_empty_form_again(client, two_orders, client_user, coach_user):
+    """The coach's delivery form, the client's revision, dispute and cancel forms: rendered on the first page a
+    process shows them, then taken as they were; a form sent back with its errors is rendered with them."""
+    order, _theirs = two_orders
+    fresh = make_order(client=client_user, coach=coach_user)
+    orders.mark_paid(fresh.pk, actor=None)
+    client.force_login(coach_user)
+    client.get(reverse("orders:detail", args=[fresh.pk]))
+    orders.deliver(fresh.pk, actor=coach_user, note="First round", files=[])
+    client.force_login(client_user)
+    first = client.get(reverse("orders:detail", args=[fresh.pk]))
+    assert 'id="revision-form"' in first.content.decode()
+    users_changed(client_user.pk, coach_user.pk)
+    again = client.get(reverse("orders:detail", args=[fresh.pk]))
+    assert _masked(again) == _masked(first)
+    assert "bootstrap5/uni_form.html" not in [t.name for t in again.templates]
+
+    sent = client.post(reverse("orders:request_revision", args=[fresh.pk]), {"note": "short"})
+    assert sent.status_code == 400 and "Ensure this value has at least 10 characters" in sent.content.decode()
+    users_changed(client_user.pk)
+    html = client.get(reverse("orders:detail", args=[fresh.pk])).content.decode()
+    assert "Ensure this value has at least 10 characters" not in html and 'name="note"' in html
+
+
+def _masked(response) -> str:
+    import re
+
+    return re.sub(r"\b[A-Za-z0-9]{64}\b", "TOKEN", response.content.decode())

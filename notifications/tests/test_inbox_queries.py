@@ -1,0 +1,119 @@
+"""The inbox's count and rows on a miss (issue 13): compiled once per process (core.sqlmemo), and still the
+rows services.inbox reads, page by page and per category, for their owner only."""
+
+import datetime
+
+import pytest
+from django.core.paginator import Paginator
+from django.urls import reverse
+from django.utils import timezone
+
+from core import sqlmemo
+from core.pages import users_changed
+from notifications import services
+from notifications.kinds import category_of
+from notifications.models import Notification
+
+pytestmark = pytest.mark.django_db
+KINDS = ["order_deliver", "payment_refunded", "message_received", "request_received", "dispute_opened"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memo():
+    sqlmemo.forget()
+    yield
+    sqlmemo.forget()
+
+
+def _inbox_of(user, count: int, *, word: str) -> None:
+    """`count` notifications of every category, a third read, their times spread (and some equal: the id decides)."""
+    now = timezone.now()
+    Notification.objects.bulk_create(
+        Notification(
+            user=user,
+            kind=KINDS[n % len(KINDS)],
+            category=category_of(KINDS[n % len(KINDS)]),
+            text=f"{word} {n}",
+            link=f"/orders/{n}/",
+            read_at=now if n % 3 == 0 else None,
+        )
+        for n in range(count)
+    )
+    for n, pk in enumerate(Notification.objects.filter(user=user).order_by("id").values_list("pk", flat=True)):
+        Notification.objects.filter(pk=pk).update(created_at=now - datetime.timedelta(hours=(n * 7) % 50))
+    users_changed(user.pk)
+
+
+def _ids(objects) -> list[int]:
+    return [n.pk for n in objects]
+
+
+@pytest.mark.parametrize("category", ["", "delivery", "message"])
+def test_every_page_is_what_services_inbox_reads(client, client_user, other_client, category):
+    _inbox_of(client_user, 57, word="Mine")
+    _inbox_of(other_client, 30, word="Theirs")
+    client.force_login(client_user)
+    query = {"category": category} if category else {}
+    for number in ("1", "2", "3", "4", "last", "x"):
+        page = client.get(reverse("notifications:inbox"), {**query, "page": number}).context["page"]
+        expected = Paginator(services.inbox(client_user, category=category or None), 20).get_page(number)
+        assert (page.number, page.paginator.count) == (expected.number, expected.paginator.count)
+        assert _ids(page.object_list) == _ids(expected.object_list)
+        assert expected.paginator.count > 0 and all(n.user_id == client_user.pk for n in page.object_list)
+
+
+def test_someone_elses_notifications_never_show_once_the_query_is_memoised(client, client_user, other_client):
+    _inbox_of(client_user, 25, word="Mine")
+    _inbox_of(other_client, 25, word="Theirs")
+    client.force_login(client_user)
+    html = client.get(reverse("notifications:inbox")).content.decode()
+    assert "Mine 1" in html and "Theirs" not in html
+    client.force_login(other_client)
+    html = client.get(reverse("notifications:inbox")).content.decode()
+    assert "Theirs 1" in html and "Mine" not in html
+
+
+def test_an_inbox_not_seen_before_compiles_none_of_its_queries(client, client_user, other_client, compilations):
+    _inbox_of(client_user, 25, word="Mine")
+    _inbox_of(other_client, 45, word="Theirs")
+    client.force_login(client_user)
+    for query in ({}, {"page": "2"}, {"category": "money"}):
+        assert client.get(reverse("notifications:inbox"), query).status_code == 200
+    client.force_login(other_client)
+    services.unread_count(other_client), services.unread_by_category(other_client)  # the bell's and tabs' cache
+    for query in ({}, {"page": "2"}, {"category": "money"}):
+        compilations.clear()
+        response = client.get(reverse("notifications:inbox"), query)
+        assert response.status_code == 200 and "Theirs" in response.content.decode()
+        assert Notification not in compilations, query
+
+
+def test_the_inbox_query_count_does_not_grow(client, client_user, django_assert_max_num_queries):
+    _inbox_of(client_user, 3, word="Few")
+    client.force_login(client_user)
+    client.get(reverse("notifications:inbox"))
+    users_changed(client_user.pk)
+    with django_assert_max_num_queries(12) as few:
+        client.get(reverse("notifications:inbox"))
+    misses = len(few.captured_queries)  # the next request empties the log `few` reads
+    _inbox_of(client_user, 60, word="Many")
+    client.get(reverse("notifications:inbox"))  # the bell's and the tabs' cached counts are counted again once
+    users_changed(client_user.pk)
+    with django_assert_max_num_queries(misses):
+        client.get(reverse("notifications:inbox"))
+
+
+def test_a_page_over_many_days_reads_its_rows_in_one_cache_round_trip(client, client_user, monkeypatch):
+    """The page's rows are rendered (or read from the cache) in one call for all its day groups, not one a day."""
+    from notifications import views
+
+    _inbox_of(client_user, 40, word="Spread")
+    for n, note in enumerate(Notification.objects.filter(user=client_user).order_by("id")):
+        at = timezone.now() - datetime.timedelta(days=n // 4)  # read, four a day: grouped by day
+        Notification.objects.filter(pk=note.pk).update(created_at=at, read_at=at)
+    rendered_each = views.rendered_each
+    calls = []
+    monkeypatch.setattr(views, "rendered_each", lambda *a, **k: calls.append(len(a[1])) or rendered_each(*a, **k))
+    client.force_login(client_user)
+    html = client.get(reverse("notifications:inbox")).content.decode()
+    assert html.count("notification-group-title") >= 3 and calls == [20]
