@@ -48,6 +48,14 @@ def _separate_xdist_worker() -> None:
 _separate_xdist_worker()
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist, the tests marked slow (minutes each: the schemathesis run, the axe pages) go first,
+    in their own order: started last, one would keep a worker busy after the other had run out of tests.
+    Every worker collects the same order; serially nothing moves."""
+    if XDIST_WORKER:
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the rest keep theirs
+
+
 def require_service(name: str, available: bool, how: str = "") -> None:
     """Skip a test whose service is missing, except under CI=true, where a missing service fails it."""
     if available:
