@@ -17,7 +17,7 @@ $(VENV)/.installed: requirements.txt $(PY)
 
 $(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
 	$(PIP) install --quiet -r requirements-dev.txt 2>&1 | grep -v "is ignored: it is neither" || true
-	$(PY) -c "import pytest, playwright, moto" && touch $@
+	$(PY) -c "import pytest, playwright, moto, xdist" && touch $@
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -36,8 +36,12 @@ seed: migrate
 run: seed
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
+# The suite runs in parallel (pytest-xdist): one worker process per CPU the machine lets us use ("logical":
+# 2 on CI, 1 on a 1-CPU machine), each with its own test database and cache key prefix (conftest.py).
+# TEST_WORKERS=3 picks a count, TEST_WORKERS=0 runs serially in this process. Plain `pytest` stays serial.
+TEST_WORKERS ?= logical
 test: install-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -16,6 +16,45 @@ pytest_plugins = ["ops.tests.suite_logs"]
 # calls from the test body. The test body is still plain synchronous code, so this is safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+# pytest-xdist (make test runs the suite in parallel, README "Tests") names each of its worker processes gw0,
+# gw1, …; pytest-django already gives each its own test database (test_<name>_gw0). Set once here.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _separate_xdist_worker() -> None:
+    """Give this xdist worker its own cache key prefix: the autouse fixture below deletes every key under the
+    prefix before and after each test, which would wipe the rate-limit counters, cached pages and channel-layer
+    keys of a test the other worker is running. The channel layer's prefix follows (a chat test's push must not
+    reach the other worker's servers), and so do the processes the tests start (uvicorn, Celery workers), which
+    read CACHE_KEY_PREFIX from the environment. pytest-django loaded the settings before this conftest, but no
+    cache or channel layer has been built yet: both read these values when first used."""
+    if not XDIST_WORKER:
+        return
+    from django.conf import settings
+    from django.core.cache import caches
+
+    prefix = f"{settings.CACHE_KEY_PREFIX}-{XDIST_WORKER}"
+    assert not caches.all(initialized_only=True), "a cache was built before its key prefix was made per-worker"
+    settings.CACHE_KEY_PREFIX = prefix
+    os.environ["CACHE_KEY_PREFIX"] = prefix
+    for options in settings.CACHES.values():
+        options["KEY_PREFIX"] = prefix
+    layers: dict[str, dict] = settings.CHANNEL_LAYERS
+    for layer in layers.values():
+        if "prefix" in layer.get("CONFIG", {}):
+            layer["CONFIG"]["prefix"] = f"{prefix}:asgi"
+
+
+_separate_xdist_worker()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist, the tests marked slow (minutes each: the schemathesis run, the axe pages) go first,
+    in their own order: started last, one would keep a worker busy after the other had run out of tests.
+    Every worker collects the same order; serially nothing moves."""
+    if XDIST_WORKER:
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the rest keep theirs
+
 
 def require_service(name: str, available: bool, how: str = "") -> None:
     """Skip a test whose service is missing, except under CI=true, where a missing service fails it."""

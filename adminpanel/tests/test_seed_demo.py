@@ -9,7 +9,7 @@ from payments.ledger import reconcile
 from payments.models import LedgerEntry, Payment
 from requests_app.models import RequestStatus, ServiceRequest
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 def snapshot():

@@ -80,6 +80,7 @@ def _run(live_server, access: str, phases: str, *extra: str, config: Path | None
     return subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=ROOT)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_every_operation_conforms_for_client_coach_and_staff(live_server, seeded, settings):
     settings.CHAT_RATE_LIMIT_COUNT = 10_000

@@ -129,6 +129,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     logging.getLogger().removeHandler(_watch)
     read_process_logs(_watch, _process_logs)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        # A pytest-xdist worker: its counts and findings go to the controller, which judges the whole run.
+        workeroutput["suite_logs"] = {"lines": _watch.lines, "files": len(_process_logs), "leaks": _watch.leaks}
+        return
     if _watch.leaks:
         print(f"\n\nPersonal data or secrets in {len(_watch.leaks)} of {_watch.lines} log lines:")
         for test, what, line in _watch.leaks[:20]:
@@ -140,9 +145,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+_worker_files = 0  # on the xdist controller: the process log files its workers read
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """pytest-xdist's controller, as each worker ends: add what the worker's watch saw to the run's."""
+    global _worker_files
+    found = getattr(node, "workeroutput", {}).get("suite_logs")
+    if _watch is None or found is None:
+        return  # a worker that crashed sent nothing; xdist already fails the run for it
+    _watch.lines += found["lines"]
+    _watch.leaks += [tuple(leak) for leak in found["leaks"]]
+    _worker_files += found["files"]
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     if _watch is not None and not _watch.leaks:
         terminalreporter.write_line(
             f"log lines of the suite checked for personal data: {_watch.lines}"
-            f" (with {len(_process_logs)} log files of processes the tests started), none found"
+            f" (with {len(_process_logs) + _worker_files} log files of processes the tests started), none found"
         )
