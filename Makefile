@@ -19,8 +19,15 @@ $(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
 	$(PIP) install --quiet -r requirements-dev.txt 2>&1 | grep -v "is ignored: it is neither" || true
 	$(PY) -c "import pytest, playwright, moto, xdist" && touch $@
 
+# `npm ci` empties node_modules before it installs; when node_modules is a link to another checkout's install
+# (a git worktree sharing the main checkout's), that would empty the other checkout's too, so it is left alone.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	@if [ -L node_modules ]; then \
+		echo "node_modules links to $$(readlink node_modules): not reinstalling through the link"; \
+		touch node_modules/.package-lock.json; \
+	else \
+		npm ci --no-audit --no-fund; \
+	fi
 
 install: $(VENV)/.installed node_modules/.package-lock.json
 install-dev: $(VENV)/.installed-dev node_modules/.package-lock.json
