@@ -185,6 +185,16 @@ def compilations(monkeypatch):
 
 
 @pytest.fixture
+def fresh_sqlmemo():
+    """core.sqlmemo's per-process shapes forgotten before and after: a test sees its first compilation."""
+    from core import sqlmemo
+
+    sqlmemo.forget()
+    yield
+    sqlmemo.forget()
+
+
+@pytest.fixture
 def local_media(settings, tmp_path):
     """Uploads go to a throwaway local folder and the dev no-op scanner marks them clean."""
     settings.MEDIA_ROOT = str(tmp_path / "media")

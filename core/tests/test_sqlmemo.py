@@ -10,14 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from core import sqlmemo
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_memo():
-    sqlmemo.forget()
-    yield
-    sqlmemo.forget()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_sqlmemo")]
 
 
 def groups(values):

@@ -7,16 +7,9 @@ from django.core.paginator import Paginator
 
 from core import sqlmemo
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_sqlmemo")]
 PER_PAGE = 20
 SIZES = (0, 1, 19, 20, 21, 41, 70, 81)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_memo():
-    sqlmemo.forget()
-    yield
-    sqlmemo.forget()
 
 
 def permissions(given):

@@ -8,21 +8,14 @@ from django.core.paginator import Paginator
 from django.urls import reverse
 from django.utils import timezone
 
-from core import sqlmemo
 from core.pages import users_changed
+from core.tests.scoping import assert_each_sees_only_their_own
 from notifications import services
 from notifications.kinds import category_of
 from notifications.models import Notification
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_sqlmemo")]
 KINDS = ["order_deliver", "payment_refunded", "message_received", "request_received", "dispute_opened"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_memo():
-    sqlmemo.forget()
-    yield
-    sqlmemo.forget()
 
 
 def _inbox_of(user, count: int, *, word: str) -> None:
@@ -65,12 +58,9 @@ def test_every_page_is_what_services_inbox_reads(client, client_user, other_clie
 def test_someone_elses_notifications_never_show_once_the_query_is_memoised(client, client_user, other_client):
     _inbox_of(client_user, 25, word="Mine")
     _inbox_of(other_client, 25, word="Theirs")
-    client.force_login(client_user)
-    html = client.get(reverse("notifications:inbox")).content.decode()
-    assert "Mine 1" in html and "Theirs" not in html
-    client.force_login(other_client)
-    html = client.get(reverse("notifications:inbox")).content.decode()
-    assert "Theirs 1" in html and "Mine" not in html
+    assert_each_sees_only_their_own(
+        client, reverse("notifications:inbox"), {client_user: "Mine", other_client: "Theirs"}
+    )
 
 
 def test_an_inbox_not_seen_before_compiles_none_of_its_queries(client, client_user, other_client, compilations):

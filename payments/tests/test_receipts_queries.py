@@ -5,20 +5,13 @@ import pytest
 from django.core.paginator import Paginator
 from django.urls import reverse
 
-from core import sqlmemo
 from core.pages import users_changed
+from core.tests.scoping import assert_each_sees_only_their_own
 from orders.tests.factories import make_order
 from payments.models import Payment
 from payments.views import _client_receipts
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_memo():
-    sqlmemo.forget()
-    yield
-    sqlmemo.forget()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_sqlmemo")]
 
 
 def _payments_of(client_user, coach_user, count: int, *, title: str) -> None:
@@ -61,12 +54,9 @@ def test_every_page_is_what_the_orm_lists(client, client_user, coach_user, other
 def test_someone_elses_payments_never_show_once_the_query_is_memoised(client, client_user, coach_user, other_client):
     _payments_of(client_user, coach_user, 3, title="Only mine")
     _payments_of(other_client, coach_user, 3, title="Only theirs")
-    client.force_login(client_user)
-    html = client.get(reverse("payments:receipts")).content.decode()
-    assert "Only mine" in html and "Only theirs" not in html
-    client.force_login(other_client)
-    html = client.get(reverse("payments:receipts")).content.decode()
-    assert "Only theirs" in html and "Only mine" not in html
+    assert_each_sees_only_their_own(
+        client, reverse("payments:receipts"), {client_user: "Only mine", other_client: "Only theirs"}
+    )
 
 
 def test_a_receipts_page_not_seen_before_compiles_none_of_its_queries(
