@@ -12,8 +12,10 @@ every 30 s) and is served by a per-process memory cache instead: reads are misse
 (allauth's rate limits, the login lockout, the chat and request limits) count per process rather than
 not at all. After a failure Redis is left alone for a few seconds, so a dead or black-holed server does
 not cost every call a timeout. `/ready` probes Redis itself (`ping`), so it still says 503. What is
-written during an outage stays in that process; invalidations made then do not reach Redis, so cached
-values can be stale for their (short) timeouts after Redis returns.
+written during an outage stays in that process. The version bumps made then (the invalidations) are kept and
+sent first when Redis answers again, so what Redis cached before them is not believed afterwards; and the
+process's memory is forgotten then, so nothing it kept in one outage is believed in the next (its versions did
+not move meanwhile).
 """
 
 import logging
@@ -113,6 +115,7 @@ class RedisCache(DjangoRedisCache):
 
     RETRY_AFTER_SECONDS = 5.0
     WARN_EVERY_SECONDS = 30.0
+    MISSED_BUMPS_KEPT = 100_000  # ~10 MB of keys: hours of an outage's writes on one process
 
     def __init__(self, server: str, params: dict) -> None:
         super().__init__(server, params)
@@ -120,6 +123,10 @@ class RedisCache(DjangoRedisCache):
         self.fallback = LocMemCache(f"redis-fallback-{id(self)}", {"TIMEOUT": params.get("TIMEOUT", 300)})
         self._down_until = 0.0
         self._warned_at = 0.0
+        self._was_down = False
+        # incr_or_start_many's keys that reached only the fallback: key → (start, timeout), sent on _back()
+        self._missed_bumps: dict[str, tuple[int, int]] = {}
+        self._missed_dropped = 0
         self._scripts: dict[tuple[int, str], Any] = {}  # the Lua scripts, registered once per redis-py client
 
     def _redis(self, key: str | None = None) -> Any:
@@ -136,15 +143,45 @@ class RedisCache(DjangoRedisCache):
     def note_down(self, operation: str, exc: Exception) -> None:
         now = time.monotonic()
         self._down_until = now + self.RETRY_AFTER_SECONDS
+        self._was_down = True
         if now - self._warned_at >= self.WARN_EVERY_SECONDS:
             self._warned_at = now
             logger.warning("cache: Redis unreachable (%s: %s); using this process's memory for now", operation, exc)
+
+    def _back(self) -> None:
+        """The first call to Redis after an outage, before its own command: the version bumps that reached only
+        this process's memory are sent (what Redis cached before them is stale), then that memory is forgotten
+        (its versions stood still while Redis's moved). Raises like any call while Redis is still away; the
+        bumps are kept for the next try."""
+        missed, self._missed_bumps = self._missed_bumps, {}
+        try:
+            keys = list(missed)
+            if keys:
+                start = max(start for start, _ in missed.values())
+                timeout = max(timeout for _, timeout in missed.values())
+                client = self._redis(self.make_and_validate_key(keys[0]))
+                for first in range(0, len(keys), 1000):
+                    full_keys = [self.make_and_validate_key(key) for key in keys[first : first + 1000]]
+                    self._script(client, _INCR_OR_START_MANY)(keys=full_keys, args=[start, timeout])
+        except BaseException:
+            self._missed_bumps = {**missed, **self._missed_bumps}
+            raise
+        self.fallback.clear()
+        self._was_down = False
+        dropped, self._missed_dropped = self._missed_dropped, 0
+        logger.warning(
+            "cache: Redis reachable again; sent the %d version bumps made while it was away%s",
+            len(keys),
+            f" ({dropped} more were not kept: their objects' cached values show until they expire)" if dropped else "",
+        )
 
     def count_in_window(self, key: str, timeout: int) -> int:
         """Add one to a counter that expires `timeout` s after its last use: INCR + EXPIRE in one round trip
         on Redis, this process's counter while Redis is down (a limit per process, never no limit)."""
         if not self.redis_down():
             try:
+                if self._was_down:
+                    self._back()
                 full_key = self.make_and_validate_key(key)
                 pipe = self._redis(full_key).pipeline()
                 pipe.incr(full_key)
@@ -173,6 +210,8 @@ class RedisCache(DjangoRedisCache):
             return
         if not self.redis_down():
             try:
+                if self._was_down:
+                    self._back()
                 self._cache.set_each(  # type: ignore[attr-defined]
                     [
                         (self.make_and_validate_key(key), value, self.get_backend_timeout(timeout))
@@ -192,6 +231,8 @@ class RedisCache(DjangoRedisCache):
             return {}
         if not self.redis_down():
             try:
+                if self._was_down:
+                    self._back()
                 full_keys = [self.make_and_validate_key(key) for key in keys]
                 client = self._redis(full_keys[0])
                 found = self._script(client, _START_AND_GET_MANY)(keys=full_keys, args=[start, timeout])
@@ -211,6 +252,8 @@ class RedisCache(DjangoRedisCache):
             return
         if not self.redis_down():
             try:
+                if self._was_down:
+                    self._back()
                 full_keys = [self.make_and_validate_key(key) for key in keys]
                 client = self._redis(full_keys[0])
                 self._script(client, _INCR_OR_START_MANY)(keys=full_keys, args=[start, timeout])
@@ -218,6 +261,10 @@ class RedisCache(DjangoRedisCache):
             except REDIS_DOWN as exc:
                 self.note_down("incr_or_start_many", exc)
         for key in keys:
+            if key in self._missed_bumps or len(self._missed_bumps) < self.MISSED_BUMPS_KEPT:
+                self._missed_bumps[key] = (start, timeout)
+            else:
+                self._missed_dropped += 1
             if not self.fallback.add(key, start + 1, timeout=timeout):
                 try:
                     self.fallback.incr(key)
@@ -231,6 +278,8 @@ def _degrading(name: str) -> Callable[..., Any]:
     def method(self: RedisCache, *args: Any, **kwargs: Any) -> Any:
         if not self.redis_down():
             try:
+                if self._was_down:
+                    self._back()
                 return redis_method(self, *args, **kwargs)
             except REDIS_DOWN as exc:
                 self.note_down(name, exc)

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from accounts.adapter import LOCKED_MESSAGE
 from accounts.tests.factories import DEFAULT_PASSWORD
+from core.tests.tcp_proxy import redis_outage
 from files.tests.conftest import free_port
 from messaging.models import Message, MessageThread
 
@@ -96,3 +97,24 @@ def test_cached_signed_in_pages_still_answer_and_show_each_write(client, client_
         response = client.get("/dashboard/")
     assert response.status_code == 200
     assert "Written while Redis was down" in response.content.decode()
+
+
+def test_a_write_made_while_redis_was_away_shows_once_it_is_back(client, client_user, paid_order, monkeypatch):
+    """The dashboard and order page cached in Redis before an outage; a notification and a status change written
+    during it; once Redis answers again both pages show them (the outage's version bumps were sent first), not
+    Redis's copies from before."""
+    from notifications.services import notify
+    from orders import services as orders
+
+    client.force_login(client_user)
+    with redis_outage(monkeypatch) as proxy:
+        assert "Written while Redis was away" not in client.get("/dashboard/").content.decode()
+        before = client.get(f"/orders/{paid_order.pk}/").content.decode()
+        proxy.cut()
+        notify(client_user, "test", "Written while Redis was away", email=False)
+        orders.open_dispute(paid_order.pk, actor=client_user, reason="The draft never came")
+        proxy.restore()
+        dashboard = client.get("/dashboard/").content.decode()
+        order_page = client.get(f"/orders/{paid_order.pk}/").content.decode()
+    assert "Written while Redis was away" in dashboard
+    assert "The draft never came" not in before and "The draft never came" in order_page
