@@ -168,6 +168,9 @@ _MESSAGES = {
     "resolve_release": "The dispute on order #{id} “{title}” was resolved: the whole payment goes to the coach.",
     "resolve_refund": "The dispute on order #{id} “{title}” was resolved: the client is refunded in full.",
 }
+_REDELIVERED = (
+    "Order #{id} “{title}”: revised delivery {number} is in. Review the files and accept or ask for a revision."
+)
 
 
 def _notify_parties(order: Order, name: str, actor, *, message: str | None = None) -> None:
@@ -361,7 +364,11 @@ def deliver(
         delivery = Delivery.objects.create(order=order, number=number, note=note, created_by=actor)
         if locked_files:
             delivery.files.set(locked_files)
-        return _apply(order, "deliver", actor=actor, note=note or f"Delivery {number}.", ip_address=ip_address)
+        # From the second round on the text says which one: a client's inbox otherwise lists identical lines.
+        again = None if number == 1 else _REDELIVERED.format(id=order.pk, title=order.title, number=number)
+        return _apply(
+            order, "deliver", actor=actor, note=note or f"Delivery {number}.", ip_address=ip_address, message=again
+        )
 
 
 def _lock_live_files(file_ids: Iterable[int]) -> list[FileAsset]:

@@ -175,6 +175,23 @@ def test_client_requests_a_revision_while_rounds_remain(order):
     assert list(order.deliveries.values_list("number", flat=True)) == [1, 2]
 
 
+def test_each_delivery_after_the_first_is_told_apart_in_the_clients_inbox(order):
+    from notifications.models import Notification
+
+    _delivered(order)
+    services.request_revision(order.pk, actor=order.client, note="Shorter summary please")
+    services.deliver(order.pk, actor=order.coach, note="Second draft")
+    texts = list(
+        Notification.objects.filter(user=order.client, kind="order_deliver")
+        .order_by("id")
+        .values_list("text", flat=True)
+    )
+    assert texts == [
+        f"Order #{order.pk} “{order.title}” was delivered. Review the files and accept or ask for a revision.",
+        f"Order #{order.pk} “{order.title}”: revised delivery 2 is in. Review the files and accept or ask for a revision.",
+    ]
+
+
 def test_coach_cannot_request_a_revision(order):
     _delivered(order)
     before = _state(order)
