@@ -40,8 +40,11 @@ seed: migrate
 	$(PY) manage.py seed_demo
 
 # Serves pages and websockets in one ASGI process (Daphne's runserver) on the embedded default.
+# SITE_URL (the base of links in emails and payment return URLs) follows PORT unless the environment or .env
+# sets it.
 run: seed
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	env $$([ -n "$$SITE_URL" ] || grep -qs '^SITE_URL=' .env || echo SITE_URL=http://127.0.0.1:$(PORT)) \
+		$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # The suite runs in parallel (pytest-xdist): one worker process per CPU the machine lets us use ("logical":
 # 2 on CI, 1 on a 1-CPU machine), each with its own test database and cache key prefix (conftest.py).

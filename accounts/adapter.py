@@ -9,11 +9,12 @@ from core.http import client_ip
 from .models import AccountStatus
 
 SUSPENDED_MESSAGE = "This account is suspended. Contact support if you think this is a mistake."
-# Shown once ACCOUNT_RATE_LIMITS["login_failed"] (5 per 15 minutes per email) is used up. The counter is
-# kept per email whether or not an account exists, so the message reveals nothing about registration.
+# Shown once ACCOUNT_RATE_LIMITS["login_failed"] is used up: 5 per 15 minutes per email, or 10 a minute from one
+# address (allauth raises the same error for both, so the text is true of both). The counter is kept per email
+# whether or not an account exists, so the message reveals nothing about registration.
 LOCKED_MESSAGE = (
-    "Too many failed login attempts: logging in with this email is locked for 15 minutes. "
-    "Try again later, or reset your password."
+    "Too many failed login attempts: logging in is paused for this email or from your network, "
+    "for up to 15 minutes. Try again later, or reset your password."
 )
 
 

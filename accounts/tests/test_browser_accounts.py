@@ -151,7 +151,7 @@ def test_five_wrong_passwords_show_the_lockout_message(page, live_server, artifa
     log_in(page, live_server, user.email, DEFAULT_PASSWORD)
 
     expect(page.get_by_text("Too many failed login attempts")).to_be_visible()
-    expect(page.get_by_text("locked for 15 minutes")).to_be_visible()
+    expect(page.get_by_text("for up to 15 minutes")).to_be_visible()
     assert "/dashboard/" not in page.url
     page.screenshot(path=f"{artifacts_dir}/accounts-lockout.png", full_page=True)
 
