@@ -9,9 +9,14 @@ from __future__ import annotations
 import contextvars
 import ipaddress
 import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -60,3 +65,30 @@ class RequestIdLogFilter(logging.Filter):
             request_id = getattr(getattr(record, "request", None), "request_id", "-")
         record.request_id = request_id
         return True
+
+
+NOTHING_SENT = (
+    "Nothing was changed: that step is done with its button on this page. "
+    "If you were asked to log in on the way, please do it again here."
+)
+
+
+def post_only(back_to: str, *, pk: str = "pk") -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Like require_POST, but a GET or HEAD of the action's URL is sent to the page its button is on (`back_to`,
+    reversed with the URL's `pk` argument) with a note, instead of a bare 405. Such GETs come from people: a
+    login's `next` after the session ended while a form was open (the POST itself cannot be replayed), a
+    bookmarked or typed URL. Nothing is changed; a page the visitor may not see answers its own 404."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method == "POST":
+                return view(request, *args, **kwargs)
+            if request.method in ("GET", "HEAD"):
+                messages.info(request, NOTHING_SENT)
+                return redirect(back_to, pk=kwargs[pk])
+            return HttpResponseNotAllowed(["POST"])
+
+        return wrapped
+
+    return decorator

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from accounts.access import role_required
 from core import sqlmemo
 from core.exceptions import InvalidState
-from core.http import client_ip
+from core.http import client_ip, post_only
 from core.pages import cached_page
 from files.models import FileCategory
 from requests_app.attachments import AttachmentError, attached_again, collect_attachments
@@ -287,7 +287,7 @@ def _form_action(request, pk: int, *, form, form_key: str, perform, success: str
 
 
 @login_required
-@require_POST
+@post_only("orders:detail")
 def cancel(request, pk: int):
     return _form_action(
         request,
@@ -302,7 +302,7 @@ def cancel(request, pk: int):
 
 
 @login_required
-@require_POST
+@post_only("orders:detail")
 def deliver(request, pk: int):
     order = get_order_for(request.user, pk)
     form = DeliveryForm(request.POST)
@@ -333,7 +333,7 @@ def _attachments_or_refusal(request, order: Order, form, *, category: str, form_
 
 
 @login_required
-@require_POST
+@post_only("orders:detail")
 def dispute_statement(request, pk: int):
     """A side's statement on the dispute (or the opener's one answer), with optional evidence files."""
     order = get_order_for(request.user, pk)
@@ -363,7 +363,7 @@ def dispute_statement(request, pk: int):
 
 
 @login_required
-@require_POST
+@post_only("orders:detail")
 def request_revision(request, pk: int):
     return _form_action(
         request,
@@ -378,7 +378,7 @@ def request_revision(request, pk: int):
 
 
 @login_required
-@require_POST
+@post_only("orders:detail")
 def accept_delivery(request, pk: int):
     order = get_order_for(request.user, pk)
     services.accept_delivery(order.pk, actor=request.user, ip_address=client_ip(request))
@@ -388,7 +388,7 @@ def accept_delivery(request, pk: int):
 
 
 @login_required
-@require_POST
+@post_only("orders:detail")
 def open_dispute(request, pk: int):
     return _form_action(
         request,
@@ -403,7 +403,7 @@ def open_dispute(request, pk: int):
 
 
 @login_required
-@require_POST
+@post_only("orders:detail")
 def review(request, pk: int):
     return _form_action(
         request,
@@ -418,7 +418,7 @@ def review(request, pk: int):
 
 
 @login_required
-@require_POST
+@post_only("orders:detail")
 def reply(request, pk: int):
     def perform(order, data):
         review_obj = get_object_or_404(Review, order=order)

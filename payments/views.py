@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.access import role_required, verified_email_required
 from core import sqlmemo
 from core.fragments import rendered_each
+from core.http import post_only
 from core.pages import cached_page
 from orders.models import Order, OrderStatus
 
@@ -69,7 +70,7 @@ def paypal_urls(request, order: Order):
     return lambda payment: (back, f"{cancel}?payment={payment.pk}")
 
 
-@require_POST
+@post_only("orders:detail", pk="order_id")
 @verified_email_required
 @role_required("client")
 def checkout(request, order_id: int, provider: str):

@@ -297,3 +297,39 @@ def test_a_page_of_an_order_no_dispute_can_have_reached_asks_nothing_about_dispu
     with CaptureQueriesContext(connection) as page:
         assert client.get(f"/orders/{order.pk}/").status_code == 200
     assert not [q["sql"] for q in page.captured_queries if "'disputed'" in q["sql"] or "disputestatement" in q["sql"]]
+
+
+ACTION_URLS = ["cancel", "deliver", "revision", "accept", "dispute", "dispute/statement", "review", "review/reply"]
+
+
+@pytest.mark.parametrize("action", ACTION_URLS)
+def test_opening_an_action_url_leads_back_to_the_order_and_changes_nothing(client, paid_order, client_user, action):
+    """A GET of an action (a login's `next` after the session ended with a form open, a typed URL) is sent to the
+    order page with a note, not a bare 405; other methods still get 405."""
+    from core.http import NOTHING_SENT
+
+    before = (paid_order.status, paid_order.events.count(), paid_order.deliveries.count())
+    client.force_login(client_user)
+    response = client.get(f"/orders/{paid_order.pk}/{action}/", follow=True)
+    assert response.redirect_chain == [(f"/orders/{paid_order.pk}/", 302)]
+    assert NOTHING_SENT in response.content.decode()
+    assert client.put(f"/orders/{paid_order.pk}/{action}/").status_code == 405
+    paid_order.refresh_from_db()
+    assert (paid_order.status, paid_order.events.count(), paid_order.deliveries.count()) == before
+
+
+def test_after_logging_in_from_an_action_url_the_order_page_opens(client, paid_order, client_user):
+    from accounts.tests.factories import DEFAULT_PASSWORD
+
+    url = f"/orders/{paid_order.pk}/revision/"
+    login = client.get(url)
+    assert login.status_code == 302 and login.url.startswith("/accounts/login/")
+    response = client.post(login.url, {"login": client_user.email, "password": DEFAULT_PASSWORD}, follow=True)
+    assert response.redirect_chain[-1] == (f"/orders/{paid_order.pk}/", 302)
+    assert response.status_code == 200
+
+
+def test_someone_elses_action_url_still_answers_404(client, paid_order, other_client):
+    client.force_login(other_client)
+    response = client.get(f"/orders/{paid_order.pk}/accept/", follow=True)
+    assert response.status_code == 404

@@ -181,3 +181,13 @@ def test_waiting_page_refreshes_itself_until_the_provider_confirms(fake_stripe, 
     fake_stripe.pay(payment.provider_payment_id)
     paid = client_login.get(f"/payments/checkout/{order.pk}/done/?payment={payment.pk}").content.decode()
     assert "data-auto-refresh" not in paid and "js/payments.js" not in paid
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("provider", ["stripe", "paypal", "test"])
+def test_opening_the_pay_url_leads_back_to_the_order_and_starts_no_payment(fake_stripe, client_login, order, provider):
+    response = client_login.get(f"/payments/checkout/{order.pk}/{provider}/", follow=True)
+    assert response.redirect_chain == [(f"/orders/{order.pk}/", 302)]
+    assert response.status_code == 200
+    assert not Payment.objects.exists()
+    assert fake_stripe.calls("POST", "/v1/checkout/sessions") == []
