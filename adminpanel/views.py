@@ -9,7 +9,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Sum
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -20,6 +19,7 @@ from django.utils.safestring import mark_safe
 from accounts.access import role_required
 from core.money import minor_per_major, minor_to_decimal
 from core.pages import cached_page
+from payments import ledger
 from payments.models import LedgerEntry
 
 from . import analytics, exports
@@ -142,11 +142,7 @@ def transactions_view(request):
             errors = "; ".join(str(e) for errors in form.errors.values() for e in errors)
             return HttpResponse(f"Bad filter: {errors}\n", status=400, content_type="text/plain; charset=utf-8")
         return _csv_response(queryset)
-    totals = list(
-        queryset.order_by("currency")
-        .values("currency")
-        .annotate(gross=Sum("gross_minor"), fees=Sum("fee_minor"), payouts=Sum("payout_minor"), entries=Count("id"))
-    )
+    totals = ledger.totals(queryset)
     page = Paginator(queryset.select_related("order", "coach", "payment").order_by("-created_at", "-id"), 50).get_page(
         request.GET.get("page")
     )

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from core import writes
@@ -190,6 +190,31 @@ def release_payout(order: Order) -> LedgerEntry | None:
 
 
 # --- Reconciliation -----------------------------------------------------------------------------
+
+
+def totals(entries: QuerySet[LedgerEntry]) -> list[dict[str, Any]]:
+    """Per currency, what a set of ledger rows adds up to, each kind of movement on its own: summing the three
+    kinds into one gross would count a coach's share twice (once as the charge's split, once as its payout).
+
+    charged / refunded (negative) / net (what clients paid, less refunds), the platform's fees and the coaches'
+    share of that net, paid_out (payouts released) and held (the coaches' share not paid out yet)."""
+    sales = Q(entry_type__in=(LedgerEntryType.CHARGE, LedgerEntryType.REFUND))
+    rows = list(
+        entries.order_by("currency")
+        .values("currency")
+        .annotate(
+            entries=Count("id"),
+            charged=Sum("gross_minor", filter=Q(entry_type=LedgerEntryType.CHARGE), default=0),
+            refunded=Sum("gross_minor", filter=Q(entry_type=LedgerEntryType.REFUND), default=0),
+            net=Sum("gross_minor", filter=sales, default=0),
+            fees=Sum("fee_minor", filter=sales, default=0),
+            coach_share=Sum("payout_minor", filter=sales, default=0),
+            paid_out=Sum("payout_minor", filter=Q(entry_type=LedgerEntryType.PAYOUT), default=0),
+        )
+    )
+    for row in rows:
+        row["held"] = row["coach_share"] - row["paid_out"]
+    return rows
 
 
 @dataclass

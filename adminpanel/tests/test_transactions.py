@@ -62,8 +62,20 @@ def test_lists_every_entry_with_totals(staff_client, ledger):
     assert response.status_code == 200
     assert _ids(response) == {ledger[k].pk for k in ("c1", "r1", "c2", "p2")}
     (totals,) = response.context["totals"]
-    assert totals == {"currency": "GBP", "gross": 30600, "fees": 4200, "payouts": 26400, "entries": 4}
-    assert "£306.00" in response.content.decode()
+    # Charges 2 × £120 less a £30 refund: £210 received, £42 of it fees and £168 the coaches'; £96 paid out.
+    assert totals == {
+        "currency": "GBP",
+        "entries": 4,
+        "charged": 24000,
+        "refunded": -3000,
+        "net": 21000,
+        "fees": 4200,
+        "coach_share": 16800,
+        "paid_out": 9600,
+        "held": 7200,
+    }
+    html = response.content.decode()
+    assert all(shown in html for shown in ("£240.00", "-£30.00", "£210.00", "£42.00", "£168.00", "£96.00", "£72.00"))
 
 
 @pytest.mark.parametrize(
@@ -91,7 +103,13 @@ def test_filter_by_coach_id_and_totals_follow_the_filter(staff_client, ledger):
     response = staff_client.get(URL, {"coach": ledger["other_coach"].pk})
     assert _ids(response) == {ledger["c2"].pk, ledger["p2"].pk}
     (totals,) = response.context["totals"]
-    assert (totals["gross"], totals["fees"], totals["payouts"]) == (21600, 2400, 19200)
+    assert (totals["net"], totals["fees"], totals["coach_share"], totals["paid_out"], totals["held"]) == (
+        12000,
+        2400,
+        9600,
+        9600,
+        0,
+    )
 
 
 @pytest.mark.parametrize(
