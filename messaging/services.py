@@ -81,46 +81,45 @@ def _listed_threads(given) -> QuerySet[MessageThread]:
     planning too). visible_to(user) and participant_q(user) together are the participant's threads for staff
     too, so the one condition here; the unread count's read mark is written out where threads_for_list refers
     to the annotation (which the ORM compiles there again, with the id a second time)."""
-
-    def read_mark(thread: Any, name: str) -> Coalesce:
-        marks = ThreadReadState.objects.filter(thread=thread, user_id=given[name]).values("last_read_message_id")
-        return Coalesce(Subquery(marks[:1], output_field=IntegerField()), Value(0))
-
-    unread = (
-        Message.objects.filter(thread=OuterRef("pk"), pk__gt=read_mark(OuterRef(OuterRef("pk")), "unread_mark"))
-        .exclude(sender_id=given["sender"])
-        .order_by()
-        .values("thread")
-        .annotate(n=Count("pk"))
-        .values("n")
+    mine = MessageThread.objects.filter(
+        Q(client_id=given["client"]) | Q(coach_id=given["coach"]), last_message_at__isnull=False
     )
-    last_id = Message.objects.filter(thread=OuterRef("pk")).order_by("-id").values("pk")[:1]
-    return (
-        MessageThread.objects.filter(
-            Q(client_id=given["client"]) | Q(coach_id=given["coach"]), last_message_at__isnull=False
-        )
-        .select_related("order", "client", "coach")
-        .annotate(
-            read_mark=read_mark(OuterRef("pk"), "mark"),
-            unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)),
-            last_message_id=Subquery(last_id),
-            activity=Coalesce("last_message_at", "created_at"),
-        )
-        .order_by("-activity", "-pk")
-    )
+    return _listed(mine, given["mark"], _read_mark(OuterRef(OuterRef("pk")), given["unread_mark"]), given["sender"])
 
 
 def order_thread(order: Order, user: User) -> MessageThread | None:
     """The order's thread as `user`'s lists show it (unread count, last message time), None before it
     opens. Cached for the order's two parties until threads_changed; staff, whom no change is announced
-    to, ask each time."""
+    to, ask each time. Compiled once per process and kept prepared (core.sqlmemo, a lookup by the order's
+    unique thread): building and compiling threads_for_list was ~1/3 of a first order page (issue 13)."""
 
     def compute() -> MessageThread | None:
-        return threads_for_list(user).filter(order=order).first()
+        if not user.is_authenticated or not isinstance(order.pk, int):
+            return threads_for_list(user).filter(order=order).first()
+        staff = bool(user.is_staff)
+        given = {"order": order.pk, "mark": user.pk, "unread_mark": user.pk, "sender": user.pk}
+        if not staff:
+            given |= {"client": user.pk, "coach": user.pk}
+        found: list[Any] = sqlmemo.instances(
+            ("messaging: order thread", staff), _orders_thread, given, prepare=True, annotations=True
+        )
+        return found[0] if found else None
 
     if user.pk not in (order.client_id, order.coach_id):
         return compute()
     return cached_for(THREADS_SCOPE, user.pk, f"order:{order.pk}", compute)
+
+
+def _orders_thread(given: Mapping[str, int]) -> QuerySet[MessageThread]:
+    """threads_for_list(user).filter(order=order).first() with the user's id given once per place it is used:
+    visible_to(user) is the participant condition for everyone but staff (no "client" in `given`)."""
+    visible = MessageThread.objects.all()
+    if "client" in given:
+        visible = visible.filter(Q(client_id=given["client"]) | Q(coach_id=given["coach"]))
+    listed = _listed(
+        visible, given["mark"], _read_mark(OuterRef(OuterRef("pk")), given["unread_mark"]), given["sender"]
+    )
+    return listed.filter(order_id=given["order"])[:1]
 
 
 def get_or_create_thread(order: Order) -> MessageThread:
@@ -515,35 +514,47 @@ def other_party_read_up_to(thread: MessageThread, user: User) -> int:
 # --- Counts and lists ------------------------------------------------------------------------
 
 
-def _read_mark(user):
-    return Subquery(
-        ThreadReadState.objects.filter(thread=OuterRef("pk"), user=user).values("last_read_message_id")[:1],
-        output_field=IntegerField(),
-    )
+def _read_mark(thread: Any, user: Any) -> Coalesce:
+    """How far `user` (a User or an id) has read `thread` (a reference to the outer query's thread), 0 before
+    they read it."""
+    marks = ThreadReadState.objects.filter(thread=thread, user=user).values("last_read_message_id")
+    return Coalesce(Subquery(marks[:1], output_field=IntegerField()), Value(0))
 
 
-def threads_for_list(user: User) -> QuerySet[MessageThread]:
-    """The user's threads with unread count and last message id, newest activity first (bounded queries)."""
+def _unread(read_mark: Any, sender: Any) -> Coalesce:
+    """The outer query's thread's messages after `read_mark` not sent by `sender` (a User or an id), 0 for
+    none: the one unread count of threads_for_list and of its memoised forms (which give the read mark
+    written out, the ORM compiling a reference to the annotation there again)."""
     unread = (
-        Message.objects.filter(thread=OuterRef("pk"), pk__gt=OuterRef("read_mark"))
-        .exclude(sender=user)
+        Message.objects.filter(thread=OuterRef("pk"), pk__gt=read_mark)
+        .exclude(sender=sender)
         .order_by()
         .values("thread")
         .annotate(n=Count("pk"))
         .values("n")
     )
+    return Coalesce(Subquery(unread, output_field=IntegerField()), Value(0))
+
+
+def _listed(threads: QuerySet[MessageThread], reader: Any, unread_mark: Any, sender: Any) -> QuerySet[MessageThread]:
+    """`threads` as the lists show them: `reader`'s read mark, unread count (messages after `unread_mark` not
+    by `sender`), last message id, newest activity first."""
     last_id = Message.objects.filter(thread=OuterRef("pk")).order_by("-id").values("pk")[:1]
     return (
-        MessageThread.objects.visible_to(user)
-        .select_related("order", "client", "coach")
+        threads.select_related("order", "client", "coach")
         .annotate(
-            read_mark=Coalesce(_read_mark(user), Value(0)),
-            unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)),
+            read_mark=_read_mark(OuterRef("pk"), reader),
+            unread=_unread(unread_mark, sender),
             last_message_id=Subquery(last_id),
             activity=Coalesce("last_message_at", "created_at"),
         )
         .order_by("-activity", "-pk")
     )
+
+
+def threads_for_list(user: User) -> QuerySet[MessageThread]:
+    """The user's threads with unread count and last message id, newest activity first (bounded queries)."""
+    return _listed(MessageThread.objects.visible_to(user), user, OuterRef("read_mark"), user)
 
 
 def attach_last_messages(threads: Iterable[Any]) -> None:  # threads annotated with last_message_id

@@ -238,6 +238,8 @@ def _render_detail(request, order: Order, *, status: int = 200, **forms):
     deliveries = order_deliveries(order)
     reviews = sqlmemo.instances("order page: review", _order_review, this, prepare=True)
     review: Any = reviews[0] if reviews else None
+    if review is not None and review.client_id == order.client_id:
+        review.client = order.client  # the page shows the reviewer's name: the row get_order_for read (issue 13)
     # Moves with a button here; staff mark payments and settle disputes in the console.
     allowed = [m for m in services.allowed_transitions(order, user) if m in PAGE_ACTIONS]
     is_client, is_coach = order.client_id == user.pk, order.coach_id == user.pk

@@ -209,3 +209,20 @@ def _masked(response) -> str:
     import re
 
     return re.sub(r"\b[A-Za-z0-9]{64}\b", "TOKEN", response.content.decode())
+
+
+def test_the_reviewers_name_is_the_order_clients_row(client, two_orders, coach_user):
+    """The review shows its client's name: the order's client, read with the order, not read again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    order, _theirs = two_orders
+    client.force_login(coach_user)
+    client.get(reverse("orders:detail", args=[order.pk]))
+    users_changed(coach_user.pk)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("orders:detail", args=[order.pk]))
+    html = response.content.decode()
+    assert f"by {order.client.display_name}, " in html and 'id="review-title"' in html
+    users = [q["sql"] for q in queries if 'FROM "accounts_user" WHERE' in q["sql"]]
+    assert len(users) <= 1, users  # the signed-in coach (when the session does not hold them); no reviewer
