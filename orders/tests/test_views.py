@@ -333,3 +333,13 @@ def test_someone_elses_action_url_still_answers_404(client, paid_order, other_cl
     client.force_login(other_client)
     response = client.get(f"/orders/{paid_order.pk}/accept/", follow=True)
     assert response.status_code == 404
+
+
+def test_on_a_phone_the_waiting_banner_links_down_to_the_actions(client, paid_order, client_user, coach_user):
+    services.deliver(paid_order.pk, actor=coach_user, note="Here it is")
+    client.force_login(client_user)
+    html = client.get(f"/orders/{paid_order.pk}/").content.decode()
+    assert 'href="#order-actions"' in html and 'id="order-actions"' in html
+    completed = make_order(client=client_user, coach=coach_user)
+    services.cancel_order(completed.pk, actor=client_user)
+    assert 'href="#order-actions"' not in client.get(f"/orders/{completed.pk}/").content.decode()  # nothing to do
