@@ -22,6 +22,12 @@ NAVBAR = "partials/navbar.html"
 FOOTER = "partials/footer.html"
 
 
+@pytest.fixture(autouse=True)
+def no_navbar_forms():
+    """Each test starts as a fresh process would: no shape of the navbar filled in yet (they are per process)."""
+    fragments._slotted_forms.clear()
+
+
 def visit(client, user=None, path="/dashboard/"):
     if user is not None:
         client.force_login(user)
@@ -43,7 +49,6 @@ def test_a_second_page_renders_no_navbar(client, client_user):
 
 def test_another_users_first_visit_renders_no_navbar_and_caches_none(client, client_user, monkeypatch):
     """Another client with a dark bell: the form of that shape, filled in with their name; no fragment read."""
-    fragments._slotted_forms.clear()
     visit(client, client_user)
     other = ClientFactory(first_name="Grace", last_name="Hopper")
     asked: list = []
@@ -83,7 +88,6 @@ def test_each_filled_navbar_is_the_templates_own_render():
     """After the first fill of each shape, every other visitor's navbar (names to escape, empty, upper and lower
     case; dark and lit bells of several counts; each role, staff or not; anonymous) is what a render prints. A
     template that prints the slots' values otherwise than {{ value }} (a filter) or tests them fails here."""
-    fragments._slotted_forms.clear()
     users = _visitors()
     seen = 0
     for unread in (0, None, 1, 7, 12, 1234):
@@ -100,7 +104,6 @@ def test_each_filled_navbar_is_the_templates_own_render():
 
 
 def test_the_form_holds_no_visitors_name():
-    fragments._slotted_forms.clear()
     user = ClientFactory(first_name="Unique", last_name="Visitor")
     navbar_html(Context({"user": user, "unread_notifications": 4}))
     (form,) = fragments._slotted_forms.values()
@@ -116,7 +119,6 @@ FILTERS = {"slotted.html": "{{ user.display_name|upper }}"}
 def test_a_template_that_prints_more_than_its_slots_is_rendered_for_each_visitor(settings, source):
     """fragments.slotted's first fill is checked against a real render: a template that prints anything of the
     visitor besides the slots (here the email, or the name upper-cased) is never filled in."""
-    fragments._slotted_forms.clear()
     templates = [{**settings.TEMPLATES[0], "APP_DIRS": False, "DIRS": []}]
     templates[0]["OPTIONS"] = {
         **templates[0]["OPTIONS"],
