@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from core import sqlmemo
-from core.cache import cached_for
+from core.cache import bump_version, cached_for
 from core.models import TimeStampedModel
 
 # core.cache scope of what is cached per user about their email addresses; accounts.apps bumps it
@@ -129,7 +129,7 @@ class User(AbstractUser, TimeStampedModel):
     @property
     def has_verified_email(self) -> bool:
         """Asked on every logged-in page (the banner) and before requests and payments, so cached per
-        user until one of their EmailAddress rows changes; keyed by the login email too, so a changed
+        user until one of their EmailAddress rows changes; stamped with the login email too, so a changed
         email is asked afresh."""
         from allauth.account.models import EmailAddress
 
@@ -152,8 +152,15 @@ class User(AbstractUser, TimeStampedModel):
             )
             return bool(found)
 
+        # Under one name per user (core.pages reads it ahead by another user's pattern on a first visit), the
+        # answer stamped with the address it was asked for: an address changed without an EmailAddress write
+        # (which bumps the scope) is asked afresh, once, by making the user's stale.
         email = hashlib.sha256(self.email.lower().encode()).hexdigest()[:20]
-        return cached_for(EMAIL_SCOPE, self.pk, f"verified:{email}", ask_memoised)
+        asked, verified = cached_for(EMAIL_SCOPE, self.pk, "verified-email", lambda: (email, ask_memoised()))
+        if asked != email:
+            bump_version(EMAIL_SCOPE, self.pk)
+            asked, verified = cached_for(EMAIL_SCOPE, self.pk, "verified-email", lambda: (email, ask_memoised()))
+        return verified
 
 
 class ApiRefreshToken(models.Model):

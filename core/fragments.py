@@ -8,17 +8,23 @@ partial gets only `context(row)`: nothing of the request (no CSRF token), so not
 """
 
 import hashlib
+import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from django.core.cache import cache
+from django.template import Context
+from django.template.base import render_value_in_context
 from django.template.loader import get_template
 from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 
 from .cache import held_many, store_many
+
+logger = logging.getLogger(__name__)
 
 Row = TypeVar("Row")
 ROW_SECONDS = 3600
@@ -80,3 +86,54 @@ def rendered_one(
         if len(_LOCAL) > LOCAL_SIZE:
             _LOCAL.popitem(last=False)
     return html
+
+
+# A fragment that differs from one visitor to the next only in a few printed values (the navbar: the name
+# and the bell count) is rendered once per process and shape with a slot for each of them, then filled in
+# with each visitor's values, escaped as the template escapes them: no render, no cache round trip (issue 13).
+# The first fill of each shape is checked against a real render; a template that prints the values otherwise
+# (a filter, a test on them) or prints anything of the stand-in it was not given is rendered each time.
+SLOT = "@@fragment-slot-{}@@"
+_SLOT_NAME = re.compile(r"@@fragment-slot-([a-z_]+)@@")
+_AS_A_TEMPLATE = Context(autoescape=True)  # how a {{ value }} prints (read only)
+_slotted_forms: dict[tuple, str | None] = {}
+_SLOTTED_SIZE = 256
+_MISSING: Any = object()
+
+
+def printed(value: Any) -> str:
+    """`value` as `{{ value }}` prints it in an autoescaping template (localised, escaped)."""
+    return render_value_in_context(value, _AS_A_TEMPLATE)
+
+
+def slotted(
+    template_name: str,
+    shape: Iterable[Any],
+    values: dict[str, str],
+    *,
+    stand_in: Callable[[dict[str, str]], dict[str, Any]],
+    real: Callable[[], dict[Any, Any]],
+) -> SafeString:
+    """`template_name` rendered with `real()`, from its form for `shape` with `values` in the slots.
+
+    `shape` names everything the template tests or prints besides the slots; `stand_in(slots)` is the context
+    of that shape with each of `values`' names given as its slot (only what the shape names: anything else
+    of the visitor's must be missing from it, so that the first fill's check fails on it); `values` are what
+    each slot prints for this visitor, as `printed()` gives them."""
+    template = get_template(template_name)
+    # Its compiled template is a new object when the loaders are reset (autoreload after an edit).
+    key = (template_name, getattr(template, "template", template), translation.get_language(), *shape)
+    form = _slotted_forms.get(key, _MISSING)
+    if form is None:
+        return mark_safe(template.render(real()))  # noqa: S308 - the template's own output
+    if form is _MISSING:
+        form = template.render(stand_in({name: SLOT.format(name) for name in values}))
+        html = template.render(real())
+        usable = _SLOT_NAME.sub(lambda match: values[match[1]], form) == html
+        if not usable:
+            logger.warning("%s prints more than its slots: rendered for each visitor", template_name)
+        if len(_slotted_forms) >= _SLOTTED_SIZE:
+            _slotted_forms.clear()  # shapes are few (roles × staff × bell lit); only a reload makes more
+        _slotted_forms[key] = form if usable else None
+        return mark_safe(html)  # noqa: S308 - the template's own output
+    return mark_safe(_SLOT_NAME.sub(lambda match: values[match[1]], form))  # noqa: S308 - values escaped as the template escapes them

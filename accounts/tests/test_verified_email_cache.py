@@ -77,3 +77,31 @@ def test_a_first_ask_compiles_no_query(client_user, compilations):
     compilations.clear()
     assert fresh(other).has_verified_email
     assert EmailAddress not in compilations
+
+
+def test_a_login_email_changed_and_changed_back_is_asked_afresh_each_time(client_user):
+    """The answer is kept under one name per user, stamped with the address it was asked for: an address that
+    moves without an EmailAddress write (which would make the answer stale) is asked again, both ways."""
+    verified_email = client_user.email
+    assert fresh(client_user).has_verified_email
+    type(client_user).objects.filter(pk=client_user.pk).update(email="moved@example.com")
+    assert not fresh(client_user).has_verified_email
+    assert not fresh(client_user).has_verified_email
+    type(client_user).objects.filter(pk=client_user.pk).update(email=verified_email.upper())
+    assert fresh(client_user).has_verified_email
+
+
+def test_the_answer_is_cached_under_a_name_without_the_address(client_user, monkeypatch):
+    """So core.pages reads it ahead for a user by another user's pattern (their names are the same)."""
+    from core import cache as core_cache
+
+    names: list[str] = []
+    cached_for = core_cache.cached_for
+    monkeypatch.setattr(
+        "accounts.models.cached_for",
+        lambda scope, pk, name, *a, **k: names.append(name) or cached_for(scope, pk, name, *a, **k),
+    )
+    other = ClientFactory()
+    assert fresh(client_user).has_verified_email and fresh(other).has_verified_email
+    assert names == ["verified-email", "verified-email"]
+    assert all(client_user.email not in name and "@" not in name for name in names)
