@@ -338,6 +338,47 @@ def seed() -> None:
     log(f"seeded in {time.monotonic() - started:.0f} s")
 
 
+THREAD_STATEMENTS = [
+    # Every order has its conversation, as accepting a request opens one.
+    """INSERT INTO messaging_messagethread (order_id, client_id, coach_id, last_message_at, created_at, updated_at)
+       SELECT o.id, o.client_id, o.coach_id, NULL, o.created_at, o.created_at FROM orders_order o
+       WHERE o.client_id <> o.coach_id AND NOT EXISTS (SELECT 1 FROM messaging_messagethread t WHERE t.order_id = o.id)""",
+    "ANALYZE messaging_messagethread",  # the planner would take the fresh tables for empty: nested loops over 100k
+    # A third of them with 1-5 messages from both sides, an hour apart after the order.
+    """INSERT INTO messaging_message (thread_id, sender_id, body, is_moderator, client_token, created_at)
+       SELECT t.id, CASE WHEN n % 2 = 1 THEN t.client_id ELSE t.coach_id END,
+              'Draft ' || n || ': can you look at the summary & the second section?', false, '',
+              o.created_at + n * interval '1 hour'
+       FROM messaging_messagethread t JOIN orders_order o ON o.id = t.order_id, generate_series(1, 1 + t.id % 5) n
+       WHERE o.id % 3 = 0 AND NOT EXISTS (SELECT 1 FROM messaging_message m WHERE m.thread_id = t.id)""",
+    "ANALYZE messaging_message",
+    """UPDATE messaging_messagethread t SET last_message_at = m.last
+       FROM (SELECT thread_id, max(created_at) AS last FROM messaging_message GROUP BY thread_id) m
+       WHERE m.thread_id = t.id AND t.last_message_at IS NULL""",
+    # The client has read half of them to the end, the coach a quarter: the rest show unread counts.
+    """INSERT INTO messaging_threadreadstate (thread_id, user_id, last_read_message_id, last_read_at)
+       SELECT t.id, CASE WHEN t.id % 4 = 0 THEN t.coach_id ELSE t.client_id END, max(m.id), max(m.created_at)
+       FROM messaging_messagethread t JOIN messaging_message m ON m.thread_id = t.id
+       WHERE t.id % 2 = 0 GROUP BY t.id ON CONFLICT DO NOTHING""",
+]
+
+
+def seed_threads() -> None:
+    """A conversation per order and messages in a third of them (the order page's Conversation card, the
+    dashboards' threads box and the inbox read real rows, not an empty table). Idempotent: each statement
+    adds only what is missing."""
+    from django.db import connection, transaction
+
+    from messaging.models import MessageThread
+
+    if MessageThread.objects.count() > 1000:
+        return
+    log("seeding a thread per order, messages in a third of them, read marks")
+    with transaction.atomic(), connection.cursor() as cursor:
+        for statement in THREAD_STATEMENTS:
+            cursor.execute(statement)
+
+
 def settle_database() -> None:
     """VACUUM ANALYZE before measuring: the seed's bulk UPDATEs leave dead rows and stale
     statistics that autovacuum clears within minutes on a live server, not within this run."""
@@ -493,6 +534,8 @@ def session_cookie(user) -> str:
 
 def targets() -> list[Page]:
     """Every main page of issue 13, each with what it needs to be a real (not error) page."""
+    from django.db.models import Count
+
     from accounts.models import User
     from coaches.models import CoachProfile
     from messaging.models import MessageThread
@@ -501,7 +544,13 @@ def targets() -> list[Page]:
     client, coach = heaviest_users()
     client_cookie, coach_cookie = session_cookie(client), session_cookie(coach)
     staff_cookie = session_cookie(User.objects.get(email=STAFF_EMAIL))
-    thread = MessageThread.objects.filter(order__client=client).order_by("-id").first()
+    # seed_extras' 300-message thread (seed_threads gives every other order a short one)
+    thread = (
+        MessageThread.objects.filter(order__client=client)
+        .annotate(length=Count("messages"))
+        .order_by("-length")
+        .first()
+    )
     if thread is None:
         sys.exit("The heaviest client has no conversation: the seeding step did not run.")
     coach_ids = list(CoachProfile.objects.listed().order_by("id").values_list("id", flat=True))
@@ -730,6 +779,7 @@ def main() -> None:
     migrate()
     seed()
     seed_extras()
+    seed_threads()
     settle_database()
     every, cold_sessions = targets(), list[str]()
     if cold_wanted():
