@@ -60,11 +60,22 @@ def _scrub_request(request: dict) -> None:
         request["query_string"] = scrub_text(str(request["query_string"]))
 
 
+def _drop_frame_variables(event: dict) -> None:
+    """A stack frame's local variables hold whatever the code was handling: a query's parameters (a session key,
+    an address), a form's cleaned data, a message being saved. None of it is sent (init() asks the SDK not to
+    collect them; this also covers an event built elsewhere)."""
+    for section in ("exception", "threads"):
+        for value in (event.get(section) or {}).get("values") or []:
+            for frame in (value.get("stacktrace") or {}).get("frames") or []:
+                frame.pop("vars", None)
+
+
 def before_send(event: dict, hint: dict | None = None) -> dict:
     """Sentry's last look at an event: tag the request id, remove personal data and secrets."""
     request_id = current_request_id()
     if request_id != "-":
         event.setdefault("tags", {})["request_id"] = request_id
+    _drop_frame_variables(event)
     if isinstance(event.get("request"), dict):
         _scrub_request(event["request"])
     user = event.get("user")
@@ -82,6 +93,7 @@ def init(dsn: str, *, release: str, environment: str) -> None:
         release=release or None,
         environment=environment,
         send_default_pii=False,
+        include_local_variables=False,  # frames' locals hold query parameters, form data, messages
         max_request_body_size="never",
         traces_sample_rate=0.0,
         before_send=before_send,  # type: ignore[arg-type]

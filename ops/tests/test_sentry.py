@@ -111,13 +111,26 @@ def test_before_send_removes_personal_data_and_secrets():
             "headers": {"Cookie": "sessionid=s3cr3t", "Authorization": "Bearer abc", "User-Agent": "ua"},
         },
         "user": {"id": 5, "email": "bob@example.org", "ip_address": "203.0.113.9"},
-        "exception": {"values": [{"value": "card 4000-0566-5566-5556 declined for bob@example.org"}]},
+        "exception": {
+            "values": [
+                {
+                    "value": "card 4000-0566-5566-5556 declined for bob@example.org",
+                    "stacktrace": {"frames": [{"function": "execute", "vars": {"params": ["'abc123sessionkey'"]}}]},
+                }
+            ]
+        },
+        "threads": {
+            "values": [{"stacktrace": {"frames": [{"function": "run", "vars": {"value": "Ten years in HR"}}]}}]
+        },
         "extra": {"bio": "I coach CVs", "stripe_key": "sk_live_abcdefghijklmnop", "note": "call me", "count": 3},
         "breadcrumbs": {"values": [{"message": "Authorization: Bearer eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl"}]},
     }
     cleaned = before_send(event, {})
     text = json.dumps(cleaned)
-    for secret in ("bob@example.org", "s3cr3t", "My CV", "4000-0566", "sk_live_", "I coach", "call me", "eyJhbG"):
+    for secret in ("bob@example.org", "s3cr3t", "My CV", "4000-0566", "sk_live_", "I coach", "call me", "eyJhbG") + (
+        "abc123sessionkey",
+        "Ten years in HR",
+    ):
         assert secret not in text, secret
     assert cleaned["user"] == {"id": 5}
     assert cleaned["request"]["headers"]["User-Agent"] == "ua"
