@@ -31,6 +31,22 @@ def _coach_from_query(request) -> CoachProfile | None:
     return get_object_or_404(CoachProfile.objects.select_related("user").prefetch_related("services"), pk=int(raw))
 
 
+def _refused_note(request, *, attached: bool) -> str:
+    """The words that say a chosen file did not go with the request.
+
+    The upload widget adds a `refused_files` field for each file it chose but could not upload, so
+    the server knows honestly that the user meant to attach something (without JavaScript a bad file
+    re-renders the form with the error instead, never reaching here).
+    """
+    names = [name[:80] for name in request.POST.getlist("refused_files")[:3] if name.strip()]
+    if not names:
+        return ""
+    quoted = ", ".join(f"“{name}”" for name in names)
+    if attached:
+        return f" ({quoted} was not attached: it was refused)"
+    return f" without an attachment ({quoted} was refused)"
+
+
 @role_required("client")
 @verified_email_required
 def new_request(request):
@@ -74,10 +90,13 @@ def new_request(request):
                     job_title=data["job_title"],
                     job_description=data["job_description"],
                 )
+                missing = _refused_note(request, attached=bool(attachments))
                 if coach_profile is not None:
-                    messages.success(request, f"Your request was sent to {coach_profile.user.display_name}.")
+                    messages.success(request, f"Your request was sent to {coach_profile.user.display_name}{missing}.")
                 else:
-                    messages.success(request, "Your open request was published: matching coaches can now take it.")
+                    messages.success(
+                        request, f"Your open request was published{missing}: matching coaches can now take it."
+                    )
                 return redirect("requests_app:detail", pk=service_request.pk)
     context = {
         "form": form,

@@ -127,6 +127,48 @@ def test_infected_upload_shows_blocked_in_the_browser(page_as, client_user, clam
     assert FileAsset.objects.get().scan_status == ScanStatus.INFECTED
 
 
+def test_send_is_stopped_once_while_a_refused_file_is_chosen(page_as, client_user, coach_user, artifacts_dir):  # noqa: F811
+    """A refused CV must not vanish silently: the first Send says so (typed text kept), the second sends
+    without it and the flash says "without an attachment"."""
+    client = page_as(client_user)
+    client.goto(f"/requests/new/?coach={coach_user.coach_profile.pk}&service=cv")
+    client.locator("#id_title").fill("CV for product roles")
+    client.get_by_label("Requirements").fill("Ten years in logistics; moving to product management.")
+    client.get_by_label("Deadline").fill((timezone.localdate() + datetime.timedelta(days=10)).isoformat())
+    client.locator("input[type=file][name=files]").set_input_files(
+        files=[{"name": "tool.pdf", "mimeType": "application/pdf", "buffer": b"MZ\x90\x00" + b"\x00" * 64}]
+    )
+    expect(client.locator("[data-progress-label]")).to_have_text("tool.pdf was not uploaded.")
+    client.get_by_role("button", name="Send request").click()
+    error = client.locator("[data-error]")
+    expect(error).to_contain_text("“tool.pdf” is not attached")
+    expect(error).to_contain_text("press “Send request” again to send without it")
+    expect(client.get_by_label("Requirements")).to_have_value("Ten years in logistics; moving to product management.")
+    shot(client, artifacts_dir, "9-request-refused-file-blocks-send")
+    assert not ServiceRequest.objects.exists()
+    client.get_by_role("button", name="Send request").click()
+    expect(client.get_by_text("without an attachment (“tool.pdf” was refused)")).to_be_visible()
+    shot(client, artifacts_dir, "10-request-sent-without-attachment")
+    assert ServiceRequest.objects.get().attachments.count() == 0
+
+
+def test_a_good_upload_after_a_refused_one_sends_at_once(page_as, client_user, coach_user):  # noqa: F811
+    client = page_as(client_user)
+    client.goto(f"/requests/new/?coach={coach_user.coach_profile.pk}&service=cv")
+    client.locator("#id_title").fill("CV for product roles")
+    client.get_by_label("Requirements").fill("Ten years in logistics; moving to product management.")
+    client.get_by_label("Deadline").fill((timezone.localdate() + datetime.timedelta(days=10)).isoformat())
+    field = client.locator("input[type=file][name=files]")
+    field.set_input_files(files=[{"name": "tool.pdf", "mimeType": "application/pdf", "buffer": b"MZ" + b"\x00" * 64}])
+    expect(client.locator("[data-progress-label]")).to_have_text("tool.pdf was not uploaded.")
+    field.set_input_files(files=[{"name": "cv.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes("CV")}])
+    expect(client.locator("[data-list] [data-file-id]")).to_have_count(1)
+    client.get_by_role("button", name="Send request").click()
+    expect(client.get_by_text("Your request was sent")).to_be_visible()
+    expect(client.get_by_text("refused")).to_have_count(0)
+    assert ServiceRequest.objects.get().attachments.count() == 1
+
+
 def test_cv_from_the_dashboard_is_attached_to_a_request_in_one_click(page_as, client_user, coach_user, artifacts_dir):  # noqa: F811
     """Upload on the dashboard card, then tick it on the request form: no second upload."""
     client = page_as(client_user)

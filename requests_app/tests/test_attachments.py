@@ -58,6 +58,33 @@ def test_wrong_file_type_is_415_and_nothing_is_created(client, client_user, coac
     assert not FileAsset.objects.exists()
 
 
+def test_request_sent_after_a_refused_upload_says_it_has_no_attachment(client, client_user, coach_user):
+    """The widget reports the file it could not upload; the flash must not pretend the CV went along."""
+    client.force_login(client_user)
+    url = f"/requests/new/?coach={coach_user.coach_profile.pk}&service=cv"
+    response = client.post(url, _data(refused_files=["tool.pdf"]), follow=True)
+    assert ServiceRequest.objects.get().attachments.count() == 0
+    text = response.content.decode()
+    assert "was sent to" in text and "without an attachment (“tool.pdf” was refused)" in text
+
+
+def test_refused_upload_beside_a_good_one_is_named(client, client_user, coach_user):
+    good = store_upload(upload(pdf_bytes(), "cv.pdf"), actor=client_user, category="cv_upload")
+    client.force_login(client_user)
+    response = client.post("/requests/new/", _data(attachment_ids=[good.pk], refused_files=["tool.pdf"]), follow=True)
+    text = response.content.decode()
+    assert "published (“tool.pdf” was not attached: it was refused): matching coaches" in text
+    assert "without an attachment" not in text
+
+
+def test_request_without_a_chosen_file_keeps_the_plain_message(client, client_user, coach_user):
+    client.force_login(client_user)
+    url = f"/requests/new/?coach={coach_user.coach_profile.pk}&service=cv"
+    text = client.post(url, _data(), follow=True).content.decode()
+    assert f"Your request was sent to {coach_user.display_name}." in text
+    assert "without an attachment" not in text and "refused" not in text
+
+
 def test_delivery_with_files_is_listed_on_the_order(client, paid_order):
     client.force_login(paid_order.coach)
     response = client.post(

@@ -84,6 +84,26 @@
     box.classList.remove("d-none");
   }
 
+  // A file the server (or the size check) refused stays "chosen" in the user's mind although nothing is
+  // attached: remember it, so the form is not sent silently without it. The hidden input tells the server
+  // that a file was refused, so its success message can say the form went without it.
+  function markRefused(field, name, reason) {
+    field._refused = (field._refused || []).concat([{ name: name, reason: reason }]);
+    field._sendAnyway = false;
+    var hidden = el("input");
+    hidden.type = "hidden";
+    hidden.name = "refused_files";
+    hidden.value = name;
+    hidden.setAttribute("data-refused", "");
+    field.appendChild(hidden);
+  }
+
+  function clearRefused(field) {
+    field._refused = [];
+    field._sendAnyway = false;
+    field.querySelectorAll("input[data-refused]").forEach(function (node) { node.remove(); });
+  }
+
   function failProgress(field, label) {
     var bar = field.querySelector("[data-progress-bar]");
     bar.classList.remove("progress-bar-animated", "progress-bar-striped");
@@ -139,11 +159,13 @@
     var max = parseInt(field.getAttribute("data-max-bytes"), 10);
     if (max && file.size > max) {
       showError(field, "“" + file.name + "” is too large. The limit is " + field.getAttribute("data-max-label") + ".");
+      markRefused(field, file.name, "“" + file.name + "” is too large. The limit is " + field.getAttribute("data-max-label") + ".");
       done(false);
       return;
     }
     if (file.size === 0) {
       showError(field, "“" + file.name + "” is empty.");
+      markRefused(field, file.name, "“" + file.name + "” is empty.");
       done(false);
       return;
     }
@@ -171,12 +193,14 @@
       } else {
         failProgress(field, file.name + " was not uploaded.");
         showError(field, body.error || "The upload failed (error " + xhr.status + "). Please try again.");
+        markRefused(field, file.name, body.error || "The upload of “" + file.name + "” failed.");
         done(false);
       }
     };
     xhr.onerror = function () {
       failProgress(field, file.name + " was not uploaded.");
       showError(field, "The upload failed: check your connection and try again.");
+      markRefused(field, file.name, "The upload of “" + file.name + "” failed.");
       done(false);
     };
     setProgress(field, 0, "Uploading " + file.name + "… 0%");
@@ -188,6 +212,7 @@
     var stored = 0;
     var failed = 0;
     showError(field, "");
+    clearRefused(field);
     field.classList.add("is-uploading");
     function next(ok) {
       if (ok === true) { stored += 1; } else if (ok === false) { failed += 1; }
@@ -237,6 +262,20 @@
         if (field.classList.contains("is-uploading")) {
           event.preventDefault();
           showError(field, "Please wait until the upload has finished.");
+          return;
+        }
+        // First press with a refused file: stop, say what is missing; a second press sends without it.
+        var refused = field._refused || [];
+        if (refused.length && !field._sendAnyway) {
+          event.preventDefault();
+          field._sendAnyway = true;
+          var names = refused.map(function (r) { return "“" + r.name + "”"; }).join(", ");
+          var button = event.submitter && event.submitter.textContent.trim();
+          showError(field, refused[refused.length - 1].reason + " " + names + (refused.length > 1 ? " are" : " is") +
+            " not attached: choose another file, or press " + (button ? "“" + button + "”" : "send") +
+            " again to send without it.");
+          field.querySelector("[data-error]").scrollIntoView({ block: "center" });
+          input.focus();
         }
       });
     }
