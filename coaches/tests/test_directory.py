@@ -299,3 +299,9 @@ def test_a_new_language_is_filterable_at_once(client, django_capture_on_commit_c
 
     assert names(response) == ["Kah Less"]
     assert not response.context["filters"].notices
+
+
+def test_the_weighted_rating_sort_says_how_it_ranks(client):
+    hint = "Rating weighted by the number of reviews"
+    assert hint in client.get("/coaches/").content.decode()
+    assert hint not in client.get("/coaches/?sort=price").content.decode()

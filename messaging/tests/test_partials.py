@@ -78,3 +78,11 @@ def test_order_card_for_staff_is_never_cached(thread, staff_user, coach_user):
     render("messaging/partials/order_thread_link.html", staff_user, order=thread.order)
     services.send_message(thread, actor=coach_user, body="Seen by staff too")
     assert "1 unread" in render("messaging/partials/order_thread_link.html", staff_user, order=thread.order)
+
+
+def test_a_coach_with_orders_but_no_messages_is_told_where_the_conversations_are(coach_user, client_user):
+    make_order(client=client_user, coach=coach_user, title="Quiet order")
+    html = render("messaging/partials/dashboard_threads.html", coach_user)
+    assert "data-thread-row=" not in html
+    assert "No messages yet. Each order has its own conversation with your client" in html
+    assert "No conversations yet" not in html
