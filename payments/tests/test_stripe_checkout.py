@@ -191,3 +191,18 @@ def test_opening_the_pay_url_leads_back_to_the_order_and_starts_no_payment(fake_
     assert response.status_code == 200
     assert not Payment.objects.exists()
     assert fake_stripe.calls("POST", "/v1/checkout/sessions") == []
+
+
+@pytest.mark.django_db
+def test_the_paid_page_seen_again_later_says_no_more_than_is_true(fake_stripe, client_login, order, coach_user):
+    from orders import services as orders
+
+    start(client_login, order)
+    payment = Payment.objects.get(order=order)
+    fake_stripe.pay(payment.provider_payment_id)
+    url = f"/payments/checkout/{order.pk}/done/?payment={payment.pk}"
+    assert "can start now" in client_login.get(url).content.decode()
+    orders.deliver(order.pk, actor=coach_user, note="Here it is")
+    later = client_login.get(url).content.decode()
+    assert 'data-payment-state="paid"' in later and "can start now" not in later
+    assert 'data-order-status="delivered"' in later
