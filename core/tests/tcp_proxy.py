@@ -26,10 +26,6 @@ class TcpProxy:
         self._lock = threading.Lock()
         self.restore()
 
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
     def restore(self) -> None:
         if self._listener is not None:
             return

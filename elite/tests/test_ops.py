@@ -58,7 +58,7 @@ def test_health_answers_without_touching_the_database(client, django_assert_num_
 @pytest.mark.django_db
 def test_ready_is_200_when_everything_answers(client):
     response = client.get("/ready")
-    assert response.status_code == 200
+    assert response.status_code == 200, response.json()  # which check failed
     body = response.json()
     assert body["status"] == "ok"
     assert body["checks"] == {"database": "ok", "cache": "ok", "channel_layer": "ok"} | (

@@ -27,7 +27,7 @@ def test_health_answers_without_database(client):
 @pytest.mark.django_db
 def test_ready_reports_each_backing_service(client):
     response = client.get("/ready")
-    assert response.status_code == 200
+    assert response.status_code == 200, response.json()  # which check failed
     assert response.json()["checks"]["database"] == "ok"
 
 
