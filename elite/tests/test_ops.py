@@ -4,6 +4,7 @@ The failure cases run the real app in a subprocess against services that are rea
 (a closed port), rather than mocking our own checks.
 """
 
+import asyncio
 import json
 import os
 import socket
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from accounts.models import User
+from core.tests.asyncutil import off_the_loop
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,7 +59,7 @@ def test_health_answers_without_touching_the_database(client, django_assert_num_
 
 @pytest.mark.django_db
 def test_ready_is_200_when_everything_answers(client):
-    response = client.get("/ready")
+    response = off_the_loop(client.get, "/ready")  # the channel-layer probe calls async_to_sync
     assert response.status_code == 200, response.json()  # which check failed
     body = response.json()
     assert body["status"] == "ok"
@@ -65,6 +67,20 @@ def test_ready_is_200_when_everything_answers(client):
         {"broker": "ok"} if "broker" in body["checks"] else {}
     )
     assert response["Cache-Control"].startswith("max-age=0")
+
+
+@pytest.mark.django_db
+def test_ready_answers_200_off_a_running_event_loop(client):
+    """The two tests above failed whenever a browser test had run earlier on the same xdist worker:
+    Playwright's loop kept running in the main thread and the probe's async_to_sync refused to start."""
+
+    async def in_a_running_loop():
+        inline = client.get("/ready")
+        return inline, off_the_loop(client.get, "/ready")
+
+    inline, off = off_the_loop(asyncio.run, in_a_running_loop())
+    assert (inline.status_code, inline.json()["checks"]["channel_layer"]) == (503, "error")
+    assert off.status_code == 200, off.json()
 
 
 def test_ready_is_503_when_the_database_is_unreachable():

@@ -6,9 +6,9 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
+from core.tests.asyncutil import run
 from elite.asgi import application
 from messaging.models import Message
-from messaging.tests.asyncutil import run
 
 ORIGIN = (b"origin", b"http://testserver")
 

@@ -7,8 +7,8 @@ from functools import partial
 import pytest
 from websockets.asyncio.client import connect
 
+from core.tests.asyncutil import run
 from messaging.models import Message
-from messaging.tests.asyncutil import run
 
 
 async def receive_type(ws, wanted, timeout=10):

@@ -11,10 +11,10 @@ from django.test import Client
 
 from accounts import services as account_services
 from accounts.tests.factories import DEFAULT_PASSWORD
+from core.tests.asyncutil import run
 from elite.asgi import application
 from messaging.consumers import SESSION_ENDED
 from messaging.models import Message
-from messaging.tests.asyncutil import run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
 

@@ -8,9 +8,9 @@ import threading
 import pytest
 from channels.layers import get_channel_layer
 
+from core.tests.asyncutil import run
 from messaging import consumers
 from messaging.models import Message
-from messaging.tests.asyncutil import run
 from messaging.tests.test_consumers import communicator, receive, receive_type, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
