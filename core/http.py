@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -92,3 +93,13 @@ def post_only(back_to: str, *, pk: str = "pk") -> Callable[[Callable[..., HttpRe
         return wrapped
 
     return decorator
+
+
+def same_site_referer(request: HttpRequest, default: str = "/") -> str:
+    """The page the visitor came from, for an error page's "Go back", if it is on this site; else `default`."""
+    referer = request.headers.get("Referer", "")
+    if referer and url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return referer
+    return default

@@ -8,7 +8,7 @@ from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
 from core.api import problem_response
-from core.http import bind_request_id, unbind_request_id
+from core.http import bind_request_id, same_site_referer, unbind_request_id
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -35,7 +35,9 @@ class RequestIdMiddleware:
 class RequestBodyLimitMiddleware:
     """Answer 413 for a body larger than MAX_REQUEST_BODY_BYTES before anything reads it.
 
-    Django's own limits raise RequestDataTooBig (a 400) only once a view touches the body.
+    Django's own limits raise RequestDataTooBig (a 400) only once a view touches the body. It sits after the
+    session, auth and messages middleware, so a person sees the page with their own navbar and a way back to
+    the form; none of those read the body, and CSRF reads it only in process_view, after every __call__.
     """
 
     def __init__(self, get_response):
@@ -53,8 +55,12 @@ class RequestBodyLimitMiddleware:
                 return problem_response(413, "too_large", message)
             if request.headers.get("Accept", "").startswith("application/json"):
                 return JsonResponse({"error": message}, status=413)
-            body = render_to_string("413.html", {"message": message}, request=None)
-            return HttpResponse(body, status=413)
+            context = {
+                "message": message,
+                "per_file_mb": settings.FILE_UPLOAD_MAX_BYTES // (1024 * 1024),
+                "back_url": same_site_referer(request),
+            }
+            return HttpResponse(render_to_string("413.html", context, request=request), status=413)
         return self.get_response(request)
 
 
@@ -81,13 +87,9 @@ class DomainErrorMiddleware:
             return None
         if request.headers.get("Accept", "").startswith("application/json"):
             return JsonResponse({"error": exception.message}, status=exception.status)
-        referer = request.headers.get("Referer", "")
-        from django.utils.http import url_has_allowed_host_and_scheme
-
-        back = referer if url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}) else "/"
         return render(
             request,
             "error.html",
-            {"message": exception.message, "status": exception.status, "back_url": back},
+            {"message": exception.message, "status": exception.status, "back_url": same_site_referer(request)},
             status=exception.status,
         )

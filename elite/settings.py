@@ -80,7 +80,6 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "ops.middleware.MetricsMiddleware",  # outermost: times and counts what the client got
     "elite.middleware.RequestIdMiddleware",
-    "elite.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -92,6 +91,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # After auth, messages and the header middleware: the 413 page shows the visitor's own navbar and carries
+    # the page headers. Nothing above reads the body (CSRF only in process_view, which runs after this).
+    "elite.middleware.RequestBodyLimitMiddleware",
     "elite.middleware.DomainErrorMiddleware",
 ]
 

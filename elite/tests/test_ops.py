@@ -152,6 +152,37 @@ def test_oversized_body_is_refused_with_413_before_anything_runs(client, setting
 
 
 @pytest.mark.django_db
+def test_a_signed_in_person_gets_the_413_page_with_their_navbar_and_a_way_back(csrf_client, settings):
+    """No-JS uploads over the cap land here: the page is the visitor's own, says the per-file limit the form
+    states, and leads back to the form. The body is refused before CSRF would read it: no token, still 413."""
+    from accounts.tests.factories import ClientFactory
+
+    settings.MAX_REQUEST_BODY_BYTES = 1024 * 1024
+    person = ClientFactory(email="big-upload@example.com")
+    csrf_client.force_login(person)
+    form_page = "http://testserver/requests/new/"
+    response = csrf_client.post(
+        "/requests/new/", {"pad": "x" * (1024 * 1024 + 1)}, HTTP_REFERER=form_page, HTTP_ACCEPT="text/html"
+    )
+    assert response.status_code == 413
+    html = response.content.decode()
+    assert "The request is too large. The limit is 1 MB." in html
+    assert "Nothing was saved. Each file can be at most 10 MB" in html
+    assert 'id="logout-form"' in html  # the signed-in navbar
+    assert f'href="{form_page}"' in html
+    assert response["X-Frame-Options"] == "DENY" and "Content-Security-Policy" in response
+
+
+@pytest.mark.django_db
+def test_the_413_page_leads_home_when_the_visitor_came_from_elsewhere(client, settings):
+    settings.MAX_REQUEST_BODY_BYTES = 1024
+    response = client.post("/accounts/login/", {"pad": "x" * 2048}, HTTP_REFERER="https://evil.example/form")
+    assert response.status_code == 413
+    assert 'href="/">Go back' in response.content.decode()
+    assert "evil.example" not in response.content.decode()
+
+
+@pytest.mark.django_db
 def test_body_at_the_limit_is_accepted(client, settings):
     settings.MAX_REQUEST_BODY_BYTES = 4096
     response = client.post("/accounts/login/", {"login": "a@example.com", "password": "y" * 3000})

@@ -16,9 +16,9 @@ from .wsgi_client import WsgiClient
 KEPT = [
     "ops.middleware.MetricsMiddleware",
     "elite.middleware.RequestIdMiddleware",
-    "elite.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "elite.middleware.RequestBodyLimitMiddleware",
     "elite.middleware.DomainErrorMiddleware",
 ]
 
