@@ -192,4 +192,11 @@ def test_analytics_with_months_of_history_on_a_desktop_and_a_phone(
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 360, f"the ledger page scrolls sideways on a phone ({width}px)"
     _shot(page, artifacts_dir, "transactions-phone", full_page=False)
+    page.goto(live_server.url + "/admin/")
+    expect(page.locator("#console-staff-pages")).to_be_visible()
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 360, f"the console's home scrolls sideways on a phone ({width}px)"
+    box = page.locator("#console-staff-pages td").first.bounding_box()
+    assert box and box["width"] >= 120, f"the staff pages' descriptions are squeezed ({box})"
+    _shot(page, artifacts_dir, "home-phone")
     context.close()
