@@ -84,22 +84,24 @@ def _pages(demo) -> dict[str | None, list[str]]:
     }  # fmt: skip
 
 
-@pytest.mark.parametrize("width, height", [(1280, 900), (375, 812)])
-def test_every_main_page_has_no_axe_violations(browser, live_server, demo, width, height):
+def test_every_main_page_has_no_axe_violations_on_a_desktop_and_a_phone(browser, live_server, demo):
+    """Both sizes in one test: the demo is seeded once (the suite's costliest fixture), and every violation
+    of both is listed with its width."""
     problems = []
-    for role, urls in _pages(demo).items():
-        context = _context(browser, live_server, demo[role] if role else None, width, height)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        for url in urls:
-            page.goto(url)
-            expect(page.locator("main")).to_be_visible()
-            assert not re.search(r"/accounts/login/", page.url) or role is None, f"{role} was sent to log in: {url}"
-            page.add_script_tag(path=str(AXE))
-            for violation in page.evaluate(RUN_AXE, RULES):
-                nodes = "\n      ".join(violation["nodes"])
-                problems.append(
-                    f"{width}px {role or 'anonymous'} {url}: {violation['id']} ({violation['help']})\n      {nodes}"
-                )
-        context.close()
+    for width, height in [(1280, 900), (375, 812)]:
+        for role, urls in _pages(demo).items():
+            context = _context(browser, live_server, demo[role] if role else None, width, height)
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            for url in urls:
+                page.goto(url)
+                expect(page.locator("main")).to_be_visible()
+                assert not re.search(r"/accounts/login/", page.url) or role is None, f"{role} sent to log in: {url}"
+                page.add_script_tag(path=str(AXE))
+                for violation in page.evaluate(RUN_AXE, RULES):
+                    nodes = "\n      ".join(violation["nodes"])
+                    problems.append(
+                        f"{width}px {role or 'anonymous'} {url}: {violation['id']} ({violation['help']})\n      {nodes}"
+                    )
+            context.close()
     assert not problems, f"{len(problems)} axe violations:\n" + "\n".join(problems)
