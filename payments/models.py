@@ -86,11 +86,9 @@ class WebhookEvent(models.Model):
 
     provider = models.CharField(max_length=8, choices=Provider.choices)
     event_id = models.CharField(max_length=255)
-    event_type = models.CharField(max_length=100, db_index=True)
+    event_type = models.CharField(max_length=100)
     payload = models.JSONField()
-    status = models.CharField(
-        max_length=12, choices=WebhookStatus.choices, default=WebhookStatus.RECEIVED, db_index=True
-    )
+    status = models.CharField(max_length=12, choices=WebhookStatus.choices, default=WebhookStatus.RECEIVED)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     payment = models.ForeignKey(
@@ -107,6 +105,13 @@ class WebhookEvent(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="payments_webhook_event_unique")]
+        # Plain b-trees for the console's filters. db_index=True on a CharField also makes PostgreSQL a
+        # varchar_pattern_ops copy for LIKE 'x%', which nothing asks (the admin's search is icontains): two
+        # index insertions more per row, on every delivery's INSERT and its non-HOT UPDATE.
+        indexes = [
+            models.Index(fields=["event_type"], name="payments_webhook_type_idx"),
+            models.Index(fields=["status"], name="payments_webhook_status_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.provider} {self.event_type} {self.event_id}"
