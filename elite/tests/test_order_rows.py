@@ -176,3 +176,14 @@ def test_a_row_that_prints_a_value_otherwise_is_rendered_for_each_row(leak):
             assert _filled(order, viewer) == _real(order, viewer)
         forms = [form for key, form in fragments._slotted_forms.items() if key[0] == ROW]
         assert forms and set(forms) == {None}
+
+
+def test_ids_printed_with_a_thousand_separator_are_rendered_for_each_row(settings):
+    """{{ o.pk }} grouped (USE_THOUSAND_SEPARATOR) no longer prints what the URL does: the id's sentinel is left in
+    the form, so the rows are rendered, and right."""
+    settings.USE_THOUSAND_SEPARATOR = True
+    pairs = _orders(40)
+    for order, viewer in pairs:
+        assert _filled(order, viewer) == _real(order, viewer)
+    assert any("," in order_pk for order_pk in (f"{order.pk:,}" for order, _ in pairs))
+    assert {form for key, form in fragments._slotted_forms.items() if key[0] == ROW} == {None}
