@@ -49,7 +49,7 @@ def test_printed_is_what_a_template_prints(grouped):
             assert fragments.printed(value) == template.render({"value": value}), value
 
 
-def _locmem(source: dict[str, str]):
+def _locmem(source):
     from django.conf import settings
 
     templates = [{**settings.TEMPLATES[0], "APP_DIRS": False, "DIRS": []}]

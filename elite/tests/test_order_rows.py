@@ -34,7 +34,11 @@ TITLES = ["CV rewrite", "<b>CV</b> & \"cover\" 'letter'", "", "@@fragment-slot-t
 TITLES += ["Order 987654321987 due 1 Jan 0001", "£444,444,444,444.44", "a" * 160, "{{ o.pk }} {% url 'x' %}"]
 CURRENCIES = ["GBP", "EUR", "USD", "JPY", "KWD", "BHD", "CHF", "XPF"]
 AMOUNTS = [1, 5, 99, 100, 12_345, 999_999, 123_456_789, 2_147_483_647]
-DEADLINES = [datetime.date(2026, 12, 4), datetime.date(2026, 1, 31), datetime.date(1999, 12, 31)]
+DEADLINES: list[datetime.date | None] = [
+    datetime.date(2026, 12, 4),
+    datetime.date(2026, 1, 31),
+    datetime.date(1999, 12, 31),
+]
 DEADLINES += [datetime.date(2028, 2, 29), datetime.date(9999, 12, 31), datetime.date(2026, 5, 1), None]
 
 
@@ -51,7 +55,7 @@ def _people():
     return clients, coaches
 
 
-def _orders(count: int, seed: int = 13):
+def _orders(count, seed=13):
     """(order, viewer) pairs with every status, escalated or not, each currency, amounts from 1 minor unit to the
     column's largest, deadlines in several months and years and none, titles and names to escape (and text that
     looks like a slot or a sentinel), seen by its client or its coach."""
@@ -131,7 +135,7 @@ def test_the_form_holds_no_rows_values():
         assert sentinel not in form  # each sentinel's text marked, none left over
 
 
-def _with_row(source: str):
+def _with_row(source):
     templates = [{**settings.TEMPLATES[0], "APP_DIRS": False}]
     loaders = [("django.template.loaders.locmem.Loader", {ROW: source}), *_default_loaders()]
     templates[0]["OPTIONS"] = {
