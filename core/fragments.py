@@ -8,12 +8,12 @@ partial gets only `context(row)`: nothing of the request (no CSRF token), so not
 """
 
 import hashlib
-import html
 import logging
 import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from html import escape as escape_html
 from typing import Any, TypeVar
 
 from django.core.cache import cache
@@ -108,7 +108,7 @@ _NO_MARKS: dict[str, str] = {}
 def printed(value: Any) -> str:
     """`value` as `{{ value }}` prints it in an autoescaping template (localised, escaped)."""
     if type(value) is str:  # neither localised nor safe: what conditional_escape does to it, without its checks
-        return SafeString(html.escape(value))
+        return SafeString(escape_html(value))
     return render_value_in_context(value, _AS_A_TEMPLATE)
 
 
@@ -147,7 +147,7 @@ def slotted(
         if not usable:
             logger.warning("%s prints more than its slots: rendered for each visitor", template_name)
         if len(_slotted_forms) >= _SLOTTED_SIZE:
-            _slotted_forms.clear()  # shapes are few (the navbar's ~10, the order rows' ~50); only a reload makes more
+            _slotted_forms.clear()  # shapes are few (the navbar's ~10, the order rows' 16); only a reload makes more
         _slotted_forms[key] = form if usable else None
         return mark_safe(html)  # noqa: S308 - the template's own output
     return mark_safe(_SLOT_NAME.sub(lambda match: values[match[1]], form))  # noqa: S308 - values escaped as the template escapes them

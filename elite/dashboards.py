@@ -30,11 +30,13 @@ ORDER_ROW = "dashboards/_order_row.html"
 # Each order row is filled in from its per-process form (core.fragments.slotted): the row prints the order's
 # title, other party, deadline, amount and what it waits for, and tests nothing of it but the shape below. The
 # id, the deadline and the amount cannot pass through {% url %}, |date and {% money %} as slot strings, so the
-# stand-in has an id, a deadline and an amount no order has (amount_minor is a 32-bit column), and the text each
-# prints as is marked. A row printed from its form costs about an eighth of a render and its fragment read (issue 13).
+# stand-in has an id, a deadline and an amount no order has (amount_minor is a 32-bit column; the amount in CLF,
+# a unit of account nobody pays in: the currency is printed only inside the amount), and the text each prints
+# as is marked. A row printed from its form costs about an eighth of a render and its fragment read (issue 13).
 _NO_PK = 987_654_321_987
 _NO_DEADLINE = datetime.date(1, 1, 1)
 _NO_AMOUNT = 44_444_444_444_444
+_NO_CURRENCY = "CLF"
 _DUE = "j M Y"  # the row's o.deadline|date:"j M Y"; another format leaves the sentinel in the form (rendered)
 _STAND_IN_USER = {"pk": -1}
 
@@ -46,9 +48,10 @@ def _due(deadline: datetime.date | None, language: str | None) -> str:
     return printed(date_filter(deadline, _DUE))
 
 
-@lru_cache(maxsize=256)
-def _marks(currency: str, language: str | None) -> dict[str, str]:
-    return {"pk": str(_NO_PK), "due": _due(_NO_DEADLINE, language), "amount": printed(money(_NO_AMOUNT, currency))}
+@lru_cache(maxsize=16)
+def _marks(language: str | None) -> dict[str, str]:
+    amount = printed(money(_NO_AMOUNT, _NO_CURRENCY))
+    return {"pk": str(_NO_PK), "due": _due(_NO_DEADLINE, language), "amount": amount}
 
 
 class _StandInOrder:
@@ -65,7 +68,7 @@ class _StandInOrder:
         self.coach: SimpleNamespace | None = None if as_coach else party
         self.deadline = _NO_DEADLINE
         self.amount_minor = _NO_AMOUNT
-        self.currency = order.currency
+        self.currency = _NO_CURRENCY
         self.escalated_at = True if order.escalated_at is not None else None
         self.waiting_for = slots["waiting"]
 
@@ -86,11 +89,11 @@ def _order_row(order, user, language: str | None) -> SafeString:
     }
     return slotted(
         ORDER_ROW,
-        (as_coach, order.status, order.escalated_at is not None, order.currency),
+        (as_coach, order.status, order.escalated_at is not None),
         values,
         stand_in=lambda slots: {"o": _StandInOrder(slots, order=order, as_coach=as_coach), "user": _STAND_IN_USER},
         real=lambda: {"o": order, "user": {"pk": user.pk}},
-        marks=_marks(order.currency, language),
+        marks=_marks(language),
     )
 
 

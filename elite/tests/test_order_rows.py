@@ -1,5 +1,5 @@
 """A dashboard's order rows are filled in (elite.dashboards._order_row) from a form rendered once per process and
-shape (whose row, status, escalated, currency) with slots for the title, the other party's name, what the row
+shape (whose row, status, escalated) with slots for the title, the other party's name, what the row
 waits for, and marked sentinels for the id, the deadline and the amount: every row is what the template itself
 prints, whatever the values, and a template that prints a value any other way is rendered for each row."""
 
@@ -97,11 +97,11 @@ def test_each_filled_row_is_the_templates_own_render():
     ids of 1 to 10 digits, amounts, deadlines and none, titles and names to escape) is what a render prints. A
     Python value that differs from what the template prints for it (the deadline's format, the amount's) fails here
     even when it agrees for the first row of a shape."""
-    pairs = _orders(6 * 2 * 8 * 2 * 6)  # each shape six times
+    pairs = _orders(6 * 2 * 8 * 2 * 6)  # each status, escalated or not, currency and viewer six times
     for order, viewer in pairs:
         assert _filled(order, viewer) == _real(order, viewer), (order.pk, order.deadline, order.currency)
     forms = {key: form for key, form in fragments._slotted_forms.items() if key[0] == ROW}
-    assert len(forms) == 6 * 2 * 8 * 2
+    assert len(forms) == 6 * 2 * 2  # the currency is not part of the shape
     assert None not in forms.values()  # every shape is filled in, none rendered for each row
 
 
@@ -162,6 +162,10 @@ LEAKS = {
     ),
     "a-value-not-in-the-stand-in": ("{{ o.waiting_for }}", '{{ o.waiting_for }} {{ o.paid_at|date:"j M Y" }}'),
     "the-title-filtered": ("{{ o.title }}", "{{ o.title|upper }}"),
+    "the-currency-beside-the-amount": (
+        "{% money o.amount_minor o.currency %}",
+        "{{ o.currency }} {% money o.amount_minor o.currency %}",
+    ),
 }
 
 
