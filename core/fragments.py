@@ -13,6 +13,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from html import escape as escape_html
 from typing import Any, TypeVar
 
 from django.core.cache import cache
@@ -89,8 +90,10 @@ def rendered_one(
 
 
 # A fragment that differs from one visitor to the next only in a few printed values (the navbar: the name
-# and the bell count) is rendered once per process and shape with a slot for each of them, then filled in
-# with each visitor's values, escaped as the template escapes them: no render, no cache round trip (issue 13).
+# and the bell count; a dashboard's order row) is rendered once per process and shape with a slot for each of
+# them, then filled in with each visitor's values, escaped as the template escapes them: no render, no cache
+# round trip (issue 13). A value the template cannot print as a slot string (an argument to {% url %}, a date to
+# format, an amount for {% money %}) is given as a sentinel nobody has, and the text it prints as is marked.
 # The first fill of each shape is checked against a real render; a template that prints the values otherwise
 # (a filter, a test on them) or prints anything of the stand-in it was not given is rendered each time.
 SLOT = "@@fragment-slot-{}@@"
@@ -99,10 +102,13 @@ _AS_A_TEMPLATE = Context(autoescape=True)  # how a {{ value }} prints (read only
 _slotted_forms: dict[tuple, str | None] = {}
 _SLOTTED_SIZE = 256
 _MISSING: Any = object()
+_NO_MARKS: dict[str, str] = {}
 
 
 def printed(value: Any) -> str:
     """`value` as `{{ value }}` prints it in an autoescaping template (localised, escaped)."""
+    if type(value) is str:  # neither localised nor safe: what conditional_escape does to it, without its checks
+        return SafeString(escape_html(value))
     return render_value_in_context(value, _AS_A_TEMPLATE)
 
 
@@ -113,13 +119,19 @@ def slotted(
     *,
     stand_in: Callable[[dict[str, str]], dict[str, Any]],
     real: Callable[[], dict[Any, Any]],
+    marks: dict[str, str] = _NO_MARKS,
 ) -> SafeString:
     """`template_name` rendered with `real()`, from its form for `shape` with `values` in the slots.
 
     `shape` names everything the template tests or prints besides the slots; `stand_in(slots)` is the context
     of that shape with each of `values`' names given as its slot (only what the shape names: anything else
     of the visitor's must be missing from it, so that the first fill's check fails on it); `values` are what
-    each slot prints for this visitor, as `printed()` gives them."""
+    each slot prints for this visitor, as the template prints them (`printed()` for a `{{ value }}`).
+
+    `marks` names the values that cannot pass through the template as a slot string: for each, the text that
+    the stand-in's sentinel for it prints as (the sentinel an id, a date or an amount nobody has). That text is
+    replaced in the form by the value's slot, the longest text first; a sentinel printed in any other way stays
+    in the form, so the first fill differs from the real render and the shape is rendered for every visitor."""
     template = get_template(template_name)
     # Its compiled template is a new object when the loaders are reset (autoreload after an edit).
     key = (template_name, getattr(template, "template", template), translation.get_language(), *shape)
@@ -128,12 +140,14 @@ def slotted(
         return mark_safe(template.render(real()))  # noqa: S308 - the template's own output
     if form is _MISSING:
         form = template.render(stand_in({name: SLOT.format(name) for name in values}))
+        for name, text in sorted(marks.items(), key=lambda mark: -len(mark[1])):
+            form = form.replace(text, SLOT.format(name))
         html = template.render(real())
         usable = _SLOT_NAME.sub(lambda match: values[match[1]], form) == html
         if not usable:
             logger.warning("%s prints more than its slots: rendered for each visitor", template_name)
         if len(_slotted_forms) >= _SLOTTED_SIZE:
-            _slotted_forms.clear()  # shapes are few (roles × staff × bell lit); only a reload makes more
+            _slotted_forms.clear()  # shapes are few (the navbar's ~10, the order rows' 16); only a reload makes more
         _slotted_forms[key] = form if usable else None
         return mark_safe(html)  # noqa: S308 - the template's own output
     return mark_safe(_SLOT_NAME.sub(lambda match: values[match[1]], form))  # noqa: S308 - values escaped as the template escapes them
