@@ -395,13 +395,20 @@ class RetentionState:
         return self.purged_at is None and timezone.now() >= self.warn_from
 
 
+def _retention_row(given) -> QuerySet:
+    return OrderRetention.objects.filter(order_id=given["order"])[:1]  # one row per order at most
+
+
 def retention_state(order: Order) -> RetentionState | None:
     """None while the order is open. Deletion never comes sooner than the notice period after the
     warning went out, so a late warning moves the date (and the page says the new one)."""
     started = finished_at(order)
     if started is None:
         return None
-    row = OrderRetention.objects.filter(order=order).first()
+    # Compiled once per process and kept prepared (core.sqlmemo; by the order's unique row): every finished order's
+    # page asks it, and on a miss built and compiled this queryset each time (issue 13).
+    found: list[Any] = sqlmemo.instances("documents: retention", _retention_row, {"order": order.pk}, prepare=True)
+    row = found[0] if found else None
     days = row.retention_days if row and row.purged_at else settings.DOCUMENTS_RETENTION_DAYS
     notice = timedelta(days=settings.DOCUMENTS_RETENTION_WARNING_DAYS)
     delete_on = started + timedelta(days=days)

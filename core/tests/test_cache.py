@@ -1,5 +1,6 @@
 """The cache: one reused Redis client, and per-object values that a bump makes stale."""
 
+import hashlib
 import threading
 import time
 
@@ -9,6 +10,7 @@ from django.core.cache import cache, caches
 
 from conftest import require_service
 from core.cache import (
+    _SET_EACH,
     _version_key,
     bump_version,
     bump_version_now,
@@ -133,7 +135,11 @@ def _counting_trips(monkeypatch) -> list[str]:
     command, pipeline = Redis.execute_command, Pipeline.execute
 
     def counted_command(self, *args, **kwargs):
-        trips.append(f"bump {args[2]} keys" if args[0] == "EVALSHA" else args[0])  # the bump script
+        if args[0] == "EVALSHA":  # the writes' script (core.cache._SET_EACH), or the version scripts
+            writes = args[1] == hashlib.sha1(_SET_EACH.encode()).hexdigest()
+            trips.append(f"set {args[2]} keys" if writes else f"bump {args[2]} keys")
+        else:
+            trips.append(args[0])
         return command(self, *args, **kwargs)
 
     def counted_pipeline(self, *args, **kwargs):
@@ -293,7 +299,8 @@ def test_a_version_cached_for_starts_is_not_read_back(monkeypatch):
 @pytest.mark.django_db
 def test_deferred_writes_go_in_one_round_trip_each_with_its_expiry_and_this_thread_reads_them(monkeypatch):
     """Inside deferred_writes() cached_for's values and store()/store_many() wait; leaving sends them in one
-    pipeline, each key with its own expiry. Meanwhile this thread's cached_for finds what waits (no compute)."""
+    round trip (one script), each key with its own expiry, or none. Meanwhile this thread's cached_for finds what
+    waits (no compute)."""
     require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
     cached_for("deferred", 51, "warm", lambda: "warm")  # the version exists: no SET NX below
     trips = _counting_trips(monkeypatch)
@@ -304,18 +311,23 @@ def test_deferred_writes_go_in_one_round_trip_each_with_its_expiry_and_this_thre
         store_many({"deferred-x": "x", "deferred-y": "y"}, 200)
         with deferred_writes():  # nested: the outer one sends
             store("deferred-inner", 1, 50)
-        assert "pipeline" not in trips and "SET" not in trips
+        store("deferred-forever", 2, None)  # Django's None: no expiry
+        assert not [trip for trip in trips if trip.startswith("set ") or trip in ("SET", "pipeline")]
     monkeypatch.undo()
-    assert trips[-1] == "pipeline" and trips.count("pipeline") == 1 and "SET" not in trips
+    assert trips[-1] == "set 6 keys" and not [trip for trip in trips[:-1] if trip.startswith("set ") or trip == "SET"]
+    assert "pipeline" not in trips
     redis = cache._cache.get_client(write=True)
     ttls = {
-        key: redis.ttl(cache.make_and_validate_key(key)) for key in ("deferred:51:a", "deferred-page", "deferred-x")
+        key: redis.ttl(cache.make_and_validate_key(key))
+        for key in ("deferred:51:a", "deferred-page", "deferred-x", "deferred-forever")
     }
     assert 95 < ttls["deferred:51:a"] <= 100 and 25 < ttls["deferred-page"] <= 30 and 195 < ttls["deferred-x"] <= 200
-    assert cache.get_many(["deferred-page", "deferred-y", "deferred-inner"]) == {
+    assert ttls["deferred-forever"] == -1
+    assert cache.get_many(["deferred-page", "deferred-y", "deferred-inner", "deferred-forever"]) == {
         "deferred-page": {"html": "<p>"},
         "deferred-y": "y",
         "deferred-inner": 1,
+        "deferred-forever": 2,
     }
     assert cached_for("deferred", 51, "a", lambda: "not cached") == "a"
 
