@@ -125,6 +125,21 @@ return found
 """
 
 
+# What prefetch_for reads (core.pages: a page miss's cached_for values), as one EVALSHA: GET of every key, each of
+# the first ARGV[3] (the version keys) started first where missing (SET NX, as cache.add()); then how many were.
+_READ_AHEAD_MANY = """
+local found, started = {}, 0
+for i, key in ipairs(KEYS) do
+  if i <= tonumber(ARGV[3]) and redis.call('SET', key, ARGV[1], 'EX', ARGV[2], 'NX') then
+    started = started + 1
+  end
+  found[i] = redis.call('GET', key)
+end
+found[#KEYS + 1] = started
+return found
+"""
+
+
 class RedisCache(DjangoRedisCache):
     """settings.CACHES BACKEND "core.cache.RedisCache": Django's, with the reused client, degrading to
     this process's memory while Redis is unreachable."""
@@ -259,6 +274,31 @@ class RedisCache(DjangoRedisCache):
         for key in keys:
             self.fallback.add(key, start, timeout=timeout)
         return {key: self.fallback.get(key) for key in keys}
+
+    def read_ahead_many(
+        self, versions: list[str], values: list[str], start: int, timeout: int
+    ) -> tuple[dict[str, Any], int]:
+        """get_many(versions + values), each missing version key first added at `start` (what cached_for does for
+        one: add, then get), in one round trip where get_many and start_and_get_many took two; and how many
+        versions were missing."""
+        keys = [*versions, *values]
+        if not self.redis_down():
+            try:
+                if self._was_down:
+                    self._back()
+                full_keys = [self.make_and_validate_key(key) for key in keys]
+                client = self._redis(full_keys[0])
+                *found, started = self._script(client, _READ_AHEAD_MANY)(
+                    keys=full_keys, args=[start, timeout, len(versions)]
+                )
+                loads = self._cache._serializer.loads  # type: ignore[attr-defined]
+                return {key: None if raw is None else loads(raw) for key, raw in zip(keys, found, strict=True)}, int(
+                    started
+                )
+            except REDIS_DOWN as exc:
+                self.note_down("read_ahead_many", exc)
+        started = sum(bool(self.fallback.add(key, start, timeout=timeout)) for key in versions)
+        return {key: self.fallback.get(key) for key in keys}, started
 
     def incr_or_start_many(self, keys: list[str], start: int, timeout: int) -> None:
         """Add one to every key, starting a missing one at `start` (kept `timeout` s): one round trip
@@ -450,13 +490,15 @@ def prefetch_for(wanted: Iterable[tuple[str, int, str]]) -> None:
     if not keys:
         return
     _send_deferred()
-    found = cache.get_many(list(keys))
+    read_ahead_many = getattr(cache, "read_ahead_many", None)  # core.cache.RedisCache
+    if read_ahead_many is None:
+        found = cache.get_many(list(keys))  # a missing version: cached_for adds it
+    else:
+        # the values, and what cached_for does for a missing version (add, then get), in one round trip
+        versions = [key for key in keys if key.startswith("version:")]
+        values = [key for key in keys if not key.startswith("version:")]
+        found, _started = read_ahead_many(versions, values, _fresh_version(), VERSION_SECONDS)
     _prefetched.found = {key: found.get(key) for key in keys}
-    versions = [key for key in keys if key.startswith("version:") and found.get(key) is None]
-    start_and_get_many = getattr(cache, "start_and_get_many", None)  # core.cache.RedisCache
-    if versions and start_and_get_many is not None:
-        # what cached_for does for a missing version (add, then get), for all of them in one round trip
-        _prefetched.found.update(start_and_get_many(versions, _fresh_version(), VERSION_SECONDS))
 
 
 def end_prefetch() -> None:
