@@ -25,6 +25,7 @@ answered other than 200 is not stored, and pending messages make a visit render 
 from __future__ import annotations
 
 import hashlib
+import operator
 import re
 import threading
 import uuid
@@ -220,10 +221,21 @@ def _with_slots(html: str, request: HttpRequest) -> tuple[str, int]:
         html = html.replace(value, FRESH_SLOT.format(number))
     secret = request.META.get("CSRF_COOKIE")
     if secret:
-        mine = csrf._unmask_cipher_token  # type: ignore[attr-defined]  # how Django checks a posted token
-        for token in {t for t in _MASKED_TOKEN.findall(html) if mine(t) == secret}:
+        for token in {t for t in _MASKED_TOKEN.findall(html) if _unmasked(t) == secret}:
             html = html.replace(token, TOKEN_SLOT)
     return html, len(fresh)
+
+
+_SECRET_LENGTH: int = csrf.CSRF_SECRET_LENGTH
+_CHARS: str = csrf.CSRF_ALLOWED_CHARS
+
+
+def _unmasked(token: str) -> str:
+    """csrf._unmask_cipher_token(token), how Django checks a posted token, in maps over the characters (the same
+    arithmetic: a negative index wraps as Django's does): ~10 Python calls a token, not ~170 (issue 13)."""
+    index = _CHARS.index
+    differences = map(operator.sub, map(index, token[_SECRET_LENGTH:]), map(index, token[:_SECRET_LENGTH]))
+    return "".join(map(_CHARS.__getitem__, differences))
 
 
 def _filled(html: str, fresh: int, request: HttpRequest) -> str:
