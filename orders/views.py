@@ -145,9 +145,10 @@ def order_steps(order: Order) -> list[tuple[str, str]]:
     return steps
 
 
-def _dispute_context(order: Order, user) -> dict:
-    """The dispute panel: both sides' words, whose turn it is and by when."""
-    stage = services.dispute_stage(order)
+def _dispute_context(order: Order, user, events: list[OrderEvent] | None = None) -> dict:
+    """The dispute panel: both sides' words, whose turn it is and by when (`events`: every event of the order,
+    with its actor, when read already)."""
+    stage = services.dispute_stage(order, events=events)
     if stage is None:
         return {"dispute": None}
     role = stage.role_of(order, user)
@@ -258,7 +259,7 @@ def _render_detail(request, order: Order, *, status: int = 200, **forms):
         **{name: forms.get(name) or empty_form(name) for name in EMPTY_FORMS},
         "attached": forms.get("attached") or [],
         "evidence_attached": forms.get("evidence_attached") or [],
-        **_dispute_context(order, user),
+        **_dispute_context(order, user, events),  # type: ignore[arg-type]  # instances(): OrderEvent rows
     }
     if context.get("dispute_waiting") and context["waiting_for"]:
         context["waiting_for"] = context["dispute_waiting"]

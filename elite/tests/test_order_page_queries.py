@@ -270,3 +270,19 @@ def test_the_reviewers_name_is_the_order_clients_row(client, two_orders, coach_u
     assert f"by {order.client.display_name}, " in html and 'id="review-title"' in html
     users = [q["sql"] for q in queries if 'FROM "accounts_user" WHERE' in q["sql"]]
     assert len(users) <= 1, users  # the signed-in coach (when the session does not hold them); no reviewer
+
+
+def test_a_finished_orders_page_reads_its_timeline_once(client, two_orders, client_user):
+    """A completed order may have been disputed: the dispute panel finds the move into it among the timeline's
+    rows the page read, not in a statement of its own."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    order, _theirs = two_orders
+    client.force_login(client_user)
+    users_changed(client_user.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("orders:detail", args=[order.pk])).status_code == 200
+    assert Order.objects.get(pk=order.pk).status == "completed"
+    timeline = [q["sql"] for q in queries if 'FROM "orders_orderevent"' in q["sql"]]
+    assert len(timeline) == 1, timeline
