@@ -124,8 +124,9 @@ def _delivered_files(given) -> QuerySet:
     )
 
 
-def versions(order: Order) -> list[Version]:
-    """The client's original documents, then every delivery's files, oldest first (two queries).
+def versions(order: Order, *, delivered: bool | None = None) -> list[Version]:
+    """The client's original documents, then every delivery's files, oldest first (two queries; one when the
+    caller knows the order has no delivery: `delivered=False`, the order page, which read them).
 
     Compiled once per process and kept prepared (core.sqlmemo; lookups by the request's and the order's id,
     a few rows each): the order page shows this panel, and on a miss built these querysets each time."""
@@ -136,6 +137,8 @@ def versions(order: Order) -> list[Version]:
         Version(f"o{n}", f"Your original: {asset.original_name}", asset, _extraction_of(asset))
         for n, asset in enumerate(originals, start=1)
     ]
+    if delivered is False:
+        return found
     links: list[Any] = sqlmemo.instances(
         "documents: delivered files", _delivered_files, {"order": order.pk}, prepare=True
     )

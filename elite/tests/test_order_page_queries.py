@@ -286,3 +286,22 @@ def test_a_finished_orders_page_reads_its_timeline_once(client, two_orders, clie
     assert Order.objects.get(pk=order.pk).status == "completed"
     timeline = [q["sql"] for q in queries if 'FROM "orders_orderevent"' in q["sql"]]
     assert len(timeline) == 1, timeline
+
+
+def test_an_order_without_deliveries_reads_no_delivery_files(client, client_user, coach_user):
+    """The documents panel lists the client's CVs, and a delivery's files only when the page read a delivery:
+    none delivered, no statement for their files (the order page's or the panel's)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    order = make_order(client=client_user, coach=coach_user)
+    order.request.attachments.add(_asset(client_user, "my cv.pdf", FileCategory.CV_UPLOAD, age_minutes=3, read=True))
+    orders.mark_paid(order.pk, actor=None)
+    assert documents.versions(order, delivered=False) == documents.versions(order)
+    assert [(v.key, v.label, v.asset.pk) for v in documents.versions(order, delivered=False)] == _orm_versions(order)
+    client.force_login(client_user)
+    users_changed(client_user.pk)
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(reverse("orders:detail", args=[order.pk])).content.decode()
+    assert "Your original: my cv.pdf" in html and "Nothing delivered yet." in html
+    assert not [q["sql"] for q in queries if 'FROM "orders_delivery_files"' in q["sql"]]
