@@ -25,7 +25,6 @@ answered other than 200 is not stored, and pending messages make a visit render 
 from __future__ import annotations
 
 import hashlib
-import operator
 import re
 import threading
 import uuid
@@ -41,9 +40,9 @@ from django.db import connection
 from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse
-from django.middleware import csrf
 from django.utils import timezone, translation
 
+from . import csrf
 from .cache import (
     VERSION_SECONDS,
     _fresh_version,
@@ -221,28 +220,16 @@ def _with_slots(html: str, request: HttpRequest) -> tuple[str, int]:
         html = html.replace(value, FRESH_SLOT.format(number))
     secret = request.META.get("CSRF_COOKIE")
     if secret:
-        for token in {t for t in _MASKED_TOKEN.findall(html) if _unmasked(t) == secret}:
+        for token in {t for t in _MASKED_TOKEN.findall(html) if csrf.unmasked(t) == secret}:
             html = html.replace(token, TOKEN_SLOT)
     return html, len(fresh)
-
-
-_SECRET_LENGTH: int = csrf.CSRF_SECRET_LENGTH
-_CHARS: str = csrf.CSRF_ALLOWED_CHARS
-
-
-def _unmasked(token: str) -> str:
-    """csrf._unmask_cipher_token(token), how Django checks a posted token, in maps over the characters (the same
-    arithmetic: a negative index wraps as Django's does): ~10 Python calls a token, not ~170 (issue 13)."""
-    index = _CHARS.index
-    differences = map(operator.sub, map(index, token[_SECRET_LENGTH:]), map(index, token[:_SECRET_LENGTH]))
-    return "".join(map(_CHARS.__getitem__, differences))
 
 
 def _filled(html: str, fresh: int, request: HttpRequest) -> str:
     for number in range(fresh):
         html = html.replace(FRESH_SLOT.format(number), uuid.uuid4().hex)
     if TOKEN_SLOT in html:
-        html = html.replace(TOKEN_SLOT, csrf.get_token(request))
+        html = html.replace(TOKEN_SLOT, csrf.get_token(request))  # core.csrf's: Django's token, made in fewer calls
     return html
 
 
