@@ -129,3 +129,27 @@ def test_the_tabs_unread_counts_are_what_the_orm_counts(client_user, other_clien
         notification_ids=list(Notification.objects.filter(user=client_user).values_list("pk", flat=True)[:10]),
     )
     assert services.unread_by_category(client_user) == orm(client_user)
+
+
+def test_the_tabs_are_printed_as_the_template_loop_printed_them():
+    """views.tabs_html against inbox.html's loop it replaced, for every current category and counts (none, one, a
+    thousand and more: no separator)."""
+    from django.template import Context, Template
+
+    from notifications import kinds
+    from notifications.views import tabs_html
+
+    loop = Template(
+        "{% for value, label, count, icon in tabs %}\n"
+        '  <li class="nav-item"><a class="nav-link{% if category == value %} active{% endif %}" href="?{% if value %}'
+        'category={{ value }}{% endif %}"{% if category == value %} aria-current="page"{% endif %}><i class="bi '
+        '{{ icon }}" aria-hidden="true"></i> {{ label }}{% if count %} <span class="badge text-bg-light border">'
+        '{{ count }}<span class="visually-hidden"> unread</span></span>{% endif %}</a></li>\n'
+        "  {% endfor %}"
+    )
+    for counts in ([0] * 9, list(range(9)), [1234, 0, 7, 100000, 1, 0, 2, 3, 4]):
+        values = iter(counts)
+        tabs = [("", "All", next(values), "bi-bell")]
+        tabs += [(value, meta.label, next(values), meta.icon) for value, meta in kinds.CATEGORIES.items()]
+        for category in ["", *kinds.CATEGORIES]:
+            assert tabs_html(tabs, category) == loop.render(Context({"tabs": tabs, "category": category}))
