@@ -126,8 +126,8 @@ def user_pool(client, page, wanted: int):
         raise SystemExit(f"PROFILE_COLD=user: {wanted} requests, {len(pool)} {role}s in the pool")
     start = random.Random(os.getpid()).randrange(len(pool))
     users = [pool[(start + n) % len(pool)] for n in range(wanted)]
-    if page.path == "/dashboard/":
-        paths = ["/dashboard/"] * wanted
+    if page.path in ("/dashboard/", "/notifications/", "/payments/receipts/"):  # the user's own page
+        paths = [page.path] * wanted
     elif page.path.startswith("/orders/"):
         field = "client_id" if role == "client" else "coach_id"
         newest = dict(

@@ -71,18 +71,34 @@ class ReusedRedisCacheClient(DjangoRedisCacheClient):
             pipeline.set(key, dumps(value), ex=timeout)
         pipeline.execute()
 
-    def set_each(self, items: list[tuple[Any, Any, int | None]]) -> None:
-        """(key, value, timeout) SETs of several timeouts in one pipeline (core.cache.deferred_writes)."""
+    def set_each(self, items: list[tuple[Any, Any, int | None]], script: Callable[[str], Any]) -> None:
+        """(key, value, timeout) SETs of several timeouts in one round trip (core.cache.deferred_writes): one SET,
+        or `script(_SET_EACH)` for several (a pipeline of n SETs cost redis-py ~200 Python calls per SET to pack
+        and parse; a page miss stores 4–6 values)."""
         client = self.get_client(None, write=True)
         dumps = self._serializer.dumps  # type: ignore[attr-defined]
         if len(items) == 1:
             ((key, value, timeout),) = items
             client.set(key, dumps(value), ex=timeout)
             return
-        pipeline = client.pipeline(transaction=False)
-        for key, value, timeout in items:
-            pipeline.set(key, dumps(value), ex=timeout)
-        pipeline.execute()
+        args: list[Any] = []
+        for _key, value, timeout in items:
+            args += (dumps(value), -1 if timeout is None else timeout)
+        script(_SET_EACH)(keys=[key for key, _value, _timeout in items], args=args)
+
+
+# SET with its expiry (in seconds; -1: none) for every key, as one EVALSHA: what a pipeline of SETs does.
+_SET_EACH = """
+for i, key in ipairs(KEYS) do
+  local seconds = tonumber(ARGV[2 * i])
+  if seconds < 0 then
+    redis.call('SET', key, ARGV[2 * i - 1])
+  else
+    redis.call('SET', key, ARGV[2 * i - 1], 'EX', seconds)
+  end
+end
+return #KEYS
+"""
 
 
 # SET NX + INCR for every key, run by Redis as one EVALSHA: the same commands a pipeline would send, but
@@ -105,6 +121,21 @@ for i, key in ipairs(KEYS) do
   redis.call('SET', key, ARGV[1], 'EX', ARGV[2], 'NX')
   found[i] = redis.call('GET', key)
 end
+return found
+"""
+
+
+# What prefetch_for reads (core.pages: a page miss's cached_for values), as one EVALSHA: GET of every key, each of
+# the first ARGV[3] (the version keys) started first where missing (SET NX, as cache.add()); then how many were.
+_READ_AHEAD_MANY = """
+local found, started = {}, 0
+for i, key in ipairs(KEYS) do
+  if i <= tonumber(ARGV[3]) and redis.call('SET', key, ARGV[1], 'EX', ARGV[2], 'NX') then
+    started = started + 1
+  end
+  found[i] = redis.call('GET', key)
+end
+found[#KEYS + 1] = started
 return found
 """
 
@@ -212,12 +243,12 @@ class RedisCache(DjangoRedisCache):
             try:
                 if self._was_down:
                     self._back()
-                self._cache.set_each(  # type: ignore[attr-defined]
-                    [
-                        (self.make_and_validate_key(key), value, self.get_backend_timeout(timeout))
-                        for key, (value, timeout) in items.items()
-                    ]
-                )
+                full = [
+                    (self.make_and_validate_key(key), value, self.get_backend_timeout(timeout))
+                    for key, (value, timeout) in items.items()
+                ]
+                client = self._redis(full[0][0])
+                self._cache.set_each(full, lambda source: self._script(client, source))  # type: ignore[attr-defined]
                 return
             except REDIS_DOWN as exc:
                 self.note_down("set_each", exc)
@@ -243,6 +274,31 @@ class RedisCache(DjangoRedisCache):
         for key in keys:
             self.fallback.add(key, start, timeout=timeout)
         return {key: self.fallback.get(key) for key in keys}
+
+    def read_ahead_many(
+        self, versions: list[str], values: list[str], start: int, timeout: int
+    ) -> tuple[dict[str, Any], int]:
+        """get_many(versions + values), each missing version key first added at `start` (what cached_for does for
+        one: add, then get), in one round trip where get_many and start_and_get_many took two; and how many
+        versions were missing."""
+        keys = [*versions, *values]
+        if not self.redis_down():
+            try:
+                if self._was_down:
+                    self._back()
+                full_keys = [self.make_and_validate_key(key) for key in keys]
+                client = self._redis(full_keys[0])
+                *found, started = self._script(client, _READ_AHEAD_MANY)(
+                    keys=full_keys, args=[start, timeout, len(versions)]
+                )
+                loads = self._cache._serializer.loads  # type: ignore[attr-defined]
+                return {key: None if raw is None else loads(raw) for key, raw in zip(keys, found, strict=True)}, int(
+                    started
+                )
+            except REDIS_DOWN as exc:
+                self.note_down("read_ahead_many", exc)
+        started = sum(bool(self.fallback.add(key, start, timeout=timeout)) for key in versions)
+        return {key: self.fallback.get(key) for key in keys}, started
 
     def incr_or_start_many(self, keys: list[str], start: int, timeout: int) -> None:
         """Add one to every key, starting a missing one at `start` (kept `timeout` s): one round trip
@@ -434,13 +490,15 @@ def prefetch_for(wanted: Iterable[tuple[str, int, str]]) -> None:
     if not keys:
         return
     _send_deferred()
-    found = cache.get_many(list(keys))
+    read_ahead_many = getattr(cache, "read_ahead_many", None)  # core.cache.RedisCache
+    if read_ahead_many is None:
+        found = cache.get_many(list(keys))  # a missing version: cached_for adds it
+    else:
+        # the values, and what cached_for does for a missing version (add, then get), in one round trip
+        versions = [key for key in keys if key.startswith("version:")]
+        values = [key for key in keys if not key.startswith("version:")]
+        found, _started = read_ahead_many(versions, values, _fresh_version(), VERSION_SECONDS)
     _prefetched.found = {key: found.get(key) for key in keys}
-    versions = [key for key in keys if key.startswith("version:") and found.get(key) is None]
-    start_and_get_many = getattr(cache, "start_and_get_many", None)  # core.cache.RedisCache
-    if versions and start_and_get_many is not None:
-        # what cached_for does for a missing version (add, then get), for all of them in one round trip
-        _prefetched.found.update(start_and_get_many(versions, _fresh_version(), VERSION_SECONDS))
 
 
 def end_prefetch() -> None:

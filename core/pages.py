@@ -40,9 +40,9 @@ from django.db import connection
 from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse
-from django.middleware import csrf
 from django.utils import timezone, translation
 
+from . import csrf
 from .cache import (
     VERSION_SECONDS,
     _fresh_version,
@@ -220,8 +220,7 @@ def _with_slots(html: str, request: HttpRequest) -> tuple[str, int]:
         html = html.replace(value, FRESH_SLOT.format(number))
     secret = request.META.get("CSRF_COOKIE")
     if secret:
-        mine = csrf._unmask_cipher_token  # type: ignore[attr-defined]  # how Django checks a posted token
-        for token in {t for t in _MASKED_TOKEN.findall(html) if mine(t) == secret}:
+        for token in {t for t in _MASKED_TOKEN.findall(html) if csrf.unmasked(t) == secret}:
             html = html.replace(token, TOKEN_SLOT)
     return html, len(fresh)
 
@@ -230,7 +229,7 @@ def _filled(html: str, fresh: int, request: HttpRequest) -> str:
     for number in range(fresh):
         html = html.replace(FRESH_SLOT.format(number), uuid.uuid4().hex)
     if TOKEN_SLOT in html:
-        html = html.replace(TOKEN_SLOT, csrf.get_token(request))
+        html = html.replace(TOKEN_SLOT, csrf.get_token(request))  # core.csrf's: Django's token, made in fewer calls
     return html
 
 
@@ -256,29 +255,49 @@ def _storable(response: HttpResponse, request: HttpRequest) -> bool:
 # What a miss of each (view, user) read through cached_for last time (the navbar's bell count, the banner's
 # verified email, a dashboard's threads and notifications): read ahead in one round trip on the next miss,
 # instead of one each. Per user, since some names hold the user's own values (an email address). Bounded.
-_READS: OrderedDict[tuple[str, int], tuple[tuple[str, int, str], ...]] = OrderedDict()
+# Kept with the URL's integer arguments it was read for (an order page's order id): a name holding one of them
+# (the order's Conversation card, "order:<id>") is read ahead with this URL's value in its place.
+Reads = tuple[tuple[str, int, str], ...]
+_READS: OrderedDict[tuple[str, int], tuple[tuple[str, ...], Reads]] = OrderedDict()
 READS_SIZE = 10_000
 _READS_LOCK = threading.Lock()
 # A user this process has not served the view to reads ahead what the view's last miss read for its user, with
 # that user's id replaced by theirs: the same names (a bell count, a dashboard's threads), so most of a first
 # miss's values come in one round trip too. A name that holds the other user's own value (an email address)
 # reads a key this user's page does not ask for, never a wrong value: cached_for takes only its own two keys.
-_PATTERNS: dict[str, tuple[int, tuple[tuple[str, int, str], ...]]] = {}
+_PATTERNS: dict[str, tuple[int, tuple[str, ...], Reads]] = {}
 
 
-def _as_user(pattern: tuple[int, tuple[tuple[str, int, str], ...]], user_pk: int) -> tuple[tuple[str, int, str], ...]:
-    other, reads = pattern
+def _url_values(args: tuple, kwargs: dict) -> tuple[str, ...]:
+    return tuple(str(value) for value in (*args, *kwargs.values()) if type(value) is int)
+
+
+def _as_this(reads: Reads, user: tuple[int, int], values: tuple[tuple[str, ...], tuple[str, ...]]) -> Reads:
+    """`reads` of user[0]'s miss of a URL with values[0], as user[1]'s of a URL with values[1] would be."""
+    (other, user_pk), (then, now) = user, values
+    swap = {old: new for old, new in zip(then, now, strict=True) if old != new} if len(then) == len(now) else {}
+    if swap:
+        reads = tuple(
+            (scope, pk, ":".join(swap.get(part, part) for part in name.split(":"))) for scope, pk, name in reads
+        )
+    if other == user_pk:
+        return reads
     return tuple((scope, user_pk if pk == other else pk, name) for scope, pk, name in reads)
 
 
 def _render_reading_ahead(view: Callable[..., HttpResponse], request: HttpRequest, user_pk: int, *args, **kwargs):
     name = f"{view.__module__}.{view.__qualname__}"
     where = (name, user_pk)
+    values = _url_values(args, kwargs)
     with _READS_LOCK:
-        ahead = _READS.get(where)
-        if ahead is None:
-            pattern = _PATTERNS.get(name)
-            ahead = _as_user(pattern, user_pk) if pattern is not None else ()
+        mine = _READS.get(where)
+        pattern = _PATTERNS.get(name) if mine is None else None
+    if mine is not None:
+        ahead = _as_this(mine[1], (user_pk, user_pk), (mine[0], values))
+    elif pattern is not None:
+        ahead = _as_this(pattern[2], (pattern[0], user_pk), (pattern[1], values))
+    else:
+        ahead = ()
     try:
         prefetch_for(ahead)
         with recorded_reads() as reads:
@@ -288,11 +307,11 @@ def _render_reading_ahead(view: Callable[..., HttpResponse], request: HttpReques
     read = tuple(dict.fromkeys(reads))
     if read != ahead:
         with _READS_LOCK:
-            _READS[where] = read
+            _READS[where] = (values, read)
             _READS.move_to_end(where)
             if len(_READS) > READS_SIZE:
                 _READS.popitem(last=False)
-            _PATTERNS[name] = (user_pk, read)
+            _PATTERNS[name] = (user_pk, values, read)
     return response
 
 

@@ -124,8 +124,9 @@ def _delivered_files(given) -> QuerySet:
     )
 
 
-def versions(order: Order) -> list[Version]:
-    """The client's original documents, then every delivery's files, oldest first (two queries).
+def versions(order: Order, *, delivered: bool | None = None) -> list[Version]:
+    """The client's original documents, then every delivery's files, oldest first (two queries; one when the
+    caller knows the order has no delivery: `delivered=False`, the order page, which read them).
 
     Compiled once per process and kept prepared (core.sqlmemo; lookups by the request's and the order's id,
     a few rows each): the order page shows this panel, and on a miss built these querysets each time."""
@@ -136,6 +137,8 @@ def versions(order: Order) -> list[Version]:
         Version(f"o{n}", f"Your original: {asset.original_name}", asset, _extraction_of(asset))
         for n, asset in enumerate(originals, start=1)
     ]
+    if delivered is False:
+        return found
     links: list[Any] = sqlmemo.instances(
         "documents: delivered files", _delivered_files, {"order": order.pk}, prepare=True
     )
@@ -395,13 +398,20 @@ class RetentionState:
         return self.purged_at is None and timezone.now() >= self.warn_from
 
 
+def _retention_row(given) -> QuerySet:
+    return OrderRetention.objects.filter(order_id=given["order"])[:1]  # one row per order at most
+
+
 def retention_state(order: Order) -> RetentionState | None:
     """None while the order is open. Deletion never comes sooner than the notice period after the
     warning went out, so a late warning moves the date (and the page says the new one)."""
     started = finished_at(order)
     if started is None:
         return None
-    row = OrderRetention.objects.filter(order=order).first()
+    # Compiled once per process and kept prepared (core.sqlmemo; by the order's unique row): every finished order's
+    # page asks it, and on a miss built and compiled this queryset each time (issue 13).
+    found: list[Any] = sqlmemo.instances("documents: retention", _retention_row, {"order": order.pk}, prepare=True)
+    row = found[0] if found else None
     days = row.retention_days if row and row.purged_at else settings.DOCUMENTS_RETENTION_DAYS
     notice = timedelta(days=settings.DOCUMENTS_RETENTION_WARNING_DAYS)
     delete_on = started + timedelta(days=days)

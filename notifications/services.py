@@ -216,12 +216,19 @@ def unread_count(user: User) -> int:
     return cached_for(SCOPE, user.pk, "unread", lambda: _counted_unread(user))
 
 
+def _unread_by_category(given) -> QuerySet:
+    unread = Notification.objects.filter(user_id=given["user"]).unread()
+    return unread.values_list("category").annotate(n=Count("id")).values_list("category", "n")
+
+
 def unread_by_category(user: User) -> dict[str, int]:
-    """The inbox tabs' unread counts, cached like the bell's (the same version)."""
+    """The inbox tabs' unread counts, cached like the bell's (the same version). Compiled once per process and
+    kept prepared (core.sqlmemo, the user's unread rows on the (user, read_at) index): a first visit's inbox built
+    and compiled it (~1,500 Python calls, a sixth of the page; issue 13)."""
 
     def count() -> dict[str, int]:
-        rows = Notification.objects.for_user(user).unread().values_list("category").annotate(n=Count("id"))
-        return dict(rows.values_list("category", "n"))
+        rows = sqlmemo.rows("notifications: unread by category", _unread_by_category, {"user": user.pk}, prepare=True)
+        return dict(rows)  # type: ignore[arg-type]  # (category, n) rows
 
     return cached_for(SCOPE, user.pk, "unread-by-category", count)
 

@@ -517,15 +517,22 @@ def _dispute_opened(given) -> QuerySet:
     return events.select_related("actor").order_by("-id")[:1]
 
 
-def dispute_stage(order: Order) -> DisputeStage | None:
+def dispute_stage(order: Order, *, events: Iterable[OrderEvent] | None = None) -> DisputeStage | None:
     """Where the order's dispute stands (None if it was never disputed). Two queries, none for an
-    order whose status no dispute can lead to."""
+    order whose status no dispute can lead to; one when the caller has read every event of the order already
+    (`events`, with their actors: the order page's timeline)."""
     if order.status not in AFTER_A_DISPUTE:
         return None
-    # Compiled once per process and kept prepared (core.sqlmemo; by the order's id): every completed order's
-    # page asks it, and on a miss built this queryset each time (issue 13).
-    found: list[Any] = sqlmemo.instances("dispute_stage: opened", _dispute_opened, {"order": order.pk}, prepare=True)
-    opened = found[0] if found else None
+    if events is not None:  # what _dispute_opened reads, from the rows at hand
+        moves = [e for e in events if e.to_status == S.DISPUTED and e.from_status != S.DISPUTED]
+        opened = max(moves, key=lambda event: event.pk, default=None)
+    else:
+        # Compiled once per process and kept prepared (core.sqlmemo; by the order's id): every completed order's
+        # page asked it, and on a miss built this queryset each time (issue 13).
+        found: list[Any] = sqlmemo.instances(
+            "dispute_stage: opened", _dispute_opened, {"order": order.pk}, prepare=True
+        )
+        opened = found[0] if found else None
     if opened is None:
         return None
     said = {

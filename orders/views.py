@@ -12,7 +12,9 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from accounts.access import role_required
@@ -145,9 +147,25 @@ def order_steps(order: Order) -> list[tuple[str, str]]:
     return steps
 
 
-def _dispute_context(order: Order, user) -> dict:
-    """The dispute panel: both sides' words, whose turn it is and by when."""
-    stage = services.dispute_stage(order)
+_steps_html: dict[tuple, SafeString] = {}
+
+
+def order_steps_html(order: Order) -> SafeString:
+    """The progress bar's items as detail.html printed them from order_steps(): they depend on the status, the
+    payment and delivery having happened and the language only, so each is made once per process (issue 13)."""
+    key = (order.status, bool(order.paid_at), bool(order.delivered_at), translation.get_language())
+    html = _steps_html.get(key)
+    if html is None:
+        current = mark_safe(' aria-current="step"')
+        items = ((state, current if state == "current" else "", label) for label, state in order_steps(order))
+        html = _steps_html[key] = format_html_join("", '<li class="{}"{}>{}</li>', items)
+    return html
+
+
+def _dispute_context(order: Order, user, events: list[OrderEvent] | None = None) -> dict:
+    """The dispute panel: both sides' words, whose turn it is and by when (`events`: every event of the order,
+    with its actor, when read already)."""
+    stage = services.dispute_stage(order, events=events)
     if stage is None:
         return {"dispute": None}
     role = stage.role_of(order, user)
@@ -245,7 +263,7 @@ def _render_detail(request, order: Order, *, status: int = 200, **forms):
     is_client, is_coach = order.client_id == user.pk, order.coach_id == user.pk
     context = {
         "order": order,
-        "steps": order_steps(order),
+        "steps_html": order_steps_html(order),
         "events": events,
         "deliveries": deliveries,
         "allowed": allowed,
@@ -258,7 +276,7 @@ def _render_detail(request, order: Order, *, status: int = 200, **forms):
         **{name: forms.get(name) or empty_form(name) for name in EMPTY_FORMS},
         "attached": forms.get("attached") or [],
         "evidence_attached": forms.get("evidence_attached") or [],
-        **_dispute_context(order, user),
+        **_dispute_context(order, user, events),  # type: ignore[arg-type]  # instances(): OrderEvent rows
     }
     if context.get("dispute_waiting") and context["waiting_for"]:
         context["waiting_for"] = context["dispute_waiting"]

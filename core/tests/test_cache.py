@@ -1,5 +1,6 @@
 """The cache: one reused Redis client, and per-object values that a bump makes stale."""
 
+import hashlib
 import threading
 import time
 
@@ -9,6 +10,8 @@ from django.core.cache import cache, caches
 
 from conftest import require_service
 from core.cache import (
+    _READ_AHEAD_MANY,
+    _SET_EACH,
     _version_key,
     bump_version,
     bump_version_now,
@@ -126,14 +129,24 @@ def test_a_waiter_never_takes_a_value_of_an_older_version_and_computes_after_its
     assert time.monotonic() - started >= 0.2
 
 
+def _sha(script: str) -> str:
+    return hashlib.sha1(script.encode()).hexdigest()
+
+
 def _counting_trips(monkeypatch) -> list[str]:
     from redis.client import Pipeline, Redis
 
     trips: list[str] = []
+    for script in (_SET_EACH, _READ_AHEAD_MANY):  # known to Redis, as after a first use: one EVALSHA each
+        cache._redis().script_load(script)  # type: ignore[attr-defined]  # core.cache.RedisCache
     command, pipeline = Redis.execute_command, Pipeline.execute
 
     def counted_command(self, *args, **kwargs):
-        trips.append(f"bump {args[2]} keys" if args[0] == "EVALSHA" else args[0])  # the bump script
+        if args[0] == "EVALSHA":  # core.cache's scripts: the writes, the read-ahead, or the versions'
+            script = {_sha(_SET_EACH): "set", _sha(_READ_AHEAD_MANY): "read ahead"}.get(args[1], "bump")
+            trips.append(f"{script} {args[2]} keys")
+        else:
+            trips.append(args[0])
         return command(self, *args, **kwargs)
 
     def counted_pipeline(self, *args, **kwargs):
@@ -225,8 +238,8 @@ def test_set_many_is_one_set_per_key_each_with_its_expiry(monkeypatch):
 
 @pytest.mark.django_db
 def test_values_read_ahead_come_in_one_round_trip_and_are_what_cached_for_reads(monkeypatch):
-    """prefetch_for: one MGET for every value (shared version keys once); cached_for then asks Redis nothing
-    for them, and returns what it returns without it: a hit, a stale value recomputed, a missing one."""
+    """prefetch_for: one read (a script) for every value (shared version keys once); cached_for then asks Redis
+    nothing for them, and returns what it returns without it: a hit, a stale value recomputed, a missing one."""
     require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
     cached_for("ahead", 7, "a", lambda: "first a")
     cached_for("ahead", 7, "b", lambda: "first b")
@@ -235,7 +248,7 @@ def test_values_read_ahead_come_in_one_round_trip_and_are_what_cached_for_reads(
     trips = _counting_trips(monkeypatch)
     with recorded_reads() as reads:
         prefetch_for([("ahead", 7, "a"), ("ahead", 7, "b"), ("ahead", 8, "c"), ("ahead", 9, "d")])
-        assert trips == ["MGET", "bump 1 keys"]  # the read; d's missing version started and read back (script)
+        assert trips == ["read ahead 7 keys"]  # 3 versions, 4 values; d's missing version started and read back
         assert cached_for("ahead", 7, "a", lambda: "new a") == "first a"
         assert cached_for("ahead", 7, "b", lambda: "new b") == "first b"
         assert cached_for("ahead", 8, "c", lambda: "new c") == "new c"
@@ -244,7 +257,7 @@ def test_values_read_ahead_come_in_one_round_trip_and_are_what_cached_for_reads(
     end_prefetch()
     assert reads == [("ahead", 7, "a"), ("ahead", 7, "b"), ("ahead", 8, "c"), ("ahead", 9, "d"), ("ahead", 7, "a")]
     # reads only: the read ahead (d's missing version started and read back in its script), a's second read
-    assert [t for t in trips if t in ("MGET", "GET")] == ["MGET", "MGET"]
+    assert [t for t in trips if t in ("MGET", "GET") or t.startswith("read ahead")] == ["read ahead 7 keys", "MGET"]
 
 
 @pytest.mark.django_db
@@ -266,12 +279,12 @@ def test_missing_versions_read_ahead_are_started_and_read_in_one_round_trip(monk
     cache.set("version:fresh:32", 5, 60)  # set first by another process: not replaced
     trips = _counting_trips(monkeypatch)
     prefetch_for([("fresh", 31, "a"), ("fresh", 32, "b"), ("fresh", 33, "c")])
-    assert trips == ["MGET", "bump 2 keys"]  # the MGET, then one script for the two missing versions
+    assert trips == ["read ahead 6 keys"]  # one script: the values, the two missing versions started
     for pk, name in ((31, "a"), (32, "b"), (33, "c")):
         assert cached_for("fresh", pk, name, lambda name=name: f"new {name}") == f"new {name}"
     end_prefetch()
     monkeypatch.undo()
-    assert set(trips[2:]) == {"SET"}  # the three values stored; no read, no SET NX
+    assert set(trips[1:]) == {"SET"}  # the three values stored; no read, no SET NX
     assert cache.get("version:fresh:32") == 5
     versions = cache.get_many(["version:fresh:31", "version:fresh:33"])
     assert len(versions) == 2 and all(isinstance(v, int) for v in versions.values())
@@ -293,7 +306,8 @@ def test_a_version_cached_for_starts_is_not_read_back(monkeypatch):
 @pytest.mark.django_db
 def test_deferred_writes_go_in_one_round_trip_each_with_its_expiry_and_this_thread_reads_them(monkeypatch):
     """Inside deferred_writes() cached_for's values and store()/store_many() wait; leaving sends them in one
-    pipeline, each key with its own expiry. Meanwhile this thread's cached_for finds what waits (no compute)."""
+    round trip (one script), each key with its own expiry, or none. Meanwhile this thread's cached_for finds what
+    waits (no compute)."""
     require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
     cached_for("deferred", 51, "warm", lambda: "warm")  # the version exists: no SET NX below
     trips = _counting_trips(monkeypatch)
@@ -304,18 +318,23 @@ def test_deferred_writes_go_in_one_round_trip_each_with_its_expiry_and_this_thre
         store_many({"deferred-x": "x", "deferred-y": "y"}, 200)
         with deferred_writes():  # nested: the outer one sends
             store("deferred-inner", 1, 50)
-        assert "pipeline" not in trips and "SET" not in trips
+        store("deferred-forever", 2, None)  # Django's None: no expiry
+        assert not [trip for trip in trips if trip.startswith("set ") or trip in ("SET", "pipeline")]
     monkeypatch.undo()
-    assert trips[-1] == "pipeline" and trips.count("pipeline") == 1 and "SET" not in trips
+    assert trips[-1] == "set 6 keys" and not [trip for trip in trips[:-1] if trip.startswith("set ") or trip == "SET"]
+    assert "pipeline" not in trips
     redis = cache._cache.get_client(write=True)
     ttls = {
-        key: redis.ttl(cache.make_and_validate_key(key)) for key in ("deferred:51:a", "deferred-page", "deferred-x")
+        key: redis.ttl(cache.make_and_validate_key(key))
+        for key in ("deferred:51:a", "deferred-page", "deferred-x", "deferred-forever")
     }
     assert 95 < ttls["deferred:51:a"] <= 100 and 25 < ttls["deferred-page"] <= 30 and 195 < ttls["deferred-x"] <= 200
-    assert cache.get_many(["deferred-page", "deferred-y", "deferred-inner"]) == {
+    assert ttls["deferred-forever"] == -1
+    assert cache.get_many(["deferred-page", "deferred-y", "deferred-inner", "deferred-forever"]) == {
         "deferred-page": {"html": "<p>"},
         "deferred-y": "y",
         "deferred-inner": 1,
+        "deferred-forever": 2,
     }
     assert cached_for("deferred", 51, "a", lambda: "not cached") == "a"
 

@@ -6,9 +6,10 @@ register = template.Library()
 
 
 @register.simple_tag
-def order_documents(order):
-    """The versions of the order's documents for the order page's panel (three queries)."""
-    return services.versions(order)
+def order_documents(order, deliveries=None):
+    """The versions of the order's documents for the order page's panel (three queries; two when the page says,
+    with the deliveries it read, that there are none)."""
+    return services.versions(order, delivered=bool(deliveries) if isinstance(deliveries, list) else None)
 
 
 @register.simple_tag

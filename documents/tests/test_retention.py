@@ -131,3 +131,35 @@ def test_the_retention_jobs_run_daily_on_beat(settings):
     schedule = settings.CELERY_BEAT_SCHEDULE
     assert schedule["documents-purge-expired"]["task"] == "documents.tasks.purge_expired"
     assert schedule["documents-warn-before-purge"]["task"] == "documents.tasks.warn_before_purge"
+
+
+def test_the_order_page_reads_the_retention_row_without_compiling_its_query(client_user, coach_user, compilations):
+    """retention_state's row is compiled once per process (core.sqlmemo, issue 13): each finished order's state is
+    what its own row (or none) says, and a second order's compiles no OrderRetention query."""
+    from django.conf import settings
+
+    from orders.models import Order, OrderStatus
+    from orders.tests.factories import make_order
+
+    finished = timezone.now() - 10 * DAY
+    orders = []
+    for _ in range(3):
+        order = make_order(client=client_user, coach=coach_user)
+        Order.objects.filter(pk=order.pk).update(status=OrderStatus.COMPLETED, completed_at=finished)
+        orders.append(Order.objects.get(pk=order.pk))
+    plain, warned, purged = orders
+    OrderRetention.objects.create(order=warned, retention_days=180, warned_at=finished + 200 * DAY)
+    OrderRetention.objects.create(
+        order=purged, retention_days=30, purged_at=finished + 30 * DAY, deleted={"files": 2, "comments": 1}
+    )
+    services.retention_state(plain)
+    compilations.clear()
+    for _ in range(2):
+        assert services.retention_state(plain).purged_at is None and services.retention_state(plain).deleted == {}
+        state = services.retention_state(warned)
+        assert state.purged_at is None
+        assert state.delete_on == finished + (200 + settings.DOCUMENTS_RETENTION_WARNING_DAYS) * DAY
+        state = services.retention_state(purged)
+        assert state.purged_at == finished + 30 * DAY and state.days == 30
+        assert state.deleted == {"files": 2, "comments": 1} and state.delete_on == state.purged_at
+    assert OrderRetention not in compilations

@@ -3,6 +3,7 @@ what the ORM reads: the order for its parties only, its timeline, deliveries wit
 order, the review, the payments the panel lists and the documents panel's versions."""
 
 import datetime
+import hashlib
 import itertools
 
 import pytest
@@ -10,9 +11,10 @@ from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import User
 from core.pages import users_changed
 from documents import services as documents
-from documents.models import Extraction
+from documents.models import Extraction, OrderRetention
 from files.models import FileAsset, FileCategory, ScanStatus
 from orders import services as orders
 from orders.models import Delivery, Order, OrderEvent, Review
@@ -156,7 +158,8 @@ def test_an_order_page_not_seen_before_compiles_none_of_its_queries(
     client, two_orders, client_user, coach_user, other_client, other_coach, compilations, who
 ):
     """The second order's page runs the first one's compiled statements with other ids: the ORM builds no
-    order, timeline, delivery, file, review or payment query for it (the session and cached_for values may)."""
+    session user, order, timeline, delivery, file, review, payment or retention query for it (cached_for values
+    may)."""
     order, theirs = two_orders
     viewer = {"client": (client_user, other_client), "coach": (coach_user, other_coach)}[who]
     client.force_login(viewer[0])
@@ -165,8 +168,49 @@ def test_an_order_page_not_seen_before_compiles_none_of_its_queries(
     compilations.clear()
     response = client.get(reverse("orders:detail", args=[theirs.pk]))
     assert response.status_code == 200 and "round 3 early.pdf" in response.content.decode()
-    listed = {Order, OrderEvent, Delivery, Delivery.files.through, Review, Payment, FileAsset}
+    listed = {User, Order, OrderEvent, Delivery, Delivery.files.through, Review, Payment, FileAsset, OrderRetention}
     assert [model for model in compilations if model in listed] == []
+
+
+@pytest.mark.parametrize("who", ["client", "coach"])
+def test_an_order_page_not_seen_before_reads_its_conversation_card_ahead(
+    client, two_orders, client_user, coach_user, other_client, other_coach, monkeypatch, who
+):
+    """A miss of another user's order page reads ahead, in one round trip with the page's other cached_for values,
+    the Conversation card of its own order (the last miss's name, "order:<id>", with this URL's id in its place);
+    a second order of the same user's too. Each then the page the ORM-only miss renders."""
+    from django.conf import settings
+    from redis.client import Redis
+
+    from conftest import require_service
+    from core import pages
+    from core.cache import _READ_AHEAD_MANY
+
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
+    order, theirs = two_orders
+    viewer = {"client": (client_user, other_client), "coach": (coach_user, other_coach)}[who]
+    client.force_login(viewer[0])
+    assert client.get(reverse("orders:detail", args=[order.pk])).status_code == 200
+    visits = [(viewer[1], theirs), (viewer[1], make_order(client=other_client, coach=other_coach))]
+    sent: list[tuple] = []
+    command = Redis.execute_command
+    for user, shown in visits:
+        client.force_login(user)
+        users_changed(user.pk)
+        sent.clear()
+        monkeypatch.setattr(Redis, "execute_command", lambda self, *a, **k: sent.append(a) or command(self, *a, **k))
+        ahead = client.get(reverse("orders:detail", args=[shown.pk]))
+        monkeypatch.undo()
+        card = f":messaging:threads:{user.pk}:order:{shown.pk}"
+        reading = [a for a in sent if any(str(key).endswith(card) for key in a[1:])]
+        assert [a[:2] for a in reading][:1] == [("EVALSHA", hashlib.sha1(_READ_AHEAD_MANY.encode()).hexdigest())]
+        assert len([a for a in reading if a[0] != "EVALSHA" or a[1] == reading[0][1]]) == 1  # read once, ahead
+        with monkeypatch.context() as patched:
+            patched.setattr(pages, "_READS", type(pages._READS)())
+            patched.setattr(pages, "_PATTERNS", {})
+            users_changed(user.pk)
+            without = client.get(reverse("orders:detail", args=[shown.pk]))
+        assert _masked(ahead) == _masked(without)
 
 
 def test_the_empty_forms_render_as_crispy_renders_them():
@@ -226,3 +270,38 @@ def test_the_reviewers_name_is_the_order_clients_row(client, two_orders, coach_u
     assert f"by {order.client.display_name}, " in html and 'id="review-title"' in html
     users = [q["sql"] for q in queries if 'FROM "accounts_user" WHERE' in q["sql"]]
     assert len(users) <= 1, users  # the signed-in coach (when the session does not hold them); no reviewer
+
+
+def test_a_finished_orders_page_reads_its_timeline_once(client, two_orders, client_user):
+    """A completed order may have been disputed: the dispute panel finds the move into it among the timeline's
+    rows the page read, not in a statement of its own."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    order, _theirs = two_orders
+    client.force_login(client_user)
+    users_changed(client_user.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("orders:detail", args=[order.pk])).status_code == 200
+    assert Order.objects.get(pk=order.pk).status == "completed"
+    timeline = [q["sql"] for q in queries if 'FROM "orders_orderevent"' in q["sql"]]
+    assert len(timeline) == 1, timeline
+
+
+def test_an_order_without_deliveries_reads_no_delivery_files(client, client_user, coach_user):
+    """The documents panel lists the client's CVs, and a delivery's files only when the page read a delivery:
+    none delivered, no statement for their files (the order page's or the panel's)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    order = make_order(client=client_user, coach=coach_user)
+    order.request.attachments.add(_asset(client_user, "my cv.pdf", FileCategory.CV_UPLOAD, age_minutes=3, read=True))
+    orders.mark_paid(order.pk, actor=None)
+    assert documents.versions(order, delivered=False) == documents.versions(order)
+    assert [(v.key, v.label, v.asset.pk) for v in documents.versions(order, delivered=False)] == _orm_versions(order)
+    client.force_login(client_user)
+    users_changed(client_user.pk)
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(reverse("orders:detail", args=[order.pk])).content.decode()
+    assert "Your original: my cv.pdf" in html and "Nothing delivered yet." in html
+    assert not [q["sql"] for q in queries if 'FROM "orders_delivery_files"' in q["sql"]]

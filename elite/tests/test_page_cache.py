@@ -187,3 +187,19 @@ def test_a_pending_flash_message_is_shown_once_and_never_stored(paid_order, clie
     assert "Your note was saved" in shown.content.decode()  # not the cached page: the message shows
     again = visitor.get(url).content.decode()
     assert "Your note was saved" not in again  # nor was the page with the message stored
+
+
+def test_the_token_of_a_cached_pages_miss_and_of_its_hit_each_let_a_form_post(paid_order, thread, client_user):
+    """The page's token is made by core.csrf (settings' context processor): posted from a miss or a hit, it passes
+    Django's CSRF check."""
+    visitor = signed_in(client_user, enforce_csrf_checks=True)
+    url = f"/threads/{thread.pk}/"
+    for visit in ("miss", "hit"):
+        if visit == "miss":
+            pages.users_changed(client_user.pk)
+        html = visitor.get(url).content.decode()
+        token = html.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+        body = f"Sent from a {visit}"
+        response = visitor.post(f"/threads/{thread.pk}/messages/", {"body": body, "csrfmiddlewaretoken": token})
+        assert response.status_code in (200, 302), visit
+        assert thread.messages.filter(body=body).exists()

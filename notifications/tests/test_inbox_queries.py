@@ -70,8 +70,7 @@ def test_an_inbox_not_seen_before_compiles_none_of_its_queries(client, client_us
     for query in ({}, {"page": "2"}, {"category": "money"}):
         assert client.get(reverse("notifications:inbox"), query).status_code == 200
     client.force_login(other_client)
-    services.unread_count(other_client), services.unread_by_category(other_client)  # the bell's and tabs' cache
-    for query in ({}, {"page": "2"}, {"category": "money"}):
+    for query in ({}, {"page": "2"}, {"category": "money"}):  # the first a cold miss: the bell's and tabs' counts too
         compilations.clear()
         response = client.get(reverse("notifications:inbox"), query)
         assert response.status_code == 200 and "Theirs" in response.content.decode()
@@ -107,3 +106,50 @@ def test_a_page_over_many_days_reads_its_rows_in_one_cache_round_trip(client, cl
     client.force_login(client_user)
     html = client.get(reverse("notifications:inbox")).content.decode()
     assert html.count("notification-group-title") >= 3 and calls == [20]
+
+
+def test_the_tabs_unread_counts_are_what_the_orm_counts(client_user, other_client):
+    """unread_by_category, compiled once per process (core.sqlmemo): each category's unread count for the user
+    alone, as the queryset it replaced counted them, before and after some are read."""
+    from django.db.models import Count
+
+    _inbox_of(client_user, 41, word="Mine")
+    _inbox_of(other_client, 17, word="Theirs")
+
+    def orm(user) -> dict[str, int]:
+        rows = Notification.objects.for_user(user).unread().values_list("category").annotate(n=Count("id"))
+        return dict(rows.values_list("category", "n"))
+
+    for user in (client_user, other_client, client_user):
+        users_changed(user.pk)
+        assert services.unread_by_category(user) == orm(user) and len(orm(user)) > 2
+        assert sum(services.unread_by_category(user).values()) == services.unread_count(user)
+    services.mark_read(
+        actor=client_user,
+        notification_ids=list(Notification.objects.filter(user=client_user).values_list("pk", flat=True)[:10]),
+    )
+    assert services.unread_by_category(client_user) == orm(client_user)
+
+
+def test_the_tabs_are_printed_as_the_template_loop_printed_them():
+    """views.tabs_html against inbox.html's loop it replaced, for every current category and counts (none, one, a
+    thousand and more: no separator)."""
+    from django.template import Context, Template
+
+    from notifications import kinds
+    from notifications.views import tabs_html
+
+    loop = Template(
+        "{% for value, label, count, icon in tabs %}\n"
+        '  <li class="nav-item"><a class="nav-link{% if category == value %} active{% endif %}" href="?{% if value %}'
+        'category={{ value }}{% endif %}"{% if category == value %} aria-current="page"{% endif %}><i class="bi '
+        '{{ icon }}" aria-hidden="true"></i> {{ label }}{% if count %} <span class="badge text-bg-light border">'
+        '{{ count }}<span class="visually-hidden"> unread</span></span>{% endif %}</a></li>\n'
+        "  {% endfor %}"
+    )
+    for counts in ([0] * 9, list(range(9)), [1234, 0, 7, 100000, 1, 0, 2, 3, 4]):
+        values = iter(counts)
+        tabs = [("", "All", next(values), "bi-bell")]
+        tabs += [(value, meta.label, next(values), meta.icon) for value, meta in kinds.CATEGORIES.items()]
+        for category in ["", *kinds.CATEGORIES]:
+            assert tabs_html(tabs, category) == loop.render(Context({"tabs": tabs, "category": category}))

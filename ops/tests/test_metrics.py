@@ -88,6 +88,31 @@ def test_cache_hits_and_misses_are_counted():
     assert sample("elite_cache_requests_total", result="miss") == misses + 2
 
 
+def test_a_pages_read_ahead_is_counted_as_the_reads_it_replaces():
+    """core.cache.prefetch_for's one script: each value found a hit, each value missing or version started a miss."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    from conftest import require_service
+    from core.cache import _fresh_version
+
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
+    cache.set("version:ops-ahead:1", 7, 30)
+    cache.set("ops-ahead:1:a", (7, "a"), 30)
+    cache.delete_many(["version:ops-ahead:2", "ops-ahead:1:b"])
+    hits, misses = (
+        sample("elite_cache_requests_total", result="hit"),
+        sample("elite_cache_requests_total", result="miss"),
+    )
+    found, started = cache.read_ahead_many(
+        ["version:ops-ahead:1", "version:ops-ahead:2"], ["ops-ahead:1:a", "ops-ahead:1:b"], _fresh_version(), 30
+    )
+    assert started == 1 and found["version:ops-ahead:1"] == 7 and found["ops-ahead:1:a"] == (7, "a")
+    assert found["ops-ahead:1:b"] is None and isinstance(found["version:ops-ahead:2"], int)
+    assert sample("elite_cache_requests_total", result="hit") == hits + 2
+    assert sample("elite_cache_requests_total", result="miss") == misses + 2
+
+
 def _post_test_event(payload: bytes):
     return Client().post(
         "/payments/webhooks/test/",

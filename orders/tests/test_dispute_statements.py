@@ -135,3 +135,27 @@ def test_console_resolve_page_shows_both_statements(client, disputed, staff_user
     assert response.status_code == 200
     html = response.content.decode()
     assert "The CV still has my old job title." in html and BODY in html and "none yet; due by" in html
+
+
+def test_the_order_pages_timeline_gives_the_same_dispute_stage_as_its_own_read(disputed, staff_user):
+    """dispute_stage(order, events=…) finds the opening move among the timeline's rows the order page read already:
+    the same event (the latest move into the dispute) and statements as its own query finds, at every step."""
+    from orders.models import Order
+
+    def both(order):
+        events = list(OrderEvent.objects.filter(order=order).select_related("actor"))
+        return services.dispute_stage(order), services.dispute_stage(order, events=events)
+
+    def same(order):
+        read, given = both(Order.objects.get(pk=order.pk))
+        assert (read is None) == (given is None)
+        if read is not None:
+            assert given.opened_event.pk == read.opened_event.pk and given.opened_event.actor == read.opened_event.actor
+            assert (given.statement, given.answer) == (read.statement, read.answer)
+        return read
+
+    assert same(disputed).opened_event.to_status == "disputed"
+    services.resolve_dispute(disputed.pk, actor=staff_user, release=True)
+    assert same(disputed) is not None  # completed: the stage of the dispute that was
+    OrderEvent.objects.filter(order=disputed, to_status="disputed").update(to_status="delivered")
+    assert same(disputed) is None  # no move into a dispute on its timeline

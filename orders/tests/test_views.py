@@ -343,3 +343,26 @@ def test_on_a_phone_the_waiting_banner_links_down_to_the_actions(client, paid_or
     completed = make_order(client=client_user, coach=coach_user)
     services.cancel_order(completed.pk, actor=client_user)
     assert 'href="#order-actions"' not in client.get(f"/orders/{completed.pk}/").content.decode()  # nothing to do
+
+
+def test_the_progress_bar_is_printed_as_its_template_loop_printed_it():
+    """order_steps_html (made once per status, payment, delivery and language) is what detail.html's loop over
+    order_steps printed, for every status with and without a payment and a delivery."""
+    from django.template import Context, Template
+    from django.utils import timezone
+
+    from orders.models import Order, OrderStatus
+    from orders.views import order_steps, order_steps_html
+
+    loop = Template(
+        '{% for label, state in steps %}<li class="{{ state }}"{% if state == "current" %} aria-current="step"'
+        "{% endif %}>{{ label }}</li>{% endfor %}"
+    )
+    now = timezone.now()
+    for status in OrderStatus.values:
+        for paid_at in (None, now):
+            for delivered_at in (None, now):
+                order = Order(status=status, paid_at=paid_at, delivered_at=delivered_at)
+                printed = loop.render(Context({"steps": order_steps(order)}))
+                assert order_steps_html(order) == printed == order_steps_html(order)
+                assert printed.count("<li ") == 4
