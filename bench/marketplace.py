@@ -11,7 +11,7 @@
    repetition (on a shared machine the baseline moves 3× within minutes). Pages with random URLs
    seed each wrk thread differently, and the gunicorn access log counts the distinct URLs each
    run asked for (the "distinct" column: distinct / requests). The signed-in rows are cache hits (nothing
-   writes while they run); their "cold" rows are misses by construction: BENCH_COLD_USERS (3,000) users
+   writes while they run); their "cold" rows are misses by construction: BENCH_COLD_USERS (5,000) users
    with the most orders, a session each, their pages made stale (core.pages.users_changed, what a write
    does) before the measured run, and a wrk script that sends each request with a session not sent
    before in that run. There the column counts the distinct sessions the access log saw: distinct =
@@ -24,7 +24,7 @@ Targets (issue 13): every page ≥ 0.5 × baseline and p99 < 100 ms; webhooks �
 < 1 MB RSS growth per 10,000 requests per worker.
 Environment: BENCH_DATABASE_URL, BENCH_PORT (8765), BENCH_DURATION (5 s per page), BENCH_WARMUP
 (1 s), BENCH_REPETITIONS (3), BENCH_CONNECTIONS (16), BENCH_THREADS (2), BENCH_TIMEOUT (5 s per request), BENCH_WEBHOOK_EVENTS
-(300 per repetition; 0 skips), BENCH_COLD_USERS (3000), BENCH_ONLY (comma-separated words: only pages whose label has
+(300 per repetition; 0 skips), BENCH_COLD_USERS (5000), BENCH_ONLY (comma-separated words: only pages whose label has
 one), REDIS_URL (default redis://127.0.0.1:6379/0), BENCH_CACHE_PREFIX (default bench-<database>).
 """
 
@@ -57,7 +57,7 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 WEBHOOK_EVENTS = int(os.environ.get("BENCH_WEBHOOK_EVENTS", "300"))
 WEBHOOK_CONCURRENCY = 8
-COLD_USERS = int(os.environ.get("BENCH_COLD_USERS", "3000"))
+COLD_USERS = int(os.environ.get("BENCH_COLD_USERS", "5000"))
 ONLY = [word for word in os.environ.get("BENCH_ONLY", "").split(",") if word]
 N_COACHES, N_CLIENTS, N_ORDERS, N_BASELINE = 10_000, 5_000, 100_000, 10_000
 TARGET_RATIO, TARGET_P99_MS = 0.5, 100.0
@@ -507,15 +507,20 @@ end
 """
 
 # A cold row: request n of wrk thread t sends entry offset + n × threads + t of the pool (a session and its
-# path), so no entry comes twice in a run while the run asks fewer than the pool holds; the offset comes
-# from the run's salt, so the warm-up and each repetition start elsewhere in the pool.
+# path), so no entry comes twice in a run while the run asks fewer than the pool holds. Its warm-up (an even
+# salt; the run's is the next, odd one: measure()) walks the pool backwards from just before the same offset,
+# so a warm-up request still queued when the run starts is not one of the run's sessions unless warm-up and
+# run together ask more than the pool holds. The offset comes from the salt, so each repetition starts
+# elsewhere in the pool.
 COLD_REQUESTS = """
 sessions = {%(sessions)s}
 paths = {%(paths)s}
 local sent = 0
 request = function()
-  if offset == nil then offset = (run_salt * 7919) %% #sessions end
-  local i = (offset + sent * %(threads)d + thread_number - 1) %% #sessions + 1
+  if offset == nil then offset = (math.floor(run_salt / 2) * 7919) %% #sessions end
+  local n = sent * %(threads)d + thread_number - 1
+  local i
+  if run_salt %% 2 == 1 then i = (offset + n) %% #sessions + 1 else i = (offset - 1 - n) %% #sessions + 1 end
   sent = sent + 1
   return wrk.format("GET", paths[i], {Cookie = sessions[i]})
 end
@@ -733,6 +738,7 @@ def measure(page: Page, scripts: dict[str, Path], access: AccessLog, salt: int) 
             timeout=TIMEOUT,
         )  # fmt: skip
 
+    assert salt % 2 == 0, "a cold row's warm-up has an even salt, its run the next (COLD_REQUESTS)"
     run(WARMUP, salt)  # connections, templates, caches
     load.wait_until_idle(PORT)
     access.mark()  # before the bump: a warm-up request still queued is counted, its session with the run's
