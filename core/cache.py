@@ -113,18 +113,6 @@ return #KEYS
 """
 
 
-# SET NX then GET for every key, as one EVALSHA: what cache.add() and cache.get() do for each missing version
-# key (a user never seen in this cache namespace), in one round trip instead of two per key.
-_START_AND_GET_MANY = """
-local found = {}
-for i, key in ipairs(KEYS) do
-  redis.call('SET', key, ARGV[1], 'EX', ARGV[2], 'NX')
-  found[i] = redis.call('GET', key)
-end
-return found
-"""
-
-
 # What prefetch_for reads (core.pages: a page miss's cached_for values), as one EVALSHA: GET of every key, each of
 # the first ARGV[3] (the version keys) started first where missing (SET NX, as cache.add()); then how many were.
 _READ_AHEAD_MANY = """
@@ -257,29 +245,14 @@ class RedisCache(DjangoRedisCache):
 
     def start_and_get_many(self, keys: list[str], start: int, timeout: int) -> dict[str, Any]:
         """add(key, start, timeout) then get(key) for every key, in one round trip: key → what is stored
-        (ours, or another process's that came first)."""
-        if not keys:
-            return {}
-        if not self.redis_down():
-            try:
-                if self._was_down:
-                    self._back()
-                full_keys = [self.make_and_validate_key(key) for key in keys]
-                client = self._redis(full_keys[0])
-                found = self._script(client, _START_AND_GET_MANY)(keys=full_keys, args=[start, timeout])
-                loads = self._cache._serializer.loads  # type: ignore[attr-defined]
-                return {key: None if raw is None else loads(raw) for key, raw in zip(keys, found, strict=True)}
-            except REDIS_DOWN as exc:
-                self.note_down("start_and_get_many", exc)
-        for key in keys:
-            self.fallback.add(key, start, timeout=timeout)
-        return {key: self.fallback.get(key) for key in keys}
+        (ours, or another process's that came first). read_ahead_many with versions only."""
+        return self.read_ahead_many(keys, [], start, timeout)[0] if keys else {}
 
     def read_ahead_many(
         self, versions: list[str], values: list[str], start: int, timeout: int
     ) -> tuple[dict[str, Any], int]:
         """get_many(versions + values), each missing version key first added at `start` (what cached_for does for
-        one: add, then get), in one round trip where get_many and start_and_get_many took two; and how many
+        one: add, then get), in one round trip where get_many and then the missing versions' add-and-get took two; and how many
         versions were missing."""
         keys = [*versions, *values]
         if not self.redis_down():
