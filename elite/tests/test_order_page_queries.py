@@ -177,7 +177,7 @@ def test_an_order_page_not_seen_before_reads_its_conversation_card_ahead(
     client, two_orders, client_user, coach_user, other_client, other_coach, monkeypatch, who
 ):
     """A miss of another user's order page reads ahead, in one round trip with the page's other cached_for values,
-    the Conversation card of its own order (the last miss's name, "order:<id>", with this URL's id in its place);
+    the Conversation card of its own order (the last miss's name, "order-card:<id>", with this URL's id in its place);
     a second order of the same user's too. Each then the page the ORM-only miss renders."""
     from django.conf import settings
     from redis.client import Redis
@@ -201,7 +201,7 @@ def test_an_order_page_not_seen_before_reads_its_conversation_card_ahead(
         monkeypatch.setattr(Redis, "execute_command", lambda self, *a, **k: sent.append(a) or command(self, *a, **k))
         ahead = client.get(reverse("orders:detail", args=[shown.pk]))
         monkeypatch.undo()
-        card = f":messaging:threads:{user.pk}:order:{shown.pk}"
+        card = f":messaging:threads:{user.pk}:order-card:{shown.pk}"
         reading = [a for a in sent if any(str(key).endswith(card) for key in a[1:])]
         assert [a[:2] for a in reading][:1] == [("EVALSHA", hashlib.sha1(_READ_AHEAD_MANY.encode()).hexdigest())]
         assert len([a for a in reading if a[0] != "EVALSHA" or a[1] == reading[0][1]]) == 1  # read once, ahead
