@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -108,6 +108,9 @@ def order_thread_card(order: Order, user: User) -> ThreadCard | None:
     three values, not the thread with its order, client and coach: building and pickling those four rows
     was most of the card's cost on a miss."""
 
+    if CARD_UNREAD in order.__dict__ and Order.thread.is_cached(order):
+        return _card_read_with(order, user)
+
     def compute() -> ThreadCard | None:
         if not user.is_authenticated or not isinstance(order.pk, int):
             found = list(threads_for_list(user).filter(order=order).values_list(*CARD_FIELDS)[:1])
@@ -122,6 +125,28 @@ def order_thread_card(order: Order, user: User) -> ThreadCard | None:
     if user.pk not in (order.client_id, order.coach_id):
         return compute()
     return cached_for(THREADS_SCOPE, user.pk, f"order-card:{order.pk}", compute)
+
+
+# The card read with the order by the order page (orders.pages.read_with_order_page, messaging.apps): the
+# order's thread by its one-to-one, and this annotation on the order with the viewer's id in these names.
+CARD_UNREAD = "thread_card_unread"
+CARD_VIEWER = ("thread_card_mark", "thread_card_sender")
+
+
+def card_unread(given: Mapping[str, int]) -> Subquery:
+    """The order's thread's unread count for the viewer, as _orders_thread_card counts it (None: no thread)."""
+    thread = MessageThread.objects.filter(order_id=OuterRef("pk"))
+    unread = _unread(_read_mark(OuterRef(OuterRef("pk")), given[CARD_VIEWER[0]]), given[CARD_VIEWER[1]])
+    return Subquery(thread.annotate(unread=unread).values("unread")[:1])
+
+
+def _card_read_with(order: Order, user: User) -> ThreadCard | None:
+    """The card from the thread and count the order was read with: visible to its parties and staff, as
+    _orders_thread_card's condition has it."""
+    thread = cast(MessageThread | None, Order.thread.related.get_cached_value(order))
+    if thread is None or not (user.is_staff or user.pk in (thread.client_id, thread.coach_id)):
+        return None
+    return ThreadCard(thread.pk, getattr(order, CARD_UNREAD), thread.last_message_at)
 
 
 def _orders_thread_card(given: Mapping[str, int]) -> QuerySet:

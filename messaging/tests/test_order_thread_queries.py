@@ -100,3 +100,34 @@ def test_a_first_conversation_card_compiles_no_thread_query(conversations, compi
     assert services.order_thread_card(second, second.coach) is not None
     assert services.order_thread_card(second, staff) is not None
     assert MessageThread not in compilations and ThreadReadState not in compilations and Message not in compilations
+
+
+def test_the_card_read_with_the_order_page_is_what_the_orm_reads(conversations):
+    """The order page reads the card with the order (orders.pages.read_with_order_page): the same card for the
+    parties, staff and a staff party, with no statement of its own."""
+    from django.db import connection
+    from django.http import Http404
+    from django.test.utils import CaptureQueriesContext
+
+    from orders.models import Order
+    from orders.views import get_order_for
+
+    orders, users = conversations["orders"], conversations["users"]
+    seen = {"none": 0, "unread": 0, "read": 0, "staff": 0}
+    for order in orders:
+        for user in users:
+            user.refresh_from_db()
+            try:
+                read = get_order_for(user, order.pk, page=True)
+            except Http404:
+                assert not user.is_staff and user.pk not in (order.client_id, order.coach_id)
+                continue
+            assert Order.thread.is_cached(read)
+            with CaptureQueriesContext(connection) as queries:
+                card = services.order_thread_card(read, user)
+            assert queries.captured_queries == []
+            expected = _orm(order, user)
+            assert _shown(card) == expected, (order.pk, user.email)
+            seen["none" if expected is None else "unread" if expected[1] else "read"] += 1
+            seen["staff"] += user.is_staff
+    assert all(seen.values()), seen
