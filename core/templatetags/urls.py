@@ -40,10 +40,13 @@ def _reverse(view_name, args, kwargs, current_app, urlconf, prefix, language) ->
 
 
 @lru_cache(maxsize=MEMO_SIZE)
-def _int_form(view_name, args, kwargs, current_app, urlconf, prefix, language) -> tuple[str, ...] | None:
-    """The escaped text around the int arguments (None in `args` and `kwargs`: an int's place) of the URL,
-    in their order, or None when the route does not print each int as it is, once, where reverse() would:
-    then each URL is reversed (and remembered) by itself."""
+def _int_form(
+    view_name, args, kwargs, current_app, urlconf, prefix, language
+) -> tuple[tuple[str, ...], tuple[int, ...]] | None:
+    """The escaped text around the int arguments (None in `args`, then in `kwargs`: an int's place) of the
+    URL, and which argument each place prints (a route may print its kwargs in another order than given); or
+    None when the route does not print each int as it is, once, where reverse() would: then each URL is
+    reversed (and remembered) by itself."""
     places = [*(i for i, v in enumerate(args) if v is None), *(k for k, v in kwargs if v is None)]
 
     def reversed_with(stand_ins: list[int]) -> str:
@@ -57,21 +60,26 @@ def _int_form(view_name, args, kwargs, current_app, urlconf, prefix, language) -
         )
 
     longs = [str(_LONG + n) for n in range(len(places))]
+    shorts = [str(_SHORT + n) for n in range(len(places))]
     try:
         url = reversed_with([int(n) for n in longs])
-        check = reversed_with([_SHORT + n for n in range(len(places))])
+        check = reversed_with([int(n) for n in shorts])
     except (NoReverseMatch, ValueError):  # ValueError: args and kwargs mixed, which reverse() refuses
         return None
-    parts, rest = [], url
-    for text in longs:
-        if url.count(text) != 1:
-            return None
-        before, _, rest = rest.partition(text)
-        parts.append(before)
-    parts.append(rest)
-    if len(parts) != len(places) + 1 or _joined(parts, [str(_SHORT + n) for n in range(len(places))]) != check:
+    if any(url.count(text) != 1 for text in longs):
         return None
-    return tuple(escape(part) for part in parts)
+    parts, at = [], 0
+    printed = sorted((url.index(text), n) for n, text in enumerate(longs))
+    for index, n in printed:
+        if index < at:
+            return None
+        parts.append(url[at:index])
+        at = index + len(longs[n])
+    parts.append(url[at:])
+    order = tuple(n for _index, n in printed)
+    if _joined(parts, [shorts[n] for n in order]) != check:
+        return None
+    return tuple(escape(part) for part in parts), order
 
 
 def _joined(parts, ids) -> str:
@@ -138,8 +146,9 @@ class RememberedURLNode(defaulttags.URLNode):
         )
         if form is None:
             return None
+        parts, order = form
         ids = [str(v) for v in args if _is_id(v)] + [str(v) for _k, v in kwargs if _is_id(v)]
-        return SafeString(_joined(form, ids))
+        return SafeString(_joined(parts, [ids[n] for n in order]))
 
 
 def _is_id(value) -> bool:

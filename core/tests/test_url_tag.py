@@ -5,7 +5,7 @@ import pytest
 from django.db.models import IntegerChoices
 from django.template import Context, Template, TemplateSyntaxError
 from django.test import override_settings
-from django.urls import NoReverseMatch, get_resolver, path, re_path, reverse, set_script_prefix
+from django.urls import NoReverseMatch, get_resolver, path, re_path, register_converter, reverse, set_script_prefix
 from django.utils.html import conditional_escape
 
 from core.templatetags import urls
@@ -17,15 +17,32 @@ def _view(request, **kwargs):
     raise AssertionError("never called")
 
 
+class Padded:
+    """Prints an id in 8 digits at least: a long id as it is, a short one otherwise."""
+
+    regex = "[0-9]+"
+
+    def to_python(self, value):
+        return int(value)
+
+    def to_url(self, value):
+        return f"{value:08d}"
+
+
+register_converter(Padded, "padded")
+
+
 # This module is the URLconf of the tests that need routes the form must not fit.
 urlpatterns = [
     path("plain/<int:pk>/", _view, name="plain"),
     re_path(r"^short/(?P<pk>[0-9]{1,4})/$", _view, name="short"),
+    re_path(r"^long/(?P<pk>[0-9]{5,})/$", _view, name="long"),
     re_path(r"^nonzero/(?P<pk>[1-9][0-9]*)/$", _view, name="nonzero"),
     path("twice/<int:pk>/", _view, name="twice"),
     path("twice/<slug:key>/", _view, name="twice"),
     path("same/<int:a>/<int:b>/", _view, name="same"),
     path("amp&<int:pk>/", _view, name="amp"),
+    path("padded/<padded:pk>/", _view, name="padded"),
 ]
 
 
@@ -141,13 +158,19 @@ def test_a_new_id_is_not_reversed_once_the_route_has_its_form(monkeypatch):
 @override_settings(ROOT_URLCONF=__name__)
 def test_a_route_that_refuses_some_ids_reverses_each_and_zero_is_no_id():
     assert urls._int_form("short", (None,), (), None, __name__, "/", "en") is None
-    assert urls._int_form("nonzero", (None,), (), None, __name__, "/", "en") == ("/nonzero/", "/")
+    assert urls._int_form("long", (None,), (), None, __name__, "/", "en") is None  # the 19-digit one only
+    assert render("{% url 'long' n %}", n=12345) == "/long/12345/"
+    with pytest.raises(NoReverseMatch):
+        render("{% url 'long' n %}", n=12)
+    assert urls._int_form("nonzero", (None,), (), None, __name__, "/", "en") == (("/nonzero/", "/"), (0,))
     assert render("{% url 'short' n %}", n=1234) == "/short/1234/"
     with pytest.raises(NoReverseMatch):
         render("{% url 'short' n %}", n=12345)
     assert render("{% url 'nonzero' n %}", n=10) == "/nonzero/10/"
     with pytest.raises(NoReverseMatch):
         render("{% url 'nonzero' n %}", n=0)
+    assert urls._int_form("padded", (None,), (), None, __name__, "/", "en") is None  # the 1-digit one differs
+    assert render("{% url 'padded' n %}", n=42) == "/padded/00000042/"
     assert render("{% url 'plain' n %}", n=0) == "/plain/0/"  # 0 and below are not ids: Django's answer
     with pytest.raises(NoReverseMatch):
         render("{% url 'plain' n %}", n=-3)
@@ -158,6 +181,10 @@ def test_ids_are_placed_in_order_and_text_around_them_escaped():
     assert render("{% url 'same' a b %}", a=1, b=1) == "/same/1/1/"
     assert render("{% url 'same' a b %}", a=2, b=31) == "/same/2/31/"
     assert render("{% url 'same' b=x a=y %}", x=4, y=3) == "/same/3/4/"
+    assert urls._int_form("same", (), (("b", None), ("a", None)), None, __name__, "/", "en") == (
+        ("/same/", "/", "/"),
+        (1, 0),
+    )
     assert render("{% url 'amp' n %}", n=8) == "/amp&amp;8/"
     assert render("{% autoescape off %}{% url 'amp' n %}{% endautoescape %}", n=8) == "/amp&8/"
     assert render("{% url 'amp' n as link %}{{ link }}", n=9) == "/amp&amp;9/"
