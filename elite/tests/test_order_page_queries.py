@@ -318,3 +318,31 @@ def test_an_order_without_deliveries_reads_no_delivery_files(client, client_user
         html = client.get(reverse("orders:detail", args=[order.pk])).content.decode()
     assert "Your original: my cv.pdf" in html and "Nothing delivered yet." in html
     assert not [q["sql"] for q in queries if 'FROM "orders_delivery_files"' in q["sql"]]
+
+
+def test_what_the_order_read_with_it_shows_at_once_on_the_next_visit(client, client_user, coach_user):
+    """The card, the review and the payment now come with the order's statement, and the card has no cache
+    entry of its own: a message, a read mark, a payment, a delivery and a review each show on the client's
+    next visit of the cached page."""
+    order = make_order(client=client_user, coach=coach_user)
+    client.force_login(client_user)
+    url = reverse("orders:detail", args=[order.pk])
+
+    def shown() -> str:
+        return client.get(url).content.decode()
+
+    assert "Ask questions and share drafts with your coach." in shown()
+    assert shown().count('data-payment-state="unpaid"') == 1  # a hit
+    message = services_threads.send_message(order.thread, actor=coach_user, body="Hello")
+    assert '<span class="badge rounded-pill bg-danger">1 unread</span>' in shown()
+    services_threads.mark_read(order.thread, actor=client_user, up_to_message_id=message.pk)
+    assert "Last message " in shown() and " unread</span>" not in shown()
+    orders.mark_paid(order.pk, actor=None)
+    assert 'data-payment-state="unpaid"' not in shown()
+    orders.deliver(order.pk, actor=coach_user, note="Here it is")
+    assert "Delivery 1" in shown() and "Here it is" in shown()
+    orders.accept_delivery(order.pk, actor=client_user)
+    assert "How did it go?" in shown()
+    orders.submit_review(order.pk, actor=client_user, rating=5, comment="Lovely work")
+    html = shown()
+    assert "How did it go?" not in html and "Lovely work" in html and 'id="review-title" class="h5">Review' in html
