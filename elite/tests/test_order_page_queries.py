@@ -204,8 +204,8 @@ def test_an_order_page_not_seen_before_reads_no_conversation_card_from_the_cache
 
 def test_a_miss_reads_the_review_retention_and_thread_in_the_orders_statement(client, two_orders, client_user):
     """The order's review, documents' retention row and Conversation card (its thread and the viewer's unread
-    count) are read with the order: no statement of their own (three on the base this replaced), eight in all
-    for a finished, reviewed order with deliveries, files, payments and CVs."""
+    count) are read with the order: no statement of their own (the base: two here, its card a cache hit), eight
+    in all for a finished, reviewed order with deliveries, files, payments and CVs (ten on the base)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
