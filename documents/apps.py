@@ -10,6 +10,11 @@ class DocumentsConfig(AppConfig):
 
         pages.connect()  # which cached pages show documents (core.pages)
 
+        # The order page's documents panel shows the order's retention row: read with the order.
+        from orders.pages import read_with_order_page
+
+        read_with_order_page(join="document_retention")
+
         # files sits below us: it announces a clean scan, and we read the file's text then.
         from files.signals import file_scanned_clean
 

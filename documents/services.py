@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -410,8 +410,12 @@ def retention_state(order: Order) -> RetentionState | None:
         return None
     # Compiled once per process and kept prepared (core.sqlmemo; by the order's unique row): every finished order's
     # page asks it, and on a miss built and compiled this queryset each time (issue 13).
-    found: list[Any] = sqlmemo.instances("documents: retention", _retention_row, {"order": order.pk}, prepare=True)
-    row = found[0] if found else None
+    row: OrderRetention | None
+    if Order.document_retention.is_cached(order):  # joined: the order page's read (orders.pages)
+        row = cast(OrderRetention | None, Order.document_retention.related.get_cached_value(order))
+    else:
+        found: list[Any] = sqlmemo.instances("documents: retention", _retention_row, {"order": order.pk}, prepare=True)
+        row = found[0] if found else None
     days = row.retention_days if row and row.purged_at else settings.DOCUMENTS_RETENTION_DAYS
     notice = timedelta(days=settings.DOCUMENTS_RETENTION_WARNING_DAYS)
     delete_on = started + timedelta(days=days)

@@ -10,6 +10,13 @@ class MessagingConfig(AppConfig):
 
         pages.connect()  # which cached pages show messaging (core.pages)
 
+        # The order page's Conversation card: the order's thread and the viewer's unread count, read with the order.
+        from orders.pages import read_with_order_page
+
+        from .services import CARD_UNREAD, CARD_VIEWER, card_unread
+
+        read_with_order_page(join="thread", annotate={CARD_UNREAD: card_unread}, viewer=CARD_VIEWER)
+
         # files builds a user's data export; our section adds the messages they sent.
         from files.exports import register
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -87,39 +87,77 @@ def _listed_threads(given) -> QuerySet[MessageThread]:
     return _listed(mine, given["mark"], _read_mark(OuterRef(OuterRef("pk")), given["unread_mark"]), given["sender"])
 
 
-def order_thread(order: Order, user: User) -> MessageThread | None:
-    """The order's thread as `user`'s lists show it (unread count, last message time), None before it
+CARD_FIELDS = ("pk", "unread", "last_message_at")
+
+
+@dataclass(frozen=True)
+class ThreadCard:
+    """What the order page's Conversation card shows of the order's thread: a link, the unread count or the
+    last message's time."""
+
+    pk: int
+    unread: int
+    last_message_at: datetime | None
+
+
+def order_thread_card(order: Order, user: User) -> ThreadCard | None:
+    """The order's thread as `user`'s lists count it (unread count, last message time), None before it
     opens. Cached for the order's two parties until threads_changed; staff, whom no change is announced
     to, ask each time. Compiled once per process and kept prepared (core.sqlmemo, a lookup by the order's
-    unique thread): building and compiling threads_for_list was ~1/3 of a first order page (issue 13)."""
+    unique thread): building and compiling threads_for_list was ~1/3 of a first order page (issue 13). The
+    three values, not the thread with its order, client and coach: building and pickling those four rows
+    was most of the card's cost on a miss."""
 
-    def compute() -> MessageThread | None:
+    if CARD_UNREAD in order.__dict__ and Order.thread.is_cached(order):
+        return _card_read_with(order, user)
+
+    def compute() -> ThreadCard | None:
         if not user.is_authenticated or not isinstance(order.pk, int):
-            return threads_for_list(user).filter(order=order).first()
-        staff = bool(user.is_staff)
-        given = {"order": order.pk, "mark": user.pk, "unread_mark": user.pk, "sender": user.pk}
-        if not staff:
-            given |= {"client": user.pk, "coach": user.pk}
-        found: list[Any] = sqlmemo.instances(
-            ("messaging: order thread", staff), _orders_thread, given, prepare=True, annotations=True
-        )
-        return found[0] if found else None
+            found = list(threads_for_list(user).filter(order=order).values_list(*CARD_FIELDS)[:1])
+        else:
+            staff = bool(user.is_staff)
+            given = {"order": order.pk, "unread_mark": user.pk, "sender": user.pk}
+            if not staff:
+                given |= {"client": user.pk, "coach": user.pk}
+            found = sqlmemo.rows(("messaging: order thread card", staff), _orders_thread_card, given, prepare=True)
+        return ThreadCard(*found[0]) if found else None
 
     if user.pk not in (order.client_id, order.coach_id):
         return compute()
-    return cached_for(THREADS_SCOPE, user.pk, f"order:{order.pk}", compute)
+    return cached_for(THREADS_SCOPE, user.pk, f"order-card:{order.pk}", compute)
 
 
-def _orders_thread(given: Mapping[str, int]) -> QuerySet[MessageThread]:
-    """threads_for_list(user).filter(order=order).first() with the user's id given once per place it is used:
-    visible_to(user) is the participant condition for everyone but staff (no "client" in `given`)."""
-    visible = MessageThread.objects.all()
+# The card read with the order by the order page (orders.pages.read_with_order_page, messaging.apps): the
+# order's thread by its one-to-one, and this annotation on the order with the viewer's id in these names.
+CARD_UNREAD = "thread_card_unread"
+CARD_VIEWER = ("thread_card_mark", "thread_card_sender")
+
+
+def card_unread(given: Mapping[str, int]) -> Subquery:
+    """The order's thread's unread count for the viewer, as _orders_thread_card counts it (None: no thread)."""
+    thread = MessageThread.objects.filter(order_id=OuterRef("pk"))
+    unread = _unread(_read_mark(OuterRef(OuterRef("pk")), given[CARD_VIEWER[0]]), given[CARD_VIEWER[1]])
+    return Subquery(thread.annotate(unread=unread).values("unread")[:1])
+
+
+def _card_read_with(order: Order, user: User) -> ThreadCard | None:
+    """The card from the thread and count the order was read with: visible to its parties and staff, as
+    _orders_thread_card's condition has it."""
+    thread = cast(MessageThread | None, Order.thread.related.get_cached_value(order))
+    if thread is None or not (user.is_staff or user.pk in (thread.client_id, thread.coach_id)):
+        return None
+    return ThreadCard(thread.pk, getattr(order, CARD_UNREAD), thread.last_message_at)
+
+
+def _orders_thread_card(given: Mapping[str, int]) -> QuerySet:
+    """threads_for_list(user).filter(order=order)'s card values with the user's id given once per place it is
+    used: visible_to(user) is the participant condition for everyone but staff (no "client" in `given`). The
+    order has one thread at most (a one-to-one), so no order is needed."""
+    visible = MessageThread.objects.filter(order_id=given["order"])
     if "client" in given:
         visible = visible.filter(Q(client_id=given["client"]) | Q(coach_id=given["coach"]))
-    listed = _listed(
-        visible, given["mark"], _read_mark(OuterRef(OuterRef("pk")), given["unread_mark"]), given["sender"]
-    )
-    return listed.filter(order_id=given["order"])[:1]
+    unread = _unread(_read_mark(OuterRef(OuterRef("pk")), given["unread_mark"]), given["sender"])
+    return visible.annotate(unread=unread).values_list(*CARD_FIELDS).order_by()[:1]
 
 
 def get_or_create_thread(order: Order) -> MessageThread:

@@ -26,7 +26,7 @@ from files.models import FileCategory
 from requests_app.attachments import AttachmentError, attached_again, collect_attachments
 from requests_app.models import ServiceRequest
 
-from . import services
+from . import pages, services
 from .forms import DeliveryForm, DisputeStatementForm, NoteForm, OptionalNoteForm, ReplyForm, ReviewForm
 from .models import ACTIVE_STATUSES, Delivery, DisputeRole, Order, OrderEvent, OrderStatus, Review
 
@@ -55,24 +55,45 @@ def waiting_for(order: Order, user) -> str:
     return WAITING_FOR[party].get(order.status, "")
 
 
+ORDER_RELATED = ("client", "coach", "coach__coach_profile", "request")  # what every order view shows
+
+
 def _party_order(given) -> QuerySet:
     """visible_to(user) for a party, the user's id given once per place it is used (core.sqlmemo)."""
     mine = Q(client_id=given["as_client"]) | Q(coach_id=given["as_coach"])
-    orders = Order.objects.filter(mine).select_related("client", "coach", "coach__coach_profile", "request")
+    orders = Order.objects.filter(mine).select_related(*ORDER_RELATED)
     return orders.filter(pk=given["order"]).order_by()[:2]
 
 
-def get_order_for(user, pk: int) -> Order:
+def _with_page_rows(orders: QuerySet, given) -> QuerySet:
+    """`orders` with the rows the order page shows that an order has one of (its review; the apps above's,
+    orders.pages.read_with_order_page): in the order's statement instead of one statement each (issue 13)."""
+    orders = orders.select_related("review", *pages.PAGE_JOINS)
+    return orders.annotate(**{name: build(given) for name, (build, _) in pages.PAGE_ANNOTATIONS.items()})
+
+
+def _party_order_page(given) -> QuerySet:
+    return _with_page_rows(_party_order(given), given)
+
+
+def get_order_for(user, pk: int, *, page: bool = False) -> Order:
     """The order if `user` is a party to it (or staff), else 404.
 
     A party's read is compiled once per process and kept prepared (core.sqlmemo; a lookup by primary key):
-    the order page on a miss spent more on building its querysets than on running them (issue 13)."""
+    the order page on a miss spent more on building its querysets than on running them (issue 13). `page`:
+    with the one-per-order rows the order page shows (_with_page_rows; not for a move's view, which writes
+    them after reading the order)."""
+    viewer = {key: user.pk for _, keys in pages.PAGE_ANNOTATIONS.values() for key in keys} if page else {}
     if not user.is_authenticated or user.is_staff or not isinstance(pk, int):
-        return get_object_or_404(
-            Order.objects.visible_to(user).select_related("client", "coach", "coach__coach_profile", "request"), pk=pk
+        orders = Order.objects.visible_to(user).select_related(*ORDER_RELATED)
+        return get_object_or_404(_with_page_rows(orders, viewer) if page else orders, pk=pk)
+    given = {"as_client": user.pk, "as_coach": user.pk, "order": pk, **viewer}
+    if page:
+        found: list[Any] = sqlmemo.instances(
+            "get_order_for: page", _party_order_page, given, prepare=True, annotations=True
         )
-    given = {"as_client": user.pk, "as_coach": user.pk, "order": pk}
-    found: list[Any] = sqlmemo.instances("get_order_for: party", _party_order, given, prepare=True)
+    else:
+        found = sqlmemo.instances("get_order_for: party", _party_order, given, prepare=True)
     if not found:
         raise Http404(f"No {Order._meta.object_name} matches the given query.")
     return found[0]
@@ -254,8 +275,12 @@ def _render_detail(request, order: Order, *, status: int = 200, **forms):
     this = {"order": order.pk}
     events = sqlmemo.instances("order page: events", _order_events, this, prepare=True)
     deliveries = order_deliveries(order)
-    reviews = sqlmemo.instances("order page: review", _order_review, this, prepare=True)
-    review: Any = reviews[0] if reviews else None
+    review: Any
+    if Order.review.is_cached(order):  # joined by get_order_for(page=True)
+        review = Order.review.related.get_cached_value(order)
+    else:
+        reviews = sqlmemo.instances("order page: review", _order_review, this, prepare=True)
+        review = reviews[0] if reviews else None
     if review is not None and review.client_id == order.client_id:
         review.client = order.client  # the page shows the reviewer's name: the row get_order_for read (issue 13)
     # Moves with a button here; staff mark payments and settle disputes in the console.
@@ -286,7 +311,7 @@ def _render_detail(request, order: Order, *, status: int = 200, **forms):
 @login_required
 @cached_page
 def order_detail(request, pk: int):
-    return _render_detail(request, get_order_for(request.user, pk))
+    return _render_detail(request, get_order_for(request.user, pk, page=True))
 
 
 def _form_action(request, pk: int, *, form, form_key: str, perform, success: str):

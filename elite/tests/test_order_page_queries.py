@@ -3,7 +3,6 @@ what the ORM reads: the order for its parties only, its timeline, deliveries wit
 order, the review, the payments the panel lists and the documents panel's versions."""
 
 import datetime
-import hashlib
 import itertools
 
 import pytest
@@ -16,6 +15,7 @@ from core.pages import users_changed
 from documents import services as documents
 from documents.models import Extraction, OrderRetention
 from files.models import FileAsset, FileCategory, ScanStatus
+from messaging import services as services_threads
 from orders import services as orders
 from orders.models import Delivery, Order, OrderEvent, Review
 from orders.tests.factories import make_order
@@ -173,44 +173,57 @@ def test_an_order_page_not_seen_before_compiles_none_of_its_queries(
 
 
 @pytest.mark.parametrize("who", ["client", "coach"])
-def test_an_order_page_not_seen_before_reads_its_conversation_card_ahead(
+def test_an_order_page_not_seen_before_reads_no_conversation_card_from_the_cache(
     client, two_orders, client_user, coach_user, other_client, other_coach, monkeypatch, who
 ):
-    """A miss of another user's order page reads ahead, in one round trip with the page's other cached_for values,
-    the Conversation card of its own order (the last miss's name, "order:<id>", with this URL's id in its place);
-    a second order of the same user's too. Each then the page the ORM-only miss renders."""
+    """The Conversation card comes with the order's statement: a miss of an order page, first or not, reads and
+    stores no card of its own in the cache, and shows the card the ORM's read shows."""
     from django.conf import settings
-    from redis.client import Redis
+    from redis.client import Pipeline, Redis
 
     from conftest import require_service
-    from core import pages
-    from core.cache import _READ_AHEAD_MANY
 
     require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
     order, theirs = two_orders
     viewer = {"client": (client_user, other_client), "coach": (coach_user, other_coach)}[who]
-    client.force_login(viewer[0])
-    assert client.get(reverse("orders:detail", args=[order.pk])).status_code == 200
-    visits = [(viewer[1], theirs), (viewer[1], make_order(client=other_client, coach=other_coach))]
     sent: list[tuple] = []
-    command = Redis.execute_command
-    for user, shown in visits:
+    command, pipeline = Redis.execute_command, Pipeline.execute_command
+    monkeypatch.setattr(Redis, "execute_command", lambda self, *a, **k: sent.append(a) or command(self, *a, **k))
+    monkeypatch.setattr(Pipeline, "execute_command", lambda self, *a, **k: sent.append(a) or pipeline(self, *a, **k))
+    for user, shown in ((viewer[0], order), (viewer[1], theirs), (viewer[1], theirs)):
         client.force_login(user)
         users_changed(user.pk)
         sent.clear()
-        monkeypatch.setattr(Redis, "execute_command", lambda self, *a, **k: sent.append(a) or command(self, *a, **k))
-        ahead = client.get(reverse("orders:detail", args=[shown.pk]))
-        monkeypatch.undo()
-        card = f":messaging:threads:{user.pk}:order:{shown.pk}"
-        reading = [a for a in sent if any(str(key).endswith(card) for key in a[1:])]
-        assert [a[:2] for a in reading][:1] == [("EVALSHA", hashlib.sha1(_READ_AHEAD_MANY.encode()).hexdigest())]
-        assert len([a for a in reading if a[0] != "EVALSHA" or a[1] == reading[0][1]]) == 1  # read once, ahead
-        with monkeypatch.context() as patched:
-            patched.setattr(pages, "_READS", type(pages._READS)())
-            patched.setattr(pages, "_PATTERNS", {})
-            users_changed(user.pk)
-            without = client.get(reverse("orders:detail", args=[shown.pk]))
-        assert _masked(ahead) == _masked(without)
+        html = client.get(reverse("orders:detail", args=[shown.pk])).content.decode()
+        assert not [a for a in sent if any(":order-card:" in str(part) or ":order:" in str(part) for part in a[1:])]
+        thread = services_threads.threads_for_list(user).get(order=shown)
+        assert f'href="{reverse("messaging:detail", args=[thread.pk])}"' in html
+        shown_unread = f"{thread.unread} unread</span>" in html
+        assert shown_unread == bool(thread.unread)
+
+
+def test_a_miss_reads_the_review_retention_and_thread_in_the_orders_statement(client, two_orders, client_user):
+    """The order's review, documents' retention row and Conversation card (its thread and the viewer's unread
+    count) are read with the order: no statement of their own (the base: two here, its card a cache hit), eight
+    in all for a finished, reviewed order with deliveries, files, payments and CVs (ten on the base)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    order, _theirs = two_orders
+    OrderRetention.objects.create(order=order, retention_days=30, purged_at=timezone.now(), deleted={"files": 3})
+    client.force_login(client_user)
+    client.get(reverse("orders:detail", args=[order.pk]))
+    users_changed(client_user.pk)
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(reverse("orders:detail", args=[order.pk])).content.decode()
+    assert 'data-retention="purged"' in html and "30 days after the order ended" in html and "3 files" in html
+    assert 'id="review-title" class="h5">Review' in html
+    assert "Open conversation" in html
+    statements = [q["sql"] for q in queries]
+    for table in ("orders_review", "documents_orderretention", "messaging_messagethread"):
+        reading = [sql for sql in statements if f'"{table}"' in sql]
+        assert len(reading) == 1 and reading[0].startswith('SELECT "orders_order"."id"'), (table, statements)
+    assert len(statements) <= 8, statements
 
 
 def test_the_empty_forms_render_as_crispy_renders_them():
@@ -305,3 +318,31 @@ def test_an_order_without_deliveries_reads_no_delivery_files(client, client_user
         html = client.get(reverse("orders:detail", args=[order.pk])).content.decode()
     assert "Your original: my cv.pdf" in html and "Nothing delivered yet." in html
     assert not [q["sql"] for q in queries if 'FROM "orders_delivery_files"' in q["sql"]]
+
+
+def test_what_the_order_read_with_it_shows_at_once_on_the_next_visit(client, client_user, coach_user):
+    """The card, the review and the payment now come with the order's statement, and the card has no cache
+    entry of its own: a message, a read mark, a payment, a delivery and a review each show on the client's
+    next visit of the cached page."""
+    order = make_order(client=client_user, coach=coach_user)
+    client.force_login(client_user)
+    url = reverse("orders:detail", args=[order.pk])
+
+    def shown() -> str:
+        return client.get(url).content.decode()
+
+    assert "Ask questions and share drafts with your coach." in shown()
+    assert shown().count('data-payment-state="unpaid"') == 1  # a hit
+    message = services_threads.send_message(order.thread, actor=coach_user, body="Hello")
+    assert '<span class="badge rounded-pill bg-danger">1 unread</span>' in shown()
+    services_threads.mark_read(order.thread, actor=client_user, up_to_message_id=message.pk)
+    assert "Last message " in shown() and " unread</span>" not in shown()
+    orders.mark_paid(order.pk, actor=None)
+    assert 'data-payment-state="unpaid"' not in shown()
+    orders.deliver(order.pk, actor=coach_user, note="Here it is")
+    assert "Delivery 1" in shown() and "Here it is" in shown()
+    orders.accept_delivery(order.pk, actor=client_user)
+    assert "How did it go?" in shown()
+    orders.submit_review(order.pk, actor=client_user, rating=5, comment="Lovely work")
+    html = shown()
+    assert "How did it go?" not in html and "Lovely work" in html and 'id="review-title" class="h5">Review' in html

@@ -21,5 +21,5 @@ def recent_threads(user, limit: int = 5):
 
 @register.simple_tag
 def order_thread_summary(order, user):
-    """The order's thread (or None before its first use) with the user's unread count."""
-    return services.order_thread(order, user)
+    """The order's thread's card (or None before its first use) with the user's unread count."""
+    return services.order_thread_card(order, user)

@@ -1,5 +1,5 @@
-"""The order page's Conversation card on a first visit (issue 13): order_thread's statement compiled once per
-process (core.sqlmemo, prepared), and still the thread, unread count, read mark and last message the ORM reads,
+"""The order page's Conversation card on a first visit (issue 13): order_thread_card's statement compiled once
+per process (core.sqlmemo, prepared), and still the thread, unread count and last message time the ORM reads,
 for the order's two parties, strangers, staff and a staff party."""
 
 import random
@@ -16,25 +16,13 @@ pytestmark = pytest.mark.django_db
 
 
 def _orm(order, user):
-    """What order_thread read before core.sqlmemo."""
-    return services.threads_for_list(user).filter(order=order).first()
+    """What the card showed of the thread the ORM read before core.sqlmemo."""
+    thread = services.threads_for_list(user).filter(order=order).first()
+    return None if thread is None else (thread.pk, thread.unread, thread.last_message_at)
 
 
-def _shown(thread):
-    if thread is None:
-        return None
-    return (
-        thread.pk,
-        thread.unread,
-        thread.read_mark,
-        thread.last_message_id,
-        thread.activity,
-        thread.last_message_at,
-        thread.order_id,
-        thread.order.title,
-        thread.client.email,
-        thread.coach.email,
-    )
+def _shown(card):
+    return None if card is None else (card.pk, card.unread, card.last_message_at)
 
 
 @pytest.fixture
@@ -83,9 +71,9 @@ def test_the_conversation_card_is_what_the_orm_reads(conversations):
     for order in orders:
         for user in users:
             user.refresh_from_db()
-            expected = _shown(_orm(order, user))
-            assert _shown(services.order_thread(order, user)) == expected, (order.pk, user.email)
-            assert _shown(services.order_thread(order, user)) == expected  # the cached value for the parties
+            expected = _orm(order, user)
+            assert _shown(services.order_thread_card(order, user)) == expected, (order.pk, user.email)
+            assert _shown(services.order_thread_card(order, user)) == expected  # the cached value for the parties
             if expected is None:
                 seen["none"] += 1
             else:
@@ -98,16 +86,48 @@ def test_a_stranger_sees_no_thread_and_staff_see_every_one(conversations):
     orders, staff = conversations["orders"], conversations["staff"]
     stranger = ClientFactory()
     with_thread = [order for order in orders if MessageThread.objects.filter(order=order).exists()]
-    assert all(services.order_thread(order, stranger) is None for order in with_thread)
-    assert [services.order_thread(order, staff).order_id for order in with_thread] == [o.pk for o in with_thread]
+    assert all(services.order_thread_card(order, stranger) is None for order in with_thread)
+    shown = [services.order_thread_card(order, staff).pk for order in with_thread]
+    assert shown == [MessageThread.objects.get(order=order).pk for order in with_thread]
 
 
 def test_a_first_conversation_card_compiles_no_thread_query(conversations, compilations):
     orders, staff = conversations["orders"], conversations["staff"]
     first, second = orders[2], orders[3]
-    services.order_thread(first, first.client)
-    services.order_thread(first, staff)
+    services.order_thread_card(first, first.client)
+    services.order_thread_card(first, staff)
     compilations.clear()
-    assert services.order_thread(second, second.coach) is not None
-    assert services.order_thread(second, staff) is not None
+    assert services.order_thread_card(second, second.coach) is not None
+    assert services.order_thread_card(second, staff) is not None
     assert MessageThread not in compilations and ThreadReadState not in compilations and Message not in compilations
+
+
+def test_the_card_read_with_the_order_page_is_what_the_orm_reads(conversations):
+    """The order page reads the card with the order (orders.pages.read_with_order_page): the same card for the
+    parties, staff and a staff party, with no statement of its own."""
+    from django.db import connection
+    from django.http import Http404
+    from django.test.utils import CaptureQueriesContext
+
+    from orders.models import Order
+    from orders.views import get_order_for
+
+    orders, users = conversations["orders"], conversations["users"]
+    seen = {"none": 0, "unread": 0, "read": 0, "staff": 0}
+    for order in orders:
+        for user in users:
+            user.refresh_from_db()
+            try:
+                read = get_order_for(user, order.pk, page=True)
+            except Http404:
+                assert not user.is_staff and user.pk not in (order.client_id, order.coach_id)
+                continue
+            assert Order.thread.is_cached(read)
+            with CaptureQueriesContext(connection) as queries:
+                card = services.order_thread_card(read, user)
+            assert queries.captured_queries == []
+            expected = _orm(order, user)
+            assert _shown(card) == expected, (order.pk, user.email)
+            seen["none" if expected is None else "unread" if expected[1] else "read"] += 1
+            seen["staff"] += user.is_staff
+    assert all(seen.values()), seen

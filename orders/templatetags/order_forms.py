@@ -3,6 +3,7 @@
 from crispy_forms.templatetags.crispy_forms_filters import as_crispy_form
 from django import template
 from django.forms import Form
+from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
 register = template.Library()
@@ -16,4 +17,15 @@ def crispy_once(form: Form) -> SafeString:
     rendered = form.__dict__.get("_crispy_html")
     if rendered is None:
         rendered = form.__dict__["_crispy_html"] = as_crispy_form(form)
+    return rendered
+
+
+@register.filter
+def rendered_once(form: Form, template_name: str) -> SafeString:
+    """`template_name` rendered with only the form (as `review_form`), kept on the form as crispy_once keeps
+    its render: the page's empty review form is rendered once per process, a form sent back on its request."""
+    kept = form.__dict__.setdefault("_rendered_once", {})
+    rendered = kept.get(template_name)
+    if rendered is None:
+        rendered = kept[template_name] = render_to_string(template_name, {"review_form": form})
     return rendered
