@@ -491,9 +491,16 @@ def missing_ahead(scope: str, pk: int, name: str, timeout: int = DEFAULT_SECONDS
     if not found or getattr(_writes, "pending", None) is None or getattr(_deferral, "pending", None):
         return None  # nothing read ahead, nowhere to hold it, or this thread's bumps not sent yet
     version_key, value_key = _version_key(scope, pk), f"{scope}:{pk}:{name}"
-    version = found.get(version_key)
-    if version is None or value_key not in found:
+    if version_key not in found or value_key not in found:
         return None  # not read ahead, or cached_for has read it already
+    version = found[version_key]
+    if version is None:  # a cache without read_ahead_many: started here as cached_for would, and read by it
+        start = _fresh_version()
+        version = found[version_key] = (
+            start if cache.add(version_key, start, VERSION_SECONDS) else cache.get(version_key)
+        )
+        if version is None:
+            return None
     for entry in (found[value_key], _held(value_key)):
         if entry is not None and entry[0] == version:
             return None  # cached: nothing to compute
