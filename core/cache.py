@@ -21,7 +21,7 @@ not move meanwhile).
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -126,19 +126,6 @@ end
 found[#KEYS + 1] = started
 return found
 """
-
-
-class Encoded:
-    """A value read as Redis holds it, decoded only when asked: what a page reads ahead for its miss comes with the
-    page itself, and a hit asks none of it."""
-
-    __slots__ = ("loads", "raw")
-
-    def __init__(self, raw: bytes, loads: Callable[[bytes], Any]) -> None:
-        self.raw, self.loads = raw, loads
-
-    def decoded(self) -> Any:
-        return self.loads(self.raw)
 
 
 class RedisCache(DjangoRedisCache):
@@ -262,11 +249,11 @@ class RedisCache(DjangoRedisCache):
         return self.read_ahead_many(keys, [], start, timeout)[0] if keys else {}
 
     def read_ahead_many(
-        self, versions: list[str], values: list[str], start: int, timeout: int, *, undecoded: Collection[str] = ()
+        self, versions: list[str], values: list[str], start: int, timeout: int
     ) -> tuple[dict[str, Any], int]:
         """get_many(versions + values), each missing version key first added at `start` (what cached_for does for
         one: add, then get), in one round trip where get_many and then the missing versions' add-and-get took two; and how many
-        versions were missing. The values of `undecoded` keys come as Encoded, decoded when asked."""
+        versions were missing."""
         keys = [*versions, *values]
         if not self.redis_down():
             try:
@@ -278,10 +265,9 @@ class RedisCache(DjangoRedisCache):
                     keys=full_keys, args=[start, timeout, len(versions)]
                 )
                 loads = self._cache._serializer.loads  # type: ignore[attr-defined]
-                return {
-                    key: None if raw is None else Encoded(raw, loads) if key in undecoded else loads(raw)
-                    for key, raw in zip(keys, found, strict=True)
-                }, int(started)
+                return {key: None if raw is None else loads(raw) for key, raw in zip(keys, found, strict=True)}, int(
+                    started
+                )
             except REDIS_DOWN as exc:
                 self.note_down("read_ahead_many", exc)
         started = sum(bool(self.fallback.add(key, start, timeout=timeout)) for key in versions)
@@ -466,19 +452,14 @@ def bump_after_commit(scope: str, *pks: int) -> None:
 _prefetched = threading.local()
 
 
-def _keys_ahead(wanted: Iterable[tuple[str, int, str]]) -> dict[str, None]:
-    keys: dict[str, None] = {}  # an ordered set: values of one object share its version key
-    for scope, pk, name in wanted:
-        keys.update(dict.fromkeys([_version_key(scope, pk), f"{scope}:{pk}:{name}"]))
-    return keys
-
-
 def prefetch_for(wanted: Iterable[tuple[str, int, str]]) -> None:
     """Read what cached_for(scope, pk, name) will read for each of `wanted`, in one round trip; each
     cached_for call then finds its two keys here (once) instead of asking Redis. Reading early is reading
     a moment before: the same answer another process's write could have made stale anyway. This thread's own
     bumps are sent first (as cached_for does), and any later bump of this thread drops what was read."""
-    keys = _keys_ahead(wanted)
+    keys: dict[str, None] = {}  # an ordered set: values of one object share its version key
+    for scope, pk, name in wanted:
+        keys.update(dict.fromkeys([_version_key(scope, pk), f"{scope}:{pk}:{name}"]))
     if not keys:
         return
     _send_deferred()
@@ -491,44 +472,6 @@ def prefetch_for(wanted: Iterable[tuple[str, int, str]]) -> None:
         values = [key for key in keys if not key.startswith("version:")]
         found, _started = read_ahead_many(versions, values, _fresh_version(), VERSION_SECONDS)
     _prefetched.found = {key: found.get(key) for key in keys}
-
-
-def read_with_ahead(
-    versions: list[str], values: list[str], wanted: Iterable[tuple[str, int, str]]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """get_many(versions + values), each missing version key started (as cached_for starts one), and what
-    prefetch_for(wanted) reads, in one round trip (core.pages: a page's versions and the page, and what its miss
-    will read through cached_for; two round trips before, three with a page version missing). Returns the values
-    of `versions` and `values`, and what was read ahead, for use_read_ahead() on a miss: undecoded until
-    cached_for asks (a hit asks none). This thread's own bumps are sent first."""
-    _send_deferred()
-    ahead = _keys_ahead(wanted)
-    read_ahead_many = getattr(cache, "read_ahead_many", None)  # core.cache.RedisCache
-    if read_ahead_many is None:
-        found = cache.get_many([*versions, *values, *(key for key in ahead if key not in versions)])
-        for key in versions:
-            if found.get(key) is None:
-                start = _fresh_version()
-                found[key] = start if cache.add(key, start, VERSION_SECONDS) else cache.get(key)
-    else:
-        ahead_values = [key for key in ahead if not key.startswith("version:")]
-        started = [*versions, *(key for key in ahead if key.startswith("version:") and key not in versions)]
-        found, _started = read_ahead_many(
-            started, [*values, *ahead_values], _fresh_version(), VERSION_SECONDS, undecoded=frozenset(ahead_values)
-        )
-    return {key: found.get(key) for key in (*versions, *values)}, {key: found.get(key) for key in ahead}
-
-
-def use_read_ahead(found: dict[str, Any]) -> None:
-    """What read_with_ahead read ahead, for this thread's cached_for calls (as prefetch_for's), once each."""
-    _prefetched.found = dict(found) if found else None
-
-
-def _decoded(found: dict[str, Any], key: str) -> Any:
-    value = found[key]
-    if type(value) is Encoded:
-        value = found[key] = value.decoded()
-    return value
 
 
 def end_prefetch() -> None:
@@ -558,7 +501,7 @@ def missing_ahead(scope: str, pk: int, name: str, timeout: int = DEFAULT_SECONDS
         )
         if version is None:
             return None
-    for entry in (_decoded(found, value_key), _held(value_key)):
+    for entry in (found[value_key], _held(value_key)):
         if entry is not None and entry[0] == version:
             return None  # cached: nothing to compute
 
@@ -588,9 +531,7 @@ def _read_ahead(version_key: str, value_key: str) -> dict[str, Any] | None:
     if not found or version_key not in found or value_key not in found:
         return None
     # the value once (a second read of it sees what the first stored); the version for every value under it
-    value = _decoded(found, value_key)
-    del found[value_key]
-    return {version_key: found[version_key], value_key: value}
+    return {version_key: found[version_key], value_key: found.pop(value_key)}
 
 
 def cached_for(

@@ -30,7 +30,6 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from functools import wraps
-from itertools import compress
 from typing import Any
 
 from django.apps import apps
@@ -52,10 +51,9 @@ from .cache import (
     bump_version_now,
     deferred_writes,
     end_prefetch,
-    read_with_ahead,
+    prefetch_for,
     recorded_reads,
     store,
-    use_read_ahead,
 )
 
 SCOPE = "pages"
@@ -234,7 +232,7 @@ def _token_shaped(html: str) -> set[str]:
     """Every run of exactly a masked token's length of its characters (ASCII letters and digits) in the page:
     what \b[A-Za-z0-9]{64}\b finds, and also one beside an underscore or a letter outside ASCII."""
     runs = html.encode().translate(_TOKEN_RUNS).split()
-    return {run.decode() for run in compress(runs, map(_TOKEN_LENGTH.__eq__, map(len, runs)))}  # C: no call per run
+    return {run.decode() for run in runs if len(run) == _TOKEN_LENGTH}
 
 
 def _filled(html: str, fresh: int, request: HttpRequest) -> str:
@@ -297,44 +295,27 @@ def _as_this(reads: Reads, user: tuple[int, int], values: tuple[tuple[str, ...],
     return tuple((scope, user_pk if pk == other else pk, name) for scope, pk, name in reads)
 
 
-def _reads_ahead(
-    view: Callable[..., HttpResponse], user_pk: int, args: tuple, kwargs: dict
-) -> tuple[str, tuple, Reads]:
-    """The view's name, the URL's integer values, and what this miss is to read ahead (this user's last miss of the
-    view, or another user's as theirs would be)."""
+def _render_reading_ahead(view: Callable[..., HttpResponse], request: HttpRequest, user_pk: int, *args, **kwargs):
     name = f"{view.__module__}.{view.__qualname__}"
+    where = (name, user_pk)
     values = _url_values(args, kwargs)
     with _READS_LOCK:
-        mine = _READS.get((name, user_pk))
+        mine = _READS.get(where)
         pattern = _PATTERNS.get(name) if mine is None else None
     if mine is not None:
-        return name, values, _as_this(mine[1], (user_pk, user_pk), (mine[0], values))
-    if pattern is not None:
-        return name, values, _as_this(pattern[2], (pattern[0], user_pk), (pattern[1], values))
-    return name, values, ()
-
-
-def _render_reading_ahead(
-    view: Callable[..., HttpResponse],
-    request: HttpRequest,
-    user_pk: int,
-    planned: tuple[str, tuple, Reads],
-    found: dict[str, Any],
-    *args: Any,
-    **kwargs: Any,
-) -> HttpResponse:
-    """The view, its cached_for reads served from `found` (read with the page, core.cache.read_with_ahead); what
-    they were is kept for the next miss of the view."""
-    name, values, ahead = planned
+        ahead = _as_this(mine[1], (user_pk, user_pk), (mine[0], values))
+    elif pattern is not None:
+        ahead = _as_this(pattern[2], (pattern[0], user_pk), (pattern[1], values))
+    else:
+        ahead = ()
     try:
-        use_read_ahead(found)
+        prefetch_for(ahead)
         with recorded_reads() as reads:
             response = view(request, *args, **kwargs)
     finally:
         end_prefetch()
     read = tuple(dict.fromkeys(reads))
     if read != ahead:
-        where = (name, user_pk)
         with _READS_LOCK:
             _READS[where] = (values, read)
             _READS.move_to_end(where)
@@ -366,16 +347,14 @@ def cached_page(
             version_keys += [_version_key(SCOPE, _topic_pk(t)) for t in (topics(request) if topics else ())]
             version_keys += [_version_key(scope, pk) for scope, pk in (also(request) if also else ())]
             page_key = _page_key(request)
-            planned = _reads_ahead(view, user_pk, args, kwargs)
-            # the page, its versions and what a miss reads through cached_for: one round trip
-            found, ahead = read_with_ahead(version_keys, [page_key], planned[2])
+            found = cache.get_many([*version_keys, page_key])
             versions = _versions(version_keys, found)
             entry = found.get(page_key)
             if entry is not None and entry[0] == versions:
                 content_type, html, fresh = entry[1]
                 return HttpResponse(_filled(html, fresh, request), content_type=content_type)
             with deferred_writes():  # the values, fragments and page this miss stores: one round trip
-                response = _render_reading_ahead(view, request, user_pk, planned, ahead, *args, **kwargs)
+                response = _render_reading_ahead(view, request, user_pk, *args, **kwargs)
                 if _storable(response, request):
                     html, fresh = _with_slots(response.content.decode(response.charset), request)
                     store(page_key, (versions, (response["Content-Type"], html, fresh)), PAGE_SECONDS)

@@ -39,8 +39,8 @@ class _CountedReadAhead:
     """core.pages' read-ahead (core.cache.prefetch_for): counted as the get_many it replaces was, a version key
     it had to start as a miss."""
 
-    def read_ahead_many(self, versions, values, start, timeout, **kwargs):
-        found, started = super().read_ahead_many(versions, values, start, timeout, **kwargs)
+    def read_ahead_many(self, versions, values, start, timeout):
+        found, started = super().read_ahead_many(versions, values, start, timeout)
         missed = started + sum(found.get(key) is None for key in values)
         if len(versions) + len(values) > missed:
             metrics.CACHE_REQUESTS.labels("hit").inc(len(versions) + len(values) - missed)

@@ -12,7 +12,6 @@ from conftest import require_service
 from core.cache import (
     _READ_AHEAD_MANY,
     _SET_EACH,
-    Encoded,
     _version_key,
     bump_version,
     bump_version_now,
@@ -21,11 +20,9 @@ from core.cache import (
     end_prefetch,
     missing_ahead,
     prefetch_for,
-    read_with_ahead,
     recorded_reads,
     store,
     store_many,
-    use_read_ahead,
 )
 
 
@@ -409,29 +406,3 @@ def test_a_value_kept_under_a_version_another_process_bumped_meanwhile_is_stale(
         end_prefetch()
     bump_version_now("together", 78)  # another writer, after the statement
     assert cached_for("together", 78, "a", lambda: "fresh") == "fresh"
-
-
-@pytest.mark.django_db
-def test_a_page_and_what_its_miss_reads_ahead_come_in_one_round_trip_decoded_only_when_asked(monkeypatch):
-    """read_with_ahead (core.pages): the page's versions (a missing one started) and the page, and the values a miss
-    reads through cached_for, in one script; those come undecoded, and a hit, which asks none, decodes none."""
-    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
-    cached_for("ahead-page", 81, "a", lambda: ["first a"])
-    cache.set("page-81", ("stamp", "<html>"), 60)
-    bump_version_now("pages-of", 81)
-    trips = _counting_trips(monkeypatch)
-    decoded: list[bytes] = []
-    real = Encoded.decoded
-    monkeypatch.setattr(Encoded, "decoded", lambda self: decoded.append(self.raw) or real(self))
-    versions = [_version_key("pages-of", 81), _version_key("pages-of", 82)]  # 82's never set: started
-    found, ahead = read_with_ahead(versions, ["page-81"], [("ahead-page", 81, "a"), ("ahead-page", 82, "b")])
-    assert trips == ["read ahead 7 keys"]
-    assert found["page-81"] == ("stamp", "<html>") and None not in found.values()
-    assert decoded == []  # a hit stops here
-    use_read_ahead(ahead)
-    assert cached_for("ahead-page", 81, "a", lambda: ["new a"]) == ["first a"]
-    assert cached_for("ahead-page", 82, "b", lambda: "new b") == "new b"
-    end_prefetch()
-    assert len(decoded) == 1 and trips.count("read ahead 7 keys") == 1
-    assert [t for t in trips if t in ("GET", "MGET")] == []
-    assert cache.get(_version_key("pages-of", 82)) == found[_version_key("pages-of", 82)]  # started, kept
