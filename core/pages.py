@@ -30,6 +30,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from functools import wraps
+from itertools import compress
 from typing import Any
 
 from django.apps import apps
@@ -232,7 +233,7 @@ def _token_shaped(html: str) -> set[str]:
     """Every run of exactly a masked token's length of its characters (ASCII letters and digits) in the page:
     what \b[A-Za-z0-9]{64}\b finds, and also one beside an underscore or a letter outside ASCII."""
     runs = html.encode().translate(_TOKEN_RUNS).split()
-    return {run.decode() for run in runs if len(run) == _TOKEN_LENGTH}
+    return {run.decode() for run in compress(runs, map(_TOKEN_LENGTH.__eq__, map(len, runs)))}  # C: no call per run
 
 
 def _filled(html: str, fresh: int, request: HttpRequest) -> str:
