@@ -508,6 +508,8 @@ def missing_ahead(scope: str, pk: int, name: str, timeout: int = DEFAULT_SECONDS
     def keep(value: Any) -> None:
         if getattr(_prefetched, "found", None) is found:  # no bump of this thread since: the version holds
             store(value_key, (version, value), timeout)
+            if value_key in found:
+                found[value_key] = (version, value)  # in place of the stale entry read ahead, which cached_for takes
 
     return keep
 

@@ -368,6 +368,19 @@ def test_a_value_missing_ahead_kept_by_another_statement_is_what_cached_for_retu
     assert cached_for("together", 71, "a", lambda: "computed") == "kept a"
 
 
+def test_a_value_kept_in_place_of_a_stale_one_read_ahead_is_what_cached_for_returns():
+    cached_for("together", 79, "a", lambda: "old")
+    bump_version_now("together", 79)  # stale now: read ahead, it is an entry of another version
+    with deferred_writes():
+        prefetch_for([("together", 79, "a")])
+        keep = missing_ahead("together", 79, "a")
+        assert keep is not None
+        keep("kept")
+        assert cached_for("together", 79, "a", lambda: pytest.fail("computed, though kept")) == "kept"
+        end_prefetch()
+    assert cached_for("together", 79, "a", lambda: "computed") == "kept"
+
+
 def test_nothing_is_missing_ahead_outside_a_page_miss_or_once_cached():
     assert missing_ahead("together", 73, "a") is None  # nothing read ahead
     prefetch_for([("together", 73, "a")])
