@@ -1,19 +1,22 @@
 """Users: email is the login, a role decides what they can do, a status can lock them out."""
 
 import hashlib
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
 
 from core import sqlmemo
-from core.cache import bump_version, cached_for
+from core.cache import bump_version, cached_for, missing_ahead
 from core.models import TimeStampedModel
 
 # core.cache scope of what is cached per user about their email addresses; accounts.apps bumps it
 # whenever one of their EmailAddress rows is saved or deleted.
 EMAIL_SCOPE = "email-addresses"
+VERIFIED_EMAIL = "verified-email"  # its name for has_verified_email's answer
 
 
 class Role(models.TextChoices):
@@ -154,22 +157,15 @@ class User(AbstractUser, TimeStampedModel):
         """Asked on every logged-in page (the banner) and before requests and payments, so cached per
         user until one of their EmailAddress rows changes; stamped with the login email too, so a changed
         email is asked afresh."""
-        from allauth.account.models import EmailAddress
-
-        def ask() -> bool:
-            return EmailAddress.objects.filter(user=self, email__iexact=self.email, verified=True).exists()
-
         if self.pk is None:
-            return ask()
+            return verified_addresses(self, self.email).exists()
 
         def ask_memoised() -> bool:
-            # ask(), compiled once per process and kept prepared (a lookup by the user's id): a first
-            # visit's banner built and compiled it
+            # compiled once per process and kept prepared (a lookup by the user's id): a first visit's banner
+            # built and compiled it
             found = sqlmemo.rows(
                 "accounts: verified email",
-                lambda given: EmailAddress.objects.filter(
-                    user_id=given["user"], email__iexact=given["email"], verified=True
-                ).values_list("pk")[:1],
+                lambda given: verified_addresses(given["user"], given["email"]).values_list("pk")[:1],
                 {"user": self.pk, "email": self.email},
                 prepare=True,
             )
@@ -178,12 +174,35 @@ class User(AbstractUser, TimeStampedModel):
         # Under one name per user (core.pages reads it ahead by another user's pattern on a first visit), the
         # answer stamped with the address it was asked for: an address changed without an EmailAddress write
         # (which bumps the scope) is asked afresh, once, by making the user's stale.
-        email = hashlib.sha256(self.email.lower().encode()).hexdigest()[:20]
-        asked, verified = cached_for(EMAIL_SCOPE, self.pk, "verified-email", lambda: (email, ask_memoised()))
+        email = self._email_stamp()
+        asked, verified = cached_for(EMAIL_SCOPE, self.pk, VERIFIED_EMAIL, lambda: (email, ask_memoised()))
         if asked != email:
             bump_version(EMAIL_SCOPE, self.pk)
-            asked, verified = cached_for(EMAIL_SCOPE, self.pk, "verified-email", lambda: (email, ask_memoised()))
+            asked, verified = cached_for(EMAIL_SCOPE, self.pk, VERIFIED_EMAIL, lambda: (email, ask_memoised()))
         return verified
+
+    def _email_stamp(self) -> str:
+        return hashlib.sha256(self.email.lower().encode()).hexdigest()[:20]
+
+    def verified_email_missing(self) -> Callable[[bool], None] | None:
+        """When this page miss is to ask has_verified_email afresh (core.cache.missing_ahead): a function that keeps
+        the answer, got by a statement that reads another value with it (notifications: the bell's count and
+        `Exists(verified_addresses(…))` in one row); None when it is cached, or not read ahead."""
+        if self.pk is None or not isinstance(self.email, str):
+            return None
+        keep = missing_ahead(EMAIL_SCOPE, self.pk, VERIFIED_EMAIL)
+        if keep is None:
+            return None
+        stamp = self._email_stamp()
+        return lambda verified: keep((stamp, bool(verified)))
+
+
+def verified_addresses(user: Any, email: Any) -> QuerySet:
+    """The user's verified EmailAddress rows for this login email: has_verified_email is whether one exists.
+    `user` and `email` may be values or expressions (OuterRef)."""
+    from allauth.account.models import EmailAddress
+
+    return EmailAddress.objects.filter(user=user, email__iexact=email, verified=True)
 
 
 class ApiRefreshToken(models.Model):

@@ -478,6 +478,42 @@ def end_prefetch() -> None:
     _prefetched.found = None
 
 
+def missing_ahead(scope: str, pk: int, name: str, timeout: int = DEFAULT_SECONDS) -> Callable[[Any], None] | None:
+    """On a page miss that read cached_for(scope, pk, name) ahead (prefetch_for, inside deferred_writes) and found
+    no value under its version, so will compute it: a function that keeps `value` for that cached_for call, stored
+    with the miss's writes under the version read ahead (cached_for finds it held). For a value that one statement
+    computing another value can compute too (the bell's count and the banner's verified email: one statement where
+    a miss sent two). None otherwise: cached_for computes it itself.
+
+    Safe as cached_for is: the version was read before the statement runs (a write after it bumps the version,
+    and what is kept here is then stale), and `timeout` must be the one cached_for is given."""
+    found = getattr(_prefetched, "found", None)
+    if not found or getattr(_writes, "pending", None) is None or getattr(_deferral, "pending", None):
+        return None  # nothing read ahead, nowhere to hold it, or this thread's bumps not sent yet
+    version_key, value_key = _version_key(scope, pk), f"{scope}:{pk}:{name}"
+    if version_key not in found or value_key not in found:
+        return None  # not read ahead, or cached_for has read it already
+    version = found[version_key]
+    if version is None:  # a cache without read_ahead_many: started here as cached_for would, and read by it
+        start = _fresh_version()
+        version = found[version_key] = (
+            start if cache.add(version_key, start, VERSION_SECONDS) else cache.get(version_key)
+        )
+        if version is None:
+            return None
+    for entry in (found[value_key], _held(value_key)):
+        if entry is not None and entry[0] == version:
+            return None  # cached: nothing to compute
+
+    def keep(value: Any) -> None:
+        if getattr(_prefetched, "found", None) is found:  # no bump of this thread since: the version holds
+            store(value_key, (version, value), timeout)
+            if value_key in found:
+                found[value_key] = (version, value)  # in place of the stale entry read ahead, which cached_for takes
+
+    return keep
+
+
 @contextmanager
 def recorded_reads() -> Iterator[list[tuple[str, int, str]]]:
     """The (scope, pk, name) of every cached_for call inside, in order."""

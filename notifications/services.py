@@ -12,13 +12,14 @@ from typing import Any
 
 from django.core import signing
 from django.db import transaction
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import User, verified_addresses
 from audit.services import record as audit
 from core import sqlmemo, writes
-from core.cache import bump_version, cached_for
+from core.cache import bump_version, cached_for, missing_ahead
 from core.exceptions import DomainError, NotPermitted
 from core.pages import users_changed
 
@@ -28,6 +29,7 @@ from .models import EmailPreference, Notification, SentEmail
 from .signals import unread_changed
 
 SCOPE = "notifications"
+UNREAD = "unread"  # cached_for's name of the bell's count
 logger = logging.getLogger(__name__)
 
 
@@ -203,9 +205,27 @@ def _unread_counted(given) -> QuerySet:
     return unread.order_by().values("user_id").annotate(n=Count("*")).values_list("n")
 
 
+def _unread_and_verified(given) -> QuerySet:
+    """The bell's count and the banner's verified email (accounts.models.verified_addresses) as one row: both are
+    asked on every page's miss, and a statement each cost both sides more than the two scalar subqueries."""
+    counted = Coalesce(Subquery(_unread_counted({"user": given["notified"]})), 0)
+    verified = Exists(verified_addresses(given["owner"], given["email"]))
+    found = User.objects.filter(pk=given["user"]).annotate(unread=counted, verified=verified)
+    return found.values_list("unread", "verified")
+
+
 def _counted_unread(user: User) -> int:
     """Notification.objects.for_user(user).unread().count(), compiled once per process and kept prepared
-    (a lookup by the user's id, on the (user, read_at) index): a first visit's bell built and compiled it."""
+    (a lookup by the user's id, on the (user, read_at) index): a first visit's bell built and compiled it.
+    On a page miss that is to ask the verified email afresh too, read with it in one statement."""
+    keep_verified = user.verified_email_missing()
+    if keep_verified is not None:
+        values = {"user": user.pk, "notified": user.pk, "owner": user.pk, "email": user.email}
+        found = sqlmemo.rows("notifications: unread count, verified email", _unread_and_verified, values, prepare=True)
+        if found:  # no row: the user is gone
+            unread, verified = found[0]
+            keep_verified(verified)
+            return unread
     counted = sqlmemo.rows("notifications: unread count", _unread_counted, {"user": user.pk}, prepare=True)
     return counted[0][0] if counted else 0
 
@@ -213,7 +233,7 @@ def _counted_unread(user: User) -> int:
 def unread_count(user: User) -> int:
     """The bell on every page, cached until notify or mark_read bumps the user's version: one cache
     round trip instead of a count (a SELECT and its ORM compilation)."""
-    return cached_for(SCOPE, user.pk, "unread", lambda: _counted_unread(user))
+    return cached_for(SCOPE, user.pk, UNREAD, lambda: _counted_unread(user))
 
 
 def _unread_by_category(given) -> QuerySet:
@@ -224,18 +244,30 @@ def _unread_by_category(given) -> QuerySet:
 def unread_by_category(user: User) -> dict[str, int]:
     """The inbox tabs' unread counts, cached like the bell's (the same version). Compiled once per process and
     kept prepared (core.sqlmemo, the user's unread rows on the (user, read_at) index): a first visit's inbox built
-    and compiled it (~1,500 Python calls, a sixth of the page; issue 13)."""
+    and compiled it (~1,500 Python calls, a sixth of the page; issue 13). Their sum is the bell's count: a miss
+    that is to count the bell afresh too keeps it (one statement fewer)."""
 
     def count() -> dict[str, int]:
         rows = sqlmemo.rows("notifications: unread by category", _unread_by_category, {"user": user.pk}, prepare=True)
-        return dict(rows)  # type: ignore[arg-type]  # (category, n) rows
+        counts: dict[str, int] = dict(rows)  # type: ignore[arg-type]  # (category, n) rows
+        keep_unread = missing_ahead(SCOPE, user.pk, UNREAD)
+        if keep_unread is not None:
+            keep_unread(sum(counts.values()))
+        return counts
 
     return cached_for(SCOPE, user.pk, "unread-by-category", count)
 
 
 def _latest(user, limit: int) -> list[Notification]:
     """list(Notification.objects.for_user(user)[:limit]), compiled once per process and limit, kept prepared
-    (the user's newest by the (user, read_at, -created_at) index's user column)."""
+    (the user's newest by the (user, read_at, -created_at) index's user column). On a page miss that is to count
+    the bell or ask the verified email afresh too (a dashboard), read with them in one statement."""
+    keep_unread = missing_ahead(SCOPE, user.pk, UNREAD)
+    keep_verified = user.verified_email_missing()
+    if keep_unread is not None or keep_verified is not None:
+        found = _latest_and_asked(user, limit, keep_unread, keep_verified)
+        if found is not None:
+            return found
     latest: list[Any] = sqlmemo.instances(
         ("notifications: latest", int(limit)),
         lambda given: Notification.objects.filter(user_id=given["user"])[:limit],
@@ -243,6 +275,54 @@ def _latest(user, limit: int) -> list[Notification]:
         prepare=True,
     )
     return latest
+
+
+_NOTIFICATION_COLUMNS = tuple(field.attname for field in Notification._meta.concrete_fields)
+_NOTIFICATION_ORDER = ("-notifications__created_at", "-notifications__id")  # Meta.ordering, from the user's row
+
+
+def _latest_with(limit: int, counted: bool, verified: bool) -> Callable[[Any], QuerySet]:
+    """The user's row LEFT JOINed to their newest notifications (one row of NULLs when they have none), with the
+    bell's count and the verified email as scalar subqueries on it: a row whatever the user has."""
+
+    def build(given) -> QuerySet:
+        joined = User.objects.filter(pk=given["user"])
+        asked = []
+        if counted:
+            joined = joined.annotate(bell_count=Coalesce(Subquery(_unread_counted({"user": given["notified"]})), 0))
+            asked.append("bell_count")
+        if verified:
+            joined = joined.annotate(email_verified=Exists(verified_addresses(given["owner"], given["email"])))
+            asked.append("email_verified")
+        columns = [f"notifications__{column}" for column in _NOTIFICATION_COLUMNS]
+        return joined.order_by(*_NOTIFICATION_ORDER).values_list(*columns, *asked)[:limit]
+
+    return build
+
+
+def _latest_and_asked(
+    user, limit: int, keep_unread: Callable[[Any], None] | None, keep_verified: Callable[[bool], None] | None
+) -> list[Notification] | None:
+    """The latest notifications built as the plain query builds them (Model.from_db), and the bell's count and the
+    verified email kept for this miss (core.cache.missing_ahead); None when the user's row is gone."""
+    counted, verified = keep_unread is not None, keep_verified is not None
+    values: dict[str, Any] = {"user": user.pk}
+    if counted:
+        values["notified"] = user.pk
+    if verified:
+        values.update(owner=user.pk, email=user.email)
+    shape = ("notifications: latest, bell count, verified email", int(limit), counted, verified)
+    found = sqlmemo.rows(shape, _latest_with(limit, counted, verified), values, prepare=True)
+    if not found:
+        return None
+    width = len(_NOTIFICATION_COLUMNS)
+    asked = list(found[0][width:])
+    if keep_unread is not None:
+        keep_unread(asked.pop(0))
+    if keep_verified is not None:
+        keep_verified(asked.pop(0))
+    using = Notification.objects.db
+    return [Notification.from_db(using, _NOTIFICATION_COLUMNS, row[:width]) for row in found if row[0] is not None]
 
 
 def recent(user, limit: int = 5) -> list[Notification]:

@@ -18,6 +18,7 @@ from core.cache import (
     cached_for,
     deferred_writes,
     end_prefetch,
+    missing_ahead,
     prefetch_for,
     recorded_reads,
     store,
@@ -351,3 +352,70 @@ def test_a_value_computed_inside_deferred_writes_is_stale_after_a_bump_meanwhile
         assert cached_for("deferred", 62, "a", lambda: "old") == "old"
     bump_version_now("deferred", 62)
     assert cached_for("deferred", 62, "a", lambda: "new") == "new"
+
+
+def test_a_value_missing_ahead_kept_by_another_statement_is_what_cached_for_returns_and_stores():
+    """missing_ahead: inside a page miss's read-ahead, a value found missing can be kept by whatever computed it with
+    another value; cached_for then returns it without computing, and a later reader finds it stored."""
+    with deferred_writes():
+        prefetch_for([("together", 71, "a"), ("together", 72, "b")])
+        keep = missing_ahead("together", 71, "a")
+        assert keep is not None
+        keep("kept a")
+        assert cached_for("together", 71, "a", lambda: pytest.fail("computed, though kept")) == "kept a"
+        assert missing_ahead("together", 71, "a") is None  # read by cached_for: nothing left to keep
+        end_prefetch()
+    assert cached_for("together", 71, "a", lambda: "computed") == "kept a"
+
+
+def test_a_value_kept_in_place_of_a_stale_one_read_ahead_is_what_cached_for_returns():
+    cached_for("together", 79, "a", lambda: "old")
+    bump_version_now("together", 79)  # stale now: read ahead, it is an entry of another version
+    with deferred_writes():
+        prefetch_for([("together", 79, "a")])
+        keep = missing_ahead("together", 79, "a")
+        assert keep is not None
+        keep("kept")
+        assert cached_for("together", 79, "a", lambda: pytest.fail("computed, though kept")) == "kept"
+        end_prefetch()
+    assert cached_for("together", 79, "a", lambda: "computed") == "kept"
+
+
+def test_nothing_is_missing_ahead_outside_a_page_miss_or_once_cached():
+    assert missing_ahead("together", 73, "a") is None  # nothing read ahead
+    prefetch_for([("together", 73, "a")])
+    assert missing_ahead("together", 73, "a") is None  # read ahead, but no page miss's writes to hold it
+    end_prefetch()
+    cached_for("together", 74, "a", lambda: "cached")
+    with deferred_writes():
+        prefetch_for([("together", 74, "a"), ("together", 75, "a")])
+        assert missing_ahead("together", 74, "a") is None  # a hit: nothing to compute
+        assert missing_ahead("together", 76, "a") is None  # not read ahead
+        assert missing_ahead("together", 75, "a") is not None
+        end_prefetch()
+
+
+def test_a_value_kept_after_a_bump_of_this_thread_is_not_believed():
+    """Kept under the version read ahead: once this thread bumps it, the kept value is dropped and computed afresh."""
+    cached_for("together", 77, "a", lambda: "old")
+    bump_version_now("together", 77)
+    with deferred_writes():
+        prefetch_for([("together", 77, "a")])
+        keep = missing_ahead("together", 77, "a")
+        assert keep is not None
+        bump_version_now("together", 77)  # a write of this request, after the read ahead
+        keep("computed before the write")
+        assert cached_for("together", 77, "a", lambda: "after") == "after"
+        end_prefetch()
+    assert cached_for("together", 77, "a", lambda: "again") == "after"
+
+
+def test_a_value_kept_under_a_version_another_process_bumped_meanwhile_is_stale():
+    with deferred_writes():
+        prefetch_for([("together", 78, "a")])
+        keep = missing_ahead("together", 78, "a")
+        assert keep is not None
+        keep("kept")
+        end_prefetch()
+    bump_version_now("together", 78)  # another writer, after the statement
+    assert cached_for("together", 78, "a", lambda: "fresh") == "fresh"
