@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import Count, Max, Q, QuerySet, Subquery, Window
 from django.db.models.functions import Coalesce
 from django.template.defaultfilters import date as date_filter
+from django.template.defaultfilters import timeuntil_filter
 from django.utils import translation
 from django.utils.safestring import SafeString
 
@@ -105,6 +106,61 @@ def _order_rows(orders, user) -> list[SafeString]:
     return [_order_row(order, user, language) for order in orders]
 
 
+OPEN_REQUEST_ROW = "dashboards/_open_request_row.html"
+INCOMING_ROW = "dashboards/_incoming_row.html"
+_REQUEST_MARKS = {"pk": str(_NO_PK)}
+# The rows print r.expires_in: its expires_at|timeuntil, computed once here (the template's own filter) for the row
+# and for its first fill's check, which a render a moment later could print otherwise ("1 minute", "0 minutes").
+
+
+def _request_rows(requests, template_name: str, *, incoming: bool) -> list[SafeString]:
+    """Each request as `template_name` renders it: the client's open requests (to a coach or open), or the
+    coach's incoming ones (for them or open)."""
+    return [_request_row(request, template_name, incoming=incoming) for request in requests]
+
+
+def _request_row(request: ServiceRequest, template_name: str, *, incoming: bool) -> SafeString:
+    request.expires_in = timeuntil_filter(request.expires_at)  # type: ignore[attr-defined]
+    if incoming:
+        addressed = request.coach_id is not None
+        name = request.client.display_name
+        kind = printed(request.get_service_type_display())
+    else:
+        addressed = request.coach is not None
+        name = request.coach.user.display_name if request.coach is not None else ""
+        kind = ""
+    values = {
+        "pk": str(request.pk),  # what the path's <int:pk> prints; data-request-id's {{ r.pk }} too, ungrouped
+        "title": printed(request.title),
+        "name": printed(name),
+        "kind": kind,
+        "expires": printed(request.expires_in),  # type: ignore[attr-defined]
+    }
+
+    def stand_in(slots: dict[str, str]) -> dict[str, Any]:
+        party = SimpleNamespace(display_name=slots["name"])
+        coach = SimpleNamespace(user=party) if addressed else None
+        shown = SimpleNamespace(
+            pk=_NO_PK,
+            title=slots["title"],
+            coach=None if incoming else coach,
+            coach_id=(_STAND_IN_USER["pk"] if addressed else None) if incoming else None,
+            client=party if incoming else None,
+            get_service_type_display=(lambda: slots["kind"]) if incoming else None,
+            expires_in=slots["expires"],
+        )
+        return {"r": shown}
+
+    return slotted(
+        template_name,
+        (addressed,),
+        values,
+        stand_in=stand_in,
+        real=lambda: {"r": request},
+        marks=_REQUEST_MARKS,
+    )
+
+
 def _recent_notifications(user):
     return notifications.recent(user, 5)
 
@@ -144,6 +200,7 @@ def _client(user) -> dict:
         "active_orders": active,
         "active_order_rows": _order_rows(active, user),
         "open_requests": open_requests,
+        "open_request_rows": _request_rows(open_requests, OPEN_REQUEST_ROW, incoming=False),
         "notifications": _recent_notifications(user),
         # Shown only when no order is active: counted then, once (the template calls it).
         "completed_count": cache(Order.objects.filter(client=user, status=OrderStatus.COMPLETED).count),
@@ -235,6 +292,7 @@ def _coach(user) -> dict:
         "profile": profile,
         "unanswered_reviews": unanswered,
         "incoming": incoming,
+        "incoming_rows": _request_rows(incoming, INCOMING_ROW, incoming=True),
         "incoming_count": incoming_count,
         "jobs": jobs,
         "job_rows": _order_rows(jobs, user),
