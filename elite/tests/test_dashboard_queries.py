@@ -15,6 +15,7 @@ from core.cache import _READ_AHEAD_MANY, _SET_EACH
 from elite.dashboards import LIST_SIZE, REVIEWS_TO_ANSWER, dashboard_context
 from files.models import FileAsset, ScanStatus
 from files.templatetags.files_tags import recent_uploads
+from messaging.models import Message, MessageThread
 from orders import services as orders
 from orders.models import Order, OrderStatus, Review
 from orders.tests.factories import make_order
@@ -170,15 +171,16 @@ def test_recent_uploads_are_what_the_orm_reads(client_user, other_client):
 @pytest.mark.parametrize("who", ["client", "coach"])
 def test_a_dashboard_not_seen_before_compiles_none_of_its_lists(client, marketplace, compilations, who):
     """The second user's dashboard runs the first one's compiled statements with another id: the ORM builds
-    no order, request, review or file query for it (the session, the profile and cached_for values may)."""
-    first, second = {"client": ("client", "other"), "coach": ("coach", "other_coach")}[who]
+    no order, request, review, file, profile or thread query for it (the session and cached_for values may). The
+    coach seen first has no active job, so both ways to the completed count (alone, and with the jobs) are compiled."""
+    first, second = {"client": ("client", "other"), "coach": ("other_coach", "coach")}[who]
     client.force_login(marketplace[first])
     assert client.get(reverse("dashboard")).status_code == 200
     client.force_login(marketplace[second])
     compilations.clear()
     response = client.get(reverse("dashboard"))
     assert response.status_code == 200
-    listed = {Order, ServiceRequest, Review, FileAsset}
+    listed = {Order, ServiceRequest, Review, FileAsset, CoachProfile, MessageThread, Message}
     assert [model for model in compilations if model in listed] == []
 
 
@@ -295,7 +297,12 @@ def test_a_dashboard_not_seen_before_runs_one_statement_per_box(
     and bell, the verified email, the threads box with its last messages, the recent files or the earnings.
     9 / 13 before. A coach with no active job counts the completed ones alone (other_coach: one statement more)."""
     from core.pages import users_changed
+    from messaging import services as messaging
 
+    for name in ("client", "other", "coach", "other_coach"):  # a last message in each one's threads box
+        thread = MessageThread.objects.filter(Q(client=marketplace[name]) | Q(coach=marketplace[name])).first()
+        if thread is not None:
+            messaging.send_message(thread, actor=thread.client, body="Hello")
     warm = {"client": "other", "coach": "other_coach", "other_coach": "coach"}[who]
     client.force_login(marketplace[warm])
     assert client.get(reverse("dashboard")).status_code == 200
