@@ -7,12 +7,16 @@ with the rows behind it (orders/tests/test_dashboards.py).
 import datetime
 from functools import cache, lru_cache
 from types import SimpleNamespace
+from typing import Any
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet, Subquery, Window
+from django.db.models.functions import Coalesce
 from django.template.defaultfilters import date as date_filter
+from django.template.defaultfilters import timeuntil_filter
 from django.utils import translation
 from django.utils.safestring import SafeString
 
+from coaches.models import CoachProfile
 from core import sqlmemo
 from core.fragments import printed, slotted
 from core.templatetags.money import money
@@ -102,6 +106,61 @@ def _order_rows(orders, user) -> list[SafeString]:
     return [_order_row(order, user, language) for order in orders]
 
 
+OPEN_REQUEST_ROW = "dashboards/_open_request_row.html"
+INCOMING_ROW = "dashboards/_incoming_row.html"
+_REQUEST_MARKS = {"pk": str(_NO_PK)}
+# The rows print r.expires_in: its expires_at|timeuntil, computed once here (the template's own filter) for the row
+# and for its first fill's check, which a render a moment later could print otherwise ("1 minute", "0 minutes").
+
+
+def _request_rows(requests, template_name: str, *, incoming: bool) -> list[SafeString]:
+    """Each request as `template_name` renders it: the client's open requests (to a coach or open), or the
+    coach's incoming ones (for them or open)."""
+    return [_request_row(request, template_name, incoming=incoming) for request in requests]
+
+
+def _request_row(request: ServiceRequest, template_name: str, *, incoming: bool) -> SafeString:
+    request.expires_in = timeuntil_filter(request.expires_at)  # type: ignore[attr-defined]
+    if incoming:
+        addressed = request.coach_id is not None
+        name = request.client.display_name
+        kind = printed(request.get_service_type_display())
+    else:
+        addressed = request.coach is not None
+        name = request.coach.user.display_name if request.coach is not None else ""
+        kind = ""
+    values = {
+        "pk": str(request.pk),  # what the path's <int:pk> prints; data-request-id's {{ r.pk }} too, ungrouped
+        "title": printed(request.title),
+        "name": printed(name),
+        "kind": kind,
+        "expires": printed(request.expires_in),  # type: ignore[attr-defined]
+    }
+
+    def stand_in(slots: dict[str, str]) -> dict[str, Any]:
+        party = SimpleNamespace(display_name=slots["name"])
+        coach = SimpleNamespace(user=party) if addressed else None
+        shown = SimpleNamespace(
+            pk=_NO_PK,
+            title=slots["title"],
+            coach=None if incoming else coach,
+            coach_id=(_STAND_IN_USER["pk"] if addressed else None) if incoming else None,
+            client=party if incoming else None,
+            get_service_type_display=(lambda: slots["kind"]) if incoming else None,
+            expires_in=slots["expires"],
+        )
+        return {"r": shown}
+
+    return slotted(
+        template_name,
+        (addressed,),
+        values,
+        stand_in=stand_in,
+        real=lambda: {"r": request},
+        marks=_REQUEST_MARKS,
+    )
+
+
 def _recent_notifications(user):
     return notifications.recent(user, 5)
 
@@ -111,13 +170,23 @@ def _recent_notifications(user):
 # generic plan is the custom one (an index on the user's column).
 
 
+# Only the columns the lists show (and what waiting_for and the shapes test): a cold dashboard converted every
+# column of every row, a dozen timestamps nobody shows among them.
+_ORDER_ROW_FIELDS = ("title", "status", "deadline", "amount_minor", "currency", "escalated_at", "client_id", "coach_id")
+_NAME_FIELDS = ("first_name", "last_name", "email")  # User.display_name's
+
+
 def _client_active_orders(given) -> QuerySet:
     orders = Order.objects.filter(client_id=given["user"]).active().select_related("coach")
+    orders = orders.only(*_ORDER_ROW_FIELDS, *(f"coach__{name}" for name in _NAME_FIELDS))
     return orders.order_by("deadline", "id")[:LIST_SIZE]
 
 
 def _client_open_requests(given) -> QuerySet:
     requests = ServiceRequest.objects.for_client(given["user"]).pending().select_related("coach__user")
+    requests = requests.only(
+        "title", "expires_at", "coach_id", "coach__user_id", *(f"coach__user__{n}" for n in _NAME_FIELDS)
+    )
     return requests.order_by("expires_at", "id")[:LIST_SIZE]
 
 
@@ -131,6 +200,7 @@ def _client(user) -> dict:
         "active_orders": active,
         "active_order_rows": _order_rows(active, user),
         "open_requests": open_requests,
+        "open_request_rows": _request_rows(open_requests, OPEN_REQUEST_ROW, incoming=False),
         "notifications": _recent_notifications(user),
         # Shown only when no order is active: counted then, once (the template calls it).
         "completed_count": cache(Order.objects.filter(client=user, status=OrderStatus.COMPLETED).count),
@@ -138,14 +208,26 @@ def _client(user) -> dict:
 
 
 def _coach_jobs(given) -> QuerySet:
+    """The coach's first active jobs, each with the count of their completed orders: one statement for the
+    two (the count's subquery is uncorrelated: PostgreSQL runs it once). No job, no row: then _coach_completed."""
     jobs = Order.objects.filter(coach_id=given["user"]).active().select_related("client")
-    return jobs.order_by("deadline", "id")[:LIST_SIZE]
+    jobs = jobs.only(*_ORDER_ROW_FIELDS, *(f"client__{name}" for name in _NAME_FIELDS))
+    completed = Subquery(_coach_completed({"user": given["completed_of"]}))
+    return jobs.annotate(completed_count=Coalesce(completed, 0)).order_by("deadline", "id")[:LIST_SIZE]
 
 
 def _coach_completed(given) -> QuerySet:
     # COUNT(*) as a row: what .count() sends, in a shape sqlmemo can keep
     orders = Order.objects.filter(coach_id=given["user"], status=OrderStatus.COMPLETED)
     return orders.order_by().values("coach_id").annotate(n=Count("*")).values_list("n")
+
+
+# What the coach dashboard shows of the profile (its link, rating, response time) and tests (is_available)
+_PROFILE_FIELDS = ("user_id", "is_available", "rating_avg", "ratings_count", "response_time_hours")
+
+
+def _coach_profile(given) -> QuerySet:
+    return CoachProfile.objects.filter(user_id=given["user"]).only(*_PROFILE_FIELDS).order_by()[:1]
 
 
 def _coach_unanswered(given) -> QuerySet:
@@ -159,35 +241,48 @@ def _coach_unanswered(given) -> QuerySet:
 
 def _coach_incoming(is_available: bool):
     def build(given) -> QuerySet:
-        return ServiceRequest.objects.available_to_profile_id(
+        available = ServiceRequest.objects.available_to_profile_id(
             given["addressed"], given["offering"], given["declined"], is_available=is_available
         )
+        shown = ("title", "service_type", "coach_id", "expires_at", *(f"client__{name}" for name in _NAME_FIELDS))
+        return available.select_related(None).select_related("client").only(*shown)  # the coach's only its id
 
     return build
 
 
+def _incoming_rows(build):
+    """The first incoming requests, each with the count of all of them (COUNT(*) OVER (): counted before the
+    LIMIT), so the list and the "Requests waiting" figure are one statement."""
+
+    def first_rows(given) -> QuerySet:
+        return build(given).annotate(incoming_count=Window(Count("*")))[:LIST_SIZE]
+
+    return first_rows
+
+
 def _coach(user) -> dict:
-    profile = getattr(user, "coach_profile", None)
-    incoming, incoming_count = [], 0
+    mine = {"user": user.pk}
+    found: list = sqlmemo.instances("coach dashboard: profile", _coach_profile, mine, prepare=True)
+    profile = found[0] if found else None
+    incoming: list[Any] = []
+    incoming_count = 0
     if profile is not None:
         # available_for(profile), its first rows and their count
         build = _coach_incoming(profile.is_available)
         ids = {"addressed": profile.pk, "offering": profile.pk, "declined": profile.pk}
         shape = ("coach dashboard: incoming", profile.is_available)
-        incoming = sqlmemo.instances(shape, lambda given: build(given)[:LIST_SIZE], ids, prepare=True)
-        counted = sqlmemo.rows(
-            (*shape, "count"),
-            lambda given: build(given).order_by().values("status").annotate(n=Count("*")).values_list("n"),
-            ids,
-            prepare=True,
-        )
-        incoming_count = counted[0][0] if counted else 0
-    mine = {"user": user.pk}
-    jobs: list = sqlmemo.instances("coach dashboard: jobs", _coach_jobs, mine, prepare=True)
+        incoming = list(sqlmemo.instances(shape, _incoming_rows(build), ids, prepare=True, annotations=True))
+        incoming_count = incoming[0].incoming_count if incoming else 0
+    jobs: list = sqlmemo.instances(
+        "coach dashboard: jobs", _coach_jobs, {**mine, "completed_of": user.pk}, prepare=True, annotations=True
+    )
     for order in jobs:
         order.waiting_for = waiting_for(order, user)
-    counted = sqlmemo.rows("coach dashboard: completed", _coach_completed, mine, prepare=True)
-    completed = counted[0][0] if counted else 0
+    if jobs:
+        completed = jobs[0].completed_count
+    else:
+        counted = sqlmemo.rows("coach dashboard: completed", _coach_completed, mine, prepare=True)
+        completed = counted[0][0] if counted else 0
     unanswered = []
     if profile is not None:
         unanswered = sqlmemo.instances(
@@ -197,6 +292,7 @@ def _coach(user) -> dict:
         "profile": profile,
         "unanswered_reviews": unanswered,
         "incoming": incoming,
+        "incoming_rows": _request_rows(incoming, INCOMING_ROW, incoming=True),
         "incoming_count": incoming_count,
         "jobs": jobs,
         "job_rows": _order_rows(jobs, user),

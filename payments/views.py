@@ -365,7 +365,7 @@ def coach_earnings_totals(user) -> list[dict]:
     """Per currency: the coach's share released and pending. On every coach dashboard: compiled once per
     process (core.sqlmemo; the rows come in no set order, and are summed and sorted here)."""
     totals: dict[str, dict] = {}
-    found = sqlmemo.rows("coach earnings: totals", _earnings_by_currency_and_status, {"coach": user.pk})
+    found = sqlmemo.rows("coach earnings: totals", _earnings_by_currency_and_status, {"coach": user.pk}, prepare=True)
     for currency, status, share, released in found:
         total = totals.setdefault(currency, {"currency": currency, "pending": 0, "released": 0})
         total["released"] += released

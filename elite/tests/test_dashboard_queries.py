@@ -15,6 +15,7 @@ from core.cache import _READ_AHEAD_MANY, _SET_EACH
 from elite.dashboards import LIST_SIZE, REVIEWS_TO_ANSWER, dashboard_context
 from files.models import FileAsset, ScanStatus
 from files.templatetags.files_tags import recent_uploads
+from messaging.models import Message, MessageThread
 from orders import services as orders
 from orders.models import Order, OrderStatus, Review
 from orders.tests.factories import make_order
@@ -170,15 +171,16 @@ def test_recent_uploads_are_what_the_orm_reads(client_user, other_client):
 @pytest.mark.parametrize("who", ["client", "coach"])
 def test_a_dashboard_not_seen_before_compiles_none_of_its_lists(client, marketplace, compilations, who):
     """The second user's dashboard runs the first one's compiled statements with another id: the ORM builds
-    no order, request, review or file query for it (the session, the profile and cached_for values may)."""
-    first, second = {"client": ("client", "other"), "coach": ("coach", "other_coach")}[who]
+    no order, request, review, file, profile or thread query for it (the session and cached_for values may). The
+    coach seen first has no active job, so both ways to the completed count (alone, and with the jobs) are compiled."""
+    first, second = {"client": ("client", "other"), "coach": ("other_coach", "coach")}[who]
     client.force_login(marketplace[first])
     assert client.get(reverse("dashboard")).status_code == 200
     client.force_login(marketplace[second])
     compilations.clear()
     response = client.get(reverse("dashboard"))
     assert response.status_code == 200
-    listed = {Order, ServiceRequest, Review, FileAsset}
+    listed = {Order, ServiceRequest, Review, FileAsset, CoachProfile, MessageThread, Message}
     assert [model for model in compilations if model in listed] == []
 
 
@@ -247,7 +249,7 @@ def test_a_first_miss_reads_ahead_what_another_users_miss_read(client, marketpla
     ahead = client.get(reverse("dashboard")).content.decode()
     monkeypatch.undo()
 
-    wanted = [f":notifications:{user.pk}:unread", f":messaging:threads:{user.pk}:recent:5"]
+    wanted = [f":notifications:{user.pk}:unread", f":messaging:threads:{user.pk}:box:5"]
     wanted += [f":notifications:{user.pk}:recent:5", f":email-addresses:{user.pk}:verified-email"]
     reads = [a for a in sent if a[0] in ("GET", "MGET", "EVALSHA", "EVAL") and a[1] != _sha(_SET_EACH)]
     value_reads = [a for a in reads if a[0] in ("MGET", "EVALSHA") and any(w in str(k) for k in a[1:] for w in wanted)]
@@ -263,3 +265,49 @@ def test_a_first_miss_reads_ahead_what_another_users_miss_read(client, marketpla
     without = client.get(reverse("dashboard")).content.decode()
     token = re.compile(r"\b[A-Za-z0-9]{64}\b")
     assert token.sub("", ahead) == token.sub("", without)
+
+
+def test_a_coach_without_active_jobs_still_counts_their_completed_orders(marketplace):
+    """The completed count comes with the first job row; with no job there is no row, and it is counted alone."""
+    coach = marketplace["coach"]
+    Order.objects.filter(coach=coach).exclude(status=OrderStatus.COMPLETED).update(status=OrderStatus.CANCELLED)
+    _template, context = dashboard_context(coach)
+    assert context["jobs"] == [] and context["completed_count"] == 6 == _orm_coach(coach)["completed_count"]
+
+
+def test_more_incoming_requests_than_the_list_shows_are_all_counted(marketplace):
+    """COUNT(*) OVER () is counted before the LIMIT: the "Requests waiting" figure is every request, the list
+    the first LIST_SIZE of them."""
+    coach = marketplace["coach"]
+    for _ in range(LIST_SIZE + 3):
+        ServiceRequestFactory(client=marketplace["client"], coach=coach.coach_profile)
+    _template, context = dashboard_context(coach)
+    orm = _orm_coach(coach)
+    assert len(context["incoming"]) == LIST_SIZE and context["incoming_count"] == 5 + LIST_SIZE + 3
+    assert [r.pk for r in context["incoming"]] == [pk for pk, _name, _coach in orm["incoming"]]
+    assert context["incoming_count"] == orm["incoming_count"]
+
+
+@pytest.mark.parametrize(("who", "statements"), [("client", 8), ("coach", 10), ("other_coach", 11)])
+def test_a_dashboard_not_seen_before_runs_one_statement_per_box(
+    client, marketplace, who, statements, django_assert_num_queries
+):
+    """A cold miss (the user's caches empty, the shapes compiled for another user): the session's user, the
+    lists (the coach's incoming requests with their count, the jobs with the completed count), the notifications
+    and bell, the verified email, the threads box with its last messages, the recent files or the earnings.
+    9 / 13 before. A coach with no active job counts the completed ones alone (other_coach: one statement more)."""
+    from core.pages import users_changed
+    from messaging import services as messaging
+
+    for name in ("client", "other", "coach", "other_coach"):  # a last message in each one's threads box
+        thread = MessageThread.objects.filter(Q(client=marketplace[name]) | Q(coach=marketplace[name])).first()
+        if thread is not None:
+            messaging.send_message(thread, actor=thread.client, body="Hello")
+    warm = {"client": "other", "coach": "other_coach", "other_coach": "coach"}[who]
+    client.force_login(marketplace[warm])
+    assert client.get(reverse("dashboard")).status_code == 200
+    user = marketplace[who]
+    client.force_login(user)
+    users_changed(user.pk)
+    with django_assert_num_queries(statements):
+        assert client.get(reverse("dashboard")).status_code == 200

@@ -1,12 +1,13 @@
-"""A dashboard's threads box on a first visit (issue 13): its statement compiled once per process
-(core.sqlmemo, prepared), and still the threads, unread counts, read marks and last messages the ORM reads."""
+"""A dashboard's threads box on a first visit (issue 13): one statement, compiled once per process (core.sqlmemo,
+prepared), and still the threads, titles, unread counts, last messages and senders the ORM reads."""
 
 import pytest
+from django.utils import timezone
 
 from accounts.tests.factories import ClientFactory
 from coaches.tests.factories import CoachProfileFactory
 from messaging import services
-from messaging.models import MessageThread, ThreadReadState
+from messaging.models import Message, MessageThread, ThreadReadState
 from orders.tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
@@ -46,17 +47,13 @@ def _orm(user, limit):
 
 
 def _shown(threads):
+    """What the box prints of each thread (messaging/partials/_dashboard_thread_row.html)."""
     return [
         (
             t.pk,
+            t.title,
             t.unread,
-            t.read_mark,
-            t.last_message_id,
-            t.activity,
-            t.order_id,
-            t.client.email,
-            t.coach.email,
-            t.last_message and (t.last_message.body, t.last_message.sender.email),
+            t.last_message and (t.last_message.sender_id, t.last_message.sender.display_name, t.last_message.body),
         )
         for t in threads
     ]
@@ -70,7 +67,7 @@ def test_the_threads_box_is_what_the_orm_reads(conversations, who, limit):
     assert _shown(services.recent_threads(user, limit)) == expected
     assert expected  # each of them has a thread someone wrote in
     if who == "client" and limit == 5:
-        assert len(expected) == 5 and any(t[1] for t in expected) and any(not t[1] for t in expected)
+        assert len(expected) == 5 and any(t[2] for t in expected) and any(not t[2] for t in expected)
 
 
 def test_a_staff_participant_sees_only_their_own_threads(conversations, staff_user):
@@ -85,3 +82,27 @@ def test_a_first_threads_box_compiles_no_thread_query(conversations, compilation
     compilations.clear()
     assert services.recent_threads(conversations["coach"], 5)
     assert MessageThread not in compilations and ThreadReadState not in compilations
+
+
+def test_a_thread_before_an_order_an_attachment_and_a_thread_without_messages_show_as_the_orm_reads(
+    client_user, coach_user, django_assert_num_queries
+):
+    """Titled "Before an order"; an attachment's empty body; last_message_at set but no message left (no last
+    message); a sender without a name (named by their email) and one whose name needs escaping later."""
+    emptied = make_order(client=client_user, coach=coach_user).thread
+    MessageThread.objects.filter(pk=emptied.pk).update(last_message_at=timezone.now())
+    named = make_order(client=client_user, coach=coach_user, title="<b>Tom & Jerry</b>").thread
+    type(coach_user).objects.filter(pk=coach_user.pk).update(first_name="", last_name="")
+    Message.objects.create(thread=named, sender=coach_user, body="x" * 200)
+    MessageThread.objects.filter(pk=named.pk).update(last_message_at=timezone.now())
+    coach_user.refresh_from_db()
+    asked_first = CoachProfileFactory().user
+    before = MessageThread.objects.create(client=client_user, coach=asked_first, last_message_at=timezone.now())
+    Message.objects.create(thread=before, sender=asked_first, body="")
+    with django_assert_num_queries(1):
+        shown = _shown(services.recent_threads(client_user, 5))
+    assert shown == _shown(_orm(client_user, 5))
+    by_pk = {row[0]: row for row in shown}
+    assert by_pk[before.pk][1] == "Before an order" and by_pk[before.pk][3][2] == ""
+    assert by_pk[emptied.pk][3] is None
+    assert by_pk[named.pk][3][1] == coach_user.email.split("@")[0]
