@@ -288,14 +288,14 @@ def test_more_incoming_requests_than_the_list_shows_are_all_counted(marketplace)
     assert context["incoming_count"] == orm["incoming_count"]
 
 
-@pytest.mark.parametrize(("who", "statements"), [("client", 8), ("coach", 10), ("other_coach", 11)])
+@pytest.mark.parametrize(("who", "statements"), [("client", 6), ("coach", 8), ("other_coach", 9)])
 def test_a_dashboard_not_seen_before_runs_one_statement_per_box(
     client, marketplace, who, statements, django_assert_num_queries
 ):
     """A cold miss (the user's caches empty, the shapes compiled for another user): the session's user, the
     lists (the coach's incoming requests with their count, the jobs with the completed count), the notifications
-    and bell, the verified email, the threads box with its last messages, the recent files or the earnings.
-    9 / 13 before. A coach with no active job counts the completed ones alone (other_coach: one statement more)."""
+    with the bell's count and the verified email (one statement: notifications._latest), the threads box with its
+    last messages, the recent files or the earnings. 9 / 13 before session 15. A coach with no active job counts the completed ones alone (other_coach: one statement more)."""
     from core.pages import users_changed
     from messaging import services as messaging
 
