@@ -267,7 +267,8 @@ def _storable(response: HttpResponse, request: HttpRequest) -> bool:
 # verified email, a dashboard's threads and notifications): read ahead in one round trip on the next miss,
 # instead of one each. Per user, since some names hold the user's own values (an email address). Bounded.
 # Kept with the URL's integer arguments it was read for (an order page's order id): a name holding one of them
-# (the order's Conversation card, "order:<id>") is read ahead with this URL's value in its place.
+# (a value kept per object the URL names, "<name>:<id>"; the order page's Conversation card was one until it came
+# with the order's statement in session 15) is read ahead with this URL's value in its place.
 Reads = tuple[tuple[str, int, str], ...]
 _READS: OrderedDict[tuple[str, int], tuple[tuple[str, ...], Reads]] = OrderedDict()
 READS_SIZE = 10_000
