@@ -66,6 +66,9 @@ def rendered_each(
 # Bounded: the least recently used go first. Keys hold every value shown, so nothing here goes stale.
 _LOCAL: OrderedDict[str, SafeString] = OrderedDict()
 LOCAL_SIZE = 256
+# The id a stand-in row has (`slotted(..., marks=...)`): no row has it (ids are far below), and it prints as itself
+# in a URL's <int:pk> and in {{ pk }}, so its text marks where each row's own id goes.
+STAND_IN_PK = 987_654_321_987
 _LOCAL_LOCK = threading.Lock()
 
 

@@ -18,7 +18,7 @@ from django.utils.safestring import SafeString
 
 from coaches.models import CoachProfile
 from core import sqlmemo
-from core.fragments import printed, slotted
+from core.fragments import STAND_IN_PK, printed, slotted
 from core.templatetags.money import money
 from notifications import services as notifications
 from orders.models import Order, OrderStatus, Review
@@ -37,7 +37,6 @@ ORDER_ROW = "dashboards/_order_row.html"
 # stand-in has an id, a deadline and an amount no order has (amount_minor is a 32-bit column; the amount in CLF,
 # a unit of account nobody pays in: the currency is printed only inside the amount), and the text each prints
 # as is marked. A row printed from its form costs about an eighth of a render and its fragment read (issue 13).
-_NO_PK = 987_654_321_987
 _NO_DEADLINE = datetime.date(1, 1, 1)
 _NO_AMOUNT = 44_444_444_444_444
 _NO_CURRENCY = "CLF"
@@ -55,14 +54,14 @@ def _due(deadline: datetime.date | None, language: str | None) -> str:
 @lru_cache(maxsize=16)
 def _marks(language: str | None) -> dict[str, str]:
     amount = printed(money(_NO_AMOUNT, _NO_CURRENCY))
-    return {"pk": str(_NO_PK), "due": _due(_NO_DEADLINE, language), "amount": amount}
+    return {"pk": str(STAND_IN_PK), "due": _due(_NO_DEADLINE, language), "amount": amount}
 
 
 class _StandInOrder:
     """An order as dashboards/_order_row.html may see it: the shape's values, slots and sentinels for the rest."""
 
     def __init__(self, slots: dict[str, str], *, order: Order, as_coach: bool) -> None:
-        self.pk = _NO_PK
+        self.pk = STAND_IN_PK
         self.title = slots["title"]
         self.status = order.status
         self._status_display = order.get_status_display()  # the status's, in the active language
@@ -108,7 +107,7 @@ def _order_rows(orders, user) -> list[SafeString]:
 
 OPEN_REQUEST_ROW = "dashboards/_open_request_row.html"
 INCOMING_ROW = "dashboards/_incoming_row.html"
-_REQUEST_MARKS = {"pk": str(_NO_PK)}
+_REQUEST_MARKS = {"pk": str(STAND_IN_PK)}
 # The rows print r.expires_in: its expires_at|timeuntil, computed once here (the template's own filter) for the row
 # and for its first fill's check, which a render a moment later could print otherwise ("1 minute", "0 minutes").
 
@@ -141,7 +140,7 @@ def _request_row(request: ServiceRequest, template_name: str, *, incoming: bool)
         party = SimpleNamespace(display_name=slots["name"])
         coach = SimpleNamespace(user=party) if addressed else None
         shown = SimpleNamespace(
-            pk=_NO_PK,
+            pk=STAND_IN_PK,
             title=slots["title"],
             coach=None if incoming else coach,
             coach_id=(_STAND_IN_USER["pk"] if addressed else None) if incoming else None,

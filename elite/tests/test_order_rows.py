@@ -131,7 +131,7 @@ def test_the_form_holds_no_rows_values():
         assert shown not in form
     for name in ("pk", "title", "name", "due", "amount", "waiting"):
         assert fragments.SLOT.format(name) in form
-    for sentinel in (str(dashboards._NO_PK), "0001", "44,444"):
+    for sentinel in (str(dashboards.STAND_IN_PK), "0001", "44,444"):
         assert sentinel not in form  # each sentinel's text marked, none left over
 
 

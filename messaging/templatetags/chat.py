@@ -4,7 +4,7 @@ from django import template
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
-from core.fragments import printed, slotted
+from core.fragments import STAND_IN_PK, printed, slotted
 from messaging import realtime, services
 
 register = template.Library()
@@ -14,8 +14,7 @@ THREAD_ROW = "messaging/partials/_dashboard_thread_row.html"
 # dashboards' order rows are: the thread's id cannot pass through {% url %} as a slot string, so the stand-in
 # has an id no thread has and the digits it prints as are marked; the body is printed |truncatechars:90, which
 # leaves the slot's text whole, so its value is truncated here as the filter truncates it (issue 13).
-_NO_PK = 987_654_321_987
-_MARKS = {"pk": str(_NO_PK)}
+_MARKS = {"pk": str(STAND_IN_PK)}
 _BODY_CHARS = 90  # the row's |truncatechars:90
 _READER = {"pk": -1}
 _SOMEONE_ELSE = -2
@@ -75,7 +74,7 @@ def _stand_in(slots: dict[str, str], thread: services.ThreadPreview, *, mine: bo
             body=slots["body"] if last.body else "",
         )
     unread = slots["unread"] if thread.unread else 0
-    return SimpleNamespace(pk=_NO_PK, title=slots["title"], unread=unread, last_message=stand_in_last)
+    return SimpleNamespace(pk=STAND_IN_PK, title=slots["title"], unread=unread, last_message=stand_in_last)
 
 
 @register.simple_tag

@@ -19,12 +19,11 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 from django.utils.timezone import template_localtime  # type: ignore[attr-defined]  # not in the stubs
 
-from core.fragments import printed, slotted
+from core.fragments import STAND_IN_PK, printed, slotted
 
 register = template.Library()
 
 REVIEW_ROW = "orders/partials/_review_to_answer.html"
-_NO_PK = 987_654_321_987
 _NO_ORDER = 987_654_321_986
 _NO_CREATED = datetime.datetime(2, 2, 2, 12, tzinfo=datetime.UTC)  # "2 Feb 0002" in every time zone
 _CREATED = "j M Y"  # the row's review.created_at|date:"j M Y"
@@ -40,7 +39,7 @@ def _created(moment: datetime.datetime) -> str:
 
 @lru_cache(maxsize=64)
 def _marks(zone: str, language: str | None) -> dict[str, str]:
-    return {"pk": str(_NO_PK), "order": str(_NO_ORDER), "created": _created(_NO_CREATED)}
+    return {"pk": str(STAND_IN_PK), "order": str(_NO_ORDER), "created": _created(_NO_CREATED)}
 
 
 @register.simple_tag(takes_context=True)
@@ -75,7 +74,7 @@ def _review_row(review, token: Any, marks: dict[str, str]) -> SafeString:
 def _stand_in(slots: dict[str, str], review, *, has_token: bool) -> dict[str, Any]:
     """A review as the row may see it: the shape's values, slots and sentinels for the rest."""
     stand_in = SimpleNamespace(
-        pk=_NO_PK,
+        pk=STAND_IN_PK,
         rating=review.rating,
         client=SimpleNamespace(first_name=slots["name"]),
         created_at=_NO_CREATED,
